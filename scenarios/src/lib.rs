@@ -1,0 +1,529 @@
+//! Scenario files: what a run of the twin simulates (seed, duration, scale, rates per loop with
+//! hour-of-day profiles, surges), what it must achieve (SLO thresholds) and what it writes.
+//!
+//! Parsing is strict: an unknown key, a wrong type or an out-of-range value is refused with the
+//! file, line and column where it was written and what was expected. This crate owns the schema
+//! and the catalogue of metric names SLOs may use; it depends on nothing else in the project.
+
+mod dur;
+mod locate;
+pub mod metrics;
+#[cfg(feature = "proptest")]
+pub mod strategies;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use dur::Dur;
+pub use locate::SourceMap;
+pub use metrics::{MetricDef, MetricKind, METRICS};
+
+/// Loops a surge can target. Later loops (command, matcher, ...) add their names here.
+pub const LOOPS: &[&str] = &["grid"];
+/// Named hour-of-day profiles; `hourly = [24 weights]` gives any other shape.
+pub const PROFILES: &[&str] = &["flat", "daytime", "commute", "evening"];
+/// What the report's map can colour grids by.
+pub const MAP_METRICS: &[&str] = &["report_to_closed_s", "detection_s", "items_per_day", "overdue_share"];
+/// Longest run a scenario may ask for; a bound, so that a typo cannot ask for a century.
+pub const MAX_DURATION: Dur = Dur::hours(24 * 31);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated time the run covers, from midnight of day one.
+    pub duration: Dur,
+    /// The kernel's fixed step.
+    #[serde(default = "default_tick")]
+    pub tick: Dur,
+    /// 1.0 is the whole district (124 communities, 4,866 grids, ~4.48 M residents); smaller
+    /// keeps the 10 streets and scales the rest.
+    #[serde(default = "one")]
+    pub scale: f64,
+    #[serde(default)]
+    pub grid: GridLoop,
+    #[serde(default, rename = "surge", skip_serializing_if = "Vec::is_empty")]
+    pub surges: Vec<Surge>,
+    #[serde(default, rename = "slo", skip_serializing_if = "Vec::is_empty")]
+    pub slos: Vec<Slo>,
+    #[serde(default)]
+    pub output: Output,
+    /// Where the scenario came from, for located errors; not part of the file.
+    #[serde(skip)]
+    pub source: SourceMap,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_tick() -> Dur {
+    Dur::secs(1)
+}
+fn one() -> f64 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+
+/// The grid loop: items occurring in grids, inspectors patrolling and reporting, resolvers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GridLoop {
+    pub enabled: bool,
+    /// Items (of the 153 types) that occur per grid per day, on average.
+    pub items_per_grid_per_day: f64,
+    /// A named hour-of-day profile for item occurrence ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// ... or 24 relative weights, midnight first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hourly: Option<Vec<f64>>,
+    /// Share of items a resident also reports to the 12345 hotline.
+    pub hotline_share: f64,
+    /// Mean delay from an item occurring to a resident's call.
+    pub hotline_delay: Dur,
+    /// Of the item types an inspector may fix on the spot, the share they do fix.
+    pub on_spot_share: f64,
+    /// Share of resolutions that do not hold and fail verification.
+    pub rework_share: f64,
+    /// Resolvers per community and department, relative to the expected load.
+    pub resolver_staffing: f64,
+    pub patrol: Patrol,
+}
+
+impl Default for GridLoop {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            items_per_grid_per_day: 8.0,
+            profile: None,
+            hourly: None,
+            hotline_share: 0.2,
+            hotline_delay: Dur::hours(3),
+            on_spot_share: 0.6,
+            rework_share: 0.08,
+            resolver_staffing: 1.0,
+            patrol: Patrol::default(),
+        }
+    }
+}
+
+impl GridLoop {
+    /// Relative rate for each hour of the day, scaled to average 1.
+    pub fn hourly_weights(&self) -> [f64; 24] {
+        let raw: Vec<f64> = match (&self.hourly, self.profile.as_deref()) {
+            (Some(h), _) => h.clone(),
+            (None, name) => profile_weights(name.unwrap_or("daytime")).to_vec(),
+        };
+        normalise(&raw)
+    }
+}
+
+/// Hour-of-day weights of the named profiles (midnight first).
+pub fn profile_weights(name: &str) -> [f64; 24] {
+    match name {
+        "flat" => [1.0; 24],
+        "commute" => [
+            0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.9, 1.8, 2.2, 1.5, 1.1, 1.0, 1.1, 1.0, 1.0, 1.1, 1.3, 1.9, 2.2, 1.6, 1.1, 0.8, 0.5, 0.3,
+        ],
+        "evening" => [
+            0.8, 0.6, 0.4, 0.3, 0.2, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.3, 1.6, 1.9, 2.0, 1.9, 1.6, 1.2,
+        ],
+        // "daytime" and the default: street life follows the working day.
+        _ => [
+            0.2, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.5, 1.7, 1.7, 1.6, 1.4, 1.4, 1.6, 1.7, 1.7, 1.6, 1.4, 1.2, 1.0, 0.8, 0.5, 0.3,
+        ],
+    }
+}
+
+fn normalise(raw: &[f64]) -> [f64; 24] {
+    let mut out = [1.0; 24];
+    let mean = raw.iter().sum::<f64>() / 24.0;
+    if raw.len() == 24 && mean > 0.0 {
+        for (o, r) in out.iter_mut().zip(raw) {
+            *o = r / mean;
+        }
+    }
+    out
+}
+
+/// How inspectors patrol their grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Patrol {
+    /// Working shifts as clock times within each day, `[["08:30", "12:00"], ["14:00", "18:00"]]`.
+    pub shifts: Vec<[Dur; 2]>,
+    /// Time for one sweep of the whole grid.
+    pub sweep: Dur,
+    /// Chance that a sweep passing an item notices it.
+    pub detect_probability: f64,
+    /// From noticing an item to the report reaching the platform (photo, form, send).
+    pub report_delay: Dur,
+}
+
+impl Default for Patrol {
+    fn default() -> Self {
+        Self {
+            shifts: vec![[Dur::mins(8 * 60 + 30), Dur::hours(12)], [Dur::hours(14), Dur::hours(18)]],
+            sweep: Dur::hours(2),
+            detect_probability: 0.85,
+            report_delay: Dur::mins(3),
+        }
+    }
+}
+
+/// A window in which a loop's rate is multiplied in some streets (or everywhere).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Surge {
+    #[serde(rename = "loop")]
+    pub target: String,
+    pub start: Dur,
+    pub end: Dur,
+    /// Street names (Chinese or English) or division codes; empty means the whole district.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streets: Vec<String>,
+    pub multiplier: f64,
+}
+
+/// A threshold the run must meet, in the spirit of k6's thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    pub metric: String,
+    pub stat: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Output {
+    /// Where the run's folder goes; `out/<name>` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// Write the event journal (`journal.jsonl`).
+    pub journal: bool,
+    /// Write JUnit XML of the SLOs and invariants (`junit.xml`).
+    pub junit: bool,
+    /// Write `index.html` with the plots.
+    pub html: bool,
+    /// What the report's map colours grids by.
+    pub map_metric: String,
+    /// How often the backlog is sampled for the series in the report.
+    pub backlog_every: Dur,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            journal: false,
+            junit: false,
+            html: yes(),
+            map_metric: "report_to_closed_s".into(),
+            backlog_every: Dur::mins(10),
+        }
+    }
+}
+
+/// One thing wrong with a scenario, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The field, such as `grid.patrol.sweep`; empty when the problem is the file's syntax.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.field.is_empty() {
+            write!(f, "`{}`: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read the scenario: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{}", .problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid { problems: Vec<Problem> },
+}
+
+impl Scenario {
+    /// Read and validate a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
+        Scenario::parse(&file, &text)
+    }
+
+    /// Parse and validate scenario text; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let source = SourceMap::new(file, text);
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map_or((1, 1), |s| source.line_col(s.start));
+            ScenarioError::Invalid {
+                problems: vec![Problem { file: file.into(), line, column, field: String::new(), message: e.message().trim().to_string() }],
+            }
+        })?;
+        scenario.source = source;
+        scenario.check()?;
+        Ok(scenario)
+    }
+
+    /// The scenario as a TOML file that parses back to the same scenario.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario always serialises")
+    }
+
+    /// Apply command-line overrides, then validate again (an override can be out of range too).
+    pub fn with_overrides(mut self, seed: Option<u64>, scale: Option<f64>) -> Result<Scenario, ScenarioError> {
+        if let Some(s) = seed {
+            self.seed = s;
+        }
+        if let Some(s) = scale {
+            self.scale = s;
+        }
+        self.check()?;
+        Ok(self)
+    }
+
+    /// A located error for a field, for checks that need knowledge this crate does not have
+    /// (such as whether a street name exists).
+    pub fn problem(&self, field: &str, message: impl Into<String>) -> Problem {
+        let (line, column) = self.source.locate(field);
+        let file = if self.source.file.is_empty() { "<scenario>".to_string() } else { self.source.file.clone() };
+        Problem { file, line, column, field: field.into(), message: message.into() }
+    }
+
+    /// The output folder: the file's `output.dir`, else `out/<name>`.
+    pub fn output_dir(&self) -> String {
+        self.output.dir.clone().unwrap_or_else(|| format!("out/{}", self.name))
+    }
+
+    /// Every range and consistency rule the schema cannot express by types alone.
+    pub fn check(&self) -> Result<(), ScenarioError> {
+        let mut p = Vec::new();
+        let mut bad = |field: &str, msg: String| p.push(self.problem(field, msg));
+        if self.name.trim().is_empty() || self.name.len() > 80 || !self.name.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) {
+            bad("name", format!("expected 1-80 letters, digits, '-', '_' or '.', got {:?}", self.name));
+        }
+        if self.seed > i64::MAX as u64 {
+            bad("seed", format!("expected 0..={}, got {}", i64::MAX, self.seed));
+        }
+        if self.duration.ms() == 0 || self.duration > MAX_DURATION {
+            bad("duration", format!("expected more than 0 and at most {MAX_DURATION}, got {}", self.duration));
+        }
+        let t = self.tick.ms();
+        let tick_ok = t > 0 && t <= 60_000 && if t < 1000 { 1000 % t == 0 } else { t % 1000 == 0 };
+        if !tick_ok {
+            bad("tick", format!("expected 1ms..=60s that divides a second or is whole seconds (e.g. 100ms, 1s, 10s), got {}", self.tick));
+        }
+        if self.tick.ms() > 0 && self.duration.ms() % self.tick.ms() != 0 {
+            bad("duration", format!("expected a whole number of ticks ({}), got {}", self.tick, self.duration));
+        }
+        if !(self.scale > 0.0 && self.scale <= 1.0) {
+            bad("scale", format!("expected a number in (0, 1], got {}", self.scale));
+        }
+        let g = &self.grid;
+        range(&mut bad, "grid.items_per_grid_per_day", g.items_per_grid_per_day, 0.0, 1000.0);
+        range(&mut bad, "grid.hotline_share", g.hotline_share, 0.0, 1.0);
+        range(&mut bad, "grid.on_spot_share", g.on_spot_share, 0.0, 1.0);
+        range(&mut bad, "grid.rework_share", g.rework_share, 0.0, 0.95);
+        if !(g.resolver_staffing > 0.0 && g.resolver_staffing <= 10.0) {
+            bad("grid.resolver_staffing", format!("expected a number in (0, 10], got {}", g.resolver_staffing));
+        }
+        if g.hotline_delay.ms() == 0 || g.hotline_delay > Dur::hours(24 * 7) {
+            bad("grid.hotline_delay", format!("expected more than 0 and at most 7d, got {}", g.hotline_delay));
+        }
+        match (&g.profile, &g.hourly) {
+            (Some(_), Some(_)) => bad("grid.hourly", "give either `profile` or `hourly`, not both".into()),
+            (Some(name), None) if !PROFILES.contains(&name.as_str()) => {
+                bad("grid.profile", format!("expected one of {}, got {name:?}", PROFILES.join(", ")))
+            }
+            (None, Some(h)) if h.len() != 24 || h.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || h.iter().sum::<f64>() <= 0.0 => {
+                bad("grid.hourly", format!("expected 24 non-negative weights, not all zero (midnight first), got {} values", h.len()))
+            }
+            _ => {}
+        }
+        let pat = &g.patrol;
+        if pat.shifts.is_empty() || pat.shifts.len() > 6 {
+            bad("grid.patrol.shifts", format!("expected 1 to 6 shifts, got {}", pat.shifts.len()));
+        }
+        let mut previous_end = Dur(0);
+        for (i, [start, end]) in pat.shifts.iter().enumerate() {
+            if start >= end || *end > Dur::hours(24) || *start < previous_end {
+                bad(
+                    &format!("grid.patrol.shifts[{i}]"),
+                    format!("expected start < end within one day, after the previous shift; got {start} to {end}"),
+                );
+            }
+            previous_end = *end;
+        }
+        if pat.sweep < Dur::mins(5) || pat.sweep > Dur::hours(24) {
+            bad("grid.patrol.sweep", format!("expected 5m..=24h, got {}", pat.sweep));
+        }
+        if !(pat.detect_probability > 0.0 && pat.detect_probability <= 1.0) {
+            bad("grid.patrol.detect_probability", format!("expected a probability in (0, 1], got {}", pat.detect_probability));
+        }
+        if pat.report_delay > Dur::hours(2) {
+            bad("grid.patrol.report_delay", format!("expected at most 2h, got {}", pat.report_delay));
+        }
+        if self.surges.len() > 1000 {
+            bad("surge", format!("expected at most 1000 surges, got {}", self.surges.len()));
+        }
+        for (i, s) in self.surges.iter().enumerate() {
+            if !LOOPS.contains(&s.target.as_str()) {
+                bad(&format!("surge[{i}].loop"), format!("expected one of {}, got {:?}", LOOPS.join(", "), s.target));
+            }
+            if s.start >= s.end {
+                bad(&format!("surge[{i}].end"), format!("expected an end after the start ({}), got {}", s.start, s.end));
+            }
+            if !(s.multiplier >= 0.0 && s.multiplier <= 100.0) {
+                bad(&format!("surge[{i}].multiplier"), format!("expected a number in [0, 100], got {}", s.multiplier));
+            }
+        }
+        for (i, slo) in self.slos.iter().enumerate() {
+            match metrics::metric(&slo.metric) {
+                None => bad(
+                    &format!("slo[{i}].metric"),
+                    format!("unknown metric {:?}; expected one of {}", slo.metric, METRICS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")),
+                ),
+                Some(def) => {
+                    let stats = metrics::stats_for(def.kind);
+                    if !stats.contains(&slo.stat.as_str()) {
+                        bad(&format!("slo[{i}].stat"), format!("{} offers {}, got {:?}", slo.metric, stats.join(", "), slo.stat));
+                    }
+                }
+            }
+            match (slo.min, slo.max) {
+                (None, None) => bad(&format!("slo[{i}]"), "expected a bound: `max`, `min` or both".into()),
+                (Some(lo), Some(hi)) if lo > hi => bad(&format!("slo[{i}].min"), format!("min {lo} is above max {hi}")),
+                (lo, hi) if lo.is_some_and(|v| !v.is_finite()) || hi.is_some_and(|v| !v.is_finite()) => {
+                    bad(&format!("slo[{i}]"), "bounds must be finite numbers".into())
+                }
+                _ => {}
+            }
+        }
+        if !MAP_METRICS.contains(&self.output.map_metric.as_str()) {
+            bad("output.map_metric", format!("expected one of {}, got {:?}", MAP_METRICS.join(", "), self.output.map_metric));
+        }
+        if self.output.backlog_every < Dur::secs(1) || self.output.backlog_every > Dur::hours(24) {
+            bad("output.backlog_every", format!("expected 1s..=24h, got {}", self.output.backlog_every));
+        }
+        if p.is_empty() { Ok(()) } else { Err(ScenarioError::Invalid { problems: p }) }
+    }
+}
+
+fn range(bad: &mut impl FnMut(&str, String), field: &str, v: f64, lo: f64, hi: f64) {
+    if !(v >= lo && v <= hi) {
+        bad(field, format!("expected a number in [{lo}, {hi}], got {v}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "name = \"t\"\nduration = \"2h\"\n";
+
+    fn problems(text: &str) -> Vec<Problem> {
+        match Scenario::parse("s.toml", text) {
+            Err(ScenarioError::Invalid { problems }) => problems,
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_minimal_file_takes_the_defaults() {
+        let s = Scenario::parse("s.toml", MINIMAL).unwrap();
+        assert_eq!(s.duration, Dur::hours(2));
+        assert_eq!(s.tick, Dur::secs(1));
+        assert_eq!(s.scale, 1.0);
+        assert!(s.grid.enabled);
+        let w = s.grid.hourly_weights();
+        assert!((w.iter().sum::<f64>() - 24.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_where_they_stand() {
+        let p = problems("name = \"t\"\nduration = \"2h\"\n[grid]\nitems_per_grid_per_dya = 3\n");
+        assert_eq!((p[0].line, p[0].column), (4, 1), "{p:?}");
+        assert!(p[0].message.contains("unknown field `items_per_grid_per_dya`"), "{}", p[0].message);
+        assert!(p[0].to_string().starts_with("s.toml:4:1: "));
+    }
+
+    #[test]
+    fn wrong_types_name_what_was_expected() {
+        let p = problems("name = \"t\"\nduration = \"2h\"\nscale = \"big\"\n");
+        assert_eq!(p[0].line, 3);
+        assert!(p[0].message.contains("f64") || p[0].message.contains("float"), "{}", p[0].message);
+        let p = problems("name = \"t\"\nduration = \"2 fortnights\"\n");
+        assert_eq!((p[0].line, p[0].column), (2, 12), "{p:?}");
+        assert!(p[0].message.contains("unknown unit"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn out_of_range_values_point_at_the_value() {
+        let text = "name = \"t\"\nduration = \"2h\"\nscale = 1.5\n[grid.patrol]\ndetect_probability = 0\n";
+        let p = problems(text);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!((p[0].field.as_str(), p[0].line, p[0].column), ("scale", 3, 9));
+        assert_eq!((p[1].field.as_str(), p[1].line), ("grid.patrol.detect_probability", 5));
+        assert!(p[1].message.contains("(0, 1]"));
+    }
+
+    #[test]
+    fn slos_must_name_known_metrics_and_fitting_stats() {
+        let text = format!("{MINIMAL}[[slo]]\nmetric = \"grid.report_to_closed_s\"\nstat = \"p90\"\nmax = 1\n[[slo]]\nmetric = \"grid.closed_share\"\nstat = \"p90\"\nmin = 0.5\n[[slo]]\nmetric = \"nope\"\nstat = \"p50\"\nmax = 1\n");
+        let p = problems(&text);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!((p[0].field.as_str(), p[0].line), ("slo[1].stat", 9));
+        assert_eq!((p[1].field.as_str(), p[1].line), ("slo[2].metric", 12));
+    }
+
+    #[test]
+    fn surges_need_a_known_loop_and_an_end_after_the_start() {
+        let text = format!("{MINIMAL}[[surge]]\nloop = \"grid\"\nstart = \"10:00\"\nend = \"09:00\"\nmultiplier = 2\n");
+        let p = problems(&text);
+        assert_eq!(p[0].field, "surge[0].end");
+        assert_eq!(p[0].line, 6);
+    }
+
+    #[test]
+    fn overrides_are_validated_too() {
+        let s = Scenario::parse("s.toml", MINIMAL).unwrap();
+        assert!(s.clone().with_overrides(Some(9), Some(0.01)).is_ok());
+        assert!(s.with_overrides(None, Some(0.0)).is_err());
+    }
+
+    #[test]
+    fn the_library_of_scenarios_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") && path.file_name() != Some("Cargo.toml".as_ref()) {
+                Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "expected smoke.toml and baseline-day.toml in scenarios/");
+    }
+}

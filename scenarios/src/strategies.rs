@@ -1,0 +1,69 @@
+//! Proptest strategies that generate valid random scenarios, for property tests across the project.
+
+use proptest::prelude::*;
+
+use crate::{Dur, GridLoop, Output, Patrol, Scenario, Slo, Surge, PROFILES};
+
+/// Streets a generated surge may name (English names; the twin also takes Chinese names and codes).
+pub const STREET_NAMES: &[&str] =
+    &["Xin'an", "Xixiang", "Hangcheng", "Fuyong", "Fuhai", "Shajing", "Xinqiao", "Songgang", "Yanluo", "Shiyan"];
+
+fn share() -> impl Strategy<Value = f64> {
+    (0u32..=100).prop_map(|x| x as f64 / 100.0)
+}
+
+/// Small, fast scenarios: scale 0.001-0.02, up to a day, 1-10 s ticks.
+pub fn small_scenario() -> impl Strategy<Value = Scenario> {
+    let grid = (
+        (1u32..=40).prop_map(|x| x as f64 / 2.0),
+        prop::option::of(prop::sample::select(PROFILES)),
+        share(),
+        (10u64..=480).prop_map(Dur::mins),
+        share(),
+        (0u32..=30).prop_map(|x| x as f64 / 100.0),
+        (5u32..=30).prop_map(|x| x as f64 / 10.0),
+        (30u64..=240).prop_map(Dur::mins),
+        (50u32..=100).prop_map(|x| x as f64 / 100.0),
+    )
+        .prop_map(|(rate, profile, hotline, delay, on_spot, rework, staffing, sweep, detect)| GridLoop {
+            enabled: true,
+            items_per_grid_per_day: rate,
+            profile: profile.map(str::to_string),
+            hourly: None,
+            hotline_share: hotline,
+            hotline_delay: delay,
+            on_spot_share: on_spot,
+            rework_share: rework,
+            resolver_staffing: staffing,
+            patrol: Patrol { sweep, detect_probability: detect, ..Patrol::default() },
+        });
+    let surge = (0u64..20, 1u64..6, prop::sample::subsequence(STREET_NAMES, 0..3), (10u32..=50).prop_map(|x| x as f64 / 10.0))
+        .prop_map(|(start_h, len_h, streets, multiplier)| Surge {
+            target: "grid".into(),
+            start: Dur::hours(start_h),
+            end: Dur::hours(start_h + len_h),
+            streets: streets.into_iter().map(str::to_string).collect(),
+            multiplier,
+        });
+    (
+        0u64..=i64::MAX as u64,
+        (1u64..=24).prop_map(Dur::hours),
+        prop::sample::select(vec![Dur::secs(1), Dur::secs(5), Dur::secs(10)]),
+        prop::sample::select(vec![0.001, 0.002, 0.005, 0.01, 0.02]),
+        grid,
+        prop::collection::vec(surge, 0..3),
+    )
+        .prop_map(|(seed, duration, tick, scale, grid, surges)| Scenario {
+            name: "generated".into(),
+            description: String::new(),
+            seed,
+            duration,
+            tick,
+            scale,
+            grid,
+            surges,
+            slos: vec![Slo { metric: "grid.report_to_closed_s".into(), stat: "p90".into(), max: Some(7.0 * 86_400.0), min: None }],
+            output: Output::default(),
+            source: Default::default(),
+        })
+}

@@ -1,0 +1,288 @@
+//! The boundary of the district platform (the *stack*): the commands a client sends — what
+//! inspectors, resolvers, hotline dispatchers, analysts and administrators would send — and the
+//! outcomes the stack returns, with the roles allowed to send each and the errors it answers.
+//!
+//! Every transport (in-process calls, HTTP) carries exactly these types, so the harness that
+//! drives the in-process stack can drive a deployed one unchanged. This crate must not depend on
+//! anything in the harness: the stack never knows it is simulated.
+
+pub mod catalogue;
+
+use serde::{Deserialize, Serialize};
+
+pub use catalogue::{Department, ItemType, Urgency};
+
+/// Milliseconds since the start of the run. Every command carries the time it was sent; the stack
+/// never reads a wall clock, so a run in virtual time is as valid as one in real time.
+pub type Millis = u64;
+
+/// Identifies staff known to the platform (inspectors, resolvers, dispatchers...), never residents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PersonId(pub u32);
+
+/// A task the grid module created from a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TaskId(pub u64);
+
+/// Roles of the platform's users; every command is checked against its allowed roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Inspector,
+    Resolver,
+    Dispatcher,
+    Reviewer,
+    Analyst,
+    Auditor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Inspector => "inspector",
+            Role::Resolver => "resolver",
+            Role::Dispatcher => "dispatcher",
+            Role::Reviewer => "reviewer",
+            Role::Analyst => "analyst",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// Who sends a command: a person acting in a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub role: Role,
+    pub person: PersonId,
+}
+
+/// One command as a transport carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub actor: Actor,
+    pub sent_at: Millis,
+    pub command: Command,
+}
+
+/// Where a grid report came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportSource {
+    /// The grid's own inspector on patrol.
+    Inspector,
+    /// A resident's call to the 12345 hotline, entered by a dispatcher.
+    Hotline,
+}
+
+/// The platform's organisation data for the grid module: who works where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Directory {
+    pub grids: Vec<GridEntry>,
+    pub resolvers: Vec<ResolverEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridEntry {
+    /// Dense ids 0..n; the position in `Directory::grids` must equal the id.
+    pub grid: u32,
+    pub community: u32,
+    pub street: u32,
+    pub inspector: PersonId,
+    /// Nearby grids, nearest first: where a stand-in verifier comes from.
+    pub neighbours: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolverEntry {
+    pub person: PersonId,
+    pub department: Department,
+    pub community: u32,
+    pub street: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// Replace the grid module's organisation data (admin). Allowed once, before any report.
+    LoadDirectory { directory: Directory },
+    /// A report of an item found in a grid. `report_ref` is the sender's own key: sending the
+    /// same key twice returns the task created the first time (at-least-once transports).
+    SubmitReport {
+        report_ref: u64,
+        source: ReportSource,
+        grid: u32,
+        item_type: u16,
+        observed_at: Millis,
+        /// The inspector dealt with it on the spot; the task goes straight to verification by
+        /// another inspector.
+        resolved_on_spot: bool,
+    },
+    AcceptTask { task: TaskId },
+    ResolveTask { task: TaskId },
+    VerifyTask { task: TaskId, passed: bool },
+    /// The automatic assessment of inspectors and resolvers so far (analyst).
+    QueryAssessment,
+    /// Counts of tasks by state (analyst, dispatcher).
+    QueryBacklog,
+}
+
+impl Command {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::LoadDirectory { .. } => "load_directory",
+            Command::SubmitReport { .. } => "submit_report",
+            Command::AcceptTask { .. } => "accept_task",
+            Command::ResolveTask { .. } => "resolve_task",
+            Command::VerifyTask { .. } => "verify_task",
+            Command::QueryAssessment => "query_assessment",
+            Command::QueryBacklog => "query_backlog",
+        }
+    }
+
+    /// The roles allowed to send this command; checked by the stack on every call.
+    pub fn allowed_roles(&self) -> &'static [Role] {
+        match self {
+            Command::LoadDirectory { .. } => &[Role::Admin],
+            Command::SubmitReport { source: ReportSource::Inspector, .. } => &[Role::Inspector],
+            Command::SubmitReport { source: ReportSource::Hotline, .. } => &[Role::Dispatcher],
+            Command::AcceptTask { .. } | Command::ResolveTask { .. } => &[Role::Resolver, Role::Inspector],
+            Command::VerifyTask { .. } => &[Role::Inspector],
+            Command::QueryAssessment => &[Role::Analyst, Role::Auditor, Role::Admin],
+            Command::QueryBacklog => &[Role::Analyst, Role::Dispatcher, Role::Admin],
+        }
+    }
+}
+
+/// How far an overdue task has been escalated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationLevel {
+    /// Past its deadline: the street's sub-centre takes it over.
+    Street,
+    /// Past 1.5 times its allowed time: the district centre.
+    District,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outcome {
+    DirectoryLoaded { grids: u32, resolvers: u32 },
+    /// A report became a new task.
+    ReportAccepted { report_ref: u64, task: TaskId },
+    /// A report was folded into an open task for the same grid and item type.
+    ReportMerged { report_ref: u64, task: TaskId },
+    TaskDispatched { task: TaskId, resolver: PersonId, deadline_at: Millis },
+    /// The task has no resolver yet; it stays open with this reason.
+    TaskUnassigned { task: TaskId, reason: String },
+    TaskAccepted { task: TaskId },
+    VerificationRequested { task: TaskId, verifier: PersonId, resolver: PersonId },
+    TaskReworked { task: TaskId, resolver: PersonId },
+    TaskClosed { task: TaskId, at: Millis, overdue: bool },
+    TaskEscalated { task: TaskId, level: EscalationLevel, at: Millis },
+    Assessment { assessment: Assessment },
+    Backlog { backlog: Backlog },
+}
+
+/// The automatic assessment the platform keeps of its people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Assessment {
+    pub inspectors: Vec<Rating>,
+    pub resolvers: Vec<Rating>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rating {
+    pub person: PersonId,
+    /// 0-100.
+    pub score: f64,
+    /// A (>= 90), B (>= 75), C (>= 60), D.
+    pub grade: char,
+    /// Reports filed (inspectors) or tasks resolved (resolvers).
+    pub handled: u32,
+    /// Share of the person's work done within its deadline.
+    pub on_time_share: f64,
+    /// Share of resolutions sent back by verification (resolvers), or share of verifications
+    /// done late (inspectors).
+    pub rework_share: f64,
+    /// Items in the person's grid first reported by a resident rather than by the inspector.
+    pub misses: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Backlog {
+    pub unassigned: u64,
+    pub dispatched: u64,
+    pub accepted: u64,
+    pub awaiting_verification: u64,
+    pub closed: u64,
+    pub escalated_open: u64,
+}
+
+impl Backlog {
+    pub fn open(&self) -> u64 {
+        self.unassigned + self.dispatched + self.accepted + self.awaiting_verification
+    }
+}
+
+/// What the stack answers instead of outcomes when it refuses a command. Nothing is changed by a
+/// refused command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum ApiError {
+    #[error("role {role} may not send {command}; allowed: {allowed}")]
+    Forbidden { role: String, command: String, allowed: String },
+    #[error("{what} {id} not found")]
+    NotFound { what: String, id: String },
+    #[error("task {task}: {problem}")]
+    Conflict { task: u64, problem: String },
+    #[error("field `{field}`: {problem}")]
+    Invalid { field: String, problem: String },
+}
+
+/// A stack the harness can drive: the in-process one, or a client of a deployed one.
+pub trait Stack: Send + Sync {
+    /// Carry one command; the outcomes it caused right away, or why it was refused.
+    fn send(&mut self, envelope: &Envelope) -> Result<Vec<Outcome>, ApiError>;
+    /// Let the stack do its time-driven work (escalating overdue tasks) up to `now`.
+    fn advance(&mut self, now: Millis) -> Vec<Outcome>;
+    /// A short name for reports, such as `in-process`.
+    fn name(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_round_trip_through_json_as_tagged_objects() {
+        let cmd = Command::SubmitReport {
+            report_ref: 7,
+            source: ReportSource::Hotline,
+            grid: 3,
+            item_type: 12,
+            observed_at: 1_000,
+            resolved_on_spot: false,
+        };
+        let text = serde_json::to_string(&cmd).unwrap();
+        assert!(text.starts_with(r#"{"type":"submit_report""#), "{text}");
+        let back: Command = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, cmd);
+    }
+
+    #[test]
+    fn hotline_reports_need_a_dispatcher_and_inspector_reports_an_inspector() {
+        let report = |source| Command::SubmitReport {
+            report_ref: 1,
+            source,
+            grid: 0,
+            item_type: 1,
+            observed_at: 0,
+            resolved_on_spot: false,
+        };
+        assert_eq!(report(ReportSource::Hotline).allowed_roles(), &[Role::Dispatcher]);
+        assert_eq!(report(ReportSource::Inspector).allowed_roles(), &[Role::Inspector]);
+        assert!(!Command::QueryAssessment.allowed_roles().contains(&Role::Inspector));
+    }
+}
