@@ -1,1 +1,140 @@
-fn main() {}
+//! `twin`: the Bao'an twin's command line. Thin: parsing and exit codes; the work is in the
+//! library crates.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use baoan_twin::{district::Figures, Progress, RunError, RunOptions};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "twin", version, about = "Digital twin of Bao'an District driving its governance platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a scenario on the in-process stack and write report.json, perf.json and index.html.
+    Run {
+        /// The scenario file (TOML), e.g. scenarios/baseline-day.toml.
+        file: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the scenario's scale (0 < scale <= 1).
+        #[arg(long)]
+        scale: Option<f64>,
+        /// Output folder (default: the scenario's output.dir, else out/<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the event journal (journal.jsonl).
+        #[arg(long)]
+        journal: bool,
+        /// Write JUnit XML of the SLOs and invariants (junit.xml).
+        #[arg(long)]
+        junit: bool,
+        /// No progress output.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Print the district's figures.
+    District {
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a scenario file without running it.
+    Validate { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Cmd::Run { file, seed, scale, out, journal, junit, quiet } => {
+            let progress = if quiet { Progress::Quiet } else { Progress::Auto };
+            baoan_twin::run(&file, &RunOptions { seed, scale, out, journal, junit, progress }).map(|summary| {
+                let r = &summary.report;
+                if !quiet {
+                    for s in &r.slos {
+                        eprintln!(
+                            "  {} {} {} {:<6} measured {}",
+                            if s.passed { "pass" } else { "FAIL" },
+                            s.metric,
+                            s.stat,
+                            baoan_reports::slo_bounds(s),
+                            s.value.map_or("no data".into(), |v| v.to_string())
+                        );
+                    }
+                    for i in r.invariants.iter().filter(|i| !i.holds) {
+                        eprintln!("  BROKEN invariant: {} ({})", i.name, i.detail);
+                    }
+                    eprintln!(
+                        "twin: {} simulated hours in {:.1} s ({:.0}× real time, peak memory {:.0} MiB)",
+                        summary.perf.simulated_s / 3600.0,
+                        summary.perf.wall_s,
+                        summary.perf.speedup,
+                        summary.perf.peak_rss_mib
+                    );
+                }
+                println!("report: {}", summary.out_dir.join("index.html").display());
+                println!("json:   {}", summary.out_dir.join("report.json").display());
+                if r.passed {
+                    0
+                } else {
+                    eprintln!("twin: an SLO or invariant failed; reproduce with: {}", r.reproduce);
+                    1
+                }
+            })
+        }
+        Cmd::District { scale, seed, json } => district(scale, seed, json),
+        Cmd::Validate { file } => baoan_twin::load_scenario(&file, None, None).map(|s| {
+            println!("{}: valid scenario {:?} ({} simulated, scale {}, {} SLOs)", file.display(), s.name, s.duration, s.scale, s.slos.len());
+            0
+        }),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("twin: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn district(scale: f64, seed: u64, json: bool) -> Result<u8, RunError> {
+    if !(scale > 0.0 && scale <= 1.0) {
+        return Err(RunError::BadInput(format!("--scale: expected a number in (0, 1], got {scale}")));
+    }
+    let started = Instant::now();
+    let (twin, timings) = baoan_world::Twin::build(scale, seed);
+    let build_s = started.elapsed().as_secs_f64();
+    let figures = Figures::of(&twin);
+    let rss = baoan_twin::peak_rss_mib();
+    if json {
+        let value = serde_json::json!({
+            "figures": figures,
+            "perf": { "build_s": build_s, "steps": timings, "peak_rss_mib": rss, "travel_matrix_mib": twin.travel.memory_bytes() as f64 / 1048576.0, "population_mib": twin.population.memory_bytes() as f64 / 1048576.0 },
+        });
+        println!("{}", serde_json::to_string_pretty(&value).expect("serialises"));
+    } else {
+        print!("{}", figures.text());
+        println!(
+            "\nbuilt in {build_s:.2} s (geography {:.2} s, travel times {:.2} s, population {:.2} s), peak memory {rss:.0} MiB",
+            timings.geography_s, timings.travel_s, timings.population_s
+        );
+    }
+    Ok(0)
+}

@@ -1,1 +1,25 @@
+//! The twin's actors, one Bevy plugin per family, each registering its messages, then its
+//! resources, then its systems in the kernel's ordered sets (inputs → agents → bridge → record).
+//!
+//! Actors reach the stack only by writing `ToStack` commands and reading `FromStack` outcomes:
+//! the same messages whether the stack is in-process or deployed. They know the truth (what
+//! really happened, and when); the stack knows only what it was told.
 
+pub mod grid;
+
+/// Staff identities the twin gives the platform. Staff are synthetic like everyone else.
+pub mod staff {
+    use baoan_api::{Actor, PersonId, Role};
+
+    pub const ADMIN: Actor = Actor { role: Role::Admin, person: PersonId(1) };
+    pub const ANALYST: Actor = Actor { role: Role::Analyst, person: PersonId(2) };
+    pub const HOTLINE: Actor = Actor { role: Role::Dispatcher, person: PersonId(3) };
+
+    pub fn inspector(grid: u32) -> PersonId {
+        PersonId(1_000_000 + grid)
+    }
+
+    pub fn resolver(index: u32) -> PersonId {
+        PersonId(2_000_000 + index)
+    }
+}

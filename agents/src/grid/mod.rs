@@ -1,0 +1,227 @@
+//! The grid loop's actors: items that occur in grids (the truth), inspectors who patrol and
+//! report and verify, resolvers who travel and fix, and residents who call the hotline.
+
+mod inspectors;
+mod record;
+mod resolvers;
+mod truth;
+
+use std::collections::BTreeMap;
+
+use baoan_api::catalogue::{self, Department};
+use baoan_api::{Command, Directory, Envelope, GridEntry, ResolverEntry};
+use baoan_scenarios::{Problem, Scenario};
+use baoan_world::bridge::StackBridge;
+use baoan_world::kernel::{Agenda, Journal, SimSet};
+use baoan_world::{District, Twin};
+use bevy_app::{App, Plugin, Startup, Update};
+use bevy_ecs::prelude::*;
+
+pub use inspectors::{Inspector, InspectorAction, Inspectors};
+pub use record::{finish, GridLedger, GridOutcome};
+pub use resolvers::{Resolver, ResolverAction, Resolvers};
+pub use truth::{GridTruth, TruthAction};
+
+use crate::staff;
+
+/// A surge resolved against the district: a window, the streets it covers, a multiplier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurgeWindow {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Indexed by street id.
+    pub streets: Vec<bool>,
+    pub multiplier: f64,
+}
+
+/// The grid loop's settings, taken from a scenario and checked against the district.
+#[derive(Resource, Debug, Clone)]
+pub struct GridConfig {
+    pub items_per_grid_per_day: f64,
+    pub hourly: [f64; 24],
+    pub hotline_share: f64,
+    pub hotline_delay_ms: u64,
+    pub on_spot_share: f64,
+    pub rework_share: f64,
+    pub resolver_staffing: f64,
+    /// Shift windows within a day, ms since midnight.
+    pub shifts: Vec<(u64, u64)>,
+    pub sweep_ms: u64,
+    pub detect_probability: f64,
+    pub report_delay_ms: u64,
+    pub surges: Vec<SurgeWindow>,
+    pub end_ms: u64,
+    pub backlog_every_ms: u64,
+}
+
+/// Where resolvers work: 08:00-20:00; urgent items are attended at any hour.
+pub const WORK_START_MS: u64 = 8 * 3_600_000;
+pub const WORK_END_MS: u64 = 20 * 3_600_000;
+
+impl GridConfig {
+    pub fn from_scenario(s: &Scenario, district: &District) -> Result<GridConfig, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut surges = Vec::new();
+        for (i, surge) in s.surges.iter().enumerate().filter(|(_, x)| x.target == "grid") {
+            let mut mask = vec![surge.streets.is_empty(); district.streets.len()];
+            for (j, name) in surge.streets.iter().enumerate() {
+                match district.street_by_name(name) {
+                    Some(street) => mask[street.id as usize] = true,
+                    None => problems.push(s.problem(
+                        &format!("surge[{i}].streets[{j}]"),
+                        format!(
+                            "unknown street {name:?}; expected one of {}",
+                            district.streets.iter().map(|x| format!("{} ({})", x.name_en, x.name_zh)).collect::<Vec<_>>().join(", ")
+                        ),
+                    )),
+                }
+            }
+            surges.push(SurgeWindow { start_ms: surge.start.ms(), end_ms: surge.end.ms(), streets: mask, multiplier: surge.multiplier });
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let g = &s.grid;
+        Ok(GridConfig {
+            items_per_grid_per_day: if g.enabled { g.items_per_grid_per_day } else { 0.0 },
+            hourly: g.hourly_weights(),
+            hotline_share: g.hotline_share,
+            hotline_delay_ms: g.hotline_delay.ms(),
+            on_spot_share: g.on_spot_share,
+            rework_share: g.rework_share,
+            resolver_staffing: g.resolver_staffing,
+            shifts: g.patrol.shifts.iter().map(|[a, b]| (a.ms(), b.ms())).collect(),
+            sweep_ms: g.patrol.sweep.ms(),
+            detect_probability: g.patrol.detect_probability,
+            report_delay_ms: g.patrol.report_delay.ms(),
+            surges,
+            end_ms: s.duration.ms(),
+            backlog_every_ms: s.output.backlog_every.ms(),
+        })
+    }
+
+    /// The surge multiplier in force at `t` in a street.
+    pub fn multiplier(&self, t: u64, street: u32) -> f64 {
+        self.surges
+            .iter()
+            .filter(|w| t >= w.start_ms && t < w.end_ms && w.streets[street as usize])
+            .map(|w| w.multiplier)
+            .product()
+    }
+}
+
+/// Mean minutes a resolver spends on site, by urgency (urgent first).
+pub const HANDLING_MEDIAN_MIN: [f64; 4] = [30.0, 45.0, 60.0, 60.0];
+
+/// Resolvers per community and department, from the load the scenario implies: expected tasks a
+/// day × time each takes (travel, handling) over a working day at 75% utilisation, at least one.
+pub fn staffing(config: &GridConfig, district: &District) -> Vec<ResolverEntry> {
+    let types = catalogue::item_types();
+    let total_weight: f64 = types.iter().map(|t| t.weight).sum();
+    let mut share: BTreeMap<Department, f64> = BTreeMap::new();
+    let mut busy_h: BTreeMap<Department, f64> = BTreeMap::new();
+    for t in types {
+        let dispatched = if t.on_spot { 1.0 - config.on_spot_share * 0.9 } else { 1.0 };
+        let w = t.weight / total_weight * dispatched;
+        *share.entry(t.department).or_default() += w;
+        let handling_h = HANDLING_MEDIAN_MIN[t.urgency as usize] * 1.13 / 60.0;
+        *busy_h.entry(t.department).or_default() += w * (handling_h + 0.35) * (1.0 + config.rework_share);
+    }
+    let mut out = Vec::new();
+    for c in &district.communities {
+        let grids = c.grids.len() as f64;
+        for dept in Department::ALL {
+            let load_h = grids * config.items_per_grid_per_day * busy_h.get(&dept).copied().unwrap_or(0.0);
+            let working_h = (WORK_END_MS - WORK_START_MS) as f64 / 3_600_000.0 * 0.75;
+            let n = ((load_h / working_h) * config.resolver_staffing).ceil().max(1.0) as u32;
+            for _ in 0..n {
+                out.push(ResolverEntry { person: staff::resolver(out.len() as u32), department: dept, community: c.id, street: c.street });
+            }
+        }
+    }
+    out
+}
+
+/// The directory the platform is loaded with: one inspector per grid, with the nearest grids of
+/// the same community as stand-in verifiers, and the resolvers.
+pub fn directory(district: &District, resolvers: &[ResolverEntry]) -> Directory {
+    let grids = district
+        .grids
+        .iter()
+        .map(|g| {
+            let community = &district.communities[g.community as usize];
+            let mut near: Vec<(u64, u32)> = community
+                .grids
+                .clone()
+                .filter(|&o| o != g.id)
+                .map(|o| {
+                    let s = district.grids[o as usize].site;
+                    (((s.x - g.site.x).powi(2) + (s.y - g.site.y).powi(2)) as u64, o)
+                })
+                .collect();
+            near.sort_unstable();
+            GridEntry {
+                grid: g.id,
+                community: g.community,
+                street: g.street,
+                inspector: staff::inspector(g.id),
+                neighbours: near.into_iter().take(4).map(|(_, o)| o).collect(),
+            }
+        })
+        .collect();
+    Directory { grids, resolvers: resolvers.to_vec() }
+}
+
+/// The grid loop: plants the truth, runs inspectors, resolvers and the hotline, records.
+pub struct GridLoopPlugin {
+    pub config: GridConfig,
+}
+
+impl Plugin for GridLoopPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(self.config.clone())
+            .init_resource::<GridTruth>()
+            .init_resource::<GridLedger>()
+            .init_resource::<Agenda<TruthAction>>()
+            .init_resource::<Agenda<InspectorAction>>()
+            .init_resource::<Agenda<ResolverAction>>()
+            .add_systems(Startup, (spawn_staff, load_directory).chain())
+            .add_systems(
+                Update,
+                (
+                    (inspectors::hear_outcomes, resolvers::hear_outcomes).chain().in_set(SimSet::Inputs),
+                    (truth::plant_items, truth::hotline_calls, inspectors::patrol_and_verify, resolvers::work).chain().in_set(SimSet::Agents),
+                    // The ledger takes this tick's outcomes right after the bridge, so the
+                    // last tick's are never left unread.
+                    (record::take_outcomes, record::sample_backlog).chain().in_set(SimSet::Record),
+                ),
+            );
+    }
+}
+
+fn spawn_staff(mut commands: Commands, twin: Res<Twin>, config: Res<GridConfig>) {
+    let district = &twin.district;
+    let inspectors: Vec<Entity> =
+        district.grids.iter().map(|g| commands.spawn(Inspector { person: staff::inspector(g.id), grid: g.id }).id()).collect();
+    commands.insert_resource(Inspectors(inspectors));
+    let entries = staffing(&config, district);
+    let resolvers: Vec<Entity> = entries
+        .iter()
+        .map(|e| {
+            let base = district.communities[e.community as usize].grids.start;
+            commands.spawn(Resolver::new(e.person, e.department, e.community, base)).id()
+        })
+        .collect();
+    commands.insert_resource(Resolvers { entities: resolvers, entries });
+}
+
+fn load_directory(twin: Res<Twin>, resolvers: Res<Resolvers>, mut bridge: ResMut<StackBridge>, mut journal: ResMut<Journal>) {
+    let env = Envelope { actor: staff::ADMIN, sent_at: 0, command: Command::LoadDirectory { directory: directory(&twin.district, &resolvers.entries) } };
+    journal.record(0, "directory", &serde_json::json!({"grids": twin.district.grids.len(), "resolvers": resolvers.entries.len()}));
+    bridge.sent += 1;
+    if let Err(e) = bridge.stack.send(&env) {
+        // Without a directory nothing can be dispatched; the run reports it as a refusal.
+        bridge.refused += 1;
+        journal.record(0, "refused", &e.to_string());
+    }
+}

@@ -1,0 +1,756 @@
+//! What the grid loop measured: each task's timeline as the twin saw it (and the truth behind
+//! it), latencies in HDR histograms, the backlog over time, and — at the end — the report
+//! section, the plots and the invariants.
+
+use std::collections::{BTreeMap, HashMap};
+
+use baoan_api::catalogue::{self, Urgency};
+use baoan_api::{Command, Envelope, Outcome, ReportSource, TaskId};
+use baoan_reports::html::{Section, Table};
+use baoan_reports::plot::{self, MapArea, Series};
+use baoan_reports::{round3, Hist, Invariant, Metrics, Summary};
+use baoan_world::bridge::{FromStack, Refused, StackBridge};
+use baoan_world::kernel::{Journal, SimClock};
+use baoan_world::Twin;
+use bevy_ecs::prelude::*;
+use serde::Serialize;
+
+use super::resolvers::Resolver;
+use super::truth::{GridTruth, HOTLINE_REF};
+use super::GridConfig;
+use crate::staff;
+
+#[derive(Debug, Clone)]
+struct TaskRecord {
+    items: Vec<u64>,
+    grid: u32,
+    item_type: u16,
+    urgency: Urgency,
+    reported_at: u64,
+    dispatched_at: Option<u64>,
+    accepted_at: Option<u64>,
+    resolved_at: Option<u64>,
+    deadline_at: Option<u64>,
+    escalated: bool,
+}
+
+const MAX_NOTES: usize = 20;
+
+/// The twin's ledger of the grid loop. Open tasks only: closed ones leave nothing behind but
+/// their share of the histograms, so memory follows the backlog, not the run's length.
+#[derive(Resource)]
+pub struct GridLedger {
+    tasks: HashMap<TaskId, TaskRecord>,
+    closed: Vec<bool>,
+    pub metrics: Metrics,
+    per_type: Vec<Hist>,
+    grid_closed: Vec<(u32, f64)>,
+    grid_detected: Vec<(u32, f64)>,
+    grid_overdue: Vec<u32>,
+    pub tasks_created: u64,
+    pub created_from_hotline: u64,
+    pub reports_accepted: u64,
+    pub reports_merged: u64,
+    pub reports_refused: u64,
+    pub false_merges: u64,
+    pub dispatched: u64,
+    pub unassigned: u64,
+    pub reworks: u64,
+    pub closed_count: u64,
+    pub closed_overdue: u64,
+    pub closed_unfixed: u64,
+    pub items_closed: u64,
+    pub escalated: u64,
+    pub refused: u64,
+    pub verifier_was_resolver: u64,
+    pub closed_twice: u64,
+    pub after_close: u64,
+    pub notes: Vec<String>,
+}
+
+impl Default for GridLedger {
+    fn default() -> Self {
+        Self {
+            tasks: HashMap::new(),
+            closed: Vec::new(),
+            metrics: Metrics::default(),
+            per_type: (0..catalogue::item_types().len()).map(|_| Hist::new(2)).collect(),
+            grid_closed: Vec::new(),
+            grid_detected: Vec::new(),
+            grid_overdue: Vec::new(),
+            tasks_created: 0,
+            created_from_hotline: 0,
+            reports_accepted: 0,
+            reports_merged: 0,
+            reports_refused: 0,
+            false_merges: 0,
+            dispatched: 0,
+            unassigned: 0,
+            reworks: 0,
+            closed_count: 0,
+            closed_overdue: 0,
+            closed_unfixed: 0,
+            items_closed: 0,
+            escalated: 0,
+            refused: 0,
+            verifier_was_resolver: 0,
+            closed_twice: 0,
+            after_close: 0,
+            notes: Vec::new(),
+        }
+    }
+}
+
+impl GridLedger {
+    pub fn task_grid(&self, task: TaskId) -> Option<u32> {
+        self.tasks.get(&task).map(|t| t.grid)
+    }
+    pub fn task_items(&self, task: TaskId) -> Vec<u64> {
+        self.tasks.get(&task).map(|t| t.items.clone()).unwrap_or_default()
+    }
+    pub fn urgency(&self, task: TaskId) -> Option<Urgency> {
+        self.tasks.get(&task).map(|t| t.urgency)
+    }
+    pub fn deadline(&self, task: TaskId) -> Option<u64> {
+        self.tasks.get(&task).and_then(|t| t.deadline_at)
+    }
+    pub fn open_tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
+    fn note(&mut self, s: String) {
+        if self.notes.len() < MAX_NOTES {
+            self.notes.push(s);
+        }
+    }
+
+    fn is_closed(&self, task: TaskId) -> bool {
+        self.closed.get(task.0 as usize).copied().unwrap_or(false)
+    }
+}
+
+fn ms_between(from: u64, to: u64) -> u64 {
+    to.saturating_sub(from)
+}
+
+/// Outcomes and refusals of this tick, folded into the ledger and the truth.
+pub fn take_outcomes(
+    twin: Res<Twin>,
+    mut ledger: ResMut<GridLedger>,
+    mut truth: ResMut<GridTruth>,
+    mut journal: ResMut<Journal>,
+    mut outcomes: MessageReader<FromStack>,
+    mut refusals: MessageReader<Refused>,
+) {
+    let ledger = &mut *ledger;
+    if ledger.grid_closed.is_empty() {
+        let n = twin.district.grids.len();
+        ledger.grid_closed = vec![(0, 0.0); n];
+        ledger.grid_detected = vec![(0, 0.0); n];
+        ledger.grid_overdue = vec![0; n];
+    }
+    for msg in outcomes.read() {
+        let at = msg.at;
+        match &msg.outcome {
+            Outcome::ReportAccepted { report_ref, task } => {
+                ledger.reports_accepted += 1;
+                if ledger.tasks.contains_key(task) || ledger.is_closed(*task) {
+                    continue; // a repeated report answered with its first task
+                }
+                let item = report_ref & !HOTLINE_REF;
+                let source = if report_ref & HOTLINE_REF != 0 { ReportSource::Hotline } else { ReportSource::Inspector };
+                let Some(it) = truth.items.get_mut(&item) else {
+                    ledger.note(format!("task {} for unknown item {item}", task.0));
+                    continue;
+                };
+                it.task = Some(*task);
+                if it.reported_at.is_none() {
+                    it.reported_at = Some(at);
+                    it.first_source = Some(source);
+                    let delay = ms_between(it.occurred_at, at);
+                    ledger.metrics.hist("grid.detection_s").record_ms(delay);
+                    let g = &mut ledger.grid_detected[it.grid as usize];
+                    g.0 += 1;
+                    g.1 += delay as f64 / 1000.0;
+                }
+                let urgency = catalogue::item_type(it.item_type).map_or(Urgency::Normal, |k| k.urgency);
+                ledger.tasks.insert(
+                    *task,
+                    TaskRecord {
+                        items: vec![item],
+                        grid: it.grid,
+                        item_type: it.item_type,
+                        urgency,
+                        reported_at: at,
+                        dispatched_at: None,
+                        accepted_at: None,
+                        resolved_at: None,
+                        deadline_at: None,
+                        escalated: false,
+                    },
+                );
+                ledger.tasks_created += 1;
+                ledger.created_from_hotline += (source == ReportSource::Hotline) as u64;
+            }
+            Outcome::ReportMerged { report_ref, task } => {
+                ledger.reports_merged += 1;
+                let item = report_ref & !HOTLINE_REF;
+                let same_item = ledger.tasks.get(task).is_some_and(|t| t.items.contains(&item));
+                if let Some(it) = truth.items.get_mut(&item)
+                    && !same_item
+                    && it.task.is_none()
+                {
+                    // The platform took a resident's call about this item as a repeat of another
+                    // item's task: nobody will fix this one unless the inspector reports it.
+                    it.merged_elsewhere = true;
+                    ledger.false_merges += 1;
+                }
+            }
+            other => {
+                let Some(task) = task_of(other) else { continue };
+                if ledger.is_closed(task) {
+                    ledger.after_close += 1;
+                    ledger.note(format!("{other:?} for task {} after it closed", task.0));
+                    continue;
+                }
+                let Some(rec) = ledger.tasks.get_mut(&task) else {
+                    ledger.note(format!("{other:?} for a task the twin never saw created"));
+                    continue;
+                };
+                match other {
+                    Outcome::TaskDispatched { deadline_at, .. } => {
+                        rec.deadline_at = Some(*deadline_at);
+                        if rec.dispatched_at.is_none() {
+                            rec.dispatched_at = Some(at);
+                            ledger.dispatched += 1;
+                            // An on-spot fix that failed verification is dispatched only then:
+                            // that is rework, not the platform's dispatch latency.
+                            if rec.resolved_at.is_none() {
+                                ledger.metrics.hist("grid.report_to_dispatch_s").record_ms(ms_between(rec.reported_at, at));
+                            }
+                        }
+                    }
+                    Outcome::TaskUnassigned { reason, .. } => {
+                        ledger.unassigned += 1;
+                        let r = reason.clone();
+                        ledger.note(format!("task {} unassigned: {r}", task.0));
+                    }
+                    Outcome::TaskAccepted { .. } => {
+                        if rec.accepted_at.is_none() {
+                            rec.accepted_at = Some(at);
+                            let d = ms_between(rec.dispatched_at.unwrap_or(at), at);
+                            ledger.metrics.hist("grid.dispatch_to_accept_s").record_ms(d);
+                        }
+                    }
+                    Outcome::VerificationRequested { verifier, resolver, .. } => {
+                        let first = rec.resolved_at.is_none();
+                        rec.resolved_at = Some(at);
+                        if first && let Some(acc) = rec.accepted_at {
+                            ledger.metrics.hist("grid.accept_to_resolve_s").record_ms(ms_between(acc, at));
+                        }
+                        if verifier == resolver {
+                            ledger.verifier_was_resolver += 1;
+                            ledger.note(format!("task {}: verifier {} is the resolver", task.0, verifier.0));
+                        }
+                    }
+                    Outcome::TaskReworked { .. } => ledger.reworks += 1,
+                    Outcome::TaskEscalated { .. } => {
+                        if !rec.escalated {
+                            rec.escalated = true;
+                            ledger.escalated += 1;
+                        }
+                    }
+                    Outcome::TaskClosed { at: closed_at, overdue, .. } => {
+                        let rec = ledger.tasks.remove(&task).expect("present above");
+                        if ledger.closed.len() <= task.0 as usize {
+                            ledger.closed.resize(task.0 as usize + 1, false);
+                        }
+                        ledger.closed[task.0 as usize] = true;
+                        ledger.closed_count += 1;
+                        ledger.closed_overdue += *overdue as u64;
+                        let total = ms_between(rec.reported_at, *closed_at);
+                        if let Some(r) = rec.resolved_at {
+                            ledger.metrics.hist("grid.resolve_to_verify_s").record_ms(ms_between(r, *closed_at));
+                        }
+                        ledger.metrics.hist("grid.report_to_closed_s").record_ms(total);
+                        ledger.metrics.hist(&format!("grid.{}.report_to_closed_s", rec.urgency.as_str())).record_ms(total);
+                        ledger.per_type[rec.item_type as usize - 1].record_ms(total);
+                        let g = &mut ledger.grid_closed[rec.grid as usize];
+                        g.0 += 1;
+                        g.1 += total as f64 / 1000.0;
+                        ledger.grid_overdue[rec.grid as usize] += *overdue as u32;
+                        for item in rec.items {
+                            if let Some(it) = truth.items.remove(&item) {
+                                ledger.items_closed += 1;
+                                ledger.closed_unfixed += (!it.fixed) as u64;
+                                ledger.metrics.hist("grid.occurred_to_closed_s").record_ms(ms_between(it.occurred_at, *closed_at));
+                            }
+                        }
+                        journal.record(*closed_at, "task_closed", &serde_json::json!({"task": task.0, "overdue": overdue}));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    for r in refusals.read() {
+        ledger.refused += 1;
+        if matches!(r.envelope.command, Command::SubmitReport { .. }) {
+            ledger.reports_refused += 1;
+        }
+        let note = format!("refused {} from {:?}: {}", r.envelope.command.kind(), r.envelope.actor.role, r.error);
+        ledger.note(note);
+    }
+}
+
+fn task_of(o: &Outcome) -> Option<TaskId> {
+    match o {
+        Outcome::TaskDispatched { task, .. }
+        | Outcome::TaskUnassigned { task, .. }
+        | Outcome::TaskAccepted { task }
+        | Outcome::VerificationRequested { task, .. }
+        | Outcome::TaskReworked { task, .. }
+        | Outcome::TaskClosed { task, .. }
+        | Outcome::TaskEscalated { task, .. } => Some(*task),
+        _ => None,
+    }
+}
+
+/// The backlog over time, sampled at the scenario's interval.
+pub fn sample_backlog(clock: Res<SimClock>, config: Res<GridConfig>, truth: Res<GridTruth>, mut ledger: ResMut<GridLedger>) {
+    let end_of_tick = clock.tick_end();
+    if end_of_tick % config.backlog_every_ms != 0 && end_of_tick != config.end_ms {
+        return;
+    }
+    let hours = end_of_tick as f64 / 3_600_000.0;
+    let open = ledger.tasks.len() as f64;
+    let unreported = truth.items.values().filter(|i| i.task.is_none()).count() as f64;
+    let escalated = ledger.tasks.values().filter(|t| t.escalated).count() as f64;
+    ledger.metrics.push("grid.backlog_open", hours, open);
+    ledger.metrics.push("grid.unreported_items", hours, unreported);
+    ledger.metrics.push("grid.escalated_open", hours, escalated);
+}
+
+/// The grid loop's part of the report.
+pub struct GridOutcome {
+    pub section: serde_json::Value,
+    pub html: Section,
+    pub invariants: Vec<Invariant>,
+    pub metrics: Metrics,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    items_occurred: u64,
+    items_first_reported_by_inspector: u64,
+    items_first_reported_by_hotline: u64,
+    items_unreported_at_end: u64,
+    items_closed: u64,
+    items_closed_but_not_fixed: u64,
+    inspector_reports: u64,
+    on_spot_reports: u64,
+    hotline_calls: u64,
+    hotline_calls_not_needed: u64,
+    reports_merged: u64,
+    false_merges: u64,
+    tasks_created: u64,
+    tasks_dispatched: u64,
+    tasks_unassigned: u64,
+    tasks_closed: u64,
+    tasks_closed_overdue: u64,
+    tasks_open_at_end: u64,
+    tasks_open_past_deadline_at_end: u64,
+    tasks_escalated: u64,
+    reworks: u64,
+    refused: u64,
+}
+
+#[derive(Serialize)]
+struct TypeRow {
+    code: u16,
+    name_zh: &'static str,
+    name_en: &'static str,
+    department: &'static str,
+    urgency: &'static str,
+    deadline_h: u32,
+    closed: u64,
+    p50_s: f64,
+    p90_s: f64,
+}
+
+#[derive(Serialize)]
+struct StreetRow {
+    code: String,
+    name_zh: String,
+    name_en: String,
+    items: u64,
+    tasks_closed: u64,
+    mean_report_to_closed_s: f64,
+    mean_detection_s: f64,
+    overdue_share: f64,
+}
+
+#[derive(Serialize, Default)]
+struct Grades {
+    people: usize,
+    a: usize,
+    b: usize,
+    c: usize,
+    d: usize,
+    mean_score: f64,
+}
+
+fn grades(r: &[baoan_api::Rating]) -> Grades {
+    let mut g = Grades { people: r.len(), ..Grades::default() };
+    for x in r {
+        match x.grade {
+            'A' => g.a += 1,
+            'B' => g.b += 1,
+            'C' => g.c += 1,
+            _ => g.d += 1,
+        }
+    }
+    g.mean_score = if r.is_empty() { 0.0 } else { round3(r.iter().map(|x| x.score).sum::<f64>() / r.len() as f64) };
+    g
+}
+
+fn share(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { round3(a as f64 / b as f64) }
+}
+
+fn fmt_s(s: f64) -> String {
+    if s >= 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 60.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// Close the books: query the stack for its backlog and assessment, check the invariants, and
+/// produce the report section and the plots.
+pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
+    let now = world.resource::<SimClock>().now_ms;
+    let (stack_backlog, assessment) = {
+        let mut bridge = world.resource_mut::<StackBridge>();
+        let mut ask = |command: Command| bridge.stack.send(&Envelope { actor: staff::ANALYST, sent_at: now, command });
+        let backlog = match ask(Command::QueryBacklog) {
+            Ok(list) => list.into_iter().find_map(|o| if let Outcome::Backlog { backlog } = o { Some(backlog) } else { None }),
+            Err(_) => None,
+        };
+        let assessment = match ask(Command::QueryAssessment) {
+            Ok(list) => list.into_iter().find_map(|o| if let Outcome::Assessment { assessment } = o { Some(assessment) } else { None }),
+            Err(_) => None,
+        };
+        (backlog, assessment)
+    };
+    let twin = world.resource::<Twin>().clone();
+    let district = &twin.district;
+    let truth = world.resource::<GridTruth>();
+    let ledger = world.resource::<GridLedger>();
+    let busy_ms: u64 = world.iter_entities().filter_map(|e| e.get::<Resolver>().map(|r| r.busy_ms)).sum();
+    let resolver_count = world.iter_entities().filter(|e| e.contains::<Resolver>()).count();
+
+    let unreported = truth.items.values().filter(|i| i.reported_at.is_none()).count() as u64;
+    let reported_items = truth.occurred - unreported;
+    let hotline_first = ledger.created_from_hotline;
+    let open_past_deadline = ledger.tasks.values().filter(|t| t.deadline_at.is_some_and(|d| d < now)).count() as u64;
+    let counts = Counts {
+        items_occurred: truth.occurred,
+        items_first_reported_by_inspector: ledger.tasks_created - hotline_first,
+        items_first_reported_by_hotline: hotline_first,
+        items_unreported_at_end: unreported,
+        items_closed: ledger.items_closed,
+        items_closed_but_not_fixed: ledger.closed_unfixed,
+        inspector_reports: truth.inspector_reports,
+        on_spot_reports: truth.on_spot_reports,
+        hotline_calls: truth.hotline_calls,
+        hotline_calls_not_needed: truth.hotline_calls_skipped_fixed,
+        reports_merged: ledger.reports_merged,
+        false_merges: ledger.false_merges,
+        tasks_created: ledger.tasks_created,
+        tasks_dispatched: ledger.dispatched,
+        tasks_unassigned: ledger.unassigned,
+        tasks_closed: ledger.closed_count,
+        tasks_closed_overdue: ledger.closed_overdue,
+        tasks_open_at_end: ledger.tasks.len() as u64,
+        tasks_open_past_deadline_at_end: open_past_deadline,
+        tasks_escalated: ledger.escalated,
+        reworks: ledger.reworks,
+        refused: ledger.refused,
+    };
+
+    let mut metrics = ledger.metrics.clone();
+    for def in baoan_scenarios::METRICS.iter().filter(|m| m.kind == baoan_scenarios::MetricKind::Seconds) {
+        metrics.hist(def.name);
+    }
+    metrics.set("grid.closed_share", share(ledger.closed_count, ledger.tasks_created));
+    metrics.set("grid.overdue_share", share(ledger.closed_overdue + open_past_deadline, ledger.closed_count + open_past_deadline));
+    metrics.set("grid.escalated_share", share(ledger.escalated, ledger.tasks_created));
+    metrics.set("grid.rework_share", share(ledger.reworks, ledger.reworks + ledger.closed_count));
+    metrics.set("grid.hotline_first_share", share(hotline_first, reported_items));
+    metrics.set("grid.unreported_share", share(unreported, truth.occurred));
+    metrics.set("grid.rejected", ledger.refused as f64);
+
+    // Invariants.
+    let reports_sent = truth.inspector_reports + truth.hotline_calls;
+    let reports_answered = ledger.reports_accepted + ledger.reports_merged + ledger.reports_refused;
+    let mut invariants = vec![
+        Invariant::check(
+            "every report is accounted for",
+            reports_sent == reports_answered,
+            format!("{reports_sent} sent; {} accepted, {} merged, {} refused", ledger.reports_accepted, ledger.reports_merged, ledger.reports_refused),
+        ),
+        Invariant::check(
+            "every item is closed, open on a task, or unreported",
+            truth.occurred == ledger.items_closed + truth.items.len() as u64,
+            format!("{} occurred; {} closed, {} still open or unreported", truth.occurred, ledger.items_closed, truth.items.len()),
+        ),
+        Invariant::check(
+            "no task is both open and closed",
+            ledger.closed_twice == 0 && ledger.after_close == 0,
+            format!("{} closed twice, {} outcomes after closing", ledger.closed_twice, ledger.after_close),
+        ),
+        Invariant::check(
+            "the verifier is never the resolver",
+            ledger.verifier_was_resolver == 0,
+            format!("{} verifications requested of the resolver", ledger.verifier_was_resolver),
+        ),
+    ];
+    match &stack_backlog {
+        Some(b) => invariants.push(Invariant::check(
+            "every task is closed or open with a state, as the stack and the twin both count",
+            b.open() + b.closed == ledger.tasks_created && b.open() == ledger.tasks.len() as u64 && b.closed == ledger.closed_count,
+            format!(
+                "stack: {} open ({} unassigned, {} dispatched, {} accepted, {} awaiting verification), {} closed; twin: {} created, {} open",
+                b.open(),
+                b.unassigned,
+                b.dispatched,
+                b.accepted,
+                b.awaiting_verification,
+                b.closed,
+                ledger.tasks_created,
+                ledger.tasks.len()
+            ),
+        )),
+        None => invariants.push(Invariant::check("the stack answers a backlog query", false, "no backlog returned")),
+    }
+
+    // Tables by item type and by street.
+    let by_type: Vec<TypeRow> = catalogue::item_types()
+        .iter()
+        .map(|t| {
+            let h = &ledger.per_type[t.code as usize - 1];
+            let s = h.summary();
+            TypeRow {
+                code: t.code,
+                name_zh: leak(&t.name_zh),
+                name_en: leak(&t.name_en),
+                department: t.department.as_str(),
+                urgency: t.urgency.as_str(),
+                deadline_h: t.deadline_h,
+                closed: s.count,
+                p50_s: s.p50_s,
+                p90_s: s.p90_s,
+            }
+        })
+        .collect();
+    let by_street: Vec<StreetRow> = district
+        .streets
+        .iter()
+        .map(|s| {
+            let grids = s.grids.clone().map(|g| g as usize);
+            let items: u64 = grids.clone().map(|g| truth.occurred_by_grid.get(g).copied().unwrap_or(0) as u64).sum();
+            let (closed, sum) = grids.clone().fold((0u64, 0.0), |acc, g| {
+                let c = ledger.grid_closed.get(g).copied().unwrap_or((0, 0.0));
+                (acc.0 + c.0 as u64, acc.1 + c.1)
+            });
+            let (detected, dsum) = grids.clone().fold((0u64, 0.0), |acc, g| {
+                let c = ledger.grid_detected.get(g).copied().unwrap_or((0, 0.0));
+                (acc.0 + c.0 as u64, acc.1 + c.1)
+            });
+            let overdue: u64 = grids.map(|g| ledger.grid_overdue.get(g).copied().unwrap_or(0) as u64).sum();
+            StreetRow {
+                code: s.code.clone(),
+                name_zh: s.name_zh.clone(),
+                name_en: s.name_en.clone(),
+                items,
+                tasks_closed: closed,
+                mean_report_to_closed_s: if closed == 0 { 0.0 } else { round3(sum / closed as f64) },
+                mean_detection_s: if detected == 0 { 0.0 } else { round3(dsum / detected as f64) },
+                overdue_share: share(overdue, closed),
+            }
+        })
+        .collect();
+    let latency: BTreeMap<String, Summary> = metrics.seconds.iter().map(|(k, h)| (k.clone(), h.summary())).collect();
+    let (inspector_grades, resolver_grades) =
+        assessment.as_ref().map_or((Grades::default(), Grades::default()), |a| (grades(&a.inspectors), grades(&a.resolvers)));
+    let inspectors_with_misses = assessment.as_ref().map_or(0, |a| a.inspectors.iter().filter(|r| r.misses > 0).count());
+    let hours = now as f64 / 3_600_000.0;
+    let utilisation = if resolver_count == 0 || hours == 0.0 { 0.0 } else { round3(busy_ms as f64 / 3_600_000.0 / (resolver_count as f64 * hours)) };
+
+    let section = serde_json::json!({
+        "counts": counts,
+        "figures": metrics.figures,
+        "latency": latency,
+        "by_urgency": Urgency::ALL.iter().map(|u| {
+            let key = format!("grid.{}.report_to_closed_s", u.as_str());
+            (u.as_str(), metrics.seconds.get(&key).map(|h| h.summary()))
+        }).collect::<BTreeMap<_, _>>(),
+        "by_street": by_street,
+        "by_item_type": by_type,
+        "occurred_by_hour": truth.occurred_by_hour,
+        "backlog": {
+            "every_s": world.resource::<GridConfig>().backlog_every_ms / 1000,
+            "open": metrics.series.get("grid.backlog_open").map(|s| s.iter().map(|p| p.1).collect::<Vec<_>>()),
+            "unreported_items": metrics.series.get("grid.unreported_items").map(|s| s.iter().map(|p| p.1).collect::<Vec<_>>()),
+        },
+        "staff": {
+            "inspectors": district.grids.len(),
+            "resolvers": resolver_count,
+            "resolver_utilisation": utilisation,
+        },
+        "assessment": {
+            "inspectors": inspector_grades,
+            "resolvers": resolver_grades,
+            "inspectors_with_misses": inspectors_with_misses,
+        },
+        "notes": ledger.notes,
+    });
+
+    // The page.
+    let mut html = Section {
+        title: "Grid loop".into(),
+        intro: format!(
+            "{} items occurred; {} were reported ({} first by a resident on the hotline), {} tasks closed ({} late), {} still open, {} items never reported by the end. Resolver utilisation {:.0}%.",
+            truth.occurred,
+            reported_items,
+            hotline_first,
+            ledger.closed_count,
+            ledger.closed_overdue,
+            ledger.tasks.len(),
+            unreported,
+            utilisation * 100.0
+        ),
+        ..Section::default()
+    };
+    let stage_rows = [
+        ("grid.detection_s", "occurred → reported"),
+        ("grid.report_to_dispatch_s", "reported → dispatched"),
+        ("grid.dispatch_to_accept_s", "dispatched → accepted"),
+        ("grid.accept_to_resolve_s", "accepted → resolved"),
+        ("grid.resolve_to_verify_s", "resolved → verified"),
+        ("grid.report_to_closed_s", "reported → closed"),
+        ("grid.occurred_to_closed_s", "occurred → closed"),
+    ];
+    html.tables.push(Table {
+        caption: "Closed-loop times".into(),
+        header: ["stage", "count", "p50", "p90", "p99", "max"].map(String::from).to_vec(),
+        rows: stage_rows
+            .iter()
+            .map(|(k, label)| {
+                let s = metrics.seconds.get(*k).map(|h| h.summary()).unwrap_or_else(|| Hist::new(2).summary());
+                vec![label.to_string(), s.count.to_string(), fmt_s(s.p50_s), fmt_s(s.p90_s), fmt_s(s.p99_s), fmt_s(s.max_s)]
+            })
+            .collect(),
+    });
+    html.tables.push(Table {
+        caption: "Report → closed by urgency".into(),
+        header: ["urgency", "closed", "p50", "p90", "p99"].map(String::from).to_vec(),
+        rows: Urgency::ALL
+            .iter()
+            .map(|u| {
+                let s = metrics.seconds.get(&format!("grid.{}.report_to_closed_s", u.as_str())).map(|h| h.summary()).unwrap_or_else(|| Hist::new(2).summary());
+                vec![u.as_str().to_string(), s.count.to_string(), fmt_s(s.p50_s), fmt_s(s.p90_s), fmt_s(s.p99_s)]
+            })
+            .collect(),
+    });
+    html.tables.push(Table {
+        caption: "By street".into(),
+        header: ["street", "items", "closed", "mean report → closed", "mean detection", "overdue share"].map(String::from).to_vec(),
+        rows: by_street
+            .iter()
+            .map(|s| {
+                vec![
+                    format!("{} {}", s.name_zh, s.name_en),
+                    s.items.to_string(),
+                    s.tasks_closed.to_string(),
+                    fmt_s(s.mean_report_to_closed_s),
+                    fmt_s(s.mean_detection_s),
+                    format!("{:.1}%", s.overdue_share * 100.0),
+                ]
+            })
+            .collect(),
+    });
+    html.tables.push(Table {
+        caption: "Automatic assessment (grades A-D)".into(),
+        header: ["who", "people", "A", "B", "C", "D", "mean score"].map(String::from).to_vec(),
+        rows: [("inspectors", &inspector_grades), ("resolvers", &resolver_grades)]
+            .iter()
+            .map(|(w, g)| vec![w.to_string(), g.people.to_string(), g.a.to_string(), g.b.to_string(), g.c.to_string(), g.d.to_string(), format!("{:.1}", g.mean_score)])
+            .collect(),
+    });
+    let cdf_series: Vec<Series> = Urgency::ALL
+        .iter()
+        .filter_map(|u| metrics.seconds.get(&format!("grid.{}.report_to_closed_s", u.as_str())).map(|h| (u, h)))
+        .map(|(u, h)| Series { name: u.as_str().into(), points: h.cdf(400).into_iter().map(|(x, y)| (x / 3600.0, y)).collect() })
+        .collect();
+    let detection = metrics.seconds.get("grid.detection_s").map(|h| h.cdf(400)).unwrap_or_default();
+    let backlog = |name: &str, label: &str| Series { name: label.into(), points: metrics.series.get(name).cloned().unwrap_or_default() };
+    let map_values: Vec<Option<f64>> = (0..district.grids.len())
+        .map(|g| match map_metric {
+            "detection_s" => ledger.grid_detected.get(g).filter(|c| c.0 > 0).map(|c| c.1 / c.0 as f64 / 3600.0),
+            "items_per_day" => truth.occurred_by_grid.get(g).map(|&n| n as f64 / (hours / 24.0).max(1e-9)),
+            "overdue_share" => ledger.grid_closed.get(g).filter(|c| c.0 > 0).map(|c| ledger.grid_overdue[g] as f64 / c.0 as f64),
+            _ => ledger.grid_closed.get(g).filter(|c| c.0 > 0).map(|c| c.1 / c.0 as f64 / 3600.0),
+        })
+        .collect();
+    let map_label = match map_metric {
+        "detection_s" => "mean detection delay (h)",
+        "items_per_day" => "items per day",
+        "overdue_share" => "share of tasks closed late",
+        _ => "mean report → closed (h)",
+    };
+    let areas: Vec<MapArea> = district
+        .grids
+        .iter()
+        .zip(&map_values)
+        .map(|(g, v)| MapArea {
+            rings: g.shape.0.iter().map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect()).collect(),
+            value: *v,
+        })
+        .collect();
+    let figures = [
+        plot::cdf_svg("Report → closed, by urgency", "hours", &cdf_series, true),
+        plot::cdf_svg(
+            "Detection: occurred → first report",
+            "hours",
+            &[Series { name: "all items".into(), points: detection.into_iter().map(|(x, y)| (x / 3600.0, y)).collect() }],
+            true,
+        ),
+        plot::time_series_svg(
+            "Backlog over time",
+            "items / tasks",
+            &[backlog("grid.backlog_open", "open tasks"), backlog("grid.unreported_items", "unreported items"), backlog("grid.escalated_open", "escalated, open")],
+        ),
+        plot::bars_svg(
+            "Items occurred by hour of day",
+            "items",
+            &truth.occurred_by_hour.iter().enumerate().map(|(h, n)| (format!("{h:02}:00"), *n as f64)).collect::<Vec<_>>(),
+        ),
+        plot::map_svg(&format!("Grids by {map_label}"), map_label, &areas, 900),
+    ];
+    for f in figures {
+        match f {
+            Ok(svg) => html.figures.push(svg),
+            Err(e) => html.intro.push_str(&format!(" (a plot failed: {e})")),
+        }
+    }
+    GridOutcome { section, html, invariants, metrics }
+}
+
+/// Catalogue strings live for the whole program (a `OnceLock`), so borrowing them as static is safe.
+fn leak(s: &'static String) -> &'static str {
+    s.as_str()
+}

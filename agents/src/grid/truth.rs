@@ -1,0 +1,251 @@
+//! The truth of the grid loop: items that really occur in grids, when, and whether they have
+//! really been fixed — and residents who call the 12345 hotline about them.
+
+use std::collections::HashMap;
+
+use baoan_api::catalogue;
+use baoan_api::{Command, Envelope, ReportSource, TaskId};
+use baoan_world::bridge::ToStack;
+use baoan_world::kernel::{Agenda, Journal, SimClock, Streams};
+use baoan_world::Twin;
+use bevy_ecs::prelude::*;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, Poisson};
+use serde::Serialize;
+
+use super::inspectors::InspectorAction;
+use super::GridConfig;
+use crate::staff;
+
+/// Hotline reports carry the item id with this bit set, so the two reports of one item differ.
+pub const HOTLINE_REF: u64 = 1 << 62;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub grid: u32,
+    pub item_type: u16,
+    pub occurred_at: u64,
+    /// When the platform first heard of it (a report accepted or merged).
+    pub reported_at: Option<u64>,
+    pub first_source: Option<ReportSource>,
+    pub task: Option<TaskId>,
+    /// Really fixed on the ground (not just marked so).
+    pub fixed: bool,
+    /// A hotline report of it was folded into another item's task.
+    pub merged_elsewhere: bool,
+}
+
+/// Items not yet closed, and the tallies of all items.
+#[derive(Resource, Default)]
+pub struct GridTruth {
+    pub items: HashMap<u64, Item>,
+    pub next_id: u64,
+    pub occurred: u64,
+    pub occurred_by_hour: [u64; 24],
+    pub occurred_by_grid: Vec<u32>,
+    pub hotline_calls: u64,
+    pub hotline_calls_skipped_fixed: u64,
+    pub inspector_reports: u64,
+    pub on_spot_reports: u64,
+    pub skipped_already_reported: u64,
+    cumulative_weights: Vec<f64>,
+    streams: Option<(ChaCha8Rng, ChaCha8Rng)>,
+    grid_streams: Vec<ChaCha8Rng>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TruthAction {
+    HotlineCall { item: u64 },
+}
+
+impl GridTruth {
+    fn item_type(&self, u: f64) -> u16 {
+        let total = *self.cumulative_weights.last().expect("catalogue is non-empty");
+        let i = self.cumulative_weights.partition_point(|&c| c <= u * total);
+        catalogue::item_types()[i.min(self.cumulative_weights.len() - 1)].code
+    }
+}
+
+/// When the grid's inspector first notices an item that occurred at `t`: the patrol sweeps the
+/// grid once per `sweep_ms` during each shift; the item lies at a fixed point of the sweep
+/// (`phase`), and each pass notices it with `detect_probability`. `None` if not before `until`.
+pub fn discovery_time(t: u64, phase: f64, config: &GridConfig, until: u64, rng: &mut ChaCha8Rng) -> Option<u64> {
+    let day_ms = 86_400_000;
+    let mut day = t / day_ms;
+    while day * day_ms < until {
+        for &(start, end) in &config.shifts {
+            let shift_start = day * day_ms + start;
+            let shift_end = day * day_ms + end;
+            let mut pass = shift_start + (phase * config.sweep_ms as f64) as u64;
+            while pass < shift_end {
+                if pass >= until {
+                    return None;
+                }
+                if pass >= t && rng.random::<f64>() < config.detect_probability {
+                    return Some(pass);
+                }
+                pass += config.sweep_ms;
+            }
+        }
+        day += 1;
+    }
+    None
+}
+
+/// At the top of each simulated hour, draw the hour's items for every grid (Poisson, thinned for
+/// surges) and schedule what follows from the truth: the inspector's discovery, a resident's call.
+pub fn plant_items(
+    clock: Res<SimClock>,
+    streams: Res<Streams>,
+    twin: Res<Twin>,
+    config: Res<GridConfig>,
+    mut truth: ResMut<GridTruth>,
+    mut journal: ResMut<Journal>,
+    mut truth_agenda: ResMut<Agenda<TruthAction>>,
+    mut inspector_agenda: ResMut<Agenda<InspectorAction>>,
+) {
+    if clock.now_ms % 3_600_000 != 0 || config.items_per_grid_per_day <= 0.0 {
+        return;
+    }
+    let truth = &mut *truth;
+    if truth.streams.is_none() {
+        let types = catalogue::item_types();
+        truth.cumulative_weights = types.iter().scan(0.0, |acc, t| {
+            *acc += t.weight;
+            Some(*acc)
+        }).collect();
+        truth.streams = Some((streams.0.stream("grid/patrol"), streams.0.stream("grid/hotline")));
+        truth.grid_streams = (0..twin.district.grids.len()).map(|g| streams.0.stream_for("grid/items", g as u64)).collect();
+        truth.occurred_by_grid = vec![0; twin.district.grids.len()];
+    }
+    let hour_start = clock.now_ms;
+    let hour_end = (hour_start + 3_600_000).min(config.end_ms);
+    let span_ms = hour_end - hour_start;
+    let base = config.items_per_grid_per_day / 24.0 * config.hourly[clock.hour_of_day()] * span_ms as f64 / 3_600_000.0;
+    let delay = Exp::new(1.0 / config.hotline_delay_ms as f64).expect("positive delay");
+    let mut planted = Vec::new();
+    for grid in &twin.district.grids {
+        // The most the surges can raise the rate within this hour, for thinning.
+        let peak: f64 = config
+            .surges
+            .iter()
+            .filter(|w| w.start_ms < hour_end && w.end_ms > hour_start && w.streets[grid.street as usize])
+            .map(|w| w.multiplier.max(1.0))
+            .product();
+        let lambda = base * peak;
+        if lambda <= 0.0 {
+            continue;
+        }
+        let rng = &mut truth.grid_streams[grid.id as usize];
+        let n = Poisson::new(lambda).expect("positive rate").sample(rng) as u64;
+        let mut times: Vec<(u64, f64)> = (0..n).map(|_| (hour_start + rng.random_range(0..span_ms), rng.random::<f64>())).collect();
+        times.sort_unstable_by_key(|&(t, _)| t);
+        for (t, u) in times {
+            if rng.random::<f64>() * peak >= config.multiplier(t, grid.street) {
+                continue;
+            }
+            planted.push((grid.id, t, u));
+        }
+    }
+    for (grid, t, u) in planted {
+        let id = truth.next_id;
+        truth.next_id += 1;
+        let item_type = truth.item_type(u);
+        truth.occurred += 1;
+        truth.occurred_by_hour[baoan_world::kernel::hour_of_day(t)] += 1;
+        truth.occurred_by_grid[grid as usize] += 1;
+        let (patrol, hotline) = truth.streams.as_mut().expect("initialised above");
+        let phase: f64 = patrol.random();
+        if let Some(seen) = discovery_time(t, phase, &config, config.end_ms, patrol) {
+            inspector_agenda.schedule(seen + config.report_delay_ms, InspectorAction::Report { item: id, seen_at: seen });
+        }
+        if hotline.random::<f64>() < config.hotline_share {
+            let at = t + delay.sample(hotline) as u64;
+            if at < config.end_ms {
+                truth_agenda.schedule(at, TruthAction::HotlineCall { item: id });
+            }
+        }
+        journal.record(t, "item_occurred", &serde_json::json!({"item": id, "grid": grid, "item_type": item_type}));
+        truth.items.insert(
+            id,
+            Item { grid, item_type, occurred_at: t, reported_at: None, first_source: None, task: None, fixed: false, merged_elsewhere: false },
+        );
+    }
+}
+
+/// A resident calls about an item unless it has visibly been fixed.
+pub fn hotline_calls(
+    clock: Res<SimClock>,
+    mut truth: ResMut<GridTruth>,
+    mut agenda: ResMut<Agenda<TruthAction>>,
+    mut out: MessageWriter<ToStack>,
+) {
+    while let Some((at, TruthAction::HotlineCall { item })) = agenda.pop_before(clock.tick_end()) {
+        let Some(it) = truth.items.get(&item) else {
+            truth.hotline_calls_skipped_fixed += 1;
+            continue;
+        };
+        if it.fixed {
+            truth.hotline_calls_skipped_fixed += 1;
+            continue;
+        }
+        let command = Command::SubmitReport {
+            report_ref: item | HOTLINE_REF,
+            source: ReportSource::Hotline,
+            grid: it.grid,
+            item_type: it.item_type,
+            observed_at: at,
+            resolved_on_spot: false,
+        };
+        truth.hotline_calls += 1;
+        out.write(ToStack { envelope: Envelope { actor: staff::HOTLINE, sent_at: at, command }, client_ref: item | HOTLINE_REF });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn config() -> GridConfig {
+        GridConfig {
+            items_per_grid_per_day: 8.0,
+            hourly: [1.0; 24],
+            hotline_share: 0.2,
+            hotline_delay_ms: 3_600_000,
+            on_spot_share: 0.5,
+            rework_share: 0.1,
+            resolver_staffing: 1.0,
+            shifts: vec![(8 * 3_600_000, 12 * 3_600_000), (14 * 3_600_000, 18 * 3_600_000)],
+            sweep_ms: 7_200_000,
+            detect_probability: 1.0,
+            report_delay_ms: 0,
+            surges: vec![],
+            end_ms: 3 * 86_400_000,
+            backlog_every_ms: 600_000,
+        }
+    }
+
+    #[test]
+    fn an_item_is_found_on_the_first_pass_after_it_occurs_within_a_shift() {
+        let c = config();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        // Occurs at 09:00; phase 0.25 of a 2 h sweep passes at 08:30, 10:30, 14:30, 16:30.
+        let t = discovery_time(9 * 3_600_000, 0.25, &c, c.end_ms, &mut rng);
+        assert_eq!(t, Some(10 * 3_600_000 + 1_800_000));
+        // Occurs at night: found on the next morning's pass.
+        let t = discovery_time(20 * 3_600_000, 0.25, &c, c.end_ms, &mut rng);
+        assert_eq!(t, Some(86_400_000 + 8 * 3_600_000 + 1_800_000));
+    }
+
+    #[test]
+    fn nothing_is_found_after_the_run_ends_and_a_blind_patrol_finds_less() {
+        let mut c = config();
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        assert_eq!(discovery_time(19 * 3_600_000, 0.5, &c, 20 * 3_600_000, &mut rng), None);
+        c.detect_probability = 0.3;
+        let found = (0..1000).filter(|i| discovery_time(9 * 3_600_000, (*i as f64) / 1000.0, &c, 12 * 3_600_000, &mut rng).is_some()).count();
+        assert!((150..450).contains(&found), "{found}");
+    }
+}

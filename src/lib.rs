@@ -1,0 +1,203 @@
+//! `twin`'s work behind the thin CLI: run a scenario on the in-process stack and write its
+//! report; describe the district. Errors carry the exit code DESIGN.md gives them.
+
+pub mod district;
+mod progress;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use baoan_agents::grid::{self, GridConfig, GridLoopPlugin};
+use baoan_reports::{evaluate, html, Report};
+use baoan_scenarios::{Scenario, ScenarioError};
+use baoan_stack::InProcessStack;
+use baoan_world::bridge::{BridgePlugin, StackBridge};
+use baoan_world::kernel::{Journal, KernelPlugin, SimClock};
+use baoan_world::{BuildTimings, Twin};
+use bevy_app::{App, Update};
+use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings};
+use serde::Serialize;
+
+pub use progress::Progress;
+
+/// Exit codes: 0 every SLO and invariant held, 1 one failed, 2 bad input or usage, 3 the
+/// harness itself failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    Harness(String),
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::BadInput(_) => 2,
+            RunError::Harness(_) => 3,
+        }
+    }
+}
+
+impl From<ScenarioError> for RunError {
+    fn from(e: ScenarioError) -> Self {
+        RunError::BadInput(e.to_string())
+    }
+}
+
+pub const BUILD: &str = concat!("baoan-twin ", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub seed: Option<u64>,
+    pub scale: Option<f64>,
+    pub out: Option<PathBuf>,
+    pub journal: bool,
+    pub junit: bool,
+    pub progress: Progress,
+}
+
+/// What a finished run tells its caller.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub out_dir: PathBuf,
+    pub report: Report,
+    pub perf: Perf,
+}
+
+/// perf.json: wall-clock figures, kept out of report.json so reports stay byte-identical.
+#[derive(Debug, Clone, Serialize)]
+pub struct Perf {
+    pub build: &'static str,
+    pub threads: usize,
+    pub wall_s: f64,
+    pub build_world: BuildTimings,
+    pub simulate_s: f64,
+    pub report_s: f64,
+    pub simulated_s: f64,
+    pub speedup: f64,
+    pub ticks: u64,
+    pub ticks_per_s: f64,
+    pub events: u64,
+    pub events_per_s: f64,
+    pub commands_sent: u64,
+    pub peak_rss_mib: f64,
+}
+
+/// Peak resident memory of this process so far (Linux; 0 elsewhere).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Load a scenario and apply the command line's overrides.
+pub fn load_scenario(file: &Path, seed: Option<u64>, scale: Option<f64>) -> Result<Scenario, RunError> {
+    Ok(Scenario::load(file)?.with_overrides(seed, scale)?)
+}
+
+/// The Bevy app for a scenario: kernel, bridge to the stack, and the loops' plugins, with the
+/// schedule's ambiguity detection turned into an error so system order is always decided.
+pub fn build_app(scenario: &Scenario, twin: Twin, stack: StackBridge, journal: Journal) -> Result<App, RunError> {
+    let config = GridConfig::from_scenario(scenario, &twin.district)
+        .map_err(|problems| RunError::BadInput(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")))?;
+    let mut app = App::new();
+    app.add_plugins(KernelPlugin { tick_ms: scenario.tick.ms(), end_ms: scenario.duration.ms(), seed: scenario.seed })
+        .add_plugins(BridgePlugin)
+        .insert_resource(twin)
+        .insert_resource(stack)
+        .insert_resource(journal)
+        .add_plugins(GridLoopPlugin { config });
+    app.edit_schedule(Update, |s| {
+        s.set_build_settings(ScheduleBuildSettings { ambiguity_detection: LogLevel::Error, ..Default::default() });
+    });
+    Ok(app)
+}
+
+/// Run a scenario on the in-process stack and write its folder.
+pub fn run(file: &Path, opts: &RunOptions) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let scenario = load_scenario(file, opts.seed, opts.scale)?;
+    let out_dir = opts.out.clone().unwrap_or_else(|| PathBuf::from(scenario.output_dir()));
+    std::fs::create_dir_all(&out_dir).map_err(|e| RunError::Harness(format!("{}: cannot create the output folder: {e}", out_dir.display())))?;
+
+    opts.progress.message(&format!("building the district at scale {} (seed {})", scenario.scale, scenario.seed));
+    let (twin, timings) = Twin::build(scenario.scale, scenario.seed);
+    let journal = if opts.journal || scenario.output.journal {
+        Journal::to_file(&out_dir.join("journal.jsonl")).map_err(|e| RunError::Harness(format!("{}: cannot write the journal: {e}", out_dir.display())))?
+    } else {
+        Journal::default()
+    };
+    let counts = district::Figures::of(&twin);
+    let mut app = build_app(&scenario, twin, StackBridge::new(Box::new(InProcessStack::new())), journal)?;
+
+    let sim_start = Instant::now();
+    let total_ms = scenario.duration.ms();
+    let mut bar = opts.progress.start(total_ms);
+    loop {
+        let clock = *app.world().resource::<SimClock>();
+        if clock.finished() {
+            break;
+        }
+        app.update();
+        if clock.ticks % 256 == 0 {
+            bar.update(clock.now_ms, app.world().resource::<Journal>().events);
+        }
+    }
+    bar.finish();
+    let simulate_s = sim_start.elapsed().as_secs_f64();
+
+    let report_start = Instant::now();
+    let outcome = grid::finish(app.world_mut(), &scenario.output.map_metric);
+    let (events, journal_result) = {
+        let mut j = app.world_mut().resource_mut::<Journal>();
+        (j.events, j.finish())
+    };
+    journal_result.map_err(RunError::Harness)?;
+    let (stack_name, commands_sent) = {
+        let b = app.world().resource::<StackBridge>();
+        (b.stack.name(), b.sent)
+    };
+    let reproduce = format!("twin run {} --seed {} --scale {}", file.display(), scenario.seed, scenario.scale);
+    let mut report = Report::new(&scenario, &stack_name, BUILD, reproduce);
+    report.section("district", &counts);
+    report.section("grid", &outcome.section);
+    let slos = evaluate(&scenario.slos, &outcome.metrics);
+    report.conclude(slos, outcome.invariants);
+    let write = |name: &str, text: &str| {
+        std::fs::write(out_dir.join(name), text).map_err(|e| RunError::Harness(format!("{}: {e}", out_dir.join(name).display())))
+    };
+    write("report.json", &report.to_json())?;
+    if scenario.output.html {
+        write("index.html", &html::render(&report, &[counts.html_section(), outcome.html]))?;
+    }
+    if opts.junit || scenario.output.junit {
+        write("junit.xml", &report.junit())?;
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    let simulated_s = total_ms as f64 / 1000.0;
+    let ticks = app.world().resource::<SimClock>().ticks;
+    let perf = Perf {
+        build: BUILD,
+        threads: rayon_threads(),
+        wall_s,
+        build_world: timings,
+        simulate_s,
+        report_s: report_start.elapsed().as_secs_f64(),
+        simulated_s,
+        speedup: simulated_s / simulate_s.max(1e-9),
+        ticks,
+        ticks_per_s: ticks as f64 / simulate_s.max(1e-9),
+        events,
+        events_per_s: events as f64 / simulate_s.max(1e-9),
+        commands_sent,
+        peak_rss_mib: peak_rss_mib(),
+    };
+    write("perf.json", &(serde_json::to_string_pretty(&perf).expect("perf serialises") + "\n"))?;
+    Ok(RunSummary { out_dir, report, perf })
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
