@@ -115,10 +115,15 @@ pub fn build_app(scenario: &Scenario, twin: Twin, stack: StackBridge, journal: J
     Ok(app)
 }
 
-/// Run a scenario on the in-process stack and write its folder.
+/// Run a scenario file on the in-process stack and write its folder.
 pub fn run(file: &Path, opts: &RunOptions) -> Result<RunSummary, RunError> {
+    run_scenario(load_scenario(file, opts.seed, opts.scale)?, opts)
+}
+
+/// Run a parsed scenario (overrides in `opts` are not applied again) and write its folder.
+pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let scenario = load_scenario(file, opts.seed, opts.scale)?;
+    let file = PathBuf::from(if scenario.source.file.is_empty() { format!("{}.toml", scenario.name) } else { scenario.source.file.clone() });
     let out_dir = opts.out.clone().unwrap_or_else(|| PathBuf::from(scenario.output_dir()));
     std::fs::create_dir_all(&out_dir).map_err(|e| RunError::Harness(format!("{}: cannot create the output folder: {e}", out_dir.display())))?;
 

@@ -415,7 +415,8 @@ fn generate_grid(district: &District, grid: u32, residents: usize, rng: &mut Cha
 
     // Fill rooms household by household, opening a new building when the current one is full.
     let mut placed = 0usize;
-    let mut current: Option<(usize, u32)> = None; // (building, next free room index)
+    // The building being filled for each residential kind, and its next free room.
+    let mut current: [Option<(usize, u32)>; 3] = [None; 3];
     while placed < residents {
         let u: f64 = rng.random();
         let kind = if u < village {
@@ -425,14 +426,15 @@ fn generate_grid(district: &District, grid: u32, residents: usize, rng: &mut Cha
         } else {
             BuildingKind::Dormitory
         };
-        let (b, next) = match current {
-            Some((b, next)) if part.buildings[b].kind == kind && next < part.buildings[b].rooms() => (b, next),
+        let slot = kind as usize;
+        let (b, next) = match current[slot] {
+            Some((b, next)) if next < part.buildings[b].rooms() => (b, next),
             _ => (new_building(&mut part, kind, rng, &mut rooms_total), 0),
         };
         // About one room in ten stands empty.
         let skip = u32::from(rng.random::<f64>() < 0.1);
         let room_index = (next + skip).min(part.buildings[b].rooms() - 1);
-        current = Some((b, room_index + 1));
+        current[slot] = Some((b, room_index + 1));
         let room = part.buildings[b].first_room + room_index;
         let size = (household_size(kind, rng) as usize).min(residents - placed);
         part.household_room.push(room);

@@ -190,7 +190,7 @@ impl Plugin for GridLoopPlugin {
                 Update,
                 (
                     (inspectors::hear_outcomes, resolvers::hear_outcomes).chain().in_set(SimSet::Inputs),
-                    (truth::plant_items, truth::hotline_calls, inspectors::patrol_and_verify, resolvers::work).chain().in_set(SimSet::Agents),
+                    (truth::plant_items, truth::occur_and_call, inspectors::patrol_and_verify, resolvers::work).chain().in_set(SimSet::Agents),
                     // The ledger takes this tick's outcomes right after the bridge, so the
                     // last tick's are never left unread.
                     (record::take_outcomes, record::sample_backlog).chain().in_set(SimSet::Record),

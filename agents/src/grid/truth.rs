@@ -54,8 +54,10 @@ pub struct GridTruth {
     grid_streams: Vec<ChaCha8Rng>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TruthAction {
+    /// An item comes into being in a grid; `u` picks its type.
+    Occur { grid: u32, u: f64 },
     HotlineCall { item: u64 },
 }
 
@@ -94,16 +96,14 @@ pub fn discovery_time(t: u64, phase: f64, config: &GridConfig, until: u64, rng: 
 }
 
 /// At the top of each simulated hour, draw the hour's items for every grid (Poisson, thinned for
-/// surges) and schedule what follows from the truth: the inspector's discovery, a resident's call.
+/// surges); each comes into being at its own moment.
 pub fn plant_items(
     clock: Res<SimClock>,
     streams: Res<Streams>,
     twin: Res<Twin>,
     config: Res<GridConfig>,
     mut truth: ResMut<GridTruth>,
-    mut journal: ResMut<Journal>,
     mut truth_agenda: ResMut<Agenda<TruthAction>>,
-    mut inspector_agenda: ResMut<Agenda<InspectorAction>>,
 ) {
     if clock.now_ms % 3_600_000 != 0 || config.items_per_grid_per_day <= 0.0 {
         return;
@@ -123,7 +123,6 @@ pub fn plant_items(
     let hour_end = (hour_start + 3_600_000).min(config.end_ms);
     let span_ms = hour_end - hour_start;
     let base = config.items_per_grid_per_day / 24.0 * config.hourly[clock.hour_of_day()] * span_ms as f64 / 3_600_000.0;
-    let delay = Exp::new(1.0 / config.hotline_delay_ms as f64).expect("positive delay");
     let mut planted = Vec::new();
     for grid in &twin.district.grids {
         // The most the surges can raise the rate within this hour, for thinning.
@@ -149,57 +148,70 @@ pub fn plant_items(
         }
     }
     for (grid, t, u) in planted {
-        let id = truth.next_id;
-        truth.next_id += 1;
-        let item_type = truth.item_type(u);
-        truth.occurred += 1;
-        truth.occurred_by_hour[baoan_world::kernel::hour_of_day(t)] += 1;
-        truth.occurred_by_grid[grid as usize] += 1;
-        let (patrol, hotline) = truth.streams.as_mut().expect("initialised above");
-        let phase: f64 = patrol.random();
-        if let Some(seen) = discovery_time(t, phase, &config, config.end_ms, patrol) {
-            inspector_agenda.schedule(seen + config.report_delay_ms, InspectorAction::Report { item: id, seen_at: seen });
-        }
-        if hotline.random::<f64>() < config.hotline_share {
-            let at = t + delay.sample(hotline) as u64;
-            if at < config.end_ms {
-                truth_agenda.schedule(at, TruthAction::HotlineCall { item: id });
-            }
-        }
-        journal.record(t, "item_occurred", &serde_json::json!({"item": id, "grid": grid, "item_type": item_type}));
-        truth.items.insert(
-            id,
-            Item { grid, item_type, occurred_at: t, reported_at: None, first_source: None, task: None, fixed: false, merged_elsewhere: false },
-        );
+        truth_agenda.schedule(t, TruthAction::Occur { grid, u });
     }
 }
 
-/// A resident calls about an item unless it has visibly been fixed.
-pub fn hotline_calls(
+/// Items come into being (and with them what follows from the truth: the inspector's discovery,
+/// perhaps a resident's call), and residents call about items unless visibly fixed.
+pub fn occur_and_call(
     clock: Res<SimClock>,
+    config: Res<GridConfig>,
     mut truth: ResMut<GridTruth>,
+    mut journal: ResMut<Journal>,
     mut agenda: ResMut<Agenda<TruthAction>>,
+    mut inspector_agenda: ResMut<Agenda<InspectorAction>>,
     mut out: MessageWriter<ToStack>,
 ) {
-    while let Some((at, TruthAction::HotlineCall { item })) = agenda.pop_before(clock.tick_end()) {
-        let Some(it) = truth.items.get(&item) else {
-            truth.hotline_calls_skipped_fixed += 1;
-            continue;
-        };
-        if it.fixed {
-            truth.hotline_calls_skipped_fixed += 1;
-            continue;
+    let truth = &mut *truth;
+    while let Some((at, action)) = agenda.pop_before(clock.tick_end()) {
+        match action {
+            TruthAction::Occur { grid, u } => {
+                let id = truth.next_id;
+                truth.next_id += 1;
+                let item_type = truth.item_type(u);
+                truth.occurred += 1;
+                truth.occurred_by_hour[baoan_world::kernel::hour_of_day(at)] += 1;
+                truth.occurred_by_grid[grid as usize] += 1;
+                let (patrol, hotline) = truth.streams.as_mut().expect("initialised when planting");
+                let phase: f64 = patrol.random();
+                if let Some(seen) = discovery_time(at, phase, &config, config.end_ms, patrol) {
+                    inspector_agenda.schedule(seen + config.report_delay_ms, InspectorAction::Report { item: id, seen_at: seen });
+                }
+                if hotline.random::<f64>() < config.hotline_share {
+                    let delay = Exp::new(1.0 / config.hotline_delay_ms as f64).expect("positive delay");
+                    let call_at = at + delay.sample(hotline) as u64;
+                    if call_at < config.end_ms {
+                        agenda.schedule(call_at.max(at), TruthAction::HotlineCall { item: id });
+                    }
+                }
+                journal.record(at, "item_occurred", &serde_json::json!({"item": id, "grid": grid, "item_type": item_type}));
+                truth.items.insert(
+                    id,
+                    Item { grid, item_type, occurred_at: at, reported_at: None, first_source: None, task: None, fixed: false, merged_elsewhere: false },
+                );
+            }
+            TruthAction::HotlineCall { item } => {
+                let Some(it) = truth.items.get(&item) else {
+                    truth.hotline_calls_skipped_fixed += 1;
+                    continue;
+                };
+                if it.fixed {
+                    truth.hotline_calls_skipped_fixed += 1;
+                    continue;
+                }
+                let command = Command::SubmitReport {
+                    report_ref: item | HOTLINE_REF,
+                    source: ReportSource::Hotline,
+                    grid: it.grid,
+                    item_type: it.item_type,
+                    observed_at: at,
+                    resolved_on_spot: false,
+                };
+                truth.hotline_calls += 1;
+                out.write(ToStack { envelope: Envelope { actor: staff::HOTLINE, sent_at: at, command }, client_ref: item | HOTLINE_REF });
+            }
         }
-        let command = Command::SubmitReport {
-            report_ref: item | HOTLINE_REF,
-            source: ReportSource::Hotline,
-            grid: it.grid,
-            item_type: it.item_type,
-            observed_at: at,
-            resolved_on_spot: false,
-        };
-        truth.hotline_calls += 1;
-        out.write(ToStack { envelope: Envelope { actor: staff::HOTLINE, sent_at: at, command }, client_ref: item | HOTLINE_REF });
     }
 }
 
