@@ -2,8 +2,8 @@
 
 use baoan_reports::html::{Section, Table};
 use baoan_reports::round3;
-use baoan_world::data::facts;
 use baoan_world::Twin;
+use baoan_world::data::facts;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +59,11 @@ impl Figures {
                 communities: s.communities.len(),
                 grids: s.grids.len(),
                 area_km2: round3(s.area_m2 / 1e6),
-                residents: s.grids.clone().map(|g| p.residents_of_grid(g).len() as u64).sum(),
+                residents: s
+                    .grids
+                    .clone()
+                    .map(|g| p.residents_of_grid(g).len() as u64)
+                    .sum(),
             })
             .collect();
         Figures {
@@ -87,11 +91,27 @@ impl Figures {
     /// Published figures next to the twin's, for the default district.
     pub fn against_facts(&self) -> Vec<(&'static str, String, String)> {
         vec![
-            ("streets", facts::STREETS.to_string(), self.streets.to_string()),
-            ("communities", facts::COMMUNITIES.to_string(), self.communities.to_string()),
+            (
+                "streets",
+                facts::STREETS.to_string(),
+                self.streets.to_string(),
+            ),
+            (
+                "communities",
+                facts::COMMUNITIES.to_string(),
+                self.communities.to_string(),
+            ),
             ("grids", facts::GRIDS.to_string(), self.grids.to_string()),
-            ("residents", facts::POPULATION.to_string(), self.residents.to_string()),
-            ("item types", facts::ITEM_TYPES.to_string(), self.item_types.to_string()),
+            (
+                "residents",
+                facts::POPULATION.to_string(),
+                self.residents.to_string(),
+            ),
+            (
+                "item types",
+                facts::ITEM_TYPES.to_string(),
+                self.item_types.to_string(),
+            ),
         ]
     }
 
@@ -114,11 +134,20 @@ impl Figures {
             self.addresses,
             self.companies
         );
-        s += &format!("{:<10} {:<14} {:<10} {:>11} {:>6} {:>9} {:>10}\n", "code", "street", "", "communities", "grids", "km²", "residents");
+        s += &format!(
+            "{:<10} {:<14} {:<10} {:>11} {:>6} {:>9} {:>10}\n",
+            "code", "street", "", "communities", "grids", "km²", "residents"
+        );
         for st in &self.by_street {
             s += &format!(
                 "{:<10} {:<10} {:<10} {:>11} {:>6} {:>9.1} {:>10}\n",
-                st.code, st.name_zh, st.name_en, st.communities, st.grids, st.area_km2, st.residents
+                st.code,
+                st.name_zh,
+                st.name_en,
+                st.communities,
+                st.grids,
+                st.area_km2,
+                st.residents
             );
         }
         s += "\npublished figure vs twin:\n";
@@ -134,11 +163,19 @@ impl Figures {
             title: "District".into(),
             intro: format!(
                 "{} streets, {} communities, {} grids, {} residents, {} companies at scale {}. {}",
-                self.streets, self.communities, self.grids, self.residents, self.companies, self.scale, self.provenance
+                self.streets,
+                self.communities,
+                self.grids,
+                self.residents,
+                self.companies,
+                self.scale,
+                self.provenance
             ),
             tables: vec![Table {
                 caption: "Streets".into(),
-                header: ["code", "street", "communities", "grids", "km²", "residents"].map(String::from).to_vec(),
+                header: ["code", "street", "communities", "grids", "km²", "residents"]
+                    .map(String::from)
+                    .to_vec(),
                 rows: self
                     .by_street
                     .iter()

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use baoan_agents::grid::{self, GridConfig, GridLoopPlugin};
-use baoan_reports::{evaluate, html, Report};
+use baoan_reports::{Report, evaluate, html};
 use baoan_scenarios::{Scenario, ScenarioError};
 use baoan_stack::InProcessStack;
 use baoan_world::bridge::{BridgePlugin, StackBridge};
@@ -88,29 +88,56 @@ pub struct Perf {
 pub fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Load a scenario and apply the command line's overrides.
-pub fn load_scenario(file: &Path, seed: Option<u64>, scale: Option<f64>) -> Result<Scenario, RunError> {
+pub fn load_scenario(
+    file: &Path,
+    seed: Option<u64>,
+    scale: Option<f64>,
+) -> Result<Scenario, RunError> {
     Ok(Scenario::load(file)?.with_overrides(seed, scale)?)
 }
 
 /// The Bevy app for a scenario: kernel, bridge to the stack, and the loops' plugins, with the
 /// schedule's ambiguity detection turned into an error so system order is always decided.
-pub fn build_app(scenario: &Scenario, twin: Twin, stack: StackBridge, journal: Journal) -> Result<App, RunError> {
-    let config = GridConfig::from_scenario(scenario, &twin.district)
-        .map_err(|problems| RunError::BadInput(problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n")))?;
+pub fn build_app(
+    scenario: &Scenario,
+    twin: Twin,
+    stack: StackBridge,
+    journal: Journal,
+) -> Result<App, RunError> {
+    let config = GridConfig::from_scenario(scenario, &twin.district).map_err(|problems| {
+        RunError::BadInput(
+            problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
     let mut app = App::new();
-    app.add_plugins(KernelPlugin { tick_ms: scenario.tick.ms(), end_ms: scenario.duration.ms(), seed: scenario.seed })
-        .add_plugins(BridgePlugin)
-        .insert_resource(twin)
-        .insert_resource(stack)
-        .insert_resource(journal)
-        .add_plugins(GridLoopPlugin { config });
+    app.add_plugins(KernelPlugin {
+        tick_ms: scenario.tick.ms(),
+        end_ms: scenario.duration.ms(),
+        seed: scenario.seed,
+    })
+    .add_plugins(BridgePlugin)
+    .insert_resource(twin)
+    .insert_resource(stack)
+    .insert_resource(journal)
+    .add_plugins(GridLoopPlugin { config });
     app.edit_schedule(Update, |s| {
-        s.set_build_settings(ScheduleBuildSettings { ambiguity_detection: LogLevel::Error, ..Default::default() });
+        s.set_build_settings(ScheduleBuildSettings {
+            ambiguity_detection: LogLevel::Error,
+            ..Default::default()
+        });
     });
     Ok(app)
 }
@@ -123,19 +150,44 @@ pub fn run(file: &Path, opts: &RunOptions) -> Result<RunSummary, RunError> {
 /// Run a parsed scenario (overrides in `opts` are not applied again) and write its folder.
 pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let file = PathBuf::from(if scenario.source.file.is_empty() { format!("{}.toml", scenario.name) } else { scenario.source.file.clone() });
-    let out_dir = opts.out.clone().unwrap_or_else(|| PathBuf::from(scenario.output_dir()));
-    std::fs::create_dir_all(&out_dir).map_err(|e| RunError::Harness(format!("{}: cannot create the output folder: {e}", out_dir.display())))?;
+    let file = PathBuf::from(if scenario.source.file.is_empty() {
+        format!("{}.toml", scenario.name)
+    } else {
+        scenario.source.file.clone()
+    });
+    let out_dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(scenario.output_dir()));
+    std::fs::create_dir_all(&out_dir).map_err(|e| {
+        RunError::Harness(format!(
+            "{}: cannot create the output folder: {e}",
+            out_dir.display()
+        ))
+    })?;
 
-    opts.progress.message(&format!("building the district at scale {} (seed {})", scenario.scale, scenario.seed));
+    opts.progress.message(&format!(
+        "building the district at scale {} (seed {})",
+        scenario.scale, scenario.seed
+    ));
     let (twin, timings) = Twin::build(scenario.scale, scenario.seed);
     let journal = if opts.journal || scenario.output.journal {
-        Journal::to_file(&out_dir.join("journal.jsonl")).map_err(|e| RunError::Harness(format!("{}: cannot write the journal: {e}", out_dir.display())))?
+        Journal::to_file(&out_dir.join("journal.jsonl")).map_err(|e| {
+            RunError::Harness(format!(
+                "{}: cannot write the journal: {e}",
+                out_dir.display()
+            ))
+        })?
     } else {
         Journal::default()
     };
     let counts = district::Figures::of(&twin);
-    let mut app = build_app(&scenario, twin, StackBridge::new(Box::new(InProcessStack::new())), journal)?;
+    let mut app = build_app(
+        &scenario,
+        twin,
+        StackBridge::new(Box::new(InProcessStack::new())),
+        journal,
+    )?;
 
     let sim_start = Instant::now();
     let total_ms = scenario.duration.ms();
@@ -164,18 +216,27 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
         let b = app.world().resource::<StackBridge>();
         (b.stack.name(), b.sent)
     };
-    let reproduce = format!("twin run {} --seed {} --scale {}", file.display(), scenario.seed, scenario.scale);
+    let reproduce = format!(
+        "twin run {} --seed {} --scale {}",
+        file.display(),
+        scenario.seed,
+        scenario.scale
+    );
     let mut report = Report::new(&scenario, &stack_name, BUILD, reproduce);
     report.section("district", &counts);
     report.section("grid", &outcome.section);
     let slos = evaluate(&scenario.slos, &outcome.metrics);
     report.conclude(slos, outcome.invariants);
     let write = |name: &str, text: &str| {
-        std::fs::write(out_dir.join(name), text).map_err(|e| RunError::Harness(format!("{}: {e}", out_dir.join(name).display())))
+        std::fs::write(out_dir.join(name), text)
+            .map_err(|e| RunError::Harness(format!("{}: {e}", out_dir.join(name).display())))
     };
     write("report.json", &report.to_json())?;
     if scenario.output.html {
-        write("index.html", &html::render(&report, &[counts.html_section(), outcome.html]))?;
+        write(
+            "index.html",
+            &html::render(&report, &[counts.html_section(), outcome.html]),
+        )?;
     }
     if opts.junit || scenario.output.junit {
         write("junit.xml", &report.junit())?;
@@ -199,8 +260,15 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
         commands_sent,
         peak_rss_mib: peak_rss_mib(),
     };
-    write("perf.json", &(serde_json::to_string_pretty(&perf).expect("perf serialises") + "\n"))?;
-    Ok(RunSummary { out_dir, report, perf })
+    write(
+        "perf.json",
+        &(serde_json::to_string_pretty(&perf).expect("perf serialises") + "\n"),
+    )?;
+    Ok(RunSummary {
+        out_dir,
+        report,
+        perf,
+    })
 }
 
 fn rayon_threads() -> usize {

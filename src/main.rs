@@ -5,11 +5,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use baoan_twin::{district::Figures, Progress, RunError, RunOptions};
+use baoan_twin::{Progress, RunError, RunOptions, district::Figures};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "twin", version, about = "Digital twin of Bao'an District driving its governance platform")]
+#[command(
+    name = "twin",
+    version,
+    about = "Digital twin of Bao'an District driving its governance platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -63,8 +67,20 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Cmd::Run { file, seed, scale, out, journal, junit, quiet } => {
-            let progress = if quiet { Progress::Quiet } else { Progress::Auto };
+        Cmd::Run {
+            file,
+            seed,
+            scale,
+            out,
+            journal,
+            junit,
+            quiet,
+        } => {
+            let progress = if quiet {
+                Progress::Quiet
+            } else {
+                Progress::Auto
+            };
             baoan_twin::run(&file, &RunOptions { seed, scale, out, journal, junit, progress }).map(|summary| {
                 let r = &summary.report;
                 if !quiet {
@@ -101,7 +117,14 @@ fn main() -> ExitCode {
         }
         Cmd::District { scale, seed, json } => district(scale, seed, json),
         Cmd::Validate { file } => baoan_twin::load_scenario(&file, None, None).map(|s| {
-            println!("{}: valid scenario {:?} ({} simulated, scale {}, {} SLOs)", file.display(), s.name, s.duration, s.scale, s.slos.len());
+            println!(
+                "{}: valid scenario {:?} ({} simulated, scale {}, {} SLOs)",
+                file.display(),
+                s.name,
+                s.duration,
+                s.scale,
+                s.slos.len()
+            );
             0
         }),
     };
@@ -116,7 +139,9 @@ fn main() -> ExitCode {
 
 fn district(scale: f64, seed: u64, json: bool) -> Result<u8, RunError> {
     if !(scale > 0.0 && scale <= 1.0) {
-        return Err(RunError::BadInput(format!("--scale: expected a number in (0, 1], got {scale}")));
+        return Err(RunError::BadInput(format!(
+            "--scale: expected a number in (0, 1], got {scale}"
+        )));
     }
     let started = Instant::now();
     let (twin, timings) = baoan_world::Twin::build(scale, seed);
@@ -128,7 +153,10 @@ fn district(scale: f64, seed: u64, json: bool) -> Result<u8, RunError> {
             "figures": figures,
             "perf": { "build_s": build_s, "steps": timings, "peak_rss_mib": rss, "travel_matrix_mib": twin.travel.memory_bytes() as f64 / 1048576.0, "population_mib": twin.population.memory_bytes() as f64 / 1048576.0 },
         });
-        println!("{}", serde_json::to_string_pretty(&value).expect("serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("serialises")
+        );
     } else {
         print!("{}", figures.text());
         println!(

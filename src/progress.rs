@@ -24,11 +24,19 @@ impl Progress {
         let bar = (*self == Progress::Auto && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::new(total_ms / 1000);
             b.set_style(
-                ProgressStyle::with_template("{bar:30} {msg} · ETA {eta}").expect("valid template").progress_chars("=> "),
+                ProgressStyle::with_template("{bar:30} {msg} · ETA {eta}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
             );
             b
         });
-        Tracker { quiet: *self == Progress::Quiet, bar, started: Instant::now(), last_line: Instant::now(), total_ms }
+        Tracker {
+            quiet: *self == Progress::Quiet,
+            bar,
+            started: Instant::now(),
+            last_line: Instant::now(),
+            total_ms,
+        }
     }
 }
 
@@ -42,7 +50,13 @@ pub struct Tracker {
 
 fn clock(ms: u64) -> String {
     let s = ms / 1000;
-    format!("{}d {:02}:{:02}:{:02}", s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60)
+    format!(
+        "{}d {:02}:{:02}:{:02}",
+        s / 86_400,
+        s / 3600 % 24,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 impl Tracker {

@@ -18,12 +18,23 @@ fn temp_dir(name: &str) -> PathBuf {
 fn a_bad_scenario_exits_2_naming_file_line_and_column() {
     let dir = temp_dir("bad");
     let file = dir.join("bad.toml");
-    std::fs::write(&file, "name = \"bad\"\nduration = \"2h\"\n\n[grid]\nitems_per_grid_per_day = -3\n").unwrap();
-    let out = twin().args(["run", file.to_str().unwrap(), "--quiet"]).output().unwrap();
+    std::fs::write(
+        &file,
+        "name = \"bad\"\nduration = \"2h\"\n\n[grid]\nitems_per_grid_per_day = -3\n",
+    )
+    .unwrap();
+    let out = twin()
+        .args(["run", file.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:5:26"), "{err}");
-    assert!(err.contains("grid.items_per_grid_per_day") && err.contains("expected a number in [0, 1000]"), "{err}");
+    assert!(
+        err.contains("grid.items_per_grid_per_day")
+            && err.contains("expected a number in [0, 1000]"),
+        "{err}"
+    );
     assert!(!dir.join("out").exists());
 }
 
@@ -36,18 +47,36 @@ fn an_unknown_street_in_a_surge_is_bad_input_with_its_place() {
         "name = \"s\"\nduration = \"1h\"\nscale = 0.002\n[[surge]]\nloop = \"grid\"\nstart = \"00:00\"\nend = \"01:00\"\nstreets = [\"Xixiang\", \"Atlantis\"]\nmultiplier = 2\n",
     )
     .unwrap();
-    let out = twin().args(["run", file.to_str().unwrap(), "--quiet", "--out", dir.join("out").to_str().unwrap()]).output().unwrap();
+    let out = twin()
+        .args([
+            "run",
+            file.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("s.toml:8:23") && err.contains("unknown street \"Atlantis\""), "{err}");
+    assert!(
+        err.contains("s.toml:8:23") && err.contains("unknown street \"Atlantis\""),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_missing_file_and_a_bad_flag_are_usage_errors() {
-    let out = twin().args(["run", "/nonexistent/scenario.toml"]).output().unwrap();
+    let out = twin()
+        .args(["run", "/nonexistent/scenario.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the scenario"));
-    let out = twin().args(["run", "scenarios/smoke.toml", "--scale", "2"]).output().unwrap();
+    let out = twin()
+        .args(["run", "scenarios/smoke.toml", "--scale", "2"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected a number in (0, 1]"));
     let out = twin().args(["frobnicate"]).output().unwrap();
@@ -57,8 +86,17 @@ fn a_missing_file_and_a_bad_flag_are_usage_errors() {
 #[test]
 fn validate_accepts_the_library() {
     for f in ["scenarios/smoke.toml", "scenarios/baseline-day.toml"] {
-        let out = twin().args(["validate", f]).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = twin()
+            .args(["validate", f])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -66,28 +104,60 @@ fn validate_accepts_the_library() {
 fn a_smoke_run_writes_its_folder_and_its_exit_code_matches_the_verdict() {
     let dir = temp_dir("smoke");
     let out = twin()
-        .args(["run", "scenarios/smoke.toml", "--quiet", "--junit", "--out", dir.to_str().unwrap()])
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--junit",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let passed = report["passed"].as_bool().unwrap();
-    assert_eq!(out.status.code(), Some(if passed { 0 } else { 1 }), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(if passed { 0 } else { 1 }),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(report["schema"], "baoan-twin/report/v1");
-    assert!(report["sections"]["grid"]["counts"]["tasks_closed"].as_u64().unwrap() > 0);
+    assert!(
+        report["sections"]["grid"]["counts"]["tasks_closed"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("Grid loop"));
-    assert!(!html.contains("src=\"http"), "index.html must be self-contained");
-    let perf: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("perf.json")).unwrap()).unwrap();
+    assert!(
+        !html.contains("src=\"http"),
+        "index.html must be self-contained"
+    );
+    let perf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("perf.json")).unwrap()).unwrap();
     assert!(perf["speedup"].as_f64().unwrap() > 0.0);
-    assert!(std::fs::read_to_string(dir.join("junit.xml")).unwrap().contains("<testsuite"));
-    assert!(dir.join("journal.jsonl").exists(), "smoke.toml asks for the journal");
+    assert!(
+        std::fs::read_to_string(dir.join("junit.xml"))
+            .unwrap()
+            .contains("<testsuite")
+    );
+    assert!(
+        dir.join("journal.jsonl").exists(),
+        "smoke.toml asks for the journal"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("index.html"));
 }
 
 #[test]
 fn district_prints_the_published_structure() {
-    let out = twin().args(["district", "--scale", "0.01", "--json"]).output().unwrap();
+    let out = twin()
+        .args(["district", "--scale", "0.01", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["figures"]["streets"], 10);

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use baoan_scenarios::strategies::small_scenario;
 use baoan_scenarios::Scenario;
-use baoan_twin::{run_scenario, Progress, RunOptions};
+use baoan_scenarios::strategies::small_scenario;
+use baoan_twin::{Progress, RunOptions, run_scenario};
 use proptest::prelude::*;
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -15,23 +15,43 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn opts(out: PathBuf, journal: bool) -> RunOptions {
-    RunOptions { out: Some(out), journal, progress: Progress::Quiet, ..RunOptions::default() }
+    RunOptions {
+        out: Some(out),
+        journal,
+        progress: Progress::Quiet,
+        ..RunOptions::default()
+    }
 }
 
 #[test]
 fn the_same_seed_gives_a_byte_identical_report_and_journal() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.toml"))
+            .unwrap();
     let scenario = Scenario::parse("smoke.toml", &text).unwrap();
     let (a, b) = (temp_dir("a"), temp_dir("b"));
     run_scenario(scenario.clone(), &opts(a.clone(), true)).unwrap();
     run_scenario(scenario.clone(), &opts(b.clone(), true)).unwrap();
     let read = |d: &PathBuf, f: &str| std::fs::read(d.join(f)).unwrap();
-    assert!(read(&a, "report.json") == read(&b, "report.json"), "report.json differs between identical runs");
-    assert!(read(&a, "journal.jsonl") == read(&b, "journal.jsonl"), "journal differs between identical runs");
+    assert!(
+        read(&a, "report.json") == read(&b, "report.json"),
+        "report.json differs between identical runs"
+    );
+    assert!(
+        read(&a, "journal.jsonl") == read(&b, "journal.jsonl"),
+        "journal differs between identical runs"
+    );
 
     let c = temp_dir("c");
-    run_scenario(scenario.with_overrides(Some(8), None).unwrap(), &opts(c.clone(), false)).unwrap();
-    assert!(read(&a, "report.json") != read(&c, "report.json"), "another seed must give another report");
+    run_scenario(
+        scenario.with_overrides(Some(8), None).unwrap(),
+        &opts(c.clone(), false),
+    )
+    .unwrap();
+    assert!(
+        read(&a, "report.json") != read(&c, "report.json"),
+        "another seed must give another report"
+    );
 }
 
 proptest! {

@@ -11,9 +11,18 @@ pub mod grid;
 pub mod staff {
     use baoan_api::{Actor, PersonId, Role};
 
-    pub const ADMIN: Actor = Actor { role: Role::Admin, person: PersonId(1) };
-    pub const ANALYST: Actor = Actor { role: Role::Analyst, person: PersonId(2) };
-    pub const HOTLINE: Actor = Actor { role: Role::Dispatcher, person: PersonId(3) };
+    pub const ADMIN: Actor = Actor {
+        role: Role::Admin,
+        person: PersonId(1),
+    };
+    pub const ANALYST: Actor = Actor {
+        role: Role::Analyst,
+        person: PersonId(2),
+    };
+    pub const HOTLINE: Actor = Actor {
+        role: Role::Dispatcher,
+        person: PersonId(3),
+    };
 
     pub fn inspector(grid: u32) -> PersonId {
         PersonId(1_000_000 + grid)

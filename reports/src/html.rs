@@ -1,6 +1,6 @@
 //! index.html: one self-contained page (inline CSS and SVG, no scripts, nothing fetched).
 
-use crate::{slo_bounds, xml, Report};
+use crate::{Report, slo_bounds, xml};
 
 #[derive(Debug, Clone, Default)]
 pub struct Table {
@@ -54,7 +54,13 @@ pub fn table_html(t: &Table) -> String {
 pub fn verdict_section(report: &Report) -> Section {
     let slos = Table {
         caption: "Service-level objectives".into(),
-        header: vec!["metric".into(), "stat".into(), "bound".into(), "measured".into(), "result".into()],
+        header: vec![
+            "metric".into(),
+            "stat".into(),
+            "bound".into(),
+            "measured".into(),
+            "result".into(),
+        ],
         rows: report
             .slos
             .iter()
@@ -75,16 +81,30 @@ pub fn verdict_section(report: &Report) -> Section {
         rows: report
             .invariants
             .iter()
-            .map(|i| vec![i.name.clone(), i.detail.clone(), if i.holds { "holds" } else { "BROKEN" }.into()])
+            .map(|i| {
+                vec![
+                    i.name.clone(),
+                    i.detail.clone(),
+                    if i.holds { "holds" } else { "BROKEN" }.into(),
+                ]
+            })
             .collect(),
     };
-    Section { title: "Verdict".into(), intro: String::new(), tables: vec![slos, invariants], figures: vec![] }
+    Section {
+        title: "Verdict".into(),
+        intro: String::new(),
+        tables: vec![slos, invariants],
+        figures: vec![],
+    }
 }
 
 pub fn render(report: &Report, sections: &[Section]) -> String {
     let mut s = String::with_capacity(1 << 20);
     s += "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
-    s += &format!("<title>{} — baoan-twin</title><style>{STYLE}</style></head><body>\n", xml(&report.scenario.name));
+    s += &format!(
+        "<title>{} — baoan-twin</title><style>{STYLE}</style></head><body>\n",
+        xml(&report.scenario.name)
+    );
     s += &format!("<h1>{}</h1>\n", xml(&report.scenario.name));
     s += &format!(
         "<p class=\"sub\">{} · seed {} · scale {} · {} simulated hours · stack: {} · build {}</p>\n",
@@ -98,7 +118,11 @@ pub fn render(report: &Report, sections: &[Section]) -> String {
     s += &format!(
         "<p>Result: <span class=\"{}\">{}</span>. Reproduce with <code>{}</code>.</p>\n",
         if report.passed { "pass" } else { "fail" },
-        if report.passed { "all SLOs met, all invariants held" } else { "an SLO or invariant failed" },
+        if report.passed {
+            "all SLOs met, all invariants held"
+        } else {
+            "an SLO or invariant failed"
+        },
         xml(&report.reproduce)
     );
     for section in std::iter::once(&verdict_section(report)).chain(sections) {

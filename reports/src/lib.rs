@@ -16,7 +16,7 @@ use std::path::Path;
 use baoan_scenarios::{Scenario, Slo};
 use serde::Serialize;
 
-pub use metrics::{round3, Hist, Metrics, Summary};
+pub use metrics::{Hist, Metrics, Summary, round3};
 
 /// Bumped whenever report.json changes shape.
 pub const REPORT_SCHEMA: &str = "baoan-twin/report/v1";
@@ -40,8 +40,16 @@ pub fn evaluate(slos: &[Slo], metrics: &Metrics) -> Vec<SloResult> {
     slos.iter()
         .map(|s| {
             let value = metrics.stat(&s.metric, &s.stat);
-            let passed = value.is_some_and(|v| s.min.is_none_or(|lo| v >= lo) && s.max.is_none_or(|hi| v <= hi));
-            SloResult { metric: s.metric.clone(), stat: s.stat.clone(), min: s.min, max: s.max, value: value.map(round3), passed }
+            let passed = value
+                .is_some_and(|v| s.min.is_none_or(|lo| v >= lo) && s.max.is_none_or(|hi| v <= hi));
+            SloResult {
+                metric: s.metric.clone(),
+                stat: s.stat.clone(),
+                min: s.min,
+                max: s.max,
+                value: value.map(round3),
+                passed,
+            }
         })
         .collect()
 }
@@ -56,7 +64,11 @@ pub struct Invariant {
 
 impl Invariant {
     pub fn check(name: &str, holds: bool, detail: impl Into<String>) -> Invariant {
-        Invariant { name: name.into(), holds, detail: detail.into() }
+        Invariant {
+            name: name.into(),
+            holds,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -114,7 +126,10 @@ impl Report {
     }
 
     pub fn section(&mut self, name: &str, value: impl Serialize) {
-        self.sections.insert(name.into(), serde_json::to_value(value).expect("sections serialise"));
+        self.sections.insert(
+            name.into(),
+            serde_json::to_value(value).expect("sections serialise"),
+        );
     }
 
     /// Settle the verdict: every SLO met and every invariant held.
@@ -140,14 +155,23 @@ impl Report {
         let mut failures = 0;
         for s in &self.slos {
             let name = format!("slo {} {} {}", s.metric, s.stat, bounds(s));
-            let failure = (!s.passed).then(|| format!("measured {}", s.value.map_or("no data".into(), |v| v.to_string())));
+            let failure = (!s.passed).then(|| {
+                format!(
+                    "measured {}",
+                    s.value.map_or("no data".into(), |v| v.to_string())
+                )
+            });
             failures += failure.is_some() as usize;
             cases.push_str(&case(&self.scenario.name, &name, failure.as_deref()));
         }
         for i in &self.invariants {
             let failure = (!i.holds).then_some(i.detail.as_str());
             failures += failure.is_some() as usize;
-            cases.push_str(&case(&self.scenario.name, &format!("invariant {}", i.name), failure));
+            cases.push_str(&case(
+                &self.scenario.name,
+                &format!("invariant {}", i.name),
+                failure,
+            ));
         }
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"baoan-twin.{}\" tests=\"{}\" failures=\"{failures}\">\n{cases}</testsuite>\n",
@@ -172,7 +196,11 @@ pub fn slo_bounds(s: &SloResult) -> String {
 
 fn case(suite: &str, name: &str, failure: Option<&str>) -> String {
     match failure {
-        None => format!("  <testcase classname=\"{}\" name=\"{}\"/>\n", xml(suite), xml(name)),
+        None => format!(
+            "  <testcase classname=\"{}\" name=\"{}\"/>\n",
+            xml(suite),
+            xml(name)
+        ),
         Some(f) => format!(
             "  <testcase classname=\"{}\" name=\"{}\"><failure message=\"{}\"/></testcase>\n",
             xml(suite),
@@ -183,7 +211,10 @@ fn case(suite: &str, name: &str, failure: Option<&str>) -> String {
 }
 
 pub fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -191,7 +222,12 @@ mod tests {
     use super::*;
 
     fn slo(metric: &str, stat: &str, min: Option<f64>, max: Option<f64>) -> Slo {
-        Slo { metric: metric.into(), stat: stat.into(), min, max }
+        Slo {
+            metric: metric.into(),
+            stat: stat.into(),
+            min,
+            max,
+        }
     }
 
     #[test]
@@ -208,7 +244,10 @@ mod tests {
             ],
             &m,
         );
-        assert_eq!(r.iter().map(|s| s.passed).collect::<Vec<_>>(), vec![true, false, false, true]);
+        assert_eq!(
+            r.iter().map(|s| s.passed).collect::<Vec<_>>(),
+            vec![true, false, false, true]
+        );
         assert_eq!(r[2].value, None);
     }
 
@@ -217,7 +256,14 @@ mod tests {
         let scenario = Scenario::parse("s.toml", "name = \"s\"\nduration = \"1h\"\n").unwrap();
         let mut report = Report::new(&scenario, "in-process", "test", "twin run s.toml".into());
         report.conclude(
-            vec![SloResult { metric: "m".into(), stat: "p90".into(), min: None, max: Some(1.0), value: Some(2.0), passed: false }],
+            vec![SloResult {
+                metric: "m".into(),
+                stat: "p90".into(),
+                min: None,
+                max: Some(1.0),
+                value: Some(2.0),
+                passed: false,
+            }],
             vec![Invariant::check("nothing lost", true, "")],
         );
         let x = report.junit();

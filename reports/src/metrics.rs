@@ -45,7 +45,10 @@ pub fn round3(x: f64) -> f64 {
 impl Hist {
     /// `significant` decimal digits of precision (2 for the many per-type histograms, 3 otherwise).
     pub fn new(significant: u8) -> Hist {
-        Hist { h: Histogram::new_with_bounds(1, MAX_MS, significant).expect("valid histogram bounds"), clamped: 0 }
+        Hist {
+            h: Histogram::new_with_bounds(1, MAX_MS, significant).expect("valid histogram bounds"),
+            clamped: 0,
+        }
     }
 
     pub fn record_ms(&mut self, ms: u64) {
@@ -68,7 +71,17 @@ impl Hist {
 
     pub fn summary(&self) -> Summary {
         if self.h.is_empty() {
-            return Summary { count: 0, mean_s: 0.0, min_s: 0.0, p50_s: 0.0, p90_s: 0.0, p95_s: 0.0, p99_s: 0.0, p999_s: 0.0, max_s: 0.0 };
+            return Summary {
+                count: 0,
+                mean_s: 0.0,
+                min_s: 0.0,
+                p50_s: 0.0,
+                p90_s: 0.0,
+                p95_s: 0.0,
+                p99_s: 0.0,
+                p999_s: 0.0,
+                max_s: 0.0,
+            };
         }
         Summary {
             count: self.h.len(),
@@ -94,12 +107,17 @@ impl Hist {
         let mut seen = 0u64;
         for v in self.h.iter_recorded() {
             seen += v.count_since_last_iteration();
-            points.push((self.h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0, seen as f64 / total as f64));
+            points.push((
+                self.h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0,
+                seen as f64 / total as f64,
+            ));
         }
         if points.len() > max_points {
             let step = points.len() as f64 / max_points as f64;
             let last = *points.last().expect("non-empty");
-            points = (0..max_points).map(|i| points[(i as f64 * step) as usize]).collect();
+            points = (0..max_points)
+                .map(|i| points[(i as f64 * step) as usize])
+                .collect();
             points.push(last);
         }
         points
@@ -126,7 +144,9 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn hist(&mut self, name: &str) -> &mut Hist {
-        self.seconds.entry(name.to_string()).or_insert_with(|| Hist::new(3))
+        self.seconds
+            .entry(name.to_string())
+            .or_insert_with(|| Hist::new(3))
     }
 
     pub fn set(&mut self, name: &str, value: f64) {
@@ -134,7 +154,10 @@ impl Metrics {
     }
 
     pub fn push(&mut self, name: &str, hours: f64, value: f64) {
-        self.series.entry(name.to_string()).or_default().push((hours, value));
+        self.series
+            .entry(name.to_string())
+            .or_default()
+            .push((hours, value));
     }
 
     /// A statistic of a metric, or `None` when the run recorded nothing for it.

@@ -33,20 +33,34 @@ impl Dur {
         let expected = "expected a duration such as \"500ms\", \"30s\", \"15m\", \"2h\", \"1d\" or a time \"08:30\"";
         if t.contains(':') {
             let parts: Vec<&str> = t.split(':').collect();
-            if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+            if !(2..=3).contains(&parts.len())
+                || parts
+                    .iter()
+                    .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+            {
                 return Err(format!("{expected}, got {text:?}"));
             }
-            let num = |p: &str| p.parse::<u64>().map_err(|_| format!("{expected}, got {text:?}"));
+            let num = |p: &str| {
+                p.parse::<u64>()
+                    .map_err(|_| format!("{expected}, got {text:?}"))
+            };
             let (h, m) = (num(parts[0])?, num(parts[1])?);
             let s = if parts.len() == 3 { num(parts[2])? } else { 0 };
             if m >= 60 || s >= 60 || h > 24 * 366 {
-                return Err(format!("{text:?}: minutes and seconds must be below 60 and hours at most {}", 24 * 366));
+                return Err(format!(
+                    "{text:?}: minutes and seconds must be below 60 and hours at most {}",
+                    24 * 366
+                ));
             }
             return Ok(Dur(((h * 60 + m) * 60 + s) * 1000));
         }
-        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
         let (number, unit) = t.split_at(split);
-        let value: f64 = number.parse().map_err(|_| format!("{expected}, got {text:?}"))?;
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("{expected}, got {text:?}"))?;
         let unit_ms = match unit.trim() {
             "ms" => 1.0,
             "s" | "" => 1000.0,
@@ -69,12 +83,21 @@ impl Dur {
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0;
-        for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
+        for (unit, size) in [
+            ("d", 86_400_000),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1000),
+        ] {
             if ms >= size && ms % size == 0 {
                 return write!(f, "{}{unit}", ms / size);
             }
         }
-        if ms == 0 { write!(f, "0s") } else { write!(f, "{ms}ms") }
+        if ms == 0 {
+            write!(f, "0s")
+        } else {
+            write!(f, "{ms}ms")
+        }
     }
 }
 
@@ -90,14 +113,18 @@ impl<'de> Deserialize<'de> for Dur {
         impl Visitor<'_> for V {
             type Value = Dur;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a duration string such as \"30s\", \"2h\", \"08:30\", or whole seconds")
+                f.write_str(
+                    "a duration string such as \"30s\", \"2h\", \"08:30\", or whole seconds",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Dur, E> {
                 Dur::parse(v).map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Dur, E> {
                 if v < 0 {
-                    return Err(E::custom(format!("expected a non-negative number of seconds, got {v}")));
+                    return Err(E::custom(format!(
+                        "expected a non-negative number of seconds, got {v}"
+                    )));
                 }
                 Dur::parse(&format!("{v}s")).map_err(E::custom)
             }
@@ -125,7 +152,9 @@ mod tests {
 
     #[test]
     fn nonsense_is_refused_with_what_was_expected() {
-        for bad in ["", "h", "3 weeks", "08:60", "1:2:3:4", "-5s", "0.0005s", "9999d"] {
+        for bad in [
+            "", "h", "3 weeks", "08:60", "1:2:3:4", "-5s", "0.0005s", "9999d",
+        ] {
             let err = Dur::parse(bad).unwrap_err();
             assert!(!err.is_empty(), "{bad}");
         }

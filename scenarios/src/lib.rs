@@ -18,14 +18,19 @@ use serde::{Deserialize, Serialize};
 
 pub use dur::Dur;
 pub use locate::SourceMap;
-pub use metrics::{MetricDef, MetricKind, METRICS};
+pub use metrics::{METRICS, MetricDef, MetricKind};
 
 /// Loops a surge can target. Later loops (command, matcher, ...) add their names here.
 pub const LOOPS: &[&str] = &["grid"];
 /// Named hour-of-day profiles; `hourly = [24 weights]` gives any other shape.
 pub const PROFILES: &[&str] = &["flat", "daytime", "commute", "evening"];
 /// What the report's map can colour grids by.
-pub const MAP_METRICS: &[&str] = &["report_to_closed_s", "detection_s", "items_per_day", "overdue_share"];
+pub const MAP_METRICS: &[&str] = &[
+    "report_to_closed_s",
+    "detection_s",
+    "items_per_day",
+    "overdue_share",
+];
 /// Longest run a scenario may ask for; a bound, so that a typo cannot ask for a century.
 pub const MAX_DURATION: Dur = Dur::hours(24 * 31);
 
@@ -131,14 +136,17 @@ pub fn profile_weights(name: &str) -> [f64; 24] {
     match name {
         "flat" => [1.0; 24],
         "commute" => [
-            0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.9, 1.8, 2.2, 1.5, 1.1, 1.0, 1.1, 1.0, 1.0, 1.1, 1.3, 1.9, 2.2, 1.6, 1.1, 0.8, 0.5, 0.3,
+            0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.9, 1.8, 2.2, 1.5, 1.1, 1.0, 1.1, 1.0, 1.0, 1.1, 1.3,
+            1.9, 2.2, 1.6, 1.1, 0.8, 0.5, 0.3,
         ],
         "evening" => [
-            0.8, 0.6, 0.4, 0.3, 0.2, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.3, 1.6, 1.9, 2.0, 1.9, 1.6, 1.2,
+            0.8, 0.6, 0.4, 0.3, 0.2, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1,
+            1.3, 1.6, 1.9, 2.0, 1.9, 1.6, 1.2,
         ],
         // "daytime" and the default: street life follows the working day.
         _ => [
-            0.2, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.5, 1.7, 1.7, 1.6, 1.4, 1.4, 1.6, 1.7, 1.7, 1.6, 1.4, 1.2, 1.0, 0.8, 0.5, 0.3,
+            0.2, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 1.0, 1.5, 1.7, 1.7, 1.6, 1.4, 1.4, 1.6, 1.7, 1.7,
+            1.6, 1.4, 1.2, 1.0, 0.8, 0.5, 0.3,
         ],
     }
 }
@@ -171,7 +179,10 @@ pub struct Patrol {
 impl Default for Patrol {
     fn default() -> Self {
         Self {
-            shifts: vec![[Dur::mins(8 * 60 + 30), Dur::hours(12)], [Dur::hours(14), Dur::hours(18)]],
+            shifts: vec![
+                [Dur::mins(8 * 60 + 30), Dur::hours(12)],
+                [Dur::hours(14), Dur::hours(18)],
+            ],
             sweep: Dur::hours(2),
             detect_probability: 0.85,
             report_delay: Dur::mins(3),
@@ -260,7 +271,10 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("{file}: cannot read the scenario: {source}")]
-    Read { file: String, source: std::io::Error },
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
     #[error("{}", .problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
     Invalid { problems: Vec<Problem> },
 }
@@ -269,7 +283,10 @@ impl Scenario {
     /// Read and validate a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { file: file.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            file: file.clone(),
+            source,
+        })?;
         Scenario::parse(&file, &text)
     }
 
@@ -279,7 +296,13 @@ impl Scenario {
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map_or((1, 1), |s| source.line_col(s.start));
             ScenarioError::Invalid {
-                problems: vec![Problem { file: file.into(), line, column, field: String::new(), message: e.message().trim().to_string() }],
+                problems: vec![Problem {
+                    file: file.into(),
+                    line,
+                    column,
+                    field: String::new(),
+                    message: e.message().trim().to_string(),
+                }],
             }
         })?;
         scenario.source = source;
@@ -293,7 +316,11 @@ impl Scenario {
     }
 
     /// Apply command-line overrides, then validate again (an override can be out of range too).
-    pub fn with_overrides(mut self, seed: Option<u64>, scale: Option<f64>) -> Result<Scenario, ScenarioError> {
+    pub fn with_overrides(
+        mut self,
+        seed: Option<u64>,
+        scale: Option<f64>,
+    ) -> Result<Scenario, ScenarioError> {
         if let Some(s) = seed {
             self.seed = s;
         }
@@ -308,126 +335,280 @@ impl Scenario {
     /// (such as whether a street name exists).
     pub fn problem(&self, field: &str, message: impl Into<String>) -> Problem {
         let (line, column) = self.source.locate(field);
-        let file = if self.source.file.is_empty() { "<scenario>".to_string() } else { self.source.file.clone() };
-        Problem { file, line, column, field: field.into(), message: message.into() }
+        let file = if self.source.file.is_empty() {
+            "<scenario>".to_string()
+        } else {
+            self.source.file.clone()
+        };
+        Problem {
+            file,
+            line,
+            column,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The output folder: the file's `output.dir`, else `out/<name>`.
     pub fn output_dir(&self) -> String {
-        self.output.dir.clone().unwrap_or_else(|| format!("out/{}", self.name))
+        self.output
+            .dir
+            .clone()
+            .unwrap_or_else(|| format!("out/{}", self.name))
     }
 
     /// Every range and consistency rule the schema cannot express by types alone.
     pub fn check(&self) -> Result<(), ScenarioError> {
         let mut p = Vec::new();
         let mut bad = |field: &str, msg: String| p.push(self.problem(field, msg));
-        if self.name.trim().is_empty() || self.name.len() > 80 || !self.name.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) {
-            bad("name", format!("expected 1-80 letters, digits, '-', '_' or '.', got {:?}", self.name));
+        if self.name.trim().is_empty()
+            || self.name.len() > 80
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+        {
+            bad(
+                "name",
+                format!(
+                    "expected 1-80 letters, digits, '-', '_' or '.', got {:?}",
+                    self.name
+                ),
+            );
         }
         if self.seed > i64::MAX as u64 {
-            bad("seed", format!("expected 0..={}, got {}", i64::MAX, self.seed));
+            bad(
+                "seed",
+                format!("expected 0..={}, got {}", i64::MAX, self.seed),
+            );
         }
         if self.duration.ms() == 0 || self.duration > MAX_DURATION {
-            bad("duration", format!("expected more than 0 and at most {MAX_DURATION}, got {}", self.duration));
+            bad(
+                "duration",
+                format!(
+                    "expected more than 0 and at most {MAX_DURATION}, got {}",
+                    self.duration
+                ),
+            );
         }
         let t = self.tick.ms();
-        let tick_ok = t > 0 && t <= 60_000 && if t < 1000 { 1000 % t == 0 } else { t % 1000 == 0 };
+        let tick_ok = t > 0
+            && t <= 60_000
+            && if t < 1000 {
+                1000 % t == 0
+            } else {
+                t % 1000 == 0
+            };
         if !tick_ok {
-            bad("tick", format!("expected 1ms..=60s that divides a second or is whole seconds (e.g. 100ms, 1s, 10s), got {}", self.tick));
+            bad(
+                "tick",
+                format!(
+                    "expected 1ms..=60s that divides a second or is whole seconds (e.g. 100ms, 1s, 10s), got {}",
+                    self.tick
+                ),
+            );
         }
         if self.tick.ms() > 0 && self.duration.ms() % self.tick.ms() != 0 {
-            bad("duration", format!("expected a whole number of ticks ({}), got {}", self.tick, self.duration));
+            bad(
+                "duration",
+                format!(
+                    "expected a whole number of ticks ({}), got {}",
+                    self.tick, self.duration
+                ),
+            );
         }
         if !(self.scale > 0.0 && self.scale <= 1.0) {
-            bad("scale", format!("expected a number in (0, 1], got {}", self.scale));
+            bad(
+                "scale",
+                format!("expected a number in (0, 1], got {}", self.scale),
+            );
         }
         let g = &self.grid;
-        range(&mut bad, "grid.items_per_grid_per_day", g.items_per_grid_per_day, 0.0, 1000.0);
+        range(
+            &mut bad,
+            "grid.items_per_grid_per_day",
+            g.items_per_grid_per_day,
+            0.0,
+            1000.0,
+        );
         range(&mut bad, "grid.hotline_share", g.hotline_share, 0.0, 1.0);
         range(&mut bad, "grid.on_spot_share", g.on_spot_share, 0.0, 1.0);
         range(&mut bad, "grid.rework_share", g.rework_share, 0.0, 0.95);
         if !(g.resolver_staffing > 0.0 && g.resolver_staffing <= 10.0) {
-            bad("grid.resolver_staffing", format!("expected a number in (0, 10], got {}", g.resolver_staffing));
+            bad(
+                "grid.resolver_staffing",
+                format!("expected a number in (0, 10], got {}", g.resolver_staffing),
+            );
         }
         if g.hotline_delay.ms() == 0 || g.hotline_delay > Dur::hours(24 * 7) {
-            bad("grid.hotline_delay", format!("expected more than 0 and at most 7d, got {}", g.hotline_delay));
+            bad(
+                "grid.hotline_delay",
+                format!(
+                    "expected more than 0 and at most 7d, got {}",
+                    g.hotline_delay
+                ),
+            );
         }
         match (&g.profile, &g.hourly) {
-            (Some(_), Some(_)) => bad("grid.hourly", "give either `profile` or `hourly`, not both".into()),
-            (Some(name), None) if !PROFILES.contains(&name.as_str()) => {
-                bad("grid.profile", format!("expected one of {}, got {name:?}", PROFILES.join(", ")))
-            }
-            (None, Some(h)) if h.len() != 24 || h.iter().any(|w| !(w.is_finite() && *w >= 0.0)) || h.iter().sum::<f64>() <= 0.0 => {
-                bad("grid.hourly", format!("expected 24 non-negative weights, not all zero (midnight first), got {} values", h.len()))
+            (Some(_), Some(_)) => bad(
+                "grid.hourly",
+                "give either `profile` or `hourly`, not both".into(),
+            ),
+            (Some(name), None) if !PROFILES.contains(&name.as_str()) => bad(
+                "grid.profile",
+                format!("expected one of {}, got {name:?}", PROFILES.join(", ")),
+            ),
+            (None, Some(h))
+                if h.len() != 24
+                    || h.iter().any(|w| !(w.is_finite() && *w >= 0.0))
+                    || h.iter().sum::<f64>() <= 0.0 =>
+            {
+                bad(
+                    "grid.hourly",
+                    format!(
+                        "expected 24 non-negative weights, not all zero (midnight first), got {} values",
+                        h.len()
+                    ),
+                )
             }
             _ => {}
         }
         let pat = &g.patrol;
         if pat.shifts.is_empty() || pat.shifts.len() > 6 {
-            bad("grid.patrol.shifts", format!("expected 1 to 6 shifts, got {}", pat.shifts.len()));
+            bad(
+                "grid.patrol.shifts",
+                format!("expected 1 to 6 shifts, got {}", pat.shifts.len()),
+            );
         }
         let mut previous_end = Dur(0);
         for (i, [start, end]) in pat.shifts.iter().enumerate() {
             if start >= end || *end > Dur::hours(24) || *start < previous_end {
                 bad(
                     &format!("grid.patrol.shifts[{i}]"),
-                    format!("expected start < end within one day, after the previous shift; got {start} to {end}"),
+                    format!(
+                        "expected start < end within one day, after the previous shift; got {start} to {end}"
+                    ),
                 );
             }
             previous_end = *end;
         }
         if pat.sweep < Dur::mins(5) || pat.sweep > Dur::hours(24) {
-            bad("grid.patrol.sweep", format!("expected 5m..=24h, got {}", pat.sweep));
+            bad(
+                "grid.patrol.sweep",
+                format!("expected 5m..=24h, got {}", pat.sweep),
+            );
         }
         if !(pat.detect_probability > 0.0 && pat.detect_probability <= 1.0) {
-            bad("grid.patrol.detect_probability", format!("expected a probability in (0, 1], got {}", pat.detect_probability));
+            bad(
+                "grid.patrol.detect_probability",
+                format!(
+                    "expected a probability in (0, 1], got {}",
+                    pat.detect_probability
+                ),
+            );
         }
         if pat.report_delay > Dur::hours(2) {
-            bad("grid.patrol.report_delay", format!("expected at most 2h, got {}", pat.report_delay));
+            bad(
+                "grid.patrol.report_delay",
+                format!("expected at most 2h, got {}", pat.report_delay),
+            );
         }
         if self.surges.len() > 1000 {
-            bad("surge", format!("expected at most 1000 surges, got {}", self.surges.len()));
+            bad(
+                "surge",
+                format!("expected at most 1000 surges, got {}", self.surges.len()),
+            );
         }
         for (i, s) in self.surges.iter().enumerate() {
             if !LOOPS.contains(&s.target.as_str()) {
-                bad(&format!("surge[{i}].loop"), format!("expected one of {}, got {:?}", LOOPS.join(", "), s.target));
+                bad(
+                    &format!("surge[{i}].loop"),
+                    format!("expected one of {}, got {:?}", LOOPS.join(", "), s.target),
+                );
             }
             if s.start >= s.end {
-                bad(&format!("surge[{i}].end"), format!("expected an end after the start ({}), got {}", s.start, s.end));
+                bad(
+                    &format!("surge[{i}].end"),
+                    format!(
+                        "expected an end after the start ({}), got {}",
+                        s.start, s.end
+                    ),
+                );
             }
             if !(s.multiplier >= 0.0 && s.multiplier <= 100.0) {
-                bad(&format!("surge[{i}].multiplier"), format!("expected a number in [0, 100], got {}", s.multiplier));
+                bad(
+                    &format!("surge[{i}].multiplier"),
+                    format!("expected a number in [0, 100], got {}", s.multiplier),
+                );
             }
         }
         for (i, slo) in self.slos.iter().enumerate() {
             match metrics::metric(&slo.metric) {
                 None => bad(
                     &format!("slo[{i}].metric"),
-                    format!("unknown metric {:?}; expected one of {}", slo.metric, METRICS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "unknown metric {:?}; expected one of {}",
+                        slo.metric,
+                        METRICS
+                            .iter()
+                            .map(|m| m.name)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 ),
                 Some(def) => {
                     let stats = metrics::stats_for(def.kind);
                     if !stats.contains(&slo.stat.as_str()) {
-                        bad(&format!("slo[{i}].stat"), format!("{} offers {}, got {:?}", slo.metric, stats.join(", "), slo.stat));
+                        bad(
+                            &format!("slo[{i}].stat"),
+                            format!(
+                                "{} offers {}, got {:?}",
+                                slo.metric,
+                                stats.join(", "),
+                                slo.stat
+                            ),
+                        );
                     }
                 }
             }
             match (slo.min, slo.max) {
-                (None, None) => bad(&format!("slo[{i}]"), "expected a bound: `max`, `min` or both".into()),
-                (Some(lo), Some(hi)) if lo > hi => bad(&format!("slo[{i}].min"), format!("min {lo} is above max {hi}")),
-                (lo, hi) if lo.is_some_and(|v| !v.is_finite()) || hi.is_some_and(|v| !v.is_finite()) => {
+                (None, None) => bad(
+                    &format!("slo[{i}]"),
+                    "expected a bound: `max`, `min` or both".into(),
+                ),
+                (Some(lo), Some(hi)) if lo > hi => bad(
+                    &format!("slo[{i}].min"),
+                    format!("min {lo} is above max {hi}"),
+                ),
+                (lo, hi)
+                    if lo.is_some_and(|v| !v.is_finite()) || hi.is_some_and(|v| !v.is_finite()) =>
+                {
                     bad(&format!("slo[{i}]"), "bounds must be finite numbers".into())
                 }
                 _ => {}
             }
         }
         if !MAP_METRICS.contains(&self.output.map_metric.as_str()) {
-            bad("output.map_metric", format!("expected one of {}, got {:?}", MAP_METRICS.join(", "), self.output.map_metric));
+            bad(
+                "output.map_metric",
+                format!(
+                    "expected one of {}, got {:?}",
+                    MAP_METRICS.join(", "),
+                    self.output.map_metric
+                ),
+            );
         }
         if self.output.backlog_every < Dur::secs(1) || self.output.backlog_every > Dur::hours(24) {
-            bad("output.backlog_every", format!("expected 1s..=24h, got {}", self.output.backlog_every));
+            bad(
+                "output.backlog_every",
+                format!("expected 1s..=24h, got {}", self.output.backlog_every),
+            );
         }
-        if p.is_empty() { Ok(()) } else { Err(ScenarioError::Invalid { problems: p }) }
+        if p.is_empty() {
+            Ok(())
+        } else {
+            Err(ScenarioError::Invalid { problems: p })
+        }
     }
 }
 
@@ -465,7 +646,12 @@ mod tests {
     fn unknown_keys_are_refused_where_they_stand() {
         let p = problems("name = \"t\"\nduration = \"2h\"\n[grid]\nitems_per_grid_per_dya = 3\n");
         assert_eq!((p[0].line, p[0].column), (4, 1), "{p:?}");
-        assert!(p[0].message.contains("unknown field `items_per_grid_per_dya`"), "{}", p[0].message);
+        assert!(
+            p[0].message
+                .contains("unknown field `items_per_grid_per_dya`"),
+            "{}",
+            p[0].message
+        );
         assert!(p[0].to_string().starts_with("s.toml:4:1: "));
     }
 
@@ -473,7 +659,11 @@ mod tests {
     fn wrong_types_name_what_was_expected() {
         let p = problems("name = \"t\"\nduration = \"2h\"\nscale = \"big\"\n");
         assert_eq!(p[0].line, 3);
-        assert!(p[0].message.contains("f64") || p[0].message.contains("float"), "{}", p[0].message);
+        assert!(
+            p[0].message.contains("f64") || p[0].message.contains("float"),
+            "{}",
+            p[0].message
+        );
         let p = problems("name = \"t\"\nduration = \"2 fortnights\"\n");
         assert_eq!((p[0].line, p[0].column), (2, 12), "{p:?}");
         assert!(p[0].message.contains("unknown unit"), "{}", p[0].message);
@@ -481,17 +671,26 @@ mod tests {
 
     #[test]
     fn out_of_range_values_point_at_the_value() {
-        let text = "name = \"t\"\nduration = \"2h\"\nscale = 1.5\n[grid.patrol]\ndetect_probability = 0\n";
+        let text =
+            "name = \"t\"\nduration = \"2h\"\nscale = 1.5\n[grid.patrol]\ndetect_probability = 0\n";
         let p = problems(text);
         assert_eq!(p.len(), 2, "{p:?}");
-        assert_eq!((p[0].field.as_str(), p[0].line, p[0].column), ("scale", 3, 9));
-        assert_eq!((p[1].field.as_str(), p[1].line), ("grid.patrol.detect_probability", 5));
+        assert_eq!(
+            (p[0].field.as_str(), p[0].line, p[0].column),
+            ("scale", 3, 9)
+        );
+        assert_eq!(
+            (p[1].field.as_str(), p[1].line),
+            ("grid.patrol.detect_probability", 5)
+        );
         assert!(p[1].message.contains("(0, 1]"));
     }
 
     #[test]
     fn slos_must_name_known_metrics_and_fitting_stats() {
-        let text = format!("{MINIMAL}[[slo]]\nmetric = \"grid.report_to_closed_s\"\nstat = \"p90\"\nmax = 1\n[[slo]]\nmetric = \"grid.closed_share\"\nstat = \"p90\"\nmin = 0.5\n[[slo]]\nmetric = \"nope\"\nstat = \"p50\"\nmax = 1\n");
+        let text = format!(
+            "{MINIMAL}[[slo]]\nmetric = \"grid.report_to_closed_s\"\nstat = \"p90\"\nmax = 1\n[[slo]]\nmetric = \"grid.closed_share\"\nstat = \"p90\"\nmin = 0.5\n[[slo]]\nmetric = \"nope\"\nstat = \"p50\"\nmax = 1\n"
+        );
         let p = problems(&text);
         assert_eq!(p.len(), 2, "{p:?}");
         assert_eq!((p[0].field.as_str(), p[0].line), ("slo[1].stat", 9));
@@ -500,7 +699,9 @@ mod tests {
 
     #[test]
     fn surges_need_a_known_loop_and_an_end_after_the_start() {
-        let text = format!("{MINIMAL}[[surge]]\nloop = \"grid\"\nstart = \"10:00\"\nend = \"09:00\"\nmultiplier = 2\n");
+        let text = format!(
+            "{MINIMAL}[[surge]]\nloop = \"grid\"\nstart = \"10:00\"\nend = \"09:00\"\nmultiplier = 2\n"
+        );
         let p = problems(&text);
         assert_eq!(p[0].field, "surge[0].end");
         assert_eq!(p[0].line, 6);
@@ -519,11 +720,16 @@ mod tests {
         let mut seen = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "toml") && path.file_name() != Some("Cargo.toml".as_ref()) {
+            if path.extension().is_some_and(|e| e == "toml")
+                && path.file_name() != Some("Cargo.toml".as_ref())
+            {
                 Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
                 seen += 1;
             }
         }
-        assert!(seen >= 2, "expected smoke.toml and baseline-day.toml in scenarios/");
+        assert!(
+            seen >= 2,
+            "expected smoke.toml and baseline-day.toml in scenarios/"
+        );
     }
 }

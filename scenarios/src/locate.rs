@@ -14,7 +14,10 @@ pub struct SourceMap {
 
 impl SourceMap {
     pub fn new(file: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { file: file.into(), text: text.into() }
+        Self {
+            file: file.into(),
+            text: text.into(),
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -36,7 +39,13 @@ impl SourceMap {
         let mut value: Option<&DeValue> = None;
         for segment in path.split('.') {
             let (key, index) = match segment.find('[') {
-                Some(open) => (&segment[..open], segment[open + 1..].trim_end_matches(']').parse::<usize>().ok()),
+                Some(open) => (
+                    &segment[..open],
+                    segment[open + 1..]
+                        .trim_end_matches(']')
+                        .parse::<usize>()
+                        .ok(),
+                ),
                 None => (segment, None),
             };
             let current = match (table, value) {
@@ -44,7 +53,11 @@ impl SourceMap {
                 (None, Some(DeValue::Table(t))) => t,
                 _ => break,
             };
-            let Some(found) = current.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v) else {
+            let Some(found) = current
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == key)
+                .map(|(_, v)| v)
+            else {
                 break;
             };
             best = Some(found.span());
@@ -69,7 +82,8 @@ impl SourceMap {
 
     /// `file:line:column` of a path.
     pub fn locate(&self, path: &str) -> (usize, usize) {
-        self.span_of(path).map_or((1, 1), |s| self.line_col(s.start))
+        self.span_of(path)
+            .map_or((1, 1), |s| self.line_col(s.start))
     }
 }
 
@@ -79,7 +93,8 @@ mod tests {
 
     #[test]
     fn finds_nested_keys_and_array_items() {
-        let text = "seed = 1\n[grid]\nrate = 2.0\n[[slo]]\nmetric = \"a\"\n[[slo]]\nmetric = \"b\"\n";
+        let text =
+            "seed = 1\n[grid]\nrate = 2.0\n[[slo]]\nmetric = \"a\"\n[[slo]]\nmetric = \"b\"\n";
         let map = SourceMap::new("t.toml", text);
         assert_eq!(map.locate("seed"), (1, 8));
         assert_eq!(map.locate("grid.rate"), (3, 8));

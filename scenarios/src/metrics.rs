@@ -18,25 +18,101 @@ pub struct MetricDef {
 }
 
 pub const METRICS: &[MetricDef] = &[
-    MetricDef { name: "grid.detection_s", kind: MetricKind::Seconds, about: "an item occurred -> first reported (inspector or hotline)" },
-    MetricDef { name: "grid.report_to_dispatch_s", kind: MetricKind::Seconds, about: "report sent -> task dispatched to a resolver" },
-    MetricDef { name: "grid.dispatch_to_accept_s", kind: MetricKind::Seconds, about: "dispatched -> accepted by the resolver" },
-    MetricDef { name: "grid.accept_to_resolve_s", kind: MetricKind::Seconds, about: "accepted -> resolved on site" },
-    MetricDef { name: "grid.resolve_to_verify_s", kind: MetricKind::Seconds, about: "resolved -> verified by an inspector" },
-    MetricDef { name: "grid.report_to_closed_s", kind: MetricKind::Seconds, about: "report sent -> task closed, all item types" },
-    MetricDef { name: "grid.urgent.report_to_closed_s", kind: MetricKind::Seconds, about: "report -> closed, urgent item types" },
-    MetricDef { name: "grid.high.report_to_closed_s", kind: MetricKind::Seconds, about: "report -> closed, high-urgency item types" },
-    MetricDef { name: "grid.normal.report_to_closed_s", kind: MetricKind::Seconds, about: "report -> closed, normal item types" },
-    MetricDef { name: "grid.low.report_to_closed_s", kind: MetricKind::Seconds, about: "report -> closed, low-urgency item types" },
-    MetricDef { name: "grid.occurred_to_closed_s", kind: MetricKind::Seconds, about: "an item occurred -> its task closed (the resident's view)" },
-    MetricDef { name: "grid.closed_share", kind: MetricKind::Figure, about: "tasks closed / tasks created" },
-    MetricDef { name: "grid.overdue_share", kind: MetricKind::Figure, about: "tasks closed late or open past their deadline / tasks with a deadline passed or closed" },
-    MetricDef { name: "grid.escalated_share", kind: MetricKind::Figure, about: "tasks escalated / tasks created" },
-    MetricDef { name: "grid.rework_share", kind: MetricKind::Figure, about: "verifications that failed / verifications" },
-    MetricDef { name: "grid.hotline_first_share", kind: MetricKind::Figure, about: "reported items that a resident reported before the inspector did" },
-    MetricDef { name: "grid.unreported_share", kind: MetricKind::Figure, about: "items that occurred and were not reported by the end of the run" },
-    MetricDef { name: "grid.rejected", kind: MetricKind::Figure, about: "commands the stack refused" },
-    MetricDef { name: "grid.backlog_open", kind: MetricKind::Series, about: "open tasks over time" },
+    MetricDef {
+        name: "grid.detection_s",
+        kind: MetricKind::Seconds,
+        about: "an item occurred -> first reported (inspector or hotline)",
+    },
+    MetricDef {
+        name: "grid.report_to_dispatch_s",
+        kind: MetricKind::Seconds,
+        about: "report sent -> task dispatched to a resolver",
+    },
+    MetricDef {
+        name: "grid.dispatch_to_accept_s",
+        kind: MetricKind::Seconds,
+        about: "dispatched -> accepted by the resolver",
+    },
+    MetricDef {
+        name: "grid.accept_to_resolve_s",
+        kind: MetricKind::Seconds,
+        about: "accepted -> resolved on site",
+    },
+    MetricDef {
+        name: "grid.resolve_to_verify_s",
+        kind: MetricKind::Seconds,
+        about: "resolved -> verified by an inspector",
+    },
+    MetricDef {
+        name: "grid.report_to_closed_s",
+        kind: MetricKind::Seconds,
+        about: "report sent -> task closed, all item types",
+    },
+    MetricDef {
+        name: "grid.urgent.report_to_closed_s",
+        kind: MetricKind::Seconds,
+        about: "report -> closed, urgent item types",
+    },
+    MetricDef {
+        name: "grid.high.report_to_closed_s",
+        kind: MetricKind::Seconds,
+        about: "report -> closed, high-urgency item types",
+    },
+    MetricDef {
+        name: "grid.normal.report_to_closed_s",
+        kind: MetricKind::Seconds,
+        about: "report -> closed, normal item types",
+    },
+    MetricDef {
+        name: "grid.low.report_to_closed_s",
+        kind: MetricKind::Seconds,
+        about: "report -> closed, low-urgency item types",
+    },
+    MetricDef {
+        name: "grid.occurred_to_closed_s",
+        kind: MetricKind::Seconds,
+        about: "an item occurred -> its task closed (the resident's view)",
+    },
+    MetricDef {
+        name: "grid.closed_share",
+        kind: MetricKind::Figure,
+        about: "tasks closed / tasks created",
+    },
+    MetricDef {
+        name: "grid.overdue_share",
+        kind: MetricKind::Figure,
+        about: "tasks closed late or open past their deadline / tasks with a deadline passed or closed",
+    },
+    MetricDef {
+        name: "grid.escalated_share",
+        kind: MetricKind::Figure,
+        about: "tasks escalated / tasks created",
+    },
+    MetricDef {
+        name: "grid.rework_share",
+        kind: MetricKind::Figure,
+        about: "verifications that failed / verifications",
+    },
+    MetricDef {
+        name: "grid.hotline_first_share",
+        kind: MetricKind::Figure,
+        about: "reported items that a resident reported before the inspector did",
+    },
+    MetricDef {
+        name: "grid.unreported_share",
+        kind: MetricKind::Figure,
+        about: "items that occurred and were not reported by the end of the run",
+    },
+    MetricDef {
+        name: "grid.rejected",
+        kind: MetricKind::Figure,
+        about: "commands the stack refused",
+    },
+    MetricDef {
+        name: "grid.backlog_open",
+        kind: MetricKind::Series,
+        about: "open tasks over time",
+    },
 ];
 
 pub fn metric(name: &str) -> Option<&'static MetricDef> {
@@ -46,7 +122,9 @@ pub fn metric(name: &str) -> Option<&'static MetricDef> {
 /// Statistics an SLO can take of a metric kind.
 pub fn stats_for(kind: MetricKind) -> &'static [&'static str] {
     match kind {
-        MetricKind::Seconds => &["p50", "p90", "p95", "p99", "p999", "mean", "min", "max", "count"],
+        MetricKind::Seconds => &[
+            "p50", "p90", "p95", "p99", "p999", "mean", "min", "max", "count",
+        ],
         MetricKind::Figure => &["value"],
         MetricKind::Series => &["max", "mean", "last"],
     }

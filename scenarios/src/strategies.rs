@@ -2,11 +2,21 @@
 
 use proptest::prelude::*;
 
-use crate::{Dur, GridLoop, Output, Patrol, Scenario, Slo, Surge, PROFILES};
+use crate::{Dur, GridLoop, Output, PROFILES, Patrol, Scenario, Slo, Surge};
 
 /// Streets a generated surge may name (English names; the twin also takes Chinese names and codes).
-pub const STREET_NAMES: &[&str] =
-    &["Xin'an", "Xixiang", "Hangcheng", "Fuyong", "Fuhai", "Shajing", "Xinqiao", "Songgang", "Yanluo", "Shiyan"];
+pub const STREET_NAMES: &[&str] = &[
+    "Xin'an",
+    "Xixiang",
+    "Hangcheng",
+    "Fuyong",
+    "Fuhai",
+    "Shajing",
+    "Xinqiao",
+    "Songgang",
+    "Yanluo",
+    "Shiyan",
+];
 
 fn share() -> impl Strategy<Value = f64> {
     (0u32..=100).prop_map(|x| x as f64 / 100.0)
@@ -25,19 +35,30 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
         (30u64..=240).prop_map(Dur::mins),
         (50u32..=100).prop_map(|x| x as f64 / 100.0),
     )
-        .prop_map(|(rate, profile, hotline, delay, on_spot, rework, staffing, sweep, detect)| GridLoop {
-            enabled: true,
-            items_per_grid_per_day: rate,
-            profile: profile.map(str::to_string),
-            hourly: None,
-            hotline_share: hotline,
-            hotline_delay: delay,
-            on_spot_share: on_spot,
-            rework_share: rework,
-            resolver_staffing: staffing,
-            patrol: Patrol { sweep, detect_probability: detect, ..Patrol::default() },
-        });
-    let surge = (0u64..20, 1u64..6, prop::sample::subsequence(STREET_NAMES, 0..3), (10u32..=50).prop_map(|x| x as f64 / 10.0))
+        .prop_map(
+            |(rate, profile, hotline, delay, on_spot, rework, staffing, sweep, detect)| GridLoop {
+                enabled: true,
+                items_per_grid_per_day: rate,
+                profile: profile.map(str::to_string),
+                hourly: None,
+                hotline_share: hotline,
+                hotline_delay: delay,
+                on_spot_share: on_spot,
+                rework_share: rework,
+                resolver_staffing: staffing,
+                patrol: Patrol {
+                    sweep,
+                    detect_probability: detect,
+                    ..Patrol::default()
+                },
+            },
+        );
+    let surge = (
+        0u64..20,
+        1u64..6,
+        prop::sample::subsequence(STREET_NAMES, 0..3),
+        (10u32..=50).prop_map(|x| x as f64 / 10.0),
+    )
         .prop_map(|(start_h, len_h, streets, multiplier)| Surge {
             target: "grid".into(),
             start: Dur::hours(start_h),
@@ -62,7 +83,12 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
             scale,
             grid,
             surges,
-            slos: vec![Slo { metric: "grid.report_to_closed_s".into(), stat: "p90".into(), max: Some(7.0 * 86_400.0), min: None }],
+            slos: vec![Slo {
+                metric: "grid.report_to_closed_s".into(),
+                stat: "p90".into(),
+                max: Some(7.0 * 86_400.0),
+                min: None,
+            }],
             output: Output::default(),
             source: Default::default(),
         })

@@ -1,7 +1,7 @@
 //! Every generated scenario is valid, and writing it out and reading it back changes nothing.
 
-use baoan_scenarios::strategies::small_scenario;
 use baoan_scenarios::Scenario;
+use baoan_scenarios::strategies::small_scenario;
 use proptest::prelude::*;
 
 proptest! {

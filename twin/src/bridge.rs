@@ -43,7 +43,12 @@ pub struct StackBridge {
 
 impl StackBridge {
     pub fn new(stack: Box<dyn Stack>) -> Self {
-        Self { stack, sent: 0, refused: 0, outcomes: 0 }
+        Self {
+            stack,
+            sent: 0,
+            refused: 0,
+            outcomes: 0,
+        }
     }
 }
 
@@ -89,19 +94,48 @@ fn carry_commands(
     batch.sort_by_key(|c| c.envelope.sent_at);
     for cmd in batch {
         bridge.sent += 1;
-        journal.record(cmd.envelope.sent_at, "command", &Sent { client_ref: cmd.client_ref, envelope: &cmd.envelope });
+        journal.record(
+            cmd.envelope.sent_at,
+            "command",
+            &Sent {
+                client_ref: cmd.client_ref,
+                envelope: &cmd.envelope,
+            },
+        );
         match bridge.stack.send(&cmd.envelope) {
             Ok(list) => {
                 for outcome in list {
                     bridge.outcomes += 1;
-                    journal.record(cmd.envelope.sent_at, "outcome", &Answer { client_ref: Some(cmd.client_ref), outcome: &outcome });
-                    outcomes.write(FromStack { at: cmd.envelope.sent_at, outcome, client_ref: Some(cmd.client_ref) });
+                    journal.record(
+                        cmd.envelope.sent_at,
+                        "outcome",
+                        &Answer {
+                            client_ref: Some(cmd.client_ref),
+                            outcome: &outcome,
+                        },
+                    );
+                    outcomes.write(FromStack {
+                        at: cmd.envelope.sent_at,
+                        outcome,
+                        client_ref: Some(cmd.client_ref),
+                    });
                 }
             }
             Err(error) => {
                 bridge.refused += 1;
-                journal.record(cmd.envelope.sent_at, "refused", &Refusal { client_ref: cmd.client_ref, error: &error });
-                refusals.write(Refused { envelope: cmd.envelope.clone(), error, client_ref: cmd.client_ref });
+                journal.record(
+                    cmd.envelope.sent_at,
+                    "refused",
+                    &Refusal {
+                        client_ref: cmd.client_ref,
+                        error: &error,
+                    },
+                );
+                refusals.write(Refused {
+                    envelope: cmd.envelope.clone(),
+                    error,
+                    client_ref: cmd.client_ref,
+                });
             }
         }
     }
@@ -112,7 +146,18 @@ fn carry_commands(
             Outcome::TaskEscalated { at, .. } => *at,
             _ => last_ms,
         };
-        journal.record(at, "outcome", &Answer { client_ref: None, outcome: &outcome });
-        outcomes.write(FromStack { at, outcome, client_ref: None });
+        journal.record(
+            at,
+            "outcome",
+            &Answer {
+                client_ref: None,
+                outcome: &outcome,
+            },
+        );
+        outcomes.write(FromStack {
+            at,
+            outcome,
+            client_ref: None,
+        });
     }
 }

@@ -43,7 +43,12 @@ pub fn street_seeds() -> Vec<StreetSeed> {
         .enumerate()
         .map(|(i, line)| {
             let f: Vec<&str> = line.split(',').collect();
-            let bad = || panic!("street_seeds.csv:{}: expected code,name,name_en,lon,lat, got {line:?}", i + 2);
+            let bad = || {
+                panic!(
+                    "street_seeds.csv:{}: expected code,name,name_en,lon,lat, got {line:?}",
+                    i + 2
+                )
+            };
             if f.len() != 5 {
                 bad();
             }
@@ -66,16 +71,29 @@ pub fn divisions() -> Vec<Division> {
         .enumerate()
         .map(|(i, line)| {
             let f: Vec<&str> = line.split(',').collect();
-            assert!(f.len() == 4, "divisions.csv:{}: expected code,name,level,parent_code, got {line:?}", i + 2);
-            Division { code: f[0].into(), name: f[1].into(), level: f[2].into(), parent: f[3].into() }
+            assert!(
+                f.len() == 4,
+                "divisions.csv:{}: expected code,name,level,parent_code, got {line:?}",
+                i + 2
+            );
+            Division {
+                code: f[0].into(),
+                name: f[1].into(),
+                level: f[2].into(),
+                parent: f[3].into(),
+            }
         })
         .collect()
 }
 
 /// The district's land outline in local metres.
 pub fn outline() -> MultiPolygon<f64> {
-    let v: serde_json::Value = serde_json::from_str(OUTLINE_GEOJSON).expect("outline.geojson is valid JSON");
-    assert_eq!(v["type"], "MultiPolygon", "outline.geojson: expected a MultiPolygon");
+    let v: serde_json::Value =
+        serde_json::from_str(OUTLINE_GEOJSON).expect("outline.geojson is valid JSON");
+    assert_eq!(
+        v["type"], "MultiPolygon",
+        "outline.geojson: expected a MultiPolygon"
+    );
     let ring = |r: &serde_json::Value| -> LineString<f64> {
         r.as_array()
             .expect("outline.geojson: a ring is an array")

@@ -4,11 +4,13 @@
 
 use std::ops::Range;
 
-use geo::{Area, BooleanOps, BoundingRect, Contains, Coord, LineString, MultiPolygon, Point, Polygon, Rect};
+use geo::{
+    Area, BooleanOps, BoundingRect, Contains, Coord, LineString, MultiPolygon, Point, Polygon, Rect,
+};
 use rand::Rng;
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{RTree, AABB};
+use rstar::{AABB, RTree};
 use serde::Serialize;
 
 use crate::data::{self, facts};
@@ -65,9 +67,14 @@ pub struct Counts {
 
 impl Counts {
     pub fn at_scale(scale: f64) -> Counts {
-        let communities = ((facts::COMMUNITIES as f64 * scale).round() as usize).max(facts::STREETS);
+        let communities =
+            ((facts::COMMUNITIES as f64 * scale).round() as usize).max(facts::STREETS);
         let grids = ((facts::GRIDS as f64 * scale).round() as usize).max(communities);
-        Counts { streets: facts::STREETS, communities, grids }
+        Counts {
+            streets: facts::STREETS,
+            communities,
+            grids,
+        }
     }
 }
 
@@ -85,14 +92,21 @@ pub struct District {
 /// Split `total` into parts proportional to `weights` (largest remainder), each at least `floor`.
 pub fn apportion(total: usize, weights: &[f64], floor: usize) -> Vec<usize> {
     let n = weights.len();
-    assert!(total >= floor * n, "cannot give {n} parts at least {floor} each out of {total}");
+    assert!(
+        total >= floor * n,
+        "cannot give {n} parts at least {floor} each out of {total}"
+    );
     let spare = total - floor * n;
     let sum: f64 = weights.iter().sum();
     let exact: Vec<f64> = weights.iter().map(|w| spare as f64 * w / sum).collect();
     let mut parts: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
     let mut order: Vec<usize> = (0..n).collect();
     // Largest remainder first; ties by position so the split is deterministic.
-    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        (exact[b] - exact[b].floor())
+            .total_cmp(&(exact[a] - exact[a].floor()))
+            .then(a.cmp(&b))
+    });
     let short = spare - parts.iter().sum::<usize>();
     for &i in order.iter().take(short) {
         parts[i] += 1;
@@ -109,8 +123,14 @@ fn voronoi_cell(sites: &[Coord<f64>], i: usize, frame: Rect<f64>) -> Polygon<f64
             continue;
         }
         // Keep the half-plane nearer to s: (p - m) . (o - s) <= 0.
-        let m = Coord { x: (s.x + o.x) / 2.0, y: (s.y + o.y) / 2.0 };
-        let n = Coord { x: o.x - s.x, y: o.y - s.y };
+        let m = Coord {
+            x: (s.x + o.x) / 2.0,
+            y: (s.y + o.y) / 2.0,
+        };
+        let n = Coord {
+            x: o.x - s.x,
+            y: o.y - s.y,
+        };
         let side = |p: Coord<f64>| (p.x - m.x) * n.x + (p.y - m.y) * n.y;
         let mut next = Vec::with_capacity(ring.len() + 1);
         for k in 0..ring.len() {
@@ -121,7 +141,10 @@ fn voronoi_cell(sites: &[Coord<f64>], i: usize, frame: Rect<f64>) -> Polygon<f64
             }
             if (da <= 0.0) != (db <= 0.0) {
                 let t = da / (da - db);
-                next.push(Coord { x: a.x + t * (b.x - a.x), y: a.y + t * (b.y - a.y) });
+                next.push(Coord {
+                    x: a.x + t * (b.x - a.x),
+                    y: a.y + t * (b.y - a.y),
+                });
             }
         }
         ring = next;
@@ -136,8 +159,14 @@ fn sample_inside(shape: &MultiPolygon<f64>, n: usize, rng: &mut impl Rng) -> Vec
     let mut tries = 0usize;
     while out.len() < n {
         tries += 1;
-        assert!(tries < 10_000 + n * 10_000, "could not place points inside a division (is it empty?)");
-        let p = Coord { x: rng.random_range(bbox.min().x..bbox.max().x), y: rng.random_range(bbox.min().y..bbox.max().y) };
+        assert!(
+            tries < 10_000 + n * 10_000,
+            "could not place points inside a division (is it empty?)"
+        );
+        let p = Coord {
+            x: rng.random_range(bbox.min().x..bbox.max().x),
+            y: rng.random_range(bbox.min().y..bbox.max().y),
+        };
         if shape.contains(&Point(p)) {
             out.push(p);
         }
@@ -169,8 +198,15 @@ fn relaxed_sites(shape: &MultiPolygon<f64>, k: usize, rng: &mut impl Rng) -> Vec
             sum[best].2 += 1;
             owner.push(best);
         }
-        let means: Vec<Option<Coord<f64>>> =
-            sum.iter().map(|&(x, y, n)| (n > 0).then(|| Coord { x: x / n as f64, y: y / n as f64 })).collect();
+        let means: Vec<Option<Coord<f64>>> = sum
+            .iter()
+            .map(|&(x, y, n)| {
+                (n > 0).then(|| Coord {
+                    x: x / n as f64,
+                    y: y / n as f64,
+                })
+            })
+            .collect();
         for (p, &o) in samples.iter().zip(&owner) {
             if let Some(m) = means[o] {
                 let d = (p.x - m.x).powi(2) + (p.y - m.y).powi(2);
@@ -182,13 +218,20 @@ fn relaxed_sites(shape: &MultiPolygon<f64>, k: usize, rng: &mut impl Rng) -> Vec
         for i in 0..k {
             if let Some(m) = means[i] {
                 // A mean can fall outside a concave shape: then take the sample nearest to it.
-                sites[i] = if shape.contains(&Point(m)) { m } else { nearest_sample[i].1 };
+                sites[i] = if shape.contains(&Point(m)) {
+                    m
+                } else {
+                    nearest_sample[i].1
+                };
             }
         }
     }
     // Two sites may have collapsed onto the same sample; nudge duplicates apart deterministically.
     for i in 1..k {
-        while sites[..i].iter().any(|s| (s.x - sites[i].x).abs() < 1e-6 && (s.y - sites[i].y).abs() < 1e-6) {
+        while sites[..i]
+            .iter()
+            .any(|s| (s.x - sites[i].x).abs() < 1e-6 && (s.y - sites[i].y).abs() < 1e-6)
+        {
             sites[i] = sample_inside(shape, 1, rng)[0];
         }
     }
@@ -200,15 +243,27 @@ fn partition(parent: &MultiPolygon<f64>, sites: &[Coord<f64>]) -> Vec<MultiPolyg
     let bbox = parent.bounding_rect().expect("a division has an extent");
     let pad = 1000.0;
     let frame = Rect::new(
-        Coord { x: bbox.min().x - pad, y: bbox.min().y - pad },
-        Coord { x: bbox.max().x + pad, y: bbox.max().y + pad },
+        Coord {
+            x: bbox.min().x - pad,
+            y: bbox.min().y - pad,
+        },
+        Coord {
+            x: bbox.max().x + pad,
+            y: bbox.max().y + pad,
+        },
     );
     (0..sites.len())
         .into_par_iter()
         .map(|i| {
             let cell = voronoi_cell(sites, i, frame);
             let clipped = cell.intersection(parent);
-            MultiPolygon(clipped.0.into_iter().filter(|p| p.unsigned_area() > 1e-6).collect())
+            MultiPolygon(
+                clipped
+                    .0
+                    .into_iter()
+                    .filter(|p| p.unsigned_area() > 1e-6)
+                    .collect(),
+            )
         })
         .collect()
 }
@@ -220,7 +275,11 @@ impl District {
         let counts = Counts::at_scale(scale);
         let outline = data::outline();
         let seeds = data::street_seeds();
-        assert_eq!(seeds.len(), facts::STREETS, "street_seeds.csv must list the 10 streets");
+        assert_eq!(
+            seeds.len(),
+            facts::STREETS,
+            "street_seeds.csv must list the 10 streets"
+        );
         let divisions = data::divisions();
 
         let street_sites: Vec<Coord<f64>> = seeds.iter().map(|s| to_metres(s.lon, s.lat)).collect();
@@ -229,7 +288,12 @@ impl District {
         // Communities per street in proportion to the division list's counts.
         let listed: Vec<Vec<&data::Division>> = seeds
             .iter()
-            .map(|s| divisions.iter().filter(|d| d.level == "community" && d.parent == s.code).collect())
+            .map(|s| {
+                divisions
+                    .iter()
+                    .filter(|d| d.level == "community" && d.parent == s.code)
+                    .collect()
+            })
             .collect();
         let weights: Vec<f64> = listed.iter().map(|l| l.len().max(1) as f64).collect();
         let communities_per_street = apportion(counts.communities, &weights, 1);
@@ -252,8 +316,14 @@ impl District {
             for (c, cell) in cells.into_iter().enumerate() {
                 let id = communities.len() as u32;
                 let (code, name) = match listed[s].get(c) {
-                    Some(d) => (d.code.clone(), d.name.trim_end_matches("居委会").to_string()),
-                    None => (format!("{}{:03}", seed_row.code, 900 + c), format!("{}第{}社区", seed_row.name_zh, c + 1)),
+                    Some(d) => (
+                        d.code.clone(),
+                        d.name.trim_end_matches("居委会").to_string(),
+                    ),
+                    None => (
+                        format!("{}{:03}", seed_row.code, 900 + c),
+                        format!("{}第{}社区", seed_row.name_zh, c + 1),
+                    ),
                 };
                 let mut grng = streams.stream(&format!("geography/grids/{code}"));
                 let gsites = relaxed_sites(&cell, per_community[c], &mut grng);
@@ -298,20 +368,38 @@ impl District {
                 .iter()
                 .map(|g| {
                     let b = g.shape.bounding_rect().expect("a grid has an extent");
-                    GeomWithData::new(Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]), g.id)
+                    GeomWithData::new(
+                        Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
+                        g.id,
+                    )
                 })
                 .collect(),
         );
-        District { scale, seed, outline_area_m2: outline.unsigned_area(), outline, streets, communities, grids, index }
+        District {
+            scale,
+            seed,
+            outline_area_m2: outline.unsigned_area(),
+            outline,
+            streets,
+            communities,
+            grids,
+            index,
+        }
     }
 
     /// The grid containing a point (local metres), if any: R-tree on bounding boxes, then an
     /// exact point-in-polygon test. Candidates are tried in id order, so a point exactly on a
     /// shared edge goes to the lower id.
     pub fn grid_at(&self, p: Coord<f64>) -> Option<u32> {
-        let mut candidates: Vec<u32> = self.index.locate_all_at_point(&[p.x, p.y]).map(|g| g.data).collect();
+        let mut candidates: Vec<u32> = self
+            .index
+            .locate_all_at_point(&[p.x, p.y])
+            .map(|g| g.data)
+            .collect();
         candidates.sort_unstable();
-        candidates.into_iter().find(|&g| self.grids[g as usize].shape.contains(&Point(p)))
+        candidates
+            .into_iter()
+            .find(|&g| self.grids[g as usize].shape.contains(&Point(p)))
     }
 
     /// Every grid whose shape contains the point; more than one only on a shared edge.
@@ -328,8 +416,15 @@ impl District {
 
     /// Grids whose bounding boxes meet a box: candidates for neighbour searches.
     pub fn grids_near(&self, p: Coord<f64>, radius_m: f64) -> Vec<u32> {
-        let env = AABB::from_corners([p.x - radius_m, p.y - radius_m], [p.x + radius_m, p.y + radius_m]);
-        let mut out: Vec<u32> = self.index.locate_in_envelope_intersecting(&env).map(|g| g.data).collect();
+        let env = AABB::from_corners(
+            [p.x - radius_m, p.y - radius_m],
+            [p.x + radius_m, p.y + radius_m],
+        );
+        let mut out: Vec<u32> = self
+            .index
+            .locate_in_envelope_intersecting(&env)
+            .map(|g| g.data)
+            .collect();
         out.sort_unstable();
         out
     }
@@ -338,12 +433,19 @@ impl District {
     pub fn street_by_name(&self, name: &str) -> Option<&Street> {
         let n = name.trim();
         self.streets.iter().find(|s| {
-            s.code == n || s.name_zh == n || s.name_zh.trim_end_matches("街道") == n || s.name_en.eq_ignore_ascii_case(n)
+            s.code == n
+                || s.name_zh == n
+                || s.name_zh.trim_end_matches("街道") == n
+                || s.name_en.eq_ignore_ascii_case(n)
         })
     }
 
     pub fn counts(&self) -> Counts {
-        Counts { streets: self.streets.len(), communities: self.communities.len(), grids: self.grids.len() }
+        Counts {
+            streets: self.streets.len(),
+            communities: self.communities.len(),
+            grids: self.grids.len(),
+        }
     }
 }
 
@@ -362,20 +464,36 @@ mod tests {
 
     #[test]
     fn scale_keeps_the_structure() {
-        assert_eq!(Counts::at_scale(1.0), Counts { streets: 10, communities: 124, grids: 4866 });
+        assert_eq!(
+            Counts::at_scale(1.0),
+            Counts {
+                streets: 10,
+                communities: 124,
+                grids: 4866
+            }
+        );
         let small = Counts::at_scale(0.01);
-        assert_eq!((small.streets, small.communities, small.grids), (10, 10, 49));
+        assert_eq!(
+            (small.streets, small.communities, small.grids),
+            (10, 10, 49)
+        );
         assert_eq!(Counts::at_scale(0.0001).grids, 10);
     }
 
     #[test]
     fn a_voronoi_cell_contains_its_site_and_not_the_others() {
-        let sites = [Coord { x: 0.0, y: 0.0 }, Coord { x: 10.0, y: 0.0 }, Coord { x: 0.0, y: 10.0 }];
+        let sites = [
+            Coord { x: 0.0, y: 0.0 },
+            Coord { x: 10.0, y: 0.0 },
+            Coord { x: 0.0, y: 10.0 },
+        ];
         let frame = Rect::new(Coord { x: -50.0, y: -50.0 }, Coord { x: 50.0, y: 50.0 });
         let cell = voronoi_cell(&sites, 0, frame);
         assert!(cell.contains(&Point(sites[0])));
         assert!(!cell.contains(&Point(sites[1])) && !cell.contains(&Point(sites[2])));
-        let total: f64 = (0..3).map(|i| voronoi_cell(&sites, i, frame).unsigned_area()).sum();
+        let total: f64 = (0..3)
+            .map(|i| voronoi_cell(&sites, i, frame).unsigned_area())
+            .sum();
         assert!((total - 10_000.0).abs() < 1e-6);
     }
 }

@@ -29,7 +29,12 @@ pub struct SimClock {
 impl SimClock {
     pub fn new(tick_ms: u64, end_ms: u64) -> Self {
         assert!(tick_ms > 0, "a tick must be longer than zero");
-        Self { now_ms: 0, tick_ms, end_ms, ticks: 0 }
+        Self {
+            now_ms: 0,
+            tick_ms,
+            end_ms,
+            ticks: 0,
+        }
     }
     /// First millisecond after the current tick.
     pub fn tick_end(&self) -> u64 {
@@ -101,13 +106,20 @@ pub const AGENDA_LIMIT: usize = 50_000_000;
 
 impl<T: Send + Sync + 'static> Default for Agenda<T> {
     fn default() -> Self {
-        Self { heap: BinaryHeap::new(), next_seq: 0, limit: AGENDA_LIMIT }
+        Self {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            limit: AGENDA_LIMIT,
+        }
     }
 }
 
 impl<T: Send + Sync + 'static> Agenda<T> {
     pub fn with_limit(limit: usize) -> Self {
-        Self { limit, ..Self::default() }
+        Self {
+            limit,
+            ..Self::default()
+        }
     }
 
     pub fn schedule(&mut self, at: u64, item: T) {
@@ -117,7 +129,11 @@ impl<T: Send + Sync + 'static> Agenda<T> {
             std::any::type_name::<T>(),
             self.limit
         );
-        self.heap.push(Due { at, seq: self.next_seq, item });
+        self.heap.push(Due {
+            at,
+            seq: self.next_seq,
+            item,
+        });
         self.next_seq += 1;
     }
 
@@ -157,7 +173,11 @@ struct Line<'a, T: Serialize> {
 
 impl Journal {
     pub fn to_file(path: &Path) -> std::io::Result<Journal> {
-        Ok(Journal { out: Some(BufWriter::with_capacity(1 << 20, File::create(path)?)), events: 0, error: None })
+        Ok(Journal {
+            out: Some(BufWriter::with_capacity(1 << 20, File::create(path)?)),
+            events: 0,
+            error: None,
+        })
     }
 
     pub fn is_writing(&self) -> bool {
@@ -167,9 +187,12 @@ impl Journal {
     pub fn record<T: Serialize>(&mut self, t: u64, kind: &str, data: &T) {
         self.events += 1;
         if let Some(out) = &mut self.out {
-            let result = serde_json::to_writer(&mut *out, &Line { t, kind, data }).map_err(|e| e.to_string()).and_then(|_| out.write_all(b"\n").map_err(|e| e.to_string()));
+            let result = serde_json::to_writer(&mut *out, &Line { t, kind, data })
+                .map_err(|e| e.to_string())
+                .and_then(|_| out.write_all(b"\n").map_err(|e| e.to_string()));
             if let Err(e) = result {
-                self.error.get_or_insert(format!("writing the journal: {e}"));
+                self.error
+                    .get_or_insert(format!("writing the journal: {e}"));
                 self.out = None;
             }
         }
@@ -179,7 +202,8 @@ impl Journal {
         if let Some(out) = &mut self.out
             && let Err(e) = out.flush()
         {
-            self.error.get_or_insert(format!("writing the journal: {e}"));
+            self.error
+                .get_or_insert(format!("writing the journal: {e}"));
         }
         self.out = None;
         match &self.error {
@@ -202,7 +226,17 @@ impl Plugin for KernelPlugin {
         app.insert_resource(SimClock::new(self.tick_ms, self.end_ms))
             .insert_resource(Streams(RngStreams::new(self.seed)))
             .init_resource::<Journal>()
-            .configure_sets(Update, (SimSet::Inputs, SimSet::Agents, SimSet::Bridge, SimSet::Record, SimSet::Advance).chain())
+            .configure_sets(
+                Update,
+                (
+                    SimSet::Inputs,
+                    SimSet::Agents,
+                    SimSet::Bridge,
+                    SimSet::Record,
+                    SimSet::Advance,
+                )
+                    .chain(),
+            )
             .add_systems(Update, advance_clock.in_set(SimSet::Advance));
     }
 }
@@ -242,7 +276,11 @@ mod tests {
     #[test]
     fn a_simulated_day_at_one_second_ticks_is_86_400_updates_and_one_day() {
         let mut app = App::new();
-        app.add_plugins(KernelPlugin { tick_ms: 1000, end_ms: 86_400_000, seed: 1 });
+        app.add_plugins(KernelPlugin {
+            tick_ms: 1000,
+            end_ms: 86_400_000,
+            seed: 1,
+        });
         let mut updates = 0;
         while !app.world().resource::<SimClock>().finished() {
             app.update();

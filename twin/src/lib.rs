@@ -58,6 +58,13 @@ impl Twin {
             travel_s: (t2 - t1).as_secs_f64(),
             population_s: (t3 - t2).as_secs_f64(),
         };
-        (Twin { district: Arc::new(district), population: Arc::new(population), travel: Arc::new(travel) }, timings)
+        (
+            Twin {
+                district: Arc::new(district),
+                population: Arc::new(population),
+                travel: Arc::new(travel),
+            },
+            timings,
+        )
     }
 }

@@ -15,9 +15,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::data::facts;
-use crate::geography::{apportion, District};
+use crate::geography::{District, apportion};
 use crate::ids;
-use crate::rng::{mix64, RngStreams};
+use crate::rng::{RngStreams, mix64};
 
 /// Year the synthetic population's ages are counted from.
 pub const CENSUS_YEAR: u16 = 2025;
@@ -96,7 +96,13 @@ impl fmt::Display for Address {
         write!(
             f,
             "广东省深圳市宝安区{}{}{}{}号{}栋{}单元{}室",
-            self.street, self.community, self.road, self.number, self.building, self.unit, self.room
+            self.street,
+            self.community,
+            self.road,
+            self.number,
+            self.building,
+            self.unit,
+            self.room
         )
     }
 }
@@ -148,7 +154,11 @@ fn household_size(kind: BuildingKind, rng: &mut ChaCha8Rng) -> u8 {
 }
 
 fn days_in_year(y: u16) -> u16 {
-    if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 { 366 } else { 365 }
+    if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+        366
+    } else {
+        365
+    }
 }
 
 fn month_day(year: u16, day_of_year: u16) -> (u8, u8) {
@@ -171,7 +181,11 @@ impl Population {
         let total = (facts::POPULATION as f64 * district.scale).round() as usize;
         let mut weight_rng = streams.stream("population/grid-weights");
         let spread = LogNormal::new(0.0, 0.3).expect("valid");
-        let weights: Vec<f64> = district.grids.iter().map(|_| spread.sample(&mut weight_rng)).collect();
+        let weights: Vec<f64> = district
+            .grids
+            .iter()
+            .map(|_| spread.sample(&mut weight_rng))
+            .collect();
         let per_grid = apportion(total, &weights, 1);
 
         let parts: Vec<GridPart> = district
@@ -245,7 +259,12 @@ impl Population {
             let year = CENSUS_YEAR - self.resident_age[i] as u16;
             let male = self.resident_flags[i] & MALE != 0;
             loop {
-                let key = (self.resident_origin[i], year, self.resident_birth_day[i], male);
+                let key = (
+                    self.resident_origin[i],
+                    year,
+                    self.resident_birth_day[i],
+                    male,
+                );
                 let count = used.entry(key).or_insert(0);
                 if *count < 500 {
                     self.resident_sequence.push(*count * 2 + male as u16);
@@ -279,7 +298,10 @@ impl Population {
     }
 
     pub fn registered(&self) -> usize {
-        self.resident_flags.iter().filter(|&&f| f & REGISTERED != 0).count()
+        self.resident_flags
+            .iter()
+            .filter(|&&f| f & REGISTERED != 0)
+            .count()
     }
 
     pub fn residents_of_grid(&self, grid: u32) -> std::ops::Range<u32> {
@@ -348,24 +370,41 @@ impl Population {
     }
 }
 
-fn generate_grid(district: &District, grid: u32, residents: usize, rng: &mut ChaCha8Rng) -> GridPart {
+fn generate_grid(
+    district: &District,
+    grid: u32,
+    residents: usize,
+    rng: &mut ChaCha8Rng,
+) -> GridPart {
     let g = &district.grids[grid as usize];
     let community = g.community;
     // Each grid has a character: mostly urban village, mostly compounds, or industrial with
     // dormitories, as Bao'an's grids do.
     let character: f64 = rng.random();
-    let (village, compound) = if character < 0.5 { (0.85, 0.12) } else if character < 0.8 { (0.3, 0.68) } else { (0.45, 0.15) };
+    let (village, compound) = if character < 0.5 {
+        (0.85, 0.12)
+    } else if character < 0.8 {
+        (0.3, 0.68)
+    } else {
+        (0.45, 0.15)
+    };
     let industrial_grid = character >= 0.8;
 
     let road_count = rng.random_range(2..=5);
     let roads: Vec<Road> = (0..road_count)
-        .map(|_| Road { community, name: ids::road_name(rng.random()) })
+        .map(|_| Road {
+            community,
+            name: ids::road_name(rng.random()),
+        })
         .collect();
     let mut next_number = vec![1u16; road_count];
     let bbox = g.shape.bounding_rect().expect("a grid has an extent");
     let position = |rng: &mut ChaCha8Rng| -> [f32; 2] {
         for _ in 0..200 {
-            let p = Coord { x: rng.random_range(bbox.min().x..=bbox.max().x), y: rng.random_range(bbox.min().y..=bbox.max().y) };
+            let p = Coord {
+                x: rng.random_range(bbox.min().x..=bbox.max().x),
+                y: rng.random_range(bbox.min().y..=bbox.max().y),
+            };
             if g.shape.contains(&Point(p)) {
                 return [p.x as f32, p.y as f32];
             }
@@ -385,33 +424,34 @@ fn generate_grid(district: &District, grid: u32, residents: usize, rng: &mut Cha
         companies: Vec::new(),
     };
     let mut rooms_total = 0u32;
-    let mut new_building = |part: &mut GridPart, kind: BuildingKind, rng: &mut ChaCha8Rng, rooms_total: &mut u32| {
-        let (floors, units, per_floor) = match kind {
-            BuildingKind::UrbanVillage => (rng.random_range(5..=9), 1, rng.random_range(4..=8)),
-            BuildingKind::Compound => (rng.random_range(18..=33), rng.random_range(2..=4), 4),
-            BuildingKind::Dormitory => (rng.random_range(4..=7), 2, rng.random_range(8..=12)),
-            BuildingKind::Commercial => (rng.random_range(2..=20), 1, rng.random_range(4..=10)),
-            BuildingKind::Industrial => (rng.random_range(3..=6), 1, rng.random_range(2..=6)),
+    let mut new_building =
+        |part: &mut GridPart, kind: BuildingKind, rng: &mut ChaCha8Rng, rooms_total: &mut u32| {
+            let (floors, units, per_floor) = match kind {
+                BuildingKind::UrbanVillage => (rng.random_range(5..=9), 1, rng.random_range(4..=8)),
+                BuildingKind::Compound => (rng.random_range(18..=33), rng.random_range(2..=4), 4),
+                BuildingKind::Dormitory => (rng.random_range(4..=7), 2, rng.random_range(8..=12)),
+                BuildingKind::Commercial => (rng.random_range(2..=20), 1, rng.random_range(4..=10)),
+                BuildingKind::Industrial => (rng.random_range(3..=6), 1, rng.random_range(2..=6)),
+            };
+            let road = rng.random_range(0..road_count);
+            let number = next_number[road];
+            next_number[road] += rng.random_range(1..=3);
+            let b = Building {
+                grid,
+                road: road as u32,
+                number,
+                block: (part.buildings.len() % 30) as u16 + 1,
+                kind,
+                floors,
+                units,
+                rooms_per_floor: per_floor,
+                first_room: *rooms_total,
+                position: position(rng),
+            };
+            *rooms_total += b.rooms();
+            part.buildings.push(b);
+            part.buildings.len() - 1
         };
-        let road = rng.random_range(0..road_count);
-        let number = next_number[road];
-        next_number[road] += rng.random_range(1..=3);
-        let b = Building {
-            grid,
-            road: road as u32,
-            number,
-            block: (part.buildings.len() % 30) as u16 + 1,
-            kind,
-            floors,
-            units,
-            rooms_per_floor: per_floor,
-            first_room: *rooms_total,
-            position: position(rng),
-        };
-        *rooms_total += b.rooms();
-        part.buildings.push(b);
-        part.buildings.len() - 1
-    };
 
     // Fill rooms household by household, opening a new building when the current one is full.
     let mut placed = 0usize;
@@ -445,20 +485,35 @@ fn generate_grid(district: &District, grid: u32, residents: usize, rng: &mut Cha
             _ => 0.02,
         };
         let registered = rng.random::<f64>() < registered_share;
-        let origin = if registered { u16::MAX } else { rng.random_range(0..ids::MIGRANT_ORIGIN_CODES.len()) as u16 };
+        let origin = if registered {
+            u16::MAX
+        } else {
+            rng.random_range(0..ids::MIGRANT_ORIGIN_CODES.len()) as u16
+        };
         let collective = kind == BuildingKind::Dormitory;
-        let head_age: u8 = if collective { rng.random_range(18..=45) } else { rng.random_range(20..=62) };
+        let head_age: u8 = if collective {
+            rng.random_range(18..=45)
+        } else {
+            rng.random_range(20..=62)
+        };
         let head_male = rng.random::<f64>() < 0.55;
         for member in 0..size {
             let (age, male) = match (collective, member) {
                 (true, _) => (rng.random_range(18..=50), rng.random::<f64>() < 0.6),
                 (false, 0) => (head_age, head_male),
-                (false, 1) => ((head_age as i32 + rng.random_range(-4..=4)).clamp(18, 90) as u8, !head_male),
+                (false, 1) => (
+                    (head_age as i32 + rng.random_range(-4..=4)).clamp(18, 90) as u8,
+                    !head_male,
+                ),
                 (false, 4) => (rng.random_range(55..=88), rng.random::<bool>()),
-                (false, _) => (rng.random_range(0..=(head_age.saturating_sub(20)).clamp(1, 17)), rng.random::<bool>()),
+                (false, _) => (
+                    rng.random_range(0..=(head_age.saturating_sub(20)).clamp(1, 17)),
+                    rng.random::<bool>(),
+                ),
             };
             part.ages.push(age);
-            part.flags.push(if male { MALE } else { 0 } | if registered { REGISTERED } else { 0 });
+            part.flags
+                .push(if male { MALE } else { 0 } | if registered { REGISTERED } else { 0 });
             let year = CENSUS_YEAR - age as u16;
             part.birth_day.push(rng.random_range(0..days_in_year(year)));
             part.origin.push(origin);
@@ -469,7 +524,8 @@ fn generate_grid(district: &District, grid: u32, residents: usize, rng: &mut Cha
     // Companies: shops and offices, industrial parks, and ground-floor businesses in homes.
     let companies = ((residents as f64 * COMPANIES_PER_RESIDENT).round() as usize).max(1);
     let commercial = new_building(&mut part, BuildingKind::Commercial, rng, &mut rooms_total);
-    let industrial = industrial_grid.then(|| new_building(&mut part, BuildingKind::Industrial, rng, &mut rooms_total));
+    let industrial = industrial_grid
+        .then(|| new_building(&mut part, BuildingKind::Industrial, rng, &mut rooms_total));
     for _ in 0..companies {
         let u: f64 = rng.random();
         let b = match industrial {
@@ -479,9 +535,19 @@ fn generate_grid(district: &District, grid: u32, residents: usize, rng: &mut Cha
         };
         let building = &part.buildings[b];
         let room = building.first_room + rng.random_range(0..building.rooms());
-        let category = if u >= 0.75 || rng.random::<f64>() < 0.3 { 2 } else { 1 };
-        let adults: Vec<u32> = (0..3).map(|_| rng.random_range(0..part.ages.len() as u32)).collect();
-        let legal = adults.iter().copied().find(|&r| part.ages[r as usize] >= 18).unwrap_or(0);
+        let category = if u >= 0.75 || rng.random::<f64>() < 0.3 {
+            2
+        } else {
+            1
+        };
+        let adults: Vec<u32> = (0..3)
+            .map(|_| rng.random_range(0..part.ages.len() as u32))
+            .collect();
+        let legal = adults
+            .iter()
+            .copied()
+            .find(|&r| part.ages[r as usize] >= 18)
+            .unwrap_or(0);
         part.companies.push(Company {
             room,
             grid,
@@ -516,6 +582,9 @@ mod tests {
             unit: 2,
             room: 503,
         };
-        assert_eq!(a.to_string(), "广东省深圳市宝安区西乡街道固戍社区兴华一路12号3栋2单元503室");
+        assert_eq!(
+            a.to_string(),
+            "广东省深圳市宝安区西乡街道固戍社区兴华一路12号3栋2单元503室"
+        );
     }
 }

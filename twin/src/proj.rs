@@ -13,12 +13,18 @@ fn metres_per_deg_lon() -> f64 {
 
 /// (lon, lat) in degrees to (east, north) metres from the origin.
 pub fn to_metres(lon: f64, lat: f64) -> Coord<f64> {
-    Coord { x: (lon - ORIGIN_LON) * metres_per_deg_lon(), y: (lat - ORIGIN_LAT) * METRES_PER_DEG_LAT }
+    Coord {
+        x: (lon - ORIGIN_LON) * metres_per_deg_lon(),
+        y: (lat - ORIGIN_LAT) * METRES_PER_DEG_LAT,
+    }
 }
 
 /// (east, north) metres back to (lon, lat) degrees.
 pub fn to_lonlat(c: Coord<f64>) -> (f64, f64) {
-    (ORIGIN_LON + c.x / metres_per_deg_lon(), ORIGIN_LAT + c.y / METRES_PER_DEG_LAT)
+    (
+        ORIGIN_LON + c.x / metres_per_deg_lon(),
+        ORIGIN_LAT + c.y / METRES_PER_DEG_LAT,
+    )
 }
 
 #[cfg(test)]

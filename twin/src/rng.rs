@@ -12,7 +12,9 @@ pub struct RngStreams {
 
 /// FNV-1a: stable across platforms and releases, unlike `std`'s hasher.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// splitmix64 finaliser: spreads nearby inputs over the whole range.
@@ -33,7 +35,10 @@ impl RngStreams {
         let mut key = [0u8; 32];
         let a = mix64(self.seed);
         let b = fnv1a(name.as_bytes());
-        for (i, word) in [a, b, mix64(a ^ b), mix64(b.rotate_left(17) ^ self.seed)].iter().enumerate() {
+        for (i, word) in [a, b, mix64(a ^ b), mix64(b.rotate_left(17) ^ self.seed)]
+            .iter()
+            .enumerate()
+        {
             key[i * 8..i * 8 + 8].copy_from_slice(&word.to_le_bytes());
         }
         ChaCha8Rng::from_seed(key)

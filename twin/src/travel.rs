@@ -37,13 +37,19 @@ pub struct ModeParams {
     pub hour_factor: [f64; 24],
 }
 
-pub const WALK: ModeParams = ModeParams { speed_m_per_s: 1.3, street_factor: 1.15, overhead_s: 0.0, hour_factor: [1.0; 24] };
+pub const WALK: ModeParams = ModeParams {
+    speed_m_per_s: 1.3,
+    street_factor: 1.15,
+    overhead_s: 0.0,
+    hour_factor: [1.0; 24],
+};
 pub const EBIKE: ModeParams = ModeParams {
     speed_m_per_s: 4.5,
     street_factor: 1.2,
     overhead_s: 20.0,
     hour_factor: [
-        1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.02, 1.1, 1.15, 1.08, 1.03, 1.03, 1.05, 1.03, 1.03, 1.03, 1.05, 1.12, 1.15, 1.08, 1.03, 1.0, 1.0, 1.0,
+        1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.02, 1.1, 1.15, 1.08, 1.03, 1.03, 1.05, 1.03, 1.03, 1.03,
+        1.05, 1.12, 1.15, 1.08, 1.03, 1.0, 1.0, 1.0,
     ],
 };
 pub const CAR: ModeParams = ModeParams {
@@ -51,7 +57,8 @@ pub const CAR: ModeParams = ModeParams {
     street_factor: 1.3,
     overhead_s: 90.0,
     hour_factor: [
-        0.85, 0.85, 0.85, 0.85, 0.85, 0.9, 1.05, 1.5, 1.7, 1.35, 1.15, 1.15, 1.2, 1.15, 1.15, 1.2, 1.35, 1.65, 1.75, 1.45, 1.2, 1.05, 0.95, 0.9,
+        0.85, 0.85, 0.85, 0.85, 0.85, 0.9, 1.05, 1.5, 1.7, 1.35, 1.15, 1.15, 1.2, 1.15, 1.15, 1.2,
+        1.35, 1.65, 1.75, 1.45, 1.2, 1.05, 0.95, 0.9,
     ],
 };
 
@@ -79,9 +86,22 @@ impl TravelTimes {
         let mut adjacency: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
         let mut links = 0;
         let over_land = |a: Coord<f64>, b: Coord<f64>| {
-            [0.25, 0.5, 0.75].iter().all(|t| district.grid_at(Coord { x: a.x + t * (b.x - a.x), y: a.y + t * (b.y - a.y) }).is_some())
+            [0.25, 0.5, 0.75].iter().all(|t| {
+                district
+                    .grid_at(Coord {
+                        x: a.x + t * (b.x - a.x),
+                        y: a.y + t * (b.y - a.y),
+                    })
+                    .is_some()
+            })
         };
-        let tree = rstar::RTree::bulk_load(sites.iter().enumerate().map(|(i, s)| rstar::primitives::GeomWithData::new([s.x, s.y], i as u32)).collect());
+        let tree = rstar::RTree::bulk_load(
+            sites
+                .iter()
+                .enumerate()
+                .map(|(i, s)| rstar::primitives::GeomWithData::new([s.x, s.y], i as u32))
+                .collect(),
+        );
         let candidate_links: Vec<Vec<(u32, u32)>> = (0..n)
             .into_par_iter()
             .map(|i| {
@@ -108,10 +128,25 @@ impl TravelTimes {
         let bridges_added = connect_components(&mut adjacency, &sites);
         let distance: Vec<u16> = (0..n)
             .into_par_iter()
-            .flat_map_iter(|source| shortest_from(&adjacency, source).into_iter().map(|d| d.min(u16::MAX as u32) as u16))
+            .flat_map_iter(|source| {
+                shortest_from(&adjacency, source)
+                    .into_iter()
+                    .map(|d| d.min(u16::MAX as u32) as u16)
+            })
             .collect();
-        let within_m = district.grids.iter().map(|g| (0.5 * g.area_m2.sqrt()) as f32).collect();
-        TravelTimes { n, distance, within_m, modes: [WALK, EBIKE, CAR], links, bridges_added }
+        let within_m = district
+            .grids
+            .iter()
+            .map(|g| (0.5 * g.area_m2.sqrt()) as f32)
+            .collect();
+        TravelTimes {
+            n,
+            distance,
+            within_m,
+            modes: [WALK, EBIKE, CAR],
+            links,
+            bridges_added,
+        }
     }
 
     /// Network distance between two grids' sites, metres.
@@ -125,7 +160,9 @@ impl TravelTimes {
     /// Seconds to travel from grid `from` to grid `to` by `mode`, leaving in `hour` (0-23).
     pub fn seconds(&self, mode: Mode, from: u32, to: u32, hour: usize) -> f64 {
         let p = &self.modes[mode as usize];
-        p.overhead_s + self.distance_m(from, to) * p.street_factor / p.speed_m_per_s * p.hour_factor[hour % 24]
+        p.overhead_s
+            + self.distance_m(from, to) * p.street_factor / p.speed_m_per_s
+                * p.hour_factor[hour % 24]
     }
 
     pub fn grids(&self) -> usize {
@@ -138,7 +175,9 @@ impl TravelTimes {
 }
 
 fn dist_units(a: Coord<f64>, b: Coord<f64>) -> u32 {
-    (((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt() / METRES_PER_UNIT).round().max(1.0) as u32
+    (((a.x - b.x).powi(2) + (a.y - b.y).powi(2)).sqrt() / METRES_PER_UNIT)
+        .round()
+        .max(1.0) as u32
 }
 
 /// Dijkstra over integer distances; ties settle by node id, so results never depend on order.
@@ -168,7 +207,8 @@ fn connect_components(adjacency: &mut [Vec<(u32, u32)>], sites: &[Coord<f64>]) -
     let mut added = 0;
     loop {
         let reach = shortest_from(adjacency, 0);
-        let (inside, outside): (Vec<usize>, Vec<usize>) = (0..adjacency.len()).partition(|&i| reach[i] != u32::MAX);
+        let (inside, outside): (Vec<usize>, Vec<usize>) =
+            (0..adjacency.len()).partition(|&i| reach[i] != u32::MAX);
         if outside.is_empty() {
             return added;
         }
@@ -191,13 +231,21 @@ mod tests {
     #[test]
     fn dijkstra_takes_the_shorter_way_round() {
         // 0 -1- 1 -1- 2, and a direct 0-2 link of 5.
-        let adj = vec![vec![(1, 1), (2, 5)], vec![(0, 1), (2, 1)], vec![(1, 1), (0, 5)]];
+        let adj = vec![
+            vec![(1, 1), (2, 5)],
+            vec![(0, 1), (2, 1)],
+            vec![(1, 1), (0, 5)],
+        ];
         assert_eq!(shortest_from(&adj, 0), vec![0, 1, 2]);
     }
 
     #[test]
     fn islands_are_joined_by_their_nearest_pair() {
-        let sites = [Coord { x: 0.0, y: 0.0 }, Coord { x: 10.0, y: 0.0 }, Coord { x: 100.0, y: 0.0 }];
+        let sites = [
+            Coord { x: 0.0, y: 0.0 },
+            Coord { x: 10.0, y: 0.0 },
+            Coord { x: 100.0, y: 0.0 },
+        ];
         let mut adj = vec![vec![(1, 5)], vec![(0, 5)], vec![]];
         assert_eq!(connect_components(&mut adj, &sites), 1);
         assert!(adj[2].iter().any(|&(j, _)| j == 1));

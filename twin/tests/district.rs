@@ -3,7 +3,7 @@
 //! ID numbers and credit codes always check; the same seed builds the same district.
 
 use baoan_world::ids::{validate_credit_code, validate_id_number};
-use baoan_world::{District, Population, RngStreams, TravelTimes, Mode};
+use baoan_world::{District, Mode, Population, RngStreams, TravelTimes};
 use geo::{Area, BoundingRect, Contains, Coord, Point};
 use proptest::prelude::*;
 use rand::Rng;
@@ -81,11 +81,19 @@ fn the_same_seed_builds_the_same_district_and_another_seed_another() {
     let a = District::build(0.01, 5);
     let b = District::build(0.01, 5);
     let c = District::build(0.01, 6);
-    let sites = |d: &District| d.grids.iter().map(|g| (g.site.x.to_bits(), g.site.y.to_bits())).collect::<Vec<_>>();
+    let sites = |d: &District| {
+        d.grids
+            .iter()
+            .map(|g| (g.site.x.to_bits(), g.site.y.to_bits()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(sites(&a), sites(&b));
     assert_ne!(sites(&a), sites(&c));
     // Streets are the real ones: their shapes do not depend on the seed.
-    assert_eq!(a.streets[3].area_m2.to_bits(), c.streets[3].area_m2.to_bits());
+    assert_eq!(
+        a.streets[3].area_m2.to_bits(),
+        c.streets[3].area_m2.to_bits()
+    );
 }
 
 #[test]
@@ -129,7 +137,11 @@ fn travel_times_are_sane_and_rush_hour_is_slower_by_car() {
                 let ga = d.grids[a as usize].site;
                 let gb = d.grids[b as usize].site;
                 let straight = ((ga.x - gb.x).powi(2) + (ga.y - gb.y).powi(2)).sqrt();
-                assert!(t.distance_m(a, b) + 2.0 >= straight, "{a}->{b}: {} < {straight}", t.distance_m(a, b));
+                assert!(
+                    t.distance_m(a, b) + 2.0 >= straight,
+                    "{a}->{b}: {} < {straight}",
+                    t.distance_m(a, b)
+                );
                 assert!(t.distance_m(a, b) < 150_000.0);
                 assert!(bike < walk);
                 assert!(t.seconds(Mode::Car, a, b, 8) > t.seconds(Mode::Car, a, b, 3));

@@ -10,9 +10,9 @@ use bevy_ecs::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::GridConfig;
 use super::record::GridLedger;
 use super::truth::GridTruth;
-use super::GridConfig;
 
 /// Share of verifications where the inspector judges wrongly (passes a bad fix or fails a good one).
 pub const VERIFY_ERROR: f64 = 0.02;
@@ -64,15 +64,37 @@ pub fn hear_outcomes(
 ) {
     let rng = rng.get_or_insert_with(|| streams.0.stream("grid/inspectors"));
     for msg in outcomes.read() {
-        let Outcome::VerificationRequested { task, verifier, .. } = &msg.outcome else { continue };
-        let Some(grid) = ledger.task_grid(*task) else { continue };
-        let own = verifier.0.checked_sub(crate::staff::inspector(0).0).map(|g| g as usize);
-        let Some(&entity) = own.and_then(|g| inspectors.0.get(g)) else { continue };
-        let Ok(inspector) = people.get(entity) else { continue };
+        let Outcome::VerificationRequested { task, verifier, .. } = &msg.outcome else {
+            continue;
+        };
+        let Some(grid) = ledger.task_grid(*task) else {
+            continue;
+        };
+        let own = verifier
+            .0
+            .checked_sub(crate::staff::inspector(0).0)
+            .map(|g| g as usize);
+        let Some(&entity) = own.and_then(|g| inspectors.0.get(g)) else {
+            continue;
+        };
+        let Ok(inspector) = people.get(entity) else {
+            continue;
+        };
         let start = next_on_shift(clock.now_ms.max(msg.at), &config.shifts);
-        let travel_ms = (twin.travel.seconds(Mode::Walk, inspector.grid, grid, baoan_world::kernel::hour_of_day(start)) * 1000.0) as u64;
+        let travel_ms = (twin.travel.seconds(
+            Mode::Walk,
+            inspector.grid,
+            grid,
+            baoan_world::kernel::hour_of_day(start),
+        ) * 1000.0) as u64;
         let at = start + travel_ms + rng.random_range(5 * 60_000..45 * 60_000);
-        agenda.schedule(at, InspectorAction::Verify { task: *task, grid: inspector.grid });
+        agenda.schedule(
+            at,
+            InspectorAction::Verify {
+                task: *task,
+                grid: inspector.grid,
+            },
+        );
     }
 }
 
@@ -91,13 +113,16 @@ pub fn patrol_and_verify(
     while let Some((at, action)) = agenda.pop_before(clock.tick_end()) {
         match action {
             InspectorAction::Report { item, seen_at } => {
-                let Some(it) = truth.items.get(&item) else { continue };
+                let Some(it) = truth.items.get(&item) else {
+                    continue;
+                };
                 if it.task.is_some() || it.fixed {
                     // Already on the platform (a resident called first): the app shows it.
                     truth.skipped_already_reported += 1;
                     continue;
                 }
-                let kind = catalogue::item_type(it.item_type).expect("planted types are in the catalogue");
+                let kind =
+                    catalogue::item_type(it.item_type).expect("planted types are in the catalogue");
                 let on_spot = kind.on_spot && rng.random::<f64>() < config.on_spot_share;
                 let (grid, item_type) = (it.grid, it.item_type);
                 if on_spot && rng.random::<f64>() >= config.rework_share {
@@ -105,7 +130,10 @@ pub fn patrol_and_verify(
                 }
                 truth.inspector_reports += 1;
                 truth.on_spot_reports += on_spot as u64;
-                let actor = Actor { role: Role::Inspector, person: crate::staff::inspector(grid) };
+                let actor = Actor {
+                    role: Role::Inspector,
+                    person: crate::staff::inspector(grid),
+                };
                 let command = Command::SubmitReport {
                     report_ref: item,
                     source: ReportSource::Inspector,
@@ -114,13 +142,33 @@ pub fn patrol_and_verify(
                     observed_at: seen_at,
                     resolved_on_spot: on_spot,
                 };
-                out.write(ToStack { envelope: Envelope { actor, sent_at: at, command }, client_ref: item });
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor,
+                        sent_at: at,
+                        command,
+                    },
+                    client_ref: item,
+                });
             }
             InspectorAction::Verify { task, grid } => {
-                let really_fixed = ledger.task_items(task).iter().all(|i| truth.items.get(i).is_none_or(|it| it.fixed));
+                let really_fixed = ledger
+                    .task_items(task)
+                    .iter()
+                    .all(|i| truth.items.get(i).is_none_or(|it| it.fixed));
                 let passed = really_fixed ^ (rng.random::<f64>() < VERIFY_ERROR);
-                let actor = Actor { role: Role::Inspector, person: crate::staff::inspector(grid) };
-                out.write(ToStack { envelope: Envelope { actor, sent_at: at, command: Command::VerifyTask { task, passed } }, client_ref: task.0 });
+                let actor = Actor {
+                    role: Role::Inspector,
+                    person: crate::staff::inspector(grid),
+                };
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor,
+                        sent_at: at,
+                        command: Command::VerifyTask { task, passed },
+                    },
+                    client_ref: task.0,
+                });
             }
         }
     }
@@ -132,9 +180,15 @@ mod tests {
 
     #[test]
     fn off_shift_work_waits_for_the_next_shift() {
-        let shifts = [(8 * 3_600_000, 12 * 3_600_000), (14 * 3_600_000, 18 * 3_600_000)];
+        let shifts = [
+            (8 * 3_600_000, 12 * 3_600_000),
+            (14 * 3_600_000, 18 * 3_600_000),
+        ];
         assert_eq!(next_on_shift(9 * 3_600_000, &shifts), 9 * 3_600_000);
         assert_eq!(next_on_shift(13 * 3_600_000, &shifts), 14 * 3_600_000);
-        assert_eq!(next_on_shift(19 * 3_600_000, &shifts), 86_400_000 + 8 * 3_600_000);
+        assert_eq!(
+            next_on_shift(19 * 3_600_000, &shifts),
+            86_400_000 + 8 * 3_600_000
+        );
     }
 }

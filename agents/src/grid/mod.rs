@@ -18,7 +18,7 @@ use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 
 pub use inspectors::{Inspector, InspectorAction, Inspectors};
-pub use record::{finish, GridLedger, GridOutcome};
+pub use record::{GridLedger, GridOutcome, finish};
 pub use resolvers::{Resolver, ResolverAction, Resolvers};
 pub use truth::{GridTruth, TruthAction};
 
@@ -62,35 +62,61 @@ impl GridConfig {
     pub fn from_scenario(s: &Scenario, district: &District) -> Result<GridConfig, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut surges = Vec::new();
-        for (i, surge) in s.surges.iter().enumerate().filter(|(_, x)| x.target == "grid") {
+        for (i, surge) in s
+            .surges
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.target == "grid")
+        {
             let mut mask = vec![surge.streets.is_empty(); district.streets.len()];
             for (j, name) in surge.streets.iter().enumerate() {
                 match district.street_by_name(name) {
                     Some(street) => mask[street.id as usize] = true,
-                    None => problems.push(s.problem(
-                        &format!("surge[{i}].streets[{j}]"),
-                        format!(
-                            "unknown street {name:?}; expected one of {}",
-                            district.streets.iter().map(|x| format!("{} ({})", x.name_en, x.name_zh)).collect::<Vec<_>>().join(", ")
+                    None => problems.push(
+                        s.problem(
+                            &format!("surge[{i}].streets[{j}]"),
+                            format!(
+                                "unknown street {name:?}; expected one of {}",
+                                district
+                                    .streets
+                                    .iter()
+                                    .map(|x| format!("{} ({})", x.name_en, x.name_zh))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
                         ),
-                    )),
+                    ),
                 }
             }
-            surges.push(SurgeWindow { start_ms: surge.start.ms(), end_ms: surge.end.ms(), streets: mask, multiplier: surge.multiplier });
+            surges.push(SurgeWindow {
+                start_ms: surge.start.ms(),
+                end_ms: surge.end.ms(),
+                streets: mask,
+                multiplier: surge.multiplier,
+            });
         }
         if !problems.is_empty() {
             return Err(problems);
         }
         let g = &s.grid;
         Ok(GridConfig {
-            items_per_grid_per_day: if g.enabled { g.items_per_grid_per_day } else { 0.0 },
+            items_per_grid_per_day: if g.enabled {
+                g.items_per_grid_per_day
+            } else {
+                0.0
+            },
             hourly: g.hourly_weights(),
             hotline_share: g.hotline_share,
             hotline_delay_ms: g.hotline_delay.ms(),
             on_spot_share: g.on_spot_share,
             rework_share: g.rework_share,
             resolver_staffing: g.resolver_staffing,
-            shifts: g.patrol.shifts.iter().map(|[a, b]| (a.ms(), b.ms())).collect(),
+            shifts: g
+                .patrol
+                .shifts
+                .iter()
+                .map(|[a, b]| (a.ms(), b.ms()))
+                .collect(),
             sweep_ms: g.patrol.sweep.ms(),
             detect_probability: g.patrol.detect_probability,
             report_delay_ms: g.patrol.report_delay.ms(),
@@ -121,21 +147,34 @@ pub fn staffing(config: &GridConfig, district: &District) -> Vec<ResolverEntry> 
     let mut share: BTreeMap<Department, f64> = BTreeMap::new();
     let mut busy_h: BTreeMap<Department, f64> = BTreeMap::new();
     for t in types {
-        let dispatched = if t.on_spot { 1.0 - config.on_spot_share * 0.9 } else { 1.0 };
+        let dispatched = if t.on_spot {
+            1.0 - config.on_spot_share * 0.9
+        } else {
+            1.0
+        };
         let w = t.weight / total_weight * dispatched;
         *share.entry(t.department).or_default() += w;
         let handling_h = HANDLING_MEDIAN_MIN[t.urgency as usize] * 1.13 / 60.0;
-        *busy_h.entry(t.department).or_default() += w * (handling_h + 0.35) * (1.0 + config.rework_share);
+        *busy_h.entry(t.department).or_default() +=
+            w * (handling_h + 0.35) * (1.0 + config.rework_share);
     }
     let mut out = Vec::new();
     for c in &district.communities {
         let grids = c.grids.len() as f64;
         for dept in Department::ALL {
-            let load_h = grids * config.items_per_grid_per_day * busy_h.get(&dept).copied().unwrap_or(0.0);
+            let load_h =
+                grids * config.items_per_grid_per_day * busy_h.get(&dept).copied().unwrap_or(0.0);
             let working_h = (WORK_END_MS - WORK_START_MS) as f64 / 3_600_000.0 * 0.75;
-            let n = ((load_h / working_h) * config.resolver_staffing).ceil().max(1.0) as u32;
+            let n = ((load_h / working_h) * config.resolver_staffing)
+                .ceil()
+                .max(1.0) as u32;
             for _ in 0..n {
-                out.push(ResolverEntry { person: staff::resolver(out.len() as u32), department: dept, community: c.id, street: c.street });
+                out.push(ResolverEntry {
+                    person: staff::resolver(out.len() as u32),
+                    department: dept,
+                    community: c.id,
+                    street: c.street,
+                });
             }
         }
     }
@@ -156,7 +195,10 @@ pub fn directory(district: &District, resolvers: &[ResolverEntry]) -> Directory 
                 .filter(|&o| o != g.id)
                 .map(|o| {
                     let s = district.grids[o as usize].site;
-                    (((s.x - g.site.x).powi(2) + (s.y - g.site.y).powi(2)) as u64, o)
+                    (
+                        ((s.x - g.site.x).powi(2) + (s.y - g.site.y).powi(2)) as u64,
+                        o,
+                    )
                 })
                 .collect();
             near.sort_unstable();
@@ -169,7 +211,10 @@ pub fn directory(district: &District, resolvers: &[ResolverEntry]) -> Directory 
             }
         })
         .collect();
-    Directory { grids, resolvers: resolvers.to_vec() }
+    Directory {
+        grids,
+        resolvers: resolvers.to_vec(),
+    }
 }
 
 /// The grid loop: plants the truth, runs inspectors, resolvers and the hotline, records.
@@ -189,11 +234,22 @@ impl Plugin for GridLoopPlugin {
             .add_systems(
                 Update,
                 (
-                    (inspectors::hear_outcomes, resolvers::hear_outcomes).chain().in_set(SimSet::Inputs),
-                    (truth::plant_items, truth::occur_and_call, inspectors::patrol_and_verify, resolvers::work).chain().in_set(SimSet::Agents),
+                    (inspectors::hear_outcomes, resolvers::hear_outcomes)
+                        .chain()
+                        .in_set(SimSet::Inputs),
+                    (
+                        truth::plant_items,
+                        truth::occur_and_call,
+                        inspectors::patrol_and_verify,
+                        resolvers::work,
+                    )
+                        .chain()
+                        .in_set(SimSet::Agents),
                     // The ledger takes this tick's outcomes right after the bridge, so the
                     // last tick's are never left unread.
-                    (record::take_outcomes, record::sample_backlog).chain().in_set(SimSet::Record),
+                    (record::take_outcomes, record::sample_backlog)
+                        .chain()
+                        .in_set(SimSet::Record),
                 ),
             );
     }
@@ -201,22 +257,48 @@ impl Plugin for GridLoopPlugin {
 
 fn spawn_staff(mut commands: Commands, twin: Res<Twin>, config: Res<GridConfig>) {
     let district = &twin.district;
-    let inspectors: Vec<Entity> =
-        district.grids.iter().map(|g| commands.spawn(Inspector { person: staff::inspector(g.id), grid: g.id }).id()).collect();
+    let inspectors: Vec<Entity> = district
+        .grids
+        .iter()
+        .map(|g| {
+            commands
+                .spawn(Inspector {
+                    person: staff::inspector(g.id),
+                    grid: g.id,
+                })
+                .id()
+        })
+        .collect();
     commands.insert_resource(Inspectors(inspectors));
     let entries = staffing(&config, district);
     let resolvers: Vec<Entity> = entries
         .iter()
         .map(|e| {
             let base = district.communities[e.community as usize].grids.start;
-            commands.spawn(Resolver::new(e.person, e.department, e.community, base)).id()
+            commands
+                .spawn(Resolver::new(e.person, e.department, e.community, base))
+                .id()
         })
         .collect();
-    commands.insert_resource(Resolvers { entities: resolvers, entries });
+    commands.insert_resource(Resolvers {
+        entities: resolvers,
+        entries,
+    });
 }
 
-fn load_directory(twin: Res<Twin>, resolvers: Res<Resolvers>, mut bridge: ResMut<StackBridge>, mut journal: ResMut<Journal>) {
-    let env = Envelope { actor: staff::ADMIN, sent_at: 0, command: Command::LoadDirectory { directory: directory(&twin.district, &resolvers.entries) } };
+fn load_directory(
+    twin: Res<Twin>,
+    resolvers: Res<Resolvers>,
+    mut bridge: ResMut<StackBridge>,
+    mut journal: ResMut<Journal>,
+) {
+    let env = Envelope {
+        actor: staff::ADMIN,
+        sent_at: 0,
+        command: Command::LoadDirectory {
+            directory: directory(&twin.district, &resolvers.entries),
+        },
+    };
     journal.record(0, "directory", &serde_json::json!({"grids": twin.district.grids.len(), "resolvers": resolvers.entries.len()}));
     bridge.sent += 1;
     if let Err(e) = bridge.stack.send(&env) {

@@ -8,16 +8,16 @@ use baoan_api::catalogue::{self, Urgency};
 use baoan_api::{Command, Envelope, Outcome, ReportSource, TaskId};
 use baoan_reports::html::{Section, Table};
 use baoan_reports::plot::{self, MapArea, Series};
-use baoan_reports::{round3, Hist, Invariant, Metrics, Summary};
+use baoan_reports::{Hist, Invariant, Metrics, Summary, round3};
+use baoan_world::Twin;
 use baoan_world::bridge::{FromStack, Refused, StackBridge};
 use baoan_world::kernel::{Journal, SimClock};
-use baoan_world::Twin;
 use bevy_ecs::prelude::*;
 use serde::Serialize;
 
+use super::GridConfig;
 use super::resolvers::Resolver;
 use super::truth::{GridTruth, HOTLINE_REF};
-use super::GridConfig;
 use crate::staff;
 
 #[derive(Debug, Clone)]
@@ -74,7 +74,9 @@ impl Default for GridLedger {
             tasks: HashMap::new(),
             closed: Vec::new(),
             metrics: Metrics::default(),
-            per_type: (0..catalogue::item_types().len()).map(|_| Hist::new(2)).collect(),
+            per_type: (0..catalogue::item_types().len())
+                .map(|_| Hist::new(2))
+                .collect(),
             grid_closed: Vec::new(),
             grid_detected: Vec::new(),
             grid_overdue: Vec::new(),
@@ -106,7 +108,10 @@ impl GridLedger {
         self.tasks.get(&task).map(|t| t.grid)
     }
     pub fn task_items(&self, task: TaskId) -> Vec<u64> {
-        self.tasks.get(&task).map(|t| t.items.clone()).unwrap_or_default()
+        self.tasks
+            .get(&task)
+            .map(|t| t.items.clone())
+            .unwrap_or_default()
     }
     pub fn urgency(&self, task: TaskId) -> Option<Urgency> {
         self.tasks.get(&task).map(|t| t.urgency)
@@ -158,7 +163,11 @@ pub fn take_outcomes(
                     continue; // a repeated report answered with its first task
                 }
                 let item = report_ref & !HOTLINE_REF;
-                let source = if report_ref & HOTLINE_REF != 0 { ReportSource::Hotline } else { ReportSource::Inspector };
+                let source = if report_ref & HOTLINE_REF != 0 {
+                    ReportSource::Hotline
+                } else {
+                    ReportSource::Inspector
+                };
                 let Some(it) = truth.items.get_mut(&item) else {
                     ledger.note(format!("task {} for unknown item {item}", task.0));
                     continue;
@@ -173,7 +182,8 @@ pub fn take_outcomes(
                     g.0 += 1;
                     g.1 += delay as f64 / 1000.0;
                 }
-                let urgency = catalogue::item_type(it.item_type).map_or(Urgency::Normal, |k| k.urgency);
+                let urgency =
+                    catalogue::item_type(it.item_type).map_or(Urgency::Normal, |k| k.urgency);
                 ledger.tasks.insert(
                     *task,
                     TaskRecord {
@@ -195,7 +205,10 @@ pub fn take_outcomes(
             Outcome::ReportMerged { report_ref, task } => {
                 ledger.reports_merged += 1;
                 let item = report_ref & !HOTLINE_REF;
-                let same_item = ledger.tasks.get(task).is_some_and(|t| t.items.contains(&item));
+                let same_item = ledger
+                    .tasks
+                    .get(task)
+                    .is_some_and(|t| t.items.contains(&item));
                 if let Some(it) = truth.items.get_mut(&item)
                     && !same_item
                     && it.task.is_none()
@@ -226,7 +239,10 @@ pub fn take_outcomes(
                             // An on-spot fix that failed verification is dispatched only then:
                             // that is rework, not the platform's dispatch latency.
                             if rec.resolved_at.is_none() {
-                                ledger.metrics.hist("grid.report_to_dispatch_s").record_ms(ms_between(rec.reported_at, at));
+                                ledger
+                                    .metrics
+                                    .hist("grid.report_to_dispatch_s")
+                                    .record_ms(ms_between(rec.reported_at, at));
                             }
                         }
                     }
@@ -239,18 +255,29 @@ pub fn take_outcomes(
                         if rec.accepted_at.is_none() {
                             rec.accepted_at = Some(at);
                             let d = ms_between(rec.dispatched_at.unwrap_or(at), at);
-                            ledger.metrics.hist("grid.dispatch_to_accept_s").record_ms(d);
+                            ledger
+                                .metrics
+                                .hist("grid.dispatch_to_accept_s")
+                                .record_ms(d);
                         }
                     }
-                    Outcome::VerificationRequested { verifier, resolver, .. } => {
+                    Outcome::VerificationRequested {
+                        verifier, resolver, ..
+                    } => {
                         let first = rec.resolved_at.is_none();
                         rec.resolved_at = Some(at);
                         if first && let Some(acc) = rec.accepted_at {
-                            ledger.metrics.hist("grid.accept_to_resolve_s").record_ms(ms_between(acc, at));
+                            ledger
+                                .metrics
+                                .hist("grid.accept_to_resolve_s")
+                                .record_ms(ms_between(acc, at));
                         }
                         if verifier == resolver {
                             ledger.verifier_was_resolver += 1;
-                            ledger.note(format!("task {}: verifier {} is the resolver", task.0, verifier.0));
+                            ledger.note(format!(
+                                "task {}: verifier {} is the resolver",
+                                task.0, verifier.0
+                            ));
                         }
                     }
                     Outcome::TaskReworked { .. } => ledger.reworks += 1,
@@ -260,7 +287,11 @@ pub fn take_outcomes(
                             ledger.escalated += 1;
                         }
                     }
-                    Outcome::TaskClosed { at: closed_at, overdue, .. } => {
+                    Outcome::TaskClosed {
+                        at: closed_at,
+                        overdue,
+                        ..
+                    } => {
                         let rec = ledger.tasks.remove(&task).expect("present above");
                         if ledger.closed.len() <= task.0 as usize {
                             ledger.closed.resize(task.0 as usize + 1, false);
@@ -270,10 +301,19 @@ pub fn take_outcomes(
                         ledger.closed_overdue += *overdue as u64;
                         let total = ms_between(rec.reported_at, *closed_at);
                         if let Some(r) = rec.resolved_at {
-                            ledger.metrics.hist("grid.resolve_to_verify_s").record_ms(ms_between(r, *closed_at));
+                            ledger
+                                .metrics
+                                .hist("grid.resolve_to_verify_s")
+                                .record_ms(ms_between(r, *closed_at));
                         }
-                        ledger.metrics.hist("grid.report_to_closed_s").record_ms(total);
-                        ledger.metrics.hist(&format!("grid.{}.report_to_closed_s", rec.urgency.as_str())).record_ms(total);
+                        ledger
+                            .metrics
+                            .hist("grid.report_to_closed_s")
+                            .record_ms(total);
+                        ledger
+                            .metrics
+                            .hist(&format!("grid.{}.report_to_closed_s", rec.urgency.as_str()))
+                            .record_ms(total);
                         ledger.per_type[rec.item_type as usize - 1].record_ms(total);
                         let g = &mut ledger.grid_closed[rec.grid as usize];
                         g.0 += 1;
@@ -283,10 +323,17 @@ pub fn take_outcomes(
                             if let Some(it) = truth.items.remove(&item) {
                                 ledger.items_closed += 1;
                                 ledger.closed_unfixed += (!it.fixed) as u64;
-                                ledger.metrics.hist("grid.occurred_to_closed_s").record_ms(ms_between(it.occurred_at, *closed_at));
+                                ledger
+                                    .metrics
+                                    .hist("grid.occurred_to_closed_s")
+                                    .record_ms(ms_between(it.occurred_at, *closed_at));
                             }
                         }
-                        journal.record(*closed_at, "task_closed", &serde_json::json!({"task": task.0, "overdue": overdue}));
+                        journal.record(
+                            *closed_at,
+                            "task_closed",
+                            &serde_json::json!({"task": task.0, "overdue": overdue}),
+                        );
                     }
                     _ => {}
                 }
@@ -298,7 +345,12 @@ pub fn take_outcomes(
         if matches!(r.envelope.command, Command::SubmitReport { .. }) {
             ledger.reports_refused += 1;
         }
-        let note = format!("refused {} from {:?}: {}", r.envelope.command.kind(), r.envelope.actor.role, r.error);
+        let note = format!(
+            "refused {} from {:?}: {}",
+            r.envelope.command.kind(),
+            r.envelope.actor.role,
+            r.error
+        );
         ledger.note(note);
     }
 }
@@ -317,7 +369,12 @@ fn task_of(o: &Outcome) -> Option<TaskId> {
 }
 
 /// The backlog over time, sampled at the scenario's interval.
-pub fn sample_backlog(clock: Res<SimClock>, config: Res<GridConfig>, truth: Res<GridTruth>, mut ledger: ResMut<GridLedger>) {
+pub fn sample_backlog(
+    clock: Res<SimClock>,
+    config: Res<GridConfig>,
+    truth: Res<GridTruth>,
+    mut ledger: ResMut<GridLedger>,
+) {
     let end_of_tick = clock.tick_end();
     if end_of_tick % config.backlog_every_ms != 0 && end_of_tick != config.end_ms {
         return;
@@ -327,7 +384,9 @@ pub fn sample_backlog(clock: Res<SimClock>, config: Res<GridConfig>, truth: Res<
     let unreported = truth.items.values().filter(|i| i.task.is_none()).count() as f64;
     let escalated = ledger.tasks.values().filter(|t| t.escalated).count() as f64;
     ledger.metrics.push("grid.backlog_open", hours, open);
-    ledger.metrics.push("grid.unreported_items", hours, unreported);
+    ledger
+        .metrics
+        .push("grid.unreported_items", hours, unreported);
     ledger.metrics.push("grid.escalated_open", hours, escalated);
 }
 
@@ -401,7 +460,10 @@ struct Grades {
 }
 
 fn grades(r: &[baoan_api::Rating]) -> Grades {
-    let mut g = Grades { people: r.len(), ..Grades::default() };
+    let mut g = Grades {
+        people: r.len(),
+        ..Grades::default()
+    };
     for x in r {
         match x.grade {
             'A' => g.a += 1,
@@ -410,12 +472,20 @@ fn grades(r: &[baoan_api::Rating]) -> Grades {
             _ => g.d += 1,
         }
     }
-    g.mean_score = if r.is_empty() { 0.0 } else { round3(r.iter().map(|x| x.score).sum::<f64>() / r.len() as f64) };
+    g.mean_score = if r.is_empty() {
+        0.0
+    } else {
+        round3(r.iter().map(|x| x.score).sum::<f64>() / r.len() as f64)
+    };
     g
 }
 
 fn share(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { round3(a as f64 / b as f64) }
+    if b == 0 {
+        0.0
+    } else {
+        round3(a as f64 / b as f64)
+    }
 }
 
 fn fmt_s(s: f64) -> String {
@@ -434,13 +504,31 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     let now = world.resource::<SimClock>().now_ms;
     let (stack_backlog, assessment) = {
         let mut bridge = world.resource_mut::<StackBridge>();
-        let mut ask = |command: Command| bridge.stack.send(&Envelope { actor: staff::ANALYST, sent_at: now, command });
+        let mut ask = |command: Command| {
+            bridge.stack.send(&Envelope {
+                actor: staff::ANALYST,
+                sent_at: now,
+                command,
+            })
+        };
         let backlog = match ask(Command::QueryBacklog) {
-            Ok(list) => list.into_iter().find_map(|o| if let Outcome::Backlog { backlog } = o { Some(backlog) } else { None }),
+            Ok(list) => list.into_iter().find_map(|o| {
+                if let Outcome::Backlog { backlog } = o {
+                    Some(backlog)
+                } else {
+                    None
+                }
+            }),
             Err(_) => None,
         };
         let assessment = match ask(Command::QueryAssessment) {
-            Ok(list) => list.into_iter().find_map(|o| if let Outcome::Assessment { assessment } = o { Some(assessment) } else { None }),
+            Ok(list) => list.into_iter().find_map(|o| {
+                if let Outcome::Assessment { assessment } = o {
+                    Some(assessment)
+                } else {
+                    None
+                }
+            }),
             Err(_) => None,
         };
         (backlog, assessment)
@@ -449,13 +537,27 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     let district = &twin.district;
     let truth = world.resource::<GridTruth>();
     let ledger = world.resource::<GridLedger>();
-    let busy_ms: u64 = world.iter_entities().filter_map(|e| e.get::<Resolver>().map(|r| r.busy_ms)).sum();
-    let resolver_count = world.iter_entities().filter(|e| e.contains::<Resolver>()).count();
+    let busy_ms: u64 = world
+        .iter_entities()
+        .filter_map(|e| e.get::<Resolver>().map(|r| r.busy_ms))
+        .sum();
+    let resolver_count = world
+        .iter_entities()
+        .filter(|e| e.contains::<Resolver>())
+        .count();
 
-    let unreported = truth.items.values().filter(|i| i.reported_at.is_none()).count() as u64;
+    let unreported = truth
+        .items
+        .values()
+        .filter(|i| i.reported_at.is_none())
+        .count() as u64;
     let reported_items = truth.occurred - unreported;
     let hotline_first = ledger.created_from_hotline;
-    let open_past_deadline = ledger.tasks.values().filter(|t| t.deadline_at.is_some_and(|d| d < now)).count() as u64;
+    let open_past_deadline = ledger
+        .tasks
+        .values()
+        .filter(|t| t.deadline_at.is_some_and(|d| d < now))
+        .count() as u64;
     let counts = Counts {
         items_occurred: truth.occurred,
         items_first_reported_by_inspector: ledger.tasks_created - hotline_first,
@@ -482,14 +584,35 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     };
 
     let mut metrics = ledger.metrics.clone();
-    for def in baoan_scenarios::METRICS.iter().filter(|m| m.kind == baoan_scenarios::MetricKind::Seconds) {
+    for def in baoan_scenarios::METRICS
+        .iter()
+        .filter(|m| m.kind == baoan_scenarios::MetricKind::Seconds)
+    {
         metrics.hist(def.name);
     }
-    metrics.set("grid.closed_share", share(ledger.closed_count, ledger.tasks_created));
-    metrics.set("grid.overdue_share", share(ledger.closed_overdue + open_past_deadline, ledger.closed_count + open_past_deadline));
-    metrics.set("grid.escalated_share", share(ledger.escalated, ledger.tasks_created));
-    metrics.set("grid.rework_share", share(ledger.reworks, ledger.reworks + ledger.closed_count));
-    metrics.set("grid.hotline_first_share", share(hotline_first, reported_items));
+    metrics.set(
+        "grid.closed_share",
+        share(ledger.closed_count, ledger.tasks_created),
+    );
+    metrics.set(
+        "grid.overdue_share",
+        share(
+            ledger.closed_overdue + open_past_deadline,
+            ledger.closed_count + open_past_deadline,
+        ),
+    );
+    metrics.set(
+        "grid.escalated_share",
+        share(ledger.escalated, ledger.tasks_created),
+    );
+    metrics.set(
+        "grid.rework_share",
+        share(ledger.reworks, ledger.reworks + ledger.closed_count),
+    );
+    metrics.set(
+        "grid.hotline_first_share",
+        share(hotline_first, reported_items),
+    );
     metrics.set("grid.unreported_share", share(unreported, truth.occurred));
     metrics.set("grid.rejected", ledger.refused as f64);
 
@@ -500,22 +623,36 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         Invariant::check(
             "every report is accounted for",
             reports_sent == reports_answered,
-            format!("{reports_sent} sent; {} accepted, {} merged, {} refused", ledger.reports_accepted, ledger.reports_merged, ledger.reports_refused),
+            format!(
+                "{reports_sent} sent; {} accepted, {} merged, {} refused",
+                ledger.reports_accepted, ledger.reports_merged, ledger.reports_refused
+            ),
         ),
         Invariant::check(
             "every item is closed, open on a task, or unreported",
             truth.occurred == ledger.items_closed + truth.items.len() as u64,
-            format!("{} occurred; {} closed, {} still open or unreported", truth.occurred, ledger.items_closed, truth.items.len()),
+            format!(
+                "{} occurred; {} closed, {} still open or unreported",
+                truth.occurred,
+                ledger.items_closed,
+                truth.items.len()
+            ),
         ),
         Invariant::check(
             "no task is both open and closed",
             ledger.closed_twice == 0 && ledger.after_close == 0,
-            format!("{} closed twice, {} outcomes after closing", ledger.closed_twice, ledger.after_close),
+            format!(
+                "{} closed twice, {} outcomes after closing",
+                ledger.closed_twice, ledger.after_close
+            ),
         ),
         Invariant::check(
             "the verifier is never the resolver",
             ledger.verifier_was_resolver == 0,
-            format!("{} verifications requested of the resolver", ledger.verifier_was_resolver),
+            format!(
+                "{} verifications requested of the resolver",
+                ledger.verifier_was_resolver
+            ),
         ),
     ];
     match &stack_backlog {
@@ -561,7 +698,10 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         .iter()
         .map(|s| {
             let grids = s.grids.clone().map(|g| g as usize);
-            let items: u64 = grids.clone().map(|g| truth.occurred_by_grid.get(g).copied().unwrap_or(0) as u64).sum();
+            let items: u64 = grids
+                .clone()
+                .map(|g| truth.occurred_by_grid.get(g).copied().unwrap_or(0) as u64)
+                .sum();
             let (closed, sum) = grids.clone().fold((0u64, 0.0), |acc, g| {
                 let c = ledger.grid_closed.get(g).copied().unwrap_or((0, 0.0));
                 (acc.0 + c.0 as u64, acc.1 + c.1)
@@ -570,25 +710,48 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 let c = ledger.grid_detected.get(g).copied().unwrap_or((0, 0.0));
                 (acc.0 + c.0 as u64, acc.1 + c.1)
             });
-            let overdue: u64 = grids.map(|g| ledger.grid_overdue.get(g).copied().unwrap_or(0) as u64).sum();
+            let overdue: u64 = grids
+                .map(|g| ledger.grid_overdue.get(g).copied().unwrap_or(0) as u64)
+                .sum();
             StreetRow {
                 code: s.code.clone(),
                 name_zh: s.name_zh.clone(),
                 name_en: s.name_en.clone(),
                 items,
                 tasks_closed: closed,
-                mean_report_to_closed_s: if closed == 0 { 0.0 } else { round3(sum / closed as f64) },
-                mean_detection_s: if detected == 0 { 0.0 } else { round3(dsum / detected as f64) },
+                mean_report_to_closed_s: if closed == 0 {
+                    0.0
+                } else {
+                    round3(sum / closed as f64)
+                },
+                mean_detection_s: if detected == 0 {
+                    0.0
+                } else {
+                    round3(dsum / detected as f64)
+                },
                 overdue_share: share(overdue, closed),
             }
         })
         .collect();
-    let latency: BTreeMap<String, Summary> = metrics.seconds.iter().map(|(k, h)| (k.clone(), h.summary())).collect();
-    let (inspector_grades, resolver_grades) =
-        assessment.as_ref().map_or((Grades::default(), Grades::default()), |a| (grades(&a.inspectors), grades(&a.resolvers)));
-    let inspectors_with_misses = assessment.as_ref().map_or(0, |a| a.inspectors.iter().filter(|r| r.misses > 0).count());
+    let latency: BTreeMap<String, Summary> = metrics
+        .seconds
+        .iter()
+        .map(|(k, h)| (k.clone(), h.summary()))
+        .collect();
+    let (inspector_grades, resolver_grades) = assessment
+        .as_ref()
+        .map_or((Grades::default(), Grades::default()), |a| {
+            (grades(&a.inspectors), grades(&a.resolvers))
+        });
+    let inspectors_with_misses = assessment
+        .as_ref()
+        .map_or(0, |a| a.inspectors.iter().filter(|r| r.misses > 0).count());
     let hours = now as f64 / 3_600_000.0;
-    let utilisation = if resolver_count == 0 || hours == 0.0 { 0.0 } else { round3(busy_ms as f64 / 3_600_000.0 / (resolver_count as f64 * hours)) };
+    let utilisation = if resolver_count == 0 || hours == 0.0 {
+        0.0
+    } else {
+        round3(busy_ms as f64 / 3_600_000.0 / (resolver_count as f64 * hours))
+    };
 
     let section = serde_json::json!({
         "counts": counts,
@@ -646,29 +809,63 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     ];
     html.tables.push(Table {
         caption: "Closed-loop times".into(),
-        header: ["stage", "count", "p50", "p90", "p99", "max"].map(String::from).to_vec(),
+        header: ["stage", "count", "p50", "p90", "p99", "max"]
+            .map(String::from)
+            .to_vec(),
         rows: stage_rows
             .iter()
             .map(|(k, label)| {
-                let s = metrics.seconds.get(*k).map(|h| h.summary()).unwrap_or_else(|| Hist::new(2).summary());
-                vec![label.to_string(), s.count.to_string(), fmt_s(s.p50_s), fmt_s(s.p90_s), fmt_s(s.p99_s), fmt_s(s.max_s)]
+                let s = metrics
+                    .seconds
+                    .get(*k)
+                    .map(|h| h.summary())
+                    .unwrap_or_else(|| Hist::new(2).summary());
+                vec![
+                    label.to_string(),
+                    s.count.to_string(),
+                    fmt_s(s.p50_s),
+                    fmt_s(s.p90_s),
+                    fmt_s(s.p99_s),
+                    fmt_s(s.max_s),
+                ]
             })
             .collect(),
     });
     html.tables.push(Table {
         caption: "Report → closed by urgency".into(),
-        header: ["urgency", "closed", "p50", "p90", "p99"].map(String::from).to_vec(),
+        header: ["urgency", "closed", "p50", "p90", "p99"]
+            .map(String::from)
+            .to_vec(),
         rows: Urgency::ALL
             .iter()
             .map(|u| {
-                let s = metrics.seconds.get(&format!("grid.{}.report_to_closed_s", u.as_str())).map(|h| h.summary()).unwrap_or_else(|| Hist::new(2).summary());
-                vec![u.as_str().to_string(), s.count.to_string(), fmt_s(s.p50_s), fmt_s(s.p90_s), fmt_s(s.p99_s)]
+                let s = metrics
+                    .seconds
+                    .get(&format!("grid.{}.report_to_closed_s", u.as_str()))
+                    .map(|h| h.summary())
+                    .unwrap_or_else(|| Hist::new(2).summary());
+                vec![
+                    u.as_str().to_string(),
+                    s.count.to_string(),
+                    fmt_s(s.p50_s),
+                    fmt_s(s.p90_s),
+                    fmt_s(s.p99_s),
+                ]
             })
             .collect(),
     });
     html.tables.push(Table {
         caption: "By street".into(),
-        header: ["street", "items", "closed", "mean report → closed", "mean detection", "overdue share"].map(String::from).to_vec(),
+        header: [
+            "street",
+            "items",
+            "closed",
+            "mean report → closed",
+            "mean detection",
+            "overdue share",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: by_street
             .iter()
             .map(|s| {
@@ -685,25 +882,74 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     });
     html.tables.push(Table {
         caption: "Automatic assessment (grades A-D)".into(),
-        header: ["who", "people", "A", "B", "C", "D", "mean score"].map(String::from).to_vec(),
-        rows: [("inspectors", &inspector_grades), ("resolvers", &resolver_grades)]
-            .iter()
-            .map(|(w, g)| vec![w.to_string(), g.people.to_string(), g.a.to_string(), g.b.to_string(), g.c.to_string(), g.d.to_string(), format!("{:.1}", g.mean_score)])
-            .collect(),
+        header: ["who", "people", "A", "B", "C", "D", "mean score"]
+            .map(String::from)
+            .to_vec(),
+        rows: [
+            ("inspectors", &inspector_grades),
+            ("resolvers", &resolver_grades),
+        ]
+        .iter()
+        .map(|(w, g)| {
+            vec![
+                w.to_string(),
+                g.people.to_string(),
+                g.a.to_string(),
+                g.b.to_string(),
+                g.c.to_string(),
+                g.d.to_string(),
+                format!("{:.1}", g.mean_score),
+            ]
+        })
+        .collect(),
     });
     let cdf_series: Vec<Series> = Urgency::ALL
         .iter()
-        .filter_map(|u| metrics.seconds.get(&format!("grid.{}.report_to_closed_s", u.as_str())).map(|h| (u, h)))
-        .map(|(u, h)| Series { name: u.as_str().into(), points: h.cdf(400).into_iter().map(|(x, y)| (x / 3600.0, y)).collect() })
+        .filter_map(|u| {
+            metrics
+                .seconds
+                .get(&format!("grid.{}.report_to_closed_s", u.as_str()))
+                .map(|h| (u, h))
+        })
+        .map(|(u, h)| Series {
+            name: u.as_str().into(),
+            points: h
+                .cdf(400)
+                .into_iter()
+                .map(|(x, y)| (x / 3600.0, y))
+                .collect(),
+        })
         .collect();
-    let detection = metrics.seconds.get("grid.detection_s").map(|h| h.cdf(400)).unwrap_or_default();
-    let backlog = |name: &str, label: &str| Series { name: label.into(), points: metrics.series.get(name).cloned().unwrap_or_default() };
+    let detection = metrics
+        .seconds
+        .get("grid.detection_s")
+        .map(|h| h.cdf(400))
+        .unwrap_or_default();
+    let backlog = |name: &str, label: &str| Series {
+        name: label.into(),
+        points: metrics.series.get(name).cloned().unwrap_or_default(),
+    };
     let map_values: Vec<Option<f64>> = (0..district.grids.len())
         .map(|g| match map_metric {
-            "detection_s" => ledger.grid_detected.get(g).filter(|c| c.0 > 0).map(|c| c.1 / c.0 as f64 / 3600.0),
-            "items_per_day" => truth.occurred_by_grid.get(g).map(|&n| n as f64 / (hours / 24.0).max(1e-9)),
-            "overdue_share" => ledger.grid_closed.get(g).filter(|c| c.0 > 0).map(|c| ledger.grid_overdue[g] as f64 / c.0 as f64),
-            _ => ledger.grid_closed.get(g).filter(|c| c.0 > 0).map(|c| c.1 / c.0 as f64 / 3600.0),
+            "detection_s" => ledger
+                .grid_detected
+                .get(g)
+                .filter(|c| c.0 > 0)
+                .map(|c| c.1 / c.0 as f64 / 3600.0),
+            "items_per_day" => truth
+                .occurred_by_grid
+                .get(g)
+                .map(|&n| n as f64 / (hours / 24.0).max(1e-9)),
+            "overdue_share" => ledger
+                .grid_closed
+                .get(g)
+                .filter(|c| c.0 > 0)
+                .map(|c| ledger.grid_overdue[g] as f64 / c.0 as f64),
+            _ => ledger
+                .grid_closed
+                .get(g)
+                .filter(|c| c.0 > 0)
+                .map(|c| c.1 / c.0 as f64 / 3600.0),
         })
         .collect();
     let map_label = match map_metric {
@@ -717,7 +963,12 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         .iter()
         .zip(&map_values)
         .map(|(g, v)| MapArea {
-            rings: g.shape.0.iter().map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect()).collect(),
+            rings: g
+                .shape
+                .0
+                .iter()
+                .map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect())
+                .collect(),
             value: *v,
         })
         .collect();
@@ -726,18 +977,33 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         plot::cdf_svg(
             "Detection: occurred → first report",
             "hours",
-            &[Series { name: "all items".into(), points: detection.into_iter().map(|(x, y)| (x / 3600.0, y)).collect() }],
+            &[Series {
+                name: "all items".into(),
+                points: detection
+                    .into_iter()
+                    .map(|(x, y)| (x / 3600.0, y))
+                    .collect(),
+            }],
             true,
         ),
         plot::time_series_svg(
             "Backlog over time",
             "items / tasks",
-            &[backlog("grid.backlog_open", "open tasks"), backlog("grid.unreported_items", "unreported items"), backlog("grid.escalated_open", "escalated, open")],
+            &[
+                backlog("grid.backlog_open", "open tasks"),
+                backlog("grid.unreported_items", "unreported items"),
+                backlog("grid.escalated_open", "escalated, open"),
+            ],
         ),
         plot::bars_svg(
             "Items occurred by hour of day",
             "items",
-            &truth.occurred_by_hour.iter().enumerate().map(|(h, n)| (format!("{h:02}:00"), *n as f64)).collect::<Vec<_>>(),
+            &truth
+                .occurred_by_hour
+                .iter()
+                .enumerate()
+                .map(|(h, n)| (format!("{h:02}:00"), *n as f64))
+                .collect::<Vec<_>>(),
         ),
         plot::map_svg(&format!("Grids by {map_label}"), map_label, &areas, 900),
     ];
@@ -747,7 +1013,12 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
             Err(e) => html.intro.push_str(&format!(" (a plot failed: {e})")),
         }
     }
-    GridOutcome { section, html, invariants, metrics }
+    GridOutcome {
+        section,
+        html,
+        invariants,
+        metrics,
+    }
 }
 
 /// Catalogue strings live for the whole program (a `OnceLock`), so borrowing them as static is safe.

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use baoan_api::catalogue::{Department, Urgency};
 use baoan_api::{Actor, Command, Envelope, Outcome, PersonId, ResolverEntry, Role, TaskId};
 use baoan_world::bridge::{FromStack, ToStack};
-use baoan_world::kernel::{hour_of_day, Agenda, SimClock, Streams};
+use baoan_world::kernel::{Agenda, SimClock, Streams, hour_of_day};
 use baoan_world::{Mode, Twin};
 use bevy_ecs::prelude::*;
 use rand::Rng;
@@ -34,7 +34,15 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn new(person: PersonId, department: Department, community: u32, base_grid: u32) -> Self {
-        Self { person, department, community, at_grid: base_grid, queue: BTreeSet::new(), on_task: None, busy_ms: 0 }
+        Self {
+            person,
+            department,
+            community,
+            at_grid: base_grid,
+            queue: BTreeSet::new(),
+            on_task: None,
+            busy_ms: 0,
+        }
     }
 }
 
@@ -54,9 +62,18 @@ impl Resolvers {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResolverAction {
     /// Pick the next task if idle.
-    Start { resolver: u32 },
-    Accept { resolver: u32, task: TaskId },
-    Resolve { resolver: u32, task: TaskId, grid: u32 },
+    Start {
+        resolver: u32,
+    },
+    Accept {
+        resolver: u32,
+        task: TaskId,
+    },
+    Resolve {
+        resolver: u32,
+        task: TaskId,
+        grid: u32,
+    },
 }
 
 fn index_of(person: PersonId) -> u32 {
@@ -90,18 +107,33 @@ pub fn hear_outcomes(
 ) {
     for msg in outcomes.read() {
         let (task, person, deadline) = match &msg.outcome {
-            Outcome::TaskDispatched { task, resolver, deadline_at } => (*task, *resolver, *deadline_at),
-            Outcome::TaskReworked { task, resolver } => (*task, *resolver, ledger.deadline(*task).unwrap_or(u64::MAX)),
+            Outcome::TaskDispatched {
+                task,
+                resolver,
+                deadline_at,
+            } => (*task, *resolver, *deadline_at),
+            Outcome::TaskReworked { task, resolver } => {
+                (*task, *resolver, ledger.deadline(*task).unwrap_or(u64::MAX))
+            }
             _ => continue,
         };
-        let Some(entity) = resolvers.entity(person) else { continue };
-        let Ok(mut r) = people.get_mut(entity) else { continue };
+        let Some(entity) = resolvers.entity(person) else {
+            continue;
+        };
+        let Ok(mut r) = people.get_mut(entity) else {
+            continue;
+        };
         let grid = ledger.task_grid(task).unwrap_or(r.at_grid);
         r.queue.insert((deadline, task, grid));
         if r.on_task.is_none() {
             // A resolver between tasks looks at the queue; extra wake-ups are harmless.
             let urgent = ledger.urgency(task) == Some(Urgency::Urgent);
-            agenda.schedule(start_time(clock.now_ms.max(msg.at), urgent), ResolverAction::Start { resolver: index_of(person) });
+            agenda.schedule(
+                start_time(clock.now_ms.max(msg.at), urgent),
+                ResolverAction::Start {
+                    resolver: index_of(person),
+                },
+            );
         }
     }
 }
@@ -146,22 +178,51 @@ pub fn work(
                 r.queue.remove(&entry);
                 r.on_task = Some(entry.1);
                 let accept_at = at + rng.random_range(60_000..10 * 60_000);
-                agenda.schedule(accept_at, ResolverAction::Accept { resolver, task: entry.1 });
+                agenda.schedule(
+                    accept_at,
+                    ResolverAction::Accept {
+                        resolver,
+                        task: entry.1,
+                    },
+                );
                 let hour = hour_of_day(accept_at);
-                let travel_ms = (twin.travel.seconds(Mode::EBike, r.at_grid, entry.2, hour) * 1000.0) as u64;
+                let travel_ms =
+                    (twin.travel.seconds(Mode::EBike, r.at_grid, entry.2, hour) * 1000.0) as u64;
                 let urgency = ledger.urgency(entry.1).unwrap_or(Urgency::Normal);
                 let median = HANDLING_MEDIAN_MIN[urgency as usize] * 60_000.0;
-                let handling_ms = LogNormal::new(median.ln(), 0.5).expect("valid").sample(rng) as u64;
+                let handling_ms =
+                    LogNormal::new(median.ln(), 0.5).expect("valid").sample(rng) as u64;
                 let done = accept_at + travel_ms + handling_ms;
                 r.busy_ms += done - at;
-                agenda.schedule(done, ResolverAction::Resolve { resolver, task: entry.1, grid: entry.2 });
+                agenda.schedule(
+                    done,
+                    ResolverAction::Resolve {
+                        resolver,
+                        task: entry.1,
+                        grid: entry.2,
+                    },
+                );
             }
             ResolverAction::Accept { resolver, task } => {
                 let person = crate::staff::resolver(resolver);
-                let actor = Actor { role: Role::Resolver, person };
-                out.write(ToStack { envelope: Envelope { actor, sent_at: at, command: Command::AcceptTask { task } }, client_ref: task.0 });
+                let actor = Actor {
+                    role: Role::Resolver,
+                    person,
+                };
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor,
+                        sent_at: at,
+                        command: Command::AcceptTask { task },
+                    },
+                    client_ref: task.0,
+                });
             }
-            ResolverAction::Resolve { resolver, task, grid } => {
+            ResolverAction::Resolve {
+                resolver,
+                task,
+                grid,
+            } => {
                 let fix_holds = rng.random::<f64>() >= config.rework_share;
                 for item in ledger.task_items(task) {
                     if let Some(it) = truth.items.get_mut(&item) {
@@ -169,8 +230,18 @@ pub fn work(
                     }
                 }
                 let person = crate::staff::resolver(resolver);
-                let actor = Actor { role: Role::Resolver, person };
-                out.write(ToStack { envelope: Envelope { actor, sent_at: at, command: Command::ResolveTask { task } }, client_ref: task.0 });
+                let actor = Actor {
+                    role: Role::Resolver,
+                    person,
+                };
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor,
+                        sent_at: at,
+                        command: Command::ResolveTask { task },
+                    },
+                    client_ref: task.0,
+                });
                 let entity = resolvers.entities[resolver as usize];
                 let mut r = people.get_mut(entity).expect("resolver entity");
                 r.at_grid = grid;

@@ -5,17 +5,17 @@ use std::collections::HashMap;
 
 use baoan_api::catalogue;
 use baoan_api::{Command, Envelope, ReportSource, TaskId};
+use baoan_world::Twin;
 use baoan_world::bridge::ToStack;
 use baoan_world::kernel::{Agenda, Journal, SimClock, Streams};
-use baoan_world::Twin;
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Poisson};
 use serde::Serialize;
 
-use super::inspectors::InspectorAction;
 use super::GridConfig;
+use super::inspectors::InspectorAction;
 use crate::staff;
 
 /// Hotline reports carry the item id with this bit set, so the two reports of one item differ.
@@ -57,13 +57,21 @@ pub struct GridTruth {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TruthAction {
     /// An item comes into being in a grid; `u` picks its type.
-    Occur { grid: u32, u: f64 },
-    HotlineCall { item: u64 },
+    Occur {
+        grid: u32,
+        u: f64,
+    },
+    HotlineCall {
+        item: u64,
+    },
 }
 
 impl GridTruth {
     fn item_type(&self, u: f64) -> u16 {
-        let total = *self.cumulative_weights.last().expect("catalogue is non-empty");
+        let total = *self
+            .cumulative_weights
+            .last()
+            .expect("catalogue is non-empty");
         let i = self.cumulative_weights.partition_point(|&c| c <= u * total);
         catalogue::item_types()[i.min(self.cumulative_weights.len() - 1)].code
     }
@@ -72,7 +80,13 @@ impl GridTruth {
 /// When the grid's inspector first notices an item that occurred at `t`: the patrol sweeps the
 /// grid once per `sweep_ms` during each shift; the item lies at a fixed point of the sweep
 /// (`phase`), and each pass notices it with `detect_probability`. `None` if not before `until`.
-pub fn discovery_time(t: u64, phase: f64, config: &GridConfig, until: u64, rng: &mut ChaCha8Rng) -> Option<u64> {
+pub fn discovery_time(
+    t: u64,
+    phase: f64,
+    config: &GridConfig,
+    until: u64,
+    rng: &mut ChaCha8Rng,
+) -> Option<u64> {
     let day_ms = 86_400_000;
     let mut day = t / day_ms;
     while day * day_ms < until {
@@ -111,25 +125,37 @@ pub fn plant_items(
     let truth = &mut *truth;
     if truth.streams.is_none() {
         let types = catalogue::item_types();
-        truth.cumulative_weights = types.iter().scan(0.0, |acc, t| {
-            *acc += t.weight;
-            Some(*acc)
-        }).collect();
-        truth.streams = Some((streams.0.stream("grid/patrol"), streams.0.stream("grid/hotline")));
-        truth.grid_streams = (0..twin.district.grids.len()).map(|g| streams.0.stream_for("grid/items", g as u64)).collect();
+        truth.cumulative_weights = types
+            .iter()
+            .scan(0.0, |acc, t| {
+                *acc += t.weight;
+                Some(*acc)
+            })
+            .collect();
+        truth.streams = Some((
+            streams.0.stream("grid/patrol"),
+            streams.0.stream("grid/hotline"),
+        ));
+        truth.grid_streams = (0..twin.district.grids.len())
+            .map(|g| streams.0.stream_for("grid/items", g as u64))
+            .collect();
         truth.occurred_by_grid = vec![0; twin.district.grids.len()];
     }
     let hour_start = clock.now_ms;
     let hour_end = (hour_start + 3_600_000).min(config.end_ms);
     let span_ms = hour_end - hour_start;
-    let base = config.items_per_grid_per_day / 24.0 * config.hourly[clock.hour_of_day()] * span_ms as f64 / 3_600_000.0;
+    let base =
+        config.items_per_grid_per_day / 24.0 * config.hourly[clock.hour_of_day()] * span_ms as f64
+            / 3_600_000.0;
     let mut planted = Vec::new();
     for grid in &twin.district.grids {
         // The most the surges can raise the rate within this hour, for thinning.
         let peak: f64 = config
             .surges
             .iter()
-            .filter(|w| w.start_ms < hour_end && w.end_ms > hour_start && w.streets[grid.street as usize])
+            .filter(|w| {
+                w.start_ms < hour_end && w.end_ms > hour_start && w.streets[grid.street as usize]
+            })
             .map(|w| w.multiplier.max(1.0))
             .product();
         let lambda = base * peak;
@@ -138,7 +164,14 @@ pub fn plant_items(
         }
         let rng = &mut truth.grid_streams[grid.id as usize];
         let n = Poisson::new(lambda).expect("positive rate").sample(rng) as u64;
-        let mut times: Vec<(u64, f64)> = (0..n).map(|_| (hour_start + rng.random_range(0..span_ms), rng.random::<f64>())).collect();
+        let mut times: Vec<(u64, f64)> = (0..n)
+            .map(|_| {
+                (
+                    hour_start + rng.random_range(0..span_ms),
+                    rng.random::<f64>(),
+                )
+            })
+            .collect();
         times.sort_unstable_by_key(|&(t, _)| t);
         for (t, u) in times {
             if rng.random::<f64>() * peak >= config.multiplier(t, grid.street) {
@@ -176,19 +209,39 @@ pub fn occur_and_call(
                 let (patrol, hotline) = truth.streams.as_mut().expect("initialised when planting");
                 let phase: f64 = patrol.random();
                 if let Some(seen) = discovery_time(at, phase, &config, config.end_ms, patrol) {
-                    inspector_agenda.schedule(seen + config.report_delay_ms, InspectorAction::Report { item: id, seen_at: seen });
+                    inspector_agenda.schedule(
+                        seen + config.report_delay_ms,
+                        InspectorAction::Report {
+                            item: id,
+                            seen_at: seen,
+                        },
+                    );
                 }
                 if hotline.random::<f64>() < config.hotline_share {
-                    let delay = Exp::new(1.0 / config.hotline_delay_ms as f64).expect("positive delay");
+                    let delay =
+                        Exp::new(1.0 / config.hotline_delay_ms as f64).expect("positive delay");
                     let call_at = at + delay.sample(hotline) as u64;
                     if call_at < config.end_ms {
                         agenda.schedule(call_at.max(at), TruthAction::HotlineCall { item: id });
                     }
                 }
-                journal.record(at, "item_occurred", &serde_json::json!({"item": id, "grid": grid, "item_type": item_type}));
+                journal.record(
+                    at,
+                    "item_occurred",
+                    &serde_json::json!({"item": id, "grid": grid, "item_type": item_type}),
+                );
                 truth.items.insert(
                     id,
-                    Item { grid, item_type, occurred_at: at, reported_at: None, first_source: None, task: None, fixed: false, merged_elsewhere: false },
+                    Item {
+                        grid,
+                        item_type,
+                        occurred_at: at,
+                        reported_at: None,
+                        first_source: None,
+                        task: None,
+                        fixed: false,
+                        merged_elsewhere: false,
+                    },
                 );
             }
             TruthAction::HotlineCall { item } => {
@@ -209,7 +262,14 @@ pub fn occur_and_call(
                     resolved_on_spot: false,
                 };
                 truth.hotline_calls += 1;
-                out.write(ToStack { envelope: Envelope { actor: staff::HOTLINE, sent_at: at, command }, client_ref: item | HOTLINE_REF });
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor: staff::HOTLINE,
+                        sent_at: at,
+                        command,
+                    },
+                    client_ref: item | HOTLINE_REF,
+                });
             }
         }
     }
@@ -229,7 +289,10 @@ mod tests {
             on_spot_share: 0.5,
             rework_share: 0.1,
             resolver_staffing: 1.0,
-            shifts: vec![(8 * 3_600_000, 12 * 3_600_000), (14 * 3_600_000, 18 * 3_600_000)],
+            shifts: vec![
+                (8 * 3_600_000, 12 * 3_600_000),
+                (14 * 3_600_000, 18 * 3_600_000),
+            ],
             sweep_ms: 7_200_000,
             detect_probability: 1.0,
             report_delay_ms: 0,
@@ -255,9 +318,23 @@ mod tests {
     fn nothing_is_found_after_the_run_ends_and_a_blind_patrol_finds_less() {
         let mut c = config();
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        assert_eq!(discovery_time(19 * 3_600_000, 0.5, &c, 20 * 3_600_000, &mut rng), None);
+        assert_eq!(
+            discovery_time(19 * 3_600_000, 0.5, &c, 20 * 3_600_000, &mut rng),
+            None
+        );
         c.detect_probability = 0.3;
-        let found = (0..1000).filter(|i| discovery_time(9 * 3_600_000, (*i as f64) / 1000.0, &c, 12 * 3_600_000, &mut rng).is_some()).count();
+        let found = (0..1000)
+            .filter(|i| {
+                discovery_time(
+                    9 * 3_600_000,
+                    (*i as f64) / 1000.0,
+                    &c,
+                    12 * 3_600_000,
+                    &mut rng,
+                )
+                .is_some()
+            })
+            .count();
         assert!((150..450).contains(&found), "{found}");
     }
 }

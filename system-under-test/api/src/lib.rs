@@ -106,7 +106,9 @@ pub struct ResolverEntry {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
     /// Replace the grid module's organisation data (admin). Allowed once, before any report.
-    LoadDirectory { directory: Directory },
+    LoadDirectory {
+        directory: Directory,
+    },
     /// A report of an item found in a grid. `report_ref` is the sender's own key: sending the
     /// same key twice returns the task created the first time (at-least-once transports).
     SubmitReport {
@@ -119,9 +121,16 @@ pub enum Command {
         /// another inspector.
         resolved_on_spot: bool,
     },
-    AcceptTask { task: TaskId },
-    ResolveTask { task: TaskId },
-    VerifyTask { task: TaskId, passed: bool },
+    AcceptTask {
+        task: TaskId,
+    },
+    ResolveTask {
+        task: TaskId,
+    },
+    VerifyTask {
+        task: TaskId,
+        passed: bool,
+    },
     /// The automatic assessment of inspectors and resolvers so far (analyst).
     QueryAssessment,
     /// Counts of tasks by state (analyst, dispatcher).
@@ -145,9 +154,17 @@ impl Command {
     pub fn allowed_roles(&self) -> &'static [Role] {
         match self {
             Command::LoadDirectory { .. } => &[Role::Admin],
-            Command::SubmitReport { source: ReportSource::Inspector, .. } => &[Role::Inspector],
-            Command::SubmitReport { source: ReportSource::Hotline, .. } => &[Role::Dispatcher],
-            Command::AcceptTask { .. } | Command::ResolveTask { .. } => &[Role::Resolver, Role::Inspector],
+            Command::SubmitReport {
+                source: ReportSource::Inspector,
+                ..
+            } => &[Role::Inspector],
+            Command::SubmitReport {
+                source: ReportSource::Hotline,
+                ..
+            } => &[Role::Dispatcher],
+            Command::AcceptTask { .. } | Command::ResolveTask { .. } => {
+                &[Role::Resolver, Role::Inspector]
+            }
             Command::VerifyTask { .. } => &[Role::Inspector],
             Command::QueryAssessment => &[Role::Analyst, Role::Auditor, Role::Admin],
             Command::QueryBacklog => &[Role::Analyst, Role::Dispatcher, Role::Admin],
@@ -168,21 +185,58 @@ pub enum EscalationLevel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outcome {
-    DirectoryLoaded { grids: u32, resolvers: u32 },
+    DirectoryLoaded {
+        grids: u32,
+        resolvers: u32,
+    },
     /// A report became a new task.
-    ReportAccepted { report_ref: u64, task: TaskId },
+    ReportAccepted {
+        report_ref: u64,
+        task: TaskId,
+    },
     /// A report was folded into an open task for the same grid and item type.
-    ReportMerged { report_ref: u64, task: TaskId },
-    TaskDispatched { task: TaskId, resolver: PersonId, deadline_at: Millis },
+    ReportMerged {
+        report_ref: u64,
+        task: TaskId,
+    },
+    TaskDispatched {
+        task: TaskId,
+        resolver: PersonId,
+        deadline_at: Millis,
+    },
     /// The task has no resolver yet; it stays open with this reason.
-    TaskUnassigned { task: TaskId, reason: String },
-    TaskAccepted { task: TaskId },
-    VerificationRequested { task: TaskId, verifier: PersonId, resolver: PersonId },
-    TaskReworked { task: TaskId, resolver: PersonId },
-    TaskClosed { task: TaskId, at: Millis, overdue: bool },
-    TaskEscalated { task: TaskId, level: EscalationLevel, at: Millis },
-    Assessment { assessment: Assessment },
-    Backlog { backlog: Backlog },
+    TaskUnassigned {
+        task: TaskId,
+        reason: String,
+    },
+    TaskAccepted {
+        task: TaskId,
+    },
+    VerificationRequested {
+        task: TaskId,
+        verifier: PersonId,
+        resolver: PersonId,
+    },
+    TaskReworked {
+        task: TaskId,
+        resolver: PersonId,
+    },
+    TaskClosed {
+        task: TaskId,
+        at: Millis,
+        overdue: bool,
+    },
+    TaskEscalated {
+        task: TaskId,
+        level: EscalationLevel,
+        at: Millis,
+    },
+    Assessment {
+        assessment: Assessment,
+    },
+    Backlog {
+        backlog: Backlog,
+    },
 }
 
 /// The automatic assessment the platform keeps of its people.
@@ -232,7 +286,11 @@ impl Backlog {
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum ApiError {
     #[error("role {role} may not send {command}; allowed: {allowed}")]
-    Forbidden { role: String, command: String, allowed: String },
+    Forbidden {
+        role: String,
+        command: String,
+        allowed: String,
+    },
     #[error("{what} {id} not found")]
     NotFound { what: String, id: String },
     #[error("task {task}: {problem}")]
@@ -281,8 +339,18 @@ mod tests {
             observed_at: 0,
             resolved_on_spot: false,
         };
-        assert_eq!(report(ReportSource::Hotline).allowed_roles(), &[Role::Dispatcher]);
-        assert_eq!(report(ReportSource::Inspector).allowed_roles(), &[Role::Inspector]);
-        assert!(!Command::QueryAssessment.allowed_roles().contains(&Role::Inspector));
+        assert_eq!(
+            report(ReportSource::Hotline).allowed_roles(),
+            &[Role::Dispatcher]
+        );
+        assert_eq!(
+            report(ReportSource::Inspector).allowed_roles(),
+            &[Role::Inspector]
+        );
+        assert!(
+            !Command::QueryAssessment
+                .allowed_roles()
+                .contains(&Role::Inspector)
+        );
     }
 }

@@ -14,7 +14,11 @@ fn grade(score: f64) -> char {
 }
 
 fn share(part: u32, whole: u32) -> f64 {
-    if whole == 0 { 1.0 } else { part as f64 / whole as f64 }
+    if whole == 0 {
+        1.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
 
 impl GridService {
@@ -22,7 +26,9 @@ impl GridService {
     /// before residents had to call; resolvers on timeliness and on how often their work was
     /// sent back. Both are scored 0-100 and graded A-D.
     pub fn assessment(&self, _now: Millis) -> Assessment {
-        let Some(dir) = &self.dir else { return Assessment::default() };
+        let Some(dir) = &self.dir else {
+            return Assessment::default();
+        };
         let empty = Tally::default();
         let tally = |p: &PersonId| self.tallies.get(p).unwrap_or(&empty);
         let mut inspectors: Vec<Rating> = dir
@@ -31,7 +37,8 @@ impl GridService {
             .iter()
             .map(|g| {
                 let t = tally(&g.inspector);
-                let verified_on_time = share(t.verifications - t.verifications_late, t.verifications);
+                let verified_on_time =
+                    share(t.verifications - t.verifications_late, t.verifications);
                 let found_first = share(t.handled, t.handled + t.misses);
                 let score = 100.0 * (0.5 * verified_on_time + 0.5 * found_first);
                 Rating {
@@ -52,14 +59,29 @@ impl GridService {
             .map(|r| {
                 let t = tally(&r.person);
                 let on_time = share(t.on_time, t.judged);
-                let rework = if t.judged + t.reworks == 0 { 0.0 } else { t.reworks as f64 / (t.judged + t.reworks) as f64 };
+                let rework = if t.judged + t.reworks == 0 {
+                    0.0
+                } else {
+                    t.reworks as f64 / (t.judged + t.reworks) as f64
+                };
                 let score = 100.0 * (0.6 * on_time + 0.4 * (1.0 - rework));
-                Rating { person: r.person, score, grade: grade(score), handled: t.handled, on_time_share: on_time, rework_share: rework, misses: 0 }
+                Rating {
+                    person: r.person,
+                    score,
+                    grade: grade(score),
+                    handled: t.handled,
+                    on_time_share: on_time,
+                    rework_share: rework,
+                    misses: 0,
+                }
             })
             .collect();
         inspectors.sort_by_key(|r| r.person);
         resolvers.sort_by_key(|r| r.person);
-        Assessment { inspectors, resolvers }
+        Assessment {
+            inspectors,
+            resolvers,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use baoan_api::catalogue::{self, Department};
 use baoan_api::{
-    Actor, ApiError, Backlog, Command, Directory, EscalationLevel, Envelope, Millis, Outcome,
+    Actor, ApiError, Backlog, Command, Directory, Envelope, EscalationLevel, Millis, Outcome,
     PersonId, ReportSource, TaskId,
 };
 
@@ -132,14 +132,32 @@ impl GridService {
         let now = env.sent_at;
         match &env.command {
             Command::LoadDirectory { directory } => self.load_directory(directory),
-            Command::SubmitReport { report_ref, source, grid, item_type, observed_at, resolved_on_spot } => {
-                self.submit_report(env.actor, now, *report_ref, *source, *grid, *item_type, *observed_at, *resolved_on_spot)
-            }
+            Command::SubmitReport {
+                report_ref,
+                source,
+                grid,
+                item_type,
+                observed_at,
+                resolved_on_spot,
+            } => self.submit_report(
+                env.actor,
+                now,
+                *report_ref,
+                *source,
+                *grid,
+                *item_type,
+                *observed_at,
+                *resolved_on_spot,
+            ),
             Command::AcceptTask { task } => self.accept(env.actor, *task),
             Command::ResolveTask { task } => self.resolve(env.actor, now, *task),
             Command::VerifyTask { task, passed } => self.verify(env.actor, now, *task, *passed),
-            Command::QueryAssessment => Ok(vec![Outcome::Assessment { assessment: self.assessment(now) }]),
-            Command::QueryBacklog => Ok(vec![Outcome::Backlog { backlog: self.backlog.clone() }]),
+            Command::QueryAssessment => Ok(vec![Outcome::Assessment {
+                assessment: self.assessment(now),
+            }]),
+            Command::QueryBacklog => Ok(vec![Outcome::Backlog {
+                backlog: self.backlog.clone(),
+            }]),
         }
     }
 
@@ -153,7 +171,10 @@ impl GridService {
             }
             self.escalations.pop_first();
             let t = &mut self.tasks[(task.0 - 1) as usize];
-            let unresolved = matches!(t.state, TaskState::Unassigned | TaskState::Dispatched | TaskState::Accepted);
+            let unresolved = matches!(
+                t.state,
+                TaskState::Unassigned | TaskState::Dispatched | TaskState::Accepted
+            );
             if unresolved && t.escalation < Some(level) {
                 if t.escalation.is_none() {
                     self.backlog.escalated_open += 1;
@@ -174,40 +195,77 @@ impl GridService {
 
     fn load_directory(&mut self, d: &Directory) -> Result<Vec<Outcome>, ApiError> {
         if !self.tasks.is_empty() {
-            return Err(ApiError::Conflict { task: 0, problem: "the directory cannot be replaced once reports exist".into() });
+            return Err(ApiError::Conflict {
+                task: 0,
+                problem: "the directory cannot be replaced once reports exist".into(),
+            });
         }
         if d.grids.is_empty() || d.grids.len() > MAX_DIRECTORY_GRIDS {
-            return Err(invalid("directory.grids", format!("expected 1..={MAX_DIRECTORY_GRIDS} grids, got {}", d.grids.len())));
+            return Err(invalid(
+                "directory.grids",
+                format!(
+                    "expected 1..={MAX_DIRECTORY_GRIDS} grids, got {}",
+                    d.grids.len()
+                ),
+            ));
         }
         let n = d.grids.len() as u32;
         let mut inspector_grid = HashMap::new();
         for (i, g) in d.grids.iter().enumerate() {
             if g.grid != i as u32 {
-                return Err(invalid(format!("directory.grids[{i}].grid"), format!("expected {i} (ids are dense and in order), got {}", g.grid)));
+                return Err(invalid(
+                    format!("directory.grids[{i}].grid"),
+                    format!("expected {i} (ids are dense and in order), got {}", g.grid),
+                ));
             }
             if let Some(bad) = g.neighbours.iter().find(|&&nb| nb >= n || nb == g.grid) {
-                return Err(invalid(format!("directory.grids[{i}].neighbours"), format!("{bad} is not another grid of 0..{n}")));
+                return Err(invalid(
+                    format!("directory.grids[{i}].neighbours"),
+                    format!("{bad} is not another grid of 0..{n}"),
+                ));
             }
             if inspector_grid.insert(g.inspector, g.grid).is_some() {
-                return Err(invalid(format!("directory.grids[{i}].inspector"), format!("person {} already inspects another grid", g.inspector.0)));
+                return Err(invalid(
+                    format!("directory.grids[{i}].inspector"),
+                    format!("person {} already inspects another grid", g.inspector.0),
+                ));
             }
         }
         let mut resolver_index = HashMap::new();
         let mut community_pool: HashMap<(Department, u32), Vec<usize>> = HashMap::new();
         let mut street_pool: HashMap<(Department, u32), Vec<usize>> = HashMap::new();
         for (i, r) in d.resolvers.iter().enumerate() {
-            if resolver_index.insert(r.person, i).is_some() || inspector_grid.contains_key(&r.person) {
-                return Err(invalid(format!("directory.resolvers[{i}].person"), format!("person {} is listed twice", r.person.0)));
+            if resolver_index.insert(r.person, i).is_some()
+                || inspector_grid.contains_key(&r.person)
+            {
+                return Err(invalid(
+                    format!("directory.resolvers[{i}].person"),
+                    format!("person {} is listed twice", r.person.0),
+                ));
             }
-            community_pool.entry((r.department, r.community)).or_default().push(i);
-            street_pool.entry((r.department, r.street)).or_default().push(i);
+            community_pool
+                .entry((r.department, r.community))
+                .or_default()
+                .push(i);
+            street_pool
+                .entry((r.department, r.street))
+                .or_default()
+                .push(i);
         }
         for pool in community_pool.values_mut().chain(street_pool.values_mut()) {
             pool.sort_by_key(|&i| d.resolvers[i].person);
         }
         self.resolver_load = vec![0; d.resolvers.len()];
-        self.dir = Some(Dir { raw: d.clone(), resolver_index, community_pool, street_pool });
-        Ok(vec![Outcome::DirectoryLoaded { grids: n, resolvers: d.resolvers.len() as u32 }])
+        self.dir = Some(Dir {
+            raw: d.clone(),
+            resolver_index,
+            community_pool,
+            street_pool,
+        });
+        Ok(vec![Outcome::DirectoryLoaded {
+            grids: n,
+            resolvers: d.resolvers.len() as u32,
+        }])
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -232,13 +290,25 @@ impl GridService {
         }
         let dir = self.dir()?;
         let Some(entry) = dir.raw.grids.get(grid as usize) else {
-            return Err(ApiError::NotFound { what: "grid".into(), id: grid.to_string() });
+            return Err(ApiError::NotFound {
+                what: "grid".into(),
+                id: grid.to_string(),
+            });
         };
         let Some(kind) = catalogue::item_type(item_type) else {
-            return Err(invalid("item_type", format!("expected an item type code 1..={}, got {item_type}", catalogue::item_types().len())));
+            return Err(invalid(
+                "item_type",
+                format!(
+                    "expected an item type code 1..={}, got {item_type}",
+                    catalogue::item_types().len()
+                ),
+            ));
         };
         if observed_at > now {
-            return Err(invalid("observed_at", format!("{observed_at} ms is after the report was sent ({now} ms)")));
+            return Err(invalid(
+                "observed_at",
+                format!("{observed_at} ms is after the report was sent ({now} ms)"),
+            ));
         }
         if source == ReportSource::Inspector && entry.inspector != actor.person {
             return Err(ApiError::Forbidden {
@@ -248,13 +318,25 @@ impl GridService {
             });
         }
         if on_spot && (!kind.on_spot || source != ReportSource::Inspector) {
-            return Err(invalid("resolved_on_spot", format!("item type {item_type} ({}) may not be resolved on the spot by {source:?}", kind.name_en)));
+            return Err(invalid(
+                "resolved_on_spot",
+                format!(
+                    "item type {item_type} ({}) may not be resolved on the spot by {source:?}",
+                    kind.name_en
+                ),
+            ));
         }
         if self.tasks.len() >= MAX_TASKS {
-            return Err(ApiError::Conflict { task: 0, problem: format!("task store full ({MAX_TASKS})") });
+            return Err(ApiError::Conflict {
+                task: 0,
+                problem: format!("task store full ({MAX_TASKS})"),
+            });
         }
         if source == ReportSource::Hotline
-            && let Some(&task) = self.open_by_place.get(&(grid, item_type)).and_then(|s| s.first())
+            && let Some(&task) = self
+                .open_by_place
+                .get(&(grid, item_type))
+                .and_then(|s| s.first())
         {
             self.by_ref.insert(report_ref, (task, true));
             return Ok(vec![Outcome::ReportMerged { report_ref, task }]);
@@ -284,9 +366,14 @@ impl GridService {
             unassigned_reason: None,
         });
         self.by_ref.insert(report_ref, (id, false));
-        self.open_by_place.entry((grid, item_type)).or_default().insert(id);
-        self.escalations.insert((now + allowed_ms, id, EscalationLevel::Street));
-        self.escalations.insert((now + allowed_ms * 3 / 2, id, EscalationLevel::District));
+        self.open_by_place
+            .entry((grid, item_type))
+            .or_default()
+            .insert(id);
+        self.escalations
+            .insert((now + allowed_ms, id, EscalationLevel::Street));
+        self.escalations
+            .insert((now + allowed_ms * 3 / 2, id, EscalationLevel::District));
         let tally = self.tallies.entry(actor.person).or_default();
         if source == ReportSource::Inspector {
             tally.handled += 1;
@@ -294,7 +381,10 @@ impl GridService {
             // A resident reached the platform before the grid's inspector did.
             self.tallies.entry(inspector).or_default().misses += 1;
         }
-        let mut out = vec![Outcome::ReportAccepted { report_ref, task: id }];
+        let mut out = vec![Outcome::ReportAccepted {
+            report_ref,
+            task: id,
+        }];
         if on_spot {
             let t = &mut self.tasks[(id.0 - 1) as usize];
             t.resolver = Some(actor.person);
@@ -311,15 +401,28 @@ impl GridService {
 
     /// Least-loaded resolver of the department in the community, else in the street; ties go to
     /// the lowest person id so that dispatch is deterministic.
-    fn dispatch(&mut self, id: TaskId, department: Department, community: u32, street: u32) -> Outcome {
+    fn dispatch(
+        &mut self,
+        id: TaskId,
+        department: Department,
+        community: u32,
+        street: u32,
+    ) -> Outcome {
         let dir = self.dir.as_ref().expect("dispatch needs a directory");
         let pick = |pool: Option<&Vec<usize>>| {
-            pool.and_then(|p| p.iter().copied().min_by_key(|&i| (self.resolver_load[i], dir.raw.resolvers[i].person)))
+            pool.and_then(|p| {
+                p.iter()
+                    .copied()
+                    .min_by_key(|&i| (self.resolver_load[i], dir.raw.resolvers[i].person))
+            })
         };
         let chosen = pick(dir.community_pool.get(&(department, community)))
             .or_else(|| pick(dir.street_pool.get(&(department, street))));
         let Some(index) = chosen else {
-            let reason = format!("no {} resolver in community {community} or street {street}", department.as_str());
+            let reason = format!(
+                "no {} resolver in community {community} or street {street}",
+                department.as_str()
+            );
             self.tasks[(id.0 - 1) as usize].unassigned_reason = Some(reason.clone());
             return Outcome::TaskUnassigned { task: id, reason };
         };
@@ -330,11 +433,18 @@ impl GridService {
         t.unassigned_reason = None;
         let deadline_at = t.deadline_at;
         self.move_state(id, TaskState::Dispatched);
-        Outcome::TaskDispatched { task: id, resolver: person, deadline_at }
+        Outcome::TaskDispatched {
+            task: id,
+            resolver: person,
+            deadline_at,
+        }
     }
 
     fn task_for(&self, actor: Actor, id: TaskId) -> Result<&Task, ApiError> {
-        let t = self.task(id).ok_or_else(|| ApiError::NotFound { what: "task".into(), id: id.0.to_string() })?;
+        let t = self.task(id).ok_or_else(|| ApiError::NotFound {
+            what: "task".into(),
+            id: id.0.to_string(),
+        })?;
         if t.resolver != Some(actor.person) && t.verifier != Some(actor.person) {
             return Err(ApiError::Forbidden {
                 role: actor.role.as_str().into(),
@@ -348,7 +458,10 @@ impl GridService {
     fn accept(&mut self, actor: Actor, id: TaskId) -> Result<Vec<Outcome>, ApiError> {
         let t = self.task_for(actor, id)?;
         if t.resolver != Some(actor.person) || t.state != TaskState::Dispatched {
-            return Err(conflict(id, format!("cannot accept in state {:?}", t.state)));
+            return Err(conflict(
+                id,
+                format!("cannot accept in state {:?}", t.state),
+            ));
         }
         self.move_state(id, TaskState::Accepted);
         Ok(vec![Outcome::TaskAccepted { task: id }])
@@ -357,7 +470,10 @@ impl GridService {
     fn resolve(&mut self, actor: Actor, now: Millis, id: TaskId) -> Result<Vec<Outcome>, ApiError> {
         let t = self.task_for(actor, id)?;
         if t.resolver != Some(actor.person) || t.state != TaskState::Accepted {
-            return Err(conflict(id, format!("cannot resolve in state {:?} (accept it first)", t.state)));
+            return Err(conflict(
+                id,
+                format!("cannot resolve in state {:?} (accept it first)", t.state),
+            ));
         }
         self.move_state(id, TaskState::AwaitingVerification);
         Ok(self.request_verification(id, now))
@@ -371,7 +487,12 @@ impl GridService {
         let resolver = t.resolver.expect("a resolved task has a resolver");
         let entry = &dir.raw.grids[t.grid as usize];
         let verifier = std::iter::once(entry.inspector)
-            .chain(entry.neighbours.iter().map(|&g| dir.raw.grids[g as usize].inspector))
+            .chain(
+                entry
+                    .neighbours
+                    .iter()
+                    .map(|&g| dir.raw.grids[g as usize].inspector),
+            )
             .chain(dir.raw.grids.iter().map(|g| g.inspector))
             .find(|&p| p != resolver);
         let t = &mut self.tasks[(id.0 - 1) as usize];
@@ -379,7 +500,11 @@ impl GridService {
             Some(v) => {
                 t.verifier = Some(v);
                 t.verification_requested_at = Some(now);
-                vec![Outcome::VerificationRequested { task: id, verifier: v, resolver }]
+                vec![Outcome::VerificationRequested {
+                    task: id,
+                    verifier: v,
+                    resolver,
+                }]
             }
             None => {
                 let reason = "no inspector other than the resolver can verify".to_string();
@@ -389,13 +514,29 @@ impl GridService {
         }
     }
 
-    fn verify(&mut self, actor: Actor, now: Millis, id: TaskId, passed: bool) -> Result<Vec<Outcome>, ApiError> {
+    fn verify(
+        &mut self,
+        actor: Actor,
+        now: Millis,
+        id: TaskId,
+        passed: bool,
+    ) -> Result<Vec<Outcome>, ApiError> {
         let t = self.task_for(actor, id)?;
         if t.verifier != Some(actor.person) || t.state != TaskState::AwaitingVerification {
-            return Err(conflict(id, format!("cannot verify in state {:?} as person {}", t.state, actor.person.0)));
+            return Err(conflict(
+                id,
+                format!(
+                    "cannot verify in state {:?} as person {}",
+                    t.state, actor.person.0
+                ),
+            ));
         }
-        let (resolver, requested, deadline, on_spot) =
-            (t.resolver.expect("resolver"), t.verification_requested_at.unwrap_or(now), t.deadline_at, t.resolved_on_spot);
+        let (resolver, requested, deadline, on_spot) = (
+            t.resolver.expect("resolver"),
+            t.verification_requested_at.unwrap_or(now),
+            t.deadline_at,
+            t.resolved_on_spot,
+        );
         let verifier_tally = self.tallies.entry(actor.person).or_default();
         verifier_tally.verifications += 1;
         if now.saturating_sub(requested) > VERIFY_WITHIN_MS {
@@ -421,10 +562,18 @@ impl GridService {
                     self.open_by_place.remove(&(grid, item));
                 }
             }
-            if let Some(i) = self.dir.as_ref().and_then(|d| d.resolver_index.get(&resolver).copied()) {
+            if let Some(i) = self
+                .dir
+                .as_ref()
+                .and_then(|d| d.resolver_index.get(&resolver).copied())
+            {
                 self.resolver_load[i] -= 1;
             }
-            Ok(vec![Outcome::TaskClosed { task: id, at: now, overdue }])
+            Ok(vec![Outcome::TaskClosed {
+                task: id,
+                at: now,
+                overdue,
+            }])
         } else {
             resolver_tally.reworks += 1;
             let t = &mut self.tasks[(id.0 - 1) as usize];
@@ -469,16 +618,26 @@ fn check_role(actor: &Actor, command: &Command) -> Result<(), ApiError> {
     Err(ApiError::Forbidden {
         role: actor.role.as_str().into(),
         command: command.kind().into(),
-        allowed: allowed.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
+        allowed: allowed
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     })
 }
 
 fn invalid(field: impl Into<String>, problem: impl Into<String>) -> ApiError {
-    ApiError::Invalid { field: field.into(), problem: problem.into() }
+    ApiError::Invalid {
+        field: field.into(),
+        problem: problem.into(),
+    }
 }
 
 fn conflict(id: TaskId, problem: String) -> ApiError {
-    ApiError::Conflict { task: id.0, problem }
+    ApiError::Conflict {
+        task: id.0,
+        problem,
+    }
 }
 
 fn state_count(b: &mut Backlog, s: TaskState) -> &mut u64 {

@@ -33,7 +33,13 @@ impl AuditLog {
             self.refused += 1;
         }
         let seq = self.entries.len() as u64;
-        self.entries.push(AuditEntry { seq, at, actor, command, result });
+        self.entries.push(AuditEntry {
+            seq,
+            at,
+            actor,
+            command,
+            result,
+        });
     }
 
     pub fn entries(&self) -> &[AuditEntry] {
@@ -77,7 +83,8 @@ impl Stack for InProcessStack {
             Ok(_) => "ok".to_string(),
             Err(e) => e.to_string(),
         };
-        self.audit.append(env.sent_at, env.actor, env.command.kind(), verdict);
+        self.audit
+            .append(env.sent_at, env.actor, env.command.kind(), verdict);
         result
     }
 
