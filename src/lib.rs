@@ -155,6 +155,17 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
     } else {
         scenario.source.file.clone()
     });
+    // Bad input is refused before anything is built or written.
+    let problems = GridConfig::unknown_streets(&scenario);
+    if !problems.is_empty() {
+        return Err(RunError::BadInput(
+            problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
+    }
     let out_dir = opts
         .out
         .clone()

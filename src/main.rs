@@ -66,7 +66,24 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let result = match cli.command {
+    // A panic is the harness failing (a bound hit, a bug), not bad input: exit 3, not 101.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| execute(cli.command)))
+        .unwrap_or_else(|_| {
+            Err(RunError::Harness(
+                "the harness failed (see the message above)".into(),
+            ))
+        });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("twin: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn execute(command: Cmd) -> Result<u8, RunError> {
+    match command {
         Cmd::Run {
             file,
             seed,
@@ -127,13 +144,6 @@ fn main() -> ExitCode {
             );
             0
         }),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("twin: {e}");
-            ExitCode::from(e.exit_code() as u8)
-        }
     }
 }
 

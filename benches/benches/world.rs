@@ -3,16 +3,22 @@
 use std::hint::black_box;
 
 use baoan_world::{District, Mode, Population, RngStreams, TravelTimes};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use geo::{BoundingRect, Coord};
 
 fn build(c: &mut Criterion) {
     let mut g = c.benchmark_group("build");
     g.sample_size(10);
-    g.bench_function("district scale 0.1", |b| b.iter(|| District::build(black_box(0.1), 1)));
+    g.bench_function("district scale 0.1", |b| {
+        b.iter(|| District::build(black_box(0.1), 1))
+    });
     let d = District::build(0.1, 1);
-    g.bench_function("travel times scale 0.1", |b| b.iter(|| TravelTimes::build(black_box(&d))));
-    g.bench_function("population scale 0.1", |b| b.iter(|| Population::build(black_box(&d), &RngStreams::new(1))));
+    g.bench_function("travel times scale 0.1", |b| {
+        b.iter(|| TravelTimes::build(black_box(&d)))
+    });
+    g.bench_function("population scale 0.1", |b| {
+        b.iter(|| Population::build(black_box(&d), &RngStreams::new(1)))
+    });
     g.finish();
 }
 
@@ -33,7 +39,10 @@ fn lookups(c: &mut Criterion) {
     c.bench_function("point to grid, full district", |b| {
         b.iter(|| {
             k = k.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            let p = Coord { x: bbox.min().x + (k >> 40) as f64 / (1u64 << 24) as f64 * w, y: bbox.min().y + ((k >> 16) & 0xFF_FFFF) as f64 / (1u64 << 24) as f64 * h };
+            let p = Coord {
+                x: bbox.min().x + (k >> 40) as f64 / (1u64 << 24) as f64 * w,
+                y: bbox.min().y + ((k >> 16) & 0xFF_FFFF) as f64 / (1u64 << 24) as f64 * h,
+            };
             black_box(d.grid_at(p))
         })
     });

@@ -35,6 +35,23 @@ pub struct Division {
     pub parent: String,
 }
 
+impl StreetSeed {
+    /// Whether `name` names this street: its division code, its Chinese name (with or without
+    /// 街道), or its English name in any case.
+    pub fn answers_to(&self, name: &str) -> bool {
+        let n = name.trim();
+        self.code == n
+            || self.name_zh == n
+            || self.name_zh.trim_end_matches("街道") == n
+            || self.name_en.eq_ignore_ascii_case(n)
+    }
+}
+
+/// The street a name refers to, as an index in `street_seeds()` order (the streets' ids).
+pub fn street_index(name: &str) -> Option<usize> {
+    street_seeds().iter().position(|s| s.answers_to(name))
+}
+
 pub fn street_seeds() -> Vec<StreetSeed> {
     STREET_SEEDS_CSV
         .lines()

@@ -431,13 +431,7 @@ impl District {
 
     /// A street by Chinese name, English name or division code.
     pub fn street_by_name(&self, name: &str) -> Option<&Street> {
-        let n = name.trim();
-        self.streets.iter().find(|s| {
-            s.code == n
-                || s.name_zh == n
-                || s.name_zh.trim_end_matches("街道") == n
-                || s.name_en.eq_ignore_ascii_case(n)
-        })
+        data::street_index(name).map(|i| &self.streets[i])
     }
 
     pub fn counts(&self) -> Counts {

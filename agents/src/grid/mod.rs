@@ -13,7 +13,7 @@ use baoan_api::{Command, Directory, Envelope, GridEntry, ResolverEntry};
 use baoan_scenarios::{Problem, Scenario};
 use baoan_world::bridge::StackBridge;
 use baoan_world::kernel::{Agenda, Journal, SimSet};
-use baoan_world::{District, Twin};
+use baoan_world::{District, Twin, data};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 
@@ -59,33 +59,41 @@ pub const WORK_START_MS: u64 = 8 * 3_600_000;
 pub const WORK_END_MS: u64 = 20 * 3_600_000;
 
 impl GridConfig {
-    pub fn from_scenario(s: &Scenario, district: &District) -> Result<GridConfig, Vec<Problem>> {
+    /// Every surge street named in the scenario that is not one of the district's streets,
+    /// located in the file. Needs no district, so it can run before one is built.
+    pub fn unknown_streets(s: &Scenario) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let mut surges = Vec::new();
-        for (i, surge) in s
-            .surges
-            .iter()
-            .enumerate()
-            .filter(|(_, x)| x.target == "grid")
-        {
-            let mut mask = vec![surge.streets.is_empty(); district.streets.len()];
+        for (i, surge) in s.surges.iter().enumerate() {
             for (j, name) in surge.streets.iter().enumerate() {
-                match district.street_by_name(name) {
-                    Some(street) => mask[street.id as usize] = true,
-                    None => problems.push(
-                        s.problem(
-                            &format!("surge[{i}].streets[{j}]"),
-                            format!(
-                                "unknown street {name:?}; expected one of {}",
-                                district
-                                    .streets
-                                    .iter()
-                                    .map(|x| format!("{} ({})", x.name_en, x.name_zh))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
+                if data::street_index(name).is_none() {
+                    let known = data::street_seeds()
+                        .iter()
+                        .map(|x| format!("{} ({})", x.name_en, x.name_zh))
+                        .collect::<Vec<_>>();
+                    problems.push(s.problem(
+                        &format!("surge[{i}].streets[{j}]"),
+                        format!(
+                            "unknown street {name:?}; expected one of {}",
+                            known.join(", ")
                         ),
-                    ),
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
+    pub fn from_scenario(s: &Scenario, district: &District) -> Result<GridConfig, Vec<Problem>> {
+        let problems = Self::unknown_streets(s);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut surges = Vec::new();
+        for surge in s.surges.iter().filter(|x| x.target == "grid") {
+            let mut mask = vec![surge.streets.is_empty(); district.streets.len()];
+            for name in &surge.streets {
+                if let Some(street) = district.street_by_name(name) {
+                    mask[street.id as usize] = true;
                 }
             }
             surges.push(SurgeWindow {
@@ -94,9 +102,6 @@ impl GridConfig {
                 streets: mask,
                 multiplier: surge.multiplier,
             });
-        }
-        if !problems.is_empty() {
-            return Err(problems);
         }
         let g = &s.grid;
         Ok(GridConfig {
@@ -217,7 +222,82 @@ pub fn directory(district: &District, resolvers: &[ResolverEntry]) -> Directory 
     }
 }
 
-/// The grid loop: plants the truth, runs inspectors, resolvers and the hotline, records.
+/// Order of the grid loop's actors within a tick: items occur (and residents call), then
+/// inspectors act, then resolvers — so a run never depends on how Bevy would order them.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GridStep {
+    Items,
+    Inspectors,
+    Resolvers,
+}
+
+/// Items occurring in grids (the truth) and residents' hotline calls about them.
+pub struct GridItemsPlugin;
+
+impl Plugin for GridItemsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<GridTruth>()
+            .init_resource::<Agenda<TruthAction>>()
+            .add_systems(
+                Update,
+                (truth::plant_items, truth::occur_and_call)
+                    .chain()
+                    .in_set(SimSet::Agents)
+                    .in_set(GridStep::Items),
+            );
+    }
+}
+
+/// One inspector per grid: patrols, reports, fixes small things, verifies others' fixes.
+pub struct InspectorPlugin;
+
+impl Plugin for InspectorPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Agenda<InspectorAction>>()
+            .add_systems(Startup, spawn_inspectors)
+            .add_systems(Update, inspectors::hear_outcomes.in_set(SimSet::Inputs))
+            .add_systems(
+                Update,
+                inspectors::patrol_and_verify
+                    .in_set(SimSet::Agents)
+                    .in_set(GridStep::Inspectors),
+            );
+    }
+}
+
+/// The departments' resolvers: accept, travel, fix, report resolved.
+pub struct ResolverPlugin;
+
+impl Plugin for ResolverPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Agenda<ResolverAction>>()
+            .add_systems(Startup, spawn_resolvers)
+            .add_systems(Update, resolvers::hear_outcomes.in_set(SimSet::Inputs))
+            .add_systems(
+                Update,
+                resolvers::work
+                    .in_set(SimSet::Agents)
+                    .in_set(GridStep::Resolvers),
+            );
+    }
+}
+
+/// The twin's ledger of the loop: outcomes folded in right after the bridge (so the last tick's
+/// are never left unread), and the backlog sampled.
+pub struct GridRecordPlugin;
+
+impl Plugin for GridRecordPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<GridLedger>().add_systems(
+            Update,
+            (record::take_outcomes, record::sample_backlog)
+                .chain()
+                .in_set(SimSet::Record),
+        );
+    }
+}
+
+/// The whole grid loop: its settings, the platform's directory, and the four plugins above.
 pub struct GridLoopPlugin {
     pub config: GridConfig,
 }
@@ -225,39 +305,28 @@ pub struct GridLoopPlugin {
 impl Plugin for GridLoopPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(self.config.clone())
-            .init_resource::<GridTruth>()
-            .init_resource::<GridLedger>()
-            .init_resource::<Agenda<TruthAction>>()
-            .init_resource::<Agenda<InspectorAction>>()
-            .init_resource::<Agenda<ResolverAction>>()
-            .add_systems(Startup, (spawn_staff, load_directory).chain())
-            .add_systems(
+            .configure_sets(
                 Update,
-                (
-                    (inspectors::hear_outcomes, resolvers::hear_outcomes)
-                        .chain()
-                        .in_set(SimSet::Inputs),
-                    (
-                        truth::plant_items,
-                        truth::occur_and_call,
-                        inspectors::patrol_and_verify,
-                        resolvers::work,
-                    )
-                        .chain()
-                        .in_set(SimSet::Agents),
-                    // The ledger takes this tick's outcomes right after the bridge, so the
-                    // last tick's are never left unread.
-                    (record::take_outcomes, record::sample_backlog)
-                        .chain()
-                        .in_set(SimSet::Record),
-                ),
+                (GridStep::Items, GridStep::Inspectors, GridStep::Resolvers).chain(),
+            )
+            .add_plugins((
+                GridItemsPlugin,
+                InspectorPlugin,
+                ResolverPlugin,
+                GridRecordPlugin,
+            ))
+            .add_systems(
+                Startup,
+                load_directory
+                    .after(spawn_resolvers)
+                    .after(spawn_inspectors),
             );
     }
 }
 
-fn spawn_staff(mut commands: Commands, twin: Res<Twin>, config: Res<GridConfig>) {
-    let district = &twin.district;
-    let inspectors: Vec<Entity> = district
+fn spawn_inspectors(mut commands: Commands, twin: Res<Twin>) {
+    let inspectors: Vec<Entity> = twin
+        .district
         .grids
         .iter()
         .map(|g| {
@@ -270,6 +339,10 @@ fn spawn_staff(mut commands: Commands, twin: Res<Twin>, config: Res<GridConfig>)
         })
         .collect();
     commands.insert_resource(Inspectors(inspectors));
+}
+
+fn spawn_resolvers(mut commands: Commands, twin: Res<Twin>, config: Res<GridConfig>) {
+    let district = &twin.district;
     let entries = staffing(&config, district);
     let resolvers: Vec<Entity> = entries
         .iter()

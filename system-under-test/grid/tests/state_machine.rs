@@ -229,9 +229,18 @@ fn run_ops(departments: &[Department], ops: Vec<Op>) -> Result<(u64, u64), TestC
                 let id = TaskId(task);
                 let Some(t) = s.task(id) else { continue };
                 match t.state {
-                    TaskState::Dispatched => (assigned(&s, task, 12, false), Command::AcceptTask { task: id }),
-                    TaskState::Accepted => (assigned(&s, task, 12, false), Command::ResolveTask { task: id }),
-                    TaskState::AwaitingVerification => (assigned(&s, task, 12, true), Command::VerifyTask { task: id, passed }),
+                    TaskState::Dispatched => (
+                        assigned(&s, task, 12, false),
+                        Command::AcceptTask { task: id },
+                    ),
+                    TaskState::Accepted => (
+                        assigned(&s, task, 12, false),
+                        Command::ResolveTask { task: id },
+                    ),
+                    TaskState::AwaitingVerification => (
+                        assigned(&s, task, 12, true),
+                        Command::VerifyTask { task: id, passed },
+                    ),
                     _ => continue,
                 }
             }
