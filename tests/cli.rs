@@ -63,7 +63,10 @@ fn an_unknown_street_in_a_surge_is_bad_input_with_its_place() {
         err.contains("s.toml:8:23") && err.contains("unknown street \"Atlantis\""),
         "{err}"
     );
-    assert!(!dir.join("out").exists(), "nothing is written for bad input");
+    assert!(
+        !dir.join("out").exists(),
+        "nothing is written for bad input"
+    );
 }
 
 #[test]

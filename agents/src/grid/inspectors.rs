@@ -1,7 +1,7 @@
 //! Grid inspectors (网格员): one per grid, patrolling on a daily rhythm, reporting what they find
 //! (fixing small things on the spot), and verifying resolutions on site.
 
-use baoan_api::catalogue;
+use baoan_api::catalogue::{self, Urgency};
 use baoan_api::{Actor, Command, Envelope, Outcome, PersonId, ReportSource, Role, TaskId};
 use baoan_world::bridge::{FromStack, ToStack};
 use baoan_world::kernel::{Agenda, SimClock, Streams};
@@ -80,7 +80,14 @@ pub fn hear_outcomes(
         let Ok(inspector) = people.get(entity) else {
             continue;
         };
-        let start = next_on_shift(clock.now_ms.max(msg.at), &config.shifts);
+        // Urgent fixes (gas, live wires, open manholes) are checked at once, at any hour: the
+        // platform runs 24x7. Everything else waits for the verifier's next shift.
+        let ready = clock.now_ms.max(msg.at);
+        let start = if ledger.urgency(*task) == Some(Urgency::Urgent) {
+            ready
+        } else {
+            next_on_shift(ready, &config.shifts)
+        };
         let travel_ms = (twin.travel.seconds(
             Mode::Walk,
             inspector.grid,
