@@ -7,10 +7,16 @@
 //! anything in the harness: the stack never knows it is simulated.
 
 pub mod catalogue;
+pub mod emergency;
+pub mod units;
 
 use serde::{Deserialize, Serialize};
 
 pub use catalogue::{Department, ItemType, Urgency};
+pub use emergency::{Category, EmergencyType, Owner, Severity, UnitKind};
+pub use units::{
+    Centre, CommandDirectory, IncidentId, IncidentSource, LeaderEntry, UnitClass, UnitEntry, UnitId,
+};
 
 /// Milliseconds since the start of the run. Every command carries the time it was sent; the stack
 /// never reads a wall clock, so a run in virtual time is as valid as one in real time.
@@ -35,6 +41,8 @@ pub enum Role {
     Analyst,
     Auditor,
     Admin,
+    /// A response unit's terminal: volunteers, police, department crews.
+    Responder,
 }
 
 impl Role {
@@ -47,6 +55,7 @@ impl Role {
             Role::Analyst => "analyst",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Responder => "responder",
         }
     }
 }
@@ -135,6 +144,46 @@ pub enum Command {
     QueryAssessment,
     /// Counts of tasks by state (analyst, dispatcher).
     QueryBacklog,
+    /// Replace the command module's organisation data: units, leaders, grids (admin).
+    LoadCommandDirectory {
+        directory: CommandDirectory,
+    },
+    /// An emergency reported to command. `incident_ref` is the sender's key, as for reports.
+    ReportIncident {
+        incident_ref: u64,
+        source: IncidentSource,
+        emergency_type: u16,
+        severity: Severity,
+        grid: u32,
+        x_m: f64,
+        y_m: f64,
+        observed_at: Millis,
+    },
+    /// The unit cannot take this incident (a volunteer busy with their own life).
+    UnitDeclined {
+        incident: IncidentId,
+        unit: UnitId,
+    },
+    UnitArrived {
+        incident: IncidentId,
+        unit: UnitId,
+    },
+    /// The unit's work on scene is done; it is unavailable until it reports available again.
+    UnitCleared {
+        incident: IncidentId,
+        unit: UnitId,
+    },
+    /// A unit comes on or goes off duty, or is back at a place and free.
+    UnitAvailable {
+        unit: UnitId,
+        available: bool,
+        x_m: f64,
+        y_m: f64,
+        grid: u32,
+    },
+    CloseIncident {
+        incident: IncidentId,
+    },
 }
 
 impl Command {
@@ -147,6 +196,13 @@ impl Command {
             Command::VerifyTask { .. } => "verify_task",
             Command::QueryAssessment => "query_assessment",
             Command::QueryBacklog => "query_backlog",
+            Command::LoadCommandDirectory { .. } => "load_command_directory",
+            Command::ReportIncident { .. } => "report_incident",
+            Command::UnitDeclined { .. } => "unit_declined",
+            Command::UnitArrived { .. } => "unit_arrived",
+            Command::UnitCleared { .. } => "unit_cleared",
+            Command::UnitAvailable { .. } => "unit_available",
+            Command::CloseIncident { .. } => "close_incident",
         }
     }
 
@@ -168,6 +224,17 @@ impl Command {
             Command::VerifyTask { .. } => &[Role::Inspector],
             Command::QueryAssessment => &[Role::Analyst, Role::Auditor, Role::Admin],
             Command::QueryBacklog => &[Role::Analyst, Role::Dispatcher, Role::Admin],
+            Command::LoadCommandDirectory { .. } => &[Role::Admin],
+            Command::ReportIncident {
+                source: IncidentSource::Inspector,
+                ..
+            } => &[Role::Inspector],
+            Command::ReportIncident { .. } => &[Role::Dispatcher],
+            Command::UnitDeclined { .. }
+            | Command::UnitArrived { .. }
+            | Command::UnitCleared { .. }
+            | Command::UnitAvailable { .. } => &[Role::Responder],
+            Command::CloseIncident { .. } => &[Role::Responder, Role::Dispatcher],
         }
     }
 }
@@ -236,6 +303,41 @@ pub enum Outcome {
     },
     Backlog {
         backlog: Backlog,
+    },
+    CommandDirectoryLoaded {
+        units: u32,
+        leaders: u32,
+    },
+    /// An incident was taken on: its lead centre and the leaders on duty there.
+    IncidentOpened {
+        incident: IncidentId,
+        incident_ref: u64,
+        lead: Centre,
+        duty: Vec<PersonId>,
+    },
+    /// A unit was sent; `eta_s` is the stack's own estimate.
+    UnitDispatched {
+        incident: IncidentId,
+        unit: UnitId,
+        class: UnitClass,
+        eta_s: f64,
+    },
+    /// No unit of the class is free: the incident waits for one.
+    IncidentWaiting {
+        incident: IncidentId,
+        class: UnitClass,
+        reason: String,
+    },
+    /// The lead moved up because a tier could not make its limit.
+    IncidentEscalated {
+        incident: IncidentId,
+        from: Centre,
+        to: Centre,
+        reason: String,
+    },
+    IncidentClosed {
+        incident: IncidentId,
+        at: Millis,
     },
 }
 

@@ -158,6 +158,10 @@ impl GridService {
             Command::QueryBacklog => Ok(vec![Outcome::Backlog {
                 backlog: self.backlog.clone(),
             }]),
+            other => Err(invalid(
+                "type",
+                format!("{} is not a grid-module command", other.kind()),
+            )),
         }
     }
 

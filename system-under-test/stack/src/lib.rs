@@ -1,11 +1,12 @@
 //! The district platform as one in-process service: it routes each command of `baoan-api` to the
-//! domain module that owns it (grid today; command, matcher, block data and cases as they land),
+//! domain module that owns it (grid and command today; matcher, block data and cases as they land),
 //! checks roles, and keeps the append-only audit log of every call.
 //!
 //! The harness drives it through the `Stack` trait, the same trait an HTTP client of a deployed
 //! stack implements. It depends only on the stack's own crates.
 
 use baoan_api::{Actor, ApiError, Command, Envelope, Millis, Outcome, Stack};
+use baoan_command::CommandService;
 use baoan_grid::GridService;
 use serde::Serialize;
 
@@ -55,6 +56,7 @@ impl AuditLog {
 #[derive(Default)]
 pub struct InProcessStack {
     pub grid: GridService,
+    pub command: CommandService,
     audit: AuditLog,
 }
 
@@ -78,6 +80,13 @@ impl Stack for InProcessStack {
             | Command::VerifyTask { .. }
             | Command::QueryAssessment
             | Command::QueryBacklog => self.grid.handle(env),
+            Command::LoadCommandDirectory { .. }
+            | Command::ReportIncident { .. }
+            | Command::UnitDeclined { .. }
+            | Command::UnitArrived { .. }
+            | Command::UnitCleared { .. }
+            | Command::UnitAvailable { .. }
+            | Command::CloseIncident { .. } => self.command.handle(env),
         };
         let verdict = match &result {
             Ok(_) => "ok".to_string(),

@@ -1,0 +1,139 @@
+//! The command loop's vocabulary: response units and their classes, the "1-3-5" tiers, and the
+//! "1+10+N+124" command centres.
+
+use serde::{Deserialize, Serialize};
+
+use crate::emergency::{Owner, UnitKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UnitId(pub u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IncidentId(pub u64);
+
+/// What a unit is: one of the three tiers of the 1-3-5 rule, or a department's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitClass {
+    /// 义警: building heads, shop heads, property staff, guards — on foot, within 1 minute.
+    Volunteer,
+    /// 辅警: within 3 minutes.
+    AuxiliaryPolice,
+    /// 民警: within 5 minutes.
+    Police,
+    Fire,
+    Medical,
+    Hazmat,
+    Flood,
+}
+
+impl UnitClass {
+    pub const ALL: [UnitClass; 7] = [
+        UnitClass::Volunteer,
+        UnitClass::AuxiliaryPolice,
+        UnitClass::Police,
+        UnitClass::Fire,
+        UnitClass::Medical,
+        UnitClass::Hazmat,
+        UnitClass::Flood,
+    ];
+    /// The three tiers of the 1-3-5 rule.
+    pub const TIERS: [UnitClass; 3] = [
+        UnitClass::Volunteer,
+        UnitClass::AuxiliaryPolice,
+        UnitClass::Police,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitClass::Volunteer => "volunteer",
+            UnitClass::AuxiliaryPolice => "auxiliary_police",
+            UnitClass::Police => "police",
+            UnitClass::Fire => "fire",
+            UnitClass::Medical => "medical",
+            UnitClass::Hazmat => "hazmat",
+            UnitClass::Flood => "flood",
+        }
+    }
+
+    /// The 1-3-5 limit from the call, in seconds, for the three tiers.
+    pub fn limit_s(self) -> Option<f64> {
+        match self {
+            UnitClass::Volunteer => Some(60.0),
+            UnitClass::AuxiliaryPolice => Some(180.0),
+            UnitClass::Police => Some(300.0),
+            _ => None,
+        }
+    }
+
+    pub fn of_kind(kind: UnitKind) -> UnitClass {
+        match kind {
+            UnitKind::Fire => UnitClass::Fire,
+            UnitKind::Medical => UnitClass::Medical,
+            UnitKind::Hazmat => UnitClass::Hazmat,
+            UnitKind::Flood => UnitClass::Flood,
+        }
+    }
+}
+
+/// A command centre of the "1+10+N+124" structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "level", content = "id", rename_all = "snake_case")]
+pub enum Centre {
+    /// The community's micro command centre (one of 124).
+    Community(u32),
+    /// The street's sub-centre (one of 10).
+    Street(u32),
+    /// A department's sub-centre, for its own types.
+    Department(Owner),
+    /// The district centre.
+    District,
+}
+
+impl Centre {
+    /// Community < department or street < district: where an escalation goes next.
+    pub fn rank(self) -> u8 {
+        match self {
+            Centre::Community(_) => 0,
+            Centre::Street(_) | Centre::Department(_) => 1,
+            Centre::District => 2,
+        }
+    }
+}
+
+/// A response unit the command module knows: where it is based.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitEntry {
+    pub unit: UnitId,
+    pub class: UnitClass,
+    pub x_m: f64,
+    pub y_m: f64,
+    pub grid: u32,
+    /// Whether the unit starts the run on duty.
+    pub on_duty: bool,
+}
+
+/// A leader who can be on duty at a district or street centre.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderEntry {
+    pub person: crate::PersonId,
+    pub centre: Centre,
+}
+
+/// The command module's organisation data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandDirectory {
+    /// Indexed by grid id: (community, street).
+    pub grids: Vec<(u32, u32)>,
+    pub units: Vec<UnitEntry>,
+    pub leaders: Vec<LeaderEntry>,
+}
+
+/// How an incident reached command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentSource {
+    Call,
+    Inspector,
+    Camera,
+}
