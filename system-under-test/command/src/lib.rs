@@ -163,7 +163,8 @@ pub struct CommandService {
     incidents: Vec<Incident>,
     by_ref: HashMap<u64, IncidentId>,
     /// Incidents waiting for a unit of a class, oldest first.
-    queue: HashMap<UnitClass, BTreeSet<(Millis, IncidentId)>>,
+    /// The third part tells apart two waits of one incident for the same class (two police).
+    queue: HashMap<UnitClass, BTreeSet<(Millis, IncidentId, usize)>>,
     pub open: u64,
     pub closed: u64,
 }
@@ -209,6 +210,11 @@ impl CommandService {
 
     pub fn units(&self) -> &[UnitState] {
         &self.units
+    }
+
+    /// Units of a class free to be dispatched now.
+    pub fn free_count(&self, class: UnitClass) -> usize {
+        self.free.get(&class).map_or(0, |t| t.size())
     }
 
     pub fn incident(&self, id: IncidentId) -> Option<&Incident> {
@@ -485,10 +491,11 @@ impl CommandService {
             let inc = &mut self.incidents[i];
             inc.waiting.push(class);
             inc.open_reason = format!("waiting for a free {}", class.as_str());
+            let nth = inc.waiting.iter().filter(|c| **c == class).count();
             self.queue
                 .entry(class)
                 .or_default()
-                .insert((inc.reported_at, id));
+                .insert((inc.reported_at, id, nth));
             out.push(Outcome::IncidentWaiting {
                 incident: id,
                 class,
@@ -685,13 +692,22 @@ impl CommandService {
         let mut out = Vec::new();
         if available {
             self.make_free(u);
-            // Whoever has waited longest for this class gets the nearest free unit now.
+            // Whoever has waited longest for this class gets the nearest free unit now. Each
+            // waiting incident is tried once: one that declined every free unit waits on.
             let class = self.units[u].entry.class;
-            while self.free[&class].size() > 0 {
-                let Some(&(at, id)) = self.queue.get(&class).and_then(|q| q.first()) else {
+            let waiting: Vec<(Millis, IncidentId, usize)> = self
+                .queue
+                .get(&class)
+                .map(|q| q.iter().copied().collect())
+                .unwrap_or_default();
+            for (at, id, nth) in waiting {
+                if self.free[&class].size() == 0 {
                     break;
-                };
-                self.queue.get_mut(&class).expect("queue").remove(&(at, id));
+                }
+                self.queue
+                    .get_mut(&class)
+                    .expect("queue")
+                    .remove(&(at, id, nth));
                 let inc = &mut self.incidents[(id.0 - 1) as usize];
                 let Some(pos) = inc.waiting.iter().position(|c| *c == class) else {
                     continue;
