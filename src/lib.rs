@@ -7,6 +7,7 @@ mod progress;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use baoan_agents::command::{self, CommandConfig, CommandLoopPlugin, Placement};
 use baoan_agents::grid::{self, GridConfig, GridLoopPlugin};
 use baoan_reports::{Report, evaluate, html};
 use baoan_scenarios::{Scenario, ScenarioError};
@@ -112,6 +113,7 @@ pub fn build_app(
     twin: Twin,
     stack: StackBridge,
     journal: Journal,
+    command: Option<(CommandConfig, Placement)>,
 ) -> Result<App, RunError> {
     let config = GridConfig::from_scenario(scenario, &twin.district).map_err(|problems| {
         RunError::BadInput(
@@ -133,6 +135,9 @@ pub fn build_app(
     .insert_resource(stack)
     .insert_resource(journal)
     .add_plugins(GridLoopPlugin { config });
+    if let Some((config, placement)) = command {
+        app.add_plugins(CommandLoopPlugin { config, placement });
+    }
     app.edit_schedule(Update, |s| {
         s.set_build_settings(ScheduleBuildSettings {
             ambiguity_detection: LogLevel::Error,
@@ -156,7 +161,11 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
         scenario.source.file.clone()
     });
     // Bad input is refused before anything is built or written.
-    let problems = GridConfig::unknown_streets(&scenario);
+    let mut problems = GridConfig::unknown_streets(&scenario);
+    let command_config = CommandConfig::from_scenario(&scenario);
+    if let Err(p) = &command_config {
+        problems.extend(p.iter().cloned());
+    }
     if !problems.is_empty() {
         return Err(RunError::BadInput(
             problems
@@ -193,11 +202,21 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
         Journal::default()
     };
     let counts = district::Figures::of(&twin);
+    let command_setup = match command_config {
+        Ok(config) if config.enabled => {
+            let placement =
+                command::place(&twin, &config, &baoan_world::RngStreams::new(scenario.seed))
+                    .map_err(RunError::BadInput)?;
+            Some((config, placement))
+        }
+        _ => None,
+    };
     let mut app = build_app(
         &scenario,
         twin,
         StackBridge::new(Box::new(InProcessStack::new())),
         journal,
+        command_setup,
     )?;
 
     let sim_start = Instant::now();
@@ -217,7 +236,11 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
     let simulate_s = sim_start.elapsed().as_secs_f64();
 
     let report_start = Instant::now();
-    let outcome = grid::finish(app.world_mut(), &scenario.output.map_metric);
+    let mut outcome = grid::finish(app.world_mut(), &scenario.output.map_metric);
+    let command_outcome = app
+        .world()
+        .contains_resource::<Placement>()
+        .then(|| command::finish(app.world_mut()));
     let (events, journal_result) = {
         let mut j = app.world_mut().resource_mut::<Journal>();
         (j.events, j.finish())
@@ -236,18 +259,23 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
     let mut report = Report::new(&scenario, &stack_name, BUILD, reproduce);
     report.section("district", &counts);
     report.section("grid", &outcome.section);
+    let mut sections = vec![counts.html_section(), outcome.html];
+    let mut invariants = outcome.invariants;
+    if let Some(c) = command_outcome {
+        report.section("command", &c.section);
+        sections.push(c.html);
+        invariants.extend(c.invariants);
+        outcome.metrics.merge(c.metrics);
+    }
     let slos = evaluate(&scenario.slos, &outcome.metrics);
-    report.conclude(slos, outcome.invariants);
+    report.conclude(slos, invariants);
     let write = |name: &str, text: &str| {
         std::fs::write(out_dir.join(name), text)
             .map_err(|e| RunError::Harness(format!("{}: {e}", out_dir.join(name).display())))
     };
     write("report.json", &report.to_json())?;
     if scenario.output.html {
-        write(
-            "index.html",
-            &html::render(&report, &[counts.html_section(), outcome.html]),
-        )?;
+        write("index.html", &html::render(&report, &sections))?;
     }
     if opts.junit || scenario.output.junit {
         write("junit.xml", &report.junit())?;

@@ -5,6 +5,7 @@
 //! the same messages whether the stack is in-process or deployed. They know the truth (what
 //! really happened, and when); the stack knows only what it was told.
 
+pub mod command;
 pub mod grid;
 
 /// Staff identities the twin gives the platform. Staff are synthetic like everyone else.

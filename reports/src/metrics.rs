@@ -160,6 +160,13 @@ impl Metrics {
             .push((hours, value));
     }
 
+    /// Take in another loop's metrics (names never overlap between loops).
+    pub fn merge(&mut self, other: Metrics) {
+        self.seconds.extend(other.seconds);
+        self.figures.extend(other.figures);
+        self.series.extend(other.series);
+    }
+
     /// A statistic of a metric, or `None` when the run recorded nothing for it.
     pub fn stat(&self, metric: &str, stat: &str) -> Option<f64> {
         if let Some(h) = self.seconds.get(metric) {

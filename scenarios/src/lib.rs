@@ -21,7 +21,14 @@ pub use locate::SourceMap;
 pub use metrics::{METRICS, MetricDef, MetricKind};
 
 /// Loops a surge can target. Later loops (command, matcher, ...) add their names here.
-pub const LOOPS: &[&str] = &["grid"];
+pub const LOOPS: &[&str] = &["grid", "command"];
+/// Emergency categories a command surge may be limited to.
+pub const CATEGORIES: &[&str] = &[
+    "natural_disaster",
+    "accident",
+    "public_health",
+    "social_security",
+];
 /// Named hour-of-day profiles; `hourly = [24 weights]` gives any other shape.
 pub const PROFILES: &[&str] = &["flat", "daytime", "commute", "evening"];
 /// What the report's map can colour grids by.
@@ -53,8 +60,13 @@ pub struct Scenario {
     pub scale: f64,
     #[serde(default)]
     pub grid: GridLoop,
+    #[serde(default)]
+    pub command: CommandLoop,
     #[serde(default, rename = "surge", skip_serializing_if = "Vec::is_empty")]
     pub surges: Vec<Surge>,
+    /// Roads slowed or cut (typhoon, flooding) for a window, in some streets.
+    #[serde(default, rename = "disruption", skip_serializing_if = "Vec::is_empty")]
+    pub disruptions: Vec<Disruption>,
     #[serde(default, rename = "slo", skip_serializing_if = "Vec::is_empty")]
     pub slos: Vec<Slo>,
     #[serde(default)]
@@ -190,6 +202,57 @@ impl Default for Patrol {
     }
 }
 
+/// The command loop: emergencies of the 32 types, the 1-3-5 response, department units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandLoop {
+    pub enabled: bool,
+    /// Emergencies a day in the whole district at scale 1 (scaled with the district).
+    pub incidents_per_day: f64,
+    /// Mean delay from an emergency to the call reaching command.
+    pub call_delay: Dur,
+    /// Share of dispatched volunteers who decline (busy, away).
+    pub volunteer_decline_share: f64,
+    /// Volunteer guards at scale 1 (the district's figure is 100,000).
+    pub volunteers: u32,
+    /// Police posts at scale 1 (161 at 92 key areas), unless `posts_csv` gives them.
+    pub posts: u32,
+    pub key_areas: u32,
+    /// A planner's posts: CSV with columns x_m,y_m (local metres) or lon,lat; optional.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub posts_csv: Option<String>,
+}
+
+impl Default for CommandLoop {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            incidents_per_day: 800.0,
+            call_delay: Dur::secs(60),
+            volunteer_decline_share: 0.1,
+            volunteers: 100_000,
+            posts: 161,
+            key_areas: 92,
+            posts_csv: None,
+        }
+    }
+}
+
+/// Roads slowed (and perhaps cut) in some streets for a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disruption {
+    pub start: Dur,
+    pub end: Dur,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streets: Vec<String>,
+    /// Travel times are multiplied by this (>= 1).
+    pub travel_multiplier: f64,
+    /// No unit can reach these streets until the window ends.
+    #[serde(default)]
+    pub unreachable: bool,
+}
+
 /// A window in which a loop's rate is multiplied in some streets (or everywhere).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,6 +265,12 @@ pub struct Surge {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub streets: Vec<String>,
     pub multiplier: f64,
+    /// Command surges only: limit to these emergency categories (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// Command surges only: limit to the key areas' grids.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub key_areas_only: bool,
 }
 
 /// A threshold the run must meet, in the spirit of k6's thresholds.
@@ -541,6 +610,75 @@ impl Scenario {
                     format!("expected a number in [0, 100], got {}", s.multiplier),
                 );
             }
+        }
+        for (i, s) in self.surges.iter().enumerate() {
+            for (j, c) in s.categories.iter().enumerate() {
+                if !CATEGORIES.contains(&c.as_str()) {
+                    bad(
+                        &format!("surge[{i}].categories[{j}]"),
+                        format!("expected one of {}, got {c:?}", CATEGORIES.join(", ")),
+                    );
+                }
+            }
+            if s.target != "command" && (!s.categories.is_empty() || s.key_areas_only) {
+                bad(
+                    &format!("surge[{i}]"),
+                    "`categories` and `key_areas_only` apply to command surges only".into(),
+                );
+            }
+        }
+        for (i, d) in self.disruptions.iter().enumerate() {
+            if d.start >= d.end {
+                bad(
+                    &format!("disruption[{i}].end"),
+                    format!(
+                        "expected an end after the start ({}), got {}",
+                        d.start, d.end
+                    ),
+                );
+            }
+            if !(d.travel_multiplier >= 1.0 && d.travel_multiplier <= 20.0) {
+                bad(
+                    &format!("disruption[{i}].travel_multiplier"),
+                    format!("expected a number in [1, 20], got {}", d.travel_multiplier),
+                );
+            }
+        }
+        let c = &self.command;
+        range(
+            &mut bad,
+            "command.incidents_per_day",
+            c.incidents_per_day,
+            0.0,
+            1_000_000.0,
+        );
+        range(
+            &mut bad,
+            "command.volunteer_decline_share",
+            c.volunteer_decline_share,
+            0.0,
+            1.0,
+        );
+        if c.call_delay > Dur::hours(1) {
+            bad(
+                "command.call_delay",
+                format!("expected at most 1h, got {}", c.call_delay),
+            );
+        }
+        if c.volunteers > 1_000_000 {
+            bad(
+                "command.volunteers",
+                format!("expected at most 1,000,000, got {}", c.volunteers),
+            );
+        }
+        if c.posts == 0 || c.posts > 10_000 || c.key_areas == 0 || c.key_areas > c.posts {
+            bad(
+                "command.posts",
+                format!(
+                    "expected 1..=10000 posts and 1..=posts key areas, got {} posts at {} key areas",
+                    c.posts, c.key_areas
+                ),
+            );
         }
         for (i, slo) in self.slos.iter().enumerate() {
             match metrics::metric(&slo.metric) {

@@ -113,6 +113,91 @@ pub const METRICS: &[MetricDef] = &[
         kind: MetricKind::Series,
         about: "open tasks over time",
     },
+    MetricDef {
+        name: "command.call_to_dispatch_s",
+        kind: MetricKind::Seconds,
+        about: "call received -> first unit dispatched",
+    },
+    MetricDef {
+        name: "command.volunteer.arrival_s",
+        kind: MetricKind::Seconds,
+        about: "call -> first volunteer on scene",
+    },
+    MetricDef {
+        name: "command.auxiliary_police.arrival_s",
+        kind: MetricKind::Seconds,
+        about: "call -> first auxiliary police on scene",
+    },
+    MetricDef {
+        name: "command.police.arrival_s",
+        kind: MetricKind::Seconds,
+        about: "call -> first police on scene",
+    },
+    MetricDef {
+        name: "command.fire.arrival_s",
+        kind: MetricKind::Seconds,
+        about: "call -> first fire crew on scene",
+    },
+    MetricDef {
+        name: "command.medical.arrival_s",
+        kind: MetricKind::Seconds,
+        about: "call -> first ambulance on scene",
+    },
+    MetricDef {
+        name: "command.volunteer.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "incidents with a volunteer on scene within 1 minute of the call",
+    },
+    MetricDef {
+        name: "command.auxiliary_police.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "incidents with auxiliary police on scene within 3 minutes",
+    },
+    MetricDef {
+        name: "command.police.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "incidents with police on scene within 5 minutes",
+    },
+    MetricDef {
+        name: "command.key_area.volunteer.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "as above, incidents in key areas",
+    },
+    MetricDef {
+        name: "command.key_area.auxiliary_police.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "as above, incidents in key areas",
+    },
+    MetricDef {
+        name: "command.key_area.police.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "as above, incidents in key areas",
+    },
+    MetricDef {
+        name: "command.all_tiers_within_limit_share",
+        kind: MetricKind::Figure,
+        about: "incidents where all three tiers made the 1-3-5 limits",
+    },
+    MetricDef {
+        name: "command.escalated_share",
+        kind: MetricKind::Figure,
+        about: "incidents escalated to a higher centre",
+    },
+    MetricDef {
+        name: "command.waited_share",
+        kind: MetricKind::Figure,
+        about: "incidents that waited for a free unit",
+    },
+    MetricDef {
+        name: "command.closed_share",
+        kind: MetricKind::Figure,
+        about: "incidents closed / incidents taken on",
+    },
+    MetricDef {
+        name: "command.rejected",
+        kind: MetricKind::Figure,
+        about: "command-loop commands the stack refused",
+    },
 ];
 
 pub fn metric(name: &str) -> Option<&'static MetricDef> {

@@ -2,7 +2,10 @@
 
 use proptest::prelude::*;
 
-use crate::{Dur, GridLoop, Output, PROFILES, Patrol, Scenario, Slo, Surge};
+use crate::{
+    CATEGORIES, CommandLoop, Disruption, Dur, GridLoop, Output, PROFILES, Patrol, Scenario, Slo,
+    Surge,
+};
 
 /// Streets a generated surge may name (English names; the twin also takes Chinese names and codes).
 pub const STREET_NAMES: &[&str] = &[
@@ -54,17 +57,55 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
             },
         );
     let surge = (
+        prop::bool::ANY,
         0u64..20,
         1u64..6,
         prop::sample::subsequence(STREET_NAMES, 0..3),
         (10u32..=50).prop_map(|x| x as f64 / 10.0),
+        prop::sample::subsequence(CATEGORIES, 0..2),
+        prop::bool::weighted(0.3),
     )
-        .prop_map(|(start_h, len_h, streets, multiplier)| Surge {
-            target: "grid".into(),
+        .prop_map(
+            |(command, start_h, len_h, streets, multiplier, categories, key_areas_only)| Surge {
+                target: if command { "command" } else { "grid" }.into(),
+                start: Dur::hours(start_h),
+                end: Dur::hours(start_h + len_h),
+                streets: streets.into_iter().map(str::to_string).collect(),
+                multiplier,
+                categories: if command {
+                    categories.into_iter().map(str::to_string).collect()
+                } else {
+                    vec![]
+                },
+                key_areas_only: command && key_areas_only,
+            },
+        );
+    let command = (
+        (100u32..=3000),
+        (0u32..=30),
+        (10u64..=300),
+        (20_000u32..=150_000),
+    )
+        .prop_map(|(per_day, decline, delay_s, volunteers)| CommandLoop {
+            incidents_per_day: per_day as f64,
+            volunteer_decline_share: decline as f64 / 100.0,
+            call_delay: Dur::secs(delay_s),
+            volunteers,
+            ..CommandLoop::default()
+        });
+    let disruption = (
+        0u64..20,
+        1u64..6,
+        prop::sample::subsequence(STREET_NAMES, 1..3),
+        (10u32..=40),
+        prop::bool::weighted(0.3),
+    )
+        .prop_map(|(start_h, len_h, streets, mult, unreachable)| Disruption {
             start: Dur::hours(start_h),
             end: Dur::hours(start_h + len_h),
             streets: streets.into_iter().map(str::to_string).collect(),
-            multiplier,
+            travel_multiplier: mult as f64 / 10.0,
+            unreachable,
         });
     (
         0u64..=i64::MAX as u64,
@@ -73,23 +114,29 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
         prop::sample::select(vec![0.001, 0.002, 0.005, 0.01, 0.02]),
         grid,
         prop::collection::vec(surge, 0..3),
+        command,
+        prop::collection::vec(disruption, 0..2),
     )
-        .prop_map(|(seed, duration, tick, scale, grid, surges)| Scenario {
-            name: "generated".into(),
-            description: String::new(),
-            seed,
-            duration,
-            tick,
-            scale,
-            grid,
-            surges,
-            slos: vec![Slo {
-                metric: "grid.report_to_closed_s".into(),
-                stat: "p90".into(),
-                max: Some(7.0 * 86_400.0),
-                min: None,
-            }],
-            output: Output::default(),
-            source: Default::default(),
-        })
+        .prop_map(
+            |(seed, duration, tick, scale, grid, surges, command, disruptions)| Scenario {
+                name: "generated".into(),
+                description: String::new(),
+                seed,
+                duration,
+                tick,
+                scale,
+                grid,
+                command,
+                surges,
+                disruptions,
+                slos: vec![Slo {
+                    metric: "grid.report_to_closed_s".into(),
+                    stat: "p90".into(),
+                    max: Some(7.0 * 86_400.0),
+                    min: None,
+                }],
+                output: Output::default(),
+                source: Default::default(),
+            },
+        )
 }

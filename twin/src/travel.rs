@@ -62,6 +62,11 @@ pub const CAR: ModeParams = ModeParams {
     ],
 };
 
+/// Trips shorter than this go by local streets rather than the grid network.
+const LOCAL_TRIP_M: f64 = 800.0;
+/// Local streets against the straight line, before the mode's own street factor.
+const LOCAL_DETOUR: f64 = 1.1;
+
 /// Links per grid site in the network (nearest neighbours over land).
 const LINKS_PER_SITE: usize = 8;
 /// Matrix unit: distances are stored in 2 m steps, so u16 reaches 131 km.
@@ -163,6 +168,28 @@ impl TravelTimes {
         p.overhead_s
             + self.distance_m(from, to) * p.street_factor / p.speed_m_per_s
                 * p.hour_factor[hour % 24]
+    }
+
+    /// Seconds from one point to another (local metres) by `mode`: short trips follow local
+    /// streets (straight line × 1.3); longer ones the network between the two grids' sites.
+    pub fn seconds_between(
+        &self,
+        mode: Mode,
+        from_grid: u32,
+        from: Coord<f64>,
+        to_grid: u32,
+        to: Coord<f64>,
+        hour: usize,
+    ) -> f64 {
+        let straight = ((from.x - to.x).powi(2) + (from.y - to.y).powi(2)).sqrt();
+        let local = straight * LOCAL_DETOUR;
+        let metres = if from_grid == to_grid || straight < LOCAL_TRIP_M {
+            local
+        } else {
+            self.distance_m(from_grid, to_grid).max(local)
+        };
+        let p = &self.modes[mode as usize];
+        p.overhead_s + metres * p.street_factor / p.speed_m_per_s * p.hour_factor[hour % 24]
     }
 
     pub fn grids(&self) -> usize {

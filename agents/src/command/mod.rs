@@ -1,0 +1,814 @@
+//! The command loop's actors: emergencies of the 32 types (the truth), callers, the units of the
+//! "1-3-5" rule — 100,000 volunteer guards at their buildings, auxiliary police and police at
+//! the 161 posts of the 92 key areas and on patrol — and the departments' crews at their
+//! stations. Units move on the twin's travel times, slowed or cut off by disruptions.
+
+mod place;
+mod record;
+
+use std::collections::HashMap;
+
+use baoan_api::emergency::{self, Category, Severity};
+use baoan_api::{
+    Actor, Command, CommandDirectory, Envelope, IncidentId, IncidentSource, Outcome, PersonId,
+    Role, UnitClass, UnitId,
+};
+use baoan_scenarios::{Problem, Scenario};
+use baoan_world::bridge::{FromStack, StackBridge, ToStack};
+use baoan_world::kernel::{Agenda, Journal, SimClock, SimSet, Streams, hour_of_day};
+use baoan_world::{Mode, Twin, data};
+use bevy_app::{App, Plugin, Startup, Update};
+use bevy_ecs::prelude::*;
+use geo::{BoundingRect, Contains, Coord, Point};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, LogNormal, Poisson};
+
+pub use place::{Placement, UnitSpec, place};
+pub use record::{CommandLedger, CommandOutcome, finish};
+
+use crate::staff;
+
+/// client_ref tags, so the ledger knows which command an outcome answers.
+pub const TAG_REPORT: u64 = 1 << 56;
+pub const TAG_DECLINE: u64 = 2 << 56;
+pub const TAG_AVAILABLE: u64 = 3 << 56;
+pub const TAG_OTHER: u64 = 4 << 56;
+pub const TAG_MASK: u64 = 0xFF << 56;
+
+/// A command surge resolved against the district.
+#[derive(Debug, Clone)]
+pub struct CommandSurge {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub streets: Vec<bool>,
+    pub categories: Vec<Category>,
+    pub key_areas_only: bool,
+    pub multiplier: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DisruptionWindow {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub streets: Vec<bool>,
+    pub travel_multiplier: f64,
+    pub unreachable: bool,
+}
+
+#[derive(Resource, Debug, Clone)]
+pub struct CommandConfig {
+    pub enabled: bool,
+    pub incidents_per_day: f64,
+    pub call_delay_ms: u64,
+    pub volunteer_decline_share: f64,
+    pub volunteers: u32,
+    pub posts: u32,
+    pub key_areas: u32,
+    pub posts_csv: Option<(String, String)>,
+    pub surges: Vec<CommandSurge>,
+    pub disruptions: Vec<DisruptionWindow>,
+    pub end_ms: u64,
+    pub scale: f64,
+}
+
+fn street_mask(
+    s: &Scenario,
+    field: &str,
+    names: &[String],
+    problems: &mut Vec<Problem>,
+) -> Vec<bool> {
+    let mut mask = vec![names.is_empty(); 10];
+    for (j, name) in names.iter().enumerate() {
+        match data::street_index(name) {
+            Some(i) => mask[i] = true,
+            None => problems
+                .push(s.problem(&format!("{field}[{j}]"), format!("unknown street {name:?}"))),
+        }
+    }
+    mask
+}
+
+impl CommandConfig {
+    /// The command loop's settings, with street names and a planner's posts file checked.
+    pub fn from_scenario(s: &Scenario) -> Result<CommandConfig, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut surges = Vec::new();
+        for (i, surge) in s
+            .surges
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.target == "command")
+        {
+            let streets = street_mask(
+                s,
+                &format!("surge[{i}].streets"),
+                &surge.streets,
+                &mut problems,
+            );
+            let categories = surge
+                .categories
+                .iter()
+                .filter_map(|c| Category::parse(c))
+                .collect();
+            surges.push(CommandSurge {
+                start_ms: surge.start.ms(),
+                end_ms: surge.end.ms(),
+                streets,
+                categories,
+                key_areas_only: surge.key_areas_only,
+                multiplier: surge.multiplier,
+            });
+        }
+        let mut disruptions = Vec::new();
+        for (i, d) in s.disruptions.iter().enumerate() {
+            let streets = street_mask(
+                s,
+                &format!("disruption[{i}].streets"),
+                &d.streets,
+                &mut problems,
+            );
+            disruptions.push(DisruptionWindow {
+                start_ms: d.start.ms(),
+                end_ms: d.end.ms(),
+                streets,
+                travel_multiplier: d.travel_multiplier,
+                unreachable: d.unreachable,
+            });
+        }
+        let posts_csv = match &s.command.posts_csv {
+            None => None,
+            Some(path) => {
+                // Relative to the scenario file, as a planner would expect.
+                let base = std::path::Path::new(&s.source.file)
+                    .parent()
+                    .unwrap_or(std::path::Path::new("."));
+                let full = base.join(path);
+                match std::fs::read_to_string(&full) {
+                    Ok(text) => Some((full.display().to_string(), text)),
+                    Err(e) => {
+                        problems.push(s.problem(
+                            "command.posts_csv",
+                            format!("cannot read {}: {e}", full.display()),
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let c = &s.command;
+        Ok(CommandConfig {
+            enabled: c.enabled,
+            incidents_per_day: c.incidents_per_day,
+            call_delay_ms: c.call_delay.ms(),
+            volunteer_decline_share: c.volunteer_decline_share,
+            volunteers: c.volunteers,
+            posts: c.posts,
+            key_areas: c.key_areas,
+            posts_csv,
+            surges,
+            disruptions,
+            end_ms: s.duration.ms(),
+            scale: s.scale,
+        })
+    }
+
+    /// Travel-time multiplier for a trip leaving at `t` from or to a street.
+    pub fn slowdown(&self, t: u64, streets: &[u32]) -> f64 {
+        self.disruptions
+            .iter()
+            .filter(|d| {
+                t >= d.start_ms && t < d.end_ms && streets.iter().any(|&s| d.streets[s as usize])
+            })
+            .map(|d| d.travel_multiplier)
+            .fold(1.0, f64::max)
+    }
+
+    /// If the street is cut off at `t`, when it opens again.
+    pub fn cut_off_until(&self, t: u64, street: u32) -> Option<u64> {
+        self.disruptions
+            .iter()
+            .filter(|d| {
+                d.unreachable && t >= d.start_ms && t < d.end_ms && d.streets[street as usize]
+            })
+            .map(|d| d.end_ms)
+            .max()
+    }
+}
+
+/// A unit in the twin: what it is, where it lives, when it is on duty.
+#[derive(Component, Debug, Clone)]
+pub struct Unit {
+    pub id: UnitId,
+    pub spec: UnitSpec,
+    pub busy_since: Option<u64>,
+    pub busy_ms: u64,
+    pub incident: Option<IncidentId>,
+}
+
+#[derive(Resource, Debug, Default)]
+pub struct Units {
+    pub entities: Vec<Entity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CommandAction {
+    Occur {
+        kind: u16,
+        grid: u32,
+        x: f64,
+        y: f64,
+        severity: usize,
+    },
+    Call {
+        key: u64,
+    },
+    Decline {
+        unit: UnitId,
+        incident: IncidentId,
+    },
+    Arrive {
+        unit: UnitId,
+        incident: IncidentId,
+    },
+    Clear {
+        unit: UnitId,
+        incident: IncidentId,
+    },
+    /// Back at base (or coming on or off duty).
+    Available {
+        unit: UnitId,
+        available: bool,
+    },
+}
+
+/// What the twin knows of each emergency (the truth, and the ids the stack gave it).
+#[derive(Resource, Default)]
+pub struct Emergencies {
+    pub next_key: u64,
+    pub truth: HashMap<u64, Truth>,
+    pub by_incident: HashMap<IncidentId, u64>,
+    cumulative_grid: Vec<f64>,
+    cumulative_grid_crowd: Vec<f64>,
+    rng: Option<ChaCha8Rng>,
+    unit_rng: Option<ChaCha8Rng>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Truth {
+    pub kind: u16,
+    pub severity: Severity,
+    pub grid: u32,
+    pub x: f64,
+    pub y: f64,
+    pub occurred_at: u64,
+}
+
+pub struct CommandLoopPlugin {
+    pub config: CommandConfig,
+    pub placement: Placement,
+}
+
+impl Plugin for CommandLoopPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(self.config.clone())
+            .insert_resource(self.placement.clone())
+            .init_resource::<Emergencies>()
+            .init_resource::<CommandLedger>()
+            .init_resource::<Units>()
+            .init_resource::<Agenda<CommandAction>>()
+            .add_systems(Startup, (spawn_units, load_command_directory).chain())
+            .add_systems(Update, hear_outcomes.in_set(SimSet::Inputs))
+            .add_systems(
+                Update,
+                (emergencies_arise, act)
+                    .chain()
+                    .in_set(SimSet::Agents)
+                    .after(crate::grid::GridStep::Resolvers),
+            )
+            .add_systems(Update, record::take_outcomes.in_set(SimSet::Record));
+    }
+}
+
+fn spawn_units(
+    mut commands: Commands,
+    config: Res<CommandConfig>,
+    placement: Res<Placement>,
+    mut agenda: ResMut<Agenda<CommandAction>>,
+) {
+    let mut entities = Vec::with_capacity(placement.units.len());
+    for (i, spec) in placement.units.iter().enumerate() {
+        let id = UnitId(i as u32 + 1);
+        // Volunteers come on and off duty by their daily rhythm, as the stack is told.
+        if let Some((on, off)) = spec.duty {
+            for day in 0..=(config.end_ms / 86_400_000) {
+                let base = day * 86_400_000;
+                for (at, available) in [(base + on, true), (base + off, false)] {
+                    if at > 0 && at < config.end_ms {
+                        agenda.schedule(
+                            at,
+                            CommandAction::Available {
+                                unit: id,
+                                available,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        entities.push(
+            commands
+                .spawn(Unit {
+                    id,
+                    spec: spec.clone(),
+                    busy_since: None,
+                    busy_ms: 0,
+                    incident: None,
+                })
+                .id(),
+        );
+    }
+    commands.insert_resource(Units { entities });
+}
+
+fn load_command_directory(
+    twin: Res<Twin>,
+    placement: Res<Placement>,
+    mut bridge: ResMut<StackBridge>,
+    mut journal: ResMut<Journal>,
+) {
+    let directory = CommandDirectory {
+        grids: twin
+            .district
+            .grids
+            .iter()
+            .map(|g| (g.community, g.street))
+            .collect(),
+        units: placement
+            .units
+            .iter()
+            .enumerate()
+            .map(|(i, u)| baoan_api::UnitEntry {
+                unit: UnitId(i as u32 + 1),
+                class: u.class,
+                x_m: u.home.x,
+                y_m: u.home.y,
+                grid: u.grid,
+                on_duty: u.on_duty_at(0),
+            })
+            .collect(),
+        leaders: leaders(&twin),
+    };
+    journal.record(
+        0,
+        "command_directory",
+        &serde_json::json!({"units": directory.units.len(), "leaders": directory.leaders.len()}),
+    );
+    bridge.sent += 1;
+    if let Err(e) = bridge.stack.send(&Envelope {
+        actor: staff::ADMIN,
+        sent_at: 0,
+        command: Command::LoadCommandDirectory { directory },
+    }) {
+        bridge.refused += 1;
+        journal.record(0, "refused", &e.to_string());
+    }
+}
+
+/// Six leaders per district and street centre, two on duty in each eight-hour shift.
+fn leaders(twin: &Twin) -> Vec<baoan_api::LeaderEntry> {
+    let mut out = Vec::new();
+    let centres = std::iter::once(baoan_api::Centre::District).chain(
+        twin.district
+            .streets
+            .iter()
+            .map(|s| baoan_api::Centre::Street(s.id)),
+    );
+    for (c, centre) in centres.enumerate() {
+        for k in 0..6 {
+            out.push(baoan_api::LeaderEntry {
+                person: PersonId(5_000_000 + c as u32 * 10 + k),
+                centre,
+            });
+        }
+    }
+    out
+}
+
+/// Each simulated hour: this hour's emergencies of every type (Poisson, thinned for surges).
+fn emergencies_arise(
+    clock: Res<SimClock>,
+    twin: Res<Twin>,
+    config: Res<CommandConfig>,
+    streams: Res<Streams>,
+    placement: Res<Placement>,
+    mut em: ResMut<Emergencies>,
+    mut agenda: ResMut<Agenda<CommandAction>>,
+) {
+    if !config.enabled || clock.now_ms % 3_600_000 != 0 || config.incidents_per_day <= 0.0 {
+        return;
+    }
+    let em = &mut *em;
+    let district = &twin.district;
+    if em.rng.is_none() {
+        em.rng = Some(streams.0.stream("command/emergencies"));
+        em.unit_rng = Some(streams.0.stream("command/units"));
+        let mut acc = 0.0;
+        em.cumulative_grid = district
+            .grids
+            .iter()
+            .map(|g| {
+                acc += twin.population.residents_of_grid(g.id).len() as f64 + 1.0;
+                acc
+            })
+            .collect();
+        let mut acc = 0.0;
+        em.cumulative_grid_crowd = district
+            .grids
+            .iter()
+            .map(|g| {
+                let crowd = if placement.key_area_grid[g.id as usize] {
+                    4.0
+                } else {
+                    1.0
+                };
+                acc += (twin.population.residents_of_grid(g.id).len() as f64 + 1.0) * crowd;
+                acc
+            })
+            .collect();
+    }
+    let rng = em.rng.as_mut().expect("set above");
+    let types = emergency::emergency_types();
+    let total_weight: f64 = types.iter().map(|t| t.weight).sum();
+    let hour_start = clock.now_ms;
+    let hour_end = (hour_start + 3_600_000).min(config.end_ms);
+    let span = hour_end - hour_start;
+    let per_day = config.incidents_per_day * config.scale;
+    for t in types {
+        let profile = baoan_scenarios::profile_weights(match t.profile.as_str() {
+            "night" => "evening",
+            p => p,
+        });
+        let mean = profile.iter().sum::<f64>() / 24.0;
+        let shape = profile[clock.hour_of_day()] / mean;
+        let applicable =
+            |s: &CommandSurge| s.categories.is_empty() || s.categories.contains(&t.category);
+        let peak: f64 = config
+            .surges
+            .iter()
+            .filter(|s| s.start_ms < hour_end && s.end_ms > hour_start && applicable(s))
+            .map(|s| s.multiplier.max(1.0))
+            .product();
+        let lambda =
+            per_day * t.weight / total_weight / 24.0 * shape * peak * span as f64 / 3_600_000.0;
+        if lambda <= 0.0 {
+            continue;
+        }
+        let n = Poisson::new(lambda).expect("positive").sample(rng) as u64;
+        let crowd = t.category == Category::SocialSecurity;
+        let weights = if crowd {
+            &em.cumulative_grid_crowd
+        } else {
+            &em.cumulative_grid
+        };
+        let mut planned = Vec::new();
+        for _ in 0..n {
+            let at = hour_start + rng.random_range(0..span);
+            let u = rng.random::<f64>() * weights.last().copied().unwrap_or(0.0);
+            let grid = weights.partition_point(|&c| c <= u).min(weights.len() - 1) as u32;
+            let g = &district.grids[grid as usize];
+            let m: f64 = config
+                .surges
+                .iter()
+                .filter(|s| {
+                    at >= s.start_ms
+                        && at < s.end_ms
+                        && applicable(s)
+                        && s.streets[g.street as usize]
+                })
+                .filter(|s| !s.key_areas_only || placement.key_area_grid[grid as usize])
+                .map(|s| s.multiplier)
+                .product();
+            if rng.random::<f64>() * peak >= m {
+                continue;
+            }
+            let sev_u = rng.random::<f64>() * t.severity_weights.iter().sum::<f64>();
+            let mut acc = 0.0;
+            let severity = t.severity_weights.iter().position(|w| {
+                acc += w;
+                sev_u < acc
+            });
+            let point = random_point(g, rng);
+            planned.push((
+                at,
+                CommandAction::Occur {
+                    kind: t.code,
+                    grid,
+                    x: point.x,
+                    y: point.y,
+                    severity: severity.unwrap_or(3),
+                },
+            ));
+        }
+        for (at, action) in planned {
+            agenda.schedule(at, action);
+        }
+    }
+}
+
+fn random_point(g: &baoan_world::geography::Grid, rng: &mut ChaCha8Rng) -> Coord<f64> {
+    let b = g.shape.bounding_rect().expect("a grid has an extent");
+    for _ in 0..50 {
+        let p = Coord {
+            x: rng.random_range(b.min().x..=b.max().x),
+            y: rng.random_range(b.min().y..=b.max().y),
+        };
+        if g.shape.contains(&Point(p)) {
+            return p;
+        }
+    }
+    g.site
+}
+
+fn mode_of(class: UnitClass) -> (Mode, f64) {
+    match class {
+        UnitClass::Volunteer => (Mode::Walk, 30.0),
+        UnitClass::AuxiliaryPolice => (Mode::EBike, 30.0),
+        UnitClass::Police => (Mode::Car, 30.0),
+        UnitClass::Fire | UnitClass::Medical => (Mode::Car, 60.0),
+        UnitClass::Hazmat | UnitClass::Flood => (Mode::Car, 120.0),
+    }
+}
+
+/// Dispatches become trips (or declines); everything else is the ledger's.
+#[allow(clippy::too_many_arguments)]
+fn hear_outcomes(
+    clock: Res<SimClock>,
+    twin: Res<Twin>,
+    config: Res<CommandConfig>,
+    units: Res<Units>,
+    mut em: ResMut<Emergencies>,
+    mut people: Query<&mut Unit>,
+    mut outcomes: MessageReader<FromStack>,
+    mut agenda: ResMut<Agenda<CommandAction>>,
+) {
+    let em = &mut *em;
+    for msg in outcomes.read() {
+        let Outcome::UnitDispatched {
+            incident,
+            unit,
+            class,
+            ..
+        } = &msg.outcome
+        else {
+            continue;
+        };
+        let Some(&entity) = units.entities.get(unit.0 as usize - 1) else {
+            continue;
+        };
+        let Ok(mut u) = people.get_mut(entity) else {
+            continue;
+        };
+        let Some(key) = em.by_incident.get(incident) else {
+            continue;
+        };
+        let Some(truth) = em.truth.get(key) else {
+            continue;
+        };
+        let rng = em
+            .unit_rng
+            .as_mut()
+            .expect("initialised with the first emergencies");
+        let start = clock.now_ms.max(msg.at);
+        u.incident = Some(*incident);
+        u.busy_since = Some(start);
+        if *class == UnitClass::Volunteer && rng.random::<f64>() < config.volunteer_decline_share {
+            agenda.schedule(
+                start + rng.random_range(10_000..40_000),
+                CommandAction::Decline {
+                    unit: *unit,
+                    incident: *incident,
+                },
+            );
+            continue;
+        }
+        let (mode, turnout_s) = mode_of(*class);
+        let to = Coord {
+            x: truth.x,
+            y: truth.y,
+        };
+        let hour = hour_of_day(start);
+        let street_from = twin.district.grids[u.spec.grid as usize].street;
+        let street_to = twin.district.grids[truth.grid as usize].street;
+        let slow = config.slowdown(start, &[street_from, street_to]);
+        let travel_s =
+            twin.travel
+                .seconds_between(mode, u.spec.grid, u.spec.home, truth.grid, to, hour)
+                * slow;
+        let mut arrive = start + ((turnout_s + travel_s) * 1000.0) as u64;
+        if let Some(open_at) = config.cut_off_until(start, street_to) {
+            arrive = arrive.max(open_at + (travel_s * 1000.0) as u64);
+        }
+        agenda.schedule(
+            arrive,
+            CommandAction::Arrive {
+                unit: *unit,
+                incident: *incident,
+            },
+        );
+    }
+}
+
+/// Emergencies occur and are called in; units arrive, work, clear, go home, change shift.
+#[allow(clippy::too_many_arguments)]
+fn act(
+    clock: Res<SimClock>,
+    twin: Res<Twin>,
+    config: Res<CommandConfig>,
+    units: Res<Units>,
+    mut em: ResMut<Emergencies>,
+    mut people: Query<&mut Unit>,
+    mut ledger: ResMut<CommandLedger>,
+    mut journal: ResMut<Journal>,
+    mut agenda: ResMut<Agenda<CommandAction>>,
+    mut out: MessageWriter<ToStack>,
+) {
+    let em = &mut *em;
+    let responder = |u: UnitId| Actor {
+        role: Role::Responder,
+        person: PersonId(6_000_000 + u.0),
+    };
+    while let Some((at, action)) = agenda.pop_before(clock.tick_end()) {
+        match action {
+            CommandAction::Occur {
+                kind,
+                grid,
+                x,
+                y,
+                severity,
+            } => {
+                let key = em.next_key;
+                em.next_key += 1;
+                let rng = em.rng.as_mut().expect("set when planting");
+                let delay = Exp::new(1.0 / config.call_delay_ms.max(1) as f64)
+                    .expect("positive")
+                    .sample(rng) as u64;
+                let severity = Severity::ALL[severity];
+                em.truth.insert(
+                    key,
+                    Truth {
+                        kind,
+                        severity,
+                        grid,
+                        x,
+                        y,
+                        occurred_at: at,
+                    },
+                );
+                ledger.occurred(key, at, kind, severity, grid);
+                journal.record(at, "emergency_occurred", &serde_json::json!({"key": key, "type": kind, "severity": severity.as_str(), "grid": grid}));
+                if at + delay < config.end_ms {
+                    agenda.schedule(at + delay, CommandAction::Call { key });
+                }
+            }
+            CommandAction::Call { key } => {
+                let t = &em.truth[&key];
+                ledger.called(key, at);
+                let command = Command::ReportIncident {
+                    incident_ref: key,
+                    source: IncidentSource::Call,
+                    emergency_type: t.kind,
+                    severity: t.severity,
+                    grid: t.grid,
+                    x_m: t.x,
+                    y_m: t.y,
+                    observed_at: t.occurred_at,
+                };
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor: staff::HOTLINE,
+                        sent_at: at,
+                        command,
+                    },
+                    client_ref: TAG_REPORT | key,
+                });
+            }
+            CommandAction::Decline { unit, incident } => {
+                release(&units, &mut people, unit, at);
+                ledger.unit_released(incident, unit);
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor: responder(unit),
+                        sent_at: at,
+                        command: Command::UnitDeclined { incident, unit },
+                    },
+                    client_ref: TAG_DECLINE | unit.0 as u64,
+                });
+            }
+            CommandAction::Arrive { unit, incident } => {
+                let class = people
+                    .get(units.entities[unit.0 as usize - 1])
+                    .map_or(UnitClass::Volunteer, |u| u.spec.class);
+                ledger.arrived(incident, unit, class, at);
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor: responder(unit),
+                        sent_at: at,
+                        command: Command::UnitArrived { incident, unit },
+                    },
+                    client_ref: TAG_OTHER | unit.0 as u64,
+                });
+                let kind = em
+                    .by_incident
+                    .get(&incident)
+                    .and_then(|k| em.truth.get(k))
+                    .map_or(1, |t| t.kind);
+                let median_ms =
+                    emergency::emergency_type(kind).map_or(30.0, |t| t.on_scene_min) * 60_000.0;
+                let rng = em.unit_rng.as_mut().expect("set");
+                let on_scene = LogNormal::new(median_ms.ln(), 0.4)
+                    .expect("valid")
+                    .sample(rng) as u64;
+                agenda.schedule(
+                    at + on_scene.max(60_000),
+                    CommandAction::Clear { unit, incident },
+                );
+            }
+            CommandAction::Clear { unit, incident } => {
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor: responder(unit),
+                        sent_at: at,
+                        command: Command::UnitCleared { incident, unit },
+                    },
+                    client_ref: TAG_OTHER | unit.0 as u64,
+                });
+                ledger.unit_cleared(incident, unit);
+                if ledger.ready_to_close(incident) {
+                    ledger.closing(incident);
+                    out.write(ToStack {
+                        envelope: Envelope {
+                            actor: responder(unit),
+                            sent_at: at,
+                            command: Command::CloseIncident { incident },
+                        },
+                        client_ref: TAG_OTHER | incident.0,
+                    });
+                }
+                // Home again after the trip back.
+                let entity = units.entities[unit.0 as usize - 1];
+                let u = people.get(entity).expect("unit");
+                let t = em.by_incident.get(&incident).and_then(|k| em.truth.get(k));
+                let back_ms = t.map_or(0, |t| {
+                    let (mode, _) = mode_of(u.spec.class);
+                    (twin.travel.seconds_between(
+                        mode,
+                        t.grid,
+                        Coord { x: t.x, y: t.y },
+                        u.spec.grid,
+                        u.spec.home,
+                        hour_of_day(at),
+                    ) * 1000.0) as u64
+                });
+                let available = u.spec.on_duty_at(at + back_ms);
+                agenda.schedule(at + back_ms, CommandAction::Available { unit, available });
+                release(&units, &mut people, unit, at + back_ms);
+            }
+            CommandAction::Available { unit, available } => {
+                let entity = units.entities[unit.0 as usize - 1];
+                let u = people.get(entity).expect("unit");
+                if u.incident.is_some() {
+                    // On a job: the shift change happens when it is over.
+                    continue;
+                }
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor: responder(unit),
+                        sent_at: at,
+                        command: Command::UnitAvailable {
+                            unit,
+                            available,
+                            x_m: u.spec.home.x,
+                            y_m: u.spec.home.y,
+                            grid: u.spec.grid,
+                        },
+                    },
+                    client_ref: TAG_AVAILABLE | unit.0 as u64,
+                });
+            }
+        }
+    }
+}
+
+fn release(units: &Units, people: &mut Query<&mut Unit>, unit: UnitId, at: u64) {
+    let entity = units.entities[unit.0 as usize - 1];
+    if let Ok(mut u) = people.get_mut(entity) {
+        if let Some(since) = u.busy_since.take() {
+            u.busy_ms += at.saturating_sub(since);
+        }
+        u.incident = None;
+    }
+}

@@ -1,0 +1,425 @@
+//! Where the command loop's units are: the 92 key areas (transit, commercial and dense
+//! residential grids), the 161 posts at them (or a planner's posts from a CSV), patrols, the
+//! 100,000 volunteer guards at their buildings with their daily rhythm, and department stations.
+
+use baoan_api::UnitClass;
+use baoan_world::{RngStreams, Twin, proj};
+use bevy_ecs::prelude::Resource;
+use geo::Coord;
+use rand::Rng;
+use serde::Serialize;
+
+use super::CommandConfig;
+
+const DAY_MS: u64 = 86_400_000;
+const HOUR_MS: u64 = 3_600_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitSpec {
+    pub class: UnitClass,
+    /// What kind of volunteer, post or station this is, for reports.
+    pub role: &'static str,
+    #[serde(skip)]
+    pub home: Coord<f64>,
+    pub grid: u32,
+    /// Daily duty window (ms since midnight, on → off, may wrap midnight); `None`: always.
+    pub duty: Option<(u64, u64)>,
+    pub post: Option<u32>,
+}
+
+impl UnitSpec {
+    pub fn on_duty_at(&self, t: u64) -> bool {
+        match self.duty {
+            None => true,
+            Some((on, off)) => {
+                let d = t % DAY_MS;
+                if on < off {
+                    d >= on && d < off
+                } else {
+                    d >= on || d < off
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyArea {
+    pub grid: u32,
+    pub score: f64,
+    pub transit: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Post {
+    pub key_area: usize,
+    pub grid: u32,
+    pub x_m: f64,
+    pub y_m: f64,
+}
+
+#[derive(Resource, Debug, Clone)]
+pub struct Placement {
+    pub key_areas: Vec<KeyArea>,
+    pub key_area_grid: Vec<bool>,
+    pub posts: Vec<Post>,
+    pub units: Vec<UnitSpec>,
+}
+
+impl Placement {
+    pub fn count(&self, class: UnitClass) -> usize {
+        self.units.iter().filter(|u| u.class == class).count()
+    }
+}
+
+fn scaled(n: u32, scale: f64) -> usize {
+    ((n as f64 * scale).round() as usize).max(1)
+}
+
+/// A planner's posts: a CSV with a header naming `x_m,y_m` (local metres) or `lon,lat`.
+pub fn read_posts_csv(file: &str, text: &str) -> Result<Vec<Coord<f64>>, String> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let (_, header) = lines
+        .next()
+        .ok_or_else(|| format!("{file}:1: empty; expected a header with x_m,y_m or lon,lat"))?;
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let find = |name: &str| cols.iter().position(|c| *c == name);
+    let (a, b, lonlat) = match (find("x_m"), find("y_m"), find("lon"), find("lat")) {
+        (Some(x), Some(y), _, _) => (x, y, false),
+        (_, _, Some(lon), Some(lat)) => (lon, lat, true),
+        _ => {
+            return Err(format!(
+                "{file}:1: expected columns x_m,y_m or lon,lat, got {header:?}"
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for (i, line) in lines {
+        let f: Vec<&str> = line.split(',').map(str::trim).collect();
+        let num = |k: usize, name: &str| -> Result<f64, String> {
+            f.get(k)
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    format!(
+                        "{file}:{}: column {name}: expected a number, got {:?}",
+                        i + 1,
+                        f.get(k).copied().unwrap_or("")
+                    )
+                })
+        };
+        let (u, v) = (num(a, cols[a])?, num(b, cols[b])?);
+        out.push(if lonlat {
+            proj::to_metres(u, v)
+        } else {
+            Coord { x: u, y: v }
+        });
+    }
+    if out.is_empty() {
+        return Err(format!("{file}: no posts listed"));
+    }
+    Ok(out)
+}
+
+/// Place key areas, posts and units for the twin. Errors name the posts file and line.
+pub fn place(
+    twin: &Twin,
+    config: &CommandConfig,
+    streams: &RngStreams,
+) -> Result<Placement, String> {
+    let d = &twin.district;
+    let pop = &twin.population;
+    let mut rng = streams.stream("command/placement");
+    let n = d.grids.len();
+    // Crowds: residents per km², companies (shops, offices), and transit hubs.
+    let mut companies = vec![0u32; n];
+    for c in &pop.companies {
+        companies[c.grid as usize] += 1;
+    }
+    let density: Vec<f64> = d
+        .grids
+        .iter()
+        .map(|g| pop.residents_of_grid(g.id).len() as f64 / (g.area_m2 / 1e6).max(0.01))
+        .collect();
+    let transit_count = scaled(45, config.scale).min(n);
+    let mut transit = vec![false; n];
+    let total_density: f64 = density.iter().sum();
+    for _ in 0..transit_count * 4 {
+        if transit.iter().filter(|t| **t).count() >= transit_count {
+            break;
+        }
+        let u = rng.random::<f64>() * total_density;
+        let mut acc = 0.0;
+        if let Some(g) = density.iter().position(|x| {
+            acc += x;
+            u < acc
+        }) {
+            transit[g] = true;
+        }
+    }
+    let z = |v: &[f64]| {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64)
+            .sqrt()
+            .max(1e-9);
+        v.iter().map(|x| (x - mean) / sd).collect::<Vec<f64>>()
+    };
+    let zd = z(&density);
+    let zc = z(&companies.iter().map(|&c| c as f64).collect::<Vec<_>>());
+    let score: Vec<f64> = (0..n)
+        .map(|g| zd[g] + zc[g] + if transit[g] { 1.5 } else { 0.0 })
+        .collect();
+
+    let mut key_area_grid = vec![false; n];
+    let (key_areas, posts) = match &config.posts_csv {
+        Some((file, text)) => {
+            let points = read_posts_csv(file, text)?;
+            let mut key_areas: Vec<KeyArea> = Vec::new();
+            let mut posts = Vec::new();
+            for (i, p) in points.iter().enumerate() {
+                let grid = d.grid_at(*p).ok_or_else(|| {
+                    format!(
+                        "{file}:{}: post at ({:.0}, {:.0}) is outside the district",
+                        i + 2,
+                        p.x,
+                        p.y
+                    )
+                })?;
+                let ka = match key_areas.iter().position(|k| k.grid == grid) {
+                    Some(k) => k,
+                    None => {
+                        key_areas.push(KeyArea {
+                            grid,
+                            score: score[grid as usize],
+                            transit: transit[grid as usize],
+                        });
+                        key_areas.len() - 1
+                    }
+                };
+                posts.push(Post {
+                    key_area: ka,
+                    grid,
+                    x_m: p.x,
+                    y_m: p.y,
+                });
+            }
+            (key_areas, posts)
+        }
+        None => {
+            let k = scaled(config.key_areas, config.scale).min(n);
+            let p = scaled(config.posts, config.scale).max(k);
+            let per_community = k.div_ceil(d.communities.len()) + 1;
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
+            let mut taken = vec![0usize; d.communities.len()];
+            let mut key_areas = Vec::new();
+            for &g in &order {
+                if key_areas.len() == k {
+                    break;
+                }
+                let c = d.grids[g].community as usize;
+                if taken[c] < per_community {
+                    taken[c] += 1;
+                    key_areas.push(KeyArea {
+                        grid: g as u32,
+                        score: (score[g] * 1000.0).round() / 1000.0,
+                        transit: transit[g],
+                    });
+                }
+            }
+            let mut posts: Vec<Post> = key_areas
+                .iter()
+                .enumerate()
+                .map(|(i, ka)| {
+                    let s = d.grids[ka.grid as usize].site;
+                    Post {
+                        key_area: i,
+                        grid: ka.grid,
+                        x_m: s.x,
+                        y_m: s.y,
+                    }
+                })
+                .collect();
+            // The busiest key areas get a second (and third ...) post.
+            let mut i = 0;
+            while posts.len() < p {
+                let ka = i % key_areas.len();
+                let g = &d.grids[key_areas[ka].grid as usize];
+                let pt = super::random_point(g, &mut rng);
+                posts.push(Post {
+                    key_area: ka,
+                    grid: g.id,
+                    x_m: pt.x,
+                    y_m: pt.y,
+                });
+                i += 1;
+            }
+            (key_areas, posts)
+        }
+    };
+    for ka in &key_areas {
+        key_area_grid[ka.grid as usize] = true;
+    }
+
+    let mut units = Vec::new();
+    // Each post: two auxiliary police and one police officer, around the clock.
+    for (i, p) in posts.iter().enumerate() {
+        let home = Coord { x: p.x_m, y: p.y_m };
+        for class in [
+            UnitClass::AuxiliaryPolice,
+            UnitClass::AuxiliaryPolice,
+            UnitClass::Police,
+        ] {
+            units.push(UnitSpec {
+                class,
+                role: "post",
+                home,
+                grid: p.grid,
+                duty: None,
+                post: Some(i as u32),
+            });
+        }
+    }
+    // Patrols and department stations, spread over the district.
+    let mut at_random_site = |class: UnitClass,
+                              role: &'static str,
+                              count: usize,
+                              per_site: usize,
+                              units: &mut Vec<UnitSpec>| {
+        for _ in 0..count {
+            let g = &d.grids[rng.random_range(0..n)];
+            for _ in 0..per_site {
+                units.push(UnitSpec {
+                    class,
+                    role,
+                    home: g.site,
+                    grid: g.id,
+                    duty: None,
+                    post: None,
+                });
+            }
+        }
+    };
+    at_random_site(
+        UnitClass::Police,
+        "patrol car",
+        scaled(60, config.scale),
+        1,
+        &mut units,
+    );
+    at_random_site(
+        UnitClass::AuxiliaryPolice,
+        "e-bike patrol",
+        scaled(100, config.scale),
+        1,
+        &mut units,
+    );
+    at_random_site(
+        UnitClass::Fire,
+        "fire station",
+        scaled(12, config.scale),
+        2,
+        &mut units,
+    );
+    at_random_site(
+        UnitClass::Medical,
+        "ambulance station",
+        scaled(40, config.scale),
+        2,
+        &mut units,
+    );
+    at_random_site(
+        UnitClass::Hazmat,
+        "hazmat station",
+        scaled(2, config.scale),
+        2,
+        &mut units,
+    );
+    for s in &d.streets {
+        let g = &d.grids[s.grids.start as usize + rng.random_range(0..s.grids.len())];
+        units.push(UnitSpec {
+            class: UnitClass::Flood,
+            role: "flood team",
+            home: g.site,
+            grid: g.id,
+            duty: None,
+            post: None,
+        });
+    }
+    // Volunteers at their own buildings, on duty by what they do.
+    let volunteers = ((config.volunteers as f64 * config.scale).round() as usize).max(1);
+    let buildings = &pop.buildings;
+    for _ in 0..volunteers {
+        let b = &buildings[rng.random_range(0..buildings.len())];
+        let u: f64 = rng.random();
+        let (role, duty) = if u < 0.4 {
+            ("building head", (18 * HOUR_MS, 8 * HOUR_MS))
+        } else if u < 0.65 {
+            ("shop head", (9 * HOUR_MS, 22 * HOUR_MS))
+        } else if u < 0.85 {
+            ("property staff", (8 * HOUR_MS, 18 * HOUR_MS))
+        } else if rng.random::<bool>() {
+            ("guard, day shift", (8 * HOUR_MS, 20 * HOUR_MS))
+        } else {
+            ("guard, night shift", (20 * HOUR_MS, 8 * HOUR_MS))
+        };
+        let home = Coord {
+            x: b.position[0] as f64,
+            y: b.position[1] as f64,
+        };
+        units.push(UnitSpec {
+            class: UnitClass::Volunteer,
+            role,
+            home,
+            grid: b.grid,
+            duty: Some(duty),
+            post: None,
+        });
+    }
+    Ok(Placement {
+        key_areas,
+        key_area_grid,
+        posts,
+        units,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duty_windows_wrap_midnight() {
+        let night = UnitSpec {
+            class: UnitClass::Volunteer,
+            role: "x",
+            home: Coord { x: 0.0, y: 0.0 },
+            grid: 0,
+            duty: Some((20 * HOUR_MS, 8 * HOUR_MS)),
+            post: None,
+        };
+        assert!(night.on_duty_at(2 * HOUR_MS));
+        assert!(night.on_duty_at(DAY_MS + 21 * HOUR_MS));
+        assert!(!night.on_duty_at(12 * HOUR_MS));
+    }
+
+    #[test]
+    fn a_posts_file_names_the_line_that_is_wrong() {
+        assert_eq!(
+            read_posts_csv("p.csv", "x_m,y_m\n1,2\n3,4\n")
+                .unwrap()
+                .len(),
+            2
+        );
+        let e = read_posts_csv("p.csv", "x_m,y_m\n1,2\n3,four\n").unwrap_err();
+        assert!(e.starts_with("p.csv:3: column y_m"), "{e}");
+        assert!(
+            read_posts_csv("p.csv", "a,b\n")
+                .unwrap_err()
+                .contains("expected columns")
+        );
+    }
+}

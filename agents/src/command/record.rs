@@ -1,0 +1,675 @@
+//! What the command loop measured: for each tier, the time from the call to the first unit on
+//! scene and the share within the 1-3-5 limits — by key area and elsewhere, street and hour —
+//! call to dispatch, waits for a free unit, escalations, unit-hour utilisation, and a map.
+
+use std::collections::{BTreeMap, HashMap};
+
+use baoan_api::emergency::Severity;
+use baoan_api::{IncidentId, Outcome, UnitClass, UnitId};
+use baoan_reports::html::{Section, Table};
+use baoan_reports::plot::{self, MapArea, Series};
+use baoan_reports::{Invariant, Metrics, round3};
+use baoan_world::Twin;
+use baoan_world::bridge::{FromStack, Refused};
+use baoan_world::kernel::{SimClock, hour_of_day};
+use bevy_ecs::prelude::*;
+use serde::Serialize;
+
+use super::{CommandConfig, Emergencies, Placement, TAG_AVAILABLE, TAG_MASK, Unit};
+
+#[derive(Debug, Clone, Default)]
+struct Rec {
+    called_at: Option<u64>,
+    grid: u32,
+    incident: Option<IncidentId>,
+    dispatched_at: Option<u64>,
+    first_arrival: [Option<u64>; 7],
+    outstanding: u32,
+    waiting: u32,
+    waited: bool,
+    escalated: bool,
+    closing: bool,
+}
+
+/// Per group (key area or not, street, hour, grid): incidents, and how many made each limit.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Compliance {
+    pub incidents: u64,
+    pub volunteer: u64,
+    pub auxiliary_police: u64,
+    pub police: u64,
+    pub all_tiers: u64,
+}
+
+impl Compliance {
+    fn add(&mut self, within: [bool; 3]) {
+        self.incidents += 1;
+        self.volunteer += within[0] as u64;
+        self.auxiliary_police += within[1] as u64;
+        self.police += within[2] as u64;
+        self.all_tiers += within.iter().all(|w| *w) as u64;
+    }
+    fn share(&self, n: u64) -> f64 {
+        if self.incidents == 0 {
+            0.0
+        } else {
+            round3(n as f64 / self.incidents as f64)
+        }
+    }
+}
+
+#[derive(Resource, Default)]
+pub struct CommandLedger {
+    recs: HashMap<u64, Rec>,
+    by_incident: HashMap<IncidentId, u64>,
+    unit_on: HashMap<UnitId, (IncidentId, u64)>,
+    pub metrics: Metrics,
+    pub occurred: u64,
+    pub called: u64,
+    pub opened: u64,
+    pub closed: u64,
+    pub escalated: u64,
+    pub waited: u64,
+    pub refused: u64,
+    pub double_booked: u64,
+    pub arrival_before_dispatch: u64,
+    pub late_without_escalation: u64,
+    pub by_severity: BTreeMap<&'static str, u64>,
+    overall: Compliance,
+    key_area: Compliance,
+    elsewhere: Compliance,
+    by_street: Vec<Compliance>,
+    by_hour: [Compliance; 24],
+    by_grid: Vec<Compliance>,
+    pub notes: Vec<String>,
+}
+
+fn class_index(c: UnitClass) -> usize {
+    UnitClass::ALL
+        .iter()
+        .position(|x| *x == c)
+        .expect("known class")
+}
+
+impl CommandLedger {
+    pub fn occurred(&mut self, key: u64, at: u64, kind: u16, severity: Severity, grid: u32) {
+        self.occurred += 1;
+        *self.by_severity.entry(severity.as_str()).or_default() += 1;
+        let _ = (at, kind);
+        self.recs.insert(
+            key,
+            Rec {
+                grid,
+                ..Rec::default()
+            },
+        );
+    }
+
+    pub fn called(&mut self, key: u64, at: u64) {
+        self.called += 1;
+        if let Some(r) = self.recs.get_mut(&key) {
+            r.called_at = Some(at);
+        }
+    }
+
+    fn rec(&mut self, incident: IncidentId) -> Option<&mut Rec> {
+        let key = self.by_incident.get(&incident)?;
+        self.recs.get_mut(key)
+    }
+
+    pub fn arrived(&mut self, incident: IncidentId, unit: UnitId, class: UnitClass, at: u64) {
+        if let Some(&(on, dispatched)) = self.unit_on.get(&unit)
+            && on == incident
+            && at < dispatched
+        {
+            self.arrival_before_dispatch += 1;
+        }
+        if let Some(r) = self.rec(incident) {
+            let slot = &mut r.first_arrival[class_index(class)];
+            if slot.is_none() {
+                *slot = Some(at);
+            }
+        }
+    }
+
+    pub fn unit_released(&mut self, incident: IncidentId, unit: UnitId) {
+        self.unit_on.remove(&unit);
+        if let Some(r) = self.rec(incident) {
+            r.outstanding = r.outstanding.saturating_sub(1);
+        }
+    }
+
+    pub fn unit_cleared(&mut self, incident: IncidentId, unit: UnitId) {
+        self.unit_released(incident, unit);
+    }
+
+    pub fn ready_to_close(&mut self, incident: IncidentId) -> bool {
+        self.rec(incident)
+            .is_some_and(|r| r.outstanding == 0 && r.waiting == 0 && !r.closing)
+    }
+
+    pub fn closing(&mut self, incident: IncidentId) {
+        if let Some(r) = self.rec(incident) {
+            r.closing = true;
+        }
+    }
+
+    /// Fold an incident's arrivals into the compliance tables.
+    fn finalise(&mut self, r: &Rec, street: u32, key_area: bool) {
+        let Some(call) = r.called_at else { return };
+        let mut within = [false; 3];
+        for (i, tier) in UnitClass::TIERS.iter().enumerate() {
+            let limit_ms = (tier.limit_s().expect("a tier") * 1000.0) as u64;
+            if let Some(at) = r.first_arrival[class_index(*tier)] {
+                let ms = at.saturating_sub(call);
+                self.metrics
+                    .hist(&format!("command.{}.arrival_s", tier.as_str()))
+                    .record_ms(ms);
+                within[i] = ms <= limit_ms;
+            }
+            if !within[i] && !r.escalated {
+                self.late_without_escalation += 1;
+            }
+        }
+        for class in [UnitClass::Fire, UnitClass::Medical] {
+            if let Some(at) = r.first_arrival[class_index(class)] {
+                self.metrics
+                    .hist(&format!("command.{}.arrival_s", class.as_str()))
+                    .record_ms(at.saturating_sub(call));
+            }
+        }
+        self.overall.add(within);
+        if key_area {
+            self.key_area.add(within)
+        } else {
+            self.elsewhere.add(within)
+        }
+        self.by_street[street as usize].add(within);
+        self.by_hour[hour_of_day(call)].add(within);
+        self.by_grid[r.grid as usize].add(within);
+    }
+}
+
+/// This tick's outcomes of the command loop.
+pub fn take_outcomes(
+    twin: Res<Twin>,
+    placement: Res<Placement>,
+    mut ledger: ResMut<CommandLedger>,
+    mut em: ResMut<Emergencies>,
+    mut outcomes: MessageReader<FromStack>,
+    mut refusals: MessageReader<Refused>,
+) {
+    let ledger = &mut *ledger;
+    if ledger.by_grid.is_empty() {
+        ledger.by_grid = vec![Compliance::default(); twin.district.grids.len()];
+        ledger.by_street = vec![Compliance::default(); twin.district.streets.len()];
+    }
+    for msg in outcomes.read() {
+        match &msg.outcome {
+            Outcome::IncidentOpened {
+                incident,
+                incident_ref,
+                ..
+            } => {
+                if ledger
+                    .by_incident
+                    .insert(*incident, *incident_ref)
+                    .is_none()
+                {
+                    ledger.opened += 1;
+                    em.by_incident.insert(*incident, *incident_ref);
+                    if let Some(r) = ledger.recs.get_mut(incident_ref) {
+                        r.incident = Some(*incident);
+                    }
+                }
+            }
+            Outcome::UnitDispatched { incident, unit, .. } => {
+                let from_queue = msg
+                    .client_ref
+                    .is_some_and(|c| c & TAG_MASK == TAG_AVAILABLE);
+                if let Some(&(other, _)) = ledger.unit_on.get(unit)
+                    && other != *incident
+                {
+                    ledger.double_booked += 1;
+                    ledger.notes.push(format!(
+                        "unit {} sent to incident {} while on {}",
+                        unit.0, incident.0, other.0
+                    ));
+                }
+                ledger.unit_on.insert(*unit, (*incident, msg.at));
+                let at = msg.at;
+                let mut first = None;
+                if let Some(r) = ledger.rec(*incident) {
+                    r.outstanding += 1;
+                    if from_queue {
+                        r.waiting = r.waiting.saturating_sub(1);
+                    }
+                    if r.dispatched_at.is_none() {
+                        r.dispatched_at = Some(at);
+                        first = r.called_at.map(|c| at.saturating_sub(c));
+                    }
+                }
+                if let Some(ms) = first {
+                    ledger
+                        .metrics
+                        .hist("command.call_to_dispatch_s")
+                        .record_ms(ms);
+                }
+            }
+            Outcome::IncidentWaiting { incident, .. } => {
+                if let Some(r) = ledger.rec(*incident) {
+                    r.waiting += 1;
+                    r.waited = true;
+                }
+            }
+            Outcome::IncidentEscalated { incident, .. } => {
+                if let Some(r) = ledger.rec(*incident) {
+                    r.escalated = true;
+                }
+            }
+            Outcome::IncidentClosed { incident, .. } => {
+                let Some(key) = ledger.by_incident.remove(incident) else {
+                    continue;
+                };
+                em.by_incident.remove(incident);
+                em.truth.remove(&key);
+                if let Some(r) = ledger.recs.remove(&key) {
+                    ledger.closed += 1;
+                    ledger.escalated += r.escalated as u64;
+                    ledger.waited += r.waited as u64;
+                    let street = twin.district.grids[r.grid as usize].street;
+                    ledger.finalise(&r, street, placement.key_area_grid[r.grid as usize]);
+                }
+            }
+            _ => {}
+        }
+    }
+    for r in refusals.read() {
+        if matches!(
+            r.envelope.command,
+            baoan_api::Command::ReportIncident { .. }
+                | baoan_api::Command::UnitArrived { .. }
+                | baoan_api::Command::UnitCleared { .. }
+                | baoan_api::Command::UnitDeclined { .. }
+                | baoan_api::Command::UnitAvailable { .. }
+                | baoan_api::Command::CloseIncident { .. }
+        ) {
+            ledger.refused += 1;
+            if ledger.notes.len() < 20 {
+                ledger.notes.push(format!(
+                    "refused {}: {}",
+                    r.envelope.command.kind(),
+                    r.error
+                ));
+            }
+        }
+    }
+}
+
+pub struct CommandOutcome {
+    pub section: serde_json::Value,
+    pub html: Section,
+    pub invariants: Vec<Invariant>,
+    pub metrics: Metrics,
+}
+
+#[derive(Serialize)]
+struct TierRow {
+    tier: &'static str,
+    limit_s: f64,
+    units: usize,
+    within_limit_share: f64,
+    key_area_share: f64,
+    elsewhere_share: f64,
+    p50_s: f64,
+    p90_s: f64,
+    utilisation: f64,
+}
+
+pub fn finish(world: &mut World) -> CommandOutcome {
+    let now = world.resource::<SimClock>().now_ms;
+    let twin = world.resource::<Twin>().clone();
+    let placement = world.resource::<Placement>().clone();
+    let config = world.resource::<CommandConfig>().clone();
+    let mut busy: BTreeMap<UnitClass, (u64, usize)> = BTreeMap::new();
+    for e in world.iter_entities() {
+        if let Some(u) = e.get::<Unit>() {
+            let extra = u.busy_since.map_or(0, |s| now.saturating_sub(s));
+            let b = busy.entry(u.spec.class).or_default();
+            b.0 += u.busy_ms + extra;
+            b.1 += 1;
+        }
+    }
+    let mut ledger = std::mem::take(&mut *world.resource_mut::<CommandLedger>());
+    // Incidents still open: their arrivals so far count too, so a long wait is not hidden by
+    // the run ending (those called in the last ten minutes are too young to judge).
+    let mut open: Vec<(u64, Rec)> = ledger.recs.iter().map(|(k, r)| (*k, r.clone())).collect();
+    open.sort_by_key(|(k, _)| *k);
+    let mut open_reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, r) in &open {
+        let reason = if r.called_at.is_none() {
+            "not yet called in"
+        } else if r.incident.is_none() {
+            "not taken on by the stack"
+        } else if r.waiting > 0 {
+            "waiting for a free unit"
+        } else if r.outstanding > 0 {
+            "units still on the way or on scene"
+        } else {
+            "closing"
+        };
+        *open_reasons.entry(reason.to_string()).or_default() += 1;
+        if r.called_at
+            .is_some_and(|c| now.saturating_sub(c) >= 600_000)
+        {
+            let street = twin.district.grids[r.grid as usize].street;
+            ledger.escalated += r.escalated as u64;
+            ledger.waited += r.waited as u64;
+            ledger.finalise(r, street, placement.key_area_grid[r.grid as usize]);
+        }
+    }
+    let judged = ledger.overall.incidents;
+    let hours = now as f64 / 3_600_000.0;
+    let utilisation = |c: UnitClass| {
+        busy.get(&c).map_or(0.0, |(ms, n)| {
+            if *n == 0 || hours == 0.0 {
+                0.0
+            } else {
+                round3(*ms as f64 / 3_600_000.0 / (*n as f64 * hours))
+            }
+        })
+    };
+    let m = &mut ledger.metrics;
+    for def in baoan_scenarios::METRICS.iter().filter(|d| {
+        d.name.starts_with("command.") && d.kind == baoan_scenarios::MetricKind::Seconds
+    }) {
+        m.hist(def.name);
+    }
+    let o = ledger.overall;
+    let (k, e) = (ledger.key_area, ledger.elsewhere);
+    let figures = [
+        ("command.volunteer.within_limit_share", o.share(o.volunteer)),
+        (
+            "command.auxiliary_police.within_limit_share",
+            o.share(o.auxiliary_police),
+        ),
+        ("command.police.within_limit_share", o.share(o.police)),
+        (
+            "command.key_area.volunteer.within_limit_share",
+            k.share(k.volunteer),
+        ),
+        (
+            "command.key_area.auxiliary_police.within_limit_share",
+            k.share(k.auxiliary_police),
+        ),
+        (
+            "command.key_area.police.within_limit_share",
+            k.share(k.police),
+        ),
+        ("command.all_tiers_within_limit_share", o.share(o.all_tiers)),
+        (
+            "command.escalated_share",
+            if judged == 0 {
+                0.0
+            } else {
+                round3(ledger.escalated as f64 / judged as f64)
+            },
+        ),
+        (
+            "command.waited_share",
+            if judged == 0 {
+                0.0
+            } else {
+                round3(ledger.waited as f64 / judged as f64)
+            },
+        ),
+        (
+            "command.closed_share",
+            if ledger.opened == 0 {
+                0.0
+            } else {
+                round3(ledger.closed as f64 / ledger.opened as f64)
+            },
+        ),
+        ("command.rejected", ledger.refused as f64),
+    ];
+    for (name, v) in figures {
+        m.set(name, v);
+    }
+    let tiers: Vec<TierRow> = UnitClass::TIERS
+        .iter()
+        .map(|t| {
+            let s = ledger
+                .metrics
+                .seconds
+                .get(&format!("command.{}.arrival_s", t.as_str()))
+                .map(|h| h.summary());
+            let pick = |c: &Compliance| match t {
+                UnitClass::Volunteer => c.share(c.volunteer),
+                UnitClass::AuxiliaryPolice => c.share(c.auxiliary_police),
+                _ => c.share(c.police),
+            };
+            TierRow {
+                tier: t.as_str(),
+                limit_s: t.limit_s().expect("tier"),
+                units: placement.count(*t),
+                within_limit_share: pick(&o),
+                key_area_share: pick(&k),
+                elsewhere_share: pick(&e),
+                p50_s: s.as_ref().map_or(0.0, |s| s.p50_s),
+                p90_s: s.as_ref().map_or(0.0, |s| s.p90_s),
+                utilisation: utilisation(*t),
+            }
+        })
+        .collect();
+    let invariants = vec![
+        Invariant::check(
+            "every emergency is called in, taken on, or pending",
+            ledger.occurred >= ledger.called
+                && ledger.called
+                    == ledger.opened
+                        + ledger
+                            .recs
+                            .values()
+                            .filter(|r| r.called_at.is_some() && r.incident.is_none())
+                            .count() as u64,
+            format!(
+                "{} occurred, {} called, {} taken on, {} refused",
+                ledger.occurred, ledger.called, ledger.opened, ledger.refused
+            ),
+        ),
+        Invariant::check(
+            "every incident is closed or open with a reason",
+            ledger.opened
+                == ledger.closed + open.iter().filter(|(_, r)| r.incident.is_some()).count() as u64,
+            format!(
+                "{} taken on, {} closed, open: {:?}",
+                ledger.opened, ledger.closed, open_reasons
+            ),
+        ),
+        Invariant::check(
+            "no unit is on two incidents at once",
+            ledger.double_booked == 0,
+            format!("{} double bookings", ledger.double_booked),
+        ),
+        Invariant::check(
+            "no arrival precedes its dispatch",
+            ledger.arrival_before_dispatch == 0,
+            format!(
+                "{} arrivals before dispatch",
+                ledger.arrival_before_dispatch
+            ),
+        ),
+    ];
+    let streets = &twin.district.streets;
+    let section = serde_json::json!({
+        "placement": {
+            "key_areas": placement.key_areas.len(),
+            "posts": placement.posts.len(),
+            "units": UnitClass::ALL.iter().map(|c| (c.as_str(), placement.count(*c))).collect::<BTreeMap<_, _>>(),
+            "disruptions": config.disruptions.len(),
+        },
+        "counts": {
+            "occurred": ledger.occurred,
+            "called": ledger.called,
+            "taken_on": ledger.opened,
+            "closed": ledger.closed,
+            "judged": judged,
+            "escalated": ledger.escalated,
+            "waited_for_a_free_unit": ledger.waited,
+            "late_tier_without_escalation": ledger.late_without_escalation,
+            "refused": ledger.refused,
+            "by_severity": ledger.by_severity,
+            "open_at_end": open_reasons,
+        },
+        "tiers": tiers,
+        "figures": ledger.metrics.figures,
+        "latency": ledger.metrics.seconds.iter().map(|(n, h)| (n.clone(), h.summary())).collect::<BTreeMap<_, _>>(),
+        "utilisation": UnitClass::ALL.iter().map(|c| (c.as_str(), utilisation(*c))).collect::<BTreeMap<_, _>>(),
+        "by_street": streets.iter().map(|s| serde_json::json!({"code": s.code, "name_en": s.name_en, "compliance": ledger.by_street[s.id as usize]})).collect::<Vec<_>>(),
+        "by_hour": ledger.by_hour,
+        "notes": ledger.notes,
+    });
+
+    let mut html = Section {
+        title: "Command and the 1-3-5 rule".into(),
+        intro: format!(
+            "{} emergencies occurred, {} were called in, {} closed; {} key areas with {} posts; {} volunteers. All three tiers within their limits for {:.1}% of incidents; {} escalated, {} waited for a free unit.",
+            ledger.occurred,
+            ledger.called,
+            ledger.closed,
+            placement.key_areas.len(),
+            placement.posts.len(),
+            placement.count(UnitClass::Volunteer),
+            o.share(o.all_tiers) * 100.0,
+            ledger.escalated,
+            ledger.waited
+        ),
+        ..Section::default()
+    };
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    html.tables.push(Table {
+        caption: "Tiers of the 1-3-5 rule (from the call)".into(),
+        header: [
+            "tier",
+            "limit",
+            "units",
+            "within limit",
+            "key areas",
+            "elsewhere",
+            "p50",
+            "p90",
+            "utilisation",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: tiers
+            .iter()
+            .map(|t| {
+                vec![
+                    t.tier.into(),
+                    format!("{:.0} min", t.limit_s / 60.0),
+                    t.units.to_string(),
+                    pct(t.within_limit_share),
+                    pct(t.key_area_share),
+                    pct(t.elsewhere_share),
+                    format!("{:.0} s", t.p50_s),
+                    format!("{:.0} s", t.p90_s),
+                    pct(t.utilisation),
+                ]
+            })
+            .collect(),
+    });
+    html.tables.push(Table {
+        caption: "By street".into(),
+        header: [
+            "street",
+            "incidents",
+            "volunteer ≤ 1 min",
+            "auxiliary ≤ 3 min",
+            "police ≤ 5 min",
+            "all three",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: streets
+            .iter()
+            .map(|s| {
+                let c = ledger.by_street[s.id as usize];
+                vec![
+                    format!("{} {}", s.name_zh, s.name_en),
+                    c.incidents.to_string(),
+                    pct(c.share(c.volunteer)),
+                    pct(c.share(c.auxiliary_police)),
+                    pct(c.share(c.police)),
+                    pct(c.share(c.all_tiers)),
+                ]
+            })
+            .collect(),
+    });
+    let cdf: Vec<Series> = UnitClass::TIERS
+        .iter()
+        .chain([UnitClass::Fire, UnitClass::Medical].iter())
+        .filter_map(|t| {
+            ledger
+                .metrics
+                .seconds
+                .get(&format!("command.{}.arrival_s", t.as_str()))
+                .map(|h| (t, h))
+        })
+        .map(|(t, h)| Series {
+            name: t.as_str().into(),
+            points: h.cdf(400).into_iter().map(|(x, y)| (x / 60.0, y)).collect(),
+        })
+        .collect();
+    let hourly: Vec<(String, f64)> = ledger
+        .by_hour
+        .iter()
+        .enumerate()
+        .map(|(h, c)| (format!("{h:02}:00"), c.share(c.all_tiers) * 100.0))
+        .collect();
+    let areas: Vec<MapArea> = twin
+        .district
+        .grids
+        .iter()
+        .map(|g| {
+            let c = ledger.by_grid[g.id as usize];
+            MapArea {
+                rings: g
+                    .shape
+                    .0
+                    .iter()
+                    .map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect())
+                    .collect(),
+                value: (c.incidents > 0).then(|| c.share(c.all_tiers) * 100.0),
+            }
+        })
+        .collect();
+    for f in [
+        plot::cdf_svg("Call → first unit on scene, by tier", "minutes", &cdf, true),
+        plot::bars_svg(
+            "All three tiers within 1-3-5, by hour of the call",
+            "% of incidents",
+            &hourly,
+        ),
+        plot::map_svg(
+            "1-3-5 compliance by grid (all three tiers)",
+            "% of incidents",
+            &areas,
+            900,
+        ),
+    ] {
+        match f {
+            Ok(svg) => html.figures.push(svg),
+            Err(e) => html.intro.push_str(&format!(" (a plot failed: {e})")),
+        }
+    }
+    let metrics = ledger.metrics.clone();
+    *world.resource_mut::<CommandLedger>() = ledger;
+    CommandOutcome {
+        section,
+        html,
+        invariants,
+        metrics,
+    }
+}
