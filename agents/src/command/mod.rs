@@ -29,6 +29,9 @@ pub use record::{CommandLedger, CommandOutcome, finish};
 
 use crate::staff;
 
+/// Share of emergencies in working hours that the grid's inspector reports rather than a caller.
+pub const INSPECTOR_REPORTED_SHARE: f64 = 0.15;
+
 /// client_ref tags, so the ledger knows which command an outcome answers.
 pub const TAG_REPORT: u64 = 1 << 56;
 pub const TAG_DECLINE: u64 = 2 << 56;
@@ -677,9 +680,25 @@ fn act(
             CommandAction::Call { key } => {
                 let t = &em.truth[&key];
                 ledger.called(key, at);
+                // An inspector on patrol in the grid reports some emergencies from the field app;
+                // the rest come in as calls to the command centre.
+                let rng = em.rng.as_mut().expect("set when planting");
+                let on_patrol = (8 * 3_600_000..18 * 3_600_000).contains(&(at % 86_400_000));
+                let (actor, source) = if on_patrol && rng.random::<f64>() < INSPECTOR_REPORTED_SHARE
+                {
+                    (
+                        Actor {
+                            role: Role::Inspector,
+                            person: staff::inspector(t.grid),
+                        },
+                        IncidentSource::Inspector,
+                    )
+                } else {
+                    (staff::HOTLINE, IncidentSource::Call)
+                };
                 let command = Command::ReportIncident {
                     incident_ref: key,
-                    source: IncidentSource::Call,
+                    source,
                     emergency_type: t.kind,
                     severity: t.severity,
                     grid: t.grid,
@@ -689,7 +708,7 @@ fn act(
                 };
                 out.write(ToStack {
                     envelope: Envelope {
-                        actor: staff::HOTLINE,
+                        actor,
                         sent_at: at,
                         command,
                     },
