@@ -5,6 +5,9 @@
 //! the same messages whether the stack is in-process or deployed. They know the truth (what
 //! really happened, and when); the stack knows only what it was told.
 
+// Bevy systems name every resource they touch as a parameter; that is the point, not a smell.
+#![allow(clippy::too_many_arguments)]
+
 pub mod command;
 pub mod grid;
 

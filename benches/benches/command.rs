@@ -168,7 +168,7 @@ fn report(i: u64, rng: &mut Lcg) -> Envelope {
             incident_ref: i,
             source: IncidentSource::Call,
             emergency_type: (i % types) as u16 + 1,
-            severity: if i % 20 == 0 {
+            severity: if i.is_multiple_of(20) {
                 Severity::II
             } else {
                 Severity::IV

@@ -466,7 +466,7 @@ impl Scenario {
             && if t < 1000 {
                 1000 % t == 0
             } else {
-                t % 1000 == 0
+                t.is_multiple_of(1000)
             };
         if !tick_ok {
             bad(
@@ -477,7 +477,7 @@ impl Scenario {
                 ),
             );
         }
-        if self.tick.ms() > 0 && self.duration.ms() % self.tick.ms() != 0 {
+        if self.tick.ms() > 0 && !self.duration.ms().is_multiple_of(self.tick.ms()) {
             bad(
                 "duration",
                 format!(

@@ -154,7 +154,7 @@ fn household_size(kind: BuildingKind, rng: &mut ChaCha8Rng) -> u8 {
 }
 
 fn days_in_year(y: u16) -> u16 {
-    if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+    if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) {
         366
     } else {
         365

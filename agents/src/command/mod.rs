@@ -411,7 +411,7 @@ fn emergencies_arise(
     mut em: ResMut<Emergencies>,
     mut agenda: ResMut<Agenda<CommandAction>>,
 ) {
-    if !config.enabled || clock.now_ms % 3_600_000 != 0 || config.incidents_per_day <= 0.0 {
+    if !config.enabled || !clock.now_ms.is_multiple_of(3_600_000) || config.incidents_per_day <= 0.0 {
         return;
     }
     let em = &mut *em;
@@ -547,7 +547,6 @@ fn mode_of(class: UnitClass) -> (Mode, f64) {
 }
 
 /// Dispatches become trips (or declines); everything else is the ledger's.
-#[allow(clippy::too_many_arguments)]
 fn hear_outcomes(
     clock: Res<SimClock>,
     twin: Res<Twin>,
@@ -626,7 +625,6 @@ fn hear_outcomes(
 }
 
 /// Emergencies occur and are called in; units arrive, work, clear, go home, change shift.
-#[allow(clippy::too_many_arguments)]
 fn act(
     clock: Res<SimClock>,
     twin: Res<Twin>,

@@ -251,8 +251,8 @@ pub fn take_outcomes(
                         let r = reason.clone();
                         ledger.note(format!("task {} unassigned: {r}", task.0));
                     }
-                    Outcome::TaskAccepted { .. } => {
-                        if rec.accepted_at.is_none() {
+                    Outcome::TaskAccepted { .. }
+                        if rec.accepted_at.is_none() => {
                             rec.accepted_at = Some(at);
                             let d = ms_between(rec.dispatched_at.unwrap_or(at), at);
                             ledger
@@ -260,7 +260,6 @@ pub fn take_outcomes(
                                 .hist("grid.dispatch_to_accept_s")
                                 .record_ms(d);
                         }
-                    }
                     Outcome::VerificationRequested {
                         verifier, resolver, ..
                     } => {
@@ -281,12 +280,11 @@ pub fn take_outcomes(
                         }
                     }
                     Outcome::TaskReworked { .. } => ledger.reworks += 1,
-                    Outcome::TaskEscalated { .. } => {
-                        if !rec.escalated {
+                    Outcome::TaskEscalated { .. }
+                        if !rec.escalated => {
                             rec.escalated = true;
                             ledger.escalated += 1;
                         }
-                    }
                     Outcome::TaskClosed {
                         at: closed_at,
                         overdue,
@@ -376,7 +374,7 @@ pub fn sample_backlog(
     mut ledger: ResMut<GridLedger>,
 ) {
     let end_of_tick = clock.tick_end();
-    if end_of_tick % config.backlog_every_ms != 0 && end_of_tick != config.end_ms {
+    if !end_of_tick.is_multiple_of(config.backlog_every_ms) && end_of_tick != config.end_ms {
         return;
     }
     let hours = end_of_tick as f64 / 3_600_000.0;
@@ -682,8 +680,8 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
             let s = h.summary();
             TypeRow {
                 code: t.code,
-                name_zh: leak(&t.name_zh),
-                name_en: leak(&t.name_en),
+                name_zh: t.name_zh.as_str(),
+                name_en: t.name_en.as_str(),
                 department: t.department.as_str(),
                 urgency: t.urgency.as_str(),
                 deadline_h: t.deadline_h,
@@ -1021,7 +1019,3 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     }
 }
 
-/// Catalogue strings live for the whole program (a `OnceLock`), so borrowing them as static is safe.
-fn leak(s: &'static String) -> &'static str {
-    s.as_str()
-}

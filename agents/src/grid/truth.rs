@@ -119,7 +119,7 @@ pub fn plant_items(
     mut truth: ResMut<GridTruth>,
     mut truth_agenda: ResMut<Agenda<TruthAction>>,
 ) {
-    if clock.now_ms % 3_600_000 != 0 || config.items_per_grid_per_day <= 0.0 {
+    if !clock.now_ms.is_multiple_of(3_600_000) || config.items_per_grid_per_day <= 0.0 {
         return;
     }
     let truth = &mut *truth;

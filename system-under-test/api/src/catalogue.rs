@@ -165,20 +165,8 @@ pub fn item_type(code: u16) -> Option<&'static ItemType> {
 /// Parses the catalogue text; panics naming `item_types.csv:LINE` on any malformed line.
 /// Codes must run 1, 2, 3, … in file order.
 fn parse_csv(text: &str) -> Vec<ItemType> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    match lines.next() {
-        Some((_, header)) if header == HEADER => {}
-        Some((n, header)) => panic!("{FILE}:{n}: header: expected {HEADER:?}, found {header:?}"),
-        None => panic!("{FILE}: empty file, expected header {HEADER:?}"),
-    }
     let mut types = Vec::new();
-    for (n, line) in lines {
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (n, line) in crate::data_lines(FILE, HEADER, text) {
         let fields: Vec<&str> = line.split(',').collect();
         let [
             code,

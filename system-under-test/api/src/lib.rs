@@ -18,6 +18,43 @@ pub use units::{
     Centre, CommandDirectory, IncidentId, IncidentSource, LeaderEntry, UnitClass, UnitEntry, UnitId,
 };
 
+/// The numbered data lines of an embedded CSV after its header, which must be `header`
+/// exactly; blank lines are skipped. A wrong header panics naming the file: embedded data is
+/// checked by the unit tests, never by users.
+pub(crate) fn data_lines<'a>(
+    file: &'a str,
+    header: &'a str,
+    text: &'a str,
+) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+    match lines.next() {
+        Some((_, h)) if h == header => {}
+        Some((n, h)) => panic!("{file}:{n}: header: expected {header:?}, found {h:?}"),
+        None => panic!("{file}: empty file, expected header {header:?}"),
+    }
+    lines.filter(|(_, l)| !l.trim().is_empty())
+}
+
+/// Check that the actor's role may send the command; every module calls this on every call.
+pub fn authorize(actor: &Actor, command: &Command) -> Result<(), ApiError> {
+    let allowed = command.allowed_roles();
+    if allowed.contains(&actor.role) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        role: actor.role.as_str().into(),
+        command: command.kind().into(),
+        allowed: allowed
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
 /// Milliseconds since the start of the run. Every command carries the time it was sent; the stack
 /// never reads a wall clock, so a run in virtual time is as valid as one in real time.
 pub type Millis = u64;

@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use baoan_api::emergency::{self, Owner, Severity};
 use baoan_api::{
-    Actor, ApiError, Centre, Command, CommandDirectory, Envelope, IncidentId, Millis, Outcome,
-    PersonId, UnitClass, UnitEntry, UnitId,
+    ApiError, Centre, Command, CommandDirectory, Envelope, IncidentId, Millis, Outcome, PersonId,
+    UnitClass, UnitEntry, UnitId,
 };
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
@@ -183,22 +183,6 @@ fn conflict(incident: IncidentId, problem: impl Into<String>) -> ApiError {
     }
 }
 
-fn check_role(actor: &Actor, command: &Command) -> Result<(), ApiError> {
-    let allowed = command.allowed_roles();
-    if allowed.contains(&actor.role) {
-        return Ok(());
-    }
-    Err(ApiError::Forbidden {
-        role: actor.role.as_str().into(),
-        command: command.kind().into(),
-        allowed: allowed
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })
-}
-
 impl CommandService {
     pub fn new() -> Self {
         Self::default()
@@ -224,7 +208,7 @@ impl CommandService {
 
     /// Carry one command of the command module. A refused command changes nothing.
     pub fn handle(&mut self, env: &Envelope) -> Result<Vec<Outcome>, ApiError> {
-        check_role(&env.actor, &env.command)?;
+        baoan_api::authorize(&env.actor, &env.command)?;
         let now = env.sent_at;
         match &env.command {
             Command::LoadCommandDirectory { directory } => self.load(directory),

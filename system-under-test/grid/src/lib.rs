@@ -128,7 +128,7 @@ impl GridService {
 
     /// Carry one command. A refused command changes nothing.
     pub fn handle(&mut self, env: &Envelope) -> Result<Vec<Outcome>, ApiError> {
-        check_role(&env.actor, &env.command)?;
+        baoan_api::authorize(&env.actor, &env.command)?;
         let now = env.sent_at;
         match &env.command {
             Command::LoadDirectory { directory } => self.load_directory(directory),
@@ -612,22 +612,6 @@ impl GridService {
             self.backlog.escalated_open -= 1;
         }
     }
-}
-
-fn check_role(actor: &Actor, command: &Command) -> Result<(), ApiError> {
-    let allowed = command.allowed_roles();
-    if allowed.contains(&actor.role) {
-        return Ok(());
-    }
-    Err(ApiError::Forbidden {
-        role: actor.role.as_str().into(),
-        command: command.kind().into(),
-        allowed: allowed
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-    })
 }
 
 fn invalid(field: impl Into<String>, problem: impl Into<String>) -> ApiError {
