@@ -52,6 +52,8 @@ pub const BUILD: &str = concat!("baoan-twin ", env!("CARGO_PKG_VERSION"));
 pub struct RunOptions {
     pub seed: Option<u64>,
     pub scale: Option<f64>,
+    /// A planner's posts (CSV), replacing the scenario's placement.
+    pub posts: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub journal: bool,
     pub junit: bool,
@@ -149,7 +151,15 @@ pub fn build_app(
 
 /// Run a scenario file on the in-process stack and write its folder.
 pub fn run(file: &Path, opts: &RunOptions) -> Result<RunSummary, RunError> {
-    run_scenario(load_scenario(file, opts.seed, opts.scale)?, opts)
+    let mut scenario = load_scenario(file, opts.seed, opts.scale)?;
+    if let Some(posts) = &opts.posts {
+        // Relative to where the command was given, unlike a path inside the scenario file.
+        let full = std::env::current_dir()
+            .map(|d| d.join(posts))
+            .unwrap_or_else(|_| posts.clone());
+        scenario.command.posts_csv = Some(full.display().to_string());
+    }
+    run_scenario(scenario, opts)
 }
 
 /// Run a parsed scenario (overrides in `opts` are not applied again) and write its folder.
@@ -175,6 +185,22 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
                 .join("\n"),
         ));
     }
+    opts.progress.message(&format!(
+        "building the district at scale {} (seed {})",
+        scenario.scale, scenario.seed
+    ));
+    let (twin, timings) = Twin::build(scenario.scale, scenario.seed);
+    let counts = district::Figures::of(&twin);
+    let command_setup = match command_config {
+        Ok(config) if config.enabled => {
+            let placement =
+                command::place(&twin, &config, &baoan_world::RngStreams::new(scenario.seed))
+                    .map_err(RunError::BadInput)?;
+            Some((config, placement))
+        }
+        _ => None,
+    };
+    // Only now, with every input checked, does the run write anything.
     let out_dir = opts
         .out
         .clone()
@@ -186,11 +212,6 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
         ))
     })?;
 
-    opts.progress.message(&format!(
-        "building the district at scale {} (seed {})",
-        scenario.scale, scenario.seed
-    ));
-    let (twin, timings) = Twin::build(scenario.scale, scenario.seed);
     let journal = if opts.journal || scenario.output.journal {
         Journal::to_file(&out_dir.join("journal.jsonl")).map_err(|e| {
             RunError::Harness(format!(
@@ -200,16 +221,6 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
         })?
     } else {
         Journal::default()
-    };
-    let counts = district::Figures::of(&twin);
-    let command_setup = match command_config {
-        Ok(config) if config.enabled => {
-            let placement =
-                command::place(&twin, &config, &baoan_world::RngStreams::new(scenario.seed))
-                    .map_err(RunError::BadInput)?;
-            Some((config, placement))
-        }
-        _ => None,
     };
     let mut app = build_app(
         &scenario,

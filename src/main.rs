@@ -31,6 +31,9 @@ enum Cmd {
         /// Override the scenario's scale (0 < scale <= 1).
         #[arg(long)]
         scale: Option<f64>,
+        /// A planner's police posts: CSV with x_m,y_m (local metres) or lon,lat columns.
+        #[arg(long)]
+        posts: Option<PathBuf>,
         /// Output folder (default: the scenario's output.dir, else out/<name>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -88,6 +91,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             file,
             seed,
             scale,
+            posts,
             out,
             journal,
             junit,
@@ -98,7 +102,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             } else {
                 Progress::Auto
             };
-            baoan_twin::run(&file, &RunOptions { seed, scale, out, journal, junit, progress }).map(|summary| {
+            baoan_twin::run(&file, &RunOptions { seed, scale, posts, out, journal, junit, progress }).map(|summary| {
                 let r = &summary.report;
                 if !quiet {
                     for s in &r.slos {

@@ -169,3 +169,57 @@ fn district_prints_the_published_structure() {
     assert_eq!(v["figures"]["grids"], 49);
     assert_eq!(v["figures"]["by_street"][1]["name_en"], "Xixiang");
 }
+
+#[test]
+fn a_planners_posts_file_is_used_and_a_bad_one_named_by_line() {
+    let dir = temp_dir("posts");
+    let posts = dir.join("posts.csv");
+    std::fs::write(
+        &posts,
+        "lon,lat\n113.885,22.565\n113.870,22.595\n113.845,22.615\n",
+    )
+    .unwrap();
+    let out = twin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--posts",
+            posts.to_str().unwrap(),
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["sections"]["command"]["placement"]["posts"], 3);
+
+    std::fs::write(&posts, "lon,lat\n113.885,22.565\n113.870,north\n").unwrap();
+    let out = twin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--posts",
+            posts.to_str().unwrap(),
+            "--out",
+            dir.join("bad").to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("posts.csv:3: column lat: expected a number"),
+        "{err}"
+    );
+}

@@ -411,7 +411,8 @@ fn emergencies_arise(
     mut em: ResMut<Emergencies>,
     mut agenda: ResMut<Agenda<CommandAction>>,
 ) {
-    if !config.enabled || !clock.now_ms.is_multiple_of(3_600_000) || config.incidents_per_day <= 0.0 {
+    if !config.enabled || !clock.now_ms.is_multiple_of(3_600_000) || config.incidents_per_day <= 0.0
+    {
         return;
     }
     let em = &mut *em;

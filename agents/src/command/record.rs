@@ -210,18 +210,17 @@ pub fn take_outcomes(
                 incident,
                 incident_ref,
                 ..
-            }
-                if ledger
-                    .by_incident
-                    .insert(*incident, *incident_ref)
-                    .is_none()
-                => {
-                    ledger.opened += 1;
-                    em.by_incident.insert(*incident, *incident_ref);
-                    if let Some(r) = ledger.recs.get_mut(incident_ref) {
-                        r.incident = Some(*incident);
-                    }
+            } if ledger
+                .by_incident
+                .insert(*incident, *incident_ref)
+                .is_none() =>
+            {
+                ledger.opened += 1;
+                em.by_incident.insert(*incident, *incident_ref);
+                if let Some(r) = ledger.recs.get_mut(incident_ref) {
+                    r.incident = Some(*incident);
                 }
+            }
             Outcome::UnitDispatched { incident, unit, .. } => {
                 let from_queue = msg
                     .client_ref

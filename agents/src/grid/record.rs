@@ -251,15 +251,14 @@ pub fn take_outcomes(
                         let r = reason.clone();
                         ledger.note(format!("task {} unassigned: {r}", task.0));
                     }
-                    Outcome::TaskAccepted { .. }
-                        if rec.accepted_at.is_none() => {
-                            rec.accepted_at = Some(at);
-                            let d = ms_between(rec.dispatched_at.unwrap_or(at), at);
-                            ledger
-                                .metrics
-                                .hist("grid.dispatch_to_accept_s")
-                                .record_ms(d);
-                        }
+                    Outcome::TaskAccepted { .. } if rec.accepted_at.is_none() => {
+                        rec.accepted_at = Some(at);
+                        let d = ms_between(rec.dispatched_at.unwrap_or(at), at);
+                        ledger
+                            .metrics
+                            .hist("grid.dispatch_to_accept_s")
+                            .record_ms(d);
+                    }
                     Outcome::VerificationRequested {
                         verifier, resolver, ..
                     } => {
@@ -280,11 +279,10 @@ pub fn take_outcomes(
                         }
                     }
                     Outcome::TaskReworked { .. } => ledger.reworks += 1,
-                    Outcome::TaskEscalated { .. }
-                        if !rec.escalated => {
-                            rec.escalated = true;
-                            ledger.escalated += 1;
-                        }
+                    Outcome::TaskEscalated { .. } if !rec.escalated => {
+                        rec.escalated = true;
+                        ledger.escalated += 1;
+                    }
                     Outcome::TaskClosed {
                         at: closed_at,
                         overdue,
@@ -1018,4 +1016,3 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         metrics,
     }
 }
-
