@@ -151,15 +151,46 @@ pub fn build_app(
 
 /// Run a scenario file on the in-process stack and write its folder.
 pub fn run(file: &Path, opts: &RunOptions) -> Result<RunSummary, RunError> {
-    let mut scenario = load_scenario(file, opts.seed, opts.scale)?;
-    if let Some(posts) = &opts.posts {
-        // Relative to where the command was given, unlike a path inside the scenario file.
-        let full = std::env::current_dir()
-            .map(|d| d.join(posts))
-            .unwrap_or_else(|_| posts.clone());
-        scenario.command.posts_csv = Some(full.display().to_string());
+    run_scenario(load_scenario(file, opts.seed, opts.scale)?, opts)
+}
+
+/// Everything about a run's input that can be checked without building the district: the
+/// scenario's street names, and the command loop's settings with a planner's posts file (the
+/// scenario's `command.posts_csv`, or `--posts`, which wins). `twin validate` runs the same.
+pub fn check_inputs(
+    scenario: &Scenario,
+    opts: &RunOptions,
+) -> Result<Option<CommandConfig>, RunError> {
+    let mut problems = GridConfig::unknown_streets(scenario);
+    let mut command = match CommandConfig::from_scenario(scenario) {
+        Ok(c) => Some(c),
+        Err(p) => {
+            problems.extend(p);
+            None
+        }
+    };
+    if !problems.is_empty() {
+        return Err(RunError::BadInput(
+            problems
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ));
     }
-    run_scenario(scenario, opts)
+    if let (Some(c), Some(posts)) = (command.as_mut(), &opts.posts) {
+        let text = std::fs::read_to_string(posts).map_err(|e| {
+            RunError::BadInput(format!(
+                "{}: cannot read the posts file: {e}",
+                posts.display()
+            ))
+        })?;
+        c.posts_csv = Some((posts.display().to_string(), text));
+    }
+    if let Some(Some((file, text))) = command.as_ref().map(|c| &c.posts_csv) {
+        baoan_agents::command::read_posts_csv(file, text).map_err(RunError::BadInput)?;
+    }
+    Ok(command)
 }
 
 /// Run a parsed scenario (overrides in `opts` are not applied again) and write its folder.
@@ -171,20 +202,7 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
         scenario.source.file.clone()
     });
     // Bad input is refused before anything is built or written.
-    let mut problems = GridConfig::unknown_streets(&scenario);
-    let command_config = CommandConfig::from_scenario(&scenario);
-    if let Err(p) = &command_config {
-        problems.extend(p.iter().cloned());
-    }
-    if !problems.is_empty() {
-        return Err(RunError::BadInput(
-            problems
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ));
-    }
+    let command_config = check_inputs(&scenario, opts)?;
     opts.progress.message(&format!(
         "building the district at scale {} (seed {})",
         scenario.scale, scenario.seed
@@ -192,7 +210,7 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
     let (twin, timings) = Twin::build(scenario.scale, scenario.seed);
     let counts = district::Figures::of(&twin);
     let command_setup = match command_config {
-        Ok(config) if config.enabled => {
+        Some(config) if config.enabled => {
             let placement =
                 command::place(&twin, &config, &baoan_world::RngStreams::new(scenario.seed))
                     .map_err(RunError::BadInput)?;
@@ -261,12 +279,15 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
         let b = app.world().resource::<StackBridge>();
         (b.stack.name(), b.sent)
     };
-    let reproduce = format!(
+    let mut reproduce = format!(
         "twin run {} --seed {} --scale {}",
         file.display(),
         scenario.seed,
         scenario.scale
     );
+    if let Some(posts) = &opts.posts {
+        reproduce.push_str(&format!(" --posts {}", posts.display()));
+    }
     let mut report = Report::new(&scenario, &stack_name, BUILD, reproduce);
     report.section("district", &counts);
     report.section("grid", &outcome.section);

@@ -137,7 +137,9 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             })
         }
         Cmd::District { scale, seed, json } => district(scale, seed, json),
-        Cmd::Validate { file } => baoan_twin::load_scenario(&file, None, None).map(|s| {
+        Cmd::Validate { file } => {
+            let s = baoan_twin::load_scenario(&file, None, None)?;
+            baoan_twin::check_inputs(&s, &RunOptions::default())?;
             println!(
                 "{}: valid scenario {:?} ({} simulated, scale {}, {} SLOs)",
                 file.display(),
@@ -146,8 +148,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 s.scale,
                 s.slos.len()
             );
-            0
-        }),
+            Ok(0)
+        }
     }
 }
 

@@ -223,3 +223,20 @@ fn a_planners_posts_file_is_used_and_a_bad_one_named_by_line() {
         "{err}"
     );
 }
+
+#[test]
+fn validate_refuses_what_run_would_refuse() {
+    let dir = temp_dir("validate");
+    let file = dir.join("v.toml");
+    std::fs::write(&file, "name = \"v\"\nduration = \"1h\"\n[[disruption]]\nstart = \"00:00\"\nend = \"01:00\"\nstreets = [\"Atlantis\"]\ntravel_multiplier = 2\n").unwrap();
+    let out = twin()
+        .args(["validate", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("v.toml:6:") && err.contains("disruption[0].streets[0]"),
+        "{err}"
+    );
+}

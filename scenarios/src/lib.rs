@@ -430,7 +430,8 @@ impl Scenario {
     pub fn check(&self) -> Result<(), ScenarioError> {
         let mut p = Vec::new();
         let mut bad = |field: &str, msg: String| p.push(self.problem(field, msg));
-        if self.name.trim().is_empty()
+        if self.name.starts_with('.')
+            || self.name.trim().is_empty()
             || self.name.len() > 80
             || !self
                 .name
@@ -461,19 +462,26 @@ impl Scenario {
             );
         }
         let t = self.tick.ms();
+        // Hourly work (items, emergencies) happens at the tick that starts each hour, so a tick
+        // must divide an hour exactly; and the backlog is sampled on tick boundaries.
         let tick_ok = t > 0
             && t <= 60_000
-            && if t < 1000 {
-                1000 % t == 0
-            } else {
-                t.is_multiple_of(1000)
-            };
+            && 3_600_000 % t == 0
+            && (t < 1000 && 1000 % t == 0 || t.is_multiple_of(1000));
         if !tick_ok {
             bad(
                 "tick",
                 format!(
-                    "expected 1ms..=60s that divides a second or is whole seconds (e.g. 100ms, 1s, 10s), got {}",
+                    "expected 1ms..=60s dividing an hour evenly: a divisor of a second, or whole seconds dividing 3600 (e.g. 100ms, 1s, 10s, 15s, 60s), got {}",
                     self.tick
+                ),
+            );
+        } else if !self.output.backlog_every.ms().is_multiple_of(t) {
+            bad(
+                "output.backlog_every",
+                format!(
+                    "expected a whole number of ticks ({}), got {}",
+                    self.tick, self.output.backlog_every
                 ),
             );
         }
@@ -805,6 +813,21 @@ mod tests {
         let p = problems("name = \"t\"\nduration = \"2 fortnights\"\n");
         assert_eq!((p[0].line, p[0].column), (2, 12), "{p:?}");
         assert!(p[0].message.contains("unknown unit"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn ticks_must_divide_an_hour_and_names_must_not_climb_folders() {
+        let p = problems("name = \"t\"\nduration = \"7h\"\ntick = \"7s\"\n");
+        assert_eq!(p[0].field, "tick", "{p:?}");
+        let p = problems("name = \"..\"\nduration = \"1h\"\n");
+        assert_eq!(p[0].field, "name", "{p:?}");
+        assert!(
+            Scenario::parse(
+                "s.toml",
+                "name = \"t\"\nduration = \"1h\"\ntick = \"15s\"\n"
+            )
+            .is_ok()
+        );
     }
 
     #[test]

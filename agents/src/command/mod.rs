@@ -24,7 +24,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Poisson};
 
-pub use place::{Placement, UnitSpec, place};
+pub use place::{Placement, UnitSpec, place, read_posts_csv};
 pub use record::{CommandLedger, CommandOutcome, finish};
 
 use crate::staff;
@@ -242,6 +242,11 @@ pub enum CommandAction {
         incident: IncidentId,
     },
     /// Back at base (or coming on or off duty).
+    /// A volunteer's daily duty change; it schedules the same change a day later.
+    Shift {
+        unit: UnitId,
+        available: bool,
+    },
     Available {
         unit: UnitId,
         available: bool,
@@ -306,19 +311,18 @@ fn spawn_units(
     for (i, spec) in placement.units.iter().enumerate() {
         let id = UnitId(i as u32 + 1);
         // Volunteers come on and off duty by their daily rhythm, as the stack is told.
+        // Only the first of each day's changes is scheduled; each schedules the next day's, so
+        // the agenda holds two entries per volunteer however long the run.
         if let Some((on, off)) = spec.duty {
-            for day in 0..=(config.end_ms / 86_400_000) {
-                let base = day * 86_400_000;
-                for (at, available) in [(base + on, true), (base + off, false)] {
-                    if at > 0 && at < config.end_ms {
-                        agenda.schedule(
-                            at,
-                            CommandAction::Available {
-                                unit: id,
-                                available,
-                            },
-                        );
-                    }
+            for (at, available) in [(on, true), (off, false)] {
+                if at > 0 && at < config.end_ms {
+                    agenda.schedule(
+                        at,
+                        CommandAction::Shift {
+                            unit: id,
+                            available,
+                        },
+                    );
                 }
             }
         }
@@ -549,7 +553,6 @@ fn mode_of(class: UnitClass) -> (Mode, f64) {
 
 /// Dispatches become trips (or declines); everything else is the ledger's.
 fn hear_outcomes(
-    clock: Res<SimClock>,
     twin: Res<Twin>,
     config: Res<CommandConfig>,
     units: Res<Units>,
@@ -585,7 +588,9 @@ fn hear_outcomes(
             .unit_rng
             .as_mut()
             .expect("initialised with the first emergencies");
-        let start = clock.now_ms.max(msg.at);
+        // The trip starts when the dispatch was made, not at the next tick: a tick must never
+        // eat into a one-minute limit.
+        let start = msg.at;
         u.incident = Some(*incident);
         u.busy_since = Some(start);
         if *class == UnitClass::Volunteer && rng.random::<f64>() < config.volunteer_decline_share {
@@ -794,6 +799,12 @@ fn act(
                 let available = u.spec.on_duty_at(at + back_ms);
                 agenda.schedule(at + back_ms, CommandAction::Available { unit, available });
                 release(&units, &mut people, unit, at + back_ms);
+            }
+            CommandAction::Shift { unit, available } => {
+                if at + 86_400_000 < config.end_ms {
+                    agenda.schedule(at + 86_400_000, CommandAction::Shift { unit, available });
+                }
+                agenda.schedule(at, CommandAction::Available { unit, available });
             }
             CommandAction::Available { unit, available } => {
                 let entity = units.entities[unit.0 as usize - 1];

@@ -255,8 +255,12 @@ pub fn take_outcomes(
                 }
             }
             Outcome::IncidentWaiting { incident, .. } => {
+                // A wait retried when a unit came free (and declined again) is the same wait.
+                let retried = msg
+                    .client_ref
+                    .is_some_and(|c| c & TAG_MASK == TAG_AVAILABLE);
                 if let Some(r) = ledger.rec(*incident) {
-                    r.waiting += 1;
+                    r.waiting += (!retried) as u32;
                     r.waited = true;
                 }
             }

@@ -182,8 +182,10 @@ pub fn take_outcomes(
                     g.0 += 1;
                     g.1 += delay as f64 / 1000.0;
                 }
-                let urgency =
-                    catalogue::item_type(it.item_type).map_or(Urgency::Normal, |k| k.urgency);
+                let kind = catalogue::item_type(it.item_type);
+                let urgency = kind.map_or(Urgency::Normal, |k| k.urgency);
+                // The deadline runs from the report, whether or not the task is ever dispatched.
+                let deadline_at = kind.map(|k| at + k.deadline_h as u64 * 3_600_000);
                 ledger.tasks.insert(
                     *task,
                     TaskRecord {
@@ -195,7 +197,7 @@ pub fn take_outcomes(
                         dispatched_at: None,
                         accepted_at: None,
                         resolved_at: None,
-                        deadline_at: None,
+                        deadline_at,
                         escalated: false,
                     },
                 );
@@ -233,6 +235,11 @@ pub fn take_outcomes(
                 match other {
                     Outcome::TaskDispatched { deadline_at, .. } => {
                         rec.deadline_at = Some(*deadline_at);
+                        if rec.resolved_at.is_some() {
+                            // A fix (the inspector's own, on the spot) failed verification and
+                            // went to a resolver: rework as much as a TaskReworked is.
+                            ledger.reworks += 1;
+                        }
                         if rec.dispatched_at.is_none() {
                             rec.dispatched_at = Some(at);
                             ledger.dispatched += 1;

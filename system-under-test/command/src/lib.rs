@@ -163,8 +163,10 @@ pub struct CommandService {
     incidents: Vec<Incident>,
     by_ref: HashMap<u64, IncidentId>,
     /// Incidents waiting for a unit of a class, oldest first.
-    /// The third part tells apart two waits of one incident for the same class (two police).
-    queue: HashMap<UnitClass, BTreeSet<(Millis, IncidentId, usize)>>,
+    /// The third part, a running number, tells apart two waits of one incident for the same
+    /// class (two police), however often a wait is retried.
+    queue: HashMap<UnitClass, BTreeSet<(Millis, IncidentId, u64)>>,
+    queue_seq: u64,
     pub open: u64,
     pub closed: u64,
 }
@@ -475,7 +477,8 @@ impl CommandService {
             let inc = &mut self.incidents[i];
             inc.waiting.push(class);
             inc.open_reason = format!("waiting for a free {}", class.as_str());
-            let nth = inc.waiting.iter().filter(|c| **c == class).count();
+            let nth = self.queue_seq;
+            self.queue_seq += 1;
             self.queue
                 .entry(class)
                 .or_default()
@@ -512,7 +515,7 @@ impl CommandService {
             class,
             eta_s: (eta * 10.0).round() / 10.0,
         });
-        let since_report_s = (now - inc.reported_at) as f64 / 1000.0;
+        let since_report_s = now.saturating_sub(inc.reported_at) as f64 / 1000.0;
         if let Some(limit) = class.limit_s()
             && since_report_s + eta > limit
         {
@@ -679,7 +682,7 @@ impl CommandService {
             // Whoever has waited longest for this class gets the nearest free unit now. Each
             // waiting incident is tried once: one that declined every free unit waits on.
             let class = self.units[u].entry.class;
-            let waiting: Vec<(Millis, IncidentId, usize)> = self
+            let waiting: Vec<(Millis, IncidentId, u64)> = self
                 .queue
                 .get(&class)
                 .map(|q| q.iter().copied().collect())

@@ -342,6 +342,12 @@ impl GridService {
                 .get(&(grid, item_type))
                 .and_then(|s| s.first())
         {
+            if self.by_ref.len() >= 2 * MAX_TASKS {
+                return Err(ApiError::Conflict {
+                    task: 0,
+                    problem: format!("report store full ({} reports)", 2 * MAX_TASKS),
+                });
+            }
             self.by_ref.insert(report_ref, (task, true));
             return Ok(vec![Outcome::ReportMerged { report_ref, task }]);
         }
@@ -358,7 +364,7 @@ impl GridService {
             reporter: actor.person,
             observed_at,
             reported_at: now,
-            deadline_at: now + allowed_ms,
+            deadline_at: now.saturating_add(allowed_ms),
             state: TaskState::Unassigned,
             resolver: None,
             verifier: None,
@@ -375,9 +381,12 @@ impl GridService {
             .or_default()
             .insert(id);
         self.escalations
-            .insert((now + allowed_ms, id, EscalationLevel::Street));
-        self.escalations
-            .insert((now + allowed_ms * 3 / 2, id, EscalationLevel::District));
+            .insert((now.saturating_add(allowed_ms), id, EscalationLevel::Street));
+        self.escalations.insert((
+            now.saturating_add(allowed_ms * 3 / 2),
+            id,
+            EscalationLevel::District,
+        ));
         let tally = self.tallies.entry(actor.person).or_default();
         if source == ReportSource::Inspector {
             tally.handled += 1;
@@ -582,6 +591,21 @@ impl GridService {
             resolver_tally.reworks += 1;
             let t = &mut self.tasks[(id.0 - 1) as usize];
             t.reworks += 1;
+            // Escalation times that passed while it awaited verification were let go then (it
+            // looked resolved); back in the resolvers' hands, they apply again at once.
+            let allowed = t.deadline_at.saturating_sub(t.reported_at);
+            for (at, level) in [
+                (t.deadline_at, EscalationLevel::Street),
+                (
+                    t.reported_at.saturating_add(allowed * 3 / 2),
+                    EscalationLevel::District,
+                ),
+            ] {
+                if at <= now && t.escalation < Some(level) {
+                    self.escalations.insert((now, id, level));
+                }
+            }
+            let t = &mut self.tasks[(id.0 - 1) as usize];
             t.verifier = None;
             t.verification_requested_at = None;
             if on_spot {
