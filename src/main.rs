@@ -115,6 +115,22 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                             s.value.map_or("no data".into(), |v| v.to_string())
                         );
                     }
+                    if let Some(tiers) = r.sections.get("command").and_then(|c| c["tiers"].as_array()) {
+                        let share = |t: &serde_json::Value, k: &str| t[k].as_f64().unwrap_or(0.0) * 100.0;
+                        let line: Vec<String> = tiers
+                            .iter()
+                            .map(|t| {
+                                format!(
+                                    "{} {:.0}% within {:.0} min (key areas {:.0}%)",
+                                    t["tier"].as_str().unwrap_or("?"),
+                                    share(t, "within_limit_share"),
+                                    t["limit_s"].as_f64().unwrap_or(0.0) / 60.0,
+                                    share(t, "key_area_share")
+                                )
+                            })
+                            .collect();
+                        eprintln!("  1-3-5: {}", line.join("; "));
+                    }
                     for i in r.invariants.iter().filter(|i| !i.holds) {
                         eprintln!("  BROKEN invariant: {} ({})", i.name, i.detail);
                     }

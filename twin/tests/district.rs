@@ -150,3 +150,31 @@ fn travel_times_are_sane_and_rush_hour_is_slower_by_car() {
     }
     let _ = d.outline.unsigned_area();
 }
+
+#[test]
+fn the_thread_count_never_changes_the_district() {
+    let build = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let d = District::build(0.02, 11);
+            let t = TravelTimes::build(&d);
+            let p = Population::build(&d, &RngStreams::new(11));
+            let shapes: Vec<u64> = d.grids.iter().map(|g| g.area_m2.to_bits()).collect();
+            let travel: Vec<u64> = (0..d.grids.len() as u32)
+                .map(|g| t.distance_m(0, g).to_bits())
+                .collect();
+            let people: Vec<String> = (0..p.residents() as u32)
+                .step_by(101)
+                .map(|r| p.id_number(r))
+                .collect();
+            (shapes, travel, people, p.companies.len())
+        })
+    };
+    assert!(
+        build(1) == build(2),
+        "one thread and two must build the same district"
+    );
+}
