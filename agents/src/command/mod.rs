@@ -405,6 +405,66 @@ fn leaders(twin: &Twin) -> Vec<baoan_api::LeaderEntry> {
     out
 }
 
+/// Expected emergencies per grid per day, and their share by hour of day, as the scenario's
+/// rates imply: what a planner covers. Uses the same spatial model as the simulation
+/// (residents, with social-security incidents drawn four times as much to key areas).
+pub fn expected_demand(
+    twin: &Twin,
+    config: &CommandConfig,
+    placement: &Placement,
+) -> (Vec<f64>, [f64; 24]) {
+    let grids = &twin.district.grids;
+    let residents: Vec<f64> = grids
+        .iter()
+        .map(|g| twin.population.residents_of_grid(g.id).len() as f64 + 1.0)
+        .collect();
+    let crowd: Vec<f64> = grids
+        .iter()
+        .map(|g| {
+            residents[g.id as usize]
+                * if placement.key_area_grid[g.id as usize] {
+                    4.0
+                } else {
+                    1.0
+                }
+        })
+        .collect();
+    let (sum_r, sum_c): (f64, f64) = (residents.iter().sum(), crowd.iter().sum());
+    let types = emergency::emergency_types();
+    let total_weight: f64 = types.iter().map(|t| t.weight).sum();
+    let per_day = config.incidents_per_day * config.scale;
+    let mut demand = vec![0.0; grids.len()];
+    let mut hours = [0.0; 24];
+    for t in types {
+        let rate = per_day * t.weight / total_weight;
+        let social = t.category == Category::SocialSecurity;
+        for (g, d) in demand.iter_mut().enumerate() {
+            *d += rate
+                * if social {
+                    crowd[g] / sum_c
+                } else {
+                    residents[g] / sum_r
+                };
+        }
+        let profile = baoan_scenarios::profile_weights(if t.profile == "night" {
+            "evening"
+        } else {
+            t.profile.as_str()
+        });
+        let mean = profile.iter().sum::<f64>() / 24.0;
+        for (h, w) in hours.iter_mut().enumerate() {
+            *w += rate * profile[h] / mean / 24.0;
+        }
+    }
+    let total: f64 = hours.iter().sum();
+    if total > 0.0 {
+        for w in &mut hours {
+            *w /= total;
+        }
+    }
+    (demand, hours)
+}
+
 /// Each simulated hour: this hour's emergencies of every type (Poisson, thinned for surges).
 fn emergencies_arise(
     clock: Res<SimClock>,
@@ -541,7 +601,8 @@ fn random_point(g: &baoan_world::geography::Grid, rng: &mut ChaCha8Rng) -> Coord
     g.site
 }
 
-fn mode_of(class: UnitClass) -> (Mode, f64) {
+/// How a class travels and how long it takes to set off (seconds): the twin's truth.
+pub fn mode_of(class: UnitClass) -> (Mode, f64) {
     match class {
         UnitClass::Volunteer => (Mode::Walk, 30.0),
         UnitClass::AuxiliaryPolice => (Mode::EBike, 30.0),
