@@ -2,6 +2,7 @@
 //! report; describe the district. Errors carry the exit code DESIGN.md gives them.
 
 pub mod district;
+pub mod plan;
 mod progress;
 
 use std::path::{Path, PathBuf};

@@ -57,8 +57,40 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Plan for the district: where police posts should go.
+    Plan {
+        #[command(subcommand)]
+        what: PlanCmd,
+    },
     /// Check a scenario file without running it.
     Validate { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum PlanCmd {
+    /// Choose N post sites maximising 1-3-5 coverage of the scenario's emergency demand; writes
+    /// posts.csv (readable by `twin run --posts`), plan.json and index.html.
+    Posts {
+        /// The scenario whose district, seed and emergency rates to plan for.
+        #[arg(long)]
+        scenario: PathBuf,
+        /// How many posts.
+        #[arg(long)]
+        posts: usize,
+        /// The current posts (CSV: x_m,y_m or lon,lat), evaluated and offered as candidates.
+        #[arg(long)]
+        current: Option<PathBuf>,
+        /// Candidate sites (CSV) instead of the busiest grids' sites.
+        #[arg(long)]
+        candidates: Option<PathBuf>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also run the full simulation with the planned (and current) posts: units busy.
+        #[arg(long)]
+        simulate: bool,
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -153,6 +185,58 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             })
         }
         Cmd::District { scale, seed, json } => district(scale, seed, json),
+        Cmd::Plan {
+            what:
+                PlanCmd::Posts {
+                    scenario,
+                    posts,
+                    current,
+                    candidates,
+                    out,
+                    simulate,
+                    quiet,
+                },
+        } => {
+            let progress = if quiet {
+                Progress::Quiet
+            } else {
+                Progress::Auto
+            };
+            let opts = baoan_twin::plan::PlanOptions {
+                scenario,
+                posts,
+                current,
+                candidates,
+                out: out.clone(),
+                simulate,
+                progress,
+            };
+            let r = baoan_twin::plan::plan_posts(&opts)?;
+            let dir = out
+                .unwrap_or_else(|| PathBuf::from(format!("out/plan-{}-{}", r.scenario, r.posts)));
+            println!(
+                "{} posts: coverage {:.1}% (at most {:.1}% from the best: bound {:.1}%){}",
+                r.posts,
+                r.coverage * 100.0,
+                r.gap_at_most * 100.0,
+                r.upper_bound * 100.0,
+                r.current_coverage.map_or(String::new(), |c| format!(
+                    "; current posts {:.1}%",
+                    c * 100.0
+                ))
+            );
+            for s in &r.simulated {
+                println!(
+                    "  simulated, {}: auxiliary police within 3 min {:.1}%, police within 5 min {:.1}%",
+                    s.layout,
+                    s.auxiliary_police_within_3_min * 100.0,
+                    s.police_within_5_min * 100.0
+                );
+            }
+            println!("posts:  {}", dir.join("posts.csv").display());
+            println!("report: {}", dir.join("index.html").display());
+            Ok(0)
+        }
         Cmd::Validate { file } => {
             let s = baoan_twin::load_scenario(&file, None, None)?;
             baoan_twin::check_inputs(&s, &RunOptions::default())?;

@@ -240,3 +240,62 @@ fn validate_refuses_what_run_would_refuse() {
         "{err}"
     );
 }
+
+#[test]
+fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
+    let dir = temp_dir("plan");
+    let out = twin()
+        .args([
+            "plan",
+            "posts",
+            "--scenario",
+            "scenarios/smoke.toml",
+            "--posts",
+            "3",
+            "--quiet",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    let (coverage, bound) = (
+        plan["coverage"].as_f64().unwrap(),
+        plan["upper_bound"].as_f64().unwrap(),
+    );
+    assert!(coverage > 0.0 && coverage <= bound + 1e-9, "{plan}");
+    let csv = std::fs::read_to_string(dir.join("posts.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "a header and three posts:\n{csv}");
+    // The planned posts go straight back into a run.
+    let run = twin()
+        .args([
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--posts",
+            dir.join("posts.csv").to_str().unwrap(),
+            "--out",
+            dir.join("run").to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        matches!(run.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["sections"]["command"]["placement"]["posts"], 3);
+    assert!(report["reproduce"].as_str().unwrap().contains("--posts"));
+}

@@ -132,7 +132,7 @@ pub fn place(
 ) -> Result<Placement, String> {
     let d = &twin.district;
     let pop = &twin.population;
-    let mut rng = streams.stream("command/placement");
+    let mut rng = streams.stream("command/placement/transit");
     let n = d.grids.len();
     // Crowds: residents per km², companies (shops, offices), and transit hubs.
     let mut companies = vec![0u32; n];
@@ -174,10 +174,34 @@ pub fn place(
         .collect();
 
     let mut key_area_grid = vec![false; n];
-    let (key_areas, posts) = match &config.posts_csv {
+    // Key areas are where crowds are, whoever places the posts: a planner's layout moves the
+    // posts, never the emergencies.
+    let k = scaled(config.key_areas, config.scale).min(n);
+    let per_community = k.div_ceil(d.communities.len()) + 1;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
+    let mut taken = vec![0usize; d.communities.len()];
+    let mut key_areas = Vec::new();
+    for &g in &order {
+        if key_areas.len() == k {
+            break;
+        }
+        let c = d.grids[g].community as usize;
+        if taken[c] < per_community {
+            taken[c] += 1;
+            key_areas.push(KeyArea {
+                grid: g as u32,
+                score: (score[g] * 1000.0).round() / 1000.0,
+                transit: transit[g],
+            });
+        }
+    }
+    // Each part of the placement draws from its own stream, so a planner's posts leave the
+    // patrols, stations and volunteers exactly where they were: layouts compare like for like.
+    let mut post_rng = streams.stream("command/placement/posts");
+    let posts: Vec<Post> = match &config.posts_csv {
         Some((file, text)) => {
             let points = read_posts_csv(file, text)?;
-            let mut key_areas: Vec<KeyArea> = Vec::new();
             let mut posts = Vec::new();
             for (i, p) in points.iter().enumerate() {
                 let grid = d.grid_at(*p).ok_or_else(|| {
@@ -188,48 +212,26 @@ pub fn place(
                         p.y
                     )
                 })?;
-                let ka = match key_areas.iter().position(|k| k.grid == grid) {
-                    Some(k) => k,
-                    None => {
-                        key_areas.push(KeyArea {
-                            grid,
-                            score: score[grid as usize],
-                            transit: transit[grid as usize],
-                        });
-                        key_areas.len() - 1
-                    }
-                };
+                let nearest = key_areas
+                    .iter()
+                    .enumerate()
+                    .map(|(k, ka)| {
+                        let s = d.grids[ka.grid as usize].site;
+                        (k, (s.x - p.x).powi(2) + (s.y - p.y).powi(2))
+                    })
+                    .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+                    .map_or(0, |(k, _)| k);
                 posts.push(Post {
-                    key_area: ka,
+                    key_area: nearest,
                     grid,
                     x_m: p.x,
                     y_m: p.y,
                 });
             }
-            (key_areas, posts)
+            posts
         }
         None => {
-            let k = scaled(config.key_areas, config.scale).min(n);
             let p = scaled(config.posts, config.scale).max(k);
-            let per_community = k.div_ceil(d.communities.len()) + 1;
-            let mut order: Vec<usize> = (0..n).collect();
-            order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
-            let mut taken = vec![0usize; d.communities.len()];
-            let mut key_areas = Vec::new();
-            for &g in &order {
-                if key_areas.len() == k {
-                    break;
-                }
-                let c = d.grids[g].community as usize;
-                if taken[c] < per_community {
-                    taken[c] += 1;
-                    key_areas.push(KeyArea {
-                        grid: g as u32,
-                        score: (score[g] * 1000.0).round() / 1000.0,
-                        transit: transit[g],
-                    });
-                }
-            }
             let mut posts: Vec<Post> = key_areas
                 .iter()
                 .enumerate()
@@ -248,7 +250,7 @@ pub fn place(
             while posts.len() < p {
                 let ka = i % key_areas.len();
                 let g = &d.grids[key_areas[ka].grid as usize];
-                let pt = super::random_point(g, &mut rng);
+                let pt = super::random_point(g, &mut post_rng);
                 posts.push(Post {
                     key_area: ka,
                     grid: g.id,
@@ -257,7 +259,7 @@ pub fn place(
                 });
                 i += 1;
             }
-            (key_areas, posts)
+            posts
         }
     };
     for ka in &key_areas {
