@@ -148,7 +148,6 @@ fn travel_times_are_sane_and_rush_hour_is_slower_by_car() {
             }
         }
     }
-    let _ = d.outline.unsigned_area();
 }
 
 #[test]

@@ -736,7 +736,7 @@ fn act(
                         occurred_at: at,
                     },
                 );
-                ledger.occurred(key, at, kind, severity, grid);
+                ledger.occurred(key, severity, grid);
                 journal.record(at, "emergency_occurred", &serde_json::json!({"key": key, "type": kind, "severity": severity.as_str(), "grid": grid}));
                 if at + delay < config.end_ms {
                     agenda.schedule(at + delay, CommandAction::Call { key });

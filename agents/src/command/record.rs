@@ -92,10 +92,9 @@ fn class_index(c: UnitClass) -> usize {
 }
 
 impl CommandLedger {
-    pub fn occurred(&mut self, key: u64, at: u64, kind: u16, severity: Severity, grid: u32) {
+    pub fn occurred(&mut self, key: u64, severity: Severity, grid: u32) {
         self.occurred += 1;
         *self.by_severity.entry(severity.as_str()).or_default() += 1;
-        let _ = (at, kind);
         self.recs.insert(
             key,
             Rec {
