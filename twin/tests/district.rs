@@ -4,7 +4,7 @@
 
 use baoan_world::ids::{validate_credit_code, validate_id_number};
 use baoan_world::{District, Mode, Population, RngStreams, TravelTimes};
-use geo::{Area, BoundingRect, Contains, Coord, Point};
+use geo::{BoundingRect, Contains, Coord, Point};
 use proptest::prelude::*;
 use rand::Rng;
 
