@@ -1,6 +1,7 @@
 //! `twin`'s work behind the thin CLI: run a scenario on the in-process stack and write its
 //! report; describe the district. Errors carry the exit code DESIGN.md gives them.
 
+pub mod compare;
 pub mod district;
 pub mod plan;
 mod progress;

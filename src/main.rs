@@ -62,6 +62,17 @@ enum Cmd {
         #[command(subcommand)]
         what: PlanCmd,
     },
+    /// Two runs (folders or report.json files) side by side; or, with --scenario, two post
+    /// layouts (CSV files): coverage, maps before and after, grids that gain and lose.
+    Compare {
+        a: PathBuf,
+        b: PathBuf,
+        /// The scenario to compare two layouts on.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        #[arg(long, default_value = "out/compare")]
+        out: PathBuf,
+    },
     /// Check a scenario file without running it.
     Validate { file: PathBuf },
 }
@@ -235,6 +246,32 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             }
             println!("posts:  {}", dir.join("posts.csv").display());
             println!("report: {}", dir.join("index.html").display());
+            Ok(0)
+        }
+        Cmd::Compare {
+            a,
+            b,
+            scenario,
+            out,
+        } => {
+            match scenario {
+                Some(s) => {
+                    let c = baoan_twin::plan::compare_layouts(&s, &a, &b, &out, Progress::Auto)?;
+                    println!(
+                        "A covers {:.1}%, B {:.1}% of emergency demand; {} grids gain, {} lose",
+                        c.coverage_a * 100.0,
+                        c.coverage_b * 100.0,
+                        c.grids_gaining,
+                        c.grids_losing
+                    );
+                }
+                None => {
+                    let rows = baoan_twin::compare::compare_runs(&a, &b, &out)?;
+                    let changed = rows.iter().filter(|r| r.a != r.b).count();
+                    println!("{} figures compared, {changed} differ", rows.len());
+                }
+            }
+            println!("report: {}", out.join("index.html").display());
             Ok(0)
         }
         Cmd::Validate { file } => {

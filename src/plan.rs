@@ -450,3 +450,210 @@ fn page(
     }
     s + "</body></html>\n"
 }
+
+/// What `twin compare` tells of two post layouts on one scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayoutComparison {
+    pub scenario: String,
+    pub a: String,
+    pub b: String,
+    pub posts_a: usize,
+    pub posts_b: usize,
+    pub coverage_a: f64,
+    pub coverage_b: f64,
+    pub grids_gaining: usize,
+    pub grids_losing: usize,
+    /// The grids whose covered demand changes most, both ways.
+    pub biggest_changes: Vec<GridChange>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GridChange {
+    pub grid: String,
+    pub street: String,
+    pub community: String,
+    pub demand_per_day: f64,
+    pub coverage_a: f64,
+    pub coverage_b: f64,
+}
+
+/// Two post layouts (CSV files) side by side on a scenario: coverage, maps of each and of the
+/// change, and the grids that gain and lose most.
+pub fn compare_layouts(
+    scenario_path: &Path,
+    a: &Path,
+    b: &Path,
+    out: &Path,
+    progress: Progress,
+) -> Result<LayoutComparison, RunError> {
+    let scenario = load_scenario(scenario_path, None, None)?;
+    let config = check_inputs(&scenario, &RunOptions::default())?.ok_or_else(|| {
+        RunError::BadInput("the scenario has no command loop to compare layouts for".into())
+    })?;
+    progress.message(&format!(
+        "building the district at scale {} (seed {})",
+        scenario.scale, scenario.seed
+    ));
+    let (twin, _) = Twin::build(scenario.scale, scenario.seed);
+    let placement = command::place(&twin, &config, &RngStreams::new(scenario.seed))
+        .map_err(RunError::BadInput)?;
+    let (demand, hours) = expected_demand(&twin, &config, &placement);
+    let (la, lb) = (
+        points_file(&twin, a, "layout a")?,
+        points_file(&twin, b, "layout b")?,
+    );
+    let tiers = [
+        tier("auxiliary_police", UnitClass::AuxiliaryPolice, &twin),
+        tier("police", UnitClass::Police, &twin),
+    ];
+    let all: Vec<Candidate> = la.iter().chain(&lb).cloned().collect();
+    let grids_of: Vec<u32> = all.iter().map(|c| c.grid).collect();
+    let travel = twin.travel.clone();
+    let inst = Instance::new(demand.clone(), hours, &tiers, all, move |j, i| {
+        travel.distance_m(grids_of[j], i)
+    });
+    let per_grid = |layout: &[Candidate]| -> Vec<f64> {
+        (0..twin.district.grids.len() as u32)
+            .map(|i| {
+                let d = layout
+                    .iter()
+                    .map(|p| twin.travel.distance_m(p.grid, i))
+                    .fold(f64::INFINITY, f64::min);
+                if d.is_finite() { inst.cover(d) } else { 0.0 }
+            })
+            .collect()
+    };
+    let (ca, cb) = (per_grid(&la), per_grid(&lb));
+    let total: f64 = demand.iter().sum::<f64>().max(1e-12);
+    let coverage =
+        |c: &[f64]| round3(c.iter().zip(&demand).map(|(c, d)| c * d).sum::<f64>() / total);
+    let mut changes: Vec<(f64, usize)> = (0..demand.len())
+        .filter(|&i| (cb[i] - ca[i]).abs() > 1e-9)
+        .map(|i| ((cb[i] - ca[i]) * demand[i], i))
+        .collect();
+    let (gaining, losing) = (
+        changes.iter().filter(|c| c.0 > 0.0).count(),
+        changes.iter().filter(|c| c.0 < 0.0).count(),
+    );
+    changes.sort_by(|x, y| y.0.abs().total_cmp(&x.0.abs()).then(x.1.cmp(&y.1)));
+    let biggest_changes = changes
+        .iter()
+        .take(20)
+        .map(|&(_, i)| {
+            let g = &twin.district.grids[i];
+            GridChange {
+                grid: g.code.clone(),
+                street: twin.district.streets[g.street as usize].name_en.clone(),
+                community: twin.district.communities[g.community as usize].name.clone(),
+                demand_per_day: round3(demand[i]),
+                coverage_a: round3(ca[i]),
+                coverage_b: round3(cb[i]),
+            }
+        })
+        .collect();
+    let cmp = LayoutComparison {
+        scenario: scenario.name.clone(),
+        a: a.display().to_string(),
+        b: b.display().to_string(),
+        posts_a: la.len(),
+        posts_b: lb.len(),
+        coverage_a: coverage(&ca),
+        coverage_b: coverage(&cb),
+        grids_gaining: gaining,
+        grids_losing: losing,
+        biggest_changes,
+    };
+    std::fs::create_dir_all(out)
+        .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    std::fs::write(
+        out.join("compare.json"),
+        serde_json::to_string_pretty(&cmp).expect("serialises") + "\n",
+    )
+    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    let map = |title: &str, label: &str, values: Vec<Option<f64>>| {
+        let areas: Vec<MapArea> = twin
+            .district
+            .grids
+            .iter()
+            .zip(values)
+            .map(|(g, v)| MapArea {
+                rings: g
+                    .shape
+                    .0
+                    .iter()
+                    .map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect())
+                    .collect(),
+                value: v,
+            })
+            .collect();
+        plot::map_svg(title, label, &areas, 900)
+    };
+    let mut html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Layouts compared — baoan-twin</title><style>body{{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem}}table{{border-collapse:collapse}}th,td{{border:1px solid #ddd;padding:.25rem .6rem}}</style></head><body><h1>Layouts compared on {}</h1><p>A: {} ({} posts) covers {:.1}% of emergency demand; B: {} ({} posts) covers {:.1}%. {} grids gain, {} lose.</p>",
+        baoan_reports::xml(&cmp.scenario),
+        baoan_reports::xml(&cmp.a),
+        cmp.posts_a,
+        cmp.coverage_a * 100.0,
+        baoan_reports::xml(&cmp.b),
+        cmp.posts_b,
+        cmp.coverage_b * 100.0,
+        gaining,
+        losing
+    );
+    html += &baoan_reports::html::table_html(&Table {
+        caption: "Grids that change most (demand-weighted)".into(),
+        header: [
+            "grid",
+            "street",
+            "community",
+            "emergencies a day",
+            "A covers",
+            "B covers",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: cmp
+            .biggest_changes
+            .iter()
+            .map(|c| {
+                vec![
+                    c.grid.clone(),
+                    c.street.clone(),
+                    c.community.clone(),
+                    format!("{:.2}", c.demand_per_day),
+                    format!("{:.0}%", c.coverage_a * 100.0),
+                    format!("{:.0}%", c.coverage_b * 100.0),
+                ]
+            })
+            .collect(),
+    });
+    for f in [
+        map(
+            "Coverage with A",
+            "% of demand covered",
+            ca.iter().map(|c| Some(c * 100.0)).collect(),
+        ),
+        map(
+            "Coverage with B",
+            "% of demand covered",
+            cb.iter().map(|c| Some(c * 100.0)).collect(),
+        ),
+        map(
+            "Change from A to B (grids that change)",
+            "points of coverage",
+            ca.iter()
+                .zip(&cb)
+                .map(|(a, b)| ((b - a).abs() > 1e-9).then(|| (b - a) * 100.0))
+                .collect(),
+        ),
+    ] {
+        match f {
+            Ok(svg) => html += &format!("<figure>{svg}</figure>"),
+            Err(e) => html += &format!("<p>(a plot failed: {e})</p>"),
+        }
+    }
+    html += "</body></html>\n";
+    std::fs::write(out.join("index.html"), html)
+        .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    Ok(cmp)
+}

@@ -299,3 +299,86 @@ fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
     assert_eq!(report["sections"]["command"]["placement"]["posts"], 3);
     assert!(report["reproduce"].as_str().unwrap().contains("--posts"));
 }
+
+#[test]
+fn compare_puts_two_runs_and_two_layouts_side_by_side() {
+    let dir = temp_dir("compare");
+    for (name, seed) in [("a", "7"), ("b", "8")] {
+        let out = twin()
+            .args([
+                "run",
+                "scenarios/smoke.toml",
+                "--quiet",
+                "--seed",
+                seed,
+                "--out",
+                dir.join(name).to_str().unwrap(),
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)));
+    }
+    let out = twin()
+        .args([
+            "compare",
+            dir.join("a").to_str().unwrap(),
+            dir.join("b").to_str().unwrap(),
+            "--out",
+            dir.join("runs").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/compare.json")).unwrap())
+            .unwrap();
+    let rows = c["rows"].as_array().unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["metric"] == "grid.closed_share" && r["a"] != r["b"]),
+        "two seeds differ somewhere"
+    );
+
+    let (pa, pb) = (dir.join("a.csv"), dir.join("b.csv"));
+    std::fs::write(&pa, "lon,lat\n113.885,22.565\n").unwrap();
+    std::fs::write(&pb, "lon,lat\n113.885,22.565\n113.870,22.595\n").unwrap();
+    let out = twin()
+        .args([
+            "compare",
+            "--scenario",
+            "scenarios/smoke.toml",
+            pa.to_str().unwrap(),
+            pb.to_str().unwrap(),
+            "--out",
+            dir.join("layouts").to_str().unwrap(),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("layouts/compare.json")).unwrap())
+            .unwrap();
+    assert!(
+        c["coverage_b"].as_f64().unwrap() >= c["coverage_a"].as_f64().unwrap(),
+        "adding a post never loses coverage: {c}"
+    );
+    assert_eq!(c["grids_losing"], 0);
+
+    let out = twin()
+        .args(["compare", "/nonexistent/a", "/nonexistent/b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
