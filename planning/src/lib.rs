@@ -284,6 +284,108 @@ pub fn upper_bound(inst: &Instance, chosen: &[usize], budget: usize) -> f64 {
     (inst.value(&best) + gains.iter().take(budget).sum::<f64>()).min(1.0)
 }
 
+/// A tighter upper bound from Lagrangian relaxation, by subgradient descent. Each (grid, step)
+/// pair is a demand point that must be within that step's radius of a post; relaxing those
+/// constraints with multipliers λ leaves a problem solved by sorting: every multiplier choice
+/// gives a bound, and descent drives it down towards the optimum. `lower` is the value of a
+/// known layout (it sets the step size); returns the best bound found in `iterations`.
+pub fn lagrangian_bound(inst: &Instance, budget: usize, lower: f64, iterations: usize) -> f64 {
+    // Merge steps of equal radius: one demand point per grid and distinct radius.
+    let mut radii: Vec<(f64, f64)> = Vec::new();
+    for &(r, w) in &inst.steps {
+        match radii.last_mut() {
+            Some(last) if (last.0 - r).abs() < 1e-9 => last.1 += w,
+            _ => radii.push((r, w)),
+        }
+    }
+    let (n, s) = (inst.demand.len(), radii.len());
+    if s == 0 || inst.candidates.is_empty() {
+        return 0.0;
+    }
+    let value: Vec<f64> = (0..n * s)
+        .map(|k| inst.demand[k / s] * radii[k % s].1 / inst.total_demand)
+        .collect();
+    // For each reach entry, the first step whose radius covers it.
+    let first: Vec<Vec<(u32, u16)>> = inst
+        .reach
+        .iter()
+        .map(|list| {
+            list.iter()
+                .map(|&(i, d)| (i, radii.partition_point(|r| r.0 < d as f64) as u16))
+                .collect()
+        })
+        .collect();
+    let mut lambda: Vec<f64> = value.iter().map(|v| v * 0.5).collect();
+    let mut best = f64::INFINITY;
+    let mut theta = 2.0;
+    let mut since_improved = 0;
+    let p = budget.min(inst.candidates.len());
+    let mut suffix = vec![0.0; n * (s + 1)];
+    for _ in 0..iterations {
+        // Suffix sums of λ per grid: what a post at distance step f earns there.
+        for i in 0..n {
+            suffix[i * (s + 1) + s] = 0.0;
+            for k in (0..s).rev() {
+                suffix[i * (s + 1) + k] = suffix[i * (s + 1) + k + 1] + lambda[i * s + k];
+            }
+        }
+        let mut gains: Vec<(f64, usize)> = first
+            .iter()
+            .enumerate()
+            .map(|(j, list)| {
+                (
+                    list.iter()
+                        .map(|&(i, f)| suffix[i as usize * (s + 1) + f as usize])
+                        .sum::<f64>(),
+                    j,
+                )
+            })
+            .collect();
+        gains.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let chosen: Vec<usize> = gains.iter().take(p).map(|g| g.1).collect();
+        let bound: f64 = value
+            .iter()
+            .zip(&lambda)
+            .map(|(v, l)| (v - l).max(0.0))
+            .sum::<f64>()
+            + gains.iter().take(p).map(|g| g.0).sum::<f64>();
+        if bound < best - 1e-12 {
+            best = bound;
+            since_improved = 0;
+        } else {
+            since_improved += 1;
+            if since_improved >= 20 {
+                theta /= 2.0;
+                since_improved = 0;
+            }
+        }
+        if best - lower <= 1e-9 || theta < 1e-6 {
+            break;
+        }
+        // Subgradient: y_k (taken when v_k > λ_k) minus how many chosen posts cover k.
+        let mut covered = vec![0u32; n * s];
+        for &j in &chosen {
+            for &(i, f) in &first[j] {
+                for k in f as usize..s {
+                    covered[i as usize * s + k] += 1;
+                }
+            }
+        }
+        let grad: Vec<f64> = (0..n * s)
+            .map(|k| (value[k] > lambda[k]) as u8 as f64 - covered[k] as f64)
+            .collect();
+        let norm: f64 = grad.iter().map(|g| g * g).sum();
+        if norm == 0.0 {
+            break;
+        }
+        let step = theta * (bound - lower).max(1e-9) / norm;
+        for (l, g) in lambda.iter_mut().zip(&grad) {
+            *l = (*l + step * g).max(0.0);
+        }
+    }
+    best.min(1.0)
+}
+
 /// Every layout of `budget` posts, for tests on small instances.
 pub fn brute_force(inst: &Instance, budget: usize) -> (Vec<usize>, f64) {
     fn go(
@@ -379,6 +481,7 @@ mod tests {
             prop_assert!(vg <= opt + 1e-9 && vi <= opt + 1e-9, "heuristic {vg} / {vi} above the optimum {opt}");
             prop_assert!(vi + 1e-12 >= vg, "swaps made it worse: {vg} -> {vi}");
             prop_assert!(upper_bound(&inst, &improved, p) + 1e-9 >= opt, "bound below the optimum");
+            prop_assert!(lagrangian_bound(&inst, p, vi, 300) + 1e-9 >= opt, "Lagrangian bound below the optimum");
             prop_assert!(greedy(&inst, p).0.len() == p && improved.len() == p && exact.len() == p);
             // Greedy is within 1 - 1/e of the optimum for monotone submodular coverage.
             prop_assert!(vg + 1e-9 >= (1.0 - 1.0 / std::f64::consts::E) * opt);
