@@ -210,7 +210,8 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
     let layout = improve(&inst, first, 500);
     let coverage = inst.coverage(&layout);
     // Two valid bounds; the smaller is the honest limit on how far from the best the layout is.
-    let bound = upper_bound(&inst, &layout, opts.posts).min(lagrangian_bound(&inst, opts.posts, coverage, 3000));
+    let bound = upper_bound(&inst, &layout, opts.posts)
+        .min(lagrangian_bound(&inst, opts.posts, coverage, 3000));
     let solve_s = started.elapsed().as_secs_f64();
     opts.progress.message(&format!(
         "{} posts from {} candidates: coverage {:.4}, bound {:.4}, {:.2} s",
@@ -412,8 +413,9 @@ fn page(
             .collect(),
     };
     let figures = [
-        plot::time_series_svg(
-            "Budget curve: coverage by number of posts (x axis: posts)",
+        plot::lines_svg(
+            "Budget curve: coverage by number of posts (greedy)",
+            "posts",
             "% of demand covered",
             &[curve],
         ),

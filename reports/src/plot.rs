@@ -560,6 +560,32 @@ pub fn cdf_svg(
 
 /// Time series: x = simulated hours since start, y = value; one line per series (points sorted by time).
 pub fn time_series_svg(title: &str, y_label: &str, series: &[Series]) -> Result<String, PlotError> {
+    xy_svg(
+        title,
+        "simulated hours since start",
+        y_label,
+        series,
+        hour_step,
+    )
+}
+
+/// Lines over any numeric x (a budget of posts, a request rate), with plain round ticks.
+pub fn lines_svg(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<String, PlotError> {
+    xy_svg(title, x_label, y_label, series, nice_step)
+}
+
+fn xy_svg(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    x_step: fn(f64) -> f64,
+) -> Result<String, PlotError> {
     let lines: Vec<(String, Vec<(f64, f64)>)> = series
         .iter()
         .map(|s| {
@@ -572,7 +598,7 @@ pub fn time_series_svg(title: &str, y_label: &str, series: &[Series]) -> Result<
     let xs = finite_range(lines.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)));
     let ys = finite_range(lines.iter().flat_map(|(_, p)| p.iter().map(|q| q.1)));
     let (xlo, xhi) = xs.unwrap_or((0.0, 24.0));
-    let x = Axis::linear(xlo, xhi, 8, hour_step);
+    let x = Axis::linear(xlo, xhi, 8, x_step);
     let y = match ys {
         Some((lo, hi)) => {
             let pad = (hi - lo) * 0.03;
@@ -586,14 +612,7 @@ pub fn time_series_svg(title: &str, y_label: &str, series: &[Series]) -> Result<
         }
         None => Axis::linear(0.0, 1.0, 6, nice_step),
     };
-    line_chart(
-        title,
-        "simulated hours since start",
-        y_label,
-        &lines,
-        &x,
-        &y,
-    )
+    line_chart(title, x_label, y_label, &lines, &x, &y)
 }
 
 /// Horizontal bars, one per labelled category, top to bottom in the given order.
