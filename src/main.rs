@@ -99,6 +99,9 @@ enum PlanCmd {
         /// Also run the full simulation with the planned (and current) posts: units busy.
         #[arg(long)]
         simulate: bool,
+        /// Write the single-radius instance for a peer solver (benches/peers/spopt_mclp.py).
+        #[arg(long)]
+        export_instance: Option<PathBuf>,
         #[arg(long)]
         quiet: bool,
     },
@@ -205,6 +208,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                     candidates,
                     out,
                     simulate,
+                    export_instance,
                     quiet,
                 },
         } => {
@@ -220,6 +224,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 candidates,
                 out: out.clone(),
                 simulate,
+                export_instance,
                 progress,
             };
             let r = baoan_twin::plan::plan_posts(&opts)?;

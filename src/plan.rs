@@ -24,6 +24,9 @@ pub struct PlanOptions {
     pub candidates: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub simulate: bool,
+    /// Write the single-radius version of the instance (police by car within 5 minutes at
+    /// noon) for a peer solver, and solve it here too.
+    pub export_instance: Option<PathBuf>,
     pub progress: Progress,
 }
 
@@ -201,6 +204,17 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
     let inst = Instance::new(demand.clone(), hours, &tiers, candidates, move |j, i| {
         travel.distance_m(cand_grids[j], i)
     });
+    if let Some(dir) = &opts.export_instance {
+        export_instance(
+            dir,
+            &demand,
+            &inst,
+            &tiers[1],
+            opts.posts,
+            &twin,
+            opts.progress,
+        )?;
+    }
     let max_budget = ((300.0 * scenario.scale).round() as usize)
         .max(opts.posts)
         .min(inst.candidates.len());
@@ -659,4 +673,72 @@ pub fn compare_layouts(
     std::fs::write(out.join("index.html"), html)
         .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
     Ok(cmp)
+}
+
+/// The single-radius instance (the police tier at noon) as plain files for a peer solver —
+/// demand.csv, pairs.csv (grid, candidate, metres within the radius), meta.json — and the same
+/// instance solved here, for a side-by-side.
+fn export_instance(
+    dir: &Path,
+    demand: &[f64],
+    full: &Instance,
+    police: &Tier,
+    posts: usize,
+    twin: &Twin,
+    progress: Progress,
+) -> Result<(), RunError> {
+    let io = |e: std::io::Error| RunError::Harness(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let radius = police.radius_m[12];
+    let mut d = String::from("grid,demand\n");
+    for (i, v) in demand.iter().enumerate() {
+        d += &format!("{i},{v}\n");
+    }
+    std::fs::write(dir.join("demand.csv"), d).map_err(io)?;
+    let mut pairs = String::from("grid,candidate,metres\n");
+    for (j, list) in full.reach.iter().enumerate() {
+        for &(i, m) in list {
+            if (m as f64) <= radius {
+                pairs += &format!("{i},{j},{m}\n");
+            }
+        }
+    }
+    std::fs::write(dir.join("pairs.csv"), pairs).map_err(io)?;
+    let started = Instant::now();
+    let tier = Tier {
+        name: "police at noon".into(),
+        weight: 1.0,
+        radius_m: [radius; 24],
+    };
+    let grids: Vec<u32> = full.candidates.iter().map(|c| c.grid).collect();
+    let travel = twin.travel.clone();
+    let inst = Instance::new(
+        demand.to_vec(),
+        [1.0 / 24.0; 24],
+        &[tier],
+        full.candidates.clone(),
+        move |j, i| travel.distance_m(grids[j], i),
+    );
+    let built_s = started.elapsed().as_secs_f64();
+    let (order, _) = greedy(&inst, posts);
+    let layout = improve(&inst, order, 500);
+    let coverage = inst.coverage(&layout);
+    let heuristic_s = started.elapsed().as_secs_f64();
+    let bound =
+        upper_bound(&inst, &layout, posts).min(lagrangian_bound(&inst, posts, coverage, 3000));
+    let total_s = started.elapsed().as_secs_f64();
+    let meta = serde_json::json!({
+        "grids": demand.len(), "candidates": full.candidates.len(), "posts": posts, "radius_m": radius,
+        "ours": {"coverage": coverage, "bound": bound, "build_s": built_s, "heuristic_s": heuristic_s, "total_s": total_s},
+    });
+    std::fs::write(
+        dir.join("meta.json"),
+        serde_json::to_string_pretty(&meta).expect("serialises") + "\n",
+    )
+    .map_err(io)?;
+    progress.message(&format!(
+        "single-radius instance ({radius:.0} m) written to {}: ours {coverage:.4} (bound {bound:.4}) in {total_s:.2} s ({heuristic_s:.2} s to the layout)",
+        dir.display()
+    ));
+    Ok(())
 }
