@@ -123,26 +123,26 @@ pub fn compare_runs(a: &Path, b: &Path, out: &Path) -> Result<Vec<Row>, RunError
             })
             .collect(),
     };
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Runs compared — baoan-twin</title><style>body{{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem}}table{{border-collapse:collapse}}th,td{{border:1px solid #ddd;padding:.25rem .6rem;text-align:right}}td:first-child{{text-align:left}}</style></head><body><h1>Runs compared</h1><p>A: {} ({} seed {}, {}) · B: {} ({} seed {}, {})</p>{}</body></html>\n",
+    let verdict = |r: &serde_json::Value| {
+        if r["passed"].as_bool() == Some(true) {
+            "passed"
+        } else {
+            "failed"
+        }
+    };
+    let body = format!(
+        "<h1>Runs compared</h1><p>A: {} ({} seed {}, {}) · B: {} ({} seed {}, {})</p>\n{}",
         baoan_reports::xml(&a.display().to_string()),
-        ra["scenario"]["name"].as_str().unwrap_or("?"),
+        baoan_reports::xml(ra["scenario"]["name"].as_str().unwrap_or("?")),
         ra["seed"],
-        if ra["passed"].as_bool() == Some(true) {
-            "passed"
-        } else {
-            "failed"
-        },
+        verdict(&ra),
         baoan_reports::xml(&b.display().to_string()),
-        rb["scenario"]["name"].as_str().unwrap_or("?"),
+        baoan_reports::xml(rb["scenario"]["name"].as_str().unwrap_or("?")),
         rb["seed"],
-        if rb["passed"].as_bool() == Some(true) {
-            "passed"
-        } else {
-            "failed"
-        },
+        verdict(&rb),
         baoan_reports::html::table_html(&table)
     );
+    let html = baoan_reports::html::standalone("Runs compared", &body);
     std::fs::write(out.join("index.html"), html)
         .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
     Ok(rows)

@@ -9,7 +9,7 @@ use baoan_agents::command::{self, expected_demand, mode_of, read_posts_csv};
 use baoan_api::UnitClass;
 use baoan_planning::{Candidate, Instance, Tier, greedy, improve, lagrangian_bound, upper_bound};
 use baoan_reports::html::{Section, Table};
-use baoan_reports::plot::{self, MapArea, Series};
+use baoan_reports::plot::{self, Series};
 use baoan_reports::round3;
 use baoan_world::{RngStreams, Twin, proj};
 use serde::Serialize;
@@ -333,6 +333,20 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
     Ok(report)
 }
 
+/// Share of each grid's demand a set of posts (by grid) covers, from the nearest of them.
+fn cover_by_grid(twin: &Twin, inst: &Instance, post_grids: &[u32]) -> Vec<f64> {
+    (0..twin.district.grids.len() as u32)
+        .map(|i| {
+            inst.cover(
+                post_grids
+                    .iter()
+                    .map(|&g| twin.travel.distance_m(g, i))
+                    .fold(f64::INFINITY, f64::min),
+            )
+        })
+        .collect()
+}
+
 fn page(
     twin: &Twin,
     inst: &Instance,
@@ -340,43 +354,13 @@ fn page(
     current: Option<&[Candidate]>,
     r: &PlanReport,
 ) -> String {
-    let per_grid = |posts: &[(u32, f64, f64)]| -> Vec<Option<f64>> {
-        let mut best = vec![f64::INFINITY; twin.district.grids.len()];
-        for &(g, _, _) in posts {
-            for (i, b) in best.iter_mut().enumerate() {
-                *b = b.min(twin.travel.distance_m(g, i as u32));
-            }
-        }
-        best.iter().map(|d| Some(inst.cover(*d) * 100.0)).collect()
+    let map = |title: &str, post_grids: &[u32]| {
+        let values = cover_by_grid(twin, inst, post_grids)
+            .into_iter()
+            .map(|c| Some(c * 100.0));
+        baoan_agents::grid_map_svg(&twin.district, title, "% of demand covered", values)
     };
-    let planned: Vec<(u32, f64, f64)> = layout
-        .iter()
-        .map(|&j| {
-            (
-                inst.candidates[j].grid,
-                inst.candidates[j].x_m,
-                inst.candidates[j].y_m,
-            )
-        })
-        .collect();
-    let map = |title: &str, values: Vec<Option<f64>>| {
-        let areas: Vec<MapArea> = twin
-            .district
-            .grids
-            .iter()
-            .zip(values)
-            .map(|(g, v)| MapArea {
-                rings: g
-                    .shape
-                    .0
-                    .iter()
-                    .map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect())
-                    .collect(),
-                value: v,
-            })
-            .collect();
-        plot::map_svg(title, "% of demand covered", &areas, 900)
-    };
+    let planned: Vec<u32> = layout.iter().map(|&j| inst.candidates[j].grid).collect();
     let mut section = Section {
         title: format!("{} posts", r.posts),
         intro: format!(
@@ -433,39 +417,29 @@ fn page(
             "% of demand covered",
             &[curve],
         ),
-        map("Coverage with the planned posts", per_grid(&planned)),
+        map("Coverage with the planned posts", &planned),
     ];
     for f in figures.into_iter().chain(current.map(|c| {
-        let cur: Vec<(u32, f64, f64)> = c.iter().map(|p| (p.grid, p.x_m, p.y_m)).collect();
-        map("Coverage with the current posts", per_grid(&cur))
+        let grids: Vec<u32> = c.iter().map(|p| p.grid).collect();
+        map("Coverage with the current posts", &grids)
     })) {
         match f {
             Ok(svg) => section.figures.push(svg),
             Err(e) => section.intro.push_str(&format!(" (a plot failed: {e})")),
         }
     }
-    let mut s = String::from(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Post plan — baoan-twin</title>",
+    let head = format!(
+        "<h1>Post plan: {}</h1><p class=\"sub\">seed {} · scale {} · {} candidates · {:.1} emergencies a day</p>\n",
+        baoan_reports::xml(&r.scenario),
+        r.seed,
+        r.scale,
+        r.candidates,
+        r.demand_per_day
     );
-    s += "<style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem}table{border-collapse:collapse}th,td{border:1px solid #ddd;padding:.25rem .6rem}</style></head><body>";
-    s += &format!(
-        "<h1>Post plan: {}</h1><p>seed {} · scale {} · {} candidates · {:.1} emergencies a day</p>",
-        r.scenario, r.seed, r.scale, r.candidates, r.demand_per_day
-    );
-    s += &format!(
-        "<h2>{}</h2><p>{}</p>",
-        section.title,
-        baoan_reports::xml(&section.intro)
-    );
-    for t in &section.tables {
-        s += &baoan_reports::html::table_html(t);
-    }
-    for f in &section.figures {
-        s += "<figure>";
-        s += f;
-        s += "</figure>";
-    }
-    s + "</body></html>\n"
+    baoan_reports::html::standalone(
+        &format!("Post plan: {}", r.scenario),
+        &(head + &baoan_reports::html::section_html(&section)),
+    )
 }
 
 /// What `twin compare` tells of two post layouts on one scenario.
@@ -529,18 +503,11 @@ pub fn compare_layouts(
     let inst = Instance::new(demand.clone(), hours, &tiers, all, move |j, i| {
         travel.distance_m(grids_of[j], i)
     });
-    let per_grid = |layout: &[Candidate]| -> Vec<f64> {
-        (0..twin.district.grids.len() as u32)
-            .map(|i| {
-                let d = layout
-                    .iter()
-                    .map(|p| twin.travel.distance_m(p.grid, i))
-                    .fold(f64::INFINITY, f64::min);
-                if d.is_finite() { inst.cover(d) } else { 0.0 }
-            })
-            .collect()
-    };
-    let (ca, cb) = (per_grid(&la), per_grid(&lb));
+    let grids_of_layout = |l: &[Candidate]| l.iter().map(|p| p.grid).collect::<Vec<u32>>();
+    let (ca, cb) = (
+        cover_by_grid(&twin, &inst, &grids_of_layout(&la)),
+        cover_by_grid(&twin, &inst, &grids_of_layout(&lb)),
+    );
     let total: f64 = demand.iter().sum::<f64>().max(1e-12);
     let coverage =
         |c: &[f64]| round3(c.iter().zip(&demand).map(|(c, d)| c * d).sum::<f64>() / total);
@@ -587,26 +554,8 @@ pub fn compare_layouts(
         serde_json::to_string_pretty(&cmp).expect("serialises") + "\n",
     )
     .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
-    let map = |title: &str, label: &str, values: Vec<Option<f64>>| {
-        let areas: Vec<MapArea> = twin
-            .district
-            .grids
-            .iter()
-            .zip(values)
-            .map(|(g, v)| MapArea {
-                rings: g
-                    .shape
-                    .0
-                    .iter()
-                    .map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect())
-                    .collect(),
-                value: v,
-            })
-            .collect();
-        plot::map_svg(title, label, &areas, 900)
-    };
     let mut html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Layouts compared — baoan-twin</title><style>body{{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem}}table{{border-collapse:collapse}}th,td{{border:1px solid #ddd;padding:.25rem .6rem}}</style></head><body><h1>Layouts compared on {}</h1><p>A: {} ({} posts) covers {:.1}% of emergency demand; B: {} ({} posts) covers {:.1}%. {} grids gain, {} lose.</p>",
+        "<h1>Layouts compared on {}</h1><p>A: {} ({} posts) covers {:.1}% of emergency demand; B: {} ({} posts) covers {:.1}%. {} grids gain, {} lose.</p>\n",
         baoan_reports::xml(&cmp.scenario),
         baoan_reports::xml(&cmp.a),
         cmp.posts_a,
@@ -645,23 +594,25 @@ pub fn compare_layouts(
             .collect(),
     });
     for f in [
-        map(
+        baoan_agents::grid_map_svg(
+            &twin.district,
             "Coverage with A",
             "% of demand covered",
-            ca.iter().map(|c| Some(c * 100.0)).collect(),
+            ca.iter().map(|c| Some(c * 100.0)),
         ),
-        map(
+        baoan_agents::grid_map_svg(
+            &twin.district,
             "Coverage with B",
             "% of demand covered",
-            cb.iter().map(|c| Some(c * 100.0)).collect(),
+            cb.iter().map(|c| Some(c * 100.0)),
         ),
-        map(
+        baoan_agents::grid_map_svg(
+            &twin.district,
             "Change from A to B (grids that change)",
             "points of coverage",
             ca.iter()
                 .zip(&cb)
-                .map(|(a, b)| ((b - a).abs() > 1e-9).then(|| (b - a) * 100.0))
-                .collect(),
+                .map(|(a, b)| ((b - a).abs() > 1e-9).then(|| (b - a) * 100.0)),
         ),
     ] {
         match f {
@@ -669,9 +620,11 @@ pub fn compare_layouts(
             Err(e) => html += &format!("<p>(a plot failed: {e})</p>"),
         }
     }
-    html += "</body></html>\n";
-    std::fs::write(out.join("index.html"), html)
-        .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    std::fs::write(
+        out.join("index.html"),
+        baoan_reports::html::standalone(&format!("Layouts compared on {}", cmp.scenario), &html),
+    )
+    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
     Ok(cmp)
 }
 

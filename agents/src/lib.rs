@@ -11,6 +11,30 @@
 pub mod command;
 pub mod grid;
 
+/// A map of the district's grids coloured by one value each (`None`: no data), as inline SVG.
+pub fn grid_map_svg(
+    district: &baoan_world::District,
+    title: &str,
+    legend: &str,
+    values: impl IntoIterator<Item = Option<f64>>,
+) -> Result<String, baoan_reports::plot::PlotError> {
+    let areas: Vec<baoan_reports::plot::MapArea> = district
+        .grids
+        .iter()
+        .zip(values)
+        .map(|(g, value)| baoan_reports::plot::MapArea {
+            rings: g
+                .shape
+                .0
+                .iter()
+                .map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect())
+                .collect(),
+            value,
+        })
+        .collect();
+    baoan_reports::plot::map_svg(title, legend, &areas, 900)
+}
+
 /// Staff identities the twin gives the platform. Staff are synthetic like everyone else.
 pub mod staff {
     use baoan_api::{Actor, PersonId, Role};

@@ -98,13 +98,33 @@ pub fn verdict_section(report: &Report) -> Section {
     }
 }
 
+/// A self-contained page around `body` (already HTML), with the house style.
+pub fn standalone(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} — baoan-twin</title><style>{STYLE}</style></head><body>\n{body}</body></html>\n",
+        xml(title)
+    )
+}
+
+/// A section's title, intro, tables and figures as HTML.
+pub fn section_html(section: &Section) -> String {
+    let mut s = format!("<h2>{}</h2>\n", xml(&section.title));
+    if !section.intro.is_empty() {
+        s += &format!("<p>{}</p>\n", xml(&section.intro));
+    }
+    for t in &section.tables {
+        s += &table_html(t);
+    }
+    for f in &section.figures {
+        s += "<figure>";
+        s += f;
+        s += "</figure>\n";
+    }
+    s
+}
+
 pub fn render(report: &Report, sections: &[Section]) -> String {
     let mut s = String::with_capacity(1 << 20);
-    s += "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">";
-    s += &format!(
-        "<title>{} — baoan-twin</title><style>{STYLE}</style></head><body>\n",
-        xml(&report.scenario.name)
-    );
     s += &format!("<h1>{}</h1>\n", xml(&report.scenario.name));
     s += &format!(
         "<p class=\"sub\">{} · seed {} · scale {} · {} simulated hours · stack: {} · build {}</p>\n",
@@ -126,19 +146,7 @@ pub fn render(report: &Report, sections: &[Section]) -> String {
         xml(&report.reproduce)
     );
     for section in std::iter::once(&verdict_section(report)).chain(sections) {
-        s += &format!("<h2>{}</h2>\n", xml(&section.title));
-        if !section.intro.is_empty() {
-            s += &format!("<p>{}</p>\n", xml(&section.intro));
-        }
-        for t in &section.tables {
-            s += &table_html(t);
-        }
-        for f in &section.figures {
-            s += "<figure>";
-            s += f;
-            s += "</figure>\n";
-        }
+        s += &section_html(section);
     }
-    s += "</body></html>\n";
-    s
+    standalone(&report.scenario.name, &s)
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use baoan_api::emergency::Severity;
 use baoan_api::{IncidentId, Outcome, UnitClass, UnitId};
 use baoan_reports::html::{Section, Table};
-use baoan_reports::plot::{self, MapArea, Series};
+use baoan_reports::plot::{self, Series};
 use baoan_reports::{Invariant, Metrics, round3};
 use baoan_world::Twin;
 use baoan_world::bridge::{FromStack, Refused};
@@ -629,23 +629,7 @@ pub fn finish(world: &mut World) -> CommandOutcome {
         .enumerate()
         .map(|(h, c)| (format!("{h:02}:00"), c.share(c.all_tiers) * 100.0))
         .collect();
-    let areas: Vec<MapArea> = twin
-        .district
-        .grids
-        .iter()
-        .map(|g| {
-            let c = ledger.by_grid[g.id as usize];
-            MapArea {
-                rings: g
-                    .shape
-                    .0
-                    .iter()
-                    .map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect())
-                    .collect(),
-                value: (c.incidents > 0).then(|| c.share(c.all_tiers) * 100.0),
-            }
-        })
-        .collect();
+
     for f in [
         plot::cdf_svg("Call → first unit on scene, by tier", "minutes", &cdf, true),
         plot::bars_svg(
@@ -653,11 +637,14 @@ pub fn finish(world: &mut World) -> CommandOutcome {
             "% of incidents",
             &hourly,
         ),
-        plot::map_svg(
+        crate::grid_map_svg(
+            &twin.district,
             "1-3-5 compliance by grid (all three tiers)",
             "% of incidents",
-            &areas,
-            900,
+            ledger
+                .by_grid
+                .iter()
+                .map(|c| (c.incidents > 0).then(|| c.share(c.all_tiers) * 100.0)),
         ),
     ] {
         match f {

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use baoan_api::catalogue::{self, Urgency};
 use baoan_api::{Command, Envelope, Outcome, ReportSource, TaskId};
 use baoan_reports::html::{Section, Table};
-use baoan_reports::plot::{self, MapArea, Series};
+use baoan_reports::plot::{self, Series};
 use baoan_reports::{Hist, Invariant, Metrics, Summary, round3};
 use baoan_world::Twin;
 use baoan_world::bridge::{FromStack, Refused, StackBridge};
@@ -961,20 +961,7 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         "overdue_share" => "share of tasks closed late",
         _ => "mean report → closed (h)",
     };
-    let areas: Vec<MapArea> = district
-        .grids
-        .iter()
-        .zip(&map_values)
-        .map(|(g, v)| MapArea {
-            rings: g
-                .shape
-                .0
-                .iter()
-                .map(|p| p.exterior().0.iter().map(|c| (c.x, c.y)).collect())
-                .collect(),
-            value: *v,
-        })
-        .collect();
+
     let figures = [
         plot::cdf_svg("Report → closed, by urgency", "hours", &cdf_series, true),
         plot::cdf_svg(
@@ -1008,7 +995,12 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 .map(|(h, n)| (format!("{h:02}:00"), *n as f64))
                 .collect::<Vec<_>>(),
         ),
-        plot::map_svg(&format!("Grids by {map_label}"), map_label, &areas, 900),
+        crate::grid_map_svg(
+            district,
+            &format!("Grids by {map_label}"),
+            map_label,
+            map_values.iter().copied(),
+        ),
     ];
     for f in figures {
         match f {
