@@ -7,6 +7,15 @@ fn twin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_twin"))
 }
 
+/// `twin ARGS` from the repository root (where scenarios/ is), its output collected.
+fn twin_at_root(args: &[&str]) -> std::process::Output {
+    twin()
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("baoan-twin-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -90,11 +99,7 @@ fn a_missing_file_and_a_bad_flag_are_usage_errors() {
 #[test]
 fn validate_accepts_the_library() {
     for f in ["scenarios/smoke.toml", "scenarios/baseline-day.toml"] {
-        let out = twin()
-            .args(["validate", f])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap();
+        let out = twin_at_root(&["validate", f]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -107,18 +112,14 @@ fn validate_accepts_the_library() {
 #[test]
 fn a_smoke_run_writes_its_folder_and_its_exit_code_matches_the_verdict() {
     let dir = temp_dir("smoke");
-    let out = twin()
-        .args([
-            "run",
-            "scenarios/smoke.toml",
-            "--quiet",
-            "--junit",
-            "--out",
-            dir.to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let out = twin_at_root(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--quiet",
+        "--junit",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     let passed = report["passed"].as_bool().unwrap();
@@ -179,19 +180,15 @@ fn a_planners_posts_file_is_used_and_a_bad_one_named_by_line() {
         "lon,lat\n113.885,22.565\n113.870,22.595\n113.845,22.615\n",
     )
     .unwrap();
-    let out = twin()
-        .args([
-            "run",
-            "scenarios/smoke.toml",
-            "--quiet",
-            "--posts",
-            posts.to_str().unwrap(),
-            "--out",
-            dir.join("out").to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let out = twin_at_root(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--quiet",
+        "--posts",
+        posts.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
     assert!(
         matches!(out.status.code(), Some(0 | 1)),
         "{}",
@@ -203,19 +200,15 @@ fn a_planners_posts_file_is_used_and_a_bad_one_named_by_line() {
     assert_eq!(report["sections"]["command"]["placement"]["posts"], 3);
 
     std::fs::write(&posts, "lon,lat\n113.885,22.565\n113.870,north\n").unwrap();
-    let out = twin()
-        .args([
-            "run",
-            "scenarios/smoke.toml",
-            "--quiet",
-            "--posts",
-            posts.to_str().unwrap(),
-            "--out",
-            dir.join("bad").to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let out = twin_at_root(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--quiet",
+        "--posts",
+        posts.to_str().unwrap(),
+        "--out",
+        dir.join("bad").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -244,21 +237,17 @@ fn validate_refuses_what_run_would_refuse() {
 #[test]
 fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
     let dir = temp_dir("plan");
-    let out = twin()
-        .args([
-            "plan",
-            "posts",
-            "--scenario",
-            "scenarios/smoke.toml",
-            "--posts",
-            "3",
-            "--quiet",
-            "--out",
-            dir.to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let out = twin_at_root(&[
+        "plan",
+        "posts",
+        "--scenario",
+        "scenarios/smoke.toml",
+        "--posts",
+        "3",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -275,19 +264,15 @@ fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
     let csv = std::fs::read_to_string(dir.join("posts.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "a header and three posts:\n{csv}");
     // The planned posts go straight back into a run.
-    let run = twin()
-        .args([
-            "run",
-            "scenarios/smoke.toml",
-            "--quiet",
-            "--posts",
-            dir.join("posts.csv").to_str().unwrap(),
-            "--out",
-            dir.join("run").to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let run = twin_at_root(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--quiet",
+        "--posts",
+        dir.join("posts.csv").to_str().unwrap(),
+        "--out",
+        dir.join("run").to_str().unwrap(),
+    ]);
     assert!(
         matches!(run.status.code(), Some(0 | 1)),
         "{}",
@@ -304,19 +289,15 @@ fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
 fn compare_puts_two_runs_and_two_layouts_side_by_side() {
     let dir = temp_dir("compare");
     for (name, seed) in [("a", "7"), ("b", "8")] {
-        let out = twin()
-            .args([
-                "run",
-                "scenarios/smoke.toml",
-                "--quiet",
-                "--seed",
-                seed,
-                "--out",
-                dir.join(name).to_str().unwrap(),
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .unwrap();
+        let out = twin_at_root(&[
+            "run",
+            "scenarios/smoke.toml",
+            "--quiet",
+            "--seed",
+            seed,
+            "--out",
+            dir.join(name).to_str().unwrap(),
+        ]);
         assert!(matches!(out.status.code(), Some(0 | 1)));
     }
     let out = twin()
@@ -348,19 +329,15 @@ fn compare_puts_two_runs_and_two_layouts_side_by_side() {
     let (pa, pb) = (dir.join("a.csv"), dir.join("b.csv"));
     std::fs::write(&pa, "lon,lat\n113.885,22.565\n").unwrap();
     std::fs::write(&pb, "lon,lat\n113.885,22.565\n113.870,22.595\n").unwrap();
-    let out = twin()
-        .args([
-            "compare",
-            "--scenario",
-            "scenarios/smoke.toml",
-            pa.to_str().unwrap(),
-            pb.to_str().unwrap(),
-            "--out",
-            dir.join("layouts").to_str().unwrap(),
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let out = twin_at_root(&[
+        "compare",
+        "--scenario",
+        "scenarios/smoke.toml",
+        pa.to_str().unwrap(),
+        pb.to_str().unwrap(),
+        "--out",
+        dir.join("layouts").to_str().unwrap(),
+    ]);
     assert_eq!(
         out.status.code(),
         Some(0),
