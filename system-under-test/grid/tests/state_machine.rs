@@ -143,7 +143,8 @@ fn digest(s: &GridService) -> String {
 }
 
 /// Run one sequence, checking the books after every command; returns (closed, escalated).
-fn run_ops(departments: &[Department], ops: Vec<Op>) -> Result<(u64, u64), TestCaseError> {
+/// A grid module with the test directory loaded by an administrator.
+fn loaded(departments: &[Department]) -> GridService {
     let mut s = GridService::new();
     let admin = Actor {
         role: Role::Admin,
@@ -157,6 +158,11 @@ fn run_ops(departments: &[Department], ops: Vec<Op>) -> Result<(u64, u64), TestC
         },
     })
     .unwrap();
+    s
+}
+
+fn run_ops(departments: &[Department], ops: Vec<Op>) -> Result<(u64, u64), TestCaseError> {
+    let mut s = loaded(departments);
     let mut now = 0u64;
     let mut next_ref = 0u64;
     for op in ops {
@@ -355,19 +361,7 @@ fn generated_sequences_reach_closure_and_escalation() {
 
 #[test]
 fn a_report_sent_twice_makes_one_task() {
-    let mut s = GridService::new();
-    let admin = Actor {
-        role: Role::Admin,
-        person: PersonId(1),
-    };
-    s.handle(&Envelope {
-        actor: admin,
-        sent_at: 0,
-        command: Command::LoadDirectory {
-            directory: directory(&Department::ALL),
-        },
-    })
-    .unwrap();
+    let mut s = loaded(&Department::ALL);
     let report = Envelope {
         actor: Actor {
             role: Role::Inspector,
@@ -392,19 +386,7 @@ fn a_report_sent_twice_makes_one_task() {
 
 #[test]
 fn an_on_spot_fix_is_verified_by_another_inspector() {
-    let mut s = GridService::new();
-    let admin = Actor {
-        role: Role::Admin,
-        person: PersonId(1),
-    };
-    s.handle(&Envelope {
-        actor: admin,
-        sent_at: 0,
-        command: Command::LoadDirectory {
-            directory: directory(&Department::ALL),
-        },
-    })
-    .unwrap();
+    let mut s = loaded(&Department::ALL);
     let on_spot = catalogue::item_types()
         .iter()
         .find(|t| t.on_spot)
