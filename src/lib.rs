@@ -197,6 +197,16 @@ pub fn check_inputs(
 
 /// Run a parsed scenario (overrides in `opts` are not applied again) and write its folder.
 pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary, RunError> {
+    run_scenario_on(scenario, opts, None)
+}
+
+/// As `run_scenario`, on a district already built for this scenario's scale and seed (a planner
+/// simulating several layouts builds it once).
+pub fn run_scenario_on(
+    scenario: Scenario,
+    opts: &RunOptions,
+    built: Option<&Twin>,
+) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let file = PathBuf::from(if scenario.source.file.is_empty() {
         format!("{}.toml", scenario.name)
@@ -205,11 +215,18 @@ pub fn run_scenario(scenario: Scenario, opts: &RunOptions) -> Result<RunSummary,
     });
     // Bad input is refused before anything is built or written.
     let command_config = check_inputs(&scenario, opts)?;
-    opts.progress.message(&format!(
-        "building the district at scale {} (seed {})",
-        scenario.scale, scenario.seed
-    ));
-    let (twin, timings) = Twin::build(scenario.scale, scenario.seed);
+    let (twin, timings) = match built {
+        Some(t) if t.district.scale == scenario.scale && t.district.seed == scenario.seed => {
+            (t.clone(), BuildTimings::default())
+        }
+        _ => {
+            opts.progress.message(&format!(
+                "building the district at scale {} (seed {})",
+                scenario.scale, scenario.seed
+            ));
+            Twin::build(scenario.scale, scenario.seed)
+        }
+    };
     let counts = district::Figures::of(&twin);
     let command_setup = match command_config {
         Some(config) if config.enabled => {

@@ -277,7 +277,7 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
                 progress: Progress::Quiet,
                 ..RunOptions::default()
             };
-            let summary = crate::run_scenario(scenario.clone(), &run_opts)?;
+            let summary = crate::run_scenario_on(scenario.clone(), &run_opts, Some(&twin))?;
             let f = |k: &str| {
                 summary.report.sections["command"]["figures"][k]
                     .as_f64()
