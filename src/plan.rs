@@ -7,7 +7,10 @@ use std::time::Instant;
 
 use baoan_agents::command::{self, expected_demand, mode_of, read_posts_csv};
 use baoan_api::UnitClass;
-use baoan_planning::{Candidate, Instance, Tier, greedy, improve, lagrangian_bound, upper_bound};
+#[cfg(feature = "exact")]
+use baoan_planning::exact::Limits;
+use baoan_planning::exact::{Exact, ExactStatus};
+use baoan_planning::{Candidate, Instance, Tier, budget_curve, greedy, heuristic};
 use baoan_reports::html::{Section, Table};
 use baoan_reports::plot::{self, Series};
 use baoan_reports::round3;
@@ -15,6 +18,11 @@ use baoan_world::{RngStreams, Twin, proj};
 use serde::Serialize;
 
 use crate::{Progress, RunError, RunOptions, check_inputs, load_scenario};
+
+/// Six decimals: enough to show a gap of 0.01 % and stay byte-stable in plan.json.
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
 
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
@@ -27,7 +35,48 @@ pub struct PlanOptions {
     /// Write the single-radius version of the instance (police by car within 5 minutes at
     /// noon) for a peer solver, and solve it here too.
     pub export_instance: Option<PathBuf>,
+    /// Solve the integer programme to proven optimality (needs the `exact` feature).
+    pub exact: bool,
+    pub time_limit_s: f64,
+    /// Give the solver the heuristic's layout as its first incumbent.
+    pub warm_start: bool,
+    /// Solver threads (0: the solver chooses).
+    pub threads: u32,
     pub progress: Progress,
+}
+
+#[cfg(feature = "exact")]
+fn solve_exact(inst: &Instance, opts: &PlanOptions, warm: &[usize]) -> Result<Exact, RunError> {
+    let f = baoan_planning::exact::Formulation::new(inst);
+    opts.progress.message(&format!(
+        "solving the integer programme with HiGHS ({} candidates, {} coverage rows, {} non-zeros; time limit {} s)",
+        f.direct.len(),
+        f.rows(),
+        f.nonzeros(),
+        opts.time_limit_s
+    ));
+    let e = baoan_planning::exact::solve(
+        inst,
+        opts.posts,
+        opts.warm_start.then_some(warm),
+        Limits {
+            time_s: opts.time_limit_s,
+            threads: opts.threads,
+        },
+    )
+    .map_err(RunError::Harness)?;
+    opts.progress.message(&format!(
+        "HiGHS: {:?}, coverage {:.6}, bound {:.6}, {:.1} s",
+        e.status, e.coverage, e.bound, e.solve_s
+    ));
+    Ok(e)
+}
+
+const NO_SOLVER: &str = "--exact: this twin was built without the MIP solver; build it with `--features exact` (HiGHS, which needs cmake and libclang: `apt-get install cmake libclang-dev`)";
+
+#[cfg(not(feature = "exact"))]
+fn solve_exact(_: &Instance, _: &PlanOptions, _: &[usize]) -> Result<Exact, RunError> {
+    Err(RunError::BadInput(NO_SOLVER.into()))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,11 +95,31 @@ pub struct PlanReport {
     /// Relative gap to the bound: an upper limit on how far from optimal the layout is.
     pub gap_at_most: f64,
     pub greedy_coverage: f64,
+    /// The best heuristic layout (greedy and Lagrangian picks, then swaps).
+    pub heuristic_coverage: f64,
+    /// With `--exact`: what HiGHS proved.
+    pub exact: Option<ExactSummary>,
     pub current_coverage: Option<f64>,
     pub uncoverable_grids: usize,
     pub budget_curve: Vec<(usize, f64)>,
     pub simulated: Vec<SimulatedLayout>,
     pub method: &'static str,
+}
+
+/// The exact solve in the report (times are in perf.json).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExactSummary {
+    pub status: ExactStatus,
+    /// The proven optimum, when the solver finished.
+    pub optimum: Option<f64>,
+    pub coverage: f64,
+    pub bound: f64,
+    pub gap: f64,
+    /// How far the heuristic's layout is from the solver's bound.
+    pub heuristic_gap: f64,
+    pub rows: usize,
+    pub columns: usize,
+    pub nonzeros: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,6 +198,9 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
             "--posts: expected at least one post".into(),
         ));
     }
+    if opts.exact && !cfg!(feature = "exact") {
+        return Err(RunError::BadInput(NO_SOLVER.into()));
+    }
     opts.progress.message(&format!(
         "building the district at scale {} (seed {})",
         scenario.scale, scenario.seed
@@ -205,36 +277,46 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
         travel.distance_m(cand_grids[j], i)
     });
     if let Some(dir) = &opts.export_instance {
-        export_instance(
-            dir,
-            &demand,
-            &inst,
-            &tiers[1],
-            opts.posts,
-            &twin,
-            opts.progress,
-        )?;
+        export_instance(dir, &demand, &inst, &tiers[0], opts, &twin)?;
     }
     let max_budget = ((300.0 * scenario.scale).round() as usize)
         .max(opts.posts)
         .min(inst.candidates.len());
-    let (order, curve) = greedy(&inst, max_budget);
-    let first: Vec<usize> = order.iter().copied().take(opts.posts).collect();
-    let greedy_coverage = inst.coverage(&first);
-    let layout = improve(&inst, first, 500);
-    let coverage = inst.coverage(&layout);
-    // Two valid bounds; the smaller is the honest limit on how far from the best the layout is.
-    let bound = upper_bound(&inst, &layout, opts.posts)
-        .min(lagrangian_bound(&inst, opts.posts, coverage, 3000));
-    let solve_s = started.elapsed().as_secs_f64();
+    let (order, _) = greedy(&inst, opts.posts);
+    let greedy_coverage = inst.coverage(&order);
+    let (heuristic_layout, heuristic_bound) = heuristic(&inst, opts.posts, 3000);
+    let heuristic_coverage = inst.coverage(&heuristic_layout);
+    let heuristic_s = started.elapsed().as_secs_f64();
     opts.progress.message(&format!(
-        "{} posts from {} candidates: coverage {:.4}, bound {:.4}, {:.2} s",
+        "heuristic: {} posts from {} candidates cover {:.4} (bound {:.4}) in {:.2} s",
         opts.posts,
         inst.candidates.len(),
-        coverage,
-        bound,
-        solve_s
+        heuristic_coverage,
+        heuristic_bound,
+        heuristic_s
     ));
+    let low = ((50.0 * scenario.scale).round() as usize).max(1);
+    let curve_started = Instant::now();
+    let budget_curve: Vec<(usize, f64)> = budget_curve(&inst, low, max_budget)
+        .into_iter()
+        .map(|(k, v)| (k, round3(v)))
+        .collect();
+    let curve_s = curve_started.elapsed().as_secs_f64();
+    let exact = if opts.exact {
+        Some(solve_exact(&inst, opts, &heuristic_layout)?)
+    } else {
+        None
+    };
+    let (layout, coverage, bound) = match &exact {
+        Some(e) if e.coverage >= heuristic_coverage => (e.layout.clone(), e.coverage, e.bound),
+        Some(e) => (heuristic_layout.clone(), heuristic_coverage, e.bound),
+        None => (
+            heuristic_layout.clone(),
+            heuristic_coverage,
+            heuristic_bound,
+        ),
+    };
+    let solve_s = started.elapsed().as_secs_f64();
     let current_coverage = {
         let idx: Vec<usize> = current
             .iter()
@@ -242,14 +324,6 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
             .collect();
         Some(round3(inst.coverage(&idx)))
     };
-    let low = ((50.0 * scenario.scale).round() as usize).max(1);
-    let budget_curve: Vec<(usize, f64)> = curve
-        .iter()
-        .enumerate()
-        .map(|(k, v)| (k + 1, round3(*v)))
-        .filter(|(k, _)| *k >= low)
-        .collect();
-
     let out = opts
         .out
         .clone()
@@ -305,11 +379,33 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
         upper_bound: round3(bound),
         gap_at_most: round3((bound - coverage) / bound.max(1e-12)),
         greedy_coverage: round3(greedy_coverage),
+        heuristic_coverage: round3(heuristic_coverage),
+        exact: exact.as_ref().map(|e| ExactSummary {
+            status: e.status,
+            optimum: (e.status == ExactStatus::Optimal).then_some(round6(e.coverage)),
+            coverage: round6(e.coverage),
+            bound: round6(e.bound),
+            gap: round6(e.gap),
+            heuristic_gap: round6((e.bound - heuristic_coverage) / e.bound.max(1e-12)),
+            rows: e.rows,
+            columns: e.columns,
+            nonzeros: e.nonzeros,
+        }),
         current_coverage,
         uncoverable_grids: inst.uncoverable().len(),
         budget_curve,
         simulated,
-        method: "lazy greedy, then one-for-one swaps; gap against the lower of the submodularity and Lagrangian bounds (not a proven optimum)",
+        method: match exact.as_ref().map(|e| e.status) {
+            Some(ExactStatus::Optimal) => {
+                "integer programme solved to proven optimality by HiGHS, warm-started from the heuristic (greedy and Lagrangian picks, then one-for-one swaps)"
+            }
+            Some(ExactStatus::TimeLimit) => {
+                "integer programme by HiGHS, stopped at its time limit: the best layout found and HiGHS's proven bound"
+            }
+            None => {
+                "greedy and Lagrangian picks, then one-for-one swaps; gap against the lower of the submodularity and Lagrangian bounds (not a proven optimum: add --exact)"
+            }
+        },
     };
     std::fs::write(
         out.join("plan.json"),
@@ -318,9 +414,14 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
     .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
     std::fs::write(
         out.join("perf.json"),
-        serde_json::to_string_pretty(
-            &serde_json::json!({"solve_s": solve_s, "candidates": inst.candidates.len()}),
-        )
+        serde_json::to_string_pretty(&serde_json::json!({
+            "solve_s": solve_s,
+            "heuristic_s": heuristic_s,
+            "budget_curve_s": curve_s,
+            "exact_build_s": exact.as_ref().map(|e| e.build_s),
+            "exact_solve_s": exact.as_ref().map(|e| e.solve_s),
+            "candidates": inst.candidates.len(),
+        }))
         .expect("serialises")
             + "\n",
     )
@@ -371,7 +472,22 @@ fn page(
             r.gap_at_most * 100.0,
             r.uncoverable_grids,
             r.method
-        ),
+        ) + &r.exact.as_ref().map_or(String::new(), |e| {
+            format!(
+                " The integer programme had {} rows, {} columns and {} non-zeros; HiGHS {} at {:.4}% (bound {:.4}%); the heuristic alone reached {:.3}%, {:.3}% below the bound.",
+                e.rows,
+                e.columns,
+                e.nonzeros,
+                match e.status {
+                    ExactStatus::Optimal => "proved the optimum",
+                    ExactStatus::TimeLimit => "ran out of time",
+                },
+                e.coverage * 100.0,
+                e.bound * 100.0,
+                r.heuristic_coverage * 100.0,
+                e.heuristic_gap * 100.0
+            )
+        }),
         ..Section::default()
     };
     if !r.simulated.is_empty() {
@@ -403,7 +519,7 @@ fn page(
         });
     }
     let curve = Series {
-        name: "greedy".into(),
+        name: "heuristic (swaps at every budget)".into(),
         points: r
             .budget_curve
             .iter()
@@ -412,7 +528,7 @@ fn page(
     };
     let figures = [
         plot::lines_svg(
-            "Budget curve: coverage by number of posts (greedy)",
+            "Budget curve: coverage by number of posts",
             "posts",
             "% of demand covered",
             &[curve],
@@ -628,21 +744,20 @@ pub fn compare_layouts(
     Ok(cmp)
 }
 
-/// The single-radius instance (the police tier at noon) as plain files for a peer solver —
-/// demand.csv, pairs.csv (grid, candidate, metres within the radius), meta.json — and the same
-/// instance solved here, for a side-by-side.
+/// The single-radius instance (the auxiliary police's 3-minute reach at noon) as plain files for
+/// a peer solver — demand.csv, pairs.csv (grid, candidate, metres within the radius), meta.json —
+/// and the same instance solved here (exactly too, with `--exact`), for a side-by-side.
 fn export_instance(
     dir: &Path,
     demand: &[f64],
     full: &Instance,
-    police: &Tier,
-    posts: usize,
+    tier: &Tier,
+    opts: &PlanOptions,
     twin: &Twin,
-    progress: Progress,
 ) -> Result<(), RunError> {
     let io = |e: std::io::Error| RunError::Harness(format!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(io)?;
-    let radius = police.radius_m[12];
+    let radius = tier.radius_m[12];
     let mut d = String::from("grid,demand\n");
     for (i, v) in demand.iter().enumerate() {
         d += &format!("{i},{v}\n");
@@ -658,8 +773,8 @@ fn export_instance(
     }
     std::fs::write(dir.join("pairs.csv"), pairs).map_err(io)?;
     let started = Instant::now();
-    let tier = Tier {
-        name: "police at noon".into(),
+    let single = Tier {
+        name: format!("{} at noon", tier.name),
         weight: 1.0,
         radius_m: [radius; 24],
     };
@@ -668,30 +783,42 @@ fn export_instance(
     let inst = Instance::new(
         demand.to_vec(),
         [1.0 / 24.0; 24],
-        &[tier],
+        &[single],
         full.candidates.clone(),
         move |j, i| travel.distance_m(grids[j], i),
     );
     let built_s = started.elapsed().as_secs_f64();
-    let (order, _) = greedy(&inst, posts);
-    let layout = improve(&inst, order, 500);
+    let (layout, bound) = heuristic(&inst, opts.posts, 3000);
     let coverage = inst.coverage(&layout);
     let heuristic_s = started.elapsed().as_secs_f64();
-    let bound =
-        upper_bound(&inst, &layout, posts).min(lagrangian_bound(&inst, posts, coverage, 3000));
+    let exact = if opts.exact {
+        Some(solve_exact(&inst, opts, &layout)?)
+    } else {
+        None
+    };
     let total_s = started.elapsed().as_secs_f64();
     let meta = serde_json::json!({
-        "grids": demand.len(), "candidates": full.candidates.len(), "posts": posts, "radius_m": radius,
-        "ours": {"coverage": coverage, "bound": bound, "build_s": built_s, "heuristic_s": heuristic_s, "total_s": total_s},
+        "grids": demand.len(), "candidates": full.candidates.len(), "posts": opts.posts, "radius_m": radius,
+        "ours": {
+            "heuristic": {"coverage": coverage, "bound": bound, "s": heuristic_s},
+            "exact": exact.as_ref().map(|e| serde_json::json!({
+                "status": e.status, "coverage": e.coverage, "bound": e.bound,
+                "build_s": e.build_s, "solve_s": e.solve_s,
+            })),
+            "build_instance_s": built_s,
+            "total_s": total_s,
+        },
     });
     std::fs::write(
         dir.join("meta.json"),
         serde_json::to_string_pretty(&meta).expect("serialises") + "\n",
     )
     .map_err(io)?;
-    progress.message(&format!(
-        "single-radius instance ({radius:.0} m) written to {}: ours {coverage:.4} (bound {bound:.4}) in {total_s:.2} s ({heuristic_s:.2} s to the layout)",
-        dir.display()
+    opts.progress.message(&format!(
+        "single-radius instance ({radius:.0} m) written to {}: ours {:.4}{} in {total_s:.2} s end to end",
+        dir.display(),
+        exact.as_ref().map_or(coverage, |e| e.coverage),
+        exact.as_ref().map_or(format!(" (heuristic; bound {bound:.4})"), |e| format!(" ({:?})", e.status)),
     ));
     Ok(())
 }

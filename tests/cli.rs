@@ -234,10 +234,9 @@ fn validate_refuses_what_run_would_refuse() {
     );
 }
 
-#[test]
-fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
-    let dir = temp_dir("plan");
-    let out = twin_at_root(&[
+/// `twin plan posts` for three posts on the smoke district, into `dir`.
+fn plan_smoke(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
         "plan",
         "posts",
         "--scenario",
@@ -247,7 +246,15 @@ fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
         "--quiet",
         "--out",
         dir.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    twin_at_root(&args)
+}
+
+#[test]
+fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
+    let dir = temp_dir("plan");
+    let out = plan_smoke(&dir, &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -283,6 +290,54 @@ fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
             .unwrap();
     assert_eq!(report["sections"]["command"]["placement"]["posts"], 3);
     assert!(report["reproduce"].as_str().unwrap().contains("--posts"));
+}
+
+/// `--exact` on the smoke district: HiGHS proves an optimum no heuristic beats, and the budget
+/// curve is there at every budget.
+#[cfg(feature = "exact")]
+#[test]
+fn plan_posts_exact_proves_the_optimum() {
+    let dir = temp_dir("plan-exact");
+    let out = plan_smoke(&dir, &["--exact"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    let e = &plan["exact"];
+    assert_eq!(e["status"], "optimal", "{plan}");
+    let (opt, bound) = (e["optimum"].as_f64().unwrap(), e["bound"].as_f64().unwrap());
+    assert!((opt - bound).abs() < 1e-5, "{plan}");
+    assert!(
+        plan["heuristic_coverage"].as_f64().unwrap() <= opt + 1e-3,
+        "{plan}"
+    );
+    assert!(e["heuristic_gap"].as_f64().unwrap() >= -1e-6, "{plan}");
+    let curve = plan["budget_curve"].as_array().unwrap();
+    assert!(
+        curve
+            .windows(2)
+            .all(|w| w[1][1].as_f64() >= w[0][1].as_f64()),
+        "{plan}"
+    );
+}
+
+/// Without the solver built in, `--exact` is a usage error that says how to get it.
+#[cfg(not(feature = "exact"))]
+#[test]
+fn plan_posts_exact_without_the_solver_says_how_to_build_it() {
+    let dir = temp_dir("plan-no-exact");
+    let out = plan_smoke(&dir, &["--exact"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--features exact"), "{err}");
+    assert!(
+        !dir.join("plan.json").exists(),
+        "nothing written on a usage error"
+    );
 }
 
 #[test]

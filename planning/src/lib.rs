@@ -14,6 +14,8 @@ use std::collections::BinaryHeap;
 
 use serde::Serialize;
 
+pub mod exact;
+
 /// A tier that a post hosts, and how far (network metres) it reaches in each hour.
 #[derive(Debug, Clone, Serialize)]
 pub struct Tier {
@@ -290,6 +292,18 @@ pub fn upper_bound(inst: &Instance, chosen: &[usize], budget: usize) -> f64 {
 /// gives a bound, and descent drives it down towards the optimum. `lower` is the value of a
 /// known layout (it sets the step size); returns the best bound found in `iterations`.
 pub fn lagrangian_bound(inst: &Instance, budget: usize, lower: f64, iterations: usize) -> f64 {
+    lagrangian(inst, budget, lower, iterations).0
+}
+
+/// The Lagrangian bound and, as a by-product, the best layout among the relaxation's choices
+/// (every subproblem picks `budget` posts; near the optimal multipliers those picks are good
+/// starts for swaps — the classic Lagrangian heuristic).
+pub fn lagrangian(
+    inst: &Instance,
+    budget: usize,
+    lower: f64,
+    iterations: usize,
+) -> (f64, Vec<usize>, f64) {
     // Merge steps of equal radius: one demand point per grid and distinct radius.
     let mut radii: Vec<(f64, f64)> = Vec::new();
     for &(r, w) in &inst.steps {
@@ -300,7 +314,7 @@ pub fn lagrangian_bound(inst: &Instance, budget: usize, lower: f64, iterations: 
     }
     let (n, s) = (inst.demand.len(), radii.len());
     if s == 0 || inst.candidates.is_empty() {
-        return 0.0;
+        return (0.0, Vec::new(), 0.0);
     }
     let value: Vec<f64> = (0..n * s)
         .map(|k| inst.demand[k / s] * radii[k % s].1 / inst.total_demand)
@@ -317,11 +331,12 @@ pub fn lagrangian_bound(inst: &Instance, budget: usize, lower: f64, iterations: 
         .collect();
     let mut lambda: Vec<f64> = value.iter().map(|v| v * 0.5).collect();
     let mut best = f64::INFINITY;
+    let (mut best_layout, mut best_layout_value) = (Vec::new(), f64::NEG_INFINITY);
     let mut theta = 2.0;
     let mut since_improved = 0;
     let p = budget.min(inst.candidates.len());
     let mut suffix = vec![0.0; n * (s + 1)];
-    for _ in 0..iterations {
+    for it in 0..iterations {
         // Suffix sums of λ per grid: what a post at distance step f earns there.
         for i in 0..n {
             suffix[i * (s + 1) + s] = 0.0;
@@ -343,6 +358,12 @@ pub fn lagrangian_bound(inst: &Instance, budget: usize, lower: f64, iterations: 
             .collect();
         gains.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         let chosen: Vec<usize> = gains.iter().take(p).map(|g| g.1).collect();
+        if it % 5 == 0 {
+            let v = inst.coverage(&chosen);
+            if v > best_layout_value {
+                (best_layout, best_layout_value) = (chosen.clone(), v);
+            }
+        }
         let bound: f64 = value
             .iter()
             .zip(&lambda)
@@ -383,7 +404,67 @@ pub fn lagrangian_bound(inst: &Instance, budget: usize, lower: f64, iterations: 
             *l = (*l + step * g).max(0.0);
         }
     }
-    best.min(1.0)
+    (best.min(1.0), best_layout, best_layout_value.max(0.0))
+}
+
+/// The best layout the heuristics find for `budget` posts: greedy then swaps, and the
+/// Lagrangian heuristic's pick then swaps; returns the better layout and the Lagrangian bound.
+pub fn heuristic(inst: &Instance, budget: usize, iterations: usize) -> (Vec<usize>, f64) {
+    let (order, _) = greedy(inst, budget);
+    let from_greedy = improve(inst, order, 500);
+    let lower = inst.coverage(&from_greedy);
+    let (bound, pick, _) = lagrangian(inst, budget, lower, iterations);
+    let from_lagrangian = improve(inst, pick, 500);
+    let layout = if inst.coverage(&from_lagrangian) > lower + 1e-12 {
+        from_lagrangian
+    } else {
+        from_greedy
+    };
+    let bound = bound.min(upper_bound(inst, &layout, budget));
+    (layout, bound)
+}
+
+/// Coverage for every budget from `from` to `to` posts, each layout improved by swaps: the
+/// layout for `k + 1` posts starts from the one for `k` plus the best addition (or from greedy's
+/// first `k + 1`, when that is better), so the curve never falls and never drops below greedy.
+/// Returns (posts, coverage) pairs.
+pub fn budget_curve(inst: &Instance, from: usize, to: usize) -> Vec<(usize, f64)> {
+    let to = to.min(inst.candidates.len());
+    let from = from.max(1);
+    if from > to {
+        return Vec::new();
+    }
+    let (order, greedy_curve) = greedy(inst, to);
+    let mut layout: Vec<usize> = Vec::new();
+    let mut curve = Vec::new();
+    for k in from..=to {
+        if k > from {
+            let mut best = vec![f64::INFINITY; inst.demand.len()];
+            let mut taken = vec![false; inst.candidates.len()];
+            for &j in &layout {
+                taken[j] = true;
+                for &(i, d) in &inst.reach[j] {
+                    best[i as usize] = best[i as usize].min(d as f64);
+                }
+            }
+            let add = (0..inst.candidates.len())
+                .filter(|&j| !taken[j])
+                .map(|j| (inst.gain(j, &best), j))
+                .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+            if let Some((_, j)) = add {
+                layout.push(j);
+            }
+            layout = improve(inst, layout, 500);
+        }
+        if k == from || inst.coverage(&layout) < greedy_curve[k - 1] - 1e-12 {
+            let restart = improve(inst, order[..k].to_vec(), 500);
+            if k == from || inst.coverage(&restart) > inst.coverage(&layout) {
+                layout = restart;
+            }
+        }
+        curve.push((k, inst.coverage(&layout)));
+    }
+    curve
 }
 
 /// Every layout of `budget` posts, for tests on small instances.
@@ -488,12 +569,57 @@ mod tests {
         }
 
         #[test]
+        fn the_programme_scores_every_layout_as_the_instance_does(
+            (pts, demand, cands, p) in small(),
+            pick in prop::collection::vec(any::<prop::sample::Index>(), 1..6),
+        ) {
+            let inst = instance(&pts, demand, cands);
+            let f = exact::Formulation::new(&inst);
+            let mut layout: Vec<usize> = pick.iter().map(|k| k.index(cands)).collect();
+            layout.sort_unstable();
+            layout.dedup();
+            prop_assert!((f.value(&layout) - inst.coverage(&layout)).abs() < 1e-9,
+                "programme {} vs instance {}", f.value(&layout), inst.coverage(&layout));
+            let (_, opt) = brute_force(&inst, p.min(cands));
+            let (h, bound) = heuristic(&inst, p.min(cands), 300);
+            prop_assert!(inst.coverage(&h) <= opt + 1e-9 && bound + 1e-9 >= opt);
+        }
+
+        #[test]
         fn coverage_never_falls_as_posts_are_added((pts, demand, cands, _p) in small()) {
             let inst = instance(&pts, demand, cands);
             let (_, curve) = greedy(&inst, cands);
             prop_assert!(curve.windows(2).all(|w| w[1] + 1e-12 >= w[0]));
+            let swapped = budget_curve(&inst, 1, cands);
+            prop_assert!(swapped.windows(2).all(|w| w[1].1 + 1e-12 >= w[0].1 && w[1].0 == w[0].0 + 1));
+            for (k, v) in &swapped {
+                prop_assert!(*v + 1e-12 >= curve[k - 1], "swaps fell below greedy at {k}");
+                prop_assert!(*v <= brute_force(&inst, *k).1 + 1e-9);
+            }
             for k in 1..=cands.min(3) {
                 prop_assert!(brute_force(&inst, k).1 + 1e-12 >= brute_force(&inst, k - 1).1);
+            }
+        }
+    }
+
+    #[cfg(feature = "exact")]
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(60))]
+
+        #[test]
+        fn the_exact_answer_is_brute_force_and_no_heuristic_beats_it((pts, demand, cands, p) in small()) {
+            let inst = instance(&pts, demand, cands);
+            let p = p.min(cands);
+            let (_, opt) = brute_force(&inst, p);
+            let (h, _) = heuristic(&inst, p, 300);
+            let limits = exact::Limits { time_s: 60.0, threads: 1 };
+            for warm in [None, Some(h.as_slice())] {
+                let e = exact::solve(&inst, p, warm, limits).expect("HiGHS solves a small instance");
+                prop_assert_eq!(e.status, exact::ExactStatus::Optimal);
+                prop_assert_eq!(e.layout.len(), p);
+                prop_assert!((e.coverage - opt).abs() < 1e-6, "exact {} vs brute force {opt}", e.coverage);
+                prop_assert!(e.bound + 1e-9 >= e.coverage && e.gap <= 1e-6);
+                prop_assert!(inst.coverage(&h) <= e.coverage + 1e-6);
             }
         }
     }
