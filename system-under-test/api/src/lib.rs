@@ -8,12 +8,14 @@
 
 pub mod catalogue;
 pub mod emergency;
+pub mod matcher;
 pub mod units;
 
 use serde::{Deserialize, Serialize};
 
 pub use catalogue::{Department, ItemType, Urgency};
 pub use emergency::{Category, EmergencyType, Owner, Severity, UnitKind};
+pub use matcher::{AlertCandidate, AlertId, ListKind, MatchPolicy, Sighting, WatchlistEntry};
 pub use units::{
     Centre, CommandDirectory, IncidentId, IncidentSource, LeaderEntry, UnitClass, UnitEntry, UnitId,
 };
@@ -80,6 +82,8 @@ pub enum Role {
     Admin,
     /// A response unit's terminal: volunteers, police, department crews.
     Responder,
+    /// A face-capture point's device credential: it may submit sightings and nothing else.
+    Camera,
 }
 
 impl Role {
@@ -93,6 +97,7 @@ impl Role {
             Role::Auditor => "auditor",
             Role::Admin => "admin",
             Role::Responder => "responder",
+            Role::Camera => "camera",
         }
     }
 }
@@ -221,6 +226,29 @@ pub enum Command {
     CloseIncident {
         incident: IncidentId,
     },
+    /// Add or replace watchlist entries (admin); a new watchlist version.
+    UpsertWatchlist {
+        entries: Vec<WatchlistEntry>,
+    },
+    /// Take an entry off the watchlist (admin); a new watchlist version.
+    RemoveWatchlistEntry {
+        entry_ref: u64,
+        reason: String,
+    },
+    /// Replace the match policy (admin); a new policy version.
+    SetMatchPolicy {
+        policy: MatchPolicy,
+    },
+    /// A face sighting from a capture point, searched against the active watchlist at once;
+    /// kept only if it raises an alert.
+    SubmitSighting {
+        sighting: Sighting,
+    },
+    /// A reviewer's verdict on an alert: the candidate is (or is not) the person sighted.
+    ReviewAlert {
+        alert: AlertId,
+        confirm: bool,
+    },
 }
 
 impl Command {
@@ -240,6 +268,11 @@ impl Command {
             Command::UnitCleared { .. } => "unit_cleared",
             Command::UnitAvailable { .. } => "unit_available",
             Command::CloseIncident { .. } => "close_incident",
+            Command::UpsertWatchlist { .. } => "upsert_watchlist",
+            Command::RemoveWatchlistEntry { .. } => "remove_watchlist_entry",
+            Command::SetMatchPolicy { .. } => "set_match_policy",
+            Command::SubmitSighting { .. } => "submit_sighting",
+            Command::ReviewAlert { .. } => "review_alert",
         }
     }
 
@@ -272,6 +305,11 @@ impl Command {
             | Command::UnitCleared { .. }
             | Command::UnitAvailable { .. } => &[Role::Responder],
             Command::CloseIncident { .. } => &[Role::Responder, Role::Dispatcher],
+            Command::UpsertWatchlist { .. }
+            | Command::RemoveWatchlistEntry { .. }
+            | Command::SetMatchPolicy { .. } => &[Role::Admin],
+            Command::SubmitSighting { .. } => &[Role::Camera],
+            Command::ReviewAlert { .. } => &[Role::Reviewer],
         }
     }
 }
@@ -376,6 +414,42 @@ pub enum Outcome {
         incident: IncidentId,
         at: Millis,
     },
+    WatchlistUpdated {
+        version: u32,
+        active: u32,
+    },
+    MatchPolicySet {
+        version: u32,
+    },
+    /// The sighting matched nothing at the policy's threshold: it was discarded, not stored.
+    SightingDiscarded {
+        sighting_ref: u64,
+    },
+    /// A lead for reviewers, never an action by itself.
+    AlertRaised {
+        alert: AlertId,
+        sighting_ref: u64,
+        camera: u32,
+        candidates: Vec<AlertCandidate>,
+        watchlist_version: u32,
+        policy_version: u32,
+        reviewers_required: u8,
+    },
+    AlertReviewed {
+        alert: AlertId,
+        reviewer: PersonId,
+        confirm: bool,
+        confirmations: u8,
+    },
+    /// Enough reviewers confirmed: command takes it as an incident.
+    AlertConfirmed {
+        alert: AlertId,
+        entry_ref: u64,
+    },
+    /// A reviewer rejected it: nothing happens, and the sighting is deleted.
+    AlertRejected {
+        alert: AlertId,
+    },
 }
 
 /// The automatic assessment the platform keeps of its people.
@@ -436,6 +510,14 @@ pub enum ApiError {
     Conflict { task: u64, problem: String },
     #[error("field `{field}`: {problem}")]
     Invalid { field: String, problem: String },
+    /// The command is well formed but the thing it names is not in a state to take it (an
+    /// alert already decided, a reviewer reviewing twice).
+    #[error("{what} {id}: {problem}")]
+    Refused {
+        what: String,
+        id: String,
+        problem: String,
+    },
 }
 
 /// A stack the harness can drive: the in-process one, or a client of a deployed one.

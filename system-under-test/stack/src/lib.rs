@@ -1,5 +1,5 @@
 //! The district platform as one in-process service: it routes each command of `baoan-api` to the
-//! domain module that owns it (grid and command today; matcher, block data and cases as they land),
+//! domain module that owns it (grid, command and matcher today; block data and cases as they land),
 //! checks roles, and keeps the append-only audit log of every call.
 //!
 //! The harness drives it through the `Stack` trait, the same trait an HTTP client of a deployed
@@ -8,6 +8,7 @@
 use baoan_api::{Actor, ApiError, Command, Envelope, Millis, Outcome, Stack};
 use baoan_command::CommandService;
 use baoan_grid::GridService;
+use baoan_matcher::MatcherService;
 use serde::Serialize;
 
 /// One line of the audit log: who did what, when, and whether it was allowed.
@@ -19,6 +20,9 @@ pub struct AuditEntry {
     pub command: &'static str,
     /// `ok`, or the refusal's message.
     pub result: String,
+    /// What a call did with personal data: the alert it raised, confirmed or rejected, or that
+    /// a search matched nothing (the sighting itself is never logged).
+    pub detail: Option<String>,
 }
 
 /// Append-only: entries can be read and counted, never changed or removed.
@@ -29,7 +33,14 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    fn append(&mut self, at: Millis, actor: Actor, command: &'static str, result: String) {
+    fn append(
+        &mut self,
+        at: Millis,
+        actor: Actor,
+        command: &'static str,
+        result: String,
+        detail: Option<String>,
+    ) {
         if result != "ok" {
             self.refused += 1;
         }
@@ -40,6 +51,7 @@ impl AuditLog {
             actor,
             command,
             result,
+            detail,
         });
     }
 
@@ -57,6 +69,7 @@ impl AuditLog {
 pub struct InProcessStack {
     pub grid: GridService,
     pub command: CommandService,
+    pub matcher: MatcherService,
     audit: AuditLog,
 }
 
@@ -65,9 +78,54 @@ impl InProcessStack {
         Self::default()
     }
 
+    /// A stack whose matcher is configured (its embedding dimension) by the caller.
+    pub fn with_matcher(matcher: MatcherService) -> Self {
+        InProcessStack {
+            matcher,
+            ..Self::default()
+        }
+    }
+
     pub fn audit(&self) -> &AuditLog {
         &self.audit
     }
+}
+
+/// The personal-data part of a call's outcomes, for the audit log.
+fn audit_detail(outcomes: &[Outcome]) -> Option<String> {
+    let parts: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::SightingDiscarded { .. } => Some("search: no match, nothing kept".into()),
+            Outcome::AlertRaised {
+                alert,
+                candidates,
+                watchlist_version,
+                policy_version,
+                ..
+            } => Some(format!(
+                "search: alert {} raised on entries {:?} (watchlist v{watchlist_version}, policy v{policy_version})",
+                alert.0,
+                candidates.iter().map(|c| c.entry_ref).collect::<Vec<_>>()
+            )),
+            Outcome::AlertReviewed { alert, confirm, .. } => Some(format!(
+                "alert {} {}",
+                alert.0,
+                if *confirm { "confirmed by this reviewer" } else { "rejected by this reviewer" }
+            )),
+            Outcome::AlertConfirmed { alert, entry_ref } => {
+                Some(format!("alert {} confirmed on entry {entry_ref}", alert.0))
+            }
+            Outcome::AlertRejected { alert } => {
+                Some(format!("alert {} rejected; its sighting deleted", alert.0))
+            }
+            Outcome::WatchlistUpdated { version, active } => {
+                Some(format!("watchlist v{version}: {active} active entries"))
+            }
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 impl Stack for InProcessStack {
@@ -87,18 +145,29 @@ impl Stack for InProcessStack {
             | Command::UnitCleared { .. }
             | Command::UnitAvailable { .. }
             | Command::CloseIncident { .. } => self.command.handle(env),
+            Command::UpsertWatchlist { .. }
+            | Command::RemoveWatchlistEntry { .. }
+            | Command::SetMatchPolicy { .. }
+            | Command::SubmitSighting { .. }
+            | Command::ReviewAlert { .. } => self.matcher.handle(env),
         };
         let verdict = match &result {
             Ok(_) => "ok".to_string(),
             Err(e) => e.to_string(),
         };
+        let detail = result
+            .as_ref()
+            .ok()
+            .and_then(|outcomes| audit_detail(outcomes));
         self.audit
-            .append(env.sent_at, env.actor, env.command.kind(), verdict);
+            .append(env.sent_at, env.actor, env.command.kind(), verdict, detail);
         result
     }
 
     fn advance(&mut self, now: Millis) -> Vec<Outcome> {
-        self.grid.advance(now)
+        let mut out = self.grid.advance(now);
+        out.extend(self.matcher.advance(now));
+        out
     }
 
     fn name(&self) -> String {

@@ -1,0 +1,81 @@
+//! The watchlist matcher's part of the boundary: watchlist entries, the match policy, sightings
+//! from face-capture points, alerts and their review.
+//!
+//! An alert is a lead, never an action: it reaches command only after the number of reviewers
+//! the policy requires have confirmed it. Every entry carries a legal basis, an owner and an
+//! expiry; every alert names the watchlist and policy versions that produced it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+
+/// An alert the matcher raised from a sighting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AlertId(pub u64);
+
+/// Why a person is on a watchlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    /// Wanted by the police under a warrant.
+    Wanted,
+    /// Reported missing (a child, an elderly person with dementia).
+    Missing,
+}
+
+/// One watchlist entry. `entry_ref` is the owner's key; the embedding is a synthetic identity
+/// vector (unit length, the matcher's dimension).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchlistEntry {
+    pub entry_ref: u64,
+    pub list: ListKind,
+    /// The warrant, case or report number the entry rests on.
+    pub legal_basis: String,
+    /// The unit that owns the entry and answers for it.
+    pub owner: String,
+    /// After this the entry never matches.
+    pub expires_at: Millis,
+    pub embedding: Vec<f32>,
+}
+
+/// How the matcher decides: a score threshold, how many candidates an alert lists, how many
+/// distinct reviewers must confirm before command acts.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MatchPolicy {
+    pub threshold: f32,
+    pub top_k: u16,
+    pub reviewers_required: u8,
+}
+
+impl Default for MatchPolicy {
+    fn default() -> Self {
+        MatchPolicy {
+            threshold: 0.5,
+            top_k: 5,
+            reviewers_required: 2,
+        }
+    }
+}
+
+/// A candidate in an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertCandidate {
+    pub entry_ref: u64,
+    pub list: ListKind,
+    pub score: f32,
+}
+
+/// A face sighting from a capture point: only kept if it produced an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sighting {
+    /// The sender's key: sending the same sighting twice returns the first answer.
+    pub sighting_ref: u64,
+    pub camera: u32,
+    pub grid: u32,
+    pub x_m: f64,
+    pub y_m: f64,
+    pub captured_at: Millis,
+    /// Capture quality, 0 (unusable) to 1.
+    pub quality: f32,
+    pub embedding: Vec<f32>,
+}
