@@ -9,6 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::Millis;
 
+/// Not an emergency type: the code command gives an incident opened from a confirmed watchlist
+/// alert, which needs the nearest police unit and nothing else.
+pub const WATCHLIST_LEAD: u16 = 0;
+
+/// Incident keys of confirmed alerts: this base plus the alert's id, clear of any client's keys.
+pub const LEAD_REF_BASE: u64 = 1 << 62;
+
 /// An alert the matcher raised from a sighting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AlertId(pub u64);

@@ -10,9 +10,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use baoan_api::emergency::{self, Owner, Severity};
+use baoan_api::matcher::{LEAD_REF_BASE, WATCHLIST_LEAD};
 use baoan_api::{
-    ApiError, Centre, Command, CommandDirectory, Envelope, IncidentId, Millis, Outcome, PersonId,
-    UnitClass, UnitEntry, UnitId,
+    AlertId, ApiError, Centre, Command, CommandDirectory, Envelope, IncidentId, Millis, Outcome,
+    PersonId, UnitClass, UnitEntry, UnitId,
 };
 use rstar::RTree;
 use rstar::primitives::GeomWithData;
@@ -69,6 +70,10 @@ pub fn escalate(centre: Centre, street: u32) -> Centre {
 /// What an incident needs: one of each tier (two police for I and II), and the department units
 /// its type calls for (two fire crews for I and II).
 pub fn needs(emergency_type: u16, severity: Severity) -> Vec<UnitClass> {
+    if emergency_type == baoan_api::matcher::WATCHLIST_LEAD {
+        // A confirmed watchlist alert: the nearest police unit, to find and check the person.
+        return vec![UnitClass::Police];
+    }
     let serious = matches!(severity, Severity::I | Severity::II);
     let mut out = vec![
         UnitClass::Volunteer,
@@ -232,6 +237,7 @@ impl CommandService {
                 *x_m,
                 *y_m,
                 *observed_at,
+                false,
             ),
             Command::UnitDeclined { incident, unit } => self.declined(now, *incident, *unit),
             Command::UnitArrived { incident, unit } => self.arrived(now, *incident, *unit),
@@ -370,6 +376,31 @@ impl CommandService {
     }
 
     #[allow(clippy::too_many_arguments)]
+    /// A confirmed watchlist alert handed over by the matcher (inside the stack, not by a
+    /// client): an incident at the sighting's place that needs the nearest police unit.
+    pub fn open_lead(
+        &mut self,
+        now: Millis,
+        alert: AlertId,
+        grid: u32,
+        x_m: f64,
+        y_m: f64,
+        observed_at: Millis,
+    ) -> Result<Vec<Outcome>, ApiError> {
+        self.report(
+            now,
+            LEAD_REF_BASE + alert.0,
+            WATCHLIST_LEAD,
+            Severity::IV,
+            grid,
+            x_m,
+            y_m,
+            observed_at,
+            true,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn report(
         &mut self,
         now: Millis,
@@ -380,6 +411,7 @@ impl CommandService {
         x_m: f64,
         y_m: f64,
         observed_at: Millis,
+        internal: bool,
     ) -> Result<Vec<Outcome>, ApiError> {
         if let Some(&id) = self.by_ref.get(&incident_ref) {
             let i = &self.incidents[(id.0 - 1) as usize];
@@ -397,14 +429,19 @@ impl CommandService {
                 id: grid.to_string(),
             });
         };
-        let Some(kind) = emergency::emergency_type(emergency_type) else {
-            return Err(invalid(
-                "emergency_type",
-                format!(
-                    "expected a type code 1..={}, got {emergency_type}",
-                    emergency::emergency_types().len()
-                ),
-            ));
+        let owner = match emergency::emergency_type(emergency_type) {
+            Some(kind) => kind.owner,
+            // Only the stack itself opens leads (`open_lead`), never a client.
+            None if emergency_type == WATCHLIST_LEAD && internal => Some(Owner::PublicSecurity),
+            None => {
+                return Err(invalid(
+                    "emergency_type",
+                    format!(
+                        "expected a type code 1..={}, got {emergency_type}",
+                        emergency::emergency_types().len()
+                    ),
+                ));
+            }
         };
         if !x_m.is_finite() || !y_m.is_finite() {
             return Err(invalid("x_m", "expected finite coordinates"));
@@ -422,7 +459,7 @@ impl CommandService {
             });
         }
         let id = IncidentId(self.incidents.len() as u64 + 1);
-        let lead = lead_centre(kind.owner, severity, community, street);
+        let lead = lead_centre(owner, severity, community, street);
         self.incidents.push(Incident {
             id,
             incident_ref,

@@ -5,7 +5,7 @@
 //! The harness drives it through the `Stack` trait, the same trait an HTTP client of a deployed
 //! stack implements. It depends only on the stack's own crates.
 
-use baoan_api::{Actor, ApiError, Command, Envelope, Millis, Outcome, Stack};
+use baoan_api::{Actor, AlertId, ApiError, Command, Envelope, Millis, Outcome, Stack};
 use baoan_command::CommandService;
 use baoan_grid::GridService;
 use baoan_matcher::MatcherService;
@@ -71,6 +71,8 @@ pub struct InProcessStack {
     pub command: CommandService,
     pub matcher: MatcherService,
     audit: AuditLog,
+    /// Confirmed alerts command refused to open, and why (reported, never dropped silently).
+    lead_refusals: Vec<(AlertId, String)>,
 }
 
 impl InProcessStack {
@@ -88,6 +90,10 @@ impl InProcessStack {
 
     pub fn audit(&self) -> &AuditLog {
         &self.audit
+    }
+
+    pub fn lead_refusals(&self) -> &[(AlertId, String)] {
+        &self.lead_refusals
     }
 }
 
@@ -151,6 +157,35 @@ impl Stack for InProcessStack {
             | Command::SubmitSighting { .. }
             | Command::ReviewAlert { .. } => self.matcher.handle(env),
         };
+        // A confirmed alert is handed to command inside the stack: the nearest police go.
+        let result = result.map(|mut outcomes| {
+            let confirmed: Vec<AlertId> = outcomes
+                .iter()
+                .filter_map(|o| match o {
+                    Outcome::AlertConfirmed { alert, .. } => Some(*alert),
+                    _ => None,
+                })
+                .collect();
+            for alert in confirmed {
+                let Some(s) = self.matcher.confirmed_sighting(alert).cloned() else {
+                    continue;
+                };
+                match self.command.open_lead(
+                    env.sent_at,
+                    alert,
+                    s.grid,
+                    s.x_m,
+                    s.y_m,
+                    s.captured_at.min(env.sent_at),
+                ) {
+                    Ok(more) => outcomes.extend(more),
+                    // Command could not take it (no directory, an unknown grid): the alert
+                    // stays confirmed, and the refusal is kept for the report.
+                    Err(e) => self.lead_refusals.push((alert, e.to_string())),
+                }
+            }
+            outcomes
+        });
         let verdict = match &result {
             Ok(_) => "ok".to_string(),
             Err(e) => e.to_string(),

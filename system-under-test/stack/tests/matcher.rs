@@ -340,6 +340,127 @@ fn a_rejected_alert_deletes_its_sighting_and_bad_input_changes_nothing() {
     assert_eq!(s.matcher.policy().1, 1);
 }
 
+/// The loop inside the stack: a confirmed alert becomes an incident and the nearest police
+/// unit is dispatched — and nothing moves for an alert still waiting for its second reviewer.
+#[test]
+fn a_confirmed_alert_sends_the_nearest_police_and_only_police() {
+    use baoan_api::{CommandDirectory, UnitClass, UnitEntry, UnitId};
+    let mut s = stack();
+    let unit = |id: u32, class: UnitClass, x: f64| UnitEntry {
+        unit: UnitId(id),
+        class,
+        x_m: x,
+        y_m: 200.0,
+        grid: 10,
+        on_duty: true,
+    };
+    let directory = CommandDirectory {
+        grids: (0..20).map(|g| (g / 5, 0)).collect(),
+        units: vec![
+            unit(1, UnitClass::Police, 5_000.0),
+            unit(2, UnitClass::Police, 300.0),
+            unit(3, UnitClass::Volunteer, 100.0),
+            unit(4, UnitClass::AuxiliaryPolice, 150.0),
+        ],
+        leaders: vec![],
+    };
+    send(
+        &mut s,
+        Role::Admin,
+        1,
+        0,
+        Command::LoadCommandDirectory { directory },
+    )
+    .unwrap();
+    send(&mut s, Role::Admin, 1, 0, policy(0.6, 2)).unwrap();
+    send(
+        &mut s,
+        Role::Admin,
+        1,
+        0,
+        Command::UpsertWatchlist {
+            entries: vec![entry(10, 10 * HOUR)],
+        },
+    )
+    .unwrap();
+    let out = send(
+        &mut s,
+        Role::Camera,
+        900,
+        1000,
+        Command::SubmitSighting {
+            sighting: sighting(1, 10, 900, 0.95),
+        },
+    )
+    .unwrap();
+    let Outcome::AlertRaised { alert, .. } = out[0] else {
+        panic!("{out:?}")
+    };
+    let first = send(
+        &mut s,
+        Role::Reviewer,
+        5,
+        2000,
+        Command::ReviewAlert {
+            alert,
+            confirm: true,
+        },
+    )
+    .unwrap();
+    assert!(
+        !first
+            .iter()
+            .any(|o| matches!(o, Outcome::UnitDispatched { .. })),
+        "a lead is not an action: {first:?}"
+    );
+    let second = send(
+        &mut s,
+        Role::Reviewer,
+        6,
+        3000,
+        Command::ReviewAlert {
+            alert,
+            confirm: true,
+        },
+    )
+    .unwrap();
+    let dispatched: Vec<(UnitId, UnitClass)> = second
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::UnitDispatched { unit, class, .. } => Some((*unit, *class)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dispatched,
+        vec![(UnitId(2), UnitClass::Police)],
+        "{second:?}"
+    );
+    assert!(second.iter().any(|o| matches!(o, Outcome::IncidentOpened { incident_ref, .. } if *incident_ref == baoan_api::matcher::LEAD_REF_BASE + alert.0)));
+    assert!(s.lead_refusals().is_empty());
+    // A client cannot open a lead itself: type 0 is refused from outside.
+    let forged = send(
+        &mut s,
+        Role::Dispatcher,
+        2,
+        4000,
+        Command::ReportIncident {
+            incident_ref: 7,
+            source: baoan_api::IncidentSource::Camera,
+            emergency_type: baoan_api::matcher::WATCHLIST_LEAD,
+            severity: baoan_api::Severity::IV,
+            grid: 10,
+            x_m: 0.0,
+            y_m: 0.0,
+            observed_at: 4000,
+        },
+    );
+    assert!(
+        matches!(forged, Err(ApiError::Invalid { .. })),
+        "{forged:?}"
+    );
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Add {
