@@ -112,15 +112,45 @@ pub fn normal_sf(z: f64) -> f64 {
     0.5 * erfc(z / std::f64::consts::SQRT_2)
 }
 
-/// `P(score ≥ threshold)` for one non-mate in `dim` dimensions,
-/// score ≈ N(0, 1/dim).
+/// `P(score ≥ threshold)` for one non-mate in `dim` dimensions, exactly: the cosine between a
+/// uniformly random direction and a fixed one has density `∝ (1 − x²)^((d − 3)/2)` on [−1, 1]
+/// (the normal approximation `N(0, 1/d)` overstates the tail by about a quarter at FPIR 0.01
+/// on 10,000 entries × 512 dimensions). Integrated numerically (Simpson), which keeps its
+/// relative accuracy far out in the tail; written here because no dependency of the project
+/// has the regularised incomplete beta function.
 pub fn nonmate_tail(threshold: f64, dim: usize) -> f64 {
-    normal_sf(threshold * (dim as f64).sqrt())
+    if dim < 2 || threshold.is_nan() {
+        return f64::NAN;
+    }
+    if threshold >= 1.0 {
+        return 0.0;
+    }
+    if threshold <= -1.0 {
+        return 1.0;
+    }
+    if threshold < 0.0 {
+        return 1.0 - nonmate_tail(-threshold, dim);
+    }
+    let k = (dim as f64 - 3.0) / 2.0;
+    let density = |x: f64| {
+        let v = 1.0 - x * x;
+        if v <= 0.0 { 0.0 } else { (k * v.ln()).exp() }
+    };
+    let simpson = |a: f64, b: f64, n: usize| {
+        let h = (b - a) / n as f64;
+        let inner: f64 = (1..n)
+            .map(|i| density(a + i as f64 * h) * if i % 2 == 1 { 4.0 } else { 2.0 })
+            .sum();
+        (density(a) + inner + density(b)) * h / 3.0
+    };
+    // The mass sits within a few 1/sqrt(d) of zero: both integrals need fine steps there.
+    let total = 2.0 * simpson(0.0, 1.0, 40_000);
+    simpson(threshold, 1.0, 40_000) / total
 }
 
 /// Analytic FPIR: probability that a non-mated search against `list_len`
 /// independent random entries returns at least one candidate at or above
-/// `threshold`: `1 − (1 − p)^N`, `p = P(N(0, 1/d) ≥ t)`.
+/// `threshold`: `1 − (1 − p)^N`, `p` = [`nonmate_tail`].
 pub fn analytic_fpir(threshold: f64, dim: usize, list_len: usize) -> f64 {
     if list_len == 0 {
         return 0.0;
@@ -132,10 +162,9 @@ pub fn analytic_fpir(threshold: f64, dim: usize, list_len: usize) -> f64 {
     -(list_len as f64 * (-p).ln_1p()).exp_m1()
 }
 
-/// Inverse of [`analytic_fpir`] in the threshold: per-entry tail
-/// `p = 1 − (1 − fpir)^(1/N)`, then `z` with `P(Z ≥ z) = p` by bisection on
-/// [-40, 40], `t = z / sqrt(dim)`. `fpir ≤ 0` → +∞, `fpir ≥ 1` → −∞,
-/// NaN → NaN.
+/// Inverse of [`analytic_fpir`] in the threshold: the per-entry tail
+/// `p = 1 − (1 − fpir)^(1/N)`, then `t` with [`nonmate_tail`]`(t) = p` by bisection on
+/// [−1, 1]. `fpir ≤ 0` → +∞, `fpir ≥ 1` → −∞, NaN → NaN.
 pub fn threshold_for_fpir(fpir: f64, dim: usize, list_len: usize) -> f64 {
     if fpir.is_nan() {
         return f64::NAN;
@@ -147,17 +176,14 @@ pub fn threshold_for_fpir(fpir: f64, dim: usize, list_len: usize) -> f64 {
         return f64::NEG_INFINITY;
     }
     let p = -((-fpir).ln_1p() / list_len as f64).exp_m1();
-    let (mut lo, mut hi) = (-40.0f64, 40.0f64); // sf(lo) ≈ 1 > p > sf(hi)
-    for _ in 0..200 {
+    let (mut lo, mut hi) = (-1.0f64, 1.0f64); // tail(lo) = 1 > p > tail(hi) = 0
+    for _ in 0..60 {
         let mid = 0.5 * (lo + hi);
-        if normal_sf(mid) > p {
+        if nonmate_tail(mid, dim) > p {
             lo = mid;
         } else {
             hi = mid;
         }
-        if hi - lo < 1e-13 {
-            break;
-        }
     }
-    0.5 * (lo + hi) / (dim as f64).sqrt()
+    0.5 * (lo + hi)
 }

@@ -201,3 +201,24 @@ proptest! {
             "measured {} vs analytic {} (se {}), t {}", m.fpir.rate, p, se, t);
     }
 }
+
+/// The exact non-mate tail: uniform cosines in three dimensions (Archimedes), and the normal
+/// approximation it must approach near the middle in many dimensions.
+#[test]
+fn the_non_mate_tail_is_exact_where_it_can_be_checked() {
+    use baoan_matcher::noise::{nonmate_tail, normal_sf};
+    for t in [-0.9, -0.3, 0.0, 0.25, 0.8] {
+        assert!(
+            (nonmate_tail(t, 3) - (1.0 - t) / 2.0).abs() < 1e-9,
+            "d = 3, t = {t}"
+        );
+    }
+    let d = 4096;
+    let t = 1.0 / (d as f64).sqrt();
+    let (exact, normal) = (nonmate_tail(t, d), normal_sf(1.0));
+    assert!((exact / normal - 1.0).abs() < 0.01, "{exact} vs {normal}");
+    assert!(
+        nonmate_tail(0.2, 512) < normal_sf(0.2 * 512f64.sqrt()),
+        "lighter than the normal tail"
+    );
+}
