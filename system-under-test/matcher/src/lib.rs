@@ -5,8 +5,8 @@
 //!
 //! * [`MatcherService`] — the safeguarded service behind the stack's matcher commands.
 //! * [`ExactIndex`] — flat f32 inner-product index (scores are cosines for
-//!   unit vectors), hand-written AVX2+FMA kernels with a portable fallback,
-//!   GEMM-like blocked batch search on a rayon pool.
+//!   unit vectors), hand-written AVX-512F and AVX2+FMA kernels with a
+//!   portable fallback, GEMM-like blocked batch search on a rayon pool.
 //! * [`Int8Index`] — per-vector symmetric int8 quantisation, exact i32 dot
 //!   products, optional f32 re-rank.
 //! * [`noise`] — synthetic identities, the capture noise model and the
@@ -19,8 +19,8 @@
 //!
 //! Determinism contract: for a given index and query, `search` and
 //! `search_batch` return the same hits in the same order, bit for bit,
-//! whatever the thread count and whichever kernel path (AVX2 or portable) is
-//! used, and on any IEEE-754 platform. See [`exact`] for how.
+//! whatever the thread count and whichever kernel path (AVX-512, AVX2 or
+//! portable) is used, and on any IEEE-754 platform. See [`exact`] for how.
 
 pub mod eval;
 pub mod exact;
@@ -58,6 +58,11 @@ pub enum Kernel {
     /// Int8 only: AVX-VNNI `vpdpbusd` (256-bit). For [`ExactIndex`] it means
     /// the same as `Avx2`.
     AvxVnni,
+    /// f32 only: hand-written AVX-512F kernels (16-wide FMA, 4-query ×
+    /// 4-entry register blocks over aligned packed rows). `Auto` picks it
+    /// where the CPU has AVX-512F. For [`Int8Index`] it means the same as
+    /// `Avx2`.
+    Avx512,
 }
 
 impl Kernel {
@@ -67,6 +72,18 @@ impl Kernel {
         {
             std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    /// Whether the explicit AVX-512F f32 kernels can run on this CPU.
+    pub fn avx512_available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512f")
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -89,8 +106,10 @@ impl Kernel {
     /// Resolve for the f32 index: `Auto` → best available; check support.
     pub(crate) fn resolve_f32(self) -> Result<Kernel, MatcherError> {
         match self {
+            Kernel::Auto if Self::avx512_available() => Ok(Kernel::Avx512),
             Kernel::Auto if Self::avx2_available() => Ok(Kernel::Avx2),
             Kernel::Auto | Kernel::Portable => Ok(Kernel::Portable),
+            Kernel::Avx512 if Self::avx512_available() => Ok(Kernel::Avx512),
             Kernel::Avx2 | Kernel::AvxVnni if Self::avx2_available() => Ok(Kernel::Avx2),
             _ => Err(MatcherError::KernelUnavailable(self)),
         }
@@ -102,7 +121,7 @@ impl Kernel {
             Kernel::Auto if Self::avx_vnni_available() => Ok(Kernel::AvxVnni),
             Kernel::Auto if Self::avx2_available() => Ok(Kernel::Avx2),
             Kernel::Auto | Kernel::Portable => Ok(Kernel::Portable),
-            Kernel::Avx2 if Self::avx2_available() => Ok(Kernel::Avx2),
+            Kernel::Avx2 | Kernel::Avx512 if Self::avx2_available() => Ok(Kernel::Avx2),
             Kernel::AvxVnni if Self::avx_vnni_available() => Ok(Kernel::AvxVnni),
             _ => Err(MatcherError::KernelUnavailable(self)),
         }

@@ -10,6 +10,9 @@ fn exact_kernels() -> Vec<Kernel> {
     if Kernel::avx2_available() {
         k.push(Kernel::Avx2);
     }
+    if Kernel::avx512_available() {
+        k.push(Kernel::Avx512);
+    }
     k
 }
 
