@@ -32,7 +32,7 @@ pub struct PlanOptions {
     pub candidates: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub simulate: bool,
-    /// Write the single-radius version of the instance (police by car within 5 minutes at
+    /// Write the single-radius version of the instance (auxiliary police within 3 minutes at
     /// noon) for a peer solver, and solve it here too.
     pub export_instance: Option<PathBuf>,
     /// Solve the integer programme to proven optimality (needs the `exact` feature).
@@ -397,7 +397,7 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
         simulated,
         method: match exact.as_ref().map(|e| e.status) {
             Some(ExactStatus::Optimal) => {
-                "integer programme solved to proven optimality by HiGHS, warm-started from the heuristic (greedy and Lagrangian picks, then one-for-one swaps)"
+                "integer programme solved to proven optimality by HiGHS (its first incumbent the heuristic's layout, unless --cold-start: greedy and Lagrangian picks, then one-for-one swaps)"
             }
             Some(ExactStatus::TimeLimit) => {
                 "integer programme by HiGHS, stopped at its time limit: the best layout found and HiGHS's proven bound"

@@ -70,6 +70,9 @@ pub struct AlertCandidate {
     pub entry_ref: u64,
     pub list: ListKind,
     pub score: f32,
+    /// What the entry rests on and who answers for it, for the reviewers.
+    pub legal_basis: String,
+    pub owner: String,
 }
 
 /// A face sighting from a capture point: only kept if it produced an alert.

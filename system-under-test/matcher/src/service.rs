@@ -25,6 +25,8 @@ pub const DEFAULT_DIM: usize = 512;
 struct EntryMeta {
     entry_ref: u64,
     list: ListKind,
+    legal_basis: String,
+    owner: String,
     expires_at: Millis,
     active: bool,
 }
@@ -235,6 +237,8 @@ impl MatcherService {
             self.entries.push(EntryMeta {
                 entry_ref: e.entry_ref,
                 list: e.list,
+                legal_basis: e.legal_basis.clone(),
+                owner: e.owner.clone(),
                 expires_at: e.expires_at,
                 active: true,
             });
@@ -321,10 +325,12 @@ impl MatcherService {
             .into_iter()
             .filter_map(|h| {
                 let e = &self.entries[h.entry as usize];
-                (e.active && e.expires_at > now).then_some(AlertCandidate {
+                (e.active && e.expires_at > now).then(|| AlertCandidate {
                     entry_ref: e.entry_ref,
                     list: e.list,
                     score: h.score,
+                    legal_basis: e.legal_basis.clone(),
+                    owner: e.owner.clone(),
                 })
             })
             .take(k)

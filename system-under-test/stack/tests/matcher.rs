@@ -133,6 +133,10 @@ fn a_non_match_is_answered_and_forgotten_and_a_match_is_a_lead_for_two_reviewers
         ),
         (10, 1, 1, 2)
     );
+    assert_eq!(
+        candidates[0].legal_basis, "warrant 2026-0010",
+        "reviewers see what the entry rests on"
+    );
     let alert = *alert;
     // The same sighting again (an at-least-once transport): the same alert, no second search.
     let again = send(
