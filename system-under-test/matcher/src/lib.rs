@@ -58,6 +58,11 @@ pub enum Kernel {
     /// Int8 only: AVX-VNNI `vpdpbusd` (256-bit). For [`ExactIndex`] it means
     /// the same as `Avx2`.
     AvxVnni,
+    /// Int8 only: AVX-512 VNNI `vpdpbusd` (512-bit, needs AVX-512F, BW and
+    /// VNNI), a register-blocked queries × 16-entry-group micro-kernel over
+    /// an interleaved copy of the codes. `Auto` picks it where available.
+    /// For [`ExactIndex`] it means the same as `Avx512`.
+    Avx512Vnni,
     /// f32 only: hand-written AVX-512F kernels (16-wide FMA, 4-query ×
     /// 4-entry register blocks over aligned packed rows). `Auto` picks it
     /// where the CPU has AVX-512F. For [`Int8Index`] it means the same as
@@ -103,13 +108,27 @@ impl Kernel {
         }
     }
 
+    /// Whether the AVX-512 VNNI int8 kernel can run on this CPU.
+    pub fn avx512_vnni_available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            Self::avx512_available()
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vnni")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
     /// Resolve for the f32 index: `Auto` → best available; check support.
     pub(crate) fn resolve_f32(self) -> Result<Kernel, MatcherError> {
         match self {
             Kernel::Auto if Self::avx512_available() => Ok(Kernel::Avx512),
             Kernel::Auto if Self::avx2_available() => Ok(Kernel::Avx2),
             Kernel::Auto | Kernel::Portable => Ok(Kernel::Portable),
-            Kernel::Avx512 if Self::avx512_available() => Ok(Kernel::Avx512),
+            Kernel::Avx512 | Kernel::Avx512Vnni if Self::avx512_available() => Ok(Kernel::Avx512),
             Kernel::Avx2 | Kernel::AvxVnni if Self::avx2_available() => Ok(Kernel::Avx2),
             _ => Err(MatcherError::KernelUnavailable(self)),
         }
@@ -118,11 +137,13 @@ impl Kernel {
     /// Resolve for the int8 index: `Auto` → best available; check support.
     pub(crate) fn resolve_i8(self) -> Result<Kernel, MatcherError> {
         match self {
+            Kernel::Auto if Self::avx512_vnni_available() => Ok(Kernel::Avx512Vnni),
             Kernel::Auto if Self::avx_vnni_available() => Ok(Kernel::AvxVnni),
             Kernel::Auto if Self::avx2_available() => Ok(Kernel::Avx2),
             Kernel::Auto | Kernel::Portable => Ok(Kernel::Portable),
             Kernel::Avx2 | Kernel::Avx512 if Self::avx2_available() => Ok(Kernel::Avx2),
             Kernel::AvxVnni if Self::avx_vnni_available() => Ok(Kernel::AvxVnni),
+            Kernel::Avx512Vnni if Self::avx512_vnni_available() => Ok(Kernel::Avx512Vnni),
             _ => Err(MatcherError::KernelUnavailable(self)),
         }
     }

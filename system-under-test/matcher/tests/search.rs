@@ -24,6 +24,9 @@ fn int8_kernels() -> Vec<Kernel> {
     if Kernel::avx_vnni_available() {
         k.push(Kernel::AvxVnni);
     }
+    if Kernel::avx512_vnni_available() {
+        k.push(Kernel::Avx512Vnni);
+    }
     k
 }
 
@@ -158,30 +161,65 @@ fn bad_input_is_rejected() {
 
 #[test]
 fn int8_batch_equals_single_for_all_threads_and_kernels() {
-    for (dim, n, nq) in [(37, 403, 70), (512, 800, 45)] {
+    // Odd dimensions; entry counts that end in a partial 16-entry group, a
+    // partial run of groups and a partial entry tile (384); query counts
+    // that end in a partial register block; inactive entries.
+    for (dim, n, nq) in [
+        (1, 50, 9),
+        (17, 203, 21),
+        (37, 403, 70),
+        (511, 250, 33),
+        (512, 800, 45),
+        (512, 385, 3),
+    ] {
         let (rows, queries) = data(dim, n, nq, 100 + dim as u64);
         for rerank in [false, true] {
-            let mut reference: Option<Vec<Vec<Hit>>> = None;
+            let mut reference: Option<Vec<Vec<Vec<Hit>>>> = None;
             for kernel in int8_kernels() {
                 let mut idx = Int8Index::with_kernel(dim, rerank, kernel).unwrap();
                 idx.extend_from_rows(&rows).unwrap();
-                let single: Vec<Vec<Hit>> = queries
-                    .chunks_exact(dim)
-                    .map(|q| idx.search(q, 7, 0.05))
-                    .collect();
-                for threads in [1, 2, 3] {
-                    assert_eq!(
-                        idx.search_batch(&queries, 7, 0.05, threads),
-                        single,
-                        "{kernel:?} t{threads}"
-                    );
+                idx.set_active(7, false);
+                let mut all = Vec::new();
+                for (k, thr) in [(1, f32::NEG_INFINITY), (7, 0.05), (12, -0.05)] {
+                    let single: Vec<Vec<Hit>> = queries
+                        .chunks_exact(dim)
+                        .map(|q| idx.search(q, k, thr))
+                        .collect();
+                    for threads in [1, 2, 3] {
+                        assert_eq!(
+                            idx.search_batch(&queries, k, thr, threads),
+                            single,
+                            "{kernel:?} dim {dim} k {k} t{threads}"
+                        );
+                    }
+                    all.push(single);
                 }
                 match &reference {
-                    None => reference = Some(single),
-                    Some(r) => assert_eq!(r, &single, "int8 kernels differ: {kernel:?} dim {dim}"),
+                    None => reference = Some(all),
+                    Some(r) => assert_eq!(r, &all, "int8 kernels differ: {kernel:?} dim {dim}"),
                 }
             }
         }
+    }
+}
+
+#[test]
+fn int8_auto_picks_the_widest_kernel() {
+    let want = if Kernel::avx512_vnni_available() {
+        Kernel::Avx512Vnni
+    } else if Kernel::avx_vnni_available() {
+        Kernel::AvxVnni
+    } else if Kernel::avx2_available() {
+        Kernel::Avx2
+    } else {
+        Kernel::Portable
+    };
+    assert_eq!(Int8Index::new(8, false).unwrap().kernel(), want);
+    if !Kernel::avx512_vnni_available() {
+        assert_eq!(
+            Int8Index::with_kernel(8, false, Kernel::Avx512Vnni).unwrap_err(),
+            MatcherError::KernelUnavailable(Kernel::Avx512Vnni)
+        );
     }
 }
 
