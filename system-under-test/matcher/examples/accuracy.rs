@@ -12,10 +12,8 @@
 use std::time::Instant;
 
 use baoan_matcher::eval::{Search, evaluate, non_mated_top_scores, threshold_at_fpir};
-use baoan_matcher::noise::{analytic_fpir, capture, identity};
+use baoan_matcher::noise::{analytic_fpir, identity, searches};
 use baoan_matcher::{ExactIndex, Hit, Int8Index};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 const DIM: usize = 512;
 const K: usize = 10;
@@ -45,25 +43,7 @@ fn main() {
     for p in 0..entries {
         rows.extend(identity(SEED, p as u64, DIM));
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-    let mut queries = Vec::with_capacity((mated + non_mated) * DIM);
-    let mut mates = Vec::with_capacity(mated + non_mated);
-    for s in 0..mated + non_mated {
-        let quality = rng.random_range(0.1f32..1.0);
-        let (person, mate) = if s < mated {
-            let p = rng.random_range(0..entries as u64);
-            (p, Some(p as u32))
-        } else {
-            (1_000_000_000 + s as u64, None)
-        };
-        queries.extend(capture(
-            &identity(SEED, person, DIM),
-            quality,
-            sigma_scale,
-            &mut rng,
-        ));
-        mates.push(mate);
-    }
+    let (queries, mates) = searches(SEED, entries, mated, non_mated, sigma_scale, DIM);
 
     let exact = ExactIndex::from_rows(DIM, &rows).expect("valid rows");
     let int8 = Int8Index::from_rows(DIM, false, &rows).expect("valid rows");

@@ -26,12 +26,10 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use baoan_matcher::eval::{Search, evaluate, non_mated_top_scores, threshold_at_fpir};
-use baoan_matcher::noise::{capture, identity};
+use baoan_matcher::noise::{identity, searches};
 use baoan_matcher::{ExactIndex, Hit};
 use hnsw_rs::anndists::dist::{DistDot, Distance};
 use hnsw_rs::hnsw::Hnsw;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 const DIM: usize = 512;
@@ -133,25 +131,7 @@ fn main() {
     eprintln!("{entries} entries generated in {generate_s:.1} s, RSS {rss_exact:.0} MiB");
 
     // Queries: exactly as accuracy.rs draws them.
-    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-    let mut queries = Vec::with_capacity((mated + non_mated) * DIM);
-    let mut mates = Vec::with_capacity(mated + non_mated);
-    for s in 0..mated + non_mated {
-        let quality = rng.random_range(0.1f32..1.0);
-        let (person, mate) = if s < mated {
-            let p = rng.random_range(0..entries as u64);
-            (p, Some(p as u32))
-        } else {
-            (1_000_000_000 + s as u64, None)
-        };
-        queries.extend(capture(
-            &identity(SEED, person, DIM),
-            quality,
-            sigma_scale,
-            &mut rng,
-        ));
-        mates.push(mate);
-    }
+    let (queries, mates) = searches(SEED, entries, mated, non_mated, sigma_scale, DIM);
     let nq = mates.len();
     let to_searches = |hits: Vec<Vec<Hit>>| -> Vec<Search> {
         hits.into_iter()

@@ -187,3 +187,36 @@ pub fn threshold_for_fpir(fpir: f64, dim: usize, list_len: usize) -> f64 {
     }
     0.5 * (lo + hi)
 }
+
+/// A benchmark's searches: `mated` captures of listed persons (`0..entries`, the list built
+/// from [`identity`]) and `non_mated` captures of persons outside it, quality uniform on
+/// [0.1, 1]. Returns the queries row-major and each search's mate.
+pub fn searches(
+    seed: u64,
+    entries: usize,
+    mated: usize,
+    non_mated: usize,
+    sigma_scale: f32,
+    dim: usize,
+) -> (Vec<f32>, Vec<Option<u32>>) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut queries = Vec::with_capacity((mated + non_mated) * dim);
+    let mut mates = Vec::with_capacity(mated + non_mated);
+    for s in 0..mated + non_mated {
+        let quality = rng.random_range(0.1f32..1.0);
+        let (person, mate) = if s < mated {
+            let p = rng.random_range(0..entries as u64);
+            (p, Some(p as u32))
+        } else {
+            (1_000_000_000 + s as u64, None)
+        };
+        queries.extend(capture(
+            &identity(seed, person, dim),
+            quality,
+            sigma_scale,
+            &mut rng,
+        ));
+        mates.push(mate);
+    }
+    (queries, mates)
+}
