@@ -7,8 +7,8 @@ use std::hint::black_box;
 use baoan_api::{
     Actor, Command, Envelope, ListKind, MatchPolicy, PersonId, Role, Sighting, WatchlistEntry,
 };
+use baoan_faces::noise::{capture, identity};
 use baoan_matcher::MatcherService;
-use baoan_matcher::noise::{capture, identity};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

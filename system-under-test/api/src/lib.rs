@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 
 pub use catalogue::{Department, ItemType, Urgency};
 pub use emergency::{Category, EmergencyType, Owner, Severity, UnitKind};
-pub use matcher::{AlertCandidate, AlertId, ListKind, MatchPolicy, Sighting, WatchlistEntry};
+pub use matcher::{
+    AlertCandidate, AlertId, LEAD_REF_BASE, ListKind, MatchPolicy, Sighting, WATCHLIST_LEAD,
+    WatchlistEntry,
+};
 pub use units::{
     Centre, CommandDirectory, IncidentId, IncidentSource, LeaderEntry, UnitClass, UnitEntry, UnitId,
 };
@@ -251,6 +254,25 @@ pub enum Command {
     },
 }
 
+/// The stack's domain modules, each owning its commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Module {
+    Grid,
+    Command,
+    Matcher,
+}
+
+impl Module {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Module::Grid => "grid",
+            Module::Command => "command",
+            Module::Matcher => "matcher",
+        }
+    }
+}
+
 impl Command {
     pub fn kind(&self) -> &'static str {
         match self {
@@ -273,6 +295,31 @@ impl Command {
             Command::SetMatchPolicy { .. } => "set_match_policy",
             Command::SubmitSighting { .. } => "submit_sighting",
             Command::ReviewAlert { .. } => "review_alert",
+        }
+    }
+
+    /// The stack module that owns this command.
+    pub fn module(&self) -> Module {
+        match self {
+            Command::LoadDirectory { .. }
+            | Command::SubmitReport { .. }
+            | Command::AcceptTask { .. }
+            | Command::ResolveTask { .. }
+            | Command::VerifyTask { .. }
+            | Command::QueryAssessment
+            | Command::QueryBacklog => Module::Grid,
+            Command::LoadCommandDirectory { .. }
+            | Command::ReportIncident { .. }
+            | Command::UnitDeclined { .. }
+            | Command::UnitArrived { .. }
+            | Command::UnitCleared { .. }
+            | Command::UnitAvailable { .. }
+            | Command::CloseIncident { .. } => Module::Command,
+            Command::UpsertWatchlist { .. }
+            | Command::RemoveWatchlistEntry { .. }
+            | Command::SetMatchPolicy { .. }
+            | Command::SubmitSighting { .. }
+            | Command::ReviewAlert { .. } => Module::Matcher,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Criterion benches: 10,000 entries × 512 dims, batches of 1,000 queries,
 //! exact and int8, 1 and 2 threads. Throughput is reported in queries/s.
-use baoan_matcher::noise::{capture, identity};
+use baoan_faces::noise::{capture, identity};
 use baoan_matcher::{ExactIndex, Int8Index};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;

@@ -11,8 +11,8 @@
 
 use std::time::Instant;
 
-use baoan_matcher::eval::{Search, evaluate, non_mated_top_scores, threshold_at_fpir};
-use baoan_matcher::noise::{analytic_fpir, identity, searches};
+use baoan_faces::eval::{Search, evaluate, non_mated_top_scores, threshold_at_fpir};
+use baoan_faces::noise::{analytic_fpir, identity, searches};
 use baoan_matcher::{ExactIndex, Hit, Int8Index};
 
 const DIM: usize = 512;
@@ -55,7 +55,7 @@ fn main() {
         let searches: Vec<Search> = hits
             .into_iter()
             .zip(&mates)
-            .map(|(hits, &mate)| Search { mate, hits })
+            .map(|(hits, &mate)| Search::new(mate, hits.iter().map(|h| (h.entry, h.score))))
             .collect();
         let top = non_mated_top_scores(&searches);
         let at: Vec<serde_json::Value> = [0.01, 0.003, 0.001]

@@ -25,8 +25,8 @@
 use std::cell::Cell;
 use std::time::Instant;
 
-use baoan_matcher::eval::{Search, evaluate, non_mated_top_scores, threshold_at_fpir};
-use baoan_matcher::noise::{identity, searches};
+use baoan_faces::eval::{Search, evaluate, non_mated_top_scores, threshold_at_fpir};
+use baoan_faces::noise::{identity, searches};
 use baoan_matcher::{ExactIndex, Hit};
 use hnsw_rs::anndists::dist::{DistDot, Distance};
 use hnsw_rs::hnsw::Hnsw;
@@ -136,7 +136,7 @@ fn main() {
     let to_searches = |hits: Vec<Vec<Hit>>| -> Vec<Search> {
         hits.into_iter()
             .zip(&mates)
-            .map(|(hits, &mate)| Search { mate, hits })
+            .map(|(hits, &mate)| Search::new(mate, hits.iter().map(|h| (h.entry, h.score))))
             .collect()
     };
 

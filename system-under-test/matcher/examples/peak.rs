@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use baoan_matcher::noise::{capture, identity};
+use baoan_faces::noise::{capture, identity};
 use baoan_matcher::{ExactIndex, Hit, Int8Index, Kernel};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -328,7 +328,7 @@ impl ExactIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::noise::{capture, identity};
+    use baoan_faces::noise::{capture, identity};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 

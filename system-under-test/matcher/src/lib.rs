@@ -9,23 +9,17 @@
 //!   portable fallback, GEMM-like blocked batch search on a rayon pool.
 //! * [`Int8Index`] — per-vector symmetric int8 quantisation, exact i32 dot
 //!   products, optional f32 re-rank.
-//! * [`noise`] — synthetic identities, the capture noise model and the
-//!   analytic non-mate FPIR model.
-//! * [`eval`] — NIST-style 1:N metrics (FPIR, FNIR, rank-1 miss, DET).
 //!
-//! `noise` and `eval` are the measurement kit the harness uses to judge the matcher; they sit
-//! beside the index because its property tests check it against them. The service never calls
-//! them.
+//! The synthetic faces and the 1:N metrics it is measured with live in `baoan-faces`, outside
+//! the stack; its tests, examples and benches use them, the service never does.
 //!
 //! Determinism contract: for a given index and query, `search` and
 //! `search_batch` return the same hits in the same order, bit for bit,
 //! whatever the thread count and whichever kernel path (AVX-512, AVX2 or
 //! portable) is used, and on any IEEE-754 platform. See [`exact`] for how.
 
-pub mod eval;
 pub mod exact;
 mod kernel;
-pub mod noise;
 pub mod quant;
 pub mod service;
 mod topk;

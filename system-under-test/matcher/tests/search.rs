@@ -1,6 +1,6 @@
 //! Search behaviour: determinism across threads and kernels, agreement with
 //! a brute-force reference, int8 vs exact.
-use baoan_matcher::noise::{capture, identity};
+use baoan_faces::noise::{capture, identity};
 use baoan_matcher::{ExactIndex, Hit, Int8Index, Kernel, MatcherError};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -5,10 +5,10 @@
 //! The harness drives it through the `Stack` trait, the same trait an HTTP client of a deployed
 //! stack implements. It depends only on the stack's own crates.
 
-use baoan_api::{Actor, AlertId, ApiError, Command, Envelope, Millis, Outcome, Stack};
+use baoan_api::{Actor, AlertId, ApiError, Envelope, Millis, Module, Outcome, Stack};
 use baoan_command::CommandService;
 use baoan_grid::GridService;
-use baoan_matcher::MatcherService;
+pub use baoan_matcher::MatcherService;
 use serde::Serialize;
 
 /// One line of the audit log: who did what, when, and whether it was allowed.
@@ -26,11 +26,30 @@ pub struct AuditEntry {
 }
 
 /// Append-only: entries can be read and counted, never changed or removed.
+///
+/// Kept compact, because a full-volume day logs every one of 15 million searches: a fixed
+/// 32-byte record per call, with the rare texts (refusals, what a call did with personal data)
+/// in side tables and the commonest detail — a search that matched nothing — as a code.
 #[derive(Debug, Default)]
 pub struct AuditLog {
-    entries: Vec<AuditEntry>,
+    records: Vec<Record>,
+    kinds: Vec<&'static str>,
+    texts: Vec<String>,
     refused: u64,
 }
+
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    at: Millis,
+    actor: Actor,
+    /// 0: ok; else 1 + index into `texts`.
+    result: u32,
+    /// 0: none; 1: a search that matched nothing; else 2 + index into `texts`.
+    detail: u32,
+    command: u8,
+}
+
+const NO_MATCH: &str = "search: no match, nothing kept";
 
 impl AuditLog {
     fn append(
@@ -38,25 +57,72 @@ impl AuditLog {
         at: Millis,
         actor: Actor,
         command: &'static str,
-        result: String,
+        result: Result<(), String>,
         detail: Option<String>,
     ) {
-        if result != "ok" {
-            self.refused += 1;
-        }
-        let seq = self.entries.len() as u64;
-        self.entries.push(AuditEntry {
-            seq,
+        let command = match self.kinds.iter().position(|k| *k == command) {
+            Some(i) => i as u8,
+            None => {
+                self.kinds.push(command);
+                (self.kinds.len() - 1) as u8
+            }
+        };
+        let result = match result {
+            Ok(()) => 0,
+            Err(text) => {
+                self.refused += 1;
+                self.texts.push(text);
+                self.texts.len() as u32
+            }
+        };
+        let detail = match detail {
+            None => 0,
+            Some(d) if d == NO_MATCH => 1,
+            Some(d) => {
+                self.texts.push(d);
+                self.texts.len() as u32 + 1
+            }
+        };
+        self.records.push(Record {
             at,
             actor,
-            command,
             result,
             detail,
+            command,
         });
     }
 
-    pub fn entries(&self) -> &[AuditEntry] {
-        &self.entries
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// One entry by its sequence number.
+    pub fn get(&self, seq: usize) -> Option<AuditEntry> {
+        let r = self.records.get(seq)?;
+        Some(AuditEntry {
+            seq: seq as u64,
+            at: r.at,
+            actor: r.actor,
+            command: self.kinds[r.command as usize],
+            result: match r.result {
+                0 => "ok".to_string(),
+                i => self.texts[i as usize - 1].clone(),
+            },
+            detail: match r.detail {
+                0 => None,
+                1 => Some(NO_MATCH.to_string()),
+                i => Some(self.texts[i as usize - 2].clone()),
+            },
+        })
+    }
+
+    /// Every entry, in order.
+    pub fn entries(&self) -> impl Iterator<Item = AuditEntry> + '_ {
+        (0..self.records.len()).filter_map(|i| self.get(i))
     }
 
     pub fn refused(&self) -> u64 {
@@ -102,7 +168,7 @@ fn audit_detail(outcomes: &[Outcome]) -> Option<String> {
     let parts: Vec<String> = outcomes
         .iter()
         .filter_map(|o| match o {
-            Outcome::SightingDiscarded { .. } => Some("search: no match, nothing kept".into()),
+            Outcome::SightingDiscarded { .. } => Some(NO_MATCH.into()),
             Outcome::AlertRaised {
                 alert,
                 candidates,
@@ -136,26 +202,10 @@ fn audit_detail(outcomes: &[Outcome]) -> Option<String> {
 
 impl Stack for InProcessStack {
     fn send(&mut self, env: &Envelope) -> Result<Vec<Outcome>, ApiError> {
-        let result = match &env.command {
-            Command::LoadDirectory { .. }
-            | Command::SubmitReport { .. }
-            | Command::AcceptTask { .. }
-            | Command::ResolveTask { .. }
-            | Command::VerifyTask { .. }
-            | Command::QueryAssessment
-            | Command::QueryBacklog => self.grid.handle(env),
-            Command::LoadCommandDirectory { .. }
-            | Command::ReportIncident { .. }
-            | Command::UnitDeclined { .. }
-            | Command::UnitArrived { .. }
-            | Command::UnitCleared { .. }
-            | Command::UnitAvailable { .. }
-            | Command::CloseIncident { .. } => self.command.handle(env),
-            Command::UpsertWatchlist { .. }
-            | Command::RemoveWatchlistEntry { .. }
-            | Command::SetMatchPolicy { .. }
-            | Command::SubmitSighting { .. }
-            | Command::ReviewAlert { .. } => self.matcher.handle(env),
+        let result = match env.command.module() {
+            Module::Grid => self.grid.handle(env),
+            Module::Command => self.command.handle(env),
+            Module::Matcher => self.matcher.handle(env),
         };
         // A confirmed alert is handed to command inside the stack: the nearest police go.
         let result = result.map(|mut outcomes| {
@@ -187,8 +237,8 @@ impl Stack for InProcessStack {
             outcomes
         });
         let verdict = match &result {
-            Ok(_) => "ok".to_string(),
-            Err(e) => e.to_string(),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
         };
         let detail = result
             .as_ref()

@@ -5,8 +5,8 @@ use baoan_api::{
     Actor, AlertId, ApiError, Command, Envelope, ListKind, MatchPolicy, Outcome, PersonId, Role,
     Sighting, Stack, WatchlistEntry,
 };
+use baoan_faces::noise::{capture, identity};
 use baoan_matcher::MatcherService;
-use baoan_matcher::noise::{capture, identity};
 use baoan_stack::InProcessStack;
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -235,7 +235,7 @@ fn a_non_match_is_answered_and_forgotten_and_a_match_is_a_lead_for_two_reviewers
         .is_err()
     );
     // Every call is in the audit log, refusals too; the alert is named there.
-    let audit = s.audit().entries();
+    let audit: Vec<_> = s.audit().entries().collect();
     assert_eq!(audit.len(), 11);
     assert!(audit.iter().any(|e| {
         e.detail
@@ -564,7 +564,7 @@ proptest! {
             prop_assert_eq!(s.matcher.sightings_retained(), kept);
             prop_assert_eq!(kept as u64, st.alerts - st.rejected, "only alerts not rejected keep a sighting");
         }
-        let audit = s.audit().entries();
+        let audit: Vec<_> = s.audit().entries().collect();
         prop_assert_eq!(audit.len(), calls);
         prop_assert_eq!(audit.iter().filter(|e| e.command == "submit_sighting").count() as u64, s.matcher.stats().searches);
         for a in &alerts {

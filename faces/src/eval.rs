@@ -14,7 +14,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Hit;
+/// One candidate a search returned: the entry's position in the list and its score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub entry: u32,
+    pub score: f32,
+}
 
 /// One search as seen by the evaluator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +28,19 @@ pub struct Search {
     pub mate: Option<u32>,
     /// What the search returned (top-k, any order).
     pub hits: Vec<Hit>,
+}
+
+impl Search {
+    /// A search from what an index returned, as `(entry, score)` pairs.
+    pub fn new(mate: Option<u32>, hits: impl IntoIterator<Item = (u32, f32)>) -> Search {
+        Search {
+            mate,
+            hits: hits
+                .into_iter()
+                .map(|(entry, score)| Hit { entry, score })
+                .collect(),
+        }
+    }
 }
 
 /// A count out of `n`, its rate and the rate's standard error.
