@@ -6,14 +6,20 @@ pub mod district;
 pub mod plan;
 mod progress;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use baoan_api::{ApiError, Envelope, Millis, Outcome, Stack};
+
+use baoan_agents::cameras::{self, MatcherConfig, MatcherLoopPlugin};
 use baoan_agents::command::{self, CommandConfig, CommandLoopPlugin, Placement};
 use baoan_agents::grid::{self, GridConfig, GridLoopPlugin};
 use baoan_reports::{Report, evaluate, html};
 use baoan_scenarios::{Scenario, ScenarioError};
 use baoan_stack::InProcessStack;
+use baoan_stack::MatcherService;
 use baoan_world::bridge::{BridgePlugin, StackBridge};
 use baoan_world::kernel::{Journal, KernelPlugin, SimClock};
 use baoan_world::{BuildTimings, Twin};
@@ -86,7 +92,49 @@ pub struct Perf {
     pub events: u64,
     pub events_per_s: f64,
     pub commands_sent: u64,
+    /// The stack's wall time per module; the rest of `simulate_s` is the twin's own work.
+    pub stack: BTreeMap<&'static str, ModuleTime>,
+    pub twin_s: f64,
     pub peak_rss_mib: f64,
+}
+
+/// Wall time the stack spent on each module's commands (and on its time-driven work).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ModuleTime {
+    pub calls: u64,
+    pub seconds: f64,
+}
+
+/// The in-process stack, timed: how the run's wall time splits between the stack's modules
+/// and the twin itself. Timing lives here, in the CLI, so that nothing in the twin reads the
+/// wall clock.
+struct TimedStack {
+    inner: Box<dyn Stack>,
+    times: Arc<Mutex<BTreeMap<&'static str, ModuleTime>>>,
+}
+
+impl Stack for TimedStack {
+    fn send(&mut self, envelope: &Envelope) -> Result<Vec<Outcome>, ApiError> {
+        let t = Instant::now();
+        let r = self.inner.send(envelope);
+        let mut times = self.times.lock().expect("not poisoned");
+        let m = times.entry(envelope.command.module().as_str()).or_default();
+        m.calls += 1;
+        m.seconds += t.elapsed().as_secs_f64();
+        r
+    }
+    fn advance(&mut self, now: Millis) -> Vec<Outcome> {
+        let t = Instant::now();
+        let r = self.inner.advance(now);
+        let mut times = self.times.lock().expect("not poisoned");
+        let m = times.entry("time_driven").or_default();
+        m.calls += 1;
+        m.seconds += t.elapsed().as_secs_f64();
+        r
+    }
+    fn name(&self) -> String {
+        self.inner.name()
+    }
 }
 
 /// Peak resident memory of this process so far (Linux; 0 elsewhere).
@@ -141,6 +189,11 @@ pub fn build_app(
     .add_plugins(GridLoopPlugin { config });
     if let Some((config, placement)) = command {
         app.add_plugins(CommandLoopPlugin { config, placement });
+    }
+    if scenario.matcher.enabled {
+        app.add_plugins(MatcherLoopPlugin {
+            config: MatcherConfig::from_scenario(scenario),
+        });
     }
     app.edit_schedule(Update, |s| {
         s.set_build_settings(ScheduleBuildSettings {
@@ -259,10 +312,16 @@ pub fn run_scenario_on(
     } else {
         Journal::default()
     };
+    let stack_times: Arc<Mutex<BTreeMap<&'static str, ModuleTime>>> = Arc::default();
     let mut app = build_app(
         &scenario,
         twin,
-        StackBridge::new(Box::new(InProcessStack::new())),
+        StackBridge::new(Box::new(TimedStack {
+            inner: Box::new(InProcessStack::with_matcher(MatcherService::new(
+                scenario.matcher.dim as usize,
+            ))),
+            times: stack_times.clone(),
+        })),
         journal,
         command_setup,
     )?;
@@ -285,6 +344,11 @@ pub fn run_scenario_on(
 
     let report_start = Instant::now();
     let mut outcome = grid::finish(app.world_mut(), &scenario.output.map_metric);
+    // The matcher's report reads command's ledger for its leads' arrivals: it goes first.
+    let matcher_outcome = app
+        .world()
+        .contains_resource::<MatcherConfig>()
+        .then(|| cameras::finish(app.world_mut()));
     let command_outcome = app
         .world()
         .contains_resource::<Placement>()
@@ -318,6 +382,12 @@ pub fn run_scenario_on(
         invariants.extend(c.invariants);
         outcome.metrics.merge(c.metrics);
     }
+    if let Some(m) = matcher_outcome {
+        report.section("matcher", &m.section);
+        sections.push(m.html);
+        invariants.extend(m.invariants);
+        outcome.metrics.merge(m.metrics);
+    }
     let slos = evaluate(&scenario.slos, &outcome.metrics);
     report.conclude(slos, invariants);
     let write = |name: &str, text: &str| {
@@ -334,6 +404,7 @@ pub fn run_scenario_on(
     let wall_s = started.elapsed().as_secs_f64();
     let simulated_s = total_ms as f64 / 1000.0;
     let ticks = app.world().resource::<SimClock>().ticks;
+    let stack = stack_times.lock().expect("not poisoned").clone();
     let perf = Perf {
         build: BUILD,
         threads: rayon_threads(),
@@ -348,6 +419,8 @@ pub fn run_scenario_on(
         events,
         events_per_s: events as f64 / simulate_s.max(1e-9),
         commands_sent,
+        twin_s: simulate_s - stack.values().map(|m| m.seconds).sum::<f64>(),
+        stack,
         peak_rss_mib: peak_rss_mib(),
     };
     write(

@@ -8,6 +8,7 @@
 // Bevy systems name every resource they touch as a parameter; that is the point, not a smell.
 #![allow(clippy::too_many_arguments)]
 
+pub mod cameras;
 pub mod command;
 pub mod grid;
 

@@ -21,7 +21,7 @@ pub use locate::SourceMap;
 pub use metrics::{METRICS, MetricDef, MetricKind};
 
 /// Loops a surge can target. Later loops (command, matcher, ...) add their names here.
-pub const LOOPS: &[&str] = &["grid", "command"];
+pub const LOOPS: &[&str] = &["grid", "command", "matcher"];
 /// Emergency categories a command surge may be limited to.
 pub const CATEGORIES: &[&str] = &[
     "natural_disaster",
@@ -62,6 +62,8 @@ pub struct Scenario {
     pub grid: GridLoop,
     #[serde(default)]
     pub command: CommandLoop,
+    #[serde(default)]
+    pub matcher: MatcherLoop,
     #[serde(default, rename = "surge", skip_serializing_if = "Vec::is_empty")]
     pub surges: Vec<Surge>,
     /// Roads slowed or cut (typhoon, flooding) for a window, in some streets.
@@ -234,6 +236,100 @@ impl Default for CommandLoop {
             posts: 161,
             key_areas: 92,
             posts_csv: None,
+        }
+    }
+}
+
+/// The matcher loop: the district's cameras, face sightings searched against the watchlists,
+/// reviewers, and police sent to confirmed leads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatcherLoop {
+    pub enabled: bool,
+    /// Face-capture points at scale 1 (the district's figure is 1,034); scaled with the district.
+    pub face_points: u32,
+    /// Video channels (metadata and footfall only; 42,000) and high-altitude lookouts (57).
+    pub channels: u32,
+    pub lookouts: u32,
+    /// Faces a capture point sees in a day, on average over the points (≈ 15,000).
+    pub sightings_per_point_per_day: f64,
+    /// Share of passers-by who do not live in the district (commuters, visitors).
+    pub visitor_share: f64,
+    /// Share of the sightings of people on no list that go through the matcher; their counts
+    /// are scaled back up by 1/sampling. Sightings of listed people always go. 1 sends all.
+    pub sampling: f64,
+    /// Non-mated searches the harness also scores itself against the whole list, for the DET
+    /// curve and to check the stack's search (a random subset of those sent).
+    pub det_searches: u32,
+    /// Embedding dimension of the synthetic faces.
+    pub dim: u32,
+    /// Capture noise multiplier (1 is the model's base; larger is harder).
+    pub noise_scale: f64,
+    /// Extra noise for children (under 14) and elderly people (65 and over), and for women:
+    /// the model's demographic differential, which the report measures.
+    pub child_noise: f64,
+    pub elderly_noise: f64,
+    pub female_noise: f64,
+    /// Synthetic watchlist: wanted persons and missing persons.
+    pub wanted: u32,
+    pub missing: u32,
+    /// Share of listed persons who live in or pass through the district.
+    pub listed_present_share: f64,
+    /// Share of entries that expire during the run (they must stop matching at once).
+    pub expiring_share: f64,
+    /// The operator's threshold, calibrated for this FPIR on the list (analytically) ...
+    pub target_fpir: f64,
+    /// ... unless a threshold is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    pub top_k: u32,
+    /// Distinct reviewers who must confirm an alert before police are sent.
+    pub reviewers_required: u32,
+    /// Reviewers on duty at any hour.
+    pub reviewers_on_duty: u32,
+    /// Median time one review takes.
+    pub review_time: Dur,
+    /// A reviewer confirms an alert on the wrong person with this probability ...
+    pub reviewer_false_confirm: f64,
+    /// ... and rejects one on the right person with this one.
+    pub reviewer_false_reject: f64,
+    /// Capture to the sighting reaching the stack (detection, embedding, network).
+    pub capture_delay: Dur,
+    /// How fast a trail goes cold: police reaching the camera `t` after the capture find the
+    /// person with probability exp(-t / trail_time); the owner then takes the entry off the list.
+    pub trail_time: Dur,
+}
+
+impl Default for MatcherLoop {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            face_points: 1_034,
+            channels: 42_000,
+            lookouts: 57,
+            sightings_per_point_per_day: 15_000.0,
+            visitor_share: 0.3,
+            sampling: 0.01,
+            det_searches: 5_000,
+            dim: 512,
+            noise_scale: 3.0,
+            child_noise: 1.15,
+            elderly_noise: 1.1,
+            female_noise: 1.03,
+            wanted: 800,
+            missing: 200,
+            listed_present_share: 0.3,
+            expiring_share: 0.05,
+            target_fpir: 0.001,
+            threshold: None,
+            top_k: 5,
+            reviewers_required: 2,
+            reviewers_on_duty: 32,
+            review_time: Dur::secs(90),
+            reviewer_false_confirm: 0.02,
+            reviewer_false_reject: 0.03,
+            capture_delay: Dur::secs(2),
+            trail_time: Dur::mins(15),
         }
     }
 }
@@ -686,6 +782,125 @@ impl Scenario {
                     "expected 1..=10000 posts and 1..=posts key areas, got {} posts at {} key areas",
                     c.posts, c.key_areas
                 ),
+            );
+        }
+        let m = &self.matcher;
+        for (field, v, hi) in [
+            ("matcher.face_points", m.face_points, 100_000),
+            ("matcher.channels", m.channels, 10_000_000),
+            ("matcher.lookouts", m.lookouts, 10_000),
+            ("matcher.det_searches", m.det_searches, 1_000_000),
+            ("matcher.wanted", m.wanted, 10_000_000),
+            ("matcher.missing", m.missing, 10_000_000),
+            ("matcher.reviewers_on_duty", m.reviewers_on_duty, 10_000),
+        ] {
+            if v > hi {
+                bad(field, format!("expected at most {hi}, got {v}"));
+            }
+        }
+        if !(16..=4096).contains(&m.dim) {
+            bad("matcher.dim", format!("expected 16..=4096, got {}", m.dim));
+        }
+        if !(1..=100).contains(&m.top_k) {
+            bad(
+                "matcher.top_k",
+                format!("expected 1..=100, got {}", m.top_k),
+            );
+        }
+        if !(1..=5).contains(&m.reviewers_required)
+            || m.reviewers_required > m.reviewers_on_duty.max(1)
+        {
+            bad(
+                "matcher.reviewers_required",
+                format!(
+                    "expected 1..=5 and no more than reviewers_on_duty ({}), got {}",
+                    m.reviewers_on_duty, m.reviewers_required
+                ),
+            );
+        }
+        if m.enabled && m.reviewers_on_duty == 0 {
+            bad(
+                "matcher.reviewers_on_duty",
+                "expected at least 1 reviewer".into(),
+            );
+        }
+        range(
+            &mut bad,
+            "matcher.sightings_per_point_per_day",
+            m.sightings_per_point_per_day,
+            0.0,
+            1_000_000.0,
+        );
+        range(&mut bad, "matcher.visitor_share", m.visitor_share, 0.0, 1.0);
+        if !(m.sampling > 0.0 && m.sampling <= 1.0) {
+            bad(
+                "matcher.sampling",
+                format!("expected a share in (0, 1], got {}", m.sampling),
+            );
+        }
+        range(&mut bad, "matcher.noise_scale", m.noise_scale, 0.0, 20.0);
+        range(&mut bad, "matcher.child_noise", m.child_noise, 0.1, 10.0);
+        range(
+            &mut bad,
+            "matcher.elderly_noise",
+            m.elderly_noise,
+            0.1,
+            10.0,
+        );
+        range(&mut bad, "matcher.female_noise", m.female_noise, 0.1, 10.0);
+        range(
+            &mut bad,
+            "matcher.listed_present_share",
+            m.listed_present_share,
+            0.0,
+            1.0,
+        );
+        range(
+            &mut bad,
+            "matcher.expiring_share",
+            m.expiring_share,
+            0.0,
+            1.0,
+        );
+        range(
+            &mut bad,
+            "matcher.reviewer_false_confirm",
+            m.reviewer_false_confirm,
+            0.0,
+            1.0,
+        );
+        range(
+            &mut bad,
+            "matcher.reviewer_false_reject",
+            m.reviewer_false_reject,
+            0.0,
+            1.0,
+        );
+        if !(m.target_fpir > 0.0 && m.target_fpir < 1.0) {
+            bad(
+                "matcher.target_fpir",
+                format!("expected a rate in (0, 1), got {}", m.target_fpir),
+            );
+        }
+        if let Some(t) = m.threshold {
+            range(&mut bad, "matcher.threshold", t, -1.0, 1.0);
+        }
+        if m.review_time < Dur::secs(1) || m.review_time > Dur::hours(2) {
+            bad(
+                "matcher.review_time",
+                format!("expected 1s..=2h, got {}", m.review_time),
+            );
+        }
+        if m.trail_time < Dur::secs(1) || m.trail_time > Dur::hours(24) {
+            bad(
+                "matcher.trail_time",
+                format!("expected 1s..=24h, got {}", m.trail_time),
+            );
+        }
+        if m.capture_delay > Dur::mins(10) {
+            bad(
+                "matcher.capture_delay",
+                format!("expected at most 10m, got {}", m.capture_delay),
             );
         }
         for (i, slo) in self.slos.iter().enumerate() {

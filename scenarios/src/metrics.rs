@@ -198,6 +198,51 @@ pub const METRICS: &[MetricDef] = &[
         kind: MetricKind::Figure,
         about: "command-loop commands the stack refused",
     },
+    MetricDef {
+        name: "matcher.sighting_to_alert_s",
+        kind: MetricKind::Seconds,
+        about: "a face captured -> the stack's alert (capture pipeline and search)",
+    },
+    MetricDef {
+        name: "matcher.review_wait_s",
+        kind: MetricKind::Seconds,
+        about: "an alert queued for review -> a reviewer takes it",
+    },
+    MetricDef {
+        name: "matcher.alert_to_confirmed_s",
+        kind: MetricKind::Seconds,
+        about: "alert raised -> the last required reviewer confirms it",
+    },
+    MetricDef {
+        name: "matcher.confirmed_to_arrival_s",
+        kind: MetricKind::Seconds,
+        about: "alert confirmed -> first police officer at the camera",
+    },
+    MetricDef {
+        name: "matcher.alert_to_arrival_s",
+        kind: MetricKind::Seconds,
+        about: "alert raised -> first police officer at the camera",
+    },
+    MetricDef {
+        name: "matcher.fpir",
+        kind: MetricKind::Figure,
+        about: "non-mated searches that raised an alert, at the operator's threshold",
+    },
+    MetricDef {
+        name: "matcher.fnir",
+        kind: MetricKind::Figure,
+        about: "mated searches whose alert did not name the person, at the threshold",
+    },
+    MetricDef {
+        name: "matcher.false_alerts_per_day",
+        kind: MetricKind::Figure,
+        about: "alerts on the wrong person a day at the district's full volume",
+    },
+    MetricDef {
+        name: "matcher.rejected",
+        kind: MetricKind::Figure,
+        about: "matcher-loop commands the stack refused",
+    },
 ];
 
 pub fn metric(name: &str) -> Option<&'static MetricDef> {

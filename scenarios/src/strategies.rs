@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 
 use crate::{
-    CATEGORIES, CommandLoop, Disruption, Dur, GridLoop, Output, PROFILES, Patrol, Scenario, Slo,
-    Surge,
+    CATEGORIES, CommandLoop, Disruption, Dur, GridLoop, MatcherLoop, Output, PROFILES, Patrol,
+    Scenario, Slo, Surge,
 };
 
 /// Streets a generated surge may name (English names; the twin also takes Chinese names and codes).
@@ -107,6 +107,31 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
             travel_multiplier: mult as f64 / 10.0,
             unreachable,
         });
+    let matcher = (
+        prop::bool::weighted(0.8),
+        (0u32..=60),
+        (1u32..=100),
+        prop::sample::select(vec![32u32, 64, 128]),
+        (1u32..=3),
+        (0u32..=4),
+        (0u32..=30),
+    )
+        .prop_map(
+            |(enabled, points, wanted, dim, reviewers_required, reviewers, sampling)| MatcherLoop {
+                enabled,
+                face_points: points * 50,
+                sightings_per_point_per_day: 2_000.0,
+                sampling: (sampling as f64 / 100.0).max(0.005),
+                det_searches: 200,
+                dim,
+                wanted,
+                missing: wanted / 4,
+                listed_present_share: 0.5,
+                reviewers_required,
+                reviewers_on_duty: reviewers_required + reviewers,
+                ..MatcherLoop::default()
+            },
+        );
     (
         0u64..=i64::MAX as u64,
         (1u64..=24).prop_map(Dur::hours),
@@ -116,9 +141,10 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
         prop::collection::vec(surge, 0..3),
         command,
         prop::collection::vec(disruption, 0..2),
+        matcher,
     )
         .prop_map(
-            |(seed, duration, tick, scale, grid, surges, command, disruptions)| Scenario {
+            |(seed, duration, tick, scale, grid, surges, command, disruptions, matcher)| Scenario {
                 name: "generated".into(),
                 description: String::new(),
                 seed,
@@ -127,6 +153,7 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
                 scale,
                 grid,
                 command,
+                matcher,
                 surges,
                 disruptions,
                 slos: vec![Slo {

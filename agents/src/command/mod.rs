@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Poisson};
 
 pub use place::{Placement, UnitSpec, place, read_posts_csv};
-pub use record::{CommandLedger, CommandOutcome, finish};
+pub use record::{CommandLedger, CommandOutcome, finish, take_outcomes};
 
 use crate::staff;
 
@@ -275,6 +275,10 @@ pub struct Truth {
     pub occurred_at: u64,
 }
 
+/// The command loop's actors, for other loops to order against.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CommandAgents;
+
 pub struct CommandLoopPlugin {
     pub config: CommandConfig,
     pub placement: Placement,
@@ -295,6 +299,7 @@ impl Plugin for CommandLoopPlugin {
                 (emergencies_arise, act)
                     .chain()
                     .in_set(SimSet::Agents)
+                    .in_set(CommandAgents)
                     .after(crate::grid::GridStep::Resolvers),
             )
             .add_systems(Update, record::take_outcomes.in_set(SimSet::Record));
@@ -587,7 +592,8 @@ fn emergencies_arise(
     }
 }
 
-fn random_point(g: &baoan_world::geography::Grid, rng: &mut ChaCha8Rng) -> Coord<f64> {
+/// A uniformly random point inside a grid (its site if fifty tries miss).
+pub(crate) fn random_point(g: &baoan_world::geography::Grid, rng: &mut ChaCha8Rng) -> Coord<f64> {
     let b = g.shape.bounding_rect().expect("a grid has an extent");
     for _ in 0..50 {
         let p = Coord {

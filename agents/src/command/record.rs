@@ -29,6 +29,8 @@ struct Rec {
     waited: bool,
     escalated: bool,
     closing: bool,
+    /// A lead from a confirmed watchlist alert: police only, outside the 1-3-5 statistics.
+    lead: bool,
 }
 
 /// Per group (key area or not, street, hour, grid): incidents, and how many made each limit.
@@ -82,6 +84,9 @@ pub struct CommandLedger {
     by_hour: [Compliance; 24],
     by_grid: Vec<Compliance>,
     pub notes: Vec<String>,
+    /// Leads from confirmed watchlist alerts, closed: when police were sent and arrived.
+    closed_leads: HashMap<u64, (Option<u64>, Option<u64>)>,
+    pub leads_opened: u64,
 }
 
 fn class_index(c: UnitClass) -> usize {
@@ -108,6 +113,39 @@ impl CommandLedger {
         self.called += 1;
         if let Some(r) = self.recs.get_mut(&key) {
             r.called_at = Some(at);
+        }
+    }
+
+    /// A watchlist alert was raised: if reviewers confirm it, the stack opens an incident under
+    /// this key, and its police trip is followed like any other (but not counted in 1-3-5).
+    pub fn expect_lead(&mut self, key: u64, grid: u32) {
+        self.recs.insert(
+            key,
+            Rec {
+                grid,
+                lead: true,
+                ..Rec::default()
+            },
+        );
+    }
+
+    /// The alert was rejected: no incident will come.
+    pub fn drop_lead(&mut self, key: u64) {
+        if self
+            .recs
+            .get(&key)
+            .is_some_and(|r| r.lead && r.incident.is_none())
+        {
+            self.recs.remove(&key);
+        }
+    }
+
+    /// A lead's dispatch and first police arrival, open or closed.
+    pub fn lead_times(&self, key: u64) -> Option<(Option<u64>, Option<u64>)> {
+        let police = class_index(UnitClass::Police);
+        match self.recs.get(&key) {
+            Some(r) if r.lead => Some((r.dispatched_at, r.first_arrival[police])),
+            _ => self.closed_leads.get(&key).copied(),
         }
     }
 
@@ -214,7 +252,11 @@ pub fn take_outcomes(
                 .insert(*incident, *incident_ref)
                 .is_none() =>
             {
-                ledger.opened += 1;
+                if *incident_ref >= baoan_api::LEAD_REF_BASE {
+                    ledger.leads_opened += 1;
+                } else {
+                    ledger.opened += 1;
+                }
                 em.by_incident.insert(*incident, *incident_ref);
                 if let Some(r) = ledger.recs.get_mut(incident_ref) {
                     r.incident = Some(*incident);
@@ -275,6 +317,13 @@ pub fn take_outcomes(
                 em.by_incident.remove(incident);
                 em.truth.remove(&key);
                 if let Some(r) = ledger.recs.remove(&key) {
+                    if r.lead {
+                        let police = class_index(UnitClass::Police);
+                        ledger
+                            .closed_leads
+                            .insert(key, (r.dispatched_at, r.first_arrival[police]));
+                        continue;
+                    }
                     ledger.closed += 1;
                     ledger.escalated += r.escalated as u64;
                     ledger.waited += r.waited as u64;
@@ -344,7 +393,13 @@ pub fn finish(world: &mut World) -> CommandOutcome {
     let mut ledger = std::mem::take(&mut *world.resource_mut::<CommandLedger>());
     // Incidents still open: their arrivals so far count too, so a long wait is not hidden by
     // the run ending (those called in the last ten minutes are too young to judge).
-    let mut open: Vec<(u64, Rec)> = ledger.recs.iter().map(|(k, r)| (*k, r.clone())).collect();
+    // Watchlist leads are the matcher loop's to report; they are not 1-3-5 emergencies.
+    let mut open: Vec<(u64, Rec)> = ledger
+        .recs
+        .iter()
+        .filter(|(_, r)| !r.lead)
+        .map(|(k, r)| (*k, r.clone()))
+        .collect();
     open.sort_by_key(|(k, _)| *k);
     let mut open_reasons: BTreeMap<String, u64> = BTreeMap::new();
     for (_, r) in &open {
@@ -520,6 +575,8 @@ pub fn finish(world: &mut World) -> CommandOutcome {
             "waited_for_a_free_unit": ledger.waited,
             "late_tier_without_escalation": ledger.late_without_escalation,
             "refused": ledger.refused,
+            "watchlist_leads_taken_on": ledger.leads_opened,
+            "watchlist_leads_closed": ledger.closed_leads.len(),
             "by_severity": ledger.by_severity,
             "open_at_end": open_reasons,
         },

@@ -343,7 +343,11 @@ pub fn take_outcomes(
             }
         }
     }
-    for r in refusals.read() {
+    // Other loops count their own refusals.
+    for r in refusals
+        .read()
+        .filter(|r| r.envelope.command.module() == baoan_api::Module::Grid)
+    {
         ledger.refused += 1;
         if matches!(r.envelope.command, Command::SubmitReport { .. }) {
             ledger.reports_refused += 1;
