@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use baoan_api::{ApiError, Envelope, Millis, Outcome, Stack};
 
+use baoan_agents::blocks::{self, BlocksConfig, BlocksLoopPlugin};
 use baoan_agents::cameras::{self, MatcherConfig, MatcherLoopPlugin};
 use baoan_agents::command::{self, CommandConfig, CommandLoopPlugin, Placement};
 use baoan_agents::grid::{self, GridConfig, GridLoopPlugin};
@@ -195,6 +196,11 @@ pub fn build_app(
             config: MatcherConfig::from_scenario(scenario),
         });
     }
+    if scenario.blocks.enabled {
+        app.add_plugins(BlocksLoopPlugin {
+            config: BlocksConfig::from_scenario(scenario),
+        });
+    }
     app.edit_schedule(Update, |s| {
         s.set_build_settings(ScheduleBuildSettings {
             ambiguity_detection: LogLevel::Error,
@@ -353,6 +359,10 @@ pub fn run_scenario_on(
         .world()
         .contains_resource::<Placement>()
         .then(|| command::finish(app.world_mut()));
+    let blocks_outcome = app
+        .world()
+        .contains_resource::<BlocksConfig>()
+        .then(|| blocks::finish(app.world_mut()));
     let (events, journal_result) = {
         let mut j = app.world_mut().resource_mut::<Journal>();
         (j.events, j.finish())
@@ -387,6 +397,12 @@ pub fn run_scenario_on(
         sections.push(m.html);
         invariants.extend(m.invariants);
         outcome.metrics.merge(m.metrics);
+    }
+    if let Some(b) = blocks_outcome {
+        report.section("blocks", &b.section);
+        sections.push(b.html);
+        invariants.extend(b.invariants);
+        outcome.metrics.merge(b.metrics);
     }
     let slos = evaluate(&scenario.slos, &outcome.metrics);
     report.conclude(slos, invariants);

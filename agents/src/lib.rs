@@ -8,9 +8,36 @@
 // Bevy systems name every resource they touch as a parameter; that is the point, not a smell.
 #![allow(clippy::too_many_arguments)]
 
+pub mod blocks;
 pub mod cameras;
 pub mod command;
 pub mod grid;
+
+/// What a loop hands the run when it ends: its report section, its part of index.html, the
+/// invariants it checked and its metrics for the SLOs.
+pub struct LoopOutcome {
+    pub section: serde_json::Value,
+    pub html: baoan_reports::html::Section,
+    pub invariants: Vec<baoan_reports::Invariant>,
+    pub metrics: baoan_reports::Metrics,
+}
+
+/// A loop's count of the stack's refusals of its commands, keeping the first twenty as notes
+/// for the report.
+pub(crate) fn note_refusal(
+    refused: &mut u64,
+    notes: &mut Vec<String>,
+    r: &baoan_world::bridge::Refused,
+) {
+    *refused += 1;
+    if notes.len() < 20 {
+        notes.push(format!(
+            "refused {}: {}",
+            r.envelope.command.kind(),
+            r.error
+        ));
+    }
+}
 
 /// A map of the district's grids coloured by one value each (`None`: no data), as inline SVG.
 pub fn grid_map_svg(

@@ -64,6 +64,8 @@ pub struct Scenario {
     pub command: CommandLoop,
     #[serde(default)]
     pub matcher: MatcherLoop,
+    #[serde(default)]
+    pub blocks: BlocksLoop,
     #[serde(default, rename = "surge", skip_serializing_if = "Vec::is_empty")]
     pub surges: Vec<Surge>,
     /// Roads slowed or cut (typhoon, flooding) for a window, in some streets.
@@ -330,6 +332,63 @@ impl Default for MatcherLoop {
             reviewer_false_reject: 0.03,
             capture_delay: Dur::secs(2),
             trail_time: Dur::mins(15),
+        }
+    }
+}
+
+/// The block-data loop: department feeds about people and companies, with realistic faults,
+/// linked by the platform onto the address library; conflicts verified by grid inspectors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlocksLoop {
+    pub enabled: bool,
+    /// Share of the district's people and companies the feeds cover (1 = everyone; smaller
+    /// runs faster, and every rate is still measured on what was sent).
+    pub coverage: f64,
+    /// Door-to-door visits an inspector records a day.
+    pub visits_per_inspector_per_day: f64,
+    /// Shares of records whose address text is abbreviated (no province/city, short street
+    /// names), misses a level (community, unit), names a wrong building number, uses the road's
+    /// former name, has full-width digits, or a one-character typo in the road name.
+    pub address_abbreviated: f64,
+    pub address_missing_level: f64,
+    pub address_wrong_building: f64,
+    pub address_old_road_name: f64,
+    pub address_full_width: f64,
+    pub address_typo: f64,
+    /// Shares of person records with an ID-number typo (fails its check digit) or a name typo.
+    pub id_typo: f64,
+    pub name_typo: f64,
+    /// Share of people whose household or rental record still shows a home they left.
+    pub stale_moved: f64,
+    /// Share of records a department sends twice (the same record, or a copy under a new key).
+    pub duplicate: f64,
+    /// Planted fraud at scale 1: rooms with many companies registered to them, and companies
+    /// registered at addresses that do not exist.
+    pub fraud_rooms: u32,
+    pub companies_per_fraud_room: u32,
+    pub fictitious_addresses: u32,
+}
+
+impl Default for BlocksLoop {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            coverage: 1.0,
+            visits_per_inspector_per_day: 20.0,
+            address_abbreviated: 0.3,
+            address_missing_level: 0.1,
+            address_wrong_building: 0.01,
+            address_old_road_name: 0.05,
+            address_full_width: 0.05,
+            address_typo: 0.03,
+            id_typo: 0.02,
+            name_typo: 0.02,
+            stale_moved: 0.05,
+            duplicate: 0.03,
+            fraud_rooms: 40,
+            companies_per_fraud_room: 12,
+            fictitious_addresses: 100,
         }
     }
 }
@@ -783,6 +842,46 @@ impl Scenario {
                     c.posts, c.key_areas
                 ),
             );
+        }
+        let b = &self.blocks;
+        if !(b.coverage > 0.0 && b.coverage <= 1.0) {
+            bad(
+                "blocks.coverage",
+                format!("expected a share in (0, 1], got {}", b.coverage),
+            );
+        }
+        range(
+            &mut bad,
+            "blocks.visits_per_inspector_per_day",
+            b.visits_per_inspector_per_day,
+            0.0,
+            1_000.0,
+        );
+        for (field, v) in [
+            ("blocks.address_abbreviated", b.address_abbreviated),
+            ("blocks.address_missing_level", b.address_missing_level),
+            ("blocks.address_wrong_building", b.address_wrong_building),
+            ("blocks.address_old_road_name", b.address_old_road_name),
+            ("blocks.address_full_width", b.address_full_width),
+            ("blocks.address_typo", b.address_typo),
+            ("blocks.id_typo", b.id_typo),
+            ("blocks.name_typo", b.name_typo),
+            ("blocks.stale_moved", b.stale_moved),
+            ("blocks.duplicate", b.duplicate),
+        ] {
+            range(&mut bad, field, v, 0.0, 1.0);
+        }
+        for (field, v) in [
+            ("blocks.fraud_rooms", b.fraud_rooms),
+            (
+                "blocks.companies_per_fraud_room",
+                b.companies_per_fraud_room,
+            ),
+            ("blocks.fictitious_addresses", b.fictitious_addresses),
+        ] {
+            if v > 100_000 {
+                bad(field, format!("expected at most 100,000, got {v}"));
+            }
         }
         let m = &self.matcher;
         for (field, v, hi) in [

@@ -239,6 +239,36 @@ pub const METRICS: &[MetricDef] = &[
         about: "alerts on the wrong person a day at the district's full volume",
     },
     MetricDef {
+        name: "blocks.arrival_to_view_s",
+        kind: MetricKind::Seconds,
+        about: "a department's record reached the platform -> it shows in the block view",
+    },
+    MetricDef {
+        name: "blocks.conflict_to_resolved_s",
+        kind: MetricKind::Seconds,
+        about: "a conflict raised -> an inspector's finding resolved it (time to consistency)",
+    },
+    MetricDef {
+        name: "blocks.person_f1",
+        kind: MetricKind::Figure,
+        about: "pairwise F1 of the platform's people against the truth",
+    },
+    MetricDef {
+        name: "blocks.company_f1",
+        kind: MetricKind::Figure,
+        about: "pairwise F1 of the platform's companies against the truth",
+    },
+    MetricDef {
+        name: "blocks.address_accuracy",
+        kind: MetricKind::Figure,
+        about: "records placed in a room that are placed in the right one",
+    },
+    MetricDef {
+        name: "blocks.rejected",
+        kind: MetricKind::Figure,
+        about: "block-data commands the stack refused",
+    },
+    MetricDef {
         name: "matcher.rejected",
         kind: MetricKind::Figure,
         about: "matcher-loop commands the stack refused",

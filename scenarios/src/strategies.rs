@@ -154,6 +154,10 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
                 grid,
                 command,
                 matcher,
+                blocks: crate::BlocksLoop {
+                    enabled: false,
+                    ..crate::BlocksLoop::default()
+                },
                 surges,
                 disruptions,
                 slos: vec![Slo {

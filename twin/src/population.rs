@@ -246,7 +246,25 @@ impl Population {
         }
         pop.grid_first_resident.push(pop.resident_age.len() as u32);
         pop.assign_sequences();
+        pop.unique_road_names(streams);
         pop
+    }
+
+    /// A community never has two roads of one name (the address office would not allow it, and
+    /// an address could not tell them apart). Grids name their roads independently, so a
+    /// repeated name is drawn again, deterministically, in road order.
+    fn unique_road_names(&mut self, streams: &RngStreams) {
+        let mut rng = streams.stream("population/road-names");
+        let mut used: std::collections::HashSet<(u32, String)> =
+            std::collections::HashSet::with_capacity(self.roads.len());
+        for road in &mut self.roads {
+            let mut tries = 0;
+            while used.contains(&(road.community, road.name.clone())) && tries < 1000 {
+                road.name = ids::road_name(rng.random());
+                tries += 1;
+            }
+            used.insert((road.community, road.name.clone()));
+        }
     }
 
     /// ID sequence numbers unique within (birthplace, birth date, sex), as GB 11643 requires;

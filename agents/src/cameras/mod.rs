@@ -434,6 +434,10 @@ pub struct MatcherLoopPlugin {
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MatcherHear;
 
+/// The matcher loop's actors (cameras, reviewers), for other loops to order against.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MatcherAgents;
+
 impl Plugin for MatcherLoopPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(self.config.clone())
@@ -448,6 +452,7 @@ impl Plugin for MatcherLoopPlugin {
                 (sightings_arise, act)
                     .chain()
                     .in_set(SimSet::Agents)
+                    .in_set(MatcherAgents)
                     .after(crate::grid::GridStep::Resolvers)
                     .after(crate::command::CommandAgents),
             )

@@ -385,28 +385,16 @@ pub fn hear(
         if !is_matcher_command(&r.envelope.command) {
             continue;
         }
-        ledger.refused += 1;
         if r.client_ref & super::TAG_SIGHTING == TAG_SIGHTING {
             ledger
                 .pending
                 .remove(&(r.client_ref & !crate::command::TAG_MASK));
         }
-        if ledger.notes.len() < 20 {
-            ledger.notes.push(format!(
-                "refused {}: {}",
-                r.envelope.command.kind(),
-                r.error
-            ));
-        }
+        crate::note_refusal(&mut ledger.refused, &mut ledger.notes, r);
     }
 }
 
-pub struct MatcherOutcome {
-    pub section: serde_json::Value,
-    pub html: Section,
-    pub invariants: Vec<Invariant>,
-    pub metrics: Metrics,
-}
+pub type MatcherOutcome = crate::LoopOutcome;
 
 #[derive(Serialize)]
 struct Rate {

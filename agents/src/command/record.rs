@@ -344,24 +344,12 @@ pub fn take_outcomes(
                 | baoan_api::Command::UnitAvailable { .. }
                 | baoan_api::Command::CloseIncident { .. }
         ) {
-            ledger.refused += 1;
-            if ledger.notes.len() < 20 {
-                ledger.notes.push(format!(
-                    "refused {}: {}",
-                    r.envelope.command.kind(),
-                    r.error
-                ));
-            }
+            crate::note_refusal(&mut ledger.refused, &mut ledger.notes, r);
         }
     }
 }
 
-pub struct CommandOutcome {
-    pub section: serde_json::Value,
-    pub html: Section,
-    pub invariants: Vec<Invariant>,
-    pub metrics: Metrics,
-}
+pub type CommandOutcome = crate::LoopOutcome;
 
 #[derive(Serialize)]
 struct TierRow {

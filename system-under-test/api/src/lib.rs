@@ -6,6 +6,7 @@
 //! drives the in-process stack can drive a deployed one unchanged. This crate must not depend on
 //! anything in the harness: the stack never knows it is simulated.
 
+pub mod blocks;
 pub mod catalogue;
 pub mod emergency;
 pub mod matcher;
@@ -87,6 +88,8 @@ pub enum Role {
     Responder,
     /// A face-capture point's device credential: it may submit sightings and nothing else.
     Camera,
+    /// A department's data feed: it may send its records and nothing else.
+    Department,
 }
 
 impl Role {
@@ -101,6 +104,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Responder => "responder",
             Role::Camera => "camera",
+            Role::Department => "department",
         }
     }
 }
@@ -252,6 +256,25 @@ pub enum Command {
         alert: AlertId,
         confirm: bool,
     },
+    /// Publish the unified address library (admin).
+    LoadAddressLibrary {
+        library: blocks::AddressLibraryData,
+    },
+    /// A department's batch of records about people and companies.
+    IngestRecords {
+        records: Vec<blocks::Record>,
+    },
+    /// An inspector's on-site finding for a verification task.
+    ResolveConflict {
+        conflict: u64,
+        finding: blocks::Finding,
+    },
+    /// Who lives and works at a place, or where a person or company is placed (audited).
+    QueryBlock {
+        query: blocks::BlockQuery,
+    },
+    /// Every resolved entity's records, for an auditor checking the linkage (audited).
+    ExportLinkage,
 }
 
 /// The stack's domain modules, each owning its commands.
@@ -261,6 +284,7 @@ pub enum Module {
     Grid,
     Command,
     Matcher,
+    Blocks,
 }
 
 impl Module {
@@ -269,6 +293,7 @@ impl Module {
             Module::Grid => "grid",
             Module::Command => "command",
             Module::Matcher => "matcher",
+            Module::Blocks => "blocks",
         }
     }
 }
@@ -295,6 +320,11 @@ impl Command {
             Command::SetMatchPolicy { .. } => "set_match_policy",
             Command::SubmitSighting { .. } => "submit_sighting",
             Command::ReviewAlert { .. } => "review_alert",
+            Command::LoadAddressLibrary { .. } => "load_address_library",
+            Command::IngestRecords { .. } => "ingest_records",
+            Command::ResolveConflict { .. } => "resolve_conflict",
+            Command::QueryBlock { .. } => "query_block",
+            Command::ExportLinkage => "export_linkage",
         }
     }
 
@@ -320,6 +350,11 @@ impl Command {
             | Command::SetMatchPolicy { .. }
             | Command::SubmitSighting { .. }
             | Command::ReviewAlert { .. } => Module::Matcher,
+            Command::LoadAddressLibrary { .. }
+            | Command::IngestRecords { .. }
+            | Command::ResolveConflict { .. }
+            | Command::QueryBlock { .. }
+            | Command::ExportLinkage => Module::Blocks,
         }
     }
 
@@ -357,6 +392,11 @@ impl Command {
             | Command::SetMatchPolicy { .. } => &[Role::Admin],
             Command::SubmitSighting { .. } => &[Role::Camera],
             Command::ReviewAlert { .. } => &[Role::Reviewer],
+            Command::LoadAddressLibrary { .. } => &[Role::Admin],
+            Command::IngestRecords { .. } => &[Role::Department],
+            Command::ResolveConflict { .. } => &[Role::Inspector],
+            Command::QueryBlock { .. } => &[Role::Analyst, Role::Inspector, Role::Admin],
+            Command::ExportLinkage => &[Role::Auditor],
         }
     }
 }
@@ -496,6 +536,30 @@ pub enum Outcome {
     /// A reviewer rejected it: nothing happens, and the sighting is deleted.
     AlertRejected {
         alert: AlertId,
+    },
+    AddressLibraryLoaded {
+        buildings: u32,
+        rooms: u32,
+    },
+    /// What became of each record of a batch, in the batch's order.
+    RecordsIngested {
+        results: Vec<blocks::IngestedRecord>,
+    },
+    /// Feeds disagree, or name a place the library lacks: an inspector should look.
+    ConflictRaised {
+        task: blocks::VerificationTask,
+    },
+    ConflictResolved {
+        conflict: u64,
+    },
+    BlockAnswered {
+        view: blocks::BlockView,
+        /// For a person or company look-up: each record bearing the number, where it is placed.
+        placed: Vec<blocks::PlacedRecord>,
+    },
+    /// Every record kept, with its entity (cluster) and where it is placed.
+    LinkageExported {
+        records: Vec<blocks::PlacedRecord>,
     },
 }
 

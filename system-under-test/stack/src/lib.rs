@@ -5,7 +5,8 @@
 //! The harness drives it through the `Stack` trait, the same trait an HTTP client of a deployed
 //! stack implements. It depends only on the stack's own crates.
 
-use baoan_api::{Actor, AlertId, ApiError, Envelope, Millis, Module, Outcome, Stack};
+use baoan_api::{Actor, AlertId, ApiError, Command, Envelope, Millis, Module, Outcome, Stack};
+use baoan_block_data::BlockDataService;
 use baoan_command::CommandService;
 use baoan_grid::GridService;
 pub use baoan_matcher::MatcherService;
@@ -136,6 +137,7 @@ pub struct InProcessStack {
     pub grid: GridService,
     pub command: CommandService,
     pub matcher: MatcherService,
+    pub blocks: BlockDataService,
     audit: AuditLog,
     /// Confirmed alerts command refused to open, and why (reported, never dropped silently).
     lead_refusals: Vec<(AlertId, String)>,
@@ -161,6 +163,34 @@ impl InProcessStack {
     pub fn lead_refusals(&self) -> &[(AlertId, String)] {
         &self.lead_refusals
     }
+}
+
+/// A look-up into the block data names what was looked up, and what it returned, whether or
+/// not it was allowed: who looked at whom is what an audit must answer.
+fn lookup_detail(command: &Command, outcomes: Option<&Vec<Outcome>>) -> Option<String> {
+    let what = match command {
+        Command::QueryBlock { query } => format!("look-up {query:?}"),
+        Command::ExportLinkage => "export of every entity's records".to_string(),
+        _ => return None,
+    };
+    let answer = outcomes
+        .into_iter()
+        .flatten()
+        .find_map(|o| match o {
+            Outcome::BlockAnswered { view, placed } => Some(format!(
+                "returned {} persons, {} companies, {} placed records",
+                view.persons.len(),
+                view.companies.len(),
+                placed.len()
+            )),
+            Outcome::LinkageExported { records } => Some(format!(
+                "returned {} records with their entities",
+                records.len()
+            )),
+            _ => None,
+        })
+        .unwrap_or_else(|| "nothing returned".into());
+    Some(format!("{what}: {answer}"))
 }
 
 /// The personal-data part of a call's outcomes, for the audit log.
@@ -206,6 +236,7 @@ impl Stack for InProcessStack {
             Module::Grid => self.grid.handle(env),
             Module::Command => self.command.handle(env),
             Module::Matcher => self.matcher.handle(env),
+            Module::Blocks => self.blocks.handle(env),
         };
         // A confirmed alert is handed to command inside the stack: the nearest police go.
         let result = result.map(|mut outcomes| {
@@ -240,10 +271,12 @@ impl Stack for InProcessStack {
             Ok(_) => Ok(()),
             Err(e) => Err(e.to_string()),
         };
-        let detail = result
-            .as_ref()
-            .ok()
-            .and_then(|outcomes| audit_detail(outcomes));
+        let detail = lookup_detail(&env.command, result.as_ref().ok()).or_else(|| {
+            result
+                .as_ref()
+                .ok()
+                .and_then(|outcomes| audit_detail(outcomes))
+        });
         self.audit
             .append(env.sent_at, env.actor, env.command.kind(), verdict, detail);
         result
