@@ -886,8 +886,31 @@ impl AddressLibrary {
             .iter()
             .filter(|(_, l)| matches!(l, BuildingLookup::Found { .. }))
             .collect();
+        // Same-named roads often share house and building numbers too; the room can still tell
+        // them apart (a 26th floor exists in one tower only).
+        let with_room: Vec<&(RoadId, BuildingLookup)> = if found.len() > 1 {
+            found
+                .iter()
+                .copied()
+                .filter(|(_, l)| match l {
+                    BuildingLookup::Found { building, .. } => self.has_room_for(*building, p),
+                    BuildingLookup::Failed(_) => false,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let (road, lookup) = match (found.as_slice(), lookups.as_slice()) {
             (&[one], _) => (one.0, one.1.clone()),
+            (many, _) if many.len() > 1 && with_room.len() == 1 => {
+                m.correct(
+                    Correction::RoadByRoom {
+                        given: given_road.into(),
+                    },
+                    0.9,
+                );
+                (with_room[0].0, with_room[0].1.clone())
+            }
             ([], &[(r, ref l)]) => (r, l.clone()),
             (many, all) => {
                 let candidates: Vec<RoadId> = if many.is_empty() {
@@ -989,6 +1012,18 @@ impl AddressLibrary {
     }
 
     /// Parses and matches in one step.
+    /// Whether the building has the parsed room (with its unit, or in exactly one unit).
+    fn has_room_for(&self, building: BuildingId, p: &ParsedAddress) -> bool {
+        let Some(room) = p.room else { return false };
+        match p.unit {
+            Some(unit) => self.room_by_key.contains_key(&(building, unit, room)),
+            None => self
+                .rooms_by_number
+                .get(&(building, room))
+                .is_some_and(|v| v.len() == 1),
+        }
+    }
+
     pub fn locate(&self, text: &str) -> AddressMatch {
         self.match_address(&self.parse(text))
     }
@@ -1393,6 +1428,11 @@ pub enum Correction {
     NumberInferred {
         number: u16,
     },
+    /// The road's name fits several roads with this house and building number, and only one
+    /// of those buildings has the room.
+    RoadByRoom {
+        given: String,
+    },
     /// No unit; only this unit has the room number.
     UnitInferred {
         unit: u8,
@@ -1615,9 +1655,20 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn same_road_name_in_two_communities_without_context_is_ambiguous() {
+    fn the_room_tells_same_named_roads_apart_when_only_one_building_has_it() {
         let lib = library();
-        // 12号3栋 exists on both 兴华一路: never pick one.
+        // 12号3栋 is on both 兴华一路, but only one of them has a 2单元503室.
+        let m = lib.locate("兴华一路12号3栋2单元503室");
+        assert_eq!(m.room(), Some(10002), "{m:?}");
+        assert!(has(&m, |c| matches!(c, Correction::RoadByRoom { .. })));
+        assert!(m.confidence < 1.0);
+    }
+
+    #[test]
+    fn same_road_name_in_two_communities_without_context_is_ambiguous() {
+        let mut lib = library();
+        // 12号3栋2单元503室 exists on both 兴华一路: never pick one.
+        lib.add_room(20002, 2000, 2, 503).unwrap();
         let m = lib.locate("兴华一路12号3栋2单元503室");
         assert!(m.is_ambiguous(), "{m:?}");
         assert_eq!(m.room(), None);
