@@ -294,6 +294,28 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
             by_pair.insert((*a, *b), items);
         }
     }
+    // Blocking: of the true pairs, how many share a blocking key (the only pairs the platform
+    // ever compares).
+    let mut groups: HashMap<u64, Vec<&PlacedRecord>> = HashMap::new();
+    for p in &placed {
+        if let Some(t) = truth.truth.get(&p.key) {
+            groups.entry(entity_id(t.entity)).or_default().push(p);
+        }
+    }
+    let (mut true_pairs, mut kept_pairs) = ([0u64; 2], [0u64; 2]);
+    for (e, g) in &groups {
+        let kind = (*e >> 40 != 0) as usize;
+        for (i, a) in g.iter().enumerate() {
+            for b in &g[i + 1..] {
+                true_pairs[kind] += 1;
+                kept_pairs[kind] += a.blocks.iter().any(|k| b.blocks.contains(k)) as u64;
+            }
+        }
+    }
+    let blocking = serde_json::json!({
+        "persons": {"true_pairs": true_pairs[0], "sharing_a_block": kept_pairs[0], "recall": round4(kept_pairs[0] as f64 / true_pairs[0].max(1) as f64)},
+        "companies": {"true_pairs": true_pairs[1], "sharing_a_block": kept_pairs[1], "recall": round4(kept_pairs[1] as f64 / true_pairs[1].max(1) as f64)},
+    });
     let person_prf = pairwise(&persons);
     let company_prf = pairwise(&companies);
     let (pe, pn) = exact_clusters(&persons);
@@ -385,6 +407,7 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
         "persons": {"pairwise": person_prf, "entities": pn, "exact_clusters": pe, "exact_cluster_share": round4(pe as f64 / pn.max(1) as f64)},
         "companies": {"pairwise": company_prf, "entities": cn, "exact_clusters": ce, "exact_cluster_share": round4(ce as f64 / cn.max(1) as f64)},
         "by_department_pair": pair_rows,
+        "blocking": blocking,
         "fraud": fraud,
         "conflicts": {"opened": ledger.opened, "closed": ledger.closed, "visits_planned": ledger.visits_planned,
             "time_to_consistency": hist(&mut ledger.metrics, "blocks.conflict_to_resolved_s")},

@@ -265,6 +265,10 @@ pub struct PlacedRecord {
     pub grid: Option<u32>,
     pub building: Option<u32>,
     pub room: Option<u32>,
+    /// In the auditor's export: the record's blocking keys, hashed (records are compared only
+    /// when they share one), so blocking can be judged against the truth.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<u64>,
 }
 
 /// One person or company at a place, with the records (so the feeds) that put it there.

@@ -1086,6 +1086,24 @@ impl BlockData {
         })
     }
 
+    /// A record's blocking keys, hashed: two records are ever compared only if they share one.
+    /// For an auditor measuring how many true matches blocking could find at all.
+    pub fn blocking_signature(&self, key: &RecordKey) -> Vec<u64> {
+        use std::hash::{Hash, Hasher};
+        let Some(&i) = self.index.get(key) else {
+            return Vec::new();
+        };
+        self.block_keys(&self.records[i as usize])
+            .into_iter()
+            .flatten()
+            .map(|k| {
+                let mut h = rustc_hash::FxHasher::default();
+                k.hash(&mut h);
+                h.finish()
+            })
+            .collect()
+    }
+
     /// Every record kept, in arrival order.
     pub fn keys(&self) -> impl Iterator<Item = RecordKey> + '_ {
         self.records.iter().map(|r| r.key)

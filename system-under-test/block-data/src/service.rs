@@ -96,6 +96,7 @@ impl BlockDataService {
                                 .and_then(|b| lib.grid_of_building(b)),
                             building: p.and_then(|p| p.building),
                             room: p.and_then(|p| p.room),
+                            blocks: data.blocking_signature(&k),
                         }
                     })
                     .collect();
@@ -334,6 +335,7 @@ impl BlockDataService {
                             .and_then(|b| lib.grid_of_building(b)),
                         building: p.and_then(|p| p.building),
                         room: p.and_then(|p| p.room),
+                        blocks: Vec::new(),
                     }
                 })
                 .collect()
