@@ -35,6 +35,7 @@ use baoan_api::blocks::{
     LibraryRoad, LibraryRoom, LibraryStreet, PersonRecord, Record, RecordKey, Sex,
 };
 use baoan_scenarios::BlocksLoop;
+use baoan_world::population::BuildingKind;
 use baoan_world::rng::mix64;
 use baoan_world::{RngStreams, Twin, ids};
 use rand::Rng;
@@ -422,6 +423,10 @@ pub fn address_library(twin: &Twin, streams: &RngStreams) -> AddressLibraryData 
             number: b.number,
             block: b.block,
             grid: b.grid,
+            residential: matches!(
+                b.kind,
+                BuildingKind::UrbanVillage | BuildingKind::Compound | BuildingKind::Dormitory
+            ),
         })
         .collect();
 

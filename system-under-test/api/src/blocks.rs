@@ -165,6 +165,10 @@ pub struct LibraryBuilding {
     /// Building number in its compound (栋).
     pub block: u16,
     pub grid: u32,
+    /// Built for homes (the address office records each building's use): companies registered
+    /// in a flat are what business oversight looks at first.
+    #[serde(default)]
+    pub residential: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -107,6 +107,7 @@ struct BuildingEntry {
     grid: GridId,
     /// Distinct units that have rooms, ascending.
     units: Vec<u8>,
+    residential: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -407,6 +408,7 @@ impl AddressLibrary {
         self.buildings.insert(
             id,
             BuildingEntry {
+                residential: false,
                 road,
                 number,
                 block,
@@ -1022,6 +1024,21 @@ impl AddressLibrary {
                 .get(&(building, room))
                 .is_some_and(|v| v.len() == 1),
         }
+    }
+
+    /// Records a building's use as the address office has it.
+    pub fn set_residential(&mut self, building: BuildingId, residential: bool) {
+        if let Some(b) = self.buildings.get_mut(&building) {
+            b.residential = residential;
+        }
+    }
+
+    /// Whether the room is in a building used for homes.
+    pub fn is_residential_room(&self, room: RoomId) -> bool {
+        self.rooms
+            .get(&room)
+            .and_then(|r| self.buildings.get(&r.building))
+            .is_some_and(|b| b.residential)
     }
 
     pub fn locate(&self, text: &str) -> AddressMatch {

@@ -33,8 +33,11 @@ pub struct Config {
     pub link_threshold_cb: i32,
     /// A pair at or above this score that does not link leaves the record pending review.
     pub review_threshold_cb: i32,
-    /// More companies than this in one room raises a conflict for inspection.
+    /// More companies than this in one room raises a conflict for inspection ...
     pub max_companies_per_room: usize,
+    /// ... or than this in a flat (a room of a residential building), where companies are few
+    /// and a crowd of them is the classic false registration.
+    pub max_companies_per_flat: usize,
     /// A blocking key shared by more records than this stops producing candidate pairs (a
     /// bound against quadratic blow-up on junk keys); counted in [`BlockingStats`].
     pub max_block_len: u32,
@@ -49,7 +52,8 @@ impl Default for Config {
         Config {
             link_threshold_cb: 2000,
             review_threshold_cb: 1000,
-            max_companies_per_room: 10,
+            max_companies_per_room: 50,
+            max_companies_per_flat: 3,
             max_block_len: 1000,
             max_records: 100_000_000,
             person_weights: PersonWeights::default(),
@@ -1359,9 +1363,13 @@ impl BlockData {
             return;
         }
         let companies = self.companies_in_room(room);
-        if companies.len() > self.config.max_companies_per_room {
+        let limit = if self.library.is_residential_room(room) {
+            self.config.max_companies_per_flat
+        } else {
+            self.config.max_companies_per_room
+        };
+        if companies.len() > limit {
             self.crowded_rooms_open.insert(room);
-            let limit = self.config.max_companies_per_room;
             self.raise(
                 ConflictKind::CrowdedRoom {
                     room,
@@ -1966,6 +1974,7 @@ mod tests {
             library(),
             Config {
                 max_companies_per_room: 2,
+                max_companies_per_flat: 2,
                 ..Config::default()
             },
         );

@@ -151,6 +151,7 @@ impl BlockDataService {
         for (i, b) in lib.buildings.iter().enumerate() {
             l.add_building(b.id, b.road, b.number, b.block, b.grid)
                 .map_err(|e| at("buildings", i, e))?;
+            l.set_residential(b.id, b.residential);
         }
         for (i, r) in lib.rooms.iter().enumerate() {
             l.add_room(r.id, r.building, r.unit, r.room)

@@ -63,6 +63,7 @@ fn library() -> AddressLibraryData {
                 number: 12,
                 block: 1,
                 grid: 7,
+                residential: false,
             },
             LibraryBuilding {
                 id: 1,
@@ -70,6 +71,7 @@ fn library() -> AddressLibraryData {
                 number: 12,
                 block: 2,
                 grid: 7,
+                residential: true,
             },
         ],
         rooms,
@@ -327,11 +329,35 @@ fn bad_input_is_refused_with_its_place_and_changes_nothing() {
 }
 
 #[test]
-fn a_crowded_room_becomes_an_inspectors_task_and_the_finding_updates_the_view() {
+fn a_crowded_flat_becomes_an_inspectors_task_and_the_finding_updates_the_view() {
     let mut s = loaded();
-    let addr = "新安街道海裕社区兴华路12号1栋1单元102室";
+    // Eleven companies in an office room are business as usual.
+    let office = "新安街道海裕社区兴华路12号1栋1单元102室";
     let batch: Vec<Record> = (0..11)
-        .map(|i| company(100 + i, &format!("深圳市宝安区测试贸易{i}号有限公司"), addr))
+        .map(|i| {
+            company(
+                100 + i,
+                &format!("深圳市宝安区测试贸易{i}号有限公司"),
+                office,
+            )
+        })
+        .collect();
+    let out = send(
+        &mut s,
+        Role::Department,
+        1,
+        Command::IngestRecords { records: batch },
+    )
+    .unwrap();
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Outcome::ConflictRaised { .. })),
+        "{out:?}"
+    );
+    // Four in a flat of the residential block are not.
+    let flat = "新安街道海裕社区兴华路12号2栋1单元102室";
+    let batch: Vec<Record> = (0..4)
+        .map(|i| company(200 + i, &format!("深圳市宝安区示例科技{i}号有限公司"), flat))
         .collect();
     let out = send(
         &mut s,
@@ -346,11 +372,11 @@ fn a_crowded_room_becomes_an_inspectors_task_and_the_finding_updates_the_view() 
             Outcome::ConflictRaised { task } => Some(task.clone()),
             _ => None,
         })
-        .expect("eleven companies in one room raise a conflict");
+        .expect("four companies in one flat raise a conflict");
     assert_eq!(task.kind, "crowded_room");
     assert_eq!(
         (task.grid, task.building, task.room),
-        (Some(7), Some(0), Some(1))
+        (Some(7), Some(1), Some(9))
     );
     // The inspector finds two of them there.
     let present: Vec<RecordKey> = task.records[..2].to_vec();
@@ -371,7 +397,7 @@ fn a_crowded_room_becomes_an_inspectors_task_and_the_finding_updates_the_view() 
         Role::Analyst,
         3,
         Command::QueryBlock {
-            query: BlockQuery::Room { room: 1 },
+            query: BlockQuery::Room { room: 9 },
         },
     )
     .unwrap();
