@@ -195,11 +195,11 @@ fn load_feeds(
         &serde_json::json!({"records": ledger.sent, "visits": visits.len()}),
     );
     let tasks = std::mem::take(&mut ledger.new_tasks);
+    // The exports' conflicts: their visits are drawn from a stream of their own.
     schedule_visits(
         tasks,
-        0,
         &config,
-        &mut streams.0.stream("blocks/inspectors"),
+        &mut streams.0.stream("blocks/inspectors/exports"),
         &mut ledger,
         &mut agenda,
     );
@@ -249,7 +249,6 @@ fn send_bulk(bulk: &mut Vec<Record>, bridge: &mut StackBridge, ledger: &mut Bloc
 /// Inspectors reach each new task during working hours, a few hours after it was raised.
 fn schedule_visits(
     tasks: Vec<(u64, VerificationTask)>,
-    _now: u64,
     config: &BlocksConfig,
     rng: &mut ChaCha8Rng,
     ledger: &mut BlocksLedger,
@@ -286,7 +285,7 @@ fn act(
 ) {
     let rng = rng.get_or_insert_with(|| streams.0.stream("blocks/inspectors"));
     let tasks = std::mem::take(&mut ledger.new_tasks);
-    schedule_visits(tasks, clock.now_ms, &config, rng, &mut ledger, &mut agenda);
+    schedule_visits(tasks, &config, rng, &mut ledger, &mut agenda);
     while let Some((at, action)) = agenda.pop_before(clock.tick_end()) {
         match action {
             BlocksAction::Send(records) => {
