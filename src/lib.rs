@@ -147,17 +147,7 @@ impl Stack for TimedStack {
     }
 }
 
-/// Peak resident memory of this process so far (Linux; 0 elsewhere).
-pub fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
+pub use baoan_reports::peak_rss_mib;
 
 /// Load a scenario and apply the command line's overrides.
 pub fn load_scenario(

@@ -11,17 +11,7 @@ use std::time::Instant;
 use baoan_agents::blocks::feeds::{self, Entity};
 use baoan_api::blocks::{Record, Sex};
 use baoan_api::{Actor, Command, Envelope, Outcome, PersonId, Role, Stack};
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
+use baoan_reports::peak_rss_mib;
 
 fn csv(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))

@@ -208,6 +208,34 @@ fn short_form<'a>(name: &'a str, suffix: &str) -> Option<&'a str> {
     (short.chars().count() >= 2).then_some(short)
 }
 
+/// The checks a new street, community or road passes, in this order: a name left after
+/// normalising, an id not yet used, and a parent (`level`, id, whether it is in the library)
+/// already there. Returns the normalised name.
+fn admit_named(
+    level: Level,
+    id: u32,
+    name: &str,
+    id_taken: bool,
+    parent: Option<(Level, u32, bool)>,
+) -> Result<String, LibraryError> {
+    let name = normalise(name);
+    if name.is_empty() {
+        return Err(LibraryError::EmptyName { level, id });
+    }
+    if id_taken {
+        return Err(LibraryError::DuplicateId { level, id });
+    }
+    if let Some((parent_level, parent, false)) = parent {
+        return Err(LibraryError::UnknownParent {
+            level,
+            id,
+            parent_level,
+            parent,
+        });
+    }
+    Ok(name)
+}
+
 impl AddressLibrary {
     pub fn new() -> Self {
         Self::default()
@@ -223,19 +251,13 @@ impl AddressLibrary {
 
     /// Adds a street (街道) by its standard name, e.g. "新安街道"; "新安" is then recognised too.
     pub fn add_street(&mut self, id: StreetId, name: &str) -> Result<(), LibraryError> {
-        let name = normalise(name);
-        if name.is_empty() {
-            return Err(LibraryError::EmptyName {
-                level: Level::Street,
-                id,
-            });
-        }
-        if self.streets.contains_key(&id) {
-            return Err(LibraryError::DuplicateId {
-                level: Level::Street,
-                id,
-            });
-        }
+        let name = admit_named(
+            Level::Street,
+            id,
+            name,
+            self.streets.contains_key(&id),
+            None,
+        )?;
         for form in [Some(name.as_str()), short_form(&name, "街道")]
             .into_iter()
             .flatten()
@@ -254,27 +276,13 @@ impl AddressLibrary {
         street: StreetId,
         name: &str,
     ) -> Result<(), LibraryError> {
-        let name = normalise(name);
-        if name.is_empty() {
-            return Err(LibraryError::EmptyName {
-                level: Level::Community,
-                id,
-            });
-        }
-        if self.communities.contains_key(&id) {
-            return Err(LibraryError::DuplicateId {
-                level: Level::Community,
-                id,
-            });
-        }
-        if !self.streets.contains_key(&street) {
-            return Err(LibraryError::UnknownParent {
-                level: Level::Community,
-                id,
-                parent_level: Level::Street,
-                parent: street,
-            });
-        }
+        let name = admit_named(
+            Level::Community,
+            id,
+            name,
+            self.communities.contains_key(&id),
+            Some((Level::Street, street, self.streets.contains_key(&street))),
+        )?;
         for form in [Some(name.as_str()), short_form(&name, "社区")]
             .into_iter()
             .flatten()
@@ -307,27 +315,17 @@ impl AddressLibrary {
         name: &str,
         former_names: &[&str],
     ) -> Result<(), LibraryError> {
-        let name = normalise(name);
-        if name.is_empty() {
-            return Err(LibraryError::EmptyName {
-                level: Level::Road,
-                id,
-            });
-        }
-        if self.roads.contains_key(&id) {
-            return Err(LibraryError::DuplicateId {
-                level: Level::Road,
-                id,
-            });
-        }
-        if !self.communities.contains_key(&community) {
-            return Err(LibraryError::UnknownParent {
-                level: Level::Road,
-                id,
-                parent_level: Level::Community,
-                parent: community,
-            });
-        }
+        let name = admit_named(
+            Level::Road,
+            id,
+            name,
+            self.roads.contains_key(&id),
+            Some((
+                Level::Community,
+                community,
+                self.communities.contains_key(&community),
+            )),
+        )?;
         let mut names_chars = vec![name.chars().collect::<Box<[char]>>()];
         self.road_by_name
             .entry(name.as_str().into())
