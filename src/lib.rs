@@ -15,6 +15,7 @@ use baoan_api::{ApiError, Envelope, Millis, Outcome, Stack};
 
 use baoan_agents::blocks::{self, BlocksConfig, BlocksLoopPlugin};
 use baoan_agents::cameras::{self, MatcherConfig, MatcherLoopPlugin};
+use baoan_agents::cases::{self, CasesConfig, CasesLoopPlugin};
 use baoan_agents::command::{self, CommandConfig, CommandLoopPlugin, Placement};
 use baoan_agents::grid::{self, GridConfig, GridLoopPlugin};
 use baoan_reports::{Report, evaluate, html};
@@ -93,7 +94,8 @@ pub struct Perf {
     pub events: u64,
     pub events_per_s: f64,
     pub commands_sent: u64,
-    /// The stack's wall time per module (`grid`, `command`, `matcher`, `blocks`, `time_driven`)
+    /// The stack's wall time per module (`grid`, `command`, `matcher`, `blocks`, `cases`,
+    /// `time_driven`)
     /// and per command (`ingest_records`, `submit_sighting`, …); the rest of `simulate_s` is the
     /// twin's own work.
     pub stack: BTreeMap<&'static str, ModuleTime>,
@@ -103,7 +105,14 @@ pub struct Perf {
 
 /// The keys of `Perf::stack` that split the stack's time by module; the others split it by
 /// command.
-const MODULES: [&str; 5] = ["grid", "command", "matcher", "blocks", "time_driven"];
+const MODULES: [&str; 6] = [
+    "grid",
+    "command",
+    "matcher",
+    "blocks",
+    "cases",
+    "time_driven",
+];
 
 /// Wall time the stack spent on each module's commands (and on its time-driven work).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -198,6 +207,11 @@ pub fn build_app(
     if scenario.blocks.enabled {
         app.add_plugins(BlocksLoopPlugin {
             config: BlocksConfig::from_scenario(scenario),
+        });
+    }
+    if scenario.cases.enabled {
+        app.add_plugins(CasesLoopPlugin {
+            config: CasesConfig::from_scenario(scenario),
         });
     }
     app.edit_schedule(Update, |s| {
@@ -362,6 +376,10 @@ pub fn run_scenario_on(
         .world()
         .contains_resource::<BlocksConfig>()
         .then(|| blocks::finish(app.world_mut()));
+    let cases_outcome = app
+        .world()
+        .contains_resource::<CasesConfig>()
+        .then(|| cases::finish(app.world_mut()));
     let (events, journal_result) = {
         let mut j = app.world_mut().resource_mut::<Journal>();
         (j.events, j.finish())
@@ -402,6 +420,12 @@ pub fn run_scenario_on(
         sections.push(b.html);
         invariants.extend(b.invariants);
         outcome.metrics.merge(b.metrics);
+    }
+    if let Some(c) = cases_outcome {
+        report.section("cases", &c.section);
+        sections.push(c.html);
+        invariants.extend(c.invariants);
+        outcome.metrics.merge(c.metrics);
     }
     let slos = evaluate(&scenario.slos, &outcome.metrics);
     report.conclude(slos, invariants);

@@ -10,6 +10,7 @@
 
 pub mod blocks;
 pub mod cameras;
+pub mod cases;
 pub mod command;
 pub mod grid;
 

@@ -66,6 +66,8 @@ pub struct Scenario {
     pub matcher: MatcherLoop,
     #[serde(default)]
     pub blocks: BlocksLoop,
+    #[serde(default)]
+    pub cases: CasesLoop,
     #[serde(default, rename = "surge", skip_serializing_if = "Vec::is_empty")]
     pub surges: Vec<Surge>,
     /// Roads slowed or cut (typhoon, flooding) for a window, in some streets.
@@ -368,6 +370,64 @@ pub struct BlocksLoop {
     pub fraud_rooms: u32,
     pub companies_per_fraud_room: u32,
     pub fictitious_addresses: u32,
+}
+
+/// The cases loops: family and neighbour disputes handled by five agencies (each case with a
+/// hidden hazard of turning violent that the right actions in time bring down), courts' credit
+/// records with joint penalties, company registrations checked against block data (some false),
+/// and follow-up visits of residents in community care.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CasesLoop {
+    pub enabled: bool,
+    /// Disputes reaching the platform per 100,000 residents a day.
+    pub disputes_per_100k_per_day: f64,
+    /// Shares of domestic (partners) and other family disputes; the rest are between neighbours.
+    pub domestic_share: f64,
+    pub family_share: f64,
+    /// Agency workers relative to the expected load (1 = just enough on average).
+    pub agency_staffing: f64,
+    /// Courts' judgments and commendations a day at scale 1, each a credit record.
+    pub credit_events_per_day: f64,
+    /// Share of dishonesty records issued in error; their subjects appeal.
+    pub wrong_penalty_share: f64,
+    /// Company registrations a day at scale 1.
+    pub registrations_per_day: f64,
+    /// Shares of registrations at addresses that do not exist, of shell companies piled into
+    /// one flat, and of companies registered where they do not operate.
+    pub false_address_share: f64,
+    pub shell_share: f64,
+    pub misuse_share: f64,
+    /// Trading an inspector notices and reports a day at scale 1 (some of it unlicensed).
+    pub trading_reports_per_day: f64,
+    /// Share of the trading reported that has no registration.
+    pub unlicensed_share: f64,
+    /// Residents in community care per 1,000 residents.
+    pub care_per_1000: f64,
+    /// Care workers per community.
+    pub care_workers_per_community: u32,
+}
+
+impl Default for CasesLoop {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            disputes_per_100k_per_day: 3.0,
+            domestic_share: 0.45,
+            family_share: 0.3,
+            agency_staffing: 1.5,
+            credit_events_per_day: 60.0,
+            wrong_penalty_share: 0.05,
+            registrations_per_day: 300.0,
+            false_address_share: 0.01,
+            shell_share: 0.02,
+            misuse_share: 0.03,
+            trading_reports_per_day: 40.0,
+            unlicensed_share: 0.3,
+            care_per_1000: 5.0,
+            care_workers_per_community: 3,
+        }
+    }
 }
 
 impl Default for BlocksLoop {
@@ -882,6 +942,72 @@ impl Scenario {
             if v > 100_000 {
                 bad(field, format!("expected at most 100,000, got {v}"));
             }
+        }
+        let k = &self.cases;
+        for (field, v, hi) in [
+            (
+                "cases.disputes_per_100k_per_day",
+                k.disputes_per_100k_per_day,
+                10_000.0,
+            ),
+            ("cases.agency_staffing", k.agency_staffing, 100.0),
+            (
+                "cases.credit_events_per_day",
+                k.credit_events_per_day,
+                1_000_000.0,
+            ),
+            (
+                "cases.registrations_per_day",
+                k.registrations_per_day,
+                1_000_000.0,
+            ),
+            (
+                "cases.trading_reports_per_day",
+                k.trading_reports_per_day,
+                1_000_000.0,
+            ),
+            ("cases.care_per_1000", k.care_per_1000, 1_000.0),
+        ] {
+            range(&mut bad, field, v, 0.0, hi);
+        }
+        if k.agency_staffing <= 0.0 {
+            bad(
+                "cases.agency_staffing",
+                format!("expected more than 0, got {}", k.agency_staffing),
+            );
+        }
+        for (field, v) in [
+            ("cases.domestic_share", k.domestic_share),
+            ("cases.family_share", k.family_share),
+            ("cases.wrong_penalty_share", k.wrong_penalty_share),
+            ("cases.false_address_share", k.false_address_share),
+            ("cases.shell_share", k.shell_share),
+            ("cases.misuse_share", k.misuse_share),
+            ("cases.unlicensed_share", k.unlicensed_share),
+        ] {
+            range(&mut bad, field, v, 0.0, 1.0);
+        }
+        if k.domestic_share + k.family_share > 1.0 {
+            bad(
+                "cases.family_share",
+                format!(
+                    "expected domestic_share + family_share <= 1, got {}",
+                    k.domestic_share + k.family_share
+                ),
+            );
+        }
+        if k.false_address_share + k.shell_share + k.misuse_share > 1.0 {
+            bad(
+                "cases.misuse_share",
+                "expected false_address_share + shell_share + misuse_share <= 1".to_string(),
+            );
+        }
+        if k.enabled && (k.care_workers_per_community == 0 || k.care_workers_per_community > 1_000)
+        {
+            bad(
+                "cases.care_workers_per_community",
+                format!("expected 1..=1000, got {}", k.care_workers_per_community),
+            );
         }
         let m = &self.matcher;
         for (field, v, hi) in [

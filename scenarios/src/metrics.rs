@@ -273,6 +273,51 @@ pub const METRICS: &[MetricDef] = &[
         kind: MetricKind::Figure,
         about: "matcher-loop commands the stack refused",
     },
+    MetricDef {
+        name: "cases.first_action_s",
+        kind: MetricKind::Seconds,
+        about: "a dispute case opened -> the first agency's action on it",
+    },
+    MetricDef {
+        name: "cases.high_risk_on_time",
+        kind: MetricKind::Figure,
+        about: "share of high and acute cases (due in the run) with every required action on time",
+    },
+    MetricDef {
+        name: "cases.escalations_occurred",
+        kind: MetricKind::Figure,
+        about: "disputes that turned violent during the run",
+    },
+    MetricDef {
+        name: "cases.escalations_prevented",
+        kind: MetricKind::Figure,
+        about: "disputes that would have turned violent without the agencies' actions and did not",
+    },
+    MetricDef {
+        name: "cases.credit_propagation_s",
+        kind: MetricKind::Seconds,
+        about: "a credit record made -> the last linked entity's last receiving body applied it",
+    },
+    MetricDef {
+        name: "cases.registration_flag_precision",
+        kind: MetricKind::Figure,
+        about: "flagged registrations (by rule) that were false, shell or misused",
+    },
+    MetricDef {
+        name: "cases.registration_flag_recall",
+        kind: MetricKind::Figure,
+        about: "false, shell and misused registrations that were flagged",
+    },
+    MetricDef {
+        name: "cases.care_visits_on_time",
+        kind: MetricKind::Figure,
+        about: "share of care follow-up visits made by their due time",
+    },
+    MetricDef {
+        name: "cases.rejected",
+        kind: MetricKind::Figure,
+        about: "cases-loop commands the stack refused",
+    },
 ];
 
 pub fn metric(name: &str) -> Option<&'static MetricDef> {

@@ -132,6 +132,26 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
                 ..MatcherLoop::default()
             },
         );
+    // The cases loops at rates a small district still sees: disputes, credit records,
+    // registrations (checked against block data only when it runs, which it does not here) and
+    // care visits.
+    let cases = (
+        prop::bool::weighted(0.6),
+        (1u32..=40),
+        (5u32..=30),
+        (1u32..=4),
+    )
+        .prop_map(
+            |(enabled, disputes, staffing, care_workers)| crate::CasesLoop {
+                enabled,
+                disputes_per_100k_per_day: f64::from(disputes),
+                agency_staffing: f64::from(staffing) / 10.0,
+                credit_events_per_day: 2_000.0,
+                care_per_1000: 20.0,
+                care_workers_per_community: care_workers,
+                ..crate::CasesLoop::default()
+            },
+        );
     (
         0u64..=i64::MAX as u64,
         (1u64..=24).prop_map(Dur::hours),
@@ -142,32 +162,36 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
         command,
         prop::collection::vec(disruption, 0..2),
         matcher,
+        cases,
     )
         .prop_map(
-            |(seed, duration, tick, scale, grid, surges, command, disruptions, matcher)| Scenario {
-                name: "generated".into(),
-                description: String::new(),
-                seed,
-                duration,
-                tick,
-                scale,
-                grid,
-                command,
-                matcher,
-                blocks: crate::BlocksLoop {
-                    enabled: false,
-                    ..crate::BlocksLoop::default()
-                },
-                surges,
-                disruptions,
-                slos: vec![Slo {
-                    metric: "grid.report_to_closed_s".into(),
-                    stat: "p90".into(),
-                    max: Some(7.0 * 86_400.0),
-                    min: None,
-                }],
-                output: Output::default(),
-                source: Default::default(),
+            |(seed, duration, tick, scale, grid, surges, command, disruptions, matcher, cases)| {
+                Scenario {
+                    name: "generated".into(),
+                    description: String::new(),
+                    seed,
+                    duration,
+                    tick,
+                    scale,
+                    grid,
+                    command,
+                    matcher,
+                    blocks: crate::BlocksLoop {
+                        enabled: false,
+                        ..crate::BlocksLoop::default()
+                    },
+                    cases,
+                    surges,
+                    disruptions,
+                    slos: vec![Slo {
+                        metric: "grid.report_to_closed_s".into(),
+                        stat: "p90".into(),
+                        max: Some(7.0 * 86_400.0),
+                        min: None,
+                    }],
+                    output: Output::default(),
+                    source: Default::default(),
+                }
             },
         )
 }

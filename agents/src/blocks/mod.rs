@@ -273,7 +273,7 @@ fn schedule_visits(
 }
 
 /// Send the visits' records when made; inspectors report what they find at tasks' places.
-fn act(
+pub(crate) fn act(
     clock: Res<SimClock>,
     config: Res<BlocksConfig>,
     truth: Res<FeedTruth>,

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use baoan_api::{
     Actor, AlertId, Command, Envelope, LEAD_REF_BASE, ListKind, MatchPolicy, Outcome, PersonId,
-    Role, Sighting, WATCHLIST_LEAD, WatchlistEntry, emergency::Severity,
+    Role, Sighting, WatchlistEntry,
 };
 use baoan_faces::noise::{capture, identity, threshold_for_fpir};
 use baoan_faces::score::dot;
@@ -34,7 +34,7 @@ use rand_distr::{Binomial, Distribution, LogNormal, Poisson};
 
 pub use record::{MatcherLedger, MatcherOutcome, finish};
 
-use crate::command::{CommandLedger, Emergencies, Placement, Truth};
+use crate::command::{CommandLedger, Emergencies, Placement};
 use crate::staff;
 
 /// client_ref tags of the matcher loop's commands (distinct from command's).
@@ -1161,23 +1161,7 @@ pub(crate) fn expect_lead(
     y: f64,
     captured_at: u64,
 ) {
-    let key = LEAD_REF_BASE + alert.0;
-    if let Some(em) = em {
-        em.truth.insert(
-            key,
-            Truth {
-                kind: WATCHLIST_LEAD,
-                severity: Severity::IV,
-                grid,
-                x,
-                y,
-                occurred_at: captured_at,
-            },
-        );
-    }
-    if let Some(l) = ledger {
-        l.expect_lead(key, grid);
-    }
+    crate::command::expect_police(em, ledger, LEAD_REF_BASE + alert.0, grid, x, y, captured_at);
 }
 
 pub(crate) fn drop_lead(

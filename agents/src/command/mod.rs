@@ -4,7 +4,7 @@
 //! stations. Units move on the twin's travel times, slowed or cut off by disruptions.
 
 mod place;
-mod record;
+pub mod record;
 
 use std::collections::HashMap;
 
@@ -251,6 +251,35 @@ pub enum CommandAction {
         unit: UnitId,
         available: bool,
     },
+}
+
+/// What command's actors need to send police to an incident the stack opens itself (a
+/// confirmed watchlist alert, an acute dispute case) under `key`: where to go.
+pub(crate) fn expect_police(
+    em: Option<&mut Emergencies>,
+    ledger: Option<&mut CommandLedger>,
+    key: u64,
+    grid: u32,
+    x: f64,
+    y: f64,
+    occurred_at: u64,
+) {
+    if let Some(em) = em {
+        em.truth.insert(
+            key,
+            Truth {
+                kind: baoan_api::WATCHLIST_LEAD,
+                severity: baoan_api::emergency::Severity::IV,
+                grid,
+                x,
+                y,
+                occurred_at,
+            },
+        );
+    }
+    if let Some(l) = ledger {
+        l.expect_lead(key, grid);
+    }
 }
 
 /// What the twin knows of each emergency (the truth, and the ids the stack gave it).

@@ -252,7 +252,8 @@ pub fn take_outcomes(
                 .insert(*incident, *incident_ref)
                 .is_none() =>
             {
-                if *incident_ref >= baoan_api::LEAD_REF_BASE {
+                // Leads the stack opens itself (watchlist alerts, acute cases) sit above CASE_REF_BASE.
+                if *incident_ref >= baoan_api::cases::CASE_REF_BASE {
                     ledger.leads_opened += 1;
                 } else {
                     ledger.opened += 1;

@@ -7,6 +7,7 @@
 //! anything in the harness: the stack never knows it is simulated.
 
 pub mod blocks;
+pub mod cases;
 pub mod catalogue;
 pub mod emergency;
 pub mod matcher;
@@ -90,6 +91,12 @@ pub enum Role {
     Camera,
     /// A department's data feed: it may send its records and nothing else.
     Department,
+    /// A worker of one of the five agencies acting on disputes (police, women's federation,
+    /// mediation, court, community); the directory says which.
+    Caseworker,
+    /// A community care worker: the only role that may read care records, and only their own
+    /// community's.
+    CareWorker,
 }
 
 impl Role {
@@ -105,6 +112,8 @@ impl Role {
             Role::Responder => "responder",
             Role::Camera => "camera",
             Role::Department => "department",
+            Role::Caseworker => "caseworker",
+            Role::CareWorker => "care_worker",
         }
     }
 }
@@ -275,6 +284,101 @@ pub enum Command {
     },
     /// Every resolved entity's records, for an auditor checking the linkage (audited).
     ExportLinkage,
+    /// Replace the cases module's organisation data: agency and care workers (admin).
+    LoadCaseDirectory {
+        directory: cases::CaseDirectory,
+    },
+    /// A dispute reaches the platform; `case_ref` is the sender's key, as for reports.
+    OpenCase {
+        case_ref: u64,
+        source: cases::CaseSource,
+        kind: cases::DisputeKind,
+        grid: u32,
+        street: u32,
+        /// The household's position, for the police if the case turns acute.
+        x_m: f64,
+        y_m: f64,
+        features: cases::DisputeFeatures,
+        observed_at: Millis,
+    },
+    /// An agency worker has done their agency's action on a case; a household visit may bring a
+    /// fresh view of the risk.
+    RecordCaseAction {
+        task: u64,
+        findings: Option<cases::DisputeFeatures>,
+    },
+    /// Close a case with its evaluation (community workers); refused while a required action is
+    /// missing.
+    CloseCase {
+        case: u64,
+        evaluation: cases::CaseEvaluation,
+    },
+    /// Read a case (its assigned workers, auditors); audited.
+    QueryCase {
+        case: u64,
+    },
+    /// A trust or dishonesty record from a court, a case or business oversight.
+    RecordCreditEvent {
+        event_ref: u64,
+        subject: cases::Subject,
+        kind: cases::CreditKind,
+        source: cases::CreditSource,
+        observed_at: Millis,
+    },
+    /// A receiving body has applied (or retracted) a delivered record.
+    AcknowledgeCredit {
+        delivery: u64,
+    },
+    /// The decision on an appeal against a credit record; an upheld appeal removes it everywhere.
+    AppealCredit {
+        event: u64,
+        upheld: bool,
+    },
+    /// The credit records standing on a person or company; audited.
+    QueryCredit {
+        subject: cases::Subject,
+    },
+    /// A company registration, checked against block data before it is approved or flagged.
+    RegisterCompany {
+        registration_ref: u64,
+        name: String,
+        credit_code: String,
+        legal_representative_id: String,
+        address: String,
+        scope: cases::BusinessScope,
+        observed_at: Millis,
+    },
+    /// An inspector's finding at a registration's premises.
+    ReportPremises {
+        task: u64,
+        finding: cases::PremisesFinding,
+    },
+    /// An inspector saw a business trading at an address.
+    ReportTrading {
+        report_ref: u64,
+        address: String,
+    },
+    /// A resident enters community care, visited every `interval_days` by the community's workers.
+    EnrolCare {
+        care_ref: u64,
+        community: u32,
+        category: cases::CareCategory,
+        interval_days: u16,
+    },
+    /// A follow-up visit made; a need found opens a service task.
+    RecordCareVisit {
+        care: u64,
+        need_found: bool,
+    },
+    CompleteCareService {
+        service: u64,
+    },
+    /// Read a care record (the community's care workers only); audited.
+    QueryCare {
+        care: u64,
+    },
+    /// Care in counts only (analysts, auditors, admins).
+    QueryCareStats,
 }
 
 /// The stack's domain modules, each owning its commands.
@@ -285,6 +389,7 @@ pub enum Module {
     Command,
     Matcher,
     Blocks,
+    Cases,
 }
 
 impl Module {
@@ -294,6 +399,7 @@ impl Module {
             Module::Command => "command",
             Module::Matcher => "matcher",
             Module::Blocks => "blocks",
+            Module::Cases => "cases",
         }
     }
 }
@@ -325,6 +431,23 @@ impl Command {
             Command::ResolveConflict { .. } => "resolve_conflict",
             Command::QueryBlock { .. } => "query_block",
             Command::ExportLinkage => "export_linkage",
+            Command::LoadCaseDirectory { .. } => "load_case_directory",
+            Command::OpenCase { .. } => "open_case",
+            Command::RecordCaseAction { .. } => "record_case_action",
+            Command::CloseCase { .. } => "close_case",
+            Command::QueryCase { .. } => "query_case",
+            Command::RecordCreditEvent { .. } => "record_credit_event",
+            Command::AcknowledgeCredit { .. } => "acknowledge_credit",
+            Command::AppealCredit { .. } => "appeal_credit",
+            Command::QueryCredit { .. } => "query_credit",
+            Command::RegisterCompany { .. } => "register_company",
+            Command::ReportPremises { .. } => "report_premises",
+            Command::ReportTrading { .. } => "report_trading",
+            Command::EnrolCare { .. } => "enrol_care",
+            Command::RecordCareVisit { .. } => "record_care_visit",
+            Command::CompleteCareService { .. } => "complete_care_service",
+            Command::QueryCare { .. } => "query_care",
+            Command::QueryCareStats => "query_care_stats",
         }
     }
 
@@ -355,6 +478,23 @@ impl Command {
             | Command::ResolveConflict { .. }
             | Command::QueryBlock { .. }
             | Command::ExportLinkage => Module::Blocks,
+            Command::LoadCaseDirectory { .. }
+            | Command::OpenCase { .. }
+            | Command::RecordCaseAction { .. }
+            | Command::CloseCase { .. }
+            | Command::QueryCase { .. }
+            | Command::RecordCreditEvent { .. }
+            | Command::AcknowledgeCredit { .. }
+            | Command::AppealCredit { .. }
+            | Command::QueryCredit { .. }
+            | Command::RegisterCompany { .. }
+            | Command::ReportPremises { .. }
+            | Command::ReportTrading { .. }
+            | Command::EnrolCare { .. }
+            | Command::RecordCareVisit { .. }
+            | Command::CompleteCareService { .. }
+            | Command::QueryCare { .. }
+            | Command::QueryCareStats => Module::Cases,
         }
     }
 
@@ -397,6 +537,30 @@ impl Command {
             Command::ResolveConflict { .. } => &[Role::Inspector],
             Command::QueryBlock { .. } => &[Role::Analyst, Role::Inspector, Role::Admin],
             Command::ExportLinkage => &[Role::Auditor],
+            Command::LoadCaseDirectory { .. } => &[Role::Admin],
+            Command::OpenCase {
+                source: cases::CaseSource::PoliceCall,
+                ..
+            } => &[Role::Dispatcher],
+            Command::OpenCase {
+                source: cases::CaseSource::Inspector,
+                ..
+            } => &[Role::Inspector],
+            Command::OpenCase { .. } => &[Role::Caseworker],
+            Command::RecordCaseAction { .. } | Command::CloseCase { .. } => &[Role::Caseworker],
+            Command::QueryCase { .. } => &[Role::Caseworker, Role::Auditor],
+            Command::RecordCreditEvent { .. } | Command::AcknowledgeCredit { .. } => {
+                &[Role::Department]
+            }
+            Command::AppealCredit { .. } => &[Role::Reviewer],
+            Command::QueryCredit { .. } => &[Role::Department, Role::Analyst, Role::Auditor],
+            Command::RegisterCompany { .. } => &[Role::Department],
+            Command::ReportPremises { .. } | Command::ReportTrading { .. } => &[Role::Inspector],
+            Command::EnrolCare { .. }
+            | Command::RecordCareVisit { .. }
+            | Command::CompleteCareService { .. }
+            | Command::QueryCare { .. } => &[Role::CareWorker],
+            Command::QueryCareStats => &[Role::Analyst, Role::Auditor, Role::Admin],
         }
     }
 }
@@ -560,6 +724,122 @@ pub enum Outcome {
     /// Every record kept, with its entity (cluster) and where it is placed.
     LinkageExported {
         records: Vec<blocks::PlacedRecord>,
+    },
+    CaseDirectoryLoaded {
+        case_workers: u32,
+        care_workers: u32,
+    },
+    /// A dispute was taken on: its risk assessment and the agencies' required actions.
+    CaseOpened {
+        case: u64,
+        case_ref: u64,
+        score: u32,
+        level: cases::RiskLevel,
+        tasks: Vec<cases::CaseTask>,
+    },
+    /// A visit's findings changed the level: the actions the new level requires beyond those
+    /// already set (deadlines only ever move earlier).
+    CaseReassessed {
+        case: u64,
+        score: u32,
+        level: cases::RiskLevel,
+        tasks: Vec<cases::CaseTask>,
+    },
+    CaseActionRecorded {
+        task: u64,
+        case: u64,
+        agency: cases::Agency,
+        on_time: bool,
+    },
+    /// The risk is acute: command has the case as an incident (police).
+    CaseEscalated {
+        case: u64,
+        incident: IncidentId,
+    },
+    /// An action is past its deadline: the street (then the district) supervises it.
+    CaseTaskOverdue {
+        task: u64,
+        case: u64,
+        agency: cases::Agency,
+        level: EscalationLevel,
+    },
+    CaseClosed {
+        case: u64,
+        at: Millis,
+    },
+    CaseAnswered {
+        view: cases::CaseView,
+    },
+    /// A credit record made: where it must be delivered (the subject and its linked entities, each
+    /// to every receiving body) and the linked entities it could not reach.
+    CreditRecorded {
+        event: u64,
+        event_ref: u64,
+        deliveries: Vec<cases::CreditDelivery>,
+        undelivered: Vec<cases::Subject>,
+    },
+    CreditAcknowledged {
+        delivery: u64,
+        on_time: bool,
+    },
+    /// An appeal succeeded: every delivery of the record is retracted.
+    CreditRevoked {
+        event: u64,
+        deliveries: Vec<cases::CreditDelivery>,
+    },
+    AppealDismissed {
+        event: u64,
+    },
+    CreditAnswered {
+        subject: cases::Subject,
+        entries: Vec<cases::CreditEntry>,
+    },
+    RegistrationChecked {
+        registration_ref: u64,
+        check: cases::AddressCheck,
+        decision: cases::RegistrationDecision,
+        /// The inspector's supervision task for a flagged registration.
+        task: Option<u64>,
+        grid: Option<u32>,
+    },
+    /// An inspector's finding decided a supervision task; a false registration also makes a
+    /// dishonesty record.
+    PremisesChecked {
+        task: u64,
+        registration_ref: u64,
+        verdict: cases::SupervisionVerdict,
+        credit_event: Option<u64>,
+    },
+    TradingChecked {
+        report_ref: u64,
+        verdict: cases::SupervisionVerdict,
+    },
+    CareEnrolled {
+        care: u64,
+        care_ref: u64,
+        worker: PersonId,
+        next_due_at: Millis,
+    },
+    CareVisitRecorded {
+        care: u64,
+        on_time: bool,
+        next_due_at: Millis,
+        service: Option<u64>,
+    },
+    CareServiceCompleted {
+        service: u64,
+        care: u64,
+    },
+    /// A follow-up visit is overdue: the street (then the district) supervises it.
+    CareVisitOverdue {
+        care: u64,
+        level: EscalationLevel,
+    },
+    CareAnswered {
+        view: cases::CareView,
+    },
+    CareStatsAnswered {
+        stats: cases::CareStats,
     },
 }
 

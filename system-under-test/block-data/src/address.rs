@@ -1039,6 +1039,11 @@ impl AddressLibrary {
             .is_some_and(|b| b.residential)
     }
 
+    /// Whether the building is used for homes.
+    pub fn is_residential_building(&self, building: BuildingId) -> bool {
+        self.buildings.get(&building).is_some_and(|b| b.residential)
+    }
+
     pub fn locate(&self, text: &str) -> AddressMatch {
         self.match_address(&self.parse(text))
     }

@@ -388,6 +388,13 @@ pub struct BlockView {
     pub companies: Vec<Occupant>,
 }
 
+/// A company record's identifiers as text, each with whether it passes its check digit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyIdents {
+    pub credit_code: Option<(String, bool)>,
+    pub representative: Option<(String, bool)>,
+}
+
 /// Counts of records by state: their sum is every distinct record key ever offered.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accounting {
@@ -1119,6 +1126,27 @@ impl BlockData {
         self.index
             .get(key)
             .and_then(|&i| self.records[i as usize].effective_place())
+    }
+
+    /// A company record's credit code and its legal representative's ID number as held (each
+    /// only when it has the right shape; `valid` says whether it passes its check digit).
+    pub fn company_idents(&self, key: &RecordKey) -> Option<CompanyIdents> {
+        let r = &self.records[*self.index.get(key)? as usize];
+        if r.kind != EntityKind::Company {
+            return None;
+        }
+        let text = |f: IdentField| {
+            f.parsed().map(|i| {
+                (
+                    String::from_utf8(i.bytes.to_vec()).expect("identifiers are ASCII"),
+                    i.valid,
+                )
+            })
+        };
+        Some(CompanyIdents {
+            credit_code: text(r.ident),
+            representative: text(r.representative),
+        })
     }
 
     /// The cluster a record belongs to.

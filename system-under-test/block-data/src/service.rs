@@ -8,6 +8,7 @@ use baoan_api::blocks::{
     AddressLibraryData, BlockQuery, BlockView as ApiView, Finding as ApiFinding, IngestStatus,
     IngestedRecord, Occupant as ApiOccupant, PlacedRecord, Record, RecordKey, VerificationTask,
 };
+use baoan_api::cases::AddressCheck;
 use baoan_api::{ApiError, Command, Envelope, Outcome};
 use rustc_hash::FxHashMap;
 
@@ -43,6 +44,8 @@ pub struct BlockDataService {
     data: Option<BlockData>,
     /// Valid identifiers (ID numbers, credit codes) to the records bearing them, for look-ups.
     by_ident: FxHashMap<[u8; 18], Vec<RecordKey>>,
+    /// Valid legal representatives' ID numbers to the company records naming them.
+    by_representative: FxHashMap<[u8; 18], Vec<RecordKey>>,
     conflicts_seen: usize,
     stats: ServiceStats,
 }
@@ -59,6 +62,7 @@ impl BlockDataService {
             config,
             data: None,
             by_ident: FxHashMap::default(),
+            by_representative: FxHashMap::default(),
             conflicts_seen: 0,
             stats: ServiceStats::default(),
         }
@@ -107,6 +111,70 @@ impl BlockDataService {
                 format!("{} is not a block-data command", other.kind()),
             )),
         }
+    }
+
+    /// What block data says of an address a company wants to register at: whether it resolves
+    /// to a place of the library, the building's use, and how many resolved companies already
+    /// sit in the room (the building, for an address without a room). Nothing loaded: not found.
+    pub fn check_address(&self, text: &str) -> AddressCheck {
+        let Some(data) = self.data.as_ref() else {
+            return AddressCheck::default();
+        };
+        let lib = data.library();
+        let m = lib.locate(text);
+        if m.is_not_found() || m.is_ambiguous() {
+            return AddressCheck::default();
+        }
+        let (room, building) = (m.room(), m.building());
+        let Some(b) = building else {
+            return AddressCheck::default();
+        };
+        let companies = match room {
+            Some(r) => data.room_view(r).companies.len(),
+            None => data.building_view(b).companies.len(),
+        };
+        AddressCheck {
+            found: true,
+            building: Some(b),
+            room,
+            grid: lib.grid_of_building(b),
+            residential: lib.is_residential_building(b),
+            companies_at_room: companies as u32,
+        }
+    }
+
+    /// Credit codes (passing their check) of the companies whose records name this person as
+    /// legal representative, sorted.
+    pub fn companies_represented_by(&self, id_number: &str) -> Vec<String> {
+        let (Some(data), Some(id)) = (
+            self.data.as_ref(),
+            IdentField::parse(Some(id_number), IdentScheme::IdNumber).valid(),
+        ) else {
+            return Vec::new();
+        };
+        let mut codes: Vec<String> = self
+            .by_representative
+            .get(&id.bytes)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| data.company_idents(k)?.credit_code)
+            .filter_map(|(code, valid)| valid.then_some(code))
+            .collect();
+        codes.sort();
+        codes.dedup();
+        codes
+    }
+
+    /// The legal representative's ID number on file for a company (as held, typos included:
+    /// the caller checks it), from the company's first record that names one.
+    pub fn representative_of(&self, credit_code: &str) -> Option<String> {
+        let data = self.data.as_ref()?;
+        let code = IdentField::parse(Some(credit_code), IdentScheme::CreditCode).valid()?;
+        self.by_ident
+            .get(&code.bytes)?
+            .iter()
+            .find_map(|k| data.company_idents(k)?.representative)
+            .map(|(id, _)| id)
     }
 
     fn data_mut(&mut self) -> Result<&mut BlockData, ApiError> {
@@ -177,6 +245,7 @@ impl BlockDataService {
         let data = self.data_mut()?;
         let mut results = Vec::with_capacity(records.len());
         let mut placed_idents = Vec::new();
+        let mut placed_representatives = Vec::new();
         for r in records {
             let res = data.ingest(r);
             let status = match res.status {
@@ -193,8 +262,17 @@ impl BlockDataService {
                     Record::Person(p) => (p.id_number.as_deref(), IdentScheme::IdNumber),
                     Record::Company(c) => (c.credit_code.as_deref(), IdentScheme::CreditCode),
                 };
-                if let Some(id) = IdentField::parse(raw, scheme).parsed().filter(|i| i.valid) {
+                if let Some(id) = IdentField::parse(raw, scheme).valid() {
                     placed_idents.push((id.bytes, res.key));
+                }
+                if let Record::Company(c) = r
+                    && let Some(rep) = IdentField::parse(
+                        c.legal_representative_id.as_deref(),
+                        IdentScheme::IdNumber,
+                    )
+                    .valid()
+                {
+                    placed_representatives.push((rep.bytes, res.key));
                 }
             }
             results.push(IngestedRecord {
@@ -205,6 +283,9 @@ impl BlockDataService {
         }
         for (id, key) in placed_idents {
             self.by_ident.entry(id).or_default().push(key);
+        }
+        for (id, key) in placed_representatives {
+            self.by_representative.entry(id).or_default().push(key);
         }
         self.stats.batches += 1;
         self.stats.records += records.len() as u64;

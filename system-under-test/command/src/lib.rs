@@ -400,6 +400,30 @@ impl CommandService {
         )
     }
 
+    /// A dispute case turned acute: the nearest police unit goes to the household, as for a
+    /// lead (the cases module keeps the agencies' own work).
+    pub fn open_case_incident(
+        &mut self,
+        now: Millis,
+        case: u64,
+        grid: u32,
+        x_m: f64,
+        y_m: f64,
+        observed_at: Millis,
+    ) -> Result<Vec<Outcome>, ApiError> {
+        self.report(
+            now,
+            baoan_api::cases::CASE_REF_BASE + case,
+            WATCHLIST_LEAD,
+            Severity::IV,
+            grid,
+            x_m,
+            y_m,
+            observed_at,
+            true,
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn report(
         &mut self,

@@ -1,12 +1,15 @@
 //! The district platform as one in-process service: it routes each command of `baoan-api` to the
-//! domain module that owns it (grid, command and matcher today; block data and cases as they land),
-//! checks roles, and keeps the append-only audit log of every call.
+//! domain module that owns it (grid, command, matcher, block data, cases), checks roles, and keeps
+//! the append-only audit log of every call. Hand-offs between modules happen inside: a confirmed
+//! watchlist alert and an acute dispute become police incidents in command, and the cases module
+//! checks registrations and credit links against block data.
 //!
 //! The harness drives it through the `Stack` trait, the same trait an HTTP client of a deployed
 //! stack implements. It depends only on the stack's own crates.
 
 use baoan_api::{Actor, AlertId, ApiError, Command, Envelope, Millis, Module, Outcome, Stack};
 use baoan_block_data::BlockDataService;
+pub use baoan_cases::{CasesConfig, CasesService};
 use baoan_command::CommandService;
 use baoan_grid::GridService;
 pub use baoan_matcher::MatcherService;
@@ -138,9 +141,28 @@ pub struct InProcessStack {
     pub command: CommandService,
     pub matcher: MatcherService,
     pub blocks: BlockDataService,
+    pub cases: CasesService,
     audit: AuditLog,
     /// Confirmed alerts command refused to open, and why (reported, never dropped silently).
     lead_refusals: Vec<(AlertId, String)>,
+    /// Acute cases command refused to open, and why.
+    case_refusals: Vec<(u64, String)>,
+}
+
+/// Block data as the cases module sees it: addresses for registrations, representatives for
+/// credit links.
+struct BlocksRegistry<'a>(&'a BlockDataService);
+
+impl baoan_cases::Registry for BlocksRegistry<'_> {
+    fn check_address(&self, address: &str) -> baoan_api::cases::AddressCheck {
+        self.0.check_address(address)
+    }
+    fn companies_represented_by(&self, id_number: &str) -> Vec<String> {
+        self.0.companies_represented_by(id_number)
+    }
+    fn representative_of(&self, credit_code: &str) -> Option<String> {
+        self.0.representative_of(credit_code)
+    }
 }
 
 impl InProcessStack {
@@ -163,6 +185,35 @@ impl InProcessStack {
     pub fn lead_refusals(&self) -> &[(AlertId, String)] {
         &self.lead_refusals
     }
+
+    pub fn case_refusals(&self) -> &[(u64, String)] {
+        &self.case_refusals
+    }
+
+    /// Acute cases go to command as police incidents; the case learns its incident.
+    fn escalate_cases(&mut self, now: Millis, outcomes: &mut Vec<Outcome>) {
+        for e in self.cases.take_escalations() {
+            match self
+                .command
+                .open_case_incident(now, e.case, e.grid, e.x_m, e.y_m, e.at.min(now))
+            {
+                Ok(more) => {
+                    if let Some(incident) = more.iter().find_map(|o| match o {
+                        Outcome::IncidentOpened { incident, .. } => Some(*incident),
+                        _ => None,
+                    }) {
+                        self.cases.set_incident(e.case, incident.0);
+                        outcomes.push(Outcome::CaseEscalated {
+                            case: e.case,
+                            incident,
+                        });
+                    }
+                    outcomes.extend(more);
+                }
+                Err(err) => self.case_refusals.push((e.case, err.to_string())),
+            }
+        }
+    }
 }
 
 /// A look-up into the block data names what was looked up, and what it returned, whether or
@@ -171,6 +222,10 @@ fn lookup_detail(command: &Command, outcomes: Option<&Vec<Outcome>>) -> Option<S
     let what = match command {
         Command::QueryBlock { query } => format!("look-up {query:?}"),
         Command::ExportLinkage => "export of every entity's records".to_string(),
+        Command::QueryCase { case } => format!("look-up of case {case}"),
+        Command::QueryCredit { subject } => format!("look-up of the credit of {subject:?}"),
+        Command::QueryCare { care } => format!("look-up of care record {care}"),
+        Command::QueryCareStats => "care counts".to_string(),
         _ => return None,
     };
     let answer = outcomes
@@ -187,6 +242,14 @@ fn lookup_detail(command: &Command, outcomes: Option<&Vec<Outcome>>) -> Option<S
                 "returned {} records with their entities",
                 records.len()
             )),
+            Outcome::CaseAnswered { view } => {
+                Some(format!("returned the case ({} tasks)", view.tasks.len()))
+            }
+            Outcome::CreditAnswered { entries, .. } => {
+                Some(format!("returned {} credit records", entries.len()))
+            }
+            Outcome::CareAnswered { .. } => Some("returned the care record".into()),
+            Outcome::CareStatsAnswered { .. } => Some("returned counts only".into()),
             _ => None,
         })
         .unwrap_or_else(|| "nothing returned".into());
@@ -237,6 +300,7 @@ impl Stack for InProcessStack {
             Module::Command => self.command.handle(env),
             Module::Matcher => self.matcher.handle(env),
             Module::Blocks => self.blocks.handle(env),
+            Module::Cases => self.cases.handle(env, &BlocksRegistry(&self.blocks)),
         };
         // A confirmed alert is handed to command inside the stack: the nearest police go.
         let result = result.map(|mut outcomes| {
@@ -265,6 +329,7 @@ impl Stack for InProcessStack {
                     Err(e) => self.lead_refusals.push((alert, e.to_string())),
                 }
             }
+            self.escalate_cases(env.sent_at, &mut outcomes);
             outcomes
         });
         let verdict = match &result {
@@ -285,6 +350,7 @@ impl Stack for InProcessStack {
     fn advance(&mut self, now: Millis) -> Vec<Outcome> {
         let mut out = self.grid.advance(now);
         out.extend(self.matcher.advance(now));
+        out.extend(self.cases.advance(now));
         out
     }
 
