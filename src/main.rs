@@ -1,6 +1,7 @@
 //! `twin`: the Bao'an twin's command line. Thin: parsing and exit codes; the work is in the
 //! library crates.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -75,6 +76,21 @@ enum Cmd {
     },
     /// Check a scenario file without running it.
     Validate { file: PathBuf },
+    /// Serve the stack over HTTP for clients and load tests: every command at
+    /// POST /{module}/{kind} with a bearer token, and GET /health, /metrics (Prometheus) and
+    /// /openapi.json. The stack is kept in memory: stopping the server (Ctrl-C) loses it.
+    Serve {
+        /// The address to listen on (IP:port).
+        #[arg(long, default_value = baoan_server::DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Who may call: a TOML file of `[[token]]` entries (token, role, person). Without it a
+        /// development table, one token per role, is made and printed.
+        #[arg(long)]
+        tokens: Option<PathBuf>,
+        /// The largest request body taken, in bytes (block-data batches are big).
+        #[arg(long, default_value_t = baoan_server::DEFAULT_MAX_BODY)]
+        max_body: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -315,6 +331,11 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             println!("report: {}", out.join("index.html").display());
             Ok(0)
         }
+        Cmd::Serve {
+            listen,
+            tokens,
+            max_body,
+        } => serve(listen, tokens, max_body),
         Cmd::Validate { file } => {
             let s = baoan_twin::load_scenario(&file, None, None)?;
             baoan_twin::check_inputs(&s, &RunOptions::default())?;
@@ -329,6 +350,43 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             Ok(0)
         }
     }
+}
+
+fn serve(listen: SocketAddr, tokens: Option<PathBuf>, max_body: usize) -> Result<u8, RunError> {
+    if max_body == 0 {
+        return Err(RunError::BadInput(
+            "--max-body: expected a positive number of bytes, got 0".into(),
+        ));
+    }
+    let tokens = match tokens {
+        Some(path) => {
+            baoan_server::Tokens::load(&path).map_err(|e| RunError::BadInput(e.to_string()))?
+        }
+        None => baoan_server::Tokens::development()
+            .map_err(|e| RunError::Harness(format!("cannot draw development tokens: {e}")))?,
+    };
+    let server = baoan_server::Server::bind(baoan_server::Config {
+        listen,
+        tokens: tokens.clone(),
+        max_body,
+    })
+    .map_err(|e| RunError::BadInput(e.to_string()))?;
+    if tokens.is_development() {
+        eprint!(
+            "twin: development tokens, for this run only (not for a deployment: pass --tokens FILE):\n{}",
+            tokens.table()
+        );
+    }
+    eprintln!(
+        "twin: serving the stack at http://{} (in memory; storage is not implemented yet)",
+        server.local_addr()
+    );
+    server.run().map_err(|e| match e {
+        baoan_server::ServeError::Listen { .. } => RunError::BadInput(e.to_string()),
+        _ => RunError::Harness(e.to_string()),
+    })?;
+    eprintln!("twin: stopped; the stack's state is gone with it");
+    Ok(0)
 }
 
 fn district(scale: f64, seed: u64, json: bool) -> Result<u8, RunError> {

@@ -1,0 +1,122 @@
+//! The server's error answers: always a JSON object `{"error": "<kind>", "message": "...", ...}`,
+//! so an engineer reading a failed call sees what was wrong and where without the server's log.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use baoan_api::ApiError;
+use serde_json::{Map, Value};
+
+/// An error answer: its status and its JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpError {
+    pub status: StatusCode,
+    pub body: Map<String, Value>,
+}
+
+impl HttpError {
+    /// `{"error": error, "message": message}` with `status`.
+    pub fn new(status: StatusCode, error: &str, message: impl Into<String>) -> Self {
+        let mut body = Map::new();
+        body.insert("error".into(), error.into());
+        body.insert("message".into(), Value::String(message.into()));
+        HttpError { status, body }
+    }
+
+    /// Adds a member to the body (`field`, `line`, `column`...).
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.body.insert(key.into(), value.into());
+        self
+    }
+
+    /// The stack's refusal as an answer. The body is the `ApiError` as the api serialises it (so a
+    /// client can read it back as an `ApiError`) plus its `message`.
+    pub fn from_api(e: &ApiError) -> Self {
+        let status = match e {
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } | ApiError::Refused { .. } => StatusCode::CONFLICT,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let mut body = match serde_json::to_value(e) {
+            Ok(Value::Object(map)) => map,
+            // The api's derive makes an object with its `error` tag; anything else is a bug there.
+            _ => unreachable!("ApiError serialises as a tagged object"),
+        };
+        body.insert("message".into(), Value::String(e.to_string()));
+        HttpError { status, body }
+    }
+
+    /// The `error` member: `forbidden`, `malformed_json`...
+    pub fn kind(&self) -> &str {
+        self.body.get("error").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let unauthorized = self.status == StatusCode::UNAUTHORIZED;
+        let mut response = (self.status, Json(Value::Object(self.body))).into_response();
+        if unauthorized {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_refusals_map_to_statuses_and_keep_the_apis_fields() {
+        let cases = [
+            (
+                ApiError::Forbidden {
+                    role: "inspector".into(),
+                    command: "load_directory".into(),
+                    allowed: "admin".into(),
+                },
+                403,
+            ),
+            (
+                ApiError::NotFound {
+                    what: "task".into(),
+                    id: "7".into(),
+                },
+                404,
+            ),
+            (
+                ApiError::Conflict {
+                    task: 7,
+                    problem: "already closed".into(),
+                },
+                409,
+            ),
+            (
+                ApiError::Refused {
+                    what: "alert".into(),
+                    id: "1".into(),
+                    problem: "already decided".into(),
+                },
+                409,
+            ),
+            (
+                ApiError::Invalid {
+                    field: "grid".into(),
+                    problem: "no such grid".into(),
+                },
+                422,
+            ),
+        ];
+        for (e, status) in cases {
+            let h = HttpError::from_api(&e);
+            assert_eq!(h.status.as_u16(), status, "{e:?}");
+            assert_eq!(h.body["message"], e.to_string());
+            let back: ApiError = serde_json::from_value(Value::Object(h.body)).unwrap();
+            assert_eq!(back, e, "a client reads the refusal back");
+        }
+    }
+}

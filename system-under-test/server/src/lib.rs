@@ -1,0 +1,492 @@
+//! The district platform (the in-process stack) as an HTTP service, for engineers who test the
+//! stack deployed rather than linked into the harness: `twin serve` runs it.
+//!
+//! - `POST /{module}/{kind}` carries one command of `baoan-api`: the body is the command's fields
+//!   as a JSON object (no `type`: the path names the command), the caller is the bearer token's
+//!   actor, and the time is the server's (milliseconds since it started). The answer is
+//!   `{"outcomes": [...]}`, or a JSON error naming what was wrong and where. `POST /grid/reports`
+//!   is `grid/submit_report` under a friendlier name.
+//! - `GET /health`, `GET /metrics` (Prometheus text), `GET /openapi.json` (OpenAPI 3.1).
+//! - Once a second the server lets the stack do its time-driven work (escalations).
+//!
+//! The stack is kept in memory: stopping the server loses it (storage is not implemented yet).
+
+pub mod body;
+pub mod commands;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod tokens;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use baoan_api::{Actor, Command, Envelope, Millis, Outcome, Stack};
+use baoan_stack::InProcessStack;
+use serde_json::json;
+
+pub use error::HttpError;
+pub use tokens::{Tokens, TokensError};
+
+/// Where `twin serve` listens unless told otherwise: this machine only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The largest body taken unless told otherwise: 16 MiB, for block-data batches of records.
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// How often the stack's time-driven work runs.
+pub const CLOCK_TICK: Duration = Duration::from_secs(1);
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub tokens: Tokens,
+    /// Bodies larger than this are refused with 413.
+    pub max_body: usize,
+}
+
+/// What the handlers share: the stack behind a lock, who may call, the clock and the counters.
+///
+/// The lock is a std `Mutex`, taken only inside blocking tasks (`spawn_blocking`) and never
+/// across an `await`: a large batch keeps one blocking thread busy, not the async workers.
+pub struct AppState {
+    stack: Mutex<InProcessStack>,
+    tokens: Tokens,
+    started: Instant,
+    max_body: usize,
+    metrics: metrics::Metrics,
+    /// The audit log's length after the last call, so `/health` and `/metrics` never wait for
+    /// the stack's lock.
+    audit_entries: AtomicU64,
+    openapi: String,
+}
+
+impl AppState {
+    pub fn new(stack: InProcessStack, tokens: Tokens, max_body: usize) -> Arc<AppState> {
+        let audit_entries = AtomicU64::new(stack.audit().len() as u64);
+        Arc::new(AppState {
+            stack: Mutex::new(stack),
+            tokens,
+            started: Instant::now(),
+            max_body,
+            metrics: metrics::Metrics::default(),
+            audit_entries,
+            openapi: openapi::document().to_string(),
+        })
+    }
+
+    /// Milliseconds since the server started: the time of every command and of the stack's
+    /// time-driven work.
+    pub fn now_ms(&self) -> Millis {
+        self.started.elapsed().as_millis() as Millis
+    }
+
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Runs `f` on the stack (tests read its audit log with this). Blocks while a call is being
+    /// carried: not for async code.
+    pub fn with_stack<R>(&self, f: impl FnOnce(&mut InProcessStack) -> R) -> Result<R, HttpError> {
+        let mut stack = self.lock()?;
+        let r = f(&mut stack);
+        self.audit_entries
+            .store(stack.audit().len() as u64, Ordering::Relaxed);
+        Ok(r)
+    }
+
+    /// Carries one command for `actor`, at the server's time. Blocking.
+    pub fn send(&self, actor: Actor, command: Command) -> Result<Vec<Outcome>, HttpError> {
+        self.with_stack(|stack| {
+            // The time is read under the lock, so commands reach the stack in time order.
+            let envelope = Envelope {
+                actor,
+                sent_at: self.now_ms(),
+                command,
+            };
+            stack.send(&envelope)
+        })?
+        .map_err(|e| HttpError::from_api(&e))
+    }
+
+    /// Lets the stack do its time-driven work up to now; the number of outcomes. Blocking.
+    pub fn advance(&self) -> Result<usize, HttpError> {
+        let n = self.with_stack(|stack| stack.advance(self.now_ms()).len())?;
+        self.metrics.add_advance_outcomes(n as u64);
+        Ok(n)
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, InProcessStack>, HttpError> {
+        // A poisoned lock means the stack panicked half-way through a call: its state may break
+        // the promise that a refused call changes nothing, so it takes no more calls.
+        self.stack.lock().map_err(|_| stack_failed())
+    }
+}
+
+fn stack_failed() -> HttpError {
+    HttpError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "stack_failed",
+        "the stack failed on a call (a bug: see the server's log) and takes no more calls; \
+         restart the server",
+    )
+}
+
+/// The routes (see the crate's documentation), with bodies limited to the state's `max_body`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let max_body = state.max_body;
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(openapi_json))
+        .route(commands::REPORTS_ALIAS, post(report_alias))
+        .route("/{module}/{kind}", post(command))
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+async fn health(State(app): State<Arc<AppState>>) -> Response {
+    let failed = app.stack.is_poisoned();
+    let body = json!({
+        "status": if failed { "failed" } else { "ok" },
+        "uptime_s": app.started.elapsed().as_secs_f64(),
+        "audit_entries": app.audit_entries.load(Ordering::Relaxed),
+    });
+    let status = if failed {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics_text(State(app): State<Arc<AppState>>) -> Response {
+    let text = app
+        .metrics
+        .render(app.audit_entries.load(Ordering::Relaxed) as usize);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn openapi_json(State(app): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        app.openapi.clone(),
+    )
+        .into_response()
+}
+
+async fn report_alias(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    timed(&app, "grid", "submit_report", request).await
+}
+
+async fn command(
+    State(app): State<Arc<AppState>>,
+    path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let Ok(Path((module, kind))) = path else {
+        return no_route(request.method().clone(), request.uri().clone())
+            .await
+            .into_response();
+    };
+    let found = match commands::lookup(&kind) {
+        Some((owner, kind)) if owner == module => Ok((owner, kind)),
+        Some((owner, kind)) => Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "wrong_module",
+            format!("`{kind}` is a command of module {owner}, not {module}: POST /{owner}/{kind}"),
+        )),
+        None if commands::modules().contains(&module.as_str()) => Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_command",
+            format!(
+                "no command `{kind}` in module {module}; its commands: {}",
+                commands::kinds_of(&module).join(", ")
+            ),
+        )),
+        None => Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_command",
+            format!(
+                "no module `{module}`; the modules are {} (GET /openapi.json lists every command)",
+                commands::modules().join(", ")
+            ),
+        )),
+    };
+    match found {
+        Ok((module, kind)) => timed(&app, module, kind, request).await,
+        Err(e) => {
+            // Counted under fixed labels: a path's text never becomes a series.
+            app.metrics
+                .record("unknown", "unknown", e.status.as_u16(), started.elapsed());
+            e.into_response()
+        }
+    }
+}
+
+/// One call, counted and timed under its command's labels.
+async fn timed(
+    app: &Arc<AppState>,
+    module: &'static str,
+    kind: &'static str,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let response = match call(app, module, kind, request).await {
+        Ok(outcomes) => axum::Json(json!({ "outcomes": outcomes })).into_response(),
+        Err(e) => e.into_response(),
+    };
+    app.metrics
+        .record(module, kind, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn call(
+    app: &Arc<AppState>,
+    module: &'static str,
+    kind: &'static str,
+    request: Request,
+) -> Result<Vec<Outcome>, HttpError> {
+    // Who is calling is settled before the body is read: a stranger's upload is not buffered.
+    let actor = authenticate(&app.tokens, request.headers())?;
+    let body = Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                HttpError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!(
+                        "{module}/{kind}: the body is larger than this server takes ({} bytes; \
+                     `twin serve --max-body` sets it); split the batch",
+                        app.max_body
+                    ),
+                )
+            } else {
+                HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unreadable_body",
+                    format!("{module}/{kind}: the body could not be read: {rejection}"),
+                )
+            }
+        })?;
+    let app = Arc::clone(app);
+    // Parsing a large batch and carrying it take time: off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let command = body::parse_command(module, kind, &body)?;
+        // The route came from `COMMAND_KINDS`; the api has the last word on the module.
+        let owner = command.module().as_str();
+        if owner != module {
+            return Err(HttpError::new(
+                StatusCode::NOT_FOUND,
+                "wrong_module",
+                format!(
+                    "`{kind}` is a command of module {owner}, not {module}: POST /{owner}/{kind}"
+                ),
+            ));
+        }
+        app.send(actor, command)
+    })
+    .await
+    // The stack panicked: the lock is poisoned and the panic is in the server's log.
+    .unwrap_or_else(|_| Err(stack_failed()))
+}
+
+/// The actor of the request's `Authorization: Bearer <token>`.
+fn authenticate(tokens: &Tokens, headers: &HeaderMap) -> Result<Actor, HttpError> {
+    let unauthorized = |message: &str| {
+        HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            message.to_string(),
+        )
+    };
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        unauthorized("no Authorization header: send `Authorization: Bearer <token>`")
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("Authorization: expected `Bearer <token>` in ASCII"))?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => {
+            return Err(unauthorized(
+                "Authorization: expected `Bearer <token>`, found another scheme",
+            ));
+        }
+    };
+    tokens
+        .actor(token)
+        .ok_or_else(|| unauthorized("unknown token: it is not in this server's token table"))
+}
+
+async fn no_route(method: Method, uri: Uri) -> HttpError {
+    HttpError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        format!(
+            "nothing at {method} {}; commands are POST /{{module}}/{{kind}} (modules: {}; \
+             GET /openapi.json lists them), and GET /health, /metrics, /openapi.json",
+            uri.path(),
+            commands::modules().join(", ")
+        ),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> HttpError {
+    HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{method} is not served at {}: commands take POST; /health, /metrics and \
+             /openapi.json take GET",
+            uri.path()
+        ),
+    )
+}
+
+/// Runs the stack's time-driven work every `CLOCK_TICK` until the stack fails or the task is
+/// aborted; its outcomes are counted in `baoan_advance_outcomes_total`.
+pub fn spawn_clock(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CLOCK_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let app = Arc::clone(&app);
+            match tokio::task::spawn_blocking(move || app.advance()).await {
+                Ok(Ok(_)) => {}
+                _ => {
+                    eprintln!("twin: the stack failed; its time-driven work has stopped");
+                    return;
+                }
+            }
+        }
+    })
+}
+
+/// Why the server could not start or went down.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("--listen {addr}: cannot listen there: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the server's runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("the server stopped on an error: {0}")]
+    Serving(std::io::Error),
+}
+
+/// A server with its socket bound, not yet serving: the caller can print where it listens.
+pub struct Server {
+    listener: std::net::TcpListener,
+    state: Arc<AppState>,
+}
+
+impl Server {
+    /// Binds `config.listen` with a fresh, empty stack.
+    pub fn bind(config: Config) -> Result<Server, ServeError> {
+        let listen = |source| ServeError::Listen {
+            addr: config.listen,
+            source,
+        };
+        let listener = std::net::TcpListener::bind(config.listen).map_err(listen)?;
+        listener.set_nonblocking(true).map_err(listen)?;
+        Ok(Server {
+            listener,
+            state: AppState::new(InProcessStack::new(), config.tokens, config.max_body),
+        })
+    }
+
+    /// Where it listens (the port chosen, if the address asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound socket has an address")
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        Arc::clone(&self.state)
+    }
+
+    /// Serves until Ctrl-C (or SIGTERM, what a service manager sends), then lets the calls in
+    /// progress finish. Blocking: it runs its own runtime.
+    pub fn run(self) -> Result<(), ServeError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(ServeError::Runtime)?;
+        runtime
+            .block_on(self.run_until(shutdown_signal()))
+            .map_err(ServeError::Serving)
+    }
+
+    /// Serves until `shutdown` completes; in a runtime of the caller's.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let clock = spawn_clock(Arc::clone(&self.state));
+        let result = axum::serve(listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+        clock.abort();
+        result
+    }
+}
+
+/// Binds and serves until Ctrl-C; see `Server` to learn the address before serving.
+pub fn serve(config: Config) -> Result<(), ServeError> {
+    Server::bind(config)?.run()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        // If the handler cannot be installed, only SIGTERM (or a kill) stops the server.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,298 @@
+//! `GET /openapi.json`: an OpenAPI 3.1 document of the served stack, made from the list of
+//! commands, so a client generator or an engineer exploring the deployment sees every route, who
+//! may call it and an example body.
+//!
+//! Request bodies are given as examples, not schemas: the api's types carry no schema derive.
+
+use baoan_api::Command;
+use serde_json::{Map, Value, json};
+
+use crate::commands::{COMMAND_KINDS, REPORTS_ALIAS, examples};
+
+/// The document; made once at start-up.
+pub fn document() -> Value {
+    let examples = examples();
+    let mut paths = Map::new();
+    for &(module, kind) in COMMAND_KINDS {
+        let of_kind: Vec<&Command> = examples.iter().filter(|c| c.kind() == kind).collect();
+        let operation = command_operation(module, kind, &of_kind, None);
+        paths.insert(format!("/{module}/{kind}"), json!({ "post": operation }));
+        if (module, kind) == ("grid", "submit_report") {
+            let alias = command_operation(module, kind, &of_kind, Some(REPORTS_ALIAS));
+            paths.insert(REPORTS_ALIAS.into(), json!({ "post": alias }));
+        }
+    }
+    paths.insert(
+        "/health".into(),
+        json!({ "get": {
+            "operationId": "health",
+            "tags": ["service"],
+            "summary": "Whether the server is up, its uptime and the audit log's length",
+            "security": [],
+            "responses": { "200": { "description": "Up", "content": { "application/json": {
+                "schema": { "type": "object", "required": ["status", "uptime_s", "audit_entries"],
+                    "properties": {
+                        "status": { "const": "ok" },
+                        "uptime_s": { "type": "number" },
+                        "audit_entries": { "type": "integer" } } } } } } }
+        } }),
+    );
+    paths.insert(
+        "/metrics".into(),
+        json!({ "get": {
+            "operationId": "metrics",
+            "tags": ["service"],
+            "summary": "Prometheus text exposition: calls, latency, audit log, time-driven work",
+            "security": [],
+            "responses": { "200": { "description": "Metrics",
+                "content": { "text/plain": { "schema": { "type": "string" } } } } }
+        } }),
+    );
+    paths.insert(
+        "/openapi.json".into(),
+        json!({ "get": {
+            "operationId": "openapi",
+            "tags": ["service"],
+            "summary": "This document",
+            "security": [],
+            "responses": { "200": { "description": "The OpenAPI document",
+                "content": { "application/json": { "schema": { "type": "object" } } } } }
+        } }),
+    );
+    let error_schema = json!({
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": { "type": "string", "description": "What kind of error: malformed_json, \
+                invalid_body, unknown_field, unauthorized, forbidden, not_found, unknown_command, \
+                wrong_module, payload_too_large, conflict, refused, invalid" },
+            "message": { "type": "string" },
+            "field": { "type": "string", "description": "The field's path, where one is at fault" },
+            "line": { "type": "integer" },
+            "column": { "type": "integer" }
+        }
+    });
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Bao'an district platform",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The district governance platform's commands over HTTP: POST a \
+                command's fields as a JSON object to /{module}/{kind}; the answer is the \
+                outcomes the command caused at once. Every call is role-checked and written to \
+                the audit log, refused ones too; a refused call changes nothing. The time of a \
+                command is the server's, never the body's."
+        },
+        "tags": crate::commands::modules().iter().map(|m| json!({ "name": m }))
+            .chain([json!({ "name": "service" })]).collect::<Vec<_>>(),
+        "security": [{ "bearer": [] }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer",
+                    "description": "A token from the server's tokens file; it stands for one \
+                        person in one role." }
+            },
+            "schemas": {
+                "Error": error_schema,
+                "Outcomes": {
+                    "type": "object",
+                    "required": ["outcomes"],
+                    "properties": { "outcomes": { "type": "array", "items": {
+                        "type": "object", "required": ["type"],
+                        "properties": { "type": { "type": "string" } } } } }
+                }
+            },
+            "responses": error_responses()
+        }
+    })
+}
+
+/// The error answers every command may give, by status.
+const ERRORS: [(&str, &str); 7] = [
+    ("400", "The body is not valid JSON (line and column given)"),
+    ("401", "No bearer token, or one the server does not know"),
+    (
+        "403",
+        "The token's role may not send this command (the allowed roles given)",
+    ),
+    (
+        "404",
+        "A thing the command names does not exist (or the path is no command)",
+    ),
+    (
+        "409",
+        "The thing named is not in a state to take the command (conflict or refused)",
+    ),
+    ("413", "The body is larger than the server's --max-body"),
+    (
+        "422",
+        "The body is not this command's fields (the field given), or a value is invalid",
+    ),
+];
+
+fn error_responses() -> Value {
+    let mut out = Map::new();
+    for (status, description) in ERRORS {
+        out.insert(
+            format!("E{status}"),
+            json!({ "description": description, "content": { "application/json": {
+                "schema": { "$ref": "#/components/schemas/Error" } } } }),
+        );
+    }
+    Value::Object(out)
+}
+
+fn command_operation(
+    module: &str,
+    kind: &str,
+    examples: &[&Command],
+    alias: Option<&str>,
+) -> Value {
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        json!({ "description": "The outcomes the command caused at once", "content": {
+            "application/json": { "schema": { "$ref": "#/components/schemas/Outcomes" } } } }),
+    );
+    for (status, _) in ERRORS {
+        responses.insert(
+            status.into(),
+            json!({ "$ref": format!("#/components/responses/E{status}") }),
+        );
+    }
+    let example = examples.first().map(|c| fields(c)).unwrap_or(json!({}));
+    let mut description = format!("{}.", roles_text(examples));
+    if let Some(alias) = alias {
+        description = format!("The same as POST /{module}/{kind} (at {alias}). {description}");
+    }
+    json!({
+        "operationId": match alias { Some(_) => format!("{module}.{kind}.alias"), None => format!("{module}.{kind}") },
+        "tags": [module],
+        "summary": kind.replace('_', " "),
+        "description": description,
+        "requestBody": {
+            "required": false,
+            "content": { "application/json": {
+                "schema": { "type": "object" },
+                "example": example } }
+        },
+        "responses": responses,
+    })
+}
+
+/// A command's fields as its body carries them: without `type`.
+fn fields(c: &Command) -> Value {
+    let mut v = serde_json::to_value(c).expect("a command serialises as JSON");
+    if let Some(map) = v.as_object_mut() {
+        map.remove("type");
+    }
+    v
+}
+
+/// "Allowed roles: a, b" — or, where the roles depend on a field, one clause per value of the
+/// fields in which the examples differ.
+fn roles_text(examples: &[&Command]) -> String {
+    let names =
+        |c: &Command| -> Vec<&str> { c.allowed_roles().iter().map(|r| r.as_str()).collect() };
+    let Some(first) = examples.first() else {
+        return "Allowed roles: see the api".into();
+    };
+    if examples
+        .iter()
+        .all(|c| c.allowed_roles() == first.allowed_roles())
+    {
+        return format!("Allowed roles: {}", names(first).join(", "));
+    }
+    let bodies: Vec<Value> = examples.iter().map(|c| fields(c)).collect();
+    let differing: Vec<&String> = bodies[0]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .filter(|k| {
+            bodies
+                .iter()
+                .any(|b| b[k.as_str()] != bodies[0][k.as_str()])
+        })
+        .collect();
+    let clauses: Vec<String> = examples
+        .iter()
+        .zip(&bodies)
+        .map(|(c, b)| {
+            let when: Vec<String> = differing
+                .iter()
+                .map(|k| format!("{k} {}", b[k.as_str()]))
+                .collect();
+            format!("{}: {}", when.join(", "), names(c).join(", "))
+        })
+        .collect();
+    format!(
+        "Allowed roles, by {}: {}",
+        differing
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        clauses.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_has_a_post_path_with_its_roles_and_the_error_statuses() {
+        let doc = document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let paths = doc["paths"].as_object().unwrap();
+        for (module, kind) in COMMAND_KINDS {
+            let op = &paths[&format!("/{module}/{kind}")]["post"];
+            assert!(
+                op["description"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Allowed roles"),
+                "{kind}: {}",
+                op["description"]
+            );
+            for status in ["200", "400", "401", "403", "404", "409", "413", "422"] {
+                assert!(op["responses"].get(status).is_some(), "{kind}: no {status}");
+            }
+        }
+        assert!(paths.contains_key(REPORTS_ALIAS));
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+
+    #[test]
+    fn roles_that_depend_on_the_source_are_told_per_source() {
+        let doc = document();
+        let text = doc["paths"]["/grid/submit_report"]["post"]["description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            text,
+            "Allowed roles, by source: source \"inspector\": inspector; source \"hotline\": dispatcher."
+        );
+        let text = doc["paths"]["/grid/query_backlog"]["post"]["description"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(text, "Allowed roles: analyst, dispatcher, admin.");
+    }
+
+    #[test]
+    fn internal_references_resolve() {
+        let doc = document();
+        let text = doc.to_string();
+        for r in text.split("\"$ref\":\"").skip(1) {
+            let target = &r[..r.find('"').unwrap()];
+            let pointer = target.trim_start_matches('#');
+            assert!(doc.pointer(pointer).is_some(), "dangling $ref {target}");
+        }
+    }
+}

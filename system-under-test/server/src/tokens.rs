@@ -1,0 +1,330 @@
+//! Who is calling: bearer tokens, each standing for one person in one role.
+//!
+//! A deployment passes a tokens file (`twin serve --tokens FILE`):
+//!
+//! ```toml
+//! [[token]]
+//! token = "3f0c9a1e5b7d2f4e8a6c0b1d3e5f7a9c"
+//! role = "inspector"
+//! person = 1000001
+//! ```
+//!
+//! Without one, a development table is made at start-up: one random token per role, with fixed
+//! person ids, printed once so an engineer can call the server by hand.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use baoan_api::{Actor, PersonId, Role};
+use serde::Deserialize;
+
+/// Every role, in the api's order: the development table has one token for each.
+pub const ROLES: [Role; 12] = [
+    Role::Inspector,
+    Role::Resolver,
+    Role::Dispatcher,
+    Role::Reviewer,
+    Role::Analyst,
+    Role::Auditor,
+    Role::Admin,
+    Role::Responder,
+    Role::Camera,
+    Role::Department,
+    Role::Caseworker,
+    Role::CareWorker,
+];
+
+/// Person ids of the development table: this base plus the role's position in `ROLES`.
+pub const DEVELOPMENT_PERSON_BASE: u32 = 9_000_001;
+
+/// A token shorter than this can be guessed; a tokens file with one is refused.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// The token table: which actor each token stands for.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    actors: HashMap<String, Actor>,
+    /// In file (or role) order, for printing.
+    order: Vec<String>,
+    /// Made at start-up, not read from a file.
+    development: bool,
+}
+
+/// Why a tokens file could not be used; the message names the file and, where it can, the line.
+#[derive(Debug, thiserror::Error)]
+pub enum TokensError {
+    #[error("{path}: cannot read the tokens file: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokensFile {
+    #[serde(default)]
+    token: Vec<TokenEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenEntry {
+    token: toml::Spanned<String>,
+    role: Role,
+    person: PersonId,
+}
+
+impl Tokens {
+    /// The table from a tokens file (see the module's documentation).
+    pub fn load(path: &Path) -> Result<Tokens, TokensError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TokensError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Tokens::parse(path, &text)
+    }
+
+    /// The table from a tokens file's text; `path` is for messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Tokens, TokensError> {
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let invalid = |line, message: String| TokensError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let file: TokensFile = toml::from_str(text).map_err(|e| {
+            invalid(
+                e.span().map_or(1, |s| line_of(s.start)),
+                e.message().trim_end().to_string(),
+            )
+        })?;
+        if file.token.is_empty() {
+            return Err(invalid(
+                1,
+                "no [[token]] entries: nobody could call the server; expected entries such as \
+                 [[token]] token = \"...\", role = \"inspector\", person = 1000001"
+                    .into(),
+            ));
+        }
+        let mut actors = HashMap::new();
+        let mut order = Vec::new();
+        for entry in file.token {
+            let line = line_of(entry.token.span().start);
+            let token = entry.token.into_inner();
+            if token.len() < MIN_TOKEN_LEN || token.chars().any(|c| !c.is_ascii_graphic()) {
+                return Err(invalid(
+                    line,
+                    format!(
+                        "token: expected at least {MIN_TOKEN_LEN} printable ASCII characters \
+                         without spaces (such as 32 hex digits), found {} characters",
+                        token.chars().count()
+                    ),
+                ));
+            }
+            let actor = Actor {
+                role: entry.role,
+                person: entry.person,
+            };
+            if actors.insert(token.clone(), actor).is_some() {
+                return Err(invalid(
+                    line,
+                    "token: the same token is given twice; each token must stand for one person"
+                        .into(),
+                ));
+            }
+            order.push(token);
+        }
+        Ok(Tokens {
+            actors,
+            order,
+            development: false,
+        })
+    }
+
+    /// A development table: one random token (32 hex digits) per role, person ids from
+    /// `DEVELOPMENT_PERSON_BASE` in the order of `ROLES`.
+    pub fn development() -> Result<Tokens, getrandom::Error> {
+        let mut actors = HashMap::new();
+        let mut order = Vec::new();
+        for (i, role) in ROLES.into_iter().enumerate() {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes)?;
+            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            actors.insert(
+                token.clone(),
+                Actor {
+                    role,
+                    person: PersonId(DEVELOPMENT_PERSON_BASE + i as u32),
+                },
+            );
+            order.push(token);
+        }
+        Ok(Tokens {
+            actors,
+            order,
+            development: true,
+        })
+    }
+
+    /// The actor a token stands for.
+    pub fn actor(&self, token: &str) -> Option<Actor> {
+        self.actors.get(token).copied()
+    }
+
+    /// The first token of `role`, if any (tests and the development table's printout).
+    pub fn token_for(&self, role: Role) -> Option<&str> {
+        self.order
+            .iter()
+            .find(|t| self.actors[*t].role == role)
+            .map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.development
+    }
+
+    /// One line per token — role, person, token — for printing a development table.
+    pub fn table(&self) -> String {
+        self.order
+            .iter()
+            .map(|t| {
+                let a = self.actors[t];
+                format!("  {:<12} person {:<8} {t}\n", a.role.as_str(), a.person.0)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No wildcard: a role added to the api stops this from compiling until it is in `ROLES`.
+    fn position(role: Role) -> usize {
+        match role {
+            Role::Inspector => 0,
+            Role::Resolver => 1,
+            Role::Dispatcher => 2,
+            Role::Reviewer => 3,
+            Role::Analyst => 4,
+            Role::Auditor => 5,
+            Role::Admin => 6,
+            Role::Responder => 7,
+            Role::Camera => 8,
+            Role::Department => 9,
+            Role::Caseworker => 10,
+            Role::CareWorker => 11,
+        }
+    }
+
+    #[test]
+    fn roles_lists_every_role_once() {
+        for (i, r) in ROLES.into_iter().enumerate() {
+            assert_eq!(position(r), i, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn the_development_table_has_one_random_token_per_role() {
+        let a = Tokens::development().unwrap();
+        let b = Tokens::development().unwrap();
+        assert_eq!(a.len(), ROLES.len());
+        assert!(a.is_development());
+        for role in ROLES {
+            let token = a.token_for(role).unwrap();
+            assert_eq!(token.len(), 32);
+            assert_eq!(a.actor(token).unwrap().role, role);
+            assert_ne!(Some(token), b.token_for(role), "tokens are drawn anew");
+        }
+        assert_eq!(
+            a.actor(a.token_for(Role::Inspector).unwrap())
+                .unwrap()
+                .person,
+            PersonId(DEVELOPMENT_PERSON_BASE)
+        );
+        assert!(a.table().contains("care_worker"));
+    }
+
+    #[test]
+    fn a_tokens_file_gives_each_token_its_actor() {
+        let text = r#"
+[[token]]
+token = "0123456789abcdef0123"
+role = "inspector"
+person = 1000001
+
+[[token]]
+token = "fedcba9876543210fedc"
+role = "care_worker"
+person = 5000001
+"#;
+        let t = Tokens::parse(Path::new("tokens.toml"), text).unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(!t.is_development());
+        assert_eq!(
+            t.actor("fedcba9876543210fedc"),
+            Some(Actor {
+                role: Role::CareWorker,
+                person: PersonId(5_000_001)
+            })
+        );
+        assert_eq!(t.actor("nope"), None);
+    }
+
+    #[test]
+    fn a_bad_tokens_file_is_refused_naming_file_and_line() {
+        let bad_role =
+            "[[token]]\ntoken = \"0123456789abcdef0123\"\nrole = \"inspecter\"\nperson = 1\n";
+        let e = Tokens::parse(Path::new("t.toml"), bad_role).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("t.toml:3: "), "{text}");
+        assert!(text.contains("inspecter"), "{text}");
+
+        let short = "[[token]]\ntoken = \"abc\"\nrole = \"admin\"\nperson = 1\n";
+        let text = Tokens::parse(Path::new("t.toml"), short)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.starts_with("t.toml:2: token: expected at least 16"),
+            "{text}"
+        );
+
+        let twice = "[[token]]\ntoken = \"0123456789abcdef0123\"\nrole = \"admin\"\nperson = 1\n\
+                     [[token]]\ntoken = \"0123456789abcdef0123\"\nrole = \"analyst\"\nperson = 2\n";
+        let text = Tokens::parse(Path::new("t.toml"), twice)
+            .unwrap_err()
+            .to_string();
+        assert!(text.starts_with("t.toml:6: "), "{text}");
+
+        let empty = Tokens::parse(Path::new("t.toml"), "").unwrap_err();
+        assert!(empty.to_string().starts_with("t.toml:1: no [[token]]"));
+
+        let broken = "[[token]]\ntoken = \"0123456789abcdef0123\nrole = \"admin\"\n";
+        let text = Tokens::parse(Path::new("t.toml"), broken)
+            .unwrap_err()
+            .to_string();
+        assert!(text.starts_with("t.toml:2: "), "{text}");
+
+        let missing = Tokens::load(Path::new("/nonexistent/tokens.toml")).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("/nonexistent/tokens.toml: cannot read")
+        );
+    }
+}
