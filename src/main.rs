@@ -9,6 +9,13 @@ use std::time::Instant;
 use baoan_twin::{Progress, RunError, RunOptions, district::Figures};
 use clap::{Parser, Subcommand};
 
+// Linking a whole district's feeds allocates and frees tens of millions of small objects on one
+// thread, and perf showed glibc's allocator consolidating and zeroing pages for a tenth of the
+// time. With mimalloc, blocks-district linked in 89.9 s instead of 114.3 s and peaked at 9.3 GiB
+// instead of 12.6 GiB, with the same report.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "twin",
