@@ -283,7 +283,6 @@ pub fn finish(world: &mut World) -> CasesOutcome {
     let mut first_by_agency: BTreeMap<Agency, Vec<u64>> = BTreeMap::new();
     let mut tasks_by_agency: BTreeMap<Agency, (u64, u64, u64)> = BTreeMap::new(); // due, done, on time
     let (mut high_due, mut high_all_on_time, mut joint) = (0u64, 0u64, 0u64);
-    let mut missing_on_closed = 0u64;
     for rec in ledger.cases.values() {
         *by_level.entry(rec.level.as_str()).or_default() += 1;
         joint += u64::from(rec.joint);
@@ -323,7 +322,6 @@ pub fn finish(world: &mut World) -> CasesOutcome {
             high_due += 1;
             high_all_on_time += u64::from(rec.tasks.values().all(|t| t.2.is_some_and(|d| d.1)));
         }
-        let _ = &mut missing_on_closed;
     }
     let mut first_json = serde_json::Map::new();
     for (agency, times) in &first_by_agency {
