@@ -1352,21 +1352,14 @@ fn plan_tasks(
                 .sample(rng)) as u64;
             let around = t.agency == Agency::Police && urgent;
             let team = teams.get_mut(&key).expect("every agency has a team");
-            let (_, s, _) = team.book(ready, work, around);
+            let (w, s, _) = team.book(ready, work, around);
             start = start.max(s);
-            works.push((key, work));
+            works.push((key, w, work));
         }
         // The joint visit waits for its last member; each member is busy until it ends.
         let mut done = start;
-        for (key, work) in works {
+        for (key, w, work) in works {
             let team = teams.get_mut(&key).expect("team");
-            let w = team
-                .free_at
-                .iter()
-                .enumerate()
-                .max_by_key(|&(i, &f)| (f, std::cmp::Reverse(i)))
-                .map(|(i, _)| i)
-                .expect("worker");
             team.free_at[w] = team.free_at[w].max(start + work);
             done = done.max(start + work);
         }
