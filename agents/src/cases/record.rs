@@ -279,12 +279,12 @@ pub fn finish(world: &mut World) -> CasesOutcome {
     let mut invariants = Vec::new();
 
     // --- Disputes -------------------------------------------------------------------------
-    let mut by_level: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut by_level: BTreeMap<RiskLevel, u64> = BTreeMap::new();
     let mut first_by_agency: BTreeMap<Agency, Vec<u64>> = BTreeMap::new();
     let mut tasks_by_agency: BTreeMap<Agency, (u64, u64, u64)> = BTreeMap::new(); // due, done, on time
     let (mut high_due, mut high_all_on_time, mut joint) = (0u64, 0u64, 0u64);
     for rec in ledger.cases.values() {
-        *by_level.entry(rec.level.as_str()).or_default() += 1;
+        *by_level.entry(rec.level).or_default() += 1;
         joint += u64::from(rec.joint);
         let mut first: Option<u64> = None;
         for &(agency, due, done) in rec.tasks.values() {
@@ -371,7 +371,8 @@ pub fn finish(world: &mut World) -> CasesOutcome {
         .metrics
         .set("cases.escalations_prevented", prevented as f64);
     let by_intake_level = {
-        let mut m: BTreeMap<&str, [u64; 4]> = BTreeMap::new();
+        // Keyed by the level itself, so tables and JSON run from low to acute.
+        let mut m: BTreeMap<RiskLevel, [u64; 4]> = BTreeMap::new();
         for (case, rec) in &ledger.cases {
             let Some(&h) = truth.case_household.get(case) else {
                 continue;
@@ -385,7 +386,7 @@ pub fn finish(world: &mut World) -> CasesOutcome {
             {
                 continue;
             }
-            let e = m.entry(rec.level.as_str()).or_default();
+            let e = m.entry(rec.level).or_default();
             e[0] += 1;
             e[1] += u64::from(hh.violent_at.is_some());
             e[2] += u64::from(hh.counterfactual_at.is_some());
@@ -633,7 +634,7 @@ pub fn finish(world: &mut World) -> CasesOutcome {
         .iter()
         .map(|(l, v)| {
             vec![
-                l.to_string(),
+                l.as_str().to_string(),
                 v[0].to_string(),
                 v[2].to_string(),
                 v[1].to_string(),
