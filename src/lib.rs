@@ -403,29 +403,17 @@ pub fn run_scenario_on(
     report.section("grid", &outcome.section);
     let mut sections = vec![counts.html_section(), outcome.html];
     let mut invariants = outcome.invariants;
-    if let Some(c) = command_outcome {
-        report.section("command", &c.section);
-        sections.push(c.html);
-        invariants.extend(c.invariants);
-        outcome.metrics.merge(c.metrics);
-    }
-    if let Some(m) = matcher_outcome {
-        report.section("matcher", &m.section);
-        sections.push(m.html);
-        invariants.extend(m.invariants);
-        outcome.metrics.merge(m.metrics);
-    }
-    if let Some(b) = blocks_outcome {
-        report.section("blocks", &b.section);
-        sections.push(b.html);
-        invariants.extend(b.invariants);
-        outcome.metrics.merge(b.metrics);
-    }
-    if let Some(c) = cases_outcome {
-        report.section("cases", &c.section);
-        sections.push(c.html);
-        invariants.extend(c.invariants);
-        outcome.metrics.merge(c.metrics);
+    for (name, part) in [
+        ("command", command_outcome),
+        ("matcher", matcher_outcome),
+        ("blocks", blocks_outcome),
+        ("cases", cases_outcome),
+    ] {
+        let Some(part) = part else { continue };
+        report.section(name, &part.section);
+        sections.push(part.html);
+        invariants.extend(part.invariants);
+        outcome.metrics.merge(part.metrics);
     }
     let slos = evaluate(&scenario.slos, &outcome.metrics);
     report.conclude(slos, invariants);

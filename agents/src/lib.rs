@@ -40,6 +40,32 @@ pub(crate) fn note_refusal(
     }
 }
 
+/// A call a loop makes before the run's first tick (an address library, a directory, the
+/// departments' exports, enrolments): sent at time 0, a refusal counted and noted for the report.
+pub(crate) fn send_before_run(
+    bridge: &mut baoan_world::bridge::StackBridge,
+    refused: &mut u64,
+    notes: &mut Vec<String>,
+    actor: baoan_api::Actor,
+    command: baoan_api::Command,
+) -> Option<Vec<baoan_api::Outcome>> {
+    bridge.sent += 1;
+    let kind = command.kind();
+    match bridge.stack.send(&baoan_api::Envelope {
+        actor,
+        sent_at: 0,
+        command,
+    }) {
+        Ok(out) => Some(out),
+        Err(e) => {
+            bridge.refused += 1;
+            *refused += 1;
+            notes.push(format!("refused {kind}: {e}"));
+            None
+        }
+    }
+}
+
 /// A map of the district's grids coloured by one value each (`None`: no data), as inline SVG.
 pub fn grid_map_svg(
     district: &baoan_world::District,

@@ -212,21 +212,8 @@ fn send_setup(
     actor: Actor,
     command: Command,
 ) -> Option<Vec<Outcome>> {
-    bridge.sent += 1;
-    let kind = command.kind();
-    match bridge.stack.send(&Envelope {
-        actor,
-        sent_at: 0,
-        command,
-    }) {
-        Ok(out) => Some(out),
-        Err(e) => {
-            bridge.refused += 1;
-            ledger.refused += 1;
-            ledger.notes.push(format!("refused {kind}: {e}"));
-            None
-        }
-    }
+    let l = &mut *ledger;
+    crate::send_before_run(bridge, &mut l.refused, &mut l.notes, actor, command)
 }
 
 fn send_bulk(bulk: &mut Vec<Record>, bridge: &mut StackBridge, ledger: &mut BlocksLedger) {

@@ -336,7 +336,7 @@ pub struct CasesState {
     /// Care workers' visits booked per (worker, day).
     care_booked: HashMap<(u32, u64), u32>,
     /// Outcomes heard this tick, to act on in the next.
-    heard: Vec<(u64, Outcome, Option<u64>)>,
+    heard: Vec<(u64, Outcome)>,
     /// Cases with a closing visit booked.
     closing: std::collections::BTreeSet<u64>,
     next_case_ref: u64,
@@ -492,21 +492,8 @@ fn setup(
     ledger.case_workers = directory.case_workers.len() as u64;
     ledger.care_workers = directory.care_workers.len() as u64;
     let setup_send = |bridge: &mut StackBridge, ledger: &mut CasesLedger, actor, command| {
-        bridge.sent += 1;
-        let kind = Command::kind(&command);
-        match bridge.stack.send(&Envelope {
-            actor,
-            sent_at: 0,
-            command,
-        }) {
-            Ok(out) => Some(out),
-            Err(e) => {
-                bridge.refused += 1;
-                ledger.refused += 1;
-                ledger.notes.push(format!("refused {kind}: {e}"));
-                None
-            }
-        }
+        let l = &mut *ledger;
+        crate::send_before_run(bridge, &mut l.refused, &mut l.notes, actor, command)
     };
     setup_send(
         &mut bridge,
@@ -817,7 +804,7 @@ fn act(
     let end = config.end_ms;
     let mut rng = state.rng.take().expect("set up");
     // What the platform said last tick.
-    for (at, o, _) in std::mem::take(&mut state.heard) {
+    for (at, o) in std::mem::take(&mut state.heard) {
         match o {
             Outcome::CaseOpened { case, tasks, .. }
             | Outcome::CaseReassessed { case, tasks, .. } => {
@@ -1130,7 +1117,6 @@ fn act(
             CasesAction::CreditEvent { event_ref } => {
                 let (subject, _, _) = truth.credit[&event_ref].clone();
                 let kind = ledger.credit_kinds[&event_ref];
-                ledger.credit_sent.insert(event_ref, at);
                 send(
                     &mut out,
                     COURT,
@@ -1272,7 +1258,6 @@ fn act(
                         .and_modify(|b| *b -= 1);
                     continue;
                 }
-                ledger.care_visits_sent += 1;
                 send(
                     &mut out,
                     Actor {
@@ -1418,10 +1403,8 @@ pub fn hear(
                 }
             }
         }
-        ledger.take(&msg.outcome, msg.at, &truth);
-        state
-            .heard
-            .push((msg.at, msg.outcome.clone(), msg.client_ref));
+        ledger.take(&msg.outcome, msg.at);
+        state.heard.push((msg.at, msg.outcome.clone()));
     }
     for r in refusals.read() {
         if r.envelope.command.module() != baoan_api::Module::Cases {

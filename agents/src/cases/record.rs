@@ -50,7 +50,6 @@ pub struct CasesLedger {
     closed: u64,
 
     pub credit_kinds: HashMap<u64, CreditKind>,
-    pub credit_sent: HashMap<u64, u64>,
     pub delivery_receiver: HashMap<u64, CreditReceiver>,
     /// delivery → (event, acknowledged at, on time, revoke).
     deliveries: BTreeMap<u64, (u64, Done, bool)>,
@@ -62,13 +61,10 @@ pub struct CasesLedger {
     pub registration_grid: HashMap<u64, u32>,
     /// registration_ref → reasons flagged (empty: approved).
     registrations: BTreeMap<u64, Vec<FlagReason>>,
-    /// supervision task → registration_ref, and its verdict.
-    supervision: HashMap<u64, u64>,
     verdicts: BTreeMap<u64, SupervisionVerdict>,
     trading: BTreeMap<u64, SupervisionVerdict>,
 
     pub care_enrolled: u64,
-    pub care_visits_sent: u64,
     care_visits: u64,
     care_on_time: u64,
     care_overdue: BTreeMap<&'static str, u64>,
@@ -109,7 +105,7 @@ pub(crate) fn is_cases_outcome(o: &Outcome) -> bool {
 }
 
 impl CasesLedger {
-    pub(crate) fn take(&mut self, o: &Outcome, at: u64, _truth: &CasesTruth) {
+    pub(crate) fn take(&mut self, o: &Outcome, at: u64) {
         match o {
             Outcome::CaseOpened {
                 case, level, tasks, ..
@@ -192,7 +188,6 @@ impl CasesLedger {
             Outcome::RegistrationChecked {
                 registration_ref,
                 decision,
-                task,
                 grid,
                 ..
             } => {
@@ -201,9 +196,6 @@ impl CasesLedger {
                     RegistrationDecision::Flagged { reasons } => reasons.clone(),
                 };
                 self.registrations.insert(*registration_ref, reasons);
-                if let Some(t) = task {
-                    self.supervision.insert(*t, *registration_ref);
-                }
                 if let Some(g) = grid {
                     self.registration_grid.insert(*registration_ref, *g);
                 }
