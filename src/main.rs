@@ -85,7 +85,8 @@ enum Cmd {
     Validate { file: PathBuf },
     /// Serve the stack over HTTP for clients and load tests: every command at
     /// POST /{module}/{kind} with a bearer token, and GET /health, /metrics (Prometheus) and
-    /// /openapi.json. The stack is kept in memory: stopping the server (Ctrl-C) loses it.
+    /// /openapi.json. Every call is journaled (SQLite or PostgreSQL) before it is answered, and
+    /// a restart replays the journal: nothing acknowledged is lost.
     Serve {
         /// The address to listen on (IP:port).
         #[arg(long, default_value = baoan_server::DEFAULT_LISTEN)]
@@ -97,7 +98,102 @@ enum Cmd {
         /// The largest request body taken, in bytes (block-data batches are big).
         #[arg(long, default_value_t = baoan_server::DEFAULT_MAX_BODY)]
         max_body: usize,
+        /// Where the stack's journal lives: sqlite://PATH (one file, WAL) or
+        /// postgres://USER@HOST:PORT/DATABASE; `memory` keeps it in memory only.
+        #[arg(long, default_value = baoan_server::DEFAULT_DATABASE)]
+        database: String,
     },
+    /// Find the knee of a served stack: grid reports at a stepped-up arrival rate (open model,
+    /// latency corrected for coordinated omission) until the p99 breaks the SLO; writes
+    /// load.json, knee.svg and index.html. Exits 3 if the generator itself fell behind.
+    Load {
+        #[command(flatten)]
+        target: LoadTargetArgs,
+        /// The first step's rate (reports per second).
+        #[arg(long, default_value_t = 1000.0)]
+        start_rate: f64,
+        /// No step above this rate.
+        #[arg(long, default_value_t = 40_000.0)]
+        max_rate: f64,
+        /// Each step's rate is the last one's times this.
+        #[arg(long, default_value_t = 1.25)]
+        factor: f64,
+        /// Seconds measured per step (after its warm-up).
+        #[arg(long, default_value_t = 15.0)]
+        step_s: f64,
+        /// Seconds of warm-up per step, left out of its figures.
+        #[arg(long, default_value_t = 3.0)]
+        warmup_s: f64,
+        /// The SLO on the corrected p99, in milliseconds.
+        #[arg(long, default_value_t = 20.0)]
+        slo_p99_ms: f64,
+        /// The largest share of non-2xx answers a step may have and still pass.
+        #[arg(long, default_value_t = 0.001)]
+        max_error_rate: f64,
+        #[arg(long, default_value = "out/load")]
+        out: PathBuf,
+    },
+    /// Soak a served stack: one rate for a long time, sampled every interval (latency, errors,
+    /// the server's and the harness's memory); writes soak.json, soak.svg and index.html. Exits
+    /// 3 if the generator fell behind.
+    Soak {
+        #[command(flatten)]
+        target: LoadTargetArgs,
+        /// Reports per second.
+        #[arg(long)]
+        rate: f64,
+        /// Seconds measured (after the warm-up): 3600 for an hour.
+        #[arg(long, default_value_t = 3600.0)]
+        duration_s: f64,
+        /// Seconds of warm-up: memory growth and latency drift are taken from its end.
+        #[arg(long, default_value_t = 60.0)]
+        warmup_s: f64,
+        /// Seconds between samples.
+        #[arg(long, default_value_t = 10.0)]
+        interval_s: f64,
+        #[arg(long, default_value = "out/soak")]
+        out: PathBuf,
+    },
+}
+
+/// Which served stack to load, and as whom.
+#[derive(clap::Args)]
+struct LoadTargetArgs {
+    /// The served stack's base URL (what `twin serve` printed).
+    #[arg(long)]
+    stack: String,
+    /// The tokens file the server was started with (`twin serve --tokens FILE`): an admin token
+    /// loads the grid directory, an inspector token sends the reports.
+    #[arg(long)]
+    tokens: PathBuf,
+    /// Keep-alive connections (each carries one request at a time).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+}
+
+impl LoadTargetArgs {
+    fn target(&self) -> Result<baoan_load::LoadTarget, RunError> {
+        baoan_load::LoadTarget::from_tokens_file(&self.stack, &self.tokens).map_err(load_error)
+    }
+}
+
+/// A bad URL, tokens file or spec is the engineer's to fix (exit 2); a server that cannot be
+/// reached or refuses the set-up stops the harness (exit 3).
+fn load_error(e: baoan_load::LoadError) -> RunError {
+    use baoan_load::LoadError as E;
+    match e {
+        E::BadUrl { .. } | E::Tokens(_) | E::MissingToken { .. } | E::BadSpec(_) => {
+            RunError::BadInput(e.to_string())
+        }
+        _ => RunError::Harness(e.to_string()),
+    }
+}
+
+fn seconds(flag: &str, s: f64) -> Result<std::time::Duration, RunError> {
+    std::time::Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|_| s.is_finite())
+        .ok_or_else(|| RunError::BadInput(format!("--{flag}: expected seconds ≥ 0, got {s}")))
 }
 
 #[derive(Subcommand)]
@@ -342,7 +438,92 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             listen,
             tokens,
             max_body,
-        } => serve(listen, tokens, max_body),
+            database,
+        } => serve(listen, tokens, max_body, database),
+        Cmd::Load {
+            target,
+            start_rate,
+            max_rate,
+            factor,
+            step_s,
+            warmup_s,
+            slo_p99_ms,
+            max_error_rate,
+            out,
+        } => {
+            let spec = baoan_load::KneeSpec {
+                start_rate,
+                max_rate,
+                growth: baoan_load::RateGrowth::Factor(factor),
+                step_duration: seconds("step-s", step_s)?,
+                warmup: seconds("warmup-s", warmup_s)?,
+                connections: target.connections,
+                slo_p99_ms,
+                max_error_rate,
+                ..baoan_load::KneeSpec::default()
+            };
+            let result = baoan_load::find_knee(&target.target()?, &spec).map_err(load_error)?;
+            let files = baoan_load::write_knee_report(&out, &result).map_err(load_error)?;
+            match result.knee_rate {
+                Some(rate) => eprintln!(
+                    "twin: the knee is {rate:.0} reports/s (corrected p99 within {slo_p99_ms} ms, \
+                     errors within {:.2}%); stopped: {:?}",
+                    max_error_rate * 100.0,
+                    result.stop
+                ),
+                None => eprintln!(
+                    "twin: no step met the SLO (corrected p99 within {slo_p99_ms} ms); stopped: {:?}",
+                    result.stop
+                ),
+            }
+            eprintln!("twin: report at {}", files.html.display());
+            if result.generator_behind {
+                eprintln!(
+                    "twin: the load generator fell behind its timetable ({}): the last step's \
+                     figures are the generator's limit, not the server's",
+                    result.generator_behind_detail.as_deref().unwrap_or("")
+                );
+                return Ok(3);
+            }
+            Ok(0)
+        }
+        Cmd::Soak {
+            target,
+            rate,
+            duration_s,
+            warmup_s,
+            interval_s,
+            out,
+        } => {
+            let spec = baoan_load::SoakSpec {
+                rate,
+                duration: seconds("duration-s", duration_s)?,
+                warmup: seconds("warmup-s", warmup_s)?,
+                interval: seconds("interval-s", interval_s)?,
+                connections: target.connections,
+                ..baoan_load::SoakSpec::default()
+            };
+            let result = baoan_load::soak(&target.target()?, &spec).map_err(load_error)?;
+            let files = baoan_load::write_soak_report(&out, &result).map_err(load_error)?;
+            let mib = |b: Option<i64>| {
+                b.map(|b| format!("{:+.1} MiB", b as f64 / 1048576.0))
+                    .unwrap_or_else(|| "unknown".into())
+            };
+            eprintln!(
+                "twin: soak at {rate} reports/s for {duration_s} s: {} sent, error rate {:.4}, \
+                 corrected p99 drift {}; memory growth after warm-up: server {}, harness {}",
+                result.total.sent,
+                result.total.error_rate,
+                result
+                    .p99_drift_ms
+                    .map(|d| format!("{d:+.2} ms"))
+                    .unwrap_or_else(|| "unknown".into()),
+                mib(result.server_rss_growth_bytes),
+                mib(result.harness_rss_growth_bytes)
+            );
+            eprintln!("twin: report at {}", files.html.display());
+            Ok(if result.generator_behind { 3 } else { 0 })
+        }
         Cmd::Validate { file } => {
             let s = baoan_twin::load_scenario(&file, None, None)?;
             baoan_twin::check_inputs(&s, &RunOptions::default())?;
@@ -359,7 +540,12 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
     }
 }
 
-fn serve(listen: SocketAddr, tokens: Option<PathBuf>, max_body: usize) -> Result<u8, RunError> {
+fn serve(
+    listen: SocketAddr,
+    tokens: Option<PathBuf>,
+    max_body: usize,
+    database: String,
+) -> Result<u8, RunError> {
     if max_body == 0 {
         return Err(RunError::BadInput(
             "--max-body: expected a positive number of bytes, got 0".into(),
@@ -372,27 +558,47 @@ fn serve(listen: SocketAddr, tokens: Option<PathBuf>, max_body: usize) -> Result
         None => baoan_server::Tokens::development()
             .map_err(|e| RunError::Harness(format!("cannot draw development tokens: {e}")))?,
     };
-    let server = baoan_server::Server::bind(baoan_server::Config {
+    let in_memory = database == "memory";
+    let config = baoan_server::Config {
         listen,
         tokens: tokens.clone(),
         max_body,
-    })
-    .map_err(|e| RunError::BadInput(e.to_string()))?;
-    if tokens.is_development() {
-        eprint!(
-            "twin: development tokens, for this run only (not for a deployment: pass --tokens FILE):\n{}",
-            tokens.table()
+        database: (!in_memory).then_some(database),
+    };
+    baoan_server::serve(config, |server| {
+        if tokens.is_development() {
+            eprint!(
+                "twin: development tokens, for this run only (not for a deployment: pass --tokens FILE):\n{}",
+                tokens.table()
+            );
+        }
+        let r = server.replayed();
+        if r.commands + r.advances > 0 {
+            eprintln!(
+                "twin: replayed the journal: {} calls and {} ticks of time-driven work; the \
+                 clock resumes at {:.1} s",
+                r.commands,
+                r.advances,
+                r.resumed_at as f64 / 1000.0
+            );
+        }
+        eprintln!(
+            "twin: serving the stack at http://{} (state: {})",
+            server.local_addr(),
+            server.state().storage()
         );
-    }
-    eprintln!(
-        "twin: serving the stack at http://{} (in memory; storage is not implemented yet)",
-        server.local_addr()
-    );
-    server.run().map_err(|e| match e {
-        baoan_server::ServeError::Listen { .. } => RunError::BadInput(e.to_string()),
+    })
+    .map_err(|e| match e {
+        baoan_server::ServeError::Listen { .. } | baoan_server::ServeError::Storage(_) => {
+            RunError::BadInput(e.to_string())
+        }
         _ => RunError::Harness(e.to_string()),
     })?;
-    eprintln!("twin: stopped; the stack's state is gone with it");
+    if in_memory {
+        eprintln!("twin: stopped; the stack's state (in memory) is gone with it");
+    } else {
+        eprintln!("twin: stopped; the journal keeps the stack's state for the next start");
+    }
     Ok(0)
 }
 

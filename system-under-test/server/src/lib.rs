@@ -9,13 +9,16 @@
 //! - `GET /health`, `GET /metrics` (Prometheus text), `GET /openapi.json` (OpenAPI 3.1).
 //! - Once a second the server lets the stack do its time-driven work (escalations).
 //!
-//! The stack is kept in memory: stopping the server loses it (storage is not implemented yet).
+//! What the stack was told is journaled in one SQLite file (the default) or in PostgreSQL
+//! (`store`): a restart replays the journal, so nothing acknowledged is lost. Tests and quick
+//! trials may keep it in memory only.
 
 pub mod body;
 pub mod commands;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod store;
 pub mod tokens;
 
 use std::future::Future;
@@ -35,6 +38,7 @@ use baoan_stack::InProcessStack;
 use serde_json::json;
 
 pub use error::HttpError;
+pub use store::{Database, StoreError};
 pub use tokens::{Tokens, TokensError};
 
 /// Where `twin serve` listens unless told otherwise: this machine only.
@@ -46,6 +50,10 @@ pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 /// How often the stack's time-driven work runs.
 pub const CLOCK_TICK: Duration = Duration::from_secs(1);
 
+/// Where a served stack's state lives unless told otherwise: one SQLite file in the directory
+/// the server is started from.
+pub const DEFAULT_DATABASE: &str = "sqlite://twin-stack.sqlite";
+
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -53,6 +61,28 @@ pub struct Config {
     pub tokens: Tokens,
     /// Bodies larger than this are refused with 413.
     pub max_body: usize,
+    /// `sqlite://PATH` or `postgres://…`; `None` keeps the stack in memory only (lost on stop).
+    pub database: Option<String>,
+}
+
+/// What a start-up replay of the journal did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replayed {
+    pub commands: u64,
+    pub advances: u64,
+    /// The server's clock resumes here (milliseconds), so times never go backwards.
+    pub resumed_at: Millis,
+}
+
+/// A call carried by the stack: its answer, to be given once the journal entry (if the stack is
+/// journaled) is committed.
+pub type Carried = (Result<Vec<Outcome>, HttpError>, Option<store::Committed>);
+
+/// The stack and the next journal sequence number, under one lock: entries are numbered and
+/// queued in the order the stack carries them.
+struct Core {
+    stack: InProcessStack,
+    next_seq: i64,
 }
 
 /// What the handlers share: the stack behind a lock, who may call, the clock and the counters.
@@ -60,9 +90,14 @@ pub struct Config {
 /// The lock is a std `Mutex`, taken only inside blocking tasks (`spawn_blocking`) and never
 /// across an `await`: a large batch keeps one blocking thread busy, not the async workers.
 pub struct AppState {
-    stack: Mutex<InProcessStack>,
+    stack: Mutex<Core>,
     tokens: Tokens,
     started: Instant,
+    /// The clock's reading at `started` (the last journaled time after a restart).
+    base_ms: Millis,
+    journal: Option<store::Journal>,
+    /// "memory", or the database's URL without its password.
+    storage: String,
     max_body: usize,
     metrics: metrics::Metrics,
     /// The audit log's length after the last call, so `/health` and `/metrics` never wait for
@@ -72,12 +107,72 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// A server whose stack lives in memory only.
     pub fn new(stack: InProcessStack, tokens: Tokens, max_body: usize) -> Arc<AppState> {
+        Self::build(stack, 1, 0, None, "memory".into(), tokens, max_body)
+    }
+
+    /// A server whose stack is journaled in the database at `url`: the journal is replayed into
+    /// an empty stack first. Call in a tokio runtime (the journal's writer runs on it).
+    pub async fn open(
+        url: &str,
+        tokens: Tokens,
+        max_body: usize,
+    ) -> Result<(Arc<AppState>, Replayed), StoreError> {
+        let db = Database::open(url).await?;
+        let mut stack = InProcessStack::new();
+        let mut replayed = Replayed::default();
+        let progress_every = 1_000_000u64;
+        let (last_seq, last_at) = db
+            .replay(url, |seq, entry| {
+                match entry {
+                    store::Entry::Command(envelope) => {
+                        // Refused calls were journaled too: they change nothing but the audit
+                        // log, which the replay rebuilds the same way.
+                        let _ = stack.send(&envelope);
+                        replayed.commands += 1;
+                    }
+                    store::Entry::Advance(at) => {
+                        stack.advance(at);
+                        replayed.advances += 1;
+                    }
+                }
+                if (seq as u64).is_multiple_of(progress_every) {
+                    eprintln!("twin: replaying the journal: {seq} entries");
+                }
+            })
+            .await?;
+        replayed.resumed_at = last_at;
+        let journal = store::Journal::start(db);
+        let state = Self::build(
+            stack,
+            last_seq + 1,
+            last_at,
+            Some(journal),
+            store::redact(url),
+            tokens,
+            max_body,
+        );
+        Ok((state, replayed))
+    }
+
+    fn build(
+        stack: InProcessStack,
+        next_seq: i64,
+        base_ms: Millis,
+        journal: Option<store::Journal>,
+        storage: String,
+        tokens: Tokens,
+        max_body: usize,
+    ) -> Arc<AppState> {
         let audit_entries = AtomicU64::new(stack.audit().len() as u64);
         Arc::new(AppState {
-            stack: Mutex::new(stack),
+            stack: Mutex::new(Core { stack, next_seq }),
             tokens,
             started: Instant::now(),
+            base_ms,
+            journal,
+            storage,
             max_body,
             metrics: metrics::Metrics::default(),
             audit_entries,
@@ -88,7 +183,17 @@ impl AppState {
     /// Milliseconds since the server started: the time of every command and of the stack's
     /// time-driven work.
     pub fn now_ms(&self) -> Millis {
-        self.started.elapsed().as_millis() as Millis
+        self.base_ms + self.started.elapsed().as_millis() as Millis
+    }
+
+    /// "memory", or the database the stack is journaled in (without its password).
+    pub fn storage(&self) -> &str {
+        &self.storage
+    }
+
+    /// Journal entries committed since start and the transactions that carried them.
+    pub fn journal_committed(&self) -> Option<(u64, u64)> {
+        self.journal.as_ref().map(|j| j.committed())
     }
 
     pub fn tokens(&self) -> &Tokens {
@@ -102,39 +207,83 @@ impl AppState {
     /// Runs `f` on the stack (tests read its audit log with this). Blocks while a call is being
     /// carried: not for async code.
     pub fn with_stack<R>(&self, f: impl FnOnce(&mut InProcessStack) -> R) -> Result<R, HttpError> {
-        let mut stack = self.lock()?;
-        let r = f(&mut stack);
+        let mut core = self.lock()?;
+        let r = f(&mut core.stack);
         self.audit_entries
-            .store(stack.audit().len() as u64, Ordering::Relaxed);
+            .store(core.stack.audit().len() as u64, Ordering::Relaxed);
         Ok(r)
     }
 
-    /// Carries one command for `actor`, at the server's time. Blocking.
+    /// Carries one command for `actor` at the server's time and queues it for the journal;
+    /// the answer must not be given before the returned receiver (if any) says it is committed.
+    /// Blocking.
+    pub fn carry(&self, actor: Actor, command: Command) -> Result<Carried, HttpError> {
+        let mut core = self.lock()?;
+        // The time is read under the lock, so commands reach the stack in time order.
+        let envelope = Envelope {
+            actor,
+            sent_at: self.now_ms(),
+            command,
+        };
+        let result = core.stack.send(&envelope);
+        let committed = self.journal.as_ref().map(|j| {
+            let seq = core.next_seq;
+            core.next_seq += 1;
+            j.command(seq, &envelope)
+        });
+        self.audit_entries
+            .store(core.stack.audit().len() as u64, Ordering::Relaxed);
+        drop(core);
+        Ok((result.map_err(|e| HttpError::from_api(&e)), committed))
+    }
+
+    /// Carries one command and waits for its journal entry. Blocking: not for async code (the
+    /// handlers use `carry` and await the commit).
     pub fn send(&self, actor: Actor, command: Command) -> Result<Vec<Outcome>, HttpError> {
-        self.with_stack(|stack| {
-            // The time is read under the lock, so commands reach the stack in time order.
-            let envelope = Envelope {
-                actor,
-                sent_at: self.now_ms(),
-                command,
-            };
-            stack.send(&envelope)
-        })?
-        .map_err(|e| HttpError::from_api(&e))
+        let (result, committed) = self.carry(actor, command)?;
+        if let Some(committed) = committed
+            && committed.blocking_recv() != Ok(true)
+        {
+            return Err(storage_failed());
+        }
+        result
     }
 
     /// Lets the stack do its time-driven work up to now; the number of outcomes. Blocking.
     pub fn advance(&self) -> Result<usize, HttpError> {
-        let n = self.with_stack(|stack| stack.advance(self.now_ms()).len())?;
+        let mut core = self.lock()?;
+        let now = self.now_ms();
+        let n = core.stack.advance(now).len();
+        if let Some(journal) = &self.journal {
+            journal.advance(core.next_seq, now);
+            core.next_seq += 1;
+        }
+        drop(core);
         self.metrics.add_advance_outcomes(n as u64);
         Ok(n)
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, InProcessStack>, HttpError> {
+    /// The server can take no more calls: the stack panicked or the journal failed.
+    pub fn failed(&self) -> bool {
+        self.stack.is_poisoned() || self.journal.as_ref().is_some_and(|j| j.failed())
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Core>, HttpError> {
+        if self.journal.as_ref().is_some_and(|j| j.failed()) {
+            return Err(storage_failed());
+        }
         // A poisoned lock means the stack panicked half-way through a call: its state may break
         // the promise that a refused call changes nothing, so it takes no more calls.
         self.stack.lock().map_err(|_| stack_failed())
     }
+}
+
+fn storage_failed() -> HttpError {
+    HttpError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_failed",
+        "the journal could not commit, so this call is not acknowledged and the server takes no          more calls; restart it to rebuild the stack from what was committed",
+    )
 }
 
 fn stack_failed() -> HttpError {
@@ -162,11 +311,13 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn health(State(app): State<Arc<AppState>>) -> Response {
-    let failed = app.stack.is_poisoned();
+    let failed = app.failed();
     let body = json!({
         "status": if failed { "failed" } else { "ok" },
         "uptime_s": app.started.elapsed().as_secs_f64(),
         "audit_entries": app.audit_entries.load(Ordering::Relaxed),
+        "storage": app.storage,
+        "journal_committed": app.journal_committed().map(|(entries, _)| entries),
     });
     let status = if failed {
         StatusCode::SERVICE_UNAVAILABLE
@@ -177,9 +328,10 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics_text(State(app): State<Arc<AppState>>) -> Response {
-    let text = app
-        .metrics
-        .render(app.audit_entries.load(Ordering::Relaxed) as usize);
+    let text = app.metrics.render(
+        app.audit_entries.load(Ordering::Relaxed) as usize,
+        app.journal_committed(),
+    );
     (
         [(
             header::CONTENT_TYPE,
@@ -296,7 +448,7 @@ async fn call(
         })?;
     let app = Arc::clone(app);
     // Parsing a large batch and carrying it take time: off the async workers.
-    tokio::task::spawn_blocking(move || {
+    let carried = tokio::task::spawn_blocking(move || {
         let command = body::parse_command(module, kind, &body)?;
         // The route came from `COMMAND_KINDS`; the api has the last word on the module.
         let owner = command.module().as_str();
@@ -309,11 +461,19 @@ async fn call(
                 ),
             ));
         }
-        app.send(actor, command)
+        app.carry(actor, command)
     })
     .await
     // The stack panicked: the lock is poisoned and the panic is in the server's log.
-    .unwrap_or_else(|_| Err(stack_failed()))
+    .unwrap_or_else(|_| Err(stack_failed()))?;
+    let (result, committed) = carried;
+    // Answered only once journaled: an acknowledged call survives a restart.
+    if let Some(committed) = committed
+        && committed.await != Ok(true)
+    {
+        return Err(storage_failed());
+    }
+    result
 }
 
 /// The actor of the request's `Authorization: Bearer <token>`.
@@ -401,27 +561,54 @@ pub enum ServeError {
     Runtime(std::io::Error),
     #[error("the server stopped on an error: {0}")]
     Serving(std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
 }
 
 /// A server with its socket bound, not yet serving: the caller can print where it listens.
 pub struct Server {
     listener: std::net::TcpListener,
     state: Arc<AppState>,
+    replayed: Replayed,
 }
 
 impl Server {
-    /// Binds `config.listen` with a fresh, empty stack.
+    /// Binds `config.listen` with a fresh, empty stack kept in memory (`config.database` is not
+    /// read: `open` serves a journaled stack).
     pub fn bind(config: Config) -> Result<Server, ServeError> {
-        let listen = |source| ServeError::Listen {
-            addr: config.listen,
-            source,
-        };
-        let listener = std::net::TcpListener::bind(config.listen).map_err(listen)?;
-        listener.set_nonblocking(true).map_err(listen)?;
+        let listener = Self::listen(config.listen)?;
         Ok(Server {
             listener,
             state: AppState::new(InProcessStack::new(), config.tokens, config.max_body),
+            replayed: Replayed::default(),
         })
+    }
+
+    /// Binds `config.listen` and opens `config.database`, replaying its journal (in memory if
+    /// it is `None`). In a tokio runtime: the journal's writer runs on it.
+    pub async fn open(config: Config) -> Result<Server, ServeError> {
+        let Some(url) = &config.database else {
+            return Self::bind(config);
+        };
+        let listener = Self::listen(config.listen)?;
+        let (state, replayed) = AppState::open(url, config.tokens, config.max_body).await?;
+        Ok(Server {
+            listener,
+            state,
+            replayed,
+        })
+    }
+
+    fn listen(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {
+        let listen = |source| ServeError::Listen { addr, source };
+        let listener = std::net::TcpListener::bind(addr).map_err(listen)?;
+        listener.set_nonblocking(true).map_err(listen)?;
+        Ok(listener)
+    }
+
+    /// What the start-up replay did (nothing for a stack in memory).
+    pub fn replayed(&self) -> Replayed {
+        self.replayed
     }
 
     /// Where it listens (the port chosen, if the address asked for port 0).
@@ -462,12 +649,25 @@ impl Server {
     }
 }
 
-/// Binds and serves until Ctrl-C; see `Server` to learn the address before serving.
-pub fn serve(config: Config) -> Result<(), ServeError> {
-    Server::bind(config)?.run()
+/// Opens the storage, binds and serves until Ctrl-C (or SIGTERM); `ready` is told the server
+/// before it serves (to print where it listens). Blocking: it runs its own runtime.
+pub fn serve(config: Config, ready: impl FnOnce(&Server)) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    runtime.block_on(async {
+        let server = Server::open(config).await?;
+        ready(&server);
+        server
+            .run_until(shutdown_signal())
+            .await
+            .map_err(ServeError::Serving)
+    })
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM (what a service manager sends).
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         // If the handler cannot be installed, only SIGTERM (or a kill) stops the server.
         if tokio::signal::ctrl_c().await.is_err() {

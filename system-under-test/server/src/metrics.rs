@@ -64,7 +64,8 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    pub fn render(&self, audit_entries: usize) -> String {
+    /// The exposition; `journal` is (entries committed, commits) when the stack is journaled.
+    pub fn render(&self, audit_entries: usize, journal: Option<(u64, u64)>) -> String {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         out.push_str(
@@ -117,8 +118,35 @@ impl Metrics {
             "baoan_advance_outcomes_total {}",
             self.advance_outcomes()
         );
+        if let Some((entries, commits)) = journal {
+            out.push_str(
+                "# HELP baoan_journal_entries_total Journal entries committed since the server \
+                 started.\n# TYPE baoan_journal_entries_total counter\n",
+            );
+            let _ = writeln!(out, "baoan_journal_entries_total {entries}");
+            out.push_str(
+                "# HELP baoan_journal_commits_total Transactions that committed them (grouped \
+                 commits).\n# TYPE baoan_journal_commits_total counter\n",
+            );
+            let _ = writeln!(out, "baoan_journal_commits_total {commits}");
+        }
+        if let Some(bytes) = resident_memory_bytes() {
+            out.push_str(
+                "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+                 # TYPE process_resident_memory_bytes gauge\n",
+            );
+            let _ = writeln!(out, "process_resident_memory_bytes {bytes}");
+        }
         out
     }
+}
+
+/// The server's resident memory (Linux: /proc/self/statm), what a soak watches for growth.
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // 4 KiB pages, as on the x86-64 Linux machines the twin is run on.
+    Some(pages * 4096)
 }
 
 #[cfg(test)]
@@ -132,7 +160,7 @@ mod tests {
         m.record("grid", "submit_report", 200, Duration::from_millis(3));
         m.record("grid", "query_backlog", 403, Duration::from_secs(20));
         m.add_advance_outcomes(4);
-        let text = m.render(7);
+        let text = m.render(7, Some((12, 2)));
         for line in [
             "baoan_requests_total{module=\"grid\",kind=\"submit_report\",status=\"200\"} 2",
             "baoan_requests_total{module=\"grid\",kind=\"query_backlog\",status=\"403\"} 1",
@@ -143,12 +171,21 @@ mod tests {
             "baoan_request_seconds_count{module=\"grid\"} 3",
             "baoan_audit_entries 7",
             "baoan_advance_outcomes_total 4",
+            "baoan_journal_entries_total 12",
+            "baoan_journal_commits_total 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
                 "no line {line:?} in\n{text}"
             );
         }
+        let rss = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .expect("the resident memory gauge")
+            .parse::<u64>()
+            .unwrap();
+        assert!(rss > 1 << 20, "a running test holds more than 1 MiB: {rss}");
         // Every sample line belongs to a declared family.
         for l in text.lines().filter(|l| !l.starts_with('#')) {
             let name = l.split(['{', ' ']).next().unwrap();
