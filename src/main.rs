@@ -105,7 +105,8 @@ enum Cmd {
     },
     /// Find the knee of a served stack: grid reports at a stepped-up arrival rate (open model,
     /// latency corrected for coordinated omission) until the p99 breaks the SLO; writes
-    /// load.json, knee.svg and index.html. Exits 3 if the generator itself fell behind.
+    /// load.json, knee.svg and index.html. Exits 1 if no rate met the SLO, 3 if the generator
+    /// itself fell behind.
     Load {
         #[command(flatten)]
         target: LoadTargetArgs,
@@ -485,7 +486,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 );
                 return Ok(3);
             }
-            Ok(0)
+            // No rate met the SLO: the served stack fails it, as a run failing its SLOs does.
+            Ok(if result.knee_rate.is_some() { 0 } else { 1 })
         }
         Cmd::Soak {
             target,

@@ -8,8 +8,10 @@
 //! time. It must not depend on anything in the harness.
 
 mod assessment;
+mod table;
+pub use table::Table;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use baoan_api::catalogue::{self, Department};
 use baoan_api::{
@@ -83,8 +85,11 @@ pub(crate) struct Tally {
 
 pub struct GridService {
     dir: Option<Dir>,
-    tasks: Vec<Task>,
-    by_ref: HashMap<u64, (TaskId, bool)>,
+    tasks: Table<Task>,
+    /// Report ref → its task (and whether it was merged into another's). A B-tree, not a hash
+    /// map: a hash map rehashes every entry at once when it grows, a pause the served stack's
+    /// callers would wait through.
+    by_ref: BTreeMap<u64, (TaskId, bool)>,
     /// Open tasks by (grid, item type), oldest first: where a hotline report is merged.
     open_by_place: HashMap<(u32, u16), BTreeSet<TaskId>>,
     /// (when, task, level): the escalation clock.
@@ -104,8 +109,8 @@ impl GridService {
     pub fn new() -> Self {
         Self {
             dir: None,
-            tasks: Vec::new(),
-            by_ref: HashMap::new(),
+            tasks: Table::default(),
+            by_ref: BTreeMap::new(),
             open_by_place: HashMap::new(),
             escalations: BTreeSet::new(),
             resolver_load: Vec::new(),
@@ -118,7 +123,7 @@ impl GridService {
         id.0.checked_sub(1).and_then(|i| self.tasks.get(i as usize))
     }
 
-    pub fn tasks(&self) -> &[Task] {
+    pub fn tasks(&self) -> &Table<Task> {
         &self.tasks
     }
 

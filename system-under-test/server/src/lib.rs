@@ -87,8 +87,10 @@ struct Core {
 
 /// What the handlers share: the stack behind a lock, who may call, the clock and the counters.
 ///
-/// The lock is a std `Mutex`, taken only inside blocking tasks (`spawn_blocking`) and never
-/// across an `await`: a large batch keeps one blocking thread busy, not the async workers.
+/// The lock is a std `Mutex`, never held across an `await`. A small call is carried on the async
+/// worker when the lock is free (`try_carry`: a grid report takes microseconds, less than a
+/// hand-off to another thread); a large batch, or any call while the lock is held, goes to a
+/// blocking task, so a long batch keeps one blocking thread busy, not the async workers.
 pub struct AppState {
     stack: Mutex<Core>,
     tokens: Tokens,
@@ -218,7 +220,19 @@ impl AppState {
     /// the answer must not be given before the returned receiver (if any) says it is committed.
     /// Blocking.
     pub fn carry(&self, actor: Actor, command: Command) -> Result<Carried, HttpError> {
-        let mut core = self.lock()?;
+        let core = self.lock()?;
+        Ok(self.carry_locked(core, actor, command))
+    }
+
+    fn carry_locked(
+        &self,
+        mut core: MutexGuard<'_, Core>,
+        actor: Actor,
+        command: Command,
+    ) -> Carried {
+        if self.journal.as_ref().is_some_and(|j| j.failed()) {
+            return (Err(storage_failed()), None);
+        }
         // The time is read under the lock, so commands reach the stack in time order.
         let envelope = Envelope {
             actor,
@@ -234,7 +248,24 @@ impl AppState {
         self.audit_entries
             .store(core.stack.audit().len() as u64, Ordering::Relaxed);
         drop(core);
-        Ok((result.map_err(|e| HttpError::from_api(&e)), committed))
+        (result.map_err(|e| HttpError::from_api(&e)), committed)
+    }
+
+    /// `carry`, if the stack's lock is free now (the command is taken); `None`, leaving the
+    /// command where it was, if the lock is held.
+    pub fn try_carry(
+        &self,
+        actor: Actor,
+        command: &mut Option<Command>,
+    ) -> Option<Result<Carried, HttpError>> {
+        match self.stack.try_lock() {
+            Ok(core) => {
+                let command = command.take().expect("a command to carry");
+                Some(Ok(self.carry_locked(core, actor, command)))
+            }
+            Err(std::sync::TryLockError::WouldBlock) => None,
+            Err(std::sync::TryLockError::Poisoned(_)) => Some(Err(stack_failed())),
+        }
     }
 
     /// Carries one command and waits for its journal entry. Blocking: not for async code (the
@@ -446,26 +477,54 @@ async fn call(
                 )
             }
         })?;
-    let app = Arc::clone(app);
-    // Parsing a large batch and carrying it take time: off the async workers.
-    let carried = tokio::task::spawn_blocking(move || {
-        let command = body::parse_command(module, kind, &body)?;
-        // The route came from `COMMAND_KINDS`; the api has the last word on the module.
-        let owner = command.module().as_str();
-        if owner != module {
-            return Err(HttpError::new(
-                StatusCode::NOT_FOUND,
-                "wrong_module",
-                format!(
-                    "`{kind}` is a command of module {owner}, not {module}: POST /{owner}/{kind}"
-                ),
-            ));
+    let mut parsed = None;
+    if body.len() <= INLINE_BODY_MAX {
+        parsed = Some(parse(module, kind, &body)?);
+        // A panic in the stack poisons the lock; the caller gets a 500 as from a blocking task.
+        let tried = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            app.try_carry(actor, &mut parsed)
+        }))
+        .unwrap_or_else(|_| Some(Err(stack_failed())));
+        if let Some(carried) = tried {
+            return answer(carried?).await;
         }
+    }
+    let app = Arc::clone(app);
+    // Parsing a large batch and carrying it take time, and the lock may be held: off the
+    // async workers.
+    let carried = tokio::task::spawn_blocking(move || {
+        let command = match parsed {
+            Some(c) => c,
+            None => parse(module, kind, &body)?,
+        };
         app.carry(actor, command)
     })
     .await
     // The stack panicked: the lock is poisoned and the panic is in the server's log.
     .unwrap_or_else(|_| Err(stack_failed()))?;
+    answer(carried).await
+}
+
+/// Bodies up to this size are parsed and carried on the async worker when the lock is free.
+const INLINE_BODY_MAX: usize = 16 * 1024;
+
+/// The command in a body, checked against the route's module.
+fn parse(module: &'static str, kind: &'static str, body: &[u8]) -> Result<Command, HttpError> {
+    let command = body::parse_command(module, kind, body)?;
+    // The route came from `COMMAND_KINDS`; the api has the last word on the module.
+    let owner = command.module().as_str();
+    if owner != module {
+        return Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "wrong_module",
+            format!("`{kind}` is a command of module {owner}, not {module}: POST /{owner}/{kind}"),
+        ));
+    }
+    Ok(command)
+}
+
+/// The answer to a carried call, once its journal entry is committed.
+async fn answer(carried: Carried) -> Result<Vec<Outcome>, HttpError> {
     let (result, committed) = carried;
     // Answered only once journaled: an acknowledged call survives a restart.
     if let Some(committed) = committed

@@ -26,7 +26,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, PgConnection, Postgres, QueryBuilder, Row, Sqlite};
+use sqlx::{Connection, PgConnection, QueryBuilder, Row, Sqlite};
 use tokio::sync::{mpsc, oneshot};
 
 /// The migrations, embedded in the binary: a deployed server needs no files beside it.
@@ -36,7 +36,7 @@ const MIGRATIONS: [(i64, &str, &str); 1] =
 /// The most journal entries one transaction carries.
 const MAX_BATCH: usize = 8192;
 
-/// Rows per INSERT statement (four parameters each: well inside both databases' limits).
+/// Rows per SQLite INSERT statement (four parameters each: well inside its limit).
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Rows read per query while replaying.
@@ -245,12 +245,12 @@ impl Database {
     }
 
     async fn append(&self, batch: &[Pending]) -> Result<(), sqlx::Error> {
-        // The same statements on both databases; only the pool's type differs.
-        macro_rules! append_in_one_transaction {
-            ($pool:expr, $db:ty) => {{
-                let mut tx = $pool.begin().await?;
+        match self {
+            // SQLite: INSERTs of many rows each, in one transaction.
+            Database::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
                 for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-                    let mut q: QueryBuilder<$db> =
+                    let mut q: QueryBuilder<Sqlite> =
                         QueryBuilder::new("INSERT INTO journal (seq, at_ms, kind, body) ");
                     q.push_values(chunk, |mut b, p| {
                         b.push_bind(p.seq)
@@ -261,11 +261,18 @@ impl Database {
                     q.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await
-            }};
-        }
-        match self {
-            Database::Sqlite(pool) => append_in_one_transaction!(pool, Sqlite),
-            Database::Postgres(pool) => append_in_one_transaction!(pool, Postgres),
+            }
+            // PostgreSQL takes a batch fastest as one COPY (one statement, so all or nothing):
+            // at ten thousand calls a second, binding four parameters a row cost the knee a
+            // tenth of its rate on this machine.
+            Database::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let mut copy = conn
+                    .copy_in_raw("COPY journal (seq, at_ms, kind, body) FROM STDIN")
+                    .await?;
+                copy.send(copy_text(batch)).await?;
+                copy.finish().await.map(|_| ())
+            }
         }
     }
 
@@ -276,6 +283,27 @@ impl Database {
             Database::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// The batch in COPY's text format: tab-separated columns, one row a line, with backslash,
+/// tab, newline and carriage return escaped in the body.
+fn copy_text(batch: &[Pending]) -> Vec<u8> {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(batch.iter().map(|p| p.body.len() + 40).sum());
+    for p in batch {
+        let _ = write!(out, "{}\t{}\t{}\t", p.seq, p.at_ms, p.kind);
+        for c in p.body.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+        out.push('\n');
+    }
+    out.into_bytes()
 }
 
 type RawRow = Result<(i64, i64, String, String), sqlx::Error>;
@@ -479,5 +507,18 @@ mod tests {
             "postgres://postgres@127.0.0.1/test"
         );
         assert_eq!(redact("sqlite://stack.db"), "sqlite://stack.db");
+    }
+
+    #[test]
+    fn copy_rows_escape_what_copy_text_reads_as_special() {
+        let p = Pending {
+            seq: 7,
+            at_ms: 1500,
+            kind: "command",
+            body: "a\\b\tc\nd\re\"".into(),
+            done: None,
+        };
+        let text = String::from_utf8(copy_text(&[p])).unwrap();
+        assert_eq!(text, "7\t1500\tcommand\ta\\\\b\\tc\\nd\\re\"\n");
     }
 }

@@ -399,3 +399,36 @@ async fn a_real_server_answers_over_tcp_and_stops_cleanly() {
         "still listening"
     );
 }
+
+#[tokio::test]
+async fn a_large_body_is_carried_like_a_small_one() {
+    // Over 16 KiB: parsed and carried on a blocking thread rather than the async worker.
+    let (_, router) = app();
+    let grids: Vec<Value> = (0..600)
+        .map(|g| {
+            json!({ "grid": g, "community": g / 50, "street": 0,
+                    "inspector": 1_000_001 + g, "neighbours": [] })
+        })
+        .collect();
+    let body = json!({ "directory": { "grids": grids, "resolvers": [
+        { "person": 2000001, "department": "fire", "community": 0, "street": 0 }
+    ] } })
+    .to_string();
+    assert!(body.len() > 16 * 1024, "{} bytes", body.len());
+    let a = post(&router, "/grid/load_directory", Some(ADMIN), &body).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.outcome_types(), ["directory_loaded"]);
+    let r = post(
+        &router,
+        REPORTS_ALIAS,
+        Some(INSPECTOR),
+        &report(1).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        r.outcome_types().contains(&"task_dispatched".to_string()),
+        "{}",
+        r.text
+    );
+}

@@ -70,6 +70,11 @@ async fn restart_loses_nothing_acknowledged(url: &str) {
     )
     .await;
     assert!(refused.status.is_client_error(), "{}", refused.text);
+    // A look-up whose text has what a journal must escape (backslash, tab, newline, quote):
+    // refused by the stack (no case directory yet), and journaled as it came.
+    let tricky = r#"{"subject": {"type": "person", "id_number": "44\\0\t3\n\"x"}}"#;
+    let refused = post(&router, "/cases/query_credit", Some(ANALYST), tricky).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
     state.advance().unwrap();
     let before = observe(&state, &router).await;
     let entries = committed(&state);
@@ -105,8 +110,8 @@ async fn restart_loses_nothing_acknowledged(url: &str) {
     drop((state, router));
 
     let (state, router, replayed) = open(url).await;
-    // 1 directory + 40 reports + 1 refusal + the 2 queries of the first observation.
-    assert_eq!(replayed.commands, 44, "{replayed:?}");
+    // 1 directory + 40 reports + 2 refusals + the 2 queries of the first observation.
+    assert_eq!(replayed.commands, 45, "{replayed:?}");
     assert_eq!(replayed.advances, 1, "{replayed:?}");
     assert!(
         state.now_ms() >= stopped_at,
