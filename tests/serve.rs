@@ -127,3 +127,38 @@ fn a_killed_server_restarts_with_every_call_it_answered() {
     server.kill();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn twin_load_names_a_bad_url_or_tokens_file_and_exits_2() {
+    let dir = std::env::temp_dir().join(format!("baoan-load-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tokens = dir.join("tokens.toml");
+    let admin = format!("[[token]]\ntoken = \"{ADMIN}\"\nrole = \"admin\"\nperson = 9000001\n");
+    let inspector =
+        format!("[[token]]\ntoken = \"{INSPECTOR}\"\nrole = \"inspector\"\nperson = 1000001\n");
+    std::fs::write(&tokens, format!("{admin}\n{inspector}")).unwrap();
+    let run = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_twin"))
+            .args(["load", "--stack", url, "--tokens"])
+            .arg(&tokens)
+            .output()
+            .unwrap()
+    };
+    let bad_url = run("ftp://127.0.0.1:1");
+    assert_eq!(bad_url.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&bad_url.stderr);
+    assert!(
+        said.contains("ftp://127.0.0.1:1") && said.contains("expected"),
+        "{said}"
+    );
+    // The tokens file has no inspector: it is named, with what is missing.
+    std::fs::write(&tokens, admin).unwrap();
+    let no_inspector = run("http://127.0.0.1:1");
+    assert_eq!(no_inspector.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&no_inspector.stderr);
+    assert!(
+        said.contains("tokens.toml") && said.contains("inspector"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
