@@ -118,6 +118,20 @@ impl Drop for Running {
     }
 }
 
+/// Grid reports the stack took as new work, from its audit log.
+fn reports_accepted(server: &Running) -> u64 {
+    server
+        .state
+        .with_stack(|stack| {
+            stack
+                .audit()
+                .entries()
+                .filter(|e| e.command == "submit_report" && e.result == "ok")
+                .count() as u64
+        })
+        .unwrap()
+}
+
 fn counter(metrics: &str, series: &str) -> u64 {
     metrics
         .lines()
@@ -171,16 +185,7 @@ fn a_modest_constant_rate_is_all_accepted_as_real_work() {
     }
 
     // The stack took every report as a new task (plus the set-up's check report).
-    let accepted = server
-        .state
-        .with_stack(|stack| {
-            stack
-                .audit()
-                .entries()
-                .filter(|e| e.command == "submit_report" && e.result == "ok")
-                .count() as u64
-        })
-        .unwrap();
+    let accepted = reports_accepted(&server);
     assert_eq!(accepted, r.sent + 1);
     let metrics = server.metrics();
     assert_eq!(
@@ -212,16 +217,7 @@ fn a_modest_constant_rate_is_all_accepted_as_real_work() {
     )
     .unwrap();
     assert_eq!(again.status.ok_2xx, 100, "{:?}", again.first_error);
-    let accepted_now = server
-        .state
-        .with_stack(|stack| {
-            stack
-                .audit()
-                .entries()
-                .filter(|e| e.command == "submit_report" && e.result == "ok")
-                .count() as u64
-        })
-        .unwrap();
+    let accepted_now = reports_accepted(&server);
     assert_eq!(accepted_now, accepted + 101);
 }
 

@@ -268,18 +268,6 @@ impl AppState {
         }
     }
 
-    /// Carries one command and waits for its journal entry. Blocking: not for async code (the
-    /// handlers use `carry` and await the commit).
-    pub fn send(&self, actor: Actor, command: Command) -> Result<Vec<Outcome>, HttpError> {
-        let (result, committed) = self.carry(actor, command)?;
-        if let Some(committed) = committed
-            && committed.blocking_recv() != Ok(true)
-        {
-            return Err(storage_failed());
-        }
-        result
-    }
-
     /// Lets the stack do its time-driven work up to now; the number of outcomes. Blocking.
     pub fn advance(&self) -> Result<usize, HttpError> {
         let mut core = self.lock()?;
@@ -679,18 +667,6 @@ impl Server {
 
     pub fn state(&self) -> Arc<AppState> {
         Arc::clone(&self.state)
-    }
-
-    /// Serves until Ctrl-C (or SIGTERM, what a service manager sends), then lets the calls in
-    /// progress finish. Blocking: it runs its own runtime.
-    pub fn run(self) -> Result<(), ServeError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(ServeError::Runtime)?;
-        runtime
-            .block_on(self.run_until(shutdown_signal()))
-            .map_err(ServeError::Serving)
     }
 
     /// Serves until `shutdown` completes; in a runtime of the caller's.

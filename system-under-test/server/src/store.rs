@@ -372,7 +372,6 @@ pub struct Journal {
     failed: Arc<AtomicBool>,
     committed: Arc<AtomicU64>,
     commits: Arc<AtomicU64>,
-    kind: &'static str,
 }
 
 /// Resolves once the entry is committed: `true`, or `false` if the journal failed.
@@ -435,7 +434,6 @@ impl Journal {
             failed,
             committed,
             commits,
-            kind,
         }
     }
 
@@ -485,10 +483,6 @@ impl Journal {
             self.committed.load(Ordering::Relaxed),
             self.commits.load(Ordering::Relaxed),
         )
-    }
-
-    pub fn kind(&self) -> &'static str {
-        self.kind
     }
 }
 
