@@ -254,6 +254,14 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
     // Addresses: placed at the right room, at the right building only, wrongly, or not at all.
     let (mut room_ok, mut building_only, mut wrong, mut unplaced, mut with_address) =
         (0u64, 0, 0, 0, 0);
+    // Entities another of whose records is in a building: an unplaced record of theirs leaves
+    // nobody missing from the block views.
+    let in_a_building: std::collections::HashSet<_> = placed
+        .iter()
+        .filter(|p| p.building.is_some())
+        .filter_map(|p| p.cluster)
+        .collect();
+    let mut unplaced_entity_placed = 0u64;
     let mut persons = Vec::new();
     let mut companies = Vec::new();
     let mut by_pair: BTreeMap<(Feed, Feed), Vec<(RecordKey, u64)>> = BTreeMap::new();
@@ -269,7 +277,11 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
                 (Some(_), _) => wrong += 1,
                 (None, Some(b)) if truth.building_of_room(room) == Some(b) => building_only += 1,
                 (None, Some(_)) => wrong += 1,
-                (None, None) => unplaced += 1,
+                (None, None) => {
+                    unplaced += 1;
+                    unplaced_entity_placed +=
+                        p.cluster.is_some_and(|c| in_a_building.contains(&c)) as u64;
+                }
             }
         }
         let Some(cluster) = p.cluster else { continue };
@@ -401,6 +413,7 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
             "building_only": building_only,
             "wrong_place": wrong,
             "unplaced": unplaced,
+            "unplaced_entity_placed_by_another_record": unplaced_entity_placed,
             "match_rate": round4(address_match),
             "accuracy": round4(address_accuracy),
         },

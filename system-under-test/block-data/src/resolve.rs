@@ -43,6 +43,11 @@ pub struct Config {
     pub max_block_len: u32,
     /// Records accepted before ingest rejects with [`RejectReason::CapacityExceeded`].
     pub max_records: usize,
+    /// How long a record whose address the library cannot place in a building waits before it
+    /// becomes a visit: if meanwhile another record of the same person (or a company's other
+    /// feeds) places the entity, nobody is sent. A company's registered address in the business
+    /// registry is verified whatever else is known: the registration itself is what is checked.
+    pub unknown_address_hold_ms: i64,
     pub person_weights: PersonWeights,
     pub company_weights: CompanyWeights,
 }
@@ -56,6 +61,7 @@ impl Default for Config {
             max_companies_per_flat: 3,
             max_block_len: 1000,
             max_records: 100_000_000,
+            unknown_address_hold_ms: 3_600_000,
             person_weights: PersonWeights::default(),
             company_weights: CompanyWeights::default(),
         }
@@ -166,6 +172,9 @@ pub struct BlockingStats {
     pub oversized_block_skips: u64,
     /// Resubmissions rejected because their content differed from the accepted record.
     pub conflicting_resubmissions: u64,
+    /// Records whose address the library could not place, settled without a visit because
+    /// another record placed their entity in a building.
+    pub unplaced_settled_by_entity: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -281,6 +290,20 @@ struct Review {
     other: u32,
     score_cb: i32,
     withheld: bool,
+}
+
+/// The part of a record's preparation that reads block data but changes nothing, so a batch's
+/// records are parsed on several threads before they are linked in order.
+struct Parsed {
+    /// The name folded (full-width to ASCII, punctuation and spaces dropped), and its hash.
+    name: String,
+    name_hash: u64,
+    address_hash: u64,
+    /// The library's answer for an address not cached when parsed; `None` when it was cached.
+    located: Option<CachedAddress>,
+    /// ID number (people) or credit code (companies), and a company's representative's.
+    ident: IdentField,
+    representative: IdentField,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -433,10 +456,14 @@ pub struct BlockData {
     conflicts: Vec<Conflict>,
     crowded_rooms_open: FxHashSet<RoomId>,
     in_address_conflict: FxHashSet<u32>,
+    /// The latest time the platform has seen (a batch's sending, the clock's advance).
+    clock_ms: i64,
+    /// Records whose address reaches no building, in arrival order, with the time each is due
+    /// for a verdict (see [`Config::unknown_address_hold_ms`]).
+    awaiting_place: std::collections::VecDeque<(i64, u32)>,
 
     stats: BlockingStats,
     scratch_candidates: Vec<(u32, BlockKind)>,
-    scratch_text: String,
 }
 
 impl BlockData {
@@ -463,9 +490,10 @@ impl BlockData {
             conflicts: Vec::new(),
             crowded_rooms_open: FxHashSet::default(),
             in_address_conflict: FxHashSet::default(),
+            clock_ms: 0,
+            awaiting_place: std::collections::VecDeque::new(),
             stats: BlockingStats::default(),
             scratch_candidates: Vec::new(),
-            scratch_text: String::new(),
         }
     }
 
@@ -497,8 +525,38 @@ impl BlockData {
     /// pending or rejects it, with the reason), and raises conflicts it reveals. Re-ingesting
     /// the same record with the same content changes nothing.
     pub fn ingest(&mut self, record: &Record) -> IngestResult {
+        let parsed = self.parse(record);
+        self.ingest_parsed(record, parsed)
+    }
+
+    /// [`BlockData::ingest`] for each record in order, with the same results: the part of the
+    /// work that reads nothing ingest changes (folding names, parsing identifiers, locating new
+    /// addresses in the library) runs on every core first, then the records are linked one by
+    /// one. The thread count never changes a result.
+    pub fn ingest_batch(&mut self, records: &[Record]) -> Vec<IngestResult> {
+        use rayon::prelude::*;
+        // Below this a batch is parsed on the caller's thread: handing out work costs more.
+        const PARALLEL_FROM: usize = 256;
+        let parsed: Vec<Parsed> = if records.len() >= PARALLEL_FROM {
+            let this = &*self;
+            records
+                .par_iter()
+                .with_min_len(64)
+                .map(|r| this.parse(r))
+                .collect()
+        } else {
+            records.iter().map(|r| self.parse(r)).collect()
+        };
+        records
+            .iter()
+            .zip(parsed)
+            .map(|(r, p)| self.ingest_parsed(r, p))
+            .collect()
+    }
+
+    fn ingest_parsed(&mut self, record: &Record, parsed: Parsed) -> IngestResult {
         let key = record.key();
-        let stored = match self.prepare(record) {
+        let stored = match self.prepare(record, parsed) {
             Ok(stored) => stored,
             Err(reason) => return self.reject(key, reason),
         };
@@ -535,12 +593,8 @@ impl BlockData {
         // A record once rejected and now acceptable (a corrected resubmission) is accepted.
         self.rejected.remove(&key);
         let i = self.insert(stored);
-        let address_text = match record {
-            Record::Person(p) => &p.address,
-            Record::Company(c) => &c.registered_address,
-        };
         self.link(i);
-        self.raise_conflicts(i, address_text);
+        self.raise_conflicts(i);
         IngestResult {
             key,
             status: self.status_of(i),
@@ -567,40 +621,72 @@ impl BlockData {
         }
     }
 
-    fn intern_folded(&mut self, text: &str) -> Sym {
-        let mut buf = std::mem::take(&mut self.scratch_text);
-        buf.clear();
-        buf.extend(text.chars().filter_map(fold_char));
-        let sym = self.interner.intern(&buf);
-        self.scratch_text = buf;
-        sym
+    fn locate_cached(&self, text: &str) -> CachedAddress {
+        let m = self.library.locate(text);
+        CachedAddress {
+            place: m.place,
+            unresolved: m.is_not_found() || m.is_ambiguous(),
+        }
     }
 
-    fn place_of(&mut self, text: &str) -> (Sym, CachedAddress) {
-        let sym = self.interner.intern(text);
+    /// What can be worked out of a record without changing block data (see [`Parsed`]).
+    fn parse(&self, record: &Record) -> Parsed {
+        let (name, address) = match record {
+            Record::Person(p) => (&p.name, &p.address),
+            Record::Company(c) => (&c.name, &c.registered_address),
+        };
+        let name: String = name.chars().filter_map(fold_char).collect();
+        let address_hash = Interner::hash(address);
+        let known = self
+            .interner
+            .get_hashed(address, address_hash)
+            .is_some_and(|sym| self.address_cache.contains_key(&sym));
+        let (ident, representative) = match record {
+            Record::Person(p) => (
+                IdentField::parse(p.id_number.as_deref(), IdentScheme::IdNumber),
+                IdentField::Missing,
+            ),
+            Record::Company(c) => (
+                IdentField::parse(c.credit_code.as_deref(), IdentScheme::CreditCode),
+                IdentField::parse(c.legal_representative_id.as_deref(), IdentScheme::IdNumber),
+            ),
+        };
+        Parsed {
+            name_hash: Interner::hash(&name),
+            name,
+            address_hash,
+            located: (!known).then(|| self.locate_cached(address)),
+            ident,
+            representative,
+        }
+    }
+
+    fn place_of(&mut self, text: &str, parsed: &Parsed) -> (Sym, CachedAddress) {
+        let sym = self.interner.intern_hashed(text, parsed.address_hash);
         if let Some(&cached) = self.address_cache.get(&sym) {
             return (sym, cached);
         }
-        let m = self.library.locate(text);
-        let cached = CachedAddress {
-            place: m.place,
-            unresolved: m.is_not_found() || m.is_ambiguous(),
-        };
+        let cached = parsed.located.unwrap_or_else(|| self.locate_cached(text));
         self.address_cache.insert(sym, cached);
         (sym, cached)
     }
 
-    fn prepare(&mut self, record: &Record) -> Result<Stored, RejectReason> {
+    fn prepare(&mut self, record: &Record, parsed: Parsed) -> Result<Stored, RejectReason> {
         let key = record.key();
         match record {
-            Record::Person(p) => self.prepare_person(key, p),
-            Record::Company(c) => self.prepare_company(key, c),
+            Record::Person(p) => self.prepare_person(key, p, parsed),
+            Record::Company(c) => self.prepare_company(key, c, parsed),
         }
     }
 
-    fn prepare_person(&mut self, key: RecordKey, p: &PersonRecord) -> Result<Stored, RejectReason> {
-        let name = self.intern_folded(&p.name);
-        if self.interner.resolve(name).is_empty() {
+    fn prepare_person(
+        &mut self,
+        key: RecordKey,
+        p: &PersonRecord,
+        parsed: Parsed,
+    ) -> Result<Stored, RejectReason> {
+        let name = self.interner.intern_hashed(&parsed.name, parsed.name_hash);
+        if parsed.name.is_empty() {
             return Err(RejectReason::EmptyName);
         }
         let birth_given = p.birth_date;
@@ -612,7 +698,7 @@ impl BlockData {
             })?),
             None => None,
         };
-        let ident = IdentField::parse(p.id_number.as_deref(), IdentScheme::IdNumber);
+        let ident = parsed.ident;
         let birth = given
             .or_else(|| ident.valid().map(|i| i.birth_yyyymmdd()))
             .unwrap_or(0);
@@ -628,7 +714,7 @@ impl BlockData {
                     .fold(0u64, |v, d| v * 10 + u64::from(d as u8 - b'0'))
             })
             .unwrap_or(0);
-        let (address, cached) = self.place_of(&p.address);
+        let (address, cached) = self.place_of(&p.address, &parsed);
         Ok(Stored {
             key,
             kind: EntityKind::Person,
@@ -651,21 +737,19 @@ impl BlockData {
         &mut self,
         key: RecordKey,
         c: &CompanyRecord,
+        parsed: Parsed,
     ) -> Result<Stored, RejectReason> {
-        let name = self.intern_folded(&c.name);
-        if self.interner.resolve(name).is_empty() {
+        let name = self.interner.intern_hashed(&parsed.name, parsed.name_hash);
+        if parsed.name.is_empty() {
             return Err(RejectReason::EmptyName);
         }
-        let (address, cached) = self.place_of(&c.registered_address);
+        let (address, cached) = self.place_of(&c.registered_address, &parsed);
         Ok(Stored {
             key,
             kind: EntityKind::Company,
             name,
-            ident: IdentField::parse(c.credit_code.as_deref(), IdentScheme::CreditCode),
-            representative: IdentField::parse(
-                c.legal_representative_id.as_deref(),
-                IdentScheme::IdNumber,
-            ),
+            ident: parsed.ident,
+            representative: parsed.representative,
             sex: None,
             birth_given: None,
             birth: 0,
@@ -1278,35 +1362,93 @@ impl BlockData {
     // --------------------------------------------------------------------------------------------
 
     fn raise(&mut self, kind: ConflictKind, i: u32) -> ConflictId {
+        let at = self.records[i as usize].observed_at_ms;
+        self.raise_at(kind, i, at)
+    }
+
+    fn raise_at(&mut self, kind: ConflictKind, i: u32, at: i64) -> ConflictId {
         let id = self.conflicts.len() as ConflictId;
-        let r = &self.records[i as usize];
         self.conflicts.push(Conflict {
             id,
             kind,
-            raised_by: r.key,
-            raised_at_ms: r.observed_at_ms,
+            raised_by: self.records[i as usize].key,
+            raised_at_ms: at,
             resolution: None,
         });
         id
     }
 
-    fn raise_conflicts(&mut self, i: u32, address_text: &str) {
-        let r = self.records[i as usize].clone();
-        let cached = self.address_cache[&r.address];
-        // An address that reaches a building (a unit left out of a block of several) stays in
-        // that building's view: only one the library cannot place in a building needs a visit.
-        if cached.unresolved && cached.place.building.is_none() {
-            let m = self.library.locate(address_text);
-            if let Some(failure) = m.failure {
-                self.raise(
+    /// Tells block data the time (a batch's sending time): records arriving now that need a
+    /// verdict on their address are due at this time plus the hold.
+    pub fn set_clock(&mut self, now_ms: i64) {
+        self.clock_ms = self.clock_ms.max(now_ms);
+    }
+
+    /// Records waiting for a verdict on an address the library could not place.
+    pub fn awaiting_place(&self) -> usize {
+        self.awaiting_place.len()
+    }
+
+    /// Gives the verdict on every unplaced address whose hold has passed by `now_ms`: a visit
+    /// ([`ConflictKind::UnknownAddress`], raised at `now_ms`) unless another record has since
+    /// placed the entity in a building (counted in
+    /// [`BlockingStats::unplaced_settled_by_entity`]). Returns how many conflicts it raised.
+    pub fn settle(&mut self, now_ms: i64) -> usize {
+        self.set_clock(now_ms);
+        let before = self.conflicts.len();
+        while let Some(&(due, i)) = self.awaiting_place.front() {
+            if due > now_ms {
+                break;
+            }
+            self.awaiting_place.pop_front();
+            let r = &self.records[i as usize];
+            if r.place_override.is_some() || r.hidden {
+                continue;
+            }
+            let registered = r.kind == EntityKind::Company
+                && r.key.feed == crate::person::Feed::BusinessRegistry;
+            let (key, address) = (r.key, r.address);
+            if !registered && self.entity_placed_elsewhere(i) {
+                self.stats.unplaced_settled_by_entity += 1;
+                continue;
+            }
+            let text = self.interner.resolve(address).to_owned();
+            if let Some(failure) = self.library.locate(&text).failure {
+                self.raise_at(
                     ConflictKind::UnknownAddress {
-                        record: r.key,
-                        text: address_text.to_owned(),
+                        record: key,
+                        text,
                         failure,
                     },
                     i,
+                    now_ms,
                 );
             }
+        }
+        self.conflicts.len() - before
+    }
+
+    /// Whether another record of `i`'s entity puts it in a building.
+    fn entity_placed_elsewhere(&mut self, i: u32) -> bool {
+        self.cluster_members(i).into_iter().any(|m| {
+            m != i
+                && self.records[m as usize]
+                    .effective_place()
+                    .is_some_and(|p| p.building.is_some())
+        })
+    }
+
+    fn raise_conflicts(&mut self, i: u32) {
+        let r = self.records[i as usize].clone();
+        let cached = self.address_cache[&r.address];
+        // An address that reaches a building (a unit left out of a block of several) stays in
+        // that building's view: only one the library cannot place in a building may need a
+        // visit, decided once the hold has passed (`settle`).
+        if cached.unresolved && cached.place.building.is_none() {
+            let due = self
+                .clock_ms
+                .saturating_add(self.config.unknown_address_hold_ms);
+            self.awaiting_place.push_back((due, i));
         }
         match r.kind {
             EntityKind::Person => self.check_address_disagreement(i),
@@ -1412,6 +1554,25 @@ impl BlockData {
     /// All conflicts raised so far, in the order they were raised.
     pub fn conflicts(&self) -> &[Conflict] {
         &self.conflicts
+    }
+
+    /// The records bearing a valid ID number (people) or credit code (companies), in the
+    /// order they arrived: read off the identifier's block, so no second index is kept.
+    pub fn records_with_ident(&self, ident: &[u8; 18], kind: EntityKind) -> Vec<RecordKey> {
+        let key = match kind {
+            EntityKind::Person => BlockKey::PersonId(*ident),
+            EntityKind::Company => BlockKey::CompanyCode(*ident),
+        };
+        // The identifier is the first of both kinds' blocking keys (`block_keys`).
+        let slot = 0;
+        let mut keys = Vec::new();
+        let mut j = self.blocks.get(&key).map_or(NONE, |&(head, _)| head);
+        while j != NONE {
+            keys.push(self.records[j as usize].key);
+            j = self.next_in_block[j as usize][slot];
+        }
+        keys.reverse();
+        keys
     }
 
     /// Conflicts still waiting for an inspector.
@@ -1972,7 +2133,14 @@ mod tests {
         let text = "新安街道海裕社区兴华一路12号9栋2单元503室";
         let r = bd.ingest(&person(Feed::InspectorVisit, 1, "李娜", None, text));
         assert!(matches!(r.status, RecordStatus::Linked { .. }));
+        // Nobody is sent before the hold has passed: another feed might still place her.
+        let hold = bd.config().unknown_address_hold_ms;
+        assert_eq!(bd.settle(hold - 1), 0);
+        assert_eq!(bd.awaiting_place(), 1);
+        assert_eq!(bd.settle(hold), 1);
+        assert_eq!(bd.awaiting_place(), 0);
         let conflict = bd.open_conflicts().next().cloned().expect("a conflict");
+        assert_eq!(conflict.raised_at_ms, hold);
         match &conflict.kind {
             ConflictKind::UnknownAddress {
                 record,
@@ -1994,6 +2162,54 @@ mod tests {
             .unwrap();
         assert_eq!(bd.room_view(ROOM_A_ID).persons.len(), 1);
         assert_eq!(bd.grid_view(7).persons.len(), 1);
+    }
+
+    #[test]
+    fn an_unplaceable_record_of_someone_another_feed_places_needs_no_visit() {
+        let mut bd = data();
+        let wang = id("44030619900101123");
+        let lost = "新安街道海裕社区兴华一路12号9栋2单元503室";
+        // The rental record's address is not in the library; the household record, an hour
+        // later but within the hold, places the same person.
+        let a = bd.ingest(&person(
+            Feed::RentalRegistration,
+            1,
+            "王伟",
+            Some(&wang),
+            lost,
+        ));
+        bd.set_clock(1_000);
+        bd.ingest(&person(
+            Feed::HouseholdRegistration,
+            2,
+            "王伟",
+            Some(&wang),
+            ROOM_A,
+        ));
+        assert_eq!(bd.awaiting_place(), 1);
+        let hold = bd.config().unknown_address_hold_ms;
+        assert_eq!(bd.settle(hold), 0);
+        assert_eq!(bd.blocking_stats().unplaced_settled_by_entity, 1);
+        assert_eq!(bd.open_conflicts().count(), 0);
+        assert_eq!(bd.room_view(ROOM_A_ID).persons.len(), 1);
+        assert_eq!(bd.record_place(&a.key).and_then(|p| p.building), None);
+        // A company's registered address is verified even when its utility account places it.
+        let code = complete_credit_code("9144030600ABCDEF").unwrap();
+        let name = "深圳市宝安区测试贸易有限公司";
+        bd.ingest(&company(Feed::BusinessRegistry, 3, name, Some(&code), lost));
+        bd.ingest(&company(
+            Feed::UtilityAccounts,
+            4,
+            name,
+            Some(&code),
+            ROOM_A,
+        ));
+        assert_eq!(bd.settle(2 * hold), 1);
+        let conflict = bd
+            .open_conflicts()
+            .next()
+            .expect("the registry's record is verified");
+        assert_eq!(conflict.raised_by, key(Feed::BusinessRegistry, 3));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap;
 use crate::address::{AddressLibrary, Place};
 use crate::person::{IdentField, IdentScheme};
 use crate::resolve::{
-    BlockData, BlockView, ClusterId, Config, ConflictKind, Finding, RecordStatus,
+    BlockData, BlockView, ClusterId, Config, ConflictKind, EntityKind, Finding, RecordStatus,
 };
 
 /// Largest batch a department may send in one call.
@@ -42,8 +42,6 @@ pub struct ServiceStats {
 pub struct BlockDataService {
     config: Config,
     data: Option<BlockData>,
-    /// Valid identifiers (ID numbers, credit codes) to the records bearing them, for look-ups.
-    by_ident: FxHashMap<[u8; 18], Vec<RecordKey>>,
     /// Valid legal representatives' ID numbers to the company records naming them.
     by_representative: FxHashMap<[u8; 18], Vec<RecordKey>>,
     conflicts_seen: usize,
@@ -61,7 +59,6 @@ impl BlockDataService {
         BlockDataService {
             config,
             data: None,
-            by_ident: FxHashMap::default(),
             by_representative: FxHashMap::default(),
             conflicts_seen: 0,
             stats: ServiceStats::default(),
@@ -80,7 +77,7 @@ impl BlockDataService {
         baoan_api::authorize(&env.actor, &env.command)?;
         match &env.command {
             Command::LoadAddressLibrary { library } => self.load(library),
-            Command::IngestRecords { records } => self.ingest(records),
+            Command::IngestRecords { records } => self.ingest(records, env.sent_at as i64),
             Command::ResolveConflict { conflict, finding } => {
                 self.resolve(*conflict, finding, env.sent_at as i64)
             }
@@ -170,8 +167,7 @@ impl BlockDataService {
     pub fn representative_of(&self, credit_code: &str) -> Option<String> {
         let data = self.data.as_ref()?;
         let code = IdentField::parse(Some(credit_code), IdentScheme::CreditCode).valid()?;
-        self.by_ident
-            .get(&code.bytes)?
+        data.records_with_ident(&code.bytes, EntityKind::Company)
             .iter()
             .find_map(|k| data.company_idents(k)?.representative)
             .map(|(id, _)| id)
@@ -232,7 +228,22 @@ impl BlockDataService {
         }])
     }
 
-    fn ingest(&mut self, records: &[Record]) -> Result<Vec<Outcome>, ApiError> {
+    /// The time-driven work: verdicts on addresses whose hold has passed, as tasks.
+    pub fn advance(&mut self, now_ms: i64) -> Vec<Outcome> {
+        match self.data.as_mut() {
+            Some(data) if data.awaiting_place() > 0 => {
+                data.settle(now_ms);
+                self.new_tasks()
+            }
+            Some(data) => {
+                data.set_clock(now_ms);
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn ingest(&mut self, records: &[Record], now_ms: i64) -> Result<Vec<Outcome>, ApiError> {
         if records.len() > MAX_BATCH {
             return Err(invalid(
                 "records",
@@ -243,11 +254,10 @@ impl BlockDataService {
             ));
         }
         let data = self.data_mut()?;
+        data.set_clock(now_ms);
         let mut results = Vec::with_capacity(records.len());
-        let mut placed_idents = Vec::new();
         let mut placed_representatives = Vec::new();
-        for r in records {
-            let res = data.ingest(r);
+        for (r, res) in records.iter().zip(data.ingest_batch(records)) {
             let status = match res.status {
                 RecordStatus::Linked { cluster, .. } => IngestStatus::Linked { cluster: cluster.0 },
                 RecordStatus::Pending { reason, .. } => IngestStatus::Pending {
@@ -257,32 +267,22 @@ impl BlockDataService {
                     reason: reason.to_string(),
                 },
             };
-            if !res.repeated && !matches!(status, IngestStatus::Rejected { .. }) {
-                let (raw, scheme) = match r {
-                    Record::Person(p) => (p.id_number.as_deref(), IdentScheme::IdNumber),
-                    Record::Company(c) => (c.credit_code.as_deref(), IdentScheme::CreditCode),
-                };
-                if let Some(id) = IdentField::parse(raw, scheme).valid() {
-                    placed_idents.push((id.bytes, res.key));
-                }
-                if let Record::Company(c) = r
-                    && let Some(rep) = IdentField::parse(
-                        c.legal_representative_id.as_deref(),
-                        IdentScheme::IdNumber,
-                    )
-                    .valid()
-                {
-                    placed_representatives.push((rep.bytes, res.key));
-                }
+            // People and companies by their own identifiers are found through block data's
+            // blocks; a company's legal representative is indexed here.
+            if !res.repeated
+                && !matches!(status, IngestStatus::Rejected { .. })
+                && let Record::Company(c) = r
+                && let Some(rep) =
+                    IdentField::parse(c.legal_representative_id.as_deref(), IdentScheme::IdNumber)
+                        .valid()
+            {
+                placed_representatives.push((rep.bytes, res.key));
             }
             results.push(IngestedRecord {
                 key: res.key,
                 status,
                 repeated: res.repeated,
             });
-        }
-        for (id, key) in placed_idents {
-            self.by_ident.entry(id).or_default().push(key);
         }
         for (id, key) in placed_representatives {
             self.by_representative.entry(id).or_default().push(key);
@@ -452,7 +452,7 @@ impl BlockDataService {
                             "expected an 18-character ID number with a valid check digit",
                         )
                     })?;
-                let keys = self.by_ident.get(&id.bytes).cloned().unwrap_or_default();
+                let keys = data.records_with_ident(&id.bytes, EntityKind::Person);
                 (ApiView::default(), placed(&keys))
             }
             BlockQuery::Company { credit_code } => {
@@ -465,7 +465,7 @@ impl BlockDataService {
                             "expected an 18-character unified social credit code with valid check characters",
                         )
                     })?;
-                let keys = self.by_ident.get(&id.bytes).cloned().unwrap_or_default();
+                let keys = data.records_with_ident(&id.bytes, EntityKind::Company);
                 (ApiView::default(), placed(&keys))
             }
         };

@@ -143,25 +143,70 @@ pub(crate) fn str_within_one_edit(a: &str, b: &str) -> Option<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Sym(pub u32);
 
+/// Interns strings into one arena. Written here rather than taken from a crate because ingest
+/// needs two things together: the hash computed on another thread, before the record reaches
+/// the single-threaded linker ([`Interner::hash`], [`Interner::intern_hashed`]), and one
+/// allocation-free insert per new string (millions of distinct addresses in the full district;
+/// a `HashMap<Box<str>, Sym>` beside a `Vec<Box<str>>` cost two allocations and two copies).
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    map: FxHashMap<Box<str>, Sym>,
-    strings: Vec<Box<str>>,
+    /// Hash of a string → the newest symbol with that hash; `next` chains the older ones.
+    first: FxHashMap<u64, u32>,
+    next: Vec<u32>,
+    arena: String,
+    /// Where each symbol's text ends in `arena` (it starts where the previous one ends).
+    ends: Vec<u32>,
 }
 
+const NO_SYM: u32 = u32::MAX;
+
 impl Interner {
+    /// The hash `intern_hashed` expects; pure, so any thread may compute it.
+    pub fn hash(s: &str) -> u64 {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = rustc_hash::FxBuildHasher.build_hasher();
+        h.write(s.as_bytes());
+        h.finish()
+    }
+
+    #[cfg(test)]
     pub fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&sym) = self.map.get(s) {
+        self.intern_hashed(s, Self::hash(s))
+    }
+
+    /// The symbol of a string already interned, without interning it.
+    pub fn get_hashed(&self, s: &str, hash: u64) -> Option<Sym> {
+        let mut i = *self.first.get(&hash)?;
+        while i != NO_SYM {
+            if self.resolve(Sym(i)) == s {
+                return Some(Sym(i));
+            }
+            i = self.next[i as usize];
+        }
+        None
+    }
+
+    /// `intern` with the hash given (see [`Interner::hash`]).
+    pub fn intern_hashed(&mut self, s: &str, hash: u64) -> Sym {
+        if let Some(sym) = self.get_hashed(s, hash) {
             return sym;
         }
-        let sym = Sym(u32::try_from(self.strings.len()).expect("fewer than 2^32 distinct strings"));
-        self.strings.push(s.into());
-        self.map.insert(s.into(), sym);
-        sym
+        let sym = u32::try_from(self.next.len())
+            .ok()
+            .filter(|&n| n != NO_SYM)
+            .expect("fewer than 2^32 - 1 distinct strings");
+        self.arena.push_str(s);
+        self.ends
+            .push(u32::try_from(self.arena.len()).expect("interned text under 4 GiB in all"));
+        let older = self.first.insert(hash, sym).unwrap_or(NO_SYM);
+        self.next.push(older);
+        Sym(sym)
     }
 
     pub fn resolve(&self, sym: Sym) -> &str {
-        &self.strings[sym.0 as usize]
+        let i = sym.0 as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.arena[start..self.ends[i] as usize]
     }
 }
 
@@ -235,5 +280,27 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(interner.intern("王伟"), a);
         assert_eq!(interner.resolve(b), "李娜");
+        assert_eq!(interner.resolve(a), "王伟");
+        let empty = interner.intern("");
+        assert_eq!(interner.resolve(empty), "");
+        assert_eq!(interner.get_hashed("李娜", Interner::hash("李娜")), Some(b));
+        assert_eq!(interner.get_hashed("张三", Interner::hash("张三")), None);
+    }
+
+    #[test]
+    fn interner_keeps_strings_apart_when_their_hashes_collide() {
+        let mut interner = Interner::default();
+        // Forced to one hash: the chain must still tell them apart.
+        let a = interner.intern_hashed("兴华路12号", 7);
+        let b = interner.intern_hashed("兴华路13号", 7);
+        let c = interner.intern_hashed("兴华路14号", 7);
+        assert_eq!(interner.intern_hashed("兴华路12号", 7), a);
+        assert_eq!(interner.intern_hashed("兴华路13号", 7), b);
+        assert_eq!(interner.get_hashed("兴华路14号", 7), Some(c));
+        assert_eq!(interner.get_hashed("兴华路15号", 7), None);
+        assert_eq!(
+            [a, b, c].map(|s| interner.resolve(s)),
+            ["兴华路12号", "兴华路13号", "兴华路14号"]
+        );
     }
 }

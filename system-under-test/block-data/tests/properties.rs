@@ -62,6 +62,27 @@ proptest! {
     }
 
     #[test]
+    fn a_batch_parsed_on_several_threads_links_as_one_record_at_a_time(seed in any::<u64>(), cut in 1usize..700) {
+        let w = world(2, 6);
+        // Enough records that batches cross the size parsed in parallel.
+        let records = feeds(&w, 300, seed, &HARSH).records;
+        prop_assume!(records.len() > 256);
+        let mut one = BlockData::new(w.library.clone(), Config::default());
+        let singly: Vec<_> = records.iter().map(|r| one.ingest(r)).collect();
+        let mut batched = BlockData::new(w.library.clone(), Config::default());
+        let mut in_batches = Vec::new();
+        for chunk in records.chunks(cut) {
+            in_batches.extend(batched.ingest_batch(chunk));
+        }
+        prop_assert_eq!(&singly, &in_batches);
+        prop_assert_eq!(outcome(&one, &records), outcome(&batched, &records));
+        prop_assert_eq!(one.conflicts(), batched.conflicts());
+        let hold = Config::default().unknown_address_hold_ms;
+        prop_assert_eq!(one.settle(hold), batched.settle(hold));
+        prop_assert_eq!(one.conflicts(), batched.conflicts());
+    }
+
+    #[test]
     fn no_record_is_lost_and_re_ingest_changes_nothing(seed in any::<u64>(), order in any::<u64>()) {
         let w = world(1, 5);
         let mut records = feeds(&w, 40, seed, &HARSH).records;
@@ -106,7 +127,7 @@ proptest! {
         }
 
         // Re-ingest everything accepted, in another order: nothing changes.
-        let before = (bd.clusters(), bd.blocking_stats().clone(), bd.len(), bd.conflicts().len(), bd.accounting());
+        let before = (bd.clusters(), bd.blocking_stats().clone(), bd.len(), bd.conflicts().len(), bd.accounting(), bd.awaiting_place());
         let mut again = records.clone();
         rng.shuffle(&mut again);
         for r in &again {
@@ -119,7 +140,7 @@ proptest! {
         let mut stats_after = bd.blocking_stats().clone();
         // Changed resubmissions are refused again and counted; nothing else moves.
         stats_after.conflicting_resubmissions = before.1.conflicting_resubmissions;
-        prop_assert_eq!(before, (bd.clusters(), stats_after, bd.len(), bd.conflicts().len(), bd.accounting()));
+        prop_assert_eq!(before, (bd.clusters(), stats_after, bd.len(), bd.conflicts().len(), bd.accounting(), bd.awaiting_place()));
     }
 }
 

@@ -351,6 +351,7 @@ impl Stack for InProcessStack {
         let mut out = self.grid.advance(now);
         out.extend(self.matcher.advance(now));
         out.extend(self.cases.advance(now));
+        out.extend(self.blocks.advance(now as i64));
         out
     }
 
