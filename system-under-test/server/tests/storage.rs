@@ -76,9 +76,12 @@ async fn restart_loses_nothing_acknowledged(url: &str) {
     let refused = post(&router, "/cases/query_credit", Some(ANALYST), tricky).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
     state.advance().unwrap();
+    // The clock promises that no answered call's time is passed again after a restart: read
+    // before the last journaled calls (the observation's queries), not after, where a slow
+    // machine's next millisecond belongs to no call at all.
+    let stopped_at = state.now_ms();
     let before = observe(&state, &router).await;
     let entries = committed(&state);
-    let stopped_at = state.now_ms();
 
     // Calls turned away before the stack: malformed JSON, an oversized body, a stranger, a
     // command that does not exist. None is journaled; none changes what a client sees.
