@@ -102,6 +102,10 @@ enum Cmd {
         /// postgres://USER@HOST:PORT/DATABASE; `memory` keeps it in memory only.
         #[arg(long, default_value = baoan_server::DEFAULT_DATABASE)]
         database: String,
+        /// A fault plan to inject on the HTTP path: `[[fault]]` windows (at_s, for_s, module,
+        /// kind = latency | errors | down, latency_ms or share), timed from the start.
+        #[arg(long)]
+        faults: Option<PathBuf>,
     },
     /// Find the knee of a served stack: grid reports at a stepped-up arrival rate (open model,
     /// latency corrected for coordinated omission) until the p99 breaks the SLO; writes
@@ -440,7 +444,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             tokens,
             max_body,
             database,
-        } => serve(listen, tokens, max_body, database),
+            faults,
+        } => serve(listen, tokens, max_body, database, faults),
         Cmd::Load {
             target,
             start_rate,
@@ -547,6 +552,7 @@ fn serve(
     tokens: Option<PathBuf>,
     max_body: usize,
     database: String,
+    faults: Option<PathBuf>,
 ) -> Result<u8, RunError> {
     if max_body == 0 {
         return Err(RunError::BadInput(
@@ -560,12 +566,30 @@ fn serve(
         None => baoan_server::Tokens::development()
             .map_err(|e| RunError::Harness(format!("cannot draw development tokens: {e}")))?,
     };
+    let faults = match faults {
+        Some(path) => Some(std::sync::Arc::new(
+            baoan_server::Faults::load(&path).map_err(|e| RunError::BadInput(e.to_string()))?,
+        )),
+        None => None,
+    };
+    if let Some(plan) = &faults {
+        for w in plan.windows() {
+            eprintln!(
+                "twin: fault plan: {} on {} from {:.1} s to {:.1} s",
+                w.kind.as_str(),
+                w.module.as_deref().unwrap_or("every module"),
+                w.from.as_secs_f64(),
+                w.until.as_secs_f64()
+            );
+        }
+    }
     let in_memory = database == "memory";
     let config = baoan_server::Config {
         listen,
         tokens: tokens.clone(),
         max_body,
         database: (!in_memory).then_some(database),
+        faults,
     };
     baoan_server::serve(config, |server| {
         if tokens.is_development() {

@@ -162,3 +162,36 @@ fn twin_load_names_a_bad_url_or_tokens_file_and_exits_2() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn twin_serve_names_the_place_in_a_bad_fault_plan_and_exits_2() {
+    let dir = std::env::temp_dir().join(format!("baoan-faults-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = dir.join("faults.toml");
+    std::fs::write(
+        &plan,
+        "[[fault]]\nat_s = 5\nfor_s = 10\nmodule = \"grid\"\nkind = \"errors\"\nshare = 0\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "memory",
+            "--faults",
+        ])
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(
+            "faults.toml: [[fault]] number 1 (line 1): share: expected a share in (0, 1], got 0"
+        ),
+        "{said}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -25,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokens: tokens.clone(),
         max_body: baoan_server::DEFAULT_MAX_BODY,
         database: None,
+        faults: None,
     })?;
     let url = format!("http://{}", server.local_addr());
     std::thread::spawn(move || {

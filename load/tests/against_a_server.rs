@@ -60,6 +60,7 @@ impl Running {
             tokens: Tokens::load(tokens).unwrap(),
             max_body: baoan_server::DEFAULT_MAX_BODY,
             database: None,
+            faults: None,
         })
         .unwrap();
         let addr = server.local_addr();

@@ -16,6 +16,7 @@
 pub mod body;
 pub mod commands;
 pub mod error;
+pub mod faults;
 pub mod metrics;
 pub mod openapi;
 pub mod store;
@@ -38,6 +39,7 @@ use baoan_stack::InProcessStack;
 use serde_json::json;
 
 pub use error::HttpError;
+pub use faults::{Faults, FaultsError};
 pub use store::{Database, StoreError};
 pub use tokens::{Tokens, TokensError};
 
@@ -63,6 +65,8 @@ pub struct Config {
     pub max_body: usize,
     /// `sqlite://PATH` or `postgres://…`; `None` keeps the stack in memory only (lost on stop).
     pub database: Option<String>,
+    /// Faults to inject on the HTTP path (`twin serve --faults FILE`), timed from the start.
+    pub faults: Option<Arc<Faults>>,
 }
 
 /// What a start-up replay of the journal did.
@@ -106,6 +110,8 @@ pub struct AppState {
     /// the stack's lock.
     audit_entries: AtomicU64,
     openapi: String,
+    /// The fault plan, if the server was given one (set once, before serving).
+    faults: std::sync::OnceLock<Arc<Faults>>,
 }
 
 impl AppState {
@@ -179,6 +185,7 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             audit_entries,
             openapi: openapi::document().to_string(),
+            faults: std::sync::OnceLock::new(),
         })
     }
 
@@ -200,6 +207,12 @@ impl AppState {
 
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// Injects the faults of `plan` from now on, its windows timed from the server's start.
+    /// A plan is given once: a second one is refused and handed back.
+    pub fn inject(&self, plan: Arc<Faults>) -> Result<(), Arc<Faults>> {
+        self.faults.set(plan)
     }
 
     pub fn metrics(&self) -> &metrics::Metrics {
@@ -337,6 +350,15 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         "audit_entries": app.audit_entries.load(Ordering::Relaxed),
         "storage": app.storage,
         "journal_committed": app.journal_committed().map(|(entries, _)| entries),
+        "faults_active": app.faults.get().map(|f| {
+            f.active(app.started.elapsed())
+                .map(|w| json!({
+                    "module": w.module.as_deref().unwrap_or("*"),
+                    "kind": w.kind.as_str(),
+                    "until_s": w.until.as_secs_f64(),
+                }))
+                .collect::<Vec<_>>()
+        }).unwrap_or_default(),
     });
     let status = if failed {
         StatusCode::SERVICE_UNAVAILABLE
@@ -347,10 +369,22 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics_text(State(app): State<Arc<AppState>>) -> Response {
-    let text = app.metrics.render(
+    let mut text = app.metrics.render(
         app.audit_entries.load(Ordering::Relaxed) as usize,
         app.journal_committed(),
     );
+    if let Some(faults) = app.faults.get() {
+        text.push_str(
+            "# HELP baoan_faults_injected_total Calls a planned fault delayed or refused, by kind.\n\
+             # TYPE baoan_faults_injected_total counter\n",
+        );
+        for (kind, n) in faults.injected() {
+            text.push_str(&format!(
+                "baoan_faults_injected_total{{kind=\"{}\"}} {n}\n",
+                kind.as_str()
+            ));
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -427,6 +461,33 @@ async fn timed(
     request: Request,
 ) -> Response {
     let started = Instant::now();
+    if let Some(faults) = app.faults.get() {
+        match faults.decide(module, app.started.elapsed()) {
+            faults::Decision::Carry => {}
+            faults::Decision::Delay(d) => tokio::time::sleep(d).await,
+            faults::Decision::Refuse {
+                kind: fault,
+                retry_after_s,
+            } => {
+                let mut response = HttpError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "injected_fault",
+                    format!(
+                        "{module}/{kind}: refused by the fault plan ({}, for {retry_after_s} s \
+                         more); nothing was carried, try again later",
+                        fault.as_str()
+                    ),
+                )
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, retry_after_s.into());
+                app.metrics
+                    .record(module, kind, response.status().as_u16(), started.elapsed());
+                return response;
+            }
+        }
+    }
     let response = match call(app, module, kind, request).await {
         Ok(outcomes) => axum::Json(json!({ "outcomes": outcomes })).into_response(),
         Err(e) => e.into_response(),
@@ -624,9 +685,13 @@ impl Server {
     /// read: `open` serves a journaled stack).
     pub fn bind(config: Config) -> Result<Server, ServeError> {
         let listener = Self::listen(config.listen)?;
+        let state = AppState::new(InProcessStack::new(), config.tokens, config.max_body);
+        if let Some(plan) = config.faults {
+            let _ = state.inject(plan);
+        }
         Ok(Server {
             listener,
-            state: AppState::new(InProcessStack::new(), config.tokens, config.max_body),
+            state,
             replayed: Replayed::default(),
         })
     }
@@ -639,6 +704,9 @@ impl Server {
         };
         let listener = Self::listen(config.listen)?;
         let (state, replayed) = AppState::open(url, config.tokens, config.max_body).await?;
+        if let Some(plan) = config.faults {
+            let _ = state.inject(plan);
+        }
         Ok(Server {
             listener,
             state,

@@ -109,7 +109,7 @@ pub fn document() -> Value {
 }
 
 /// The error answers every command may give, by status.
-const ERRORS: [(&str, &str); 7] = [
+const ERRORS: [(&str, &str); 8] = [
     ("400", "The body is not valid JSON (line and column given)"),
     ("401", "No bearer token, or one the server does not know"),
     (
@@ -128,6 +128,11 @@ const ERRORS: [(&str, &str); 7] = [
     (
         "422",
         "The body is not this command's fields (the field given), or a value is invalid",
+    ),
+    (
+        "503",
+        "Not carried, nothing changed: a planned fault (`injected_fault`, with Retry-After) or \
+         a journal that could not commit (`storage_failed`)",
     ),
 ];
 
@@ -256,7 +261,9 @@ mod tests {
                 "{kind}: {}",
                 op["description"]
             );
-            for status in ["200", "400", "401", "403", "404", "409", "413", "422"] {
+            for status in [
+                "200", "400", "401", "403", "404", "409", "413", "422", "503",
+            ] {
                 assert!(op["responses"].get(status).is_some(), "{kind}: no {status}");
             }
         }

@@ -359,6 +359,7 @@ async fn a_real_server_answers_over_tcp_and_stops_cleanly() {
         tokens: tokens(),
         max_body: baoan_server::DEFAULT_MAX_BODY,
         database: None,
+        faults: None,
     })
     .unwrap();
     let addr = server.local_addr();
@@ -430,5 +431,100 @@ async fn a_large_body_is_carried_like_a_small_one() {
         r.outcome_types().contains(&"task_dispatched".to_string()),
         "{}",
         r.text
+    );
+}
+
+/// A fault plan on the HTTP path: a module down answers 503 with Retry-After and carries
+/// nothing; when its window closes the same call goes through; a latency window delays calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planned_faults_refuse_or_delay_calls_and_change_nothing_they_refuse() {
+    let plan = baoan_server::Faults::parse(
+        "[[fault]]\nat_s = 0\nfor_s = 1.5\nmodule = \"grid\"\nkind = \"down\"\n\n\
+         [[fault]]\nat_s = 0\nfor_s = 600\nmodule = \"*\"\nkind = \"latency\"\nlatency_ms = 40\n",
+        std::path::Path::new("faults.toml"),
+        baoan_server::commands::modules(),
+    )
+    .unwrap();
+    let state = AppState::new(
+        InProcessStack::new(),
+        tokens(),
+        baoan_server::DEFAULT_MAX_BODY,
+    );
+    state.inject(Arc::new(plan)).unwrap();
+    let router = router(Arc::clone(&state));
+    let audit = || state.with_stack(|s| s.audit().len()).unwrap();
+
+    let before = audit();
+    let down = post(
+        &router,
+        "/grid/load_directory",
+        Some(ADMIN),
+        &directory().to_string(),
+    )
+    .await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.text
+    );
+    assert_eq!(down.json()["error"], "injected_fault");
+    assert!(
+        down.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("grid/load_directory")
+    );
+    let retry: u64 = down.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    assert_eq!(audit(), before, "a refused call reached the stack");
+
+    let health = send(&router, "GET", "/health", None, "").await.json();
+    let active: Vec<String> = health["faults_active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["module"].as_str().unwrap(),
+                f["kind"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(active, ["grid down", "* latency"]);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    load_directory(&router).await;
+    let started = std::time::Instant::now();
+    let a = post(
+        &router,
+        REPORTS_ALIAS,
+        Some(INSPECTOR),
+        &report(1).to_string(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    // A functional check of the injected delay (a lower bound), not a speed measurement.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(40));
+
+    let metrics = send(&router, "GET", "/metrics", None, "").await.text;
+    assert!(
+        metrics.contains("baoan_faults_injected_total{kind=\"down\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("baoan_faults_injected_total{kind=\"latency\"} 2\n"),
+        "{metrics}"
+    );
+    // A plan is given once.
+    assert!(
+        state
+            .inject(Arc::new(baoan_server::Faults::default()))
+            .is_err()
     );
 }

@@ -1,0 +1,404 @@
+//! Faults on the HTTP path, for engineers who test how the harness's loops and their own clients
+//! ride out a degraded platform: `twin serve --faults FILE` takes a plan of windows, each
+//! slowing a module's calls, failing a share of them, or taking the module down.
+//!
+//! ```toml
+//! [[fault]]
+//! at_s = 30          # seconds after the server started
+//! for_s = 20
+//! module = "grid"    # a module of the API, or "*" for all
+//! kind = "latency"   # latency | errors | down
+//! latency_ms = 250   # latency only: added before the call is carried
+//!
+//! [[fault]]
+//! at_s = 60
+//! for_s = 10
+//! module = "matcher"
+//! kind = "errors"
+//! share = 0.2        # errors only: this share of calls is answered 503, evenly spread
+//! ```
+//!
+//! A refused call (errors, down) is answered `503 injected_fault` with `Retry-After` before it
+//! reaches the stack: it changes nothing and is not journaled, so what the stack acknowledged is
+//! exactly what it carried. Which calls an `errors` window fails is decided by a counter, not a
+//! random draw: the same calls in the same order are failed the same way.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why a fault plan could not be used; the message names the file and the place in it.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultsError {
+    #[error("{path}: cannot read the fault plan: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: [[fault]] number {index} (line {line}): {field}: {problem}")]
+    Invalid {
+        path: PathBuf,
+        index: usize,
+        line: usize,
+        field: &'static str,
+        problem: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    Latency,
+    Errors,
+    Down,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Latency => "latency",
+            FaultKind::Errors => "errors",
+            FaultKind::Down => "down",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanFile {
+    #[serde(default)]
+    fault: Vec<toml::Spanned<FaultEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultEntry {
+    at_s: f64,
+    for_s: f64,
+    module: String,
+    kind: FaultKind,
+    latency_ms: Option<u64>,
+    share: Option<f64>,
+}
+
+/// One window of the plan.
+#[derive(Debug)]
+pub struct FaultWindow {
+    pub from: Duration,
+    pub until: Duration,
+    /// `None`: every module.
+    pub module: Option<String>,
+    pub kind: FaultKind,
+    pub latency: Duration,
+    pub share: f64,
+    /// Calls that fell in the window, for spreading an `errors` share evenly.
+    seen: AtomicU64,
+}
+
+/// What to do with a call now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Carry,
+    /// Wait this long, then carry the call.
+    Delay(Duration),
+    /// Refuse the call; the window ends in this many whole seconds (at least 1).
+    Refuse {
+        kind: FaultKind,
+        retry_after_s: u64,
+    },
+}
+
+/// The plan, and how many calls each kind of fault touched.
+#[derive(Debug, Default)]
+pub struct Faults {
+    windows: Vec<FaultWindow>,
+    injected: [AtomicU64; 3],
+}
+
+impl Faults {
+    pub fn load(path: &Path) -> Result<Faults, FaultsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FaultsError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Faults::parse(&text, path, crate::commands::modules())
+    }
+
+    /// The plan in `text` (read from `path`, named in errors); `modules` are the API's modules.
+    pub fn parse(text: &str, path: &Path, modules: Vec<&str>) -> Result<Faults, FaultsError> {
+        let file: PlanFile = toml::from_str(text).map_err(|e| FaultsError::Syntax {
+            path: path.to_owned(),
+            message: located(text, &e),
+        })?;
+        let mut windows = Vec::new();
+        for (i, spanned) in file.fault.into_iter().enumerate() {
+            let line = text[..spanned.span().start].matches('\n').count() + 1;
+            let invalid = |field: &'static str, problem: String| FaultsError::Invalid {
+                path: path.to_owned(),
+                index: i + 1,
+                line,
+                field,
+                problem,
+            };
+            let f = spanned.into_inner();
+            if !(f.at_s.is_finite() && f.at_s >= 0.0) {
+                return Err(invalid(
+                    "at_s",
+                    format!("expected seconds >= 0, got {}", f.at_s),
+                ));
+            }
+            if !(f.for_s.is_finite() && f.for_s > 0.0) {
+                return Err(invalid(
+                    "for_s",
+                    format!("expected seconds > 0, got {}", f.for_s),
+                ));
+            }
+            let module = match f.module.as_str() {
+                "*" => None,
+                m if modules.contains(&m) => Some(m.to_owned()),
+                m => {
+                    return Err(invalid(
+                        "module",
+                        format!(
+                            "no module `{m}`; expected \"*\" or one of {}",
+                            modules.join(", ")
+                        ),
+                    ));
+                }
+            };
+            let (latency, share) = match f.kind {
+                FaultKind::Latency => match (f.latency_ms, f.share) {
+                    (_, Some(_)) => {
+                        return Err(invalid(
+                            "share",
+                            "only an `errors` fault takes a share".into(),
+                        ));
+                    }
+                    (Some(ms @ 1..=60_000), None) => (Duration::from_millis(ms), 0.0),
+                    (Some(ms), None) => {
+                        return Err(invalid(
+                            "latency_ms",
+                            format!("expected 1 to 60000 milliseconds, got {ms}"),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(invalid(
+                            "latency_ms",
+                            "a latency fault needs latency_ms".into(),
+                        ));
+                    }
+                },
+                FaultKind::Errors => match (f.latency_ms, f.share) {
+                    (Some(_), _) => {
+                        return Err(invalid(
+                            "latency_ms",
+                            "only a `latency` fault takes latency_ms".into(),
+                        ));
+                    }
+                    (None, Some(s)) if s > 0.0 && s <= 1.0 => (Duration::ZERO, s),
+                    (None, Some(s)) => {
+                        return Err(invalid(
+                            "share",
+                            format!("expected a share in (0, 1], got {s}"),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(invalid("share", "an errors fault needs a share".into()));
+                    }
+                },
+                FaultKind::Down => {
+                    if f.latency_ms.is_some() || f.share.is_some() {
+                        return Err(invalid(
+                            "kind",
+                            "a `down` fault takes neither latency_ms nor share".into(),
+                        ));
+                    }
+                    (Duration::ZERO, 1.0)
+                }
+            };
+            windows.push(FaultWindow {
+                from: Duration::from_secs_f64(f.at_s),
+                until: Duration::from_secs_f64(f.at_s + f.for_s),
+                module,
+                kind: f.kind,
+                latency,
+                share,
+                seen: AtomicU64::new(0),
+            });
+        }
+        Ok(Faults {
+            windows,
+            injected: Default::default(),
+        })
+    }
+
+    pub fn windows(&self) -> &[FaultWindow] {
+        &self.windows
+    }
+
+    /// What to do with a call to `module` made `elapsed` after the server started. A refusal
+    /// wins over a delay; delays of overlapping windows add up.
+    pub fn decide(&self, module: &str, elapsed: Duration) -> Decision {
+        let mut delay = Duration::ZERO;
+        for w in self.active(elapsed) {
+            if w.module.as_deref().is_some_and(|m| m != module) {
+                continue;
+            }
+            let refuse = match w.kind {
+                FaultKind::Latency => {
+                    delay += w.latency;
+                    false
+                }
+                FaultKind::Down => true,
+                FaultKind::Errors => {
+                    // The n-th call is failed when the running count of failures due, n·share,
+                    // passes a whole number: a share of 0.2 fails calls 5, 10, 15...
+                    let n = w.seen.fetch_add(1, Ordering::Relaxed);
+                    ((n + 1) as f64 * w.share).floor() > (n as f64 * w.share).floor()
+                }
+            };
+            if refuse {
+                self.count(w.kind);
+                let left = w.until.saturating_sub(elapsed);
+                return Decision::Refuse {
+                    kind: w.kind,
+                    retry_after_s: left.as_secs_f64().ceil().max(1.0) as u64,
+                };
+            }
+        }
+        if delay.is_zero() {
+            Decision::Carry
+        } else {
+            self.count(FaultKind::Latency);
+            Decision::Delay(delay)
+        }
+    }
+
+    /// The windows open at `elapsed`.
+    pub fn active(&self, elapsed: Duration) -> impl Iterator<Item = &FaultWindow> {
+        self.windows
+            .iter()
+            .filter(move |w| w.from <= elapsed && elapsed < w.until)
+    }
+
+    fn count(&self, kind: FaultKind) {
+        self.injected[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls each kind of fault touched so far: latency, errors, down.
+    pub fn injected(&self) -> [(FaultKind, u64); 3] {
+        [FaultKind::Latency, FaultKind::Errors, FaultKind::Down]
+            .map(|k| (k, self.injected[k as usize].load(Ordering::Relaxed)))
+    }
+}
+
+/// A TOML error with its line and column.
+fn located(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("{line}:{column}: {}", e.message())
+        }
+        None => e.message().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Result<Faults, FaultsError> {
+        Faults::parse(text, Path::new("faults.toml"), vec!["grid", "matcher"])
+    }
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn windows_open_and_close_on_time_and_only_for_their_module() {
+        let f = plan(
+            "[[fault]]\nat_s = 10\nfor_s = 5\nmodule = \"grid\"\nkind = \"down\"\n\
+             [[fault]]\nat_s = 0\nfor_s = 100\nmodule = \"*\"\nkind = \"latency\"\nlatency_ms = 30\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.decide("grid", S(9)),
+            Decision::Delay(Duration::from_millis(30))
+        );
+        assert_eq!(
+            f.decide("grid", S(10)),
+            Decision::Refuse {
+                kind: FaultKind::Down,
+                retry_after_s: 5
+            }
+        );
+        assert_eq!(
+            f.decide("matcher", S(12)),
+            Decision::Delay(Duration::from_millis(30))
+        );
+        assert_eq!(
+            f.decide("grid", S(15)),
+            Decision::Delay(Duration::from_millis(30))
+        );
+        assert_eq!(f.decide("grid", S(100)), Decision::Carry);
+        let injected = f.injected();
+        assert_eq!(injected[0], (FaultKind::Latency, 3));
+        assert_eq!(injected[2], (FaultKind::Down, 1));
+    }
+
+    #[test]
+    fn an_errors_share_fails_exactly_that_share_evenly() {
+        let f = plan("[[fault]]\nat_s = 0\nfor_s = 60\nmodule = \"matcher\"\nkind = \"errors\"\nshare = 0.25\n")
+            .unwrap();
+        let failed: Vec<bool> = (0..12)
+            .map(|_| matches!(f.decide("matcher", S(1)), Decision::Refuse { .. }))
+            .collect();
+        assert_eq!(failed.iter().filter(|&&x| x).count(), 3);
+        assert_eq!(
+            failed,
+            [
+                false, false, false, true, false, false, false, true, false, false, false, true
+            ]
+        );
+        assert_eq!(f.decide("grid", S(1)), Decision::Carry);
+    }
+
+    #[test]
+    fn a_bad_plan_names_the_fault_the_field_and_what_was_expected() {
+        let cases = [
+            (
+                "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"cameras\"\nkind = \"down\"\n",
+                "faults.toml: [[fault]] number 1 (line 1): module: no module `cameras`; expected \"*\" or one of grid, matcher",
+            ),
+            (
+                "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"grid\"\nkind = \"down\"\n\n[[fault]]\nat_s = 0\nfor_s = 0\nmodule = \"grid\"\nkind = \"down\"\n",
+                "faults.toml: [[fault]] number 2 (line 7): for_s: expected seconds > 0, got 0",
+            ),
+            (
+                "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"grid\"\nkind = \"latency\"\n",
+                "latency_ms: a latency fault needs latency_ms",
+            ),
+            (
+                "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"grid\"\nkind = \"errors\"\nshare = 1.5\n",
+                "share: expected a share in (0, 1], got 1.5",
+            ),
+            (
+                "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"grid\"\nkind = \"slow\"\n",
+                "faults.toml: 5:8: unknown variant `slow`",
+            ),
+            (
+                "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"grid\"\nkind = \"down\"\nshre = 1\n",
+                "faults.toml: 6:1: unknown field `shre`",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = plan(text).expect_err(text).to_string();
+            assert!(e.contains(want), "{e}\n  does not contain\n{want}");
+        }
+    }
+}
