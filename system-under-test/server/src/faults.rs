@@ -29,6 +29,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// No window of a plan ends later than this many seconds after the start (a year).
+pub const MAX_PLAN_S: f64 = 31_536_000.0;
+
 /// Why a fault plan could not be used; the message names the file and the place in it.
 #[derive(Debug, thiserror::Error)]
 pub enum FaultsError {
@@ -155,6 +158,15 @@ impl Faults {
                 return Err(invalid(
                     "for_s",
                     format!("expected seconds > 0, got {}", f.for_s),
+                ));
+            }
+            if f.at_s + f.for_s > MAX_PLAN_S {
+                return Err(invalid(
+                    "for_s",
+                    format!(
+                        "the window ends at {} s; a plan covers at most {MAX_PLAN_S} s (a year)",
+                        f.at_s + f.for_s
+                    ),
                 ));
             }
             let module = match f.module.as_str() {
@@ -382,6 +394,10 @@ mod tests {
             (
                 "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"grid\"\nkind = \"latency\"\n",
                 "latency_ms: a latency fault needs latency_ms",
+            ),
+            (
+                "[[fault]]\nat_s = 1e30\nfor_s = 1\nmodule = \"grid\"\nkind = \"down\"\n",
+                "for_s: the window ends at 1000000000000000000000000000000 s; a plan covers at most 31536000 s (a year)",
             ),
             (
                 "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"grid\"\nkind = \"errors\"\nshare = 1.5\n",
