@@ -629,6 +629,15 @@ impl BlockData {
         }
     }
 
+    /// The record's folded name as a symbol; an empty one is refused.
+    fn intern_name(&mut self, parsed: &Parsed) -> Result<Sym, RejectReason> {
+        let name = self.interner.intern_hashed(&parsed.name, parsed.name_hash);
+        if parsed.name.is_empty() {
+            return Err(RejectReason::EmptyName);
+        }
+        Ok(name)
+    }
+
     /// What can be worked out of a record without changing block data (see [`Parsed`]).
     fn parse(&self, record: &Record) -> Parsed {
         let (name, address) = match record {
@@ -666,7 +675,10 @@ impl BlockData {
         if let Some(&cached) = self.address_cache.get(&sym) {
             return (sym, cached);
         }
-        let cached = parsed.located.unwrap_or_else(|| self.locate_cached(text));
+        // `parse` located every address not cached then, and the cache only grows.
+        let cached = parsed
+            .located
+            .expect("an address uncached when parsed was located then");
         self.address_cache.insert(sym, cached);
         (sym, cached)
     }
@@ -685,10 +697,7 @@ impl BlockData {
         p: &PersonRecord,
         parsed: Parsed,
     ) -> Result<Stored, RejectReason> {
-        let name = self.interner.intern_hashed(&parsed.name, parsed.name_hash);
-        if parsed.name.is_empty() {
-            return Err(RejectReason::EmptyName);
-        }
+        let name = self.intern_name(&parsed)?;
         let birth_given = p.birth_date;
         let given = match birth_given {
             Some(d) => Some(d.as_yyyymmdd().ok_or(RejectReason::InvalidBirthDate {
@@ -739,10 +748,7 @@ impl BlockData {
         c: &CompanyRecord,
         parsed: Parsed,
     ) -> Result<Stored, RejectReason> {
-        let name = self.interner.intern_hashed(&parsed.name, parsed.name_hash);
-        if parsed.name.is_empty() {
-            return Err(RejectReason::EmptyName);
-        }
+        let name = self.intern_name(&parsed)?;
         let (address, cached) = self.place_of(&c.registered_address, &parsed);
         Ok(Stored {
             key,

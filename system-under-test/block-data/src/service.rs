@@ -230,17 +230,11 @@ impl BlockDataService {
 
     /// The time-driven work: verdicts on addresses whose hold has passed, as tasks.
     pub fn advance(&mut self, now_ms: i64) -> Vec<Outcome> {
-        match self.data.as_mut() {
-            Some(data) if data.awaiting_place() > 0 => {
-                data.settle(now_ms);
-                self.new_tasks()
-            }
-            Some(data) => {
-                data.set_clock(now_ms);
-                Vec::new()
-            }
-            None => Vec::new(),
-        }
+        let Some(data) = self.data.as_mut() else {
+            return Vec::new();
+        };
+        data.settle(now_ms);
+        self.new_tasks()
     }
 
     fn ingest(&mut self, records: &[Record], now_ms: i64) -> Result<Vec<Outcome>, ApiError> {
