@@ -461,40 +461,51 @@ async fn timed(
     request: Request,
 ) -> Response {
     let started = Instant::now();
-    if let Some(faults) = app.faults.get() {
-        match faults.decide(module, app.started.elapsed()) {
-            faults::Decision::Carry => {}
-            faults::Decision::Delay(d) => tokio::time::sleep(d).await,
-            faults::Decision::Refuse {
-                kind: fault,
-                retry_after_s,
-            } => {
-                let mut response = HttpError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "injected_fault",
-                    format!(
-                        "{module}/{kind}: refused by the fault plan ({}, for {retry_after_s} s \
-                         more); nothing was carried, try again later",
-                        fault.as_str()
-                    ),
-                )
-                .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, retry_after_s.into());
-                app.metrics
-                    .record(module, kind, response.status().as_u16(), started.elapsed());
-                return response;
-            }
-        }
-    }
-    let response = match call(app, module, kind, request).await {
-        Ok(outcomes) => axum::Json(json!({ "outcomes": outcomes })).into_response(),
-        Err(e) => e.into_response(),
+    let response = match planned_fault(app, module, kind).await {
+        Some(refused) => refused,
+        None => match call(app, module, kind, request).await {
+            Ok(outcomes) => axum::Json(json!({ "outcomes": outcomes })).into_response(),
+            Err(e) => e.into_response(),
+        },
     };
     app.metrics
         .record(module, kind, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// What the fault plan (if any) does to a call now: waits out an injected delay, or answers
+/// 503 with `Retry-After` in the call's place (the call is then never carried).
+async fn planned_fault(
+    app: &AppState,
+    module: &'static str,
+    kind: &'static str,
+) -> Option<Response> {
+    match app.faults.get()?.decide(module, app.started.elapsed()) {
+        faults::Decision::Carry => None,
+        faults::Decision::Delay(d) => {
+            tokio::time::sleep(d).await;
+            None
+        }
+        faults::Decision::Refuse {
+            kind: fault,
+            retry_after_s,
+        } => {
+            let mut response = HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "injected_fault",
+                format!(
+                    "{module}/{kind}: refused by the fault plan ({}, for {retry_after_s} s \
+                     more); nothing was carried, try again later",
+                    fault.as_str()
+                ),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_s.into());
+            Some(response)
+        }
+    }
 }
 
 async fn call(
@@ -686,14 +697,12 @@ impl Server {
     pub fn bind(config: Config) -> Result<Server, ServeError> {
         let listener = Self::listen(config.listen)?;
         let state = AppState::new(InProcessStack::new(), config.tokens, config.max_body);
-        if let Some(plan) = config.faults {
-            let _ = state.inject(plan);
-        }
         Ok(Server {
             listener,
             state,
             replayed: Replayed::default(),
-        })
+        }
+        .with_faults(config.faults))
     }
 
     /// Binds `config.listen` and opens `config.database`, replaying its journal (in memory if
@@ -704,14 +713,20 @@ impl Server {
         };
         let listener = Self::listen(config.listen)?;
         let (state, replayed) = AppState::open(url, config.tokens, config.max_body).await?;
-        if let Some(plan) = config.faults {
-            let _ = state.inject(plan);
-        }
         Ok(Server {
             listener,
             state,
             replayed,
-        })
+        }
+        .with_faults(config.faults))
+    }
+
+    /// A new server's state takes the plan first, so its set cannot fail.
+    fn with_faults(self, plan: Option<Arc<Faults>>) -> Server {
+        if let Some(plan) = plan {
+            let _ = self.state.inject(plan);
+        }
+        self
     }
 
     fn listen(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {
