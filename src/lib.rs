@@ -68,6 +68,8 @@ pub struct RunOptions {
     pub journal: bool,
     pub junit: bool,
     pub progress: Progress,
+    /// Drive a deployed stack over HTTP instead of the in-process one (`--stack`).
+    pub stack: Option<baoan_load::HttpStackSpec>,
 }
 
 /// What a finished run tells its caller.
@@ -101,6 +103,8 @@ pub struct Perf {
     pub stack: BTreeMap<&'static str, ModuleTime>,
     pub twin_s: f64,
     pub peak_rss_mib: f64,
+    /// The HTTP transport's figures, when the run drove a deployed stack.
+    pub transport: Option<baoan_load::TransportSummary>,
 }
 
 /// The keys of `Perf::stack` that split the stack's time by module; the others split it by
@@ -287,6 +291,12 @@ pub fn run_scenario_on(
     });
     // Bad input is refused before anything is built or written.
     let command_config = check_inputs(&scenario, opts)?;
+    // A deployed stack is reached (and its clock and matcher checked) before the district is
+    // built: a wrong URL or token costs a second, not a build.
+    let http = match &opts.stack {
+        Some(spec) => Some(connect_stack(spec, &scenario, &opts.progress)?),
+        None => None,
+    };
     let (twin, timings) = match built {
         Some(t) if t.district.scale == scenario.scale && t.district.seed == scenario.seed => {
             (t.clone(), BuildTimings::default())
@@ -332,13 +342,18 @@ pub fn run_scenario_on(
         Journal::default()
     };
     let stack_times: Arc<Mutex<BTreeMap<&'static str, ModuleTime>>> = Arc::default();
+    let transport = http.as_ref().map(|h| h.stats());
+    let inner: Box<dyn Stack> = match http {
+        Some(h) => Box::new(h),
+        None => Box::new(InProcessStack::with_matcher(MatcherService::new(
+            scenario.matcher.dim as usize,
+        ))),
+    };
     let mut app = build_app(
         &scenario,
         twin,
         StackBridge::new(Box::new(TimedStack {
-            inner: Box::new(InProcessStack::with_matcher(MatcherService::new(
-                scenario.matcher.dim as usize,
-            ))),
+            inner,
             times: stack_times.clone(),
         })),
         journal,
@@ -357,6 +372,12 @@ pub fn run_scenario_on(
         if clock.ticks % 256 == 0 {
             bar.update(clock.now_ms, app.world().resource::<Journal>().events);
         }
+        if let Some(stats) = &transport {
+            transport_gave_out(&stats.lock().expect("not poisoned"), clock.now_ms)?;
+        }
+    }
+    if let Some(stats) = &transport {
+        stats.lock().expect("not poisoned").schedule_over = true;
     }
     bar.finish();
     let simulate_s = sim_start.elapsed().as_secs_f64();
@@ -380,6 +401,10 @@ pub fn run_scenario_on(
         .world()
         .contains_resource::<CasesConfig>()
         .then(|| cases::finish(app.world_mut()));
+    // The report's own queries went to the stack too: a transport that failed on one spoils it.
+    if let Some(stats) = &transport {
+        transport_gave_out(&stats.lock().expect("not poisoned"), total_ms)?;
+    }
     let (events, journal_result) = {
         let mut j = app.world_mut().resource_mut::<Journal>();
         (j.events, j.finish())
@@ -454,6 +479,10 @@ pub fn run_scenario_on(
                 .sum::<f64>(),
         stack,
         peak_rss_mib: peak_rss_mib(),
+        transport: match (&transport, &opts.stack) {
+            (Some(stats), Some(spec)) => Some(stats.lock().expect("not poisoned").summary(spec)),
+            _ => None,
+        },
     };
     write(
         "perf.json",
@@ -464,6 +493,65 @@ pub fn run_scenario_on(
         report,
         perf,
     })
+}
+
+/// Connects to a deployed stack for `twin run --stack`, checking it can take this scenario.
+fn connect_stack(
+    spec: &baoan_load::HttpStackSpec,
+    scenario: &Scenario,
+    progress: &Progress,
+) -> Result<baoan_load::HttpStack, RunError> {
+    use baoan_load::LoadError as E;
+    let http = baoan_load::HttpStack::connect(spec.clone()).map_err(|e| match e {
+        E::BadUrl { .. } | E::BadSpec(_) => RunError::BadInput(e.to_string()),
+        _ => RunError::Harness(e.to_string()),
+    })?;
+    if scenario.matcher.enabled && http.matcher_dim() != scenario.matcher.dim as usize {
+        return Err(RunError::BadInput(format!(
+            "{}: matcher.dim = {}, but the stack at {} takes {}-dimensional faces",
+            scenario.source.file,
+            scenario.matcher.dim,
+            spec.base_url,
+            http.matcher_dim()
+        )));
+    }
+    if http.audit_entries_at_start() > 0 {
+        progress.message(&format!(
+            "the stack at {} already holds {} audit entries: the report will differ from one on \
+             a fresh stack",
+            spec.base_url,
+            http.audit_entries_at_start()
+        ));
+    }
+    progress.message(&format!(
+        "driving the stack at {} ({})",
+        spec.base_url,
+        match spec.speed {
+            Some(s) => format!("{s} simulated seconds per second"),
+            None => "as fast as it answers".into(),
+        }
+    ));
+    Ok(http)
+}
+
+/// Stops the run when the HTTP transport could not keep its schedule or gave up on a call.
+fn transport_gave_out(stats: &baoan_load::TransportStats, now_ms: Millis) -> Result<(), RunError> {
+    if let Some(failed) = &stats.failed {
+        return Err(RunError::Harness(format!(
+            "the deployed stack failed at simulated {:.1} s: {failed}",
+            now_ms as f64 / 1000.0
+        )));
+    }
+    if let Some(b) = stats.behind {
+        return Err(RunError::Harness(format!(
+            "the harness fell behind its schedule: the call due at simulated {:.3} s went out \
+             {:.0} ms late (the server answered too slowly for calls sent one at a time); lower \
+             --speed, or raise --max-lag-s to accept it",
+            b.at_ms as f64 / 1000.0,
+            b.lag_ms
+        )));
+    }
+    Ok(())
 }
 
 fn rayon_threads() -> usize {

@@ -29,7 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a scenario on the in-process stack and write report.json, perf.json and index.html.
+    /// Run a scenario on the in-process stack (or a deployed one, --stack) and write
+    /// report.json, perf.json and index.html.
     Run {
         /// The scenario file (TOML), e.g. scenarios/baseline-day.toml.
         file: PathBuf,
@@ -54,6 +55,8 @@ enum Cmd {
         /// No progress output.
         #[arg(long)]
         quiet: bool,
+        #[command(flatten)]
+        stack: StackArgs,
     },
     /// Print the district's figures.
     District {
@@ -106,6 +109,11 @@ enum Cmd {
         /// kind = latency | errors | down, latency_ms or share), timed from the start.
         #[arg(long)]
         faults: Option<PathBuf>,
+        /// Where the server's time comes from: `wall` (its own, for production and load tests)
+        /// or `caller` (each command's X-Sent-At and POST /clock/advance from a gateway token:
+        /// for `twin run --stack` replaying a scenario's simulated time).
+        #[arg(long, default_value = "wall", value_parser = ["wall", "caller"])]
+        clock: String,
     },
     /// Find the knee of a served stack: grid reports at a stepped-up arrival rate (open model,
     /// latency corrected for coordinated omission) until the p99 breaks the SLO; writes
@@ -179,6 +187,87 @@ struct LoadTargetArgs {
 impl LoadTargetArgs {
     fn target(&self) -> Result<baoan_load::LoadTarget, RunError> {
         baoan_load::LoadTarget::from_tokens_file(&self.stack, &self.tokens).map_err(load_error)
+    }
+}
+
+/// Where `twin run` sends the scenario's calls instead of the in-process stack.
+#[derive(clap::Args)]
+struct StackArgs {
+    /// A deployed stack's base URL (http://host:port) started with `twin serve --clock caller`
+    /// and a fresh database: the scenario drives it over HTTP, one gateway token speaking for
+    /// every actor, and the report is the in-process one's (perf.json adds the transport's
+    /// latency).
+    #[arg(long)]
+    stack: Option<String>,
+    /// The server's tokens file: its first `gateway = true` token is used.
+    #[arg(long, requires = "stack", conflicts_with = "token")]
+    tokens: Option<PathBuf>,
+    /// A gateway's token (else TWIN_STACK_TOKEN).
+    #[arg(long, requires = "stack")]
+    token: Option<String>,
+    /// Simulated seconds per real second: each call goes out at its scheduled moment
+    /// (`max`: each as soon as the last is answered).
+    #[arg(long, default_value = "1", requires = "stack")]
+    speed: String,
+    /// A call going out this much later than scheduled means the harness cannot keep the
+    /// schedule: the run stops with exit 3.
+    #[arg(long, default_value_t = 1.0, requires = "stack")]
+    max_lag_s: f64,
+    /// How long one call is retried (HTTP 503, a dropped connection) before the run stops.
+    #[arg(long, default_value_t = 60.0, requires = "stack")]
+    retry_budget_s: f64,
+}
+
+impl StackArgs {
+    fn spec(&self) -> Result<Option<baoan_load::HttpStackSpec>, RunError> {
+        let Some(base_url) = &self.stack else {
+            return Ok(None);
+        };
+        let token = match (&self.tokens, &self.token) {
+            (Some(path), _) => {
+                let tokens = baoan_server::Tokens::load(path)
+                    .map_err(|e| RunError::BadInput(e.to_string()))?;
+                tokens
+                    .gateway_token()
+                    .ok_or_else(|| {
+                        RunError::BadInput(format!(
+                            "{}: no [[token]] with gateway = true; --stack needs a gateway's \
+                             token to act for every person of the scenario",
+                            path.display()
+                        ))
+                    })?
+                    .to_string()
+            }
+            (None, Some(token)) => token.clone(),
+            (None, None) => std::env::var("TWIN_STACK_TOKEN").map_err(|_| {
+                RunError::BadInput(
+                    "--stack: give a gateway's token with --token, --tokens FILE or \
+                     TWIN_STACK_TOKEN (`twin serve` prints one in its development table)"
+                        .into(),
+                )
+            })?,
+        };
+        let speed = match self.speed.as_str() {
+            "max" => None,
+            text => Some(
+                text.parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .ok_or_else(|| {
+                        RunError::BadInput(format!(
+                            "--speed: expected simulated seconds per second (a positive number) or \
+                         `max`, got `{text}`"
+                        ))
+                    })?,
+            ),
+        };
+        Ok(Some(baoan_load::HttpStackSpec {
+            base_url: base_url.clone(),
+            token,
+            speed,
+            max_lag: seconds("max-lag-s", self.max_lag_s)?,
+            retry_budget: seconds("retry-budget-s", self.retry_budget_s)?,
+        }))
     }
 }
 
@@ -281,13 +370,15 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             journal,
             junit,
             quiet,
+            stack,
         } => {
             let progress = if quiet {
                 Progress::Quiet
             } else {
                 Progress::Auto
             };
-            baoan_twin::run(&file, &RunOptions { seed, scale, posts, out, journal, junit, progress }).map(|summary| {
+            let stack = stack.spec()?;
+            baoan_twin::run(&file, &RunOptions { seed, scale, posts, out, journal, junit, progress, stack }).map(|summary| {
                 let r = &summary.report;
                 if !quiet {
                     for s in &r.slos {
@@ -326,6 +417,21 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                         summary.perf.speedup,
                         summary.perf.peak_rss_mib
                     );
+                    if let Some(t) = &summary.perf.transport {
+                        eprintln!(
+                            "twin: over HTTP: {} calls and {} clock ticks, {} retried; latency \
+                             from schedule p50 {:.2} ms p99 {:.2} ms, service p50 {:.2} ms p99 \
+                             {:.2} ms; latest send {:.1} ms behind schedule",
+                            t.calls,
+                            t.advances,
+                            t.retries,
+                            t.latency_from_scheduled.p50_ms,
+                            t.latency_from_scheduled.p99_ms,
+                            t.service_time.p50_ms,
+                            t.service_time.p99_ms,
+                            t.max_lag_ms
+                        );
+                    }
                 }
                 println!("report: {}", summary.out_dir.join("index.html").display());
                 println!("json:   {}", summary.out_dir.join("report.json").display());
@@ -445,7 +551,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             max_body,
             database,
             faults,
-        } => serve(listen, tokens, max_body, database, faults),
+            clock,
+        } => serve(listen, tokens, max_body, database, faults, &clock),
         Cmd::Load {
             target,
             start_rate,
@@ -553,7 +660,12 @@ fn serve(
     max_body: usize,
     database: String,
     faults: Option<PathBuf>,
+    clock: &str,
 ) -> Result<u8, RunError> {
+    let clock = match clock {
+        "caller" => baoan_server::ClockMode::Caller,
+        _ => baoan_server::ClockMode::Wall,
+    };
     if max_body == 0 {
         return Err(RunError::BadInput(
             "--max-body: expected a positive number of bytes, got 0".into(),
@@ -590,6 +702,7 @@ fn serve(
         max_body,
         database: (!in_memory).then_some(database),
         faults,
+        clock,
     };
     baoan_server::serve(config, |server| {
         if tokens.is_development() {
@@ -609,10 +722,19 @@ fn serve(
             );
         }
         eprintln!(
-            "twin: serving the stack at http://{} (state: {})",
+            "twin: serving the stack at http://{} (state: {}, clock: {})",
             server.local_addr(),
-            server.state().storage()
+            server.state().storage(),
+            clock.as_str()
         );
+        if clock == baoan_server::ClockMode::Caller {
+            eprintln!(
+                "twin: the caller's clock: time moves only with X-Sent-At and POST \
+                 /clock/advance from a gateway token; drive it with `twin run SCENARIO --stack \
+                 http://{}`",
+                server.local_addr()
+            );
+        }
     })
     .map_err(|e| match e {
         baoan_server::ServeError::Listen { .. } | baoan_server::ServeError::Storage(_) => {

@@ -26,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_body: baoan_server::DEFAULT_MAX_BODY,
         database: None,
         faults: None,
+        clock: baoan_server::ClockMode::Wall,
     })?;
     let url = format!("http://{}", server.local_addr());
     std::thread::spawn(move || {

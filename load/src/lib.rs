@@ -29,6 +29,9 @@
 //! server's and the harness's resident memory). [`write_knee_report`] and [`write_soak_report`]
 //! leave JSON, an SVG plot and a small `index.html`. All runs block the calling thread: each runs
 //! its own tokio runtime, so call them outside any runtime.
+//!
+//! [`HttpStack`] is the other half of the harness's HTTP side: a deployed stack as the twin's
+//! `Stack`, so a whole scenario drives it (`twin run SCENARIO --stack URL`).
 
 mod client;
 mod engine;
@@ -37,6 +40,7 @@ mod plot;
 mod report;
 mod setup;
 mod soak;
+mod stack;
 mod target;
 
 use std::io;
@@ -54,6 +58,10 @@ pub use knee::{
 pub use report::{ReportFiles, write_knee_report, write_soak_report};
 pub use setup::{DEFAULT_GRIDS, REPORT_GRID, REPORT_ITEM_TYPE, directory_body};
 pub use soak::{SoakResult, SoakSample, SoakSpec, harness_rss_bytes, parse_resident_memory, soak};
+pub use stack::{
+    Behind, DEFAULT_MAX_LAG, DEFAULT_RETRY_BUDGET, HttpStack, HttpStackSpec, TransportStats,
+    TransportSummary,
+};
 pub use target::LoadTarget;
 
 /// Why a load run could not be made or its report not written. Each message names what failed

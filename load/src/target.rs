@@ -64,27 +64,32 @@ impl LoadTarget {
 
     /// The address to connect to, resolved once per run (no lookup per reconnect).
     pub(crate) async fn endpoint(&self) -> Result<Endpoint, LoadError> {
-        let (host, port) = parse_base_url(&self.base_url)?;
-        let lookup_host = host.trim_start_matches('[').trim_end_matches(']');
-        let resolve = |source| LoadError::Resolve {
-            host: host.clone(),
-            source,
-        };
-        let addr = tokio::net::lookup_host((lookup_host, port))
-            .await
-            .map_err(resolve)?
-            .next()
-            .ok_or_else(|| resolve(std::io::Error::other("no address found")))?;
-        Ok(Endpoint {
-            url: self.base_url.clone(),
-            authority: if port == 80 {
-                host
-            } else {
-                format!("{host}:{port}")
-            },
-            addr,
-        })
+        resolve(&self.base_url).await
     }
+}
+
+/// The address and `Host` header of a base URL, looked up once.
+pub(crate) async fn resolve(base_url: &str) -> Result<Endpoint, LoadError> {
+    let (host, port) = parse_base_url(base_url)?;
+    let lookup_host = host.trim_start_matches('[').trim_end_matches(']');
+    let resolve = |source| LoadError::Resolve {
+        host: host.clone(),
+        source,
+    };
+    let addr = tokio::net::lookup_host((lookup_host, port))
+        .await
+        .map_err(resolve)?
+        .next()
+        .ok_or_else(|| resolve(std::io::Error::other("no address found")))?;
+    Ok(Endpoint {
+        url: base_url.to_string(),
+        authority: if port == 80 {
+            host
+        } else {
+            format!("{host}:{port}")
+        },
+        addr,
+    })
 }
 
 /// Where the requests go: the resolved address and the `Host` header.

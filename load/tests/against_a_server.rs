@@ -61,6 +61,7 @@ impl Running {
             max_body: baoan_server::DEFAULT_MAX_BODY,
             database: None,
             faults: None,
+            clock: baoan_server::ClockMode::Wall,
         })
         .unwrap();
         let addr = server.local_addr();

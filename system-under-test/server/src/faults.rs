@@ -108,10 +108,12 @@ pub enum Decision {
     Carry,
     /// Wait this long, then carry the call.
     Delay(Duration),
-    /// Refuse the call; the window ends in this many whole seconds (at least 1).
+    /// Refuse the call. A module down says when its window ends, in whole seconds (at least
+    /// 1): nothing gets through before. A share of errors says nothing (`None`): the next try
+    /// will most likely pass, so the client's own backoff decides.
     Refuse {
         kind: FaultKind,
-        retry_after_s: u64,
+        retry_after_s: Option<u64>,
     },
 }
 
@@ -278,7 +280,8 @@ impl Faults {
                 let left = w.until.saturating_sub(elapsed);
                 return Decision::Refuse {
                     kind: w.kind,
-                    retry_after_s: left.as_secs_f64().ceil().max(1.0) as u64,
+                    retry_after_s: (w.kind == FaultKind::Down)
+                        .then(|| left.as_secs_f64().ceil().max(1.0) as u64),
                 };
             }
         }
@@ -346,7 +349,7 @@ mod tests {
             f.decide("grid", S(10)),
             Decision::Refuse {
                 kind: FaultKind::Down,
-                retry_after_s: 5
+                retry_after_s: Some(5)
             }
         );
         assert_eq!(

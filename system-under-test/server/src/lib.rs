@@ -8,6 +8,13 @@
 //!   is `grid/submit_report` under a friendlier name.
 //! - `GET /health`, `GET /metrics` (Prometheus text), `GET /openapi.json` (OpenAPI 3.1).
 //! - Once a second the server lets the stack do its time-driven work (escalations).
+//! - A gateway token (see `tokens`) may call for another person with `X-Act-As: role:person`:
+//!   that is how the twin's harness drives a whole scenario, thousands of inspectors, cameras
+//!   and departments, through one connection.
+//! - `twin serve --clock caller` is for replaying a scenario: the server's time is then the
+//!   caller's — each command's `X-Sent-At` (milliseconds) — and its time-driven work runs only
+//!   when a gateway posts `POST /clock/advance {"now": ms}`, whose answer carries the outcomes.
+//!   The same scenario and seed then give the same outcomes over HTTP as in process.
 //!
 //! What the stack was told is journaled in one SQLite file (the default) or in PostgreSQL
 //! (`store`): a restart replays the journal, so nothing acknowledged is lost. Tests and quick
@@ -43,6 +50,9 @@ pub use faults::{Faults, FaultsError};
 pub use store::{Database, StoreError};
 pub use tokens::{Tokens, TokensError};
 
+/// Where a gateway moves a caller's clock (`ClockMode::Caller`).
+pub const CLOCK_ADVANCE: &str = "/clock/advance";
+
 /// Where `twin serve` listens unless told otherwise: this machine only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -56,6 +66,47 @@ pub const CLOCK_TICK: Duration = Duration::from_secs(1);
 /// the server is started from.
 pub const DEFAULT_DATABASE: &str = "sqlite://twin-stack.sqlite";
 
+/// Where the server's time comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClockMode {
+    /// Its own: milliseconds since it started (resumed after a restart). Production.
+    #[default]
+    Wall,
+    /// The caller's: `X-Sent-At` on each command and `POST /clock/advance` (`twin serve --clock
+    /// caller`). For driving the stack with a scenario's simulated time.
+    Caller,
+}
+
+impl ClockMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockMode::Wall => "wall",
+            ClockMode::Caller => "caller",
+        }
+    }
+}
+
+/// Who a call is made by, and when (the caller's time, if the server takes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub actor: Actor,
+    /// `X-Sent-At`, on a server with a caller's clock; `None`: the server's time.
+    pub sent_at: Option<Millis>,
+    /// A gateway's token (it may act as others and move the caller's clock).
+    pub gateway: bool,
+}
+
+impl Caller {
+    /// A caller at the server's time.
+    pub fn now(actor: Actor) -> Caller {
+        Caller {
+            actor,
+            sent_at: None,
+            gateway: false,
+        }
+    }
+}
+
 /// How to serve.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -67,6 +118,8 @@ pub struct Config {
     pub database: Option<String>,
     /// Faults to inject on the HTTP path (`twin serve --faults FILE`), timed from the start.
     pub faults: Option<Arc<Faults>>,
+    /// Where the server's time comes from (`twin serve --clock`).
+    pub clock: ClockMode,
 }
 
 /// What a start-up replay of the journal did.
@@ -112,6 +165,10 @@ pub struct AppState {
     openapi: String,
     /// The fault plan, if the server was given one (set once, before serving).
     faults: std::sync::OnceLock<Arc<Faults>>,
+    /// Set if the server takes its time from its callers: the latest time one gave.
+    caller_clock: std::sync::OnceLock<AtomicU64>,
+    /// The embedding dimension the matcher takes, for `/health`.
+    matcher_dim: usize,
 }
 
 impl AppState {
@@ -174,6 +231,7 @@ impl AppState {
         max_body: usize,
     ) -> Arc<AppState> {
         let audit_entries = AtomicU64::new(stack.audit().len() as u64);
+        let matcher_dim = stack.matcher.dim();
         Arc::new(AppState {
             stack: Mutex::new(Core { stack, next_seq }),
             tokens,
@@ -186,13 +244,32 @@ impl AppState {
             audit_entries,
             openapi: openapi::document().to_string(),
             faults: std::sync::OnceLock::new(),
+            caller_clock: std::sync::OnceLock::new(),
+            matcher_dim,
         })
     }
 
+    /// From now on the server's time is its callers' (`ClockMode::Caller`), resuming at the
+    /// last journaled time. Set before serving; a second call changes nothing.
+    pub fn use_caller_clock(&self) {
+        let _ = self.caller_clock.set(AtomicU64::new(self.base_ms));
+    }
+
+    pub fn clock_mode(&self) -> ClockMode {
+        if self.caller_clock.get().is_some() {
+            ClockMode::Caller
+        } else {
+            ClockMode::Wall
+        }
+    }
+
     /// Milliseconds since the server started: the time of every command and of the stack's
-    /// time-driven work.
+    /// time-driven work. With a caller's clock, the latest time a caller gave.
     pub fn now_ms(&self) -> Millis {
-        self.base_ms + self.started.elapsed().as_millis() as Millis
+        match self.caller_clock.get() {
+            Some(t) => t.load(Ordering::Acquire),
+            None => self.base_ms + self.started.elapsed().as_millis() as Millis,
+        }
     }
 
     /// "memory", or the database the stack is journaled in (without its password).
@@ -229,27 +306,34 @@ impl AppState {
         Ok(r)
     }
 
-    /// Carries one command for `actor` at the server's time and queues it for the journal;
-    /// the answer must not be given before the returned receiver (if any) says it is committed.
-    /// Blocking.
-    pub fn carry(&self, actor: Actor, command: Command) -> Result<Carried, HttpError> {
+    /// Carries one command for the caller, at the caller's time if the server takes it (else
+    /// the server's), and queues it for the journal; the answer must not be given before the
+    /// returned receiver (if any) says it is committed. Blocking.
+    pub fn carry(&self, caller: Caller, command: Command) -> Result<Carried, HttpError> {
         let core = self.lock()?;
-        Ok(self.carry_locked(core, actor, command))
+        Ok(self.carry_locked(core, caller, command))
     }
 
     fn carry_locked(
         &self,
         mut core: MutexGuard<'_, Core>,
-        actor: Actor,
+        caller: Caller,
         command: Command,
     ) -> Carried {
         if self.journal.as_ref().is_some_and(|j| j.failed()) {
             return (Err(storage_failed()), None);
         }
         // The time is read under the lock, so commands reach the stack in time order.
+        let sent_at = match (caller.sent_at, self.caller_clock.get()) {
+            (Some(at), Some(clock)) => {
+                clock.fetch_max(at, Ordering::AcqRel);
+                at
+            }
+            _ => self.now_ms(),
+        };
         let envelope = Envelope {
-            actor,
-            sent_at: self.now_ms(),
+            actor: caller.actor,
+            sent_at,
             command,
         };
         let result = core.stack.send(&envelope);
@@ -268,13 +352,13 @@ impl AppState {
     /// command where it was, if the lock is held.
     pub fn try_carry(
         &self,
-        actor: Actor,
+        caller: Caller,
         command: &mut Option<Command>,
     ) -> Option<Result<Carried, HttpError>> {
         match self.stack.try_lock() {
             Ok(core) => {
                 let command = command.take().expect("a command to carry");
-                Some(Ok(self.carry_locked(core, actor, command)))
+                Some(Ok(self.carry_locked(core, caller, command)))
             }
             Err(std::sync::TryLockError::WouldBlock) => None,
             Err(std::sync::TryLockError::Poisoned(_)) => Some(Err(stack_failed())),
@@ -283,16 +367,46 @@ impl AppState {
 
     /// Lets the stack do its time-driven work up to now; the number of outcomes. Blocking.
     pub fn advance(&self) -> Result<usize, HttpError> {
-        let mut core = self.lock()?;
-        let now = self.now_ms();
-        let n = core.stack.advance(now).len();
-        if let Some(journal) = &self.journal {
-            journal.advance(core.next_seq, now);
-            core.next_seq += 1;
+        let (outcomes, _) = self.advance_locked(self.lock()?, None);
+        Ok(outcomes.len())
+    }
+
+    /// With a caller's clock: moves the clock to `now` (never back) and lets the stack do its
+    /// time-driven work up to it; the outcomes, to be given once the journal (if any) has
+    /// committed the tick. Blocking.
+    pub fn advance_to(&self, now: Millis) -> Result<Carried, HttpError> {
+        if self.caller_clock.get().is_none() {
+            return Err(HttpError::new(
+                StatusCode::CONFLICT,
+                "wall_clock",
+                "this server keeps its own clock and does its time-driven work itself;                  POST /clock/advance is only for a server started with `twin serve --clock                  caller`",
+            ));
         }
+        let (outcomes, committed) = self.advance_locked(self.lock()?, Some(now));
+        Ok((Ok(outcomes), committed))
+    }
+
+    fn advance_locked(
+        &self,
+        mut core: MutexGuard<'_, Core>,
+        to: Option<Millis>,
+    ) -> (Vec<Outcome>, Option<store::Committed>) {
+        let now = match (to, self.caller_clock.get()) {
+            (Some(at), Some(clock)) => {
+                clock.fetch_max(at, Ordering::AcqRel);
+                at
+            }
+            _ => self.now_ms(),
+        };
+        let outcomes = core.stack.advance(now);
+        let committed = self.journal.as_ref().map(|journal| {
+            let seq = core.next_seq;
+            core.next_seq += 1;
+            journal.advance(seq, now)
+        });
         drop(core);
-        self.metrics.add_advance_outcomes(n as u64);
-        Ok(n)
+        self.metrics.add_advance_outcomes(outcomes.len() as u64);
+        (outcomes, committed)
     }
 
     /// The server can take no more calls: the stack panicked or the journal failed.
@@ -334,6 +448,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi_json))
+        .route(CLOCK_ADVANCE, post(clock_advance))
         .route(commands::REPORTS_ALIAS, post(report_alias))
         .route("/{module}/{kind}", post(command))
         .fallback(no_route)
@@ -350,6 +465,9 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         "audit_entries": app.audit_entries.load(Ordering::Relaxed),
         "storage": app.storage,
         "journal_committed": app.journal_committed().map(|(entries, _)| entries),
+        "clock": app.clock_mode().as_str(),
+        "now_ms": app.now_ms(),
+        "matcher_dim": app.matcher_dim,
         "faults_active": app.faults.get().map(|f| {
             f.active(app.started.elapsed())
                 .map(|w| json!({
@@ -490,19 +608,22 @@ async fn planned_fault(
             kind: fault,
             retry_after_s,
         } => {
+            let when = match retry_after_s {
+                Some(s) => format!("for {s} s more; try again then"),
+                None => "a share of calls fails; try again".into(),
+            };
             let mut response = HttpError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "injected_fault",
                 format!(
-                    "{module}/{kind}: refused by the fault plan ({}, for {retry_after_s} s \
-                     more); nothing was carried, try again later",
+                    "{module}/{kind}: refused by the fault plan ({}, {when}); nothing was carried",
                     fault.as_str()
                 ),
             )
             .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after_s.into());
+            if let Some(s) = retry_after_s {
+                response.headers_mut().insert(header::RETRY_AFTER, s.into());
+            }
             Some(response)
         }
     }
@@ -515,7 +636,7 @@ async fn call(
     request: Request,
 ) -> Result<Vec<Outcome>, HttpError> {
     // Who is calling is settled before the body is read: a stranger's upload is not buffered.
-    let actor = authenticate(&app.tokens, request.headers())?;
+    let caller = authenticate(app, request.headers())?;
     let body = Bytes::from_request(request, &())
         .await
         .map_err(|rejection| {
@@ -542,7 +663,7 @@ async fn call(
         parsed = Some(parse(module, kind, &body)?);
         // A panic in the stack poisons the lock; the caller gets a 500 as from a blocking task.
         let tried = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            app.try_carry(actor, &mut parsed)
+            app.try_carry(caller, &mut parsed)
         }))
         .unwrap_or_else(|_| Some(Err(stack_failed())));
         if let Some(carried) = tried {
@@ -557,7 +678,7 @@ async fn call(
             Some(c) => c,
             None => parse(module, kind, &body)?,
         };
-        app.carry(actor, command)
+        app.carry(caller, command)
     })
     .await
     // The stack panicked: the lock is poisoned and the panic is in the server's log.
@@ -595,8 +716,146 @@ async fn answer(carried: Carried) -> Result<Vec<Outcome>, HttpError> {
     result
 }
 
-/// The actor of the request's `Authorization: Bearer <token>`.
-fn authenticate(tokens: &Tokens, headers: &HeaderMap) -> Result<Actor, HttpError> {
+/// Who calls and when: the bearer token's actor — or, for a gateway's token, the person named in
+/// `X-Act-As` — and `X-Sent-At` on a server with a caller's clock.
+fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, HttpError> {
+    let bearer = bearer(&app.tokens, headers)?;
+    let bad =
+        |error: &str, message: String| HttpError::new(StatusCode::BAD_REQUEST, error, message);
+    let mut caller = Caller::now(bearer.actor);
+    caller.gateway = bearer.gateway;
+    if let Some(value) = headers.get(ACT_AS) {
+        if !bearer.gateway {
+            return Err(HttpError::new(
+                StatusCode::FORBIDDEN,
+                "not_a_gateway",
+                format!(
+                    "{ACT_AS}: this token is not a gateway's (`gateway = true` in the tokens                      file), so it may only act as its own person"
+                ),
+            ));
+        }
+        caller.actor = value
+            .to_str()
+            .ok()
+            .and_then(parse_act_as)
+            .ok_or_else(|| {
+                bad(
+                    "bad_act_as",
+                    format!(
+                        "{ACT_AS}: expected `<role>:<person id>` such as `inspector:1000001`,                          with a role of {}",
+                        tokens::ROLES.map(|r| r.as_str()).join(", ")
+                    ),
+                )
+            })?;
+        app.metrics.add_delegated();
+    }
+    if let Some(value) = headers.get(SENT_AT) {
+        if app.clock_mode() != ClockMode::Caller {
+            return Err(bad(
+                "clock_not_settable",
+                format!(
+                    "{SENT_AT}: this server keeps its own clock; only a server started with                      `twin serve --clock caller` takes the caller's time"
+                ),
+            ));
+        }
+        let at = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<Millis>().ok())
+            .ok_or_else(|| {
+                bad(
+                    "bad_sent_at",
+                    format!("{SENT_AT}: expected milliseconds as a whole number, such as 3600000"),
+                )
+            })?;
+        caller.sent_at = Some(at);
+    }
+    Ok(caller)
+}
+
+/// The header a gateway names the person it calls for in.
+pub const ACT_AS: &str = "x-act-as";
+/// The header a caller gives a command's time in (`ClockMode::Caller`).
+pub const SENT_AT: &str = "x-sent-at";
+
+/// `inspector:1000001` as an actor.
+fn parse_act_as(text: &str) -> Option<Actor> {
+    let (role, person) = text.trim().split_once(':')?;
+    let role = tokens::ROLES
+        .into_iter()
+        .find(|r| r.as_str() == role.trim())?;
+    let person = person.trim().parse::<u32>().ok()?;
+    Some(Actor {
+        role,
+        person: baoan_api::PersonId(person),
+    })
+}
+
+/// `POST /clock/advance {"now": ms}`: a gateway moves a caller's clock and the stack does its
+/// time-driven work up to it; the answer carries the outcomes.
+async fn clock_advance(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let response = match planned_fault(&app, "clock", "advance").await {
+        Some(refused) => refused,
+        None => match advance_call(&app, request).await {
+            Ok(outcomes) => axum::Json(json!({ "outcomes": outcomes })).into_response(),
+            Err(e) => e.into_response(),
+        },
+    };
+    app.metrics.record(
+        "clock",
+        "advance",
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+async fn advance_call(app: &Arc<AppState>, request: Request) -> Result<Vec<Outcome>, HttpError> {
+    let caller = authenticate(app, request.headers())?;
+    if !caller.gateway {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "not_a_gateway",
+            "clock/advance: only a gateway's token (`gateway = true`) moves the clock",
+        ));
+    }
+    let body = Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| {
+            HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                format!("clock/advance: the body could not be read: {rejection}"),
+            )
+        })?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Advance {
+        now: Millis,
+    }
+    let Advance { now } = serde_json::from_slice(&body).map_err(|e| {
+        HttpError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            format!(
+                "clock/advance: expected {{\"now\": <milliseconds>}}: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+        .with("line", e.line())
+        .with("column", e.column())
+    })?;
+    let app = Arc::clone(app);
+    let carried = tokio::task::spawn_blocking(move || app.advance_to(now))
+        .await
+        .unwrap_or_else(|_| Err(stack_failed()))?;
+    answer(carried).await
+}
+
+/// The bearer token's entry in the token table (`Authorization: Bearer <token>`).
+fn bearer(tokens: &Tokens, headers: &HeaderMap) -> Result<tokens::Bearer, HttpError> {
     let unauthorized = |message: &str| {
         HttpError::new(
             StatusCode::UNAUTHORIZED,
@@ -619,7 +878,7 @@ fn authenticate(tokens: &Tokens, headers: &HeaderMap) -> Result<Actor, HttpError
         }
     };
     tokens
-        .actor(token)
+        .bearer(token)
         .ok_or_else(|| unauthorized("unknown token: it is not in this server's token table"))
 }
 
@@ -702,7 +961,8 @@ impl Server {
             state,
             replayed: Replayed::default(),
         }
-        .with_faults(config.faults))
+        .with_faults(config.faults)
+        .with_clock(config.clock))
     }
 
     /// Binds `config.listen` and opens `config.database`, replaying its journal (in memory if
@@ -718,13 +978,21 @@ impl Server {
             state,
             replayed,
         }
-        .with_faults(config.faults))
+        .with_faults(config.faults)
+        .with_clock(config.clock))
     }
 
     /// A new server's state takes the plan first, so its set cannot fail.
     fn with_faults(self, plan: Option<Arc<Faults>>) -> Server {
         if let Some(plan) = plan {
             let _ = self.state.inject(plan);
+        }
+        self
+    }
+
+    fn with_clock(self, clock: ClockMode) -> Server {
+        if clock == ClockMode::Caller {
+            self.state.use_caller_clock();
         }
         self
     }
@@ -758,11 +1026,15 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        let clock = spawn_clock(Arc::clone(&self.state));
+        // With a caller's clock, the time-driven work waits for `POST /clock/advance`.
+        let clock = (self.state.clock_mode() == ClockMode::Wall)
+            .then(|| spawn_clock(Arc::clone(&self.state)));
         let result = axum::serve(listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await;
-        clock.abort();
+        if let Some(clock) = clock {
+            clock.abort();
+        }
         result
     }
 }

@@ -22,6 +22,7 @@ pub const BUCKETS: [f64; 14] = [
 pub struct Metrics {
     inner: Mutex<Inner>,
     advance_outcomes: AtomicU64,
+    delegated: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -61,6 +62,15 @@ impl Metrics {
 
     pub fn advance_outcomes(&self) -> u64 {
         self.advance_outcomes.load(Ordering::Relaxed)
+    }
+
+    /// A gateway's call made for another person (`X-Act-As`).
+    pub fn add_delegated(&self) {
+        self.delegated.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn delegated(&self) -> u64 {
+        self.delegated.load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition (format 0.0.4).
@@ -118,6 +128,11 @@ impl Metrics {
             "baoan_advance_outcomes_total {}",
             self.advance_outcomes()
         );
+        out.push_str(
+            "# HELP baoan_delegated_calls_total Calls a gateway token made for another person \
+             (X-Act-As).\n# TYPE baoan_delegated_calls_total counter\n",
+        );
+        let _ = writeln!(out, "baoan_delegated_calls_total {}", self.delegated());
         if let Some((entries, commits)) = journal {
             out.push_str(
                 "# HELP baoan_journal_entries_total Journal entries committed since the server \

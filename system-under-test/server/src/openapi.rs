@@ -34,7 +34,11 @@ pub fn document() -> Value {
                     "properties": {
                         "status": { "const": "ok" },
                         "uptime_s": { "type": "number" },
-                        "audit_entries": { "type": "integer" } } } } } } }
+                        "audit_entries": { "type": "integer" },
+                        "clock": { "enum": ["wall", "caller"] },
+                        "now_ms": { "type": "integer", "description": "The server's time" },
+                        "matcher_dim": { "type": "integer",
+                            "description": "The face-embedding dimension the matcher takes" } } } } } } }
         } }),
     );
     paths.insert(
@@ -59,13 +63,41 @@ pub fn document() -> Value {
                 "content": { "application/json": { "schema": { "type": "object" } } } } }
         } }),
     );
+    paths.insert(
+        crate::CLOCK_ADVANCE.into(),
+        json!({ "post": {
+            "operationId": "clock.advance",
+            "tags": ["service"],
+            "summary": "Move a caller's clock and run the stack's time-driven work up to it",
+            "description": "Only on a server started with `twin serve --clock caller`, and only \
+                with a gateway's token. The clock never moves back. The answer carries the \
+                outcomes of the time-driven work (escalations, overdue visits), given once \
+                journaled.",
+            "requestBody": { "required": true, "content": { "application/json": {
+                "schema": { "type": "object", "required": ["now"], "additionalProperties": false,
+                    "properties": { "now": { "type": "integer", "minimum": 0,
+                        "description": "Milliseconds on the scenario's clock" } } },
+                "example": { "now": 60000 } } } },
+            "responses": {
+                "200": { "description": "The outcomes of the time-driven work", "content": {
+                    "application/json": { "schema": { "$ref": "#/components/schemas/Outcomes" } } } },
+                "401": { "$ref": "#/components/responses/E401" },
+                "403": { "$ref": "#/components/responses/E403" },
+                "409": { "$ref": "#/components/responses/E409" },
+                "422": { "$ref": "#/components/responses/E422" },
+                "503": { "$ref": "#/components/responses/E503" }
+            }
+        } }),
+    );
     let error_schema = json!({
         "type": "object",
         "required": ["error", "message"],
         "properties": {
             "error": { "type": "string", "description": "What kind of error: malformed_json, \
                 invalid_body, unknown_field, unauthorized, forbidden, not_found, unknown_command, \
-                wrong_module, payload_too_large, conflict, refused, invalid" },
+                wrong_module, payload_too_large, conflict, refused, invalid, not_a_gateway, \
+                bad_act_as, bad_sent_at, clock_not_settable, wall_clock, injected_fault, \
+                storage_failed" },
             "message": { "type": "string" },
             "field": { "type": "string", "description": "The field's path, where one is at fault" },
             "line": { "type": "integer" },
@@ -81,7 +113,8 @@ pub fn document() -> Value {
                 command's fields as a JSON object to /{module}/{kind}; the answer is the \
                 outcomes the command caused at once. Every call is role-checked and written to \
                 the audit log, refused ones too; a refused call changes nothing. The time of a \
-                command is the server's, never the body's."
+                command is the server's, never the body's (a server started with `--clock \
+                caller` takes it from X-Sent-At instead)."
         },
         "tags": crate::commands::modules().iter().map(|m| json!({ "name": m }))
             .chain([json!({ "name": "service" })]).collect::<Vec<_>>(),
@@ -103,18 +136,34 @@ pub fn document() -> Value {
                         "properties": { "type": { "type": "string" } } } } }
                 }
             },
-            "responses": error_responses()
+            "responses": error_responses(),
+            "parameters": {
+                "ActAs": { "name": crate::ACT_AS, "in": "header", "required": false,
+                    "schema": { "type": "string", "pattern": "^[a-z_]+:[0-9]+$" },
+                    "example": "inspector:1000001",
+                    "description": "With a gateway's token only: the person (role:person id) the \
+                        call is made for; the role check and the audit log see that person." },
+                "SentAt": { "name": crate::SENT_AT, "in": "header", "required": false,
+                    "schema": { "type": "integer", "minimum": 0 },
+                    "description": "With `twin serve --clock caller` only: the command's time in \
+                        milliseconds on the scenario's clock." }
+            }
         }
     })
 }
 
 /// The error answers every command may give, by status.
 const ERRORS: [(&str, &str); 8] = [
-    ("400", "The body is not valid JSON (line and column given)"),
+    (
+        "400",
+        "The body is not valid JSON (line and column given), or a header is malformed \
+         (X-Act-As, X-Sent-At) or not taken by this server",
+    ),
     ("401", "No bearer token, or one the server does not know"),
     (
         "403",
-        "The token's role may not send this command (the allowed roles given)",
+        "The token's role may not send this command (the allowed roles given), or a token \
+         that is no gateway's sent X-Act-As",
     ),
     (
         "404",
@@ -176,6 +225,10 @@ fn command_operation(
         "tags": [module],
         "summary": kind.replace('_', " "),
         "description": description,
+        "parameters": [
+            { "$ref": "#/components/parameters/ActAs" },
+            { "$ref": "#/components/parameters/SentAt" }
+        ],
         "requestBody": {
             "required": false,
             "content": { "application/json": {

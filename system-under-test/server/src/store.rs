@@ -451,15 +451,18 @@ impl Journal {
         committed
     }
 
-    /// Queues a tick of the time-driven work (nobody waits for it).
-    pub fn advance(&self, seq: i64, at: Millis) {
+    /// Queues a tick of the time-driven work; the receiver resolves when it is committed (the
+    /// server's own ticker does not wait; a caller driving the clock does).
+    pub fn advance(&self, seq: i64, at: Millis) -> Committed {
+        let (done, committed) = oneshot::channel();
         self.push(Pending {
             seq,
             at_ms: at,
             kind: "advance",
             body: String::new(),
-            done: None,
+            done: Some(done),
         });
+        committed
     }
 
     fn push(&self, p: Pending) {

@@ -11,6 +11,13 @@
 //!
 //! Without one, a development table is made at start-up: one random token per role, with fixed
 //! person ids, printed once so an engineer can call the server by hand.
+//!
+//! A token marked `gateway = true` belongs to a trusted front door — the district's identity
+//! gateway, or the twin's harness driving a whole scenario — that has authenticated the people it
+//! speaks for: its calls may name the person they are made for in `X-Act-As: <role>:<person>`.
+//! The role check and the audit log then see that person, exactly as if they had called with
+//! their own token. A gateway token without `X-Act-As` acts as its own person and role. The
+//! development table has one gateway token.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -43,7 +50,7 @@ pub const MIN_TOKEN_LEN: usize = 16;
 /// The token table: which actor each token stands for.
 #[derive(Debug, Clone)]
 pub struct Tokens {
-    actors: HashMap<String, Actor>,
+    actors: HashMap<String, Bearer>,
     /// In file (or role) order, for printing.
     order: Vec<String>,
     /// Made at start-up, not read from a file.
@@ -79,6 +86,15 @@ struct TokenEntry {
     token: toml::Spanned<String>,
     role: Role,
     person: PersonId,
+    #[serde(default)]
+    gateway: bool,
+}
+
+/// What a token stands for: its actor, and whether it may act for others (`X-Act-As`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bearer {
+    pub actor: Actor,
+    pub gateway: bool,
 }
 
 impl Tokens {
@@ -128,11 +144,14 @@ impl Tokens {
                     ),
                 ));
             }
-            let actor = Actor {
-                role: entry.role,
-                person: entry.person,
+            let bearer = Bearer {
+                actor: Actor {
+                    role: entry.role,
+                    person: entry.person,
+                },
+                gateway: entry.gateway,
             };
-            if actors.insert(token.clone(), actor).is_some() {
+            if actors.insert(token.clone(), bearer).is_some() {
                 return Err(invalid(
                     line,
                     "token: the same token is given twice; each token must stand for one person"
@@ -149,21 +168,21 @@ impl Tokens {
     }
 
     /// A development table: one random token (32 hex digits) per role, person ids from
-    /// `DEVELOPMENT_PERSON_BASE` in the order of `ROLES`.
+    /// `DEVELOPMENT_PERSON_BASE` in the order of `ROLES`, then one gateway token (an admin, the
+    /// next person id).
     pub fn development() -> Result<Tokens, getrandom::Error> {
         let mut actors = HashMap::new();
         let mut order = Vec::new();
-        for (i, role) in ROLES.into_iter().enumerate() {
+        let roles = ROLES.into_iter().map(|r| (r, false));
+        for (i, (role, gateway)) in roles.chain([(Role::Admin, true)]).enumerate() {
             let mut bytes = [0u8; 16];
             getrandom::fill(&mut bytes)?;
             let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            actors.insert(
-                token.clone(),
-                Actor {
-                    role,
-                    person: PersonId(DEVELOPMENT_PERSON_BASE + i as u32),
-                },
-            );
+            let actor = Actor {
+                role,
+                person: PersonId(DEVELOPMENT_PERSON_BASE + i as u32),
+            };
+            actors.insert(token.clone(), Bearer { actor, gateway });
             order.push(token);
         }
         Ok(Tokens {
@@ -175,14 +194,28 @@ impl Tokens {
 
     /// The actor a token stands for.
     pub fn actor(&self, token: &str) -> Option<Actor> {
+        self.bearer(token).map(|b| b.actor)
+    }
+
+    /// The actor a token stands for, and whether it is a gateway's.
+    pub fn bearer(&self, token: &str) -> Option<Bearer> {
         self.actors.get(token).copied()
     }
 
-    /// The first token of `role`, if any (tests and the development table's printout).
+    /// The first token of `role` that is no gateway's, if any (tests and the development
+    /// table's printout).
     pub fn token_for(&self, role: Role) -> Option<&str> {
         self.order
             .iter()
-            .find(|t| self.actors[*t].role == role)
+            .find(|t| self.actors[*t].actor.role == role && !self.actors[*t].gateway)
+            .map(String::as_str)
+    }
+
+    /// The first gateway token, if any: the harness drives a scenario with it.
+    pub fn gateway_token(&self) -> Option<&str> {
+        self.order
+            .iter()
+            .find(|t| self.actors[*t].gateway)
             .map(String::as_str)
     }
 
@@ -203,8 +236,13 @@ impl Tokens {
         self.order
             .iter()
             .map(|t| {
-                let a = self.actors[t];
-                format!("  {:<12} person {:<8} {t}\n", a.role.as_str(), a.person.0)
+                let Bearer { actor: a, gateway } = self.actors[t];
+                let role = if gateway {
+                    format!("{} (gateway: may act as anyone, X-Act-As)", a.role.as_str())
+                } else {
+                    a.role.as_str().to_string()
+                };
+                format!("  {role:<12} person {:<8} {t}\n", a.person.0)
             })
             .collect()
     }
@@ -243,7 +281,11 @@ mod tests {
     fn the_development_table_has_one_random_token_per_role() {
         let a = Tokens::development().unwrap();
         let b = Tokens::development().unwrap();
-        assert_eq!(a.len(), ROLES.len());
+        assert_eq!(a.len(), ROLES.len() + 1, "one per role and a gateway");
+        let gateway = a.gateway_token().unwrap();
+        assert!(a.bearer(gateway).unwrap().gateway);
+        assert_ne!(a.token_for(Role::Admin), Some(gateway));
+        assert!(a.table().contains("gateway"));
         assert!(a.is_development());
         for role in ROLES {
             let token = a.token_for(role).unwrap();
@@ -272,10 +314,18 @@ person = 1000001
 token = "fedcba9876543210fedc"
 role = "care_worker"
 person = 5000001
+
+[[token]]
+token = "0000000000000000gate"
+role = "admin"
+person = 9000013
+gateway = true
 "#;
         let t = Tokens::parse(Path::new("tokens.toml"), text).unwrap();
-        assert_eq!(t.len(), 2);
+        assert_eq!(t.len(), 3);
         assert!(!t.is_development());
+        assert_eq!(t.gateway_token(), Some("0000000000000000gate"));
+        assert!(!t.bearer("0123456789abcdef0123").unwrap().gateway);
         assert_eq!(
             t.actor("fedcba9876543210fedc"),
             Some(Actor {

@@ -360,6 +360,7 @@ async fn a_real_server_answers_over_tcp_and_stops_cleanly() {
         max_body: baoan_server::DEFAULT_MAX_BODY,
         database: None,
         faults: None,
+        clock: baoan_server::ClockMode::Wall,
     })
     .unwrap();
     let addr = server.local_addr();
@@ -527,4 +528,200 @@ async fn planned_faults_refuse_or_delay_calls_and_change_nothing_they_refuse() {
             .inject(Arc::new(baoan_server::Faults::default()))
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_gateway_acts_for_the_person_it_names_and_the_audit_log_says_who() {
+    let (state, router) = app();
+    load_directory(&router).await;
+    let audited = |state: &AppState| state.with_stack(|s| s.audit().len()).unwrap();
+    let a = send_with(
+        &router,
+        "POST",
+        REPORTS_ALIAS,
+        Some(GATEWAY),
+        &[("x-act-as", "inspector:1000001")],
+        &report(1).to_string(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.outcome_types(), ["report_accepted", "task_dispatched"]);
+    let entry = state
+        .with_stack(|s| s.audit().get(s.audit().len() - 1).unwrap())
+        .unwrap();
+    assert_eq!(
+        entry.actor.person.0, 1_000_001,
+        "audited as the person acted for"
+    );
+    assert_eq!(entry.actor.role.as_str(), "inspector");
+
+    // The role check is the named person's: a dispatcher may not send an inspector's report.
+    let a = send_with(
+        &router,
+        "POST",
+        REPORTS_ALIAS,
+        Some(GATEWAY),
+        &[("x-act-as", "dispatcher:9000002")],
+        &report(2).to_string(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
+    assert_eq!(a.json()["error"], "forbidden");
+
+    let before = audited(&state);
+    // A token that is no gateway's may not act for anyone, and nothing is carried.
+    let a = send_with(
+        &router,
+        "POST",
+        REPORTS_ALIAS,
+        Some(INSPECTOR),
+        &[("x-act-as", "inspector:1000002")],
+        &report(3).to_string(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
+    assert_eq!(a.json()["error"], "not_a_gateway");
+    for bad in ["inspector", "boss:1", "inspector:x", "inspector:-1"] {
+        let a = send_with(
+            &router,
+            "POST",
+            REPORTS_ALIAS,
+            Some(GATEWAY),
+            &[("x-act-as", bad)],
+            &report(4).to_string(),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{bad}: {}", a.text);
+        assert_eq!(a.json()["error"], "bad_act_as");
+        assert!(
+            a.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("inspector:1000001")
+        );
+    }
+    assert_eq!(
+        audited(&state),
+        before,
+        "refused at the door: nothing audited or carried"
+    );
+    let m = send(&router, "GET", "/metrics", None, "").await;
+    assert!(
+        m.text.contains("baoan_delegated_calls_total 2"),
+        "{}",
+        m.text
+    );
+}
+
+#[tokio::test]
+async fn a_wall_clock_server_refuses_the_callers_time() {
+    let (state, router) = app();
+    load_directory(&router).await;
+    let a = send_with(
+        &router,
+        "POST",
+        REPORTS_ALIAS,
+        Some(INSPECTOR),
+        &[("x-sent-at", "5000")],
+        &report(1).to_string(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
+    assert_eq!(a.json()["error"], "clock_not_settable");
+    let a = post(
+        &router,
+        "/clock/advance",
+        Some(GATEWAY),
+        r#"{"now": 60000}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text);
+    assert_eq!(a.json()["error"], "wall_clock");
+    let h = send(&router, "GET", "/health", None, "").await.json();
+    assert_eq!(h["clock"], "wall");
+    assert_eq!(h["matcher_dim"], 512);
+    assert_eq!(state.clock_mode(), baoan_server::ClockMode::Wall);
+}
+
+#[tokio::test]
+async fn a_callers_clock_takes_each_commands_time_and_moves_only_when_told() {
+    let (state, router) = app();
+    state.use_caller_clock();
+    load_directory(&router).await;
+    let a = send_with(
+        &router,
+        "POST",
+        REPORTS_ALIAS,
+        Some(GATEWAY),
+        &[("x-act-as", "inspector:1000001"), ("x-sent-at", "5000")],
+        &report(1).to_string(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let last = |state: &AppState| {
+        state
+            .with_stack(|s| s.audit().get(s.audit().len() - 1).unwrap())
+            .unwrap()
+    };
+    assert_eq!(
+        last(&state).at,
+        5000,
+        "the command carries the caller's time"
+    );
+    let h = send(&router, "GET", "/health", None, "").await.json();
+    assert_eq!(h["clock"], "caller");
+    assert_eq!(h["now_ms"], 5000);
+    // A call without X-Sent-At is at the clock's last time: it does not move by itself.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let a = post(
+        &router,
+        REPORTS_ALIAS,
+        Some(INSPECTOR),
+        &report(2).to_string(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(last(&state).at, 5000);
+
+    // Only a gateway moves the clock; the answer carries the time-driven outcomes.
+    let a = post(&router, "/clock/advance", Some(ADMIN), r#"{"now": 60000}"#).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
+    assert_eq!(a.json()["error"], "not_a_gateway");
+    let a = post(
+        &router,
+        "/clock/advance",
+        Some(GATEWAY),
+        r#"{"now": "soon"}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    assert_eq!(a.json()["error"], "invalid_body");
+    assert_eq!(a.json()["line"], 1);
+    // Two days on: the tasks dispatched at 5 s are overdue, so the stack escalates them.
+    let a = post(
+        &router,
+        "/clock/advance",
+        Some(GATEWAY),
+        r#"{"now": 172800000}"#,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert!(
+        !a.json()["outcomes"].as_array().unwrap().is_empty(),
+        "overdue tasks escalate: {}",
+        a.text
+    );
+    let h = send(&router, "GET", "/health", None, "").await.json();
+    assert_eq!(h["now_ms"], 172_800_000u64);
+    let a = send_with(
+        &router,
+        "POST",
+        REPORTS_ALIAS,
+        Some(INSPECTOR),
+        &[("x-sent-at", "soon")],
+        &report(3).to_string(),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
+    assert_eq!(a.json()["error"], "bad_sent_at");
 }

@@ -16,6 +16,8 @@ pub const ADMIN: &str = "admin-token-0123456789";
 pub const INSPECTOR: &str = "inspector-token-0123456789";
 pub const DISPATCHER: &str = "dispatcher-token-0123456789";
 pub const ANALYST: &str = "analyst-token-0123456789";
+/// A gateway's token: it may act for others (`X-Act-As`) and move a caller's clock.
+pub const GATEWAY: &str = "gateway-token-0123456789";
 
 /// The grid's own inspector (grid 0) is the inspector token's person.
 pub fn tokens() -> Tokens {
@@ -40,6 +42,12 @@ person = 9000002
 token = "{ANALYST}"
 role = "analyst"
 person = 9000003
+
+[[token]]
+token = "{GATEWAY}"
+role = "admin"
+person = 9000004
+gateway = true
 "#
     );
     Tokens::parse(Path::new("test-tokens.toml"), &text).unwrap()
@@ -72,7 +80,22 @@ pub async fn send(
     token: Option<&str>,
     body: &str,
 ) -> Answer {
+    send_with(router, method, path, token, &[], body).await
+}
+
+/// `send` with extra headers (`X-Act-As`, `X-Sent-At`).
+pub async fn send_with(
+    router: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
     let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     if let Some(t) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
