@@ -686,6 +686,14 @@ fn serve(
     };
     if let Some(plan) = &faults {
         for w in plan.windows() {
+            if w.kind == baoan_server::faults::FaultKind::Restart {
+                eprintln!(
+                    "twin: fault plan: restart of the server at {:.1} s, down for {:.1} s",
+                    w.from.as_secs_f64(),
+                    (w.until - w.from).as_secs_f64()
+                );
+                continue;
+            }
             eprintln!(
                 "twin: fault plan: {} on {} from {:.1} s to {:.1} s",
                 w.kind.as_str(),
@@ -737,9 +745,9 @@ fn serve(
         }
     })
     .map_err(|e| match e {
-        baoan_server::ServeError::Listen { .. } | baoan_server::ServeError::Storage(_) => {
-            RunError::BadInput(e.to_string())
-        }
+        baoan_server::ServeError::Listen { .. }
+        | baoan_server::ServeError::Storage(_)
+        | baoan_server::ServeError::RestartWithoutStorage => RunError::BadInput(e.to_string()),
         _ => RunError::Harness(e.to_string()),
     })?;
     if in_memory {

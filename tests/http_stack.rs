@@ -1,6 +1,7 @@
 //! `twin run --stack`: a scenario driven over HTTP through a served stack (`--clock caller`)
-//! gives the report the in-process stack gives, whatever faults the HTTP path suffers; and the
-//! transport refuses a server it cannot drive and says when it cannot keep its schedule.
+//! gives the report the in-process stack gives, whatever faults the HTTP path suffers — errors,
+//! latency, the server restarting from its journal on SQLite or PostgreSQL; and the transport
+//! refuses a server it cannot drive and says when it cannot keep its schedule.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,12 +14,15 @@ use baoan_server::{ClockMode, Config, Faults, Server, Tokens};
 use baoan_twin::{Progress, RunError, RunOptions, RunSummary, run_scenario};
 use serde_json::Value;
 
-/// The golden scenario, shortened: every loop the default scenario runs, in seconds.
-fn scenario() -> Scenario {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("tests/golden/tiny.toml"))
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The golden scenario (12 h), or shortened: every loop the default scenario runs, in seconds.
+fn scenario(duration: &str) -> Scenario {
+    let text = std::fs::read_to_string(root().join("tests/golden/tiny.toml"))
         .unwrap()
-        .replace("duration = \"12h\"", "duration = \"6h\"");
+        .replace("duration = \"12h\"", &format!("duration = \"{duration}\""));
     Scenario::parse("tests/golden/tiny.toml", &text).unwrap()
 }
 
@@ -41,44 +45,54 @@ impl Drop for Served {
     }
 }
 
+fn plan(text: &str) -> Arc<Faults> {
+    Arc::new(
+        Faults::parse(
+            text,
+            std::path::Path::new("faults.toml"),
+            baoan_server::commands::modules(),
+        )
+        .unwrap(),
+    )
+}
+
 fn serve(clock: ClockMode, faults: Option<&str>) -> Served {
+    serve_on(clock, faults.map(plan), None)
+}
+
+/// A served stack journaled in `database` (in memory if `None`), with a fault plan.
+fn serve_on(clock: ClockMode, faults: Option<Arc<Faults>>, database: Option<String>) -> Served {
     let tokens = Tokens::development().unwrap();
     let token = tokens.gateway_token().unwrap().to_string();
-    let faults = faults.map(|text| {
-        Arc::new(
-            Faults::parse(
-                text,
-                std::path::Path::new("faults.toml"),
-                baoan_server::commands::modules(),
-            )
-            .unwrap(),
-        )
-    });
-    let server = Server::bind(Config {
+    let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         tokens,
         max_body: baoan_server::DEFAULT_MAX_BODY,
-        database: None,
+        database,
         faults,
         clock,
-    })
-    .unwrap();
-    let addr = server.local_addr();
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (ready, addr) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        runtime
-            .block_on(server.run_until(async {
-                let _ = stopped.await;
-            }))
-            .unwrap();
+        runtime.block_on(async move {
+            let server = Server::open(config).await.unwrap();
+            ready.send(server.local_addr()).unwrap();
+            server
+                .run_until(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
     });
     Served {
-        addr,
+        addr: addr.recv().expect("the server starts"),
         token,
         stop: Some(stop),
         thread: Some(thread),
@@ -96,9 +110,17 @@ fn spec(served: &Served, speed: Option<f64>) -> HttpStackSpec {
 }
 
 fn run(name: &str, stack: Option<HttpStackSpec>) -> Result<RunSummary, RunError> {
+    run_for("6h", name, stack)
+}
+
+fn run_for(
+    duration: &str,
+    name: &str,
+    stack: Option<HttpStackSpec>,
+) -> Result<RunSummary, RunError> {
     let out = std::env::temp_dir().join(format!("baoan-twin-http-{}-{name}", std::process::id()));
     run_scenario(
-        scenario(),
+        scenario(duration),
         &RunOptions {
             out: Some(out),
             progress: Progress::Quiet,
@@ -200,4 +222,82 @@ fn a_schedule_the_server_cannot_keep_stops_the_run_with_exit_3() {
     let e = run("behind", Some(fast)).expect_err("fell behind");
     assert_eq!(e.exit_code(), 3, "{e}");
     assert!(e.to_string().contains("fell behind"), "{e}");
+}
+
+/// Two restarts while the golden scenario runs over HTTP: the transport rides them out and the
+/// report is the committed golden one — so nothing the stack acknowledged was lost, and the
+/// stack rebuilt from its journal behaves as the one that never stopped.
+fn a_scenario_rides_out_restarts_on(database: String) {
+    let faults = plan(
+        "[[fault]]\nat_s = 3\nfor_s = 0.3\nmodule = \"*\"\nkind = \"restart\"\n\n\
+         [[fault]]\nat_s = 5\nfor_s = 0.3\nmodule = \"*\"\nkind = \"restart\"\n",
+    );
+    let served = serve_on(ClockMode::Caller, Some(Arc::clone(&faults)), Some(database));
+    // 12 simulated hours at 6,000 per second: over seven seconds, both restarts inside.
+    let mut paced = spec(&served, Some(6000.0));
+    paced.max_lag = Duration::from_secs(30);
+    let remote = run_for("12h", "restarts", Some(paced)).unwrap();
+    assert_eq!(faults.injected()[3].1, 2, "both planned restarts happened");
+    let t = remote.perf.transport.as_ref().unwrap();
+    assert!(
+        t.retries > 0,
+        "calls met the server down and were sent again"
+    );
+    let golden = std::fs::read_to_string(root().join("tests/golden/tiny-report.json")).unwrap();
+    let mut want: Value = serde_json::from_str(&golden).unwrap();
+    want["stack"].take();
+    assert!(
+        report_without_stack(&remote) == want,
+        "after restarts the report differs from the golden in-process one"
+    );
+}
+
+#[test]
+fn a_scenario_rides_out_restarts_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("baoan-twin-http-sqlite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    a_scenario_rides_out_restarts_on(format!("sqlite://{}", dir.join("stack.sqlite").display()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_scenario_rides_out_restarts_on_postgres() {
+    if std::env::var_os("BAOAN_SKIP_POSTGRES").is_some() {
+        eprintln!("BAOAN_SKIP_POSTGRES is set: the PostgreSQL half of this test is skipped");
+        return;
+    }
+    let admin = std::env::var("BAOAN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("baoan_http_{}", std::process::id());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = runtime
+        .block_on(baoan_server::store::create_postgres_database(&admin, &name))
+        .unwrap_or_else(|e| {
+            panic!("cannot make a database on PostgreSQL ({e}); or set BAOAN_SKIP_POSTGRES=1")
+        });
+    a_scenario_rides_out_restarts_on(url);
+    runtime
+        .block_on(baoan_server::store::drop_postgres_database(&admin, &name))
+        .unwrap();
+}
+
+#[test]
+fn a_restart_plan_without_a_database_is_refused() {
+    let e = Server::bind(Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tokens: Tokens::development().unwrap(),
+        max_body: baoan_server::DEFAULT_MAX_BODY,
+        database: None,
+        faults: Some(plan(
+            "[[fault]]\nat_s = 3\nfor_s = 1\nmodule = \"*\"\nkind = \"restart\"\n",
+        )),
+        clock: ClockMode::Caller,
+    })
+    .err()
+    .expect("refused");
+    assert!(e.to_string().contains("needs a database"), "{e}");
 }

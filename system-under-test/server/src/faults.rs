@@ -1,6 +1,7 @@
 //! Faults on the HTTP path, for engineers who test how the harness's loops and their own clients
 //! ride out a degraded platform: `twin serve --faults FILE` takes a plan of windows, each
-//! slowing a module's calls, failing a share of them, or taking the module down.
+//! slowing a module's calls, failing a share of them, taking the module down, or restarting the
+//! whole server.
 //!
 //! ```toml
 //! [[fault]]
@@ -16,7 +17,17 @@
 //! module = "matcher"
 //! kind = "errors"
 //! share = 0.2        # errors only: this share of calls is answered 503, evenly spread
+//!
+//! [[fault]]
+//! at_s = 90
+//! for_s = 2          # restart: how long the server stays down
+//! module = "*"       # restart: the whole server
+//! kind = "restart"
 //! ```
+//!
+//! A restart is what a deployment does: the server stops taking connections, answers the calls
+//! in flight, lets its journal commit everything, and after `for_s` starts again from the
+//! journal, as a new process would. It needs a database (a stack kept in memory would be gone).
 //!
 //! A refused call (errors, down) is answered `503 injected_fault` with `Retry-After` before it
 //! reaches the stack: it changes nothing and is not journaled, so what the stack acknowledged is
@@ -58,6 +69,7 @@ pub enum FaultKind {
     Latency,
     Errors,
     Down,
+    Restart,
 }
 
 impl FaultKind {
@@ -66,6 +78,7 @@ impl FaultKind {
             FaultKind::Latency => "latency",
             FaultKind::Errors => "errors",
             FaultKind::Down => "down",
+            FaultKind::Restart => "restart",
         }
     }
 }
@@ -121,7 +134,7 @@ pub enum Decision {
 #[derive(Debug, Default)]
 pub struct Faults {
     windows: Vec<FaultWindow>,
-    injected: [AtomicU64; 3],
+    injected: [AtomicU64; 4],
 }
 
 impl Faults {
@@ -233,6 +246,40 @@ impl Faults {
                     }
                     (Duration::ZERO, 1.0)
                 }
+                FaultKind::Restart => {
+                    if f.latency_ms.is_some() || f.share.is_some() {
+                        return Err(invalid(
+                            "kind",
+                            "a `restart` fault takes neither latency_ms nor share".into(),
+                        ));
+                    }
+                    if module.is_some() {
+                        return Err(invalid(
+                            "module",
+                            format!(
+                                "a restart is the whole server's: expected \"*\", got `{}`",
+                                f.module
+                            ),
+                        ));
+                    }
+                    let from = Duration::from_secs_f64(f.at_s);
+                    if let Some(other) = windows.iter().find(|w: &&FaultWindow| {
+                        w.kind == FaultKind::Restart
+                            && w.from < from + Duration::from_secs_f64(f.for_s)
+                            && from < w.until
+                    }) {
+                        return Err(invalid(
+                            "at_s",
+                            format!(
+                                "this restart overlaps the one from {} s to {} s: the server \
+                                 can only be down once at a time",
+                                other.from.as_secs_f64(),
+                                other.until.as_secs_f64()
+                            ),
+                        ));
+                    }
+                    (Duration::ZERO, 1.0)
+                }
             };
             windows.push(FaultWindow {
                 from: Duration::from_secs_f64(f.at_s),
@@ -268,6 +315,8 @@ impl Faults {
                     false
                 }
                 FaultKind::Down => true,
+                // The server itself stops and starts (`Server::run_until`): no call is decided.
+                FaultKind::Restart => false,
                 FaultKind::Errors => {
                     // The n-th call is failed when the running count of failures due, n·share,
                     // passes a whole number: a share of 0.2 fails calls 5, 10, 15...
@@ -304,10 +353,32 @@ impl Faults {
         self.injected[kind as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Calls each kind of fault touched so far: latency, errors, down.
-    pub fn injected(&self) -> [(FaultKind, u64); 3] {
-        [FaultKind::Latency, FaultKind::Errors, FaultKind::Down]
-            .map(|k| (k, self.injected[k as usize].load(Ordering::Relaxed)))
+    /// Calls each kind of fault touched so far (latency, errors, down), and restarts done.
+    pub fn injected(&self) -> [(FaultKind, u64); 4] {
+        [
+            FaultKind::Latency,
+            FaultKind::Errors,
+            FaultKind::Down,
+            FaultKind::Restart,
+        ]
+        .map(|k| (k, self.injected[k as usize].load(Ordering::Relaxed)))
+    }
+
+    /// The planned restarts, earliest first: when (from the start) and how long down.
+    pub fn restarts(&self) -> Vec<(Duration, Duration)> {
+        let mut r: Vec<(Duration, Duration)> = self
+            .windows
+            .iter()
+            .filter(|w| w.kind == FaultKind::Restart)
+            .map(|w| (w.from, w.until - w.from))
+            .collect();
+        r.sort();
+        r
+    }
+
+    /// A planned restart was done.
+    pub fn count_restart(&self) {
+        self.count(FaultKind::Restart);
     }
 }
 
@@ -384,6 +455,28 @@ mod tests {
     }
 
     #[test]
+    fn restarts_are_listed_in_time_order_and_decide_no_call() {
+        let f = plan(
+            "[[fault]]\nat_s = 9\nfor_s = 0.5\nmodule = \"*\"\nkind = \"restart\"\n\n\
+             [[fault]]\nat_s = 2\nfor_s = 1\nmodule = \"*\"\nkind = \"restart\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.restarts(),
+            [
+                (S(2), S(1)),
+                (Duration::from_secs(9), Duration::from_millis(500))
+            ]
+        );
+        assert_eq!(
+            f.decide("grid", Duration::from_millis(2500)),
+            Decision::Carry
+        );
+        f.count_restart();
+        assert_eq!(f.injected()[3], (FaultKind::Restart, 1));
+    }
+
+    #[test]
     fn a_bad_plan_names_the_fault_the_field_and_what_was_expected() {
         let cases = [
             (
@@ -413,6 +506,15 @@ mod tests {
             (
                 "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"grid\"\nkind = \"down\"\nshre = 1\n",
                 "faults.toml: 6:1: unknown field `shre`",
+            ),
+            (
+                "[[fault]]\nat_s = 5\nfor_s = 1\nmodule = \"grid\"\nkind = \"restart\"\n",
+                "module: a restart is the whole server's: expected \"*\", got `grid`",
+            ),
+            (
+                "[[fault]]\nat_s = 5\nfor_s = 2\nmodule = \"*\"\nkind = \"restart\"\n\n\
+                 [[fault]]\nat_s = 6\nfor_s = 1\nmodule = \"*\"\nkind = \"restart\"\n",
+                "[[fault]] number 2 (line 7): at_s: this restart overlaps the one from 5 s to 7 s",
             ),
         ];
         for (text, want) in cases {

@@ -29,7 +29,7 @@ pub mod openapi;
 pub mod store;
 pub mod tokens;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -167,6 +167,12 @@ pub struct AppState {
     faults: std::sync::OnceLock<Arc<Faults>>,
     /// Set if the server takes its time from its callers: the latest time one gave.
     caller_clock: std::sync::OnceLock<AtomicU64>,
+    /// The database's URL (password and all: never shown), for a planned restart to reopen.
+    database_url: Option<String>,
+    /// The journal's first sequence number in this life of the server.
+    first_seq: i64,
+    /// Where the fault plan's clock started, if before this state (kept across a restart).
+    plan_origin: std::sync::OnceLock<Instant>,
     /// The embedding dimension the matcher takes, for `/health`.
     matcher_dim: usize,
 }
@@ -213,7 +219,7 @@ impl AppState {
             stack,
             last_seq + 1,
             last_at,
-            Some(journal),
+            Some((journal, url.to_string())),
             store::redact(url),
             tokens,
             max_body,
@@ -225,11 +231,12 @@ impl AppState {
         stack: InProcessStack,
         next_seq: i64,
         base_ms: Millis,
-        journal: Option<store::Journal>,
+        journal: Option<(store::Journal, String)>,
         storage: String,
         tokens: Tokens,
         max_body: usize,
     ) -> Arc<AppState> {
+        let (journal, database_url) = journal.unzip();
         let audit_entries = AtomicU64::new(stack.audit().len() as u64);
         let matcher_dim = stack.matcher.dim();
         Arc::new(AppState {
@@ -245,8 +252,72 @@ impl AppState {
             openapi: openapi::document().to_string(),
             faults: std::sync::OnceLock::new(),
             caller_clock: std::sync::OnceLock::new(),
+            database_url,
+            first_seq: next_seq,
+            plan_origin: std::sync::OnceLock::new(),
             matcher_dim,
         })
+    }
+
+    /// Time on the fault plan's clock: since the server first started, across planned restarts.
+    pub fn plan_elapsed(&self) -> Duration {
+        self.plan_origin
+            .get()
+            .copied()
+            .unwrap_or(self.started)
+            .elapsed()
+    }
+
+    fn plan_origin(&self) -> Instant {
+        self.plan_origin.get().copied().unwrap_or(self.started)
+    }
+
+    /// Every journal entry queued in this life of the server is committed (or the journal
+    /// failed, and nothing more will be).
+    fn journal_settled(&self) -> bool {
+        let Some(journal) = &self.journal else {
+            return true;
+        };
+        let queued = match self.stack.lock() {
+            Ok(core) => core.next_seq - self.first_seq,
+            Err(_) => return true,
+        };
+        journal.failed() || journal.committed().0 as i64 >= queued
+    }
+
+    /// A planned restart: waits (up to a minute) until the journal has committed everything,
+    /// stays down for `downtime`, then opens the database again and replays it into a new
+    /// state, as a new process would; the fault plan, its clock and the clock mode carry over.
+    async fn restarted(
+        self: Arc<Self>,
+        downtime: Duration,
+    ) -> Result<(Arc<AppState>, Replayed), StoreError> {
+        let url = self
+            .database_url
+            .clone()
+            .expect("a restart is planned only for a server with a database");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.journal_settled() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (tokens, max_body, origin, mode) = (
+            self.tokens.clone(),
+            self.max_body,
+            self.plan_origin(),
+            self.clock_mode(),
+        );
+        let faults = self.faults.get().cloned();
+        drop(self);
+        tokio::time::sleep(downtime).await;
+        let (state, replayed) = AppState::open(&url, tokens, max_body).await?;
+        let _ = state.plan_origin.set(origin);
+        if let Some(plan) = faults {
+            let _ = state.inject(plan);
+        }
+        if mode == ClockMode::Caller {
+            state.use_caller_clock();
+        }
+        Ok((state, replayed))
     }
 
     /// From now on the server's time is its callers' (`ClockMode::Caller`), resuming at the
@@ -469,7 +540,7 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         "now_ms": app.now_ms(),
         "matcher_dim": app.matcher_dim,
         "faults_active": app.faults.get().map(|f| {
-            f.active(app.started.elapsed())
+            f.active(app.plan_elapsed())
                 .map(|w| json!({
                     "module": w.module.as_deref().unwrap_or("*"),
                     "kind": w.kind.as_str(),
@@ -493,7 +564,8 @@ async fn metrics_text(State(app): State<Arc<AppState>>) -> Response {
     );
     if let Some(faults) = app.faults.get() {
         text.push_str(
-            "# HELP baoan_faults_injected_total Calls a planned fault delayed or refused, by kind.\n\
+            "# HELP baoan_faults_injected_total Calls a planned fault delayed or refused, by kind \
+             (for kind=\"restart\": restarts done).\n\
              # TYPE baoan_faults_injected_total counter\n",
         );
         for (kind, n) in faults.injected() {
@@ -598,7 +670,7 @@ async fn planned_fault(
     module: &'static str,
     kind: &'static str,
 ) -> Option<Response> {
-    match app.faults.get()?.decide(module, app.started.elapsed()) {
+    match app.faults.get()?.decide(module, app.plan_elapsed()) {
         faults::Decision::Carry => None,
         faults::Decision::Delay(d) => {
             tokio::time::sleep(d).await;
@@ -941,6 +1013,11 @@ pub enum ServeError {
     Serving(std::io::Error),
     #[error(transparent)]
     Storage(#[from] StoreError),
+    #[error(
+        "--faults: the plan restarts the server, which needs a database to restart from \
+         (--database sqlite://PATH or postgres://…, not memory)"
+    )]
+    RestartWithoutStorage,
 }
 
 /// A server with its socket bound, not yet serving: the caller can print where it listens.
@@ -954,6 +1031,13 @@ impl Server {
     /// Binds `config.listen` with a fresh, empty stack kept in memory (`config.database` is not
     /// read: `open` serves a journaled stack).
     pub fn bind(config: Config) -> Result<Server, ServeError> {
+        if config
+            .faults
+            .as_ref()
+            .is_some_and(|f| !f.restarts().is_empty())
+        {
+            return Err(ServeError::RestartWithoutStorage);
+        }
         let listener = Self::listen(config.listen)?;
         let state = AppState::new(InProcessStack::new(), config.tokens, config.max_body);
         Ok(Server {
@@ -1020,22 +1104,71 @@ impl Server {
         Arc::clone(&self.state)
     }
 
-    /// Serves until `shutdown` completes; in a runtime of the caller's.
+    /// Serves until `shutdown` completes; in a runtime of the caller's. The fault plan's
+    /// restarts happen here: serving stops gracefully, the state is rebuilt from the journal
+    /// (`AppState::restarted`) and serving resumes on the same address.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        // With a caller's clock, the time-driven work waits for `POST /clock/advance`.
-        let clock = (self.state.clock_mode() == ClockMode::Wall)
-            .then(|| spawn_clock(Arc::clone(&self.state)));
-        let result = axum::serve(listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await;
-        if let Some(clock) = clock {
-            clock.abort();
+        let addr = self.local_addr();
+        let mut listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let mut state = self.state;
+        let origin = state.plan_origin();
+        let restarts = state.faults.get().map(|f| f.restarts()).unwrap_or_default();
+        let mut shutdown = Box::pin(shutdown);
+        for life in 0.. {
+            // With a caller's clock, the time-driven work waits for `POST /clock/advance`.
+            let clock =
+                (state.clock_mode() == ClockMode::Wall).then(|| spawn_clock(Arc::clone(&state)));
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let serving = tokio::spawn(
+                axum::serve(listener, router(Arc::clone(&state)))
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .into_future(),
+            );
+            let restart = restarts.get(life).copied();
+            let restart_due = async {
+                match restart {
+                    Some((at, _)) => tokio::time::sleep_until((origin + at).into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let restarting = tokio::select! {
+                _ = &mut shutdown => false,
+                _ = restart_due => true,
+            };
+            let _ = stop.send(());
+            let served = serving.await.map_err(std::io::Error::other)?;
+            if let Some(clock) = clock {
+                clock.abort();
+                let _ = clock.await;
+            }
+            served?;
+            let Some((_, downtime)) = restart.filter(|_| restarting) else {
+                return Ok(());
+            };
+            if let Some(f) = state.faults.get() {
+                f.count_restart();
+            }
+            eprintln!(
+                "twin: fault plan: restarting the server (down for {:.1} s)",
+                downtime.as_secs_f64()
+            );
+            let (next, replayed) = state
+                .restarted(downtime)
+                .await
+                .map_err(std::io::Error::other)?;
+            state = next;
+            listener = tokio::net::TcpListener::bind(addr).await?;
+            eprintln!(
+                "twin: restarted: replayed {} calls and {} ticks; serving again at http://{addr}",
+                replayed.commands, replayed.advances
+            );
         }
-        result
+        unreachable!("the loop returns")
     }
 }
 

@@ -306,6 +306,60 @@ fn copy_text(batch: &[Pending]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// A new, empty PostgreSQL database called `name` on the server of `admin_url` (a database
+/// that user may create databases from); its URL. For tests and trials that need a journal of
+/// their own: `name` must be lower-case letters, digits and underscores.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String, StoreError> {
+    admin_statement(admin_url, name, &format!("CREATE DATABASE {name}")).await
+}
+
+/// Drops the database `name` made by [`create_postgres_database`], closing its connections.
+pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    admin_statement(admin_url, name, &sql).await.map(drop)
+}
+
+/// Runs `sql` about the database `name` on `admin_url`'s server; the URL of that database.
+async fn admin_statement(admin_url: &str, name: &str, sql: &str) -> Result<String, StoreError> {
+    let (base, mut conn) = admin_connection(admin_url, name).await?;
+    sqlx::raw_sql(sql)
+        .execute(&mut conn)
+        .await
+        .map_err(|source| StoreError::Open {
+            url: redact(admin_url),
+            source,
+        })?;
+    Ok(format!("{base}/{name}"))
+}
+
+/// A connection to `admin_url`, and the URL without its database, once `name` is checked.
+async fn admin_connection(
+    admin_url: &str,
+    name: &str,
+) -> Result<(String, PgConnection), StoreError> {
+    let bad = || StoreError::BadUrl {
+        url: redact(admin_url),
+    };
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(bad());
+    }
+    if !admin_url.starts_with("postgres://") && !admin_url.starts_with("postgresql://") {
+        return Err(bad());
+    }
+    let base = admin_url.rsplit_once('/').ok_or_else(bad)?.0.to_string();
+    let conn = PgConnection::connect(admin_url)
+        .await
+        .map_err(|source| StoreError::Open {
+            url: redact(admin_url),
+            source,
+        })?;
+    Ok((base, conn))
+}
+
 type RawRow = Result<(i64, i64, String, String), sqlx::Error>;
 
 fn raw_sqlite(row: sqlx::sqlite::SqliteRow) -> RawRow {

@@ -193,18 +193,14 @@ impl PgDatabase {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!(
-                "cannot reach PostgreSQL at {admin_url} ({e}); start it (see README, \"The stack \
-                 as a service\") or set BAOAN_SKIP_POSTGRES=1"
-            )
-        });
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
+        let url = baoan_server::store::create_postgres_database(&admin_url, &name)
             .await
-            .unwrap();
-        let base = admin_url.rsplit_once('/').unwrap().0;
-        let url = format!("{base}/{name}");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot make a database on PostgreSQL at {admin_url} ({e}); start it (see \
+                     README, \"The stack as a service\") or set BAOAN_SKIP_POSTGRES=1"
+                )
+            });
         Some(PgDatabase {
             admin_url,
             name,
@@ -213,14 +209,9 @@ impl PgDatabase {
     }
 
     async fn drop_database(self) {
-        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
-        sqlx::raw_sql(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        baoan_server::store::drop_postgres_database(&self.admin_url, &self.name)
+            .await
+            .unwrap();
     }
 }
 
