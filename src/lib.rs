@@ -22,7 +22,7 @@ use baoan_reports::{Report, evaluate, html};
 use baoan_scenarios::{Scenario, ScenarioError};
 use baoan_stack::InProcessStack;
 use baoan_stack::MatcherService;
-use baoan_world::bridge::{BridgePlugin, StackBridge};
+use baoan_world::bridge::{BridgePlugin, PathFaults, StackBridge};
 use baoan_world::kernel::{Journal, KernelPlugin, SimClock};
 use baoan_world::{BuildTimings, Twin};
 use bevy_app::{App, Update};
@@ -196,6 +196,7 @@ pub fn build_app(
         seed: scenario.seed,
     })
     .add_plugins(BridgePlugin)
+    .insert_resource(PathFaults::new(&scenario.faults))
     .insert_resource(twin)
     .insert_resource(stack)
     .insert_resource(journal)
@@ -426,6 +427,19 @@ pub fn run_scenario_on(
     let mut report = Report::new(&scenario, &stack_name, BUILD, reproduce);
     report.section("district", &counts);
     report.section("grid", &outcome.section);
+    if !scenario.faults.is_empty() {
+        let faults = app.world().resource::<PathFaults>().summary();
+        outcome
+            .metrics
+            .set("faults.calls_held", faults.calls_held as f64);
+        outcome
+            .metrics
+            .set("faults.pending_at_end", faults.pending_at_end as f64);
+        outcome
+            .metrics
+            .set("faults.delay_max_s", faults.delay_max_s);
+        report.section("faults", &faults);
+    }
     let mut sections = vec![counts.html_section(), outcome.html];
     let mut invariants = outcome.invariants;
     for (name, part) in [

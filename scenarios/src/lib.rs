@@ -73,6 +73,10 @@ pub struct Scenario {
     /// Roads slowed or cut (typhoon, flooding) for a window, in some streets.
     #[serde(default, rename = "disruption", skip_serializing_if = "Vec::is_empty")]
     pub disruptions: Vec<Disruption>,
+    /// Faults on the path from the actors to the stack (a module down, a share of calls
+    /// failing, added latency) for a window: the loops must ride them out.
+    #[serde(default, rename = "fault", skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
     #[serde(default, rename = "slo", skip_serializing_if = "Vec::is_empty")]
     pub slos: Vec<Slo>,
     #[serde(default)]
@@ -466,6 +470,39 @@ pub struct Disruption {
     /// No unit can reach these streets until the window ends.
     #[serde(default)]
     pub unreachable: bool,
+}
+
+/// The stack's modules a fault can hit (`"*"`: all of them).
+pub const FAULT_MODULES: &[&str] = &["grid", "command", "matcher", "blocks", "cases"];
+
+/// What a fault does to the calls it catches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// No call gets through: each waits for the window's end, then goes.
+    Down,
+    /// A `share` of calls fails (counted, evenly spread); a failed call is tried again a
+    /// little later.
+    Errors,
+    /// Each call reaches the stack `delay` later.
+    Latency,
+}
+
+/// A fault on the path to the stack, for a window of simulated time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub start: Dur,
+    pub end: Dur,
+    /// A module of the stack (grid, command, matcher, blocks, cases) or `"*"`.
+    pub module: String,
+    pub kind: FaultKind,
+    /// Errors only: the share of calls that fail, in (0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
+    /// Latency only: how much later each call reaches the stack (at most 1h).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Dur>,
 }
 
 /// A window in which a loop's rate is multiplied in some streets (or everywhere).
@@ -865,6 +902,75 @@ impl Scenario {
                     &format!("disruption[{i}].travel_multiplier"),
                     format!("expected a number in [1, 20], got {}", d.travel_multiplier),
                 );
+            }
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            if f.start == Dur(0) {
+                bad(
+                    &format!("fault[{i}].start"),
+                    "expected a time after the start (the loops' set-up calls at 0 are not \
+                     faulted), got 0s"
+                        .into(),
+                );
+            }
+            if f.start >= f.end {
+                bad(
+                    &format!("fault[{i}].end"),
+                    format!(
+                        "expected an end after the start ({}), got {}",
+                        f.start, f.end
+                    ),
+                );
+            }
+            if f.module != "*" && !FAULT_MODULES.contains(&f.module.as_str()) {
+                bad(
+                    &format!("fault[{i}].module"),
+                    format!(
+                        "expected \"*\" or one of {}, got {:?}",
+                        FAULT_MODULES.join(", "),
+                        f.module
+                    ),
+                );
+            }
+            match (f.kind, f.share, f.delay) {
+                (FaultKind::Errors, Some(s), None) if s > 0.0 && s <= 1.0 => {}
+                (FaultKind::Errors, Some(s), None) => bad(
+                    &format!("fault[{i}].share"),
+                    format!("expected a share in (0, 1], got {s}"),
+                ),
+                (FaultKind::Errors, None, _) => bad(
+                    &format!("fault[{i}].share"),
+                    "an errors fault needs a share, such as share = 0.1".into(),
+                ),
+                (FaultKind::Latency, None, Some(d)) if d > Dur(0) && d <= Dur::hours(1) => {}
+                (FaultKind::Latency, None, Some(d)) => bad(
+                    &format!("fault[{i}].delay"),
+                    format!("expected a delay in (0s, 1h], got {d}"),
+                ),
+                (FaultKind::Latency, _, None) => bad(
+                    &format!("fault[{i}].delay"),
+                    "a latency fault needs a delay, such as delay = \"30s\"".into(),
+                ),
+                (FaultKind::Down, None, None) => {}
+                (kind, share, _) => bad(
+                    &format!(
+                        "fault[{i}].{}",
+                        if share.is_some() { "share" } else { "delay" }
+                    ),
+                    format!(
+                        "a {} fault takes {}",
+                        match kind {
+                            FaultKind::Down => "down",
+                            FaultKind::Errors => "errors",
+                            FaultKind::Latency => "latency",
+                        },
+                        match kind {
+                            FaultKind::Down => "neither share nor delay",
+                            FaultKind::Errors => "a share, not a delay",
+                            FaultKind::Latency => "a delay, not a share",
+                        }
+                    ),
+                ),
             }
         }
         let c = &self.command;
@@ -1306,6 +1412,68 @@ mod tests {
         let p = problems(&text);
         assert_eq!(p[0].field, "surge[0].end");
         assert_eq!(p[0].line, 6);
+    }
+
+    #[test]
+    fn faults_name_the_field_and_what_it_takes() {
+        let fault = |body: &str| format!("{MINIMAL}[[fault]]\nmodule = \"grid\"\n{body}");
+        let ok = Scenario::parse(
+            "s.toml",
+            &fault("start = \"00:30\"\nend = \"01:00\"\nkind = \"errors\"\nshare = 0.2\n"),
+        )
+        .unwrap();
+        assert_eq!(ok.faults[0].kind, FaultKind::Errors);
+        for (body, field, says) in [
+            (
+                "start = \"0s\"\nend = \"1h\"\nkind = \"down\"\n",
+                "fault[0].start",
+                "after the start",
+            ),
+            (
+                "start = \"01:00\"\nend = \"00:30\"\nkind = \"down\"\n",
+                "fault[0].end",
+                "end after",
+            ),
+            (
+                "start = \"1h\"\nend = \"2h\"\nkind = \"errors\"\n",
+                "fault[0].share",
+                "needs a share",
+            ),
+            (
+                "start = \"1h\"\nend = \"2h\"\nkind = \"errors\"\nshare = 2\n",
+                "fault[0].share",
+                "(0, 1]",
+            ),
+            (
+                "start = \"1h\"\nend = \"2h\"\nkind = \"latency\"\n",
+                "fault[0].delay",
+                "needs a delay",
+            ),
+            (
+                "start = \"1h\"\nend = \"2h\"\nkind = \"latency\"\ndelay = \"2h\"\n",
+                "fault[0].delay",
+                "(0s, 1h]",
+            ),
+            (
+                "start = \"1h\"\nend = \"2h\"\nkind = \"down\"\nshare = 0.5\n",
+                "fault[0].share",
+                "neither share nor delay",
+            ),
+        ] {
+            let p = problems(&fault(body));
+            assert_eq!(p[0].field, field, "{body}: {p:?}");
+            assert!(p[0].message.contains(says), "{body}: {p:?}");
+            assert!(p[0].line >= 3, "located in the file: {p:?}");
+        }
+        let p = problems(&format!(
+            "{MINIMAL}[[fault]]\nmodule = \"cameras\"\nstart = \"1h\"\nend = \"2h\"\nkind = \"down\"\n"
+        ));
+        assert_eq!(p[0].field, "fault[0].module");
+        assert!(
+            p[0].message
+                .contains("grid, command, matcher, blocks, cases"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -318,6 +318,21 @@ pub const METRICS: &[MetricDef] = &[
         kind: MetricKind::Figure,
         about: "cases-loop commands the stack refused",
     },
+    MetricDef {
+        name: "faults.calls_held",
+        kind: MetricKind::Figure,
+        about: "calls the scenario's faults held back at least once",
+    },
+    MetricDef {
+        name: "faults.pending_at_end",
+        kind: MetricKind::Figure,
+        about: "held calls still waiting when the run ended",
+    },
+    MetricDef {
+        name: "faults.delay_max_s",
+        kind: MetricKind::Figure,
+        about: "the longest a held call waited before reaching the stack",
+    },
 ];
 
 pub fn metric(name: &str) -> Option<&'static MetricDef> {

@@ -107,6 +107,35 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
             travel_multiplier: mult as f64 / 10.0,
             unreachable,
         });
+    // Faults on the path to the stack: the loops must ride out an outage, failing calls and
+    // added latency, whatever else the scenario does.
+    let fault = (
+        (1u64..=20 * 60),
+        (1u64..=6 * 60),
+        prop::sample::select(vec!["*", "grid", "command", "matcher", "cases"]),
+        (0u32..3),
+        (1u32..=100),
+        (1u64..=600),
+    )
+        .prop_map(|(start_min, len_min, module, kind, share, delay_s)| {
+            let (kind, share, delay) = match kind {
+                0 => (crate::FaultKind::Down, None, None),
+                1 => (
+                    crate::FaultKind::Errors,
+                    Some(f64::from(share) / 100.0),
+                    None,
+                ),
+                _ => (crate::FaultKind::Latency, None, Some(Dur::secs(delay_s))),
+            };
+            crate::Fault {
+                start: Dur::secs(start_min * 60),
+                end: Dur::secs((start_min + len_min) * 60),
+                module: module.to_string(),
+                kind,
+                share,
+                delay,
+            }
+        });
     let matcher = (
         prop::bool::weighted(0.8),
         (0u32..=60),
@@ -163,9 +192,22 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
         prop::collection::vec(disruption, 0..2),
         matcher,
         cases,
+        prop::collection::vec(fault, 0..3),
     )
         .prop_map(
-            |(seed, duration, tick, scale, grid, surges, command, disruptions, matcher, cases)| {
+            |(
+                seed,
+                duration,
+                tick,
+                scale,
+                grid,
+                surges,
+                command,
+                disruptions,
+                matcher,
+                cases,
+                faults,
+            )| {
                 Scenario {
                     name: "generated".into(),
                     description: String::new(),
@@ -183,6 +225,7 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
                     cases,
                     surges,
                     disruptions,
+                    faults,
                     slos: vec![Slo {
                         metric: "grid.report_to_closed_s".into(),
                         stat: "p90".into(),

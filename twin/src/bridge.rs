@@ -1,7 +1,16 @@
 //! The bridge between the twin's actors and a stack: it carries each tick's commands to the
 //! stack in the order they were sent, and hands back outcomes and refusals as messages.
+//!
+//! The scenario's faults (`[[fault]]`) sit on this path: a call a fault catches does not reach
+//! the stack when sent. A module down holds it until the window ends; an error share fails some
+//! calls, which the actor's client tries again `ERROR_RETRY_MS` later; added latency delivers
+//! it later. Held calls wait in one queue ordered by when they are due, so the stack sees them
+//! in time order, and every held call is delivered or, at the end, reported as pending.
 
-use baoan_api::{ApiError, Envelope, Millis, Outcome, Stack};
+use std::collections::BTreeMap;
+
+use baoan_api::{ApiError, Envelope, Millis, Module, Outcome, Stack};
+use baoan_scenarios::{Fault, FaultKind};
 use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
 use serde::Serialize;
@@ -20,6 +29,9 @@ pub struct ToStack {
 #[derive(Message, Debug, Clone)]
 pub struct FromStack {
     pub at: Millis,
+    /// When the actor sent the command this answers: earlier than `at` when a fault on the path
+    /// held it back (the same for time-driven work).
+    pub sent_at: Millis,
     pub outcome: Outcome,
     pub client_ref: Option<u64>,
 }
@@ -59,7 +71,274 @@ impl Plugin for BridgePlugin {
         app.add_message::<ToStack>()
             .add_message::<FromStack>()
             .add_message::<Refused>()
+            .init_resource::<PathFaults>()
             .add_systems(Update, carry_commands.in_set(SimSet::Bridge));
+    }
+}
+
+/// How long a client waits before trying a failed call again (simulated milliseconds).
+pub const ERROR_RETRY_MS: Millis = 10_000;
+
+/// The most calls that may wait at once; more is an error in the scenario (a bound, not a hang).
+pub const MAX_HELD: usize = 10_000_000;
+
+/// One `[[fault]]` window, with what it did.
+#[derive(Debug, Clone)]
+struct Window {
+    start_ms: Millis,
+    end_ms: Millis,
+    module: Option<Module>,
+    kind: FaultKind,
+    share: f64,
+    delay_ms: Millis,
+    /// Calls that fell in an errors window, for spreading its share evenly.
+    seen: u64,
+    refused: u64,
+    delayed: u64,
+}
+
+/// A call held back by a fault.
+#[derive(Debug, Clone)]
+struct Held {
+    command: ToStack,
+    /// When the actor sent it.
+    first_at: Millis,
+    /// A latency window has delayed it already (it is not delayed twice).
+    delayed: bool,
+    /// It was held at least once (counted once in `calls_held`).
+    counted: bool,
+}
+
+/// The scenario's faults on the path to the stack, and the calls they hold.
+#[derive(Resource, Debug, Default)]
+pub struct PathFaults {
+    windows: Vec<Window>,
+    /// Held calls by (due time, arrival order).
+    queue: BTreeMap<(Millis, u64), Held>,
+    next: u64,
+    calls_held: u64,
+    delay_total_ms: u64,
+    delay_max_ms: u64,
+}
+
+/// What the faults did, for the report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FaultsSummary {
+    pub windows: Vec<WindowSummary>,
+    /// Calls held back at least once.
+    pub calls_held: u64,
+    /// How much later than sent the held calls that were delivered reached the stack.
+    pub delay_mean_s: f64,
+    pub delay_max_s: f64,
+    /// Held calls still waiting when the run ended (not lost: never delivered).
+    pub pending_at_end: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WindowSummary {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub module: String,
+    pub kind: &'static str,
+    /// Calls it refused (down, errors): each waited and was tried again.
+    pub refused: u64,
+    /// Calls it delayed (latency).
+    pub delayed: u64,
+}
+
+/// What a fault does to a call now.
+enum Verdict {
+    Pass,
+    Hold { until: Millis, refused: bool },
+}
+
+impl PathFaults {
+    pub fn new(faults: &[Fault]) -> PathFaults {
+        let module = |m: &str| match m {
+            "grid" => Some(Module::Grid),
+            "command" => Some(Module::Command),
+            "matcher" => Some(Module::Matcher),
+            "blocks" => Some(Module::Blocks),
+            "cases" => Some(Module::Cases),
+            _ => None,
+        };
+        PathFaults {
+            windows: faults
+                .iter()
+                .map(|f| Window {
+                    start_ms: f.start.ms(),
+                    end_ms: f.end.ms(),
+                    module: module(&f.module),
+                    kind: f.kind,
+                    share: f.share.unwrap_or(0.0),
+                    delay_ms: f.delay.map_or(0, |d| d.ms()),
+                    seen: 0,
+                    refused: 0,
+                    delayed: 0,
+                })
+                .collect(),
+            ..PathFaults::default()
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.windows.is_empty() && self.queue.is_empty()
+    }
+
+    fn push(&mut self, due: Millis, held: Held) {
+        assert!(
+            self.queue.len() < MAX_HELD,
+            "more than {MAX_HELD} calls held by the scenario's faults at once"
+        );
+        self.queue.insert((due, self.next), held);
+        self.next += 1;
+    }
+
+    /// The first held call due before `end`, with its due time.
+    fn pop_before(&mut self, end: Millis) -> Option<(Millis, Held)> {
+        let (&(due, _), _) = self.queue.first_key_value()?;
+        if due >= end {
+            return None;
+        }
+        self.queue.pop_first().map(|((due, _), h)| (due, h))
+    }
+
+    /// What the windows open at `at` do to a call to `module`: a refusal wins over a delay.
+    fn decide(&mut self, module: Module, at: Millis, delayed_already: bool) -> Verdict {
+        let mut delay = 0;
+        for w in &mut self.windows {
+            if at < w.start_ms || at >= w.end_ms || w.module.is_some_and(|m| m != module) {
+                continue;
+            }
+            match w.kind {
+                FaultKind::Down => {
+                    w.refused += 1;
+                    return Verdict::Hold {
+                        until: w.end_ms,
+                        refused: true,
+                    };
+                }
+                FaultKind::Errors => {
+                    // The n-th call fails when n·share passes a whole number (as the server's
+                    // fault plan does): a share of 0.2 fails calls 5, 10, 15...
+                    let n = w.seen;
+                    w.seen += 1;
+                    if ((n + 1) as f64 * w.share).floor() > (n as f64 * w.share).floor() {
+                        w.refused += 1;
+                        return Verdict::Hold {
+                            until: at + ERROR_RETRY_MS,
+                            refused: true,
+                        };
+                    }
+                }
+                FaultKind::Latency if !delayed_already => {
+                    w.delayed += 1;
+                    delay += w.delay_ms;
+                }
+                FaultKind::Latency => {}
+            }
+        }
+        if delay > 0 {
+            Verdict::Hold {
+                until: at + delay,
+                refused: false,
+            }
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    pub fn summary(&self) -> FaultsSummary {
+        let delivered_held = self
+            .calls_held
+            .saturating_sub(self.queue.values().filter(|h| h.counted).count() as u64);
+        FaultsSummary {
+            windows: self
+                .windows
+                .iter()
+                .map(|w| WindowSummary {
+                    start_s: w.start_ms as f64 / 1000.0,
+                    end_s: w.end_ms as f64 / 1000.0,
+                    module: w.module.map_or("*", Module::as_str).to_string(),
+                    kind: match w.kind {
+                        FaultKind::Down => "down",
+                        FaultKind::Errors => "errors",
+                        FaultKind::Latency => "latency",
+                    },
+                    refused: w.refused,
+                    delayed: w.delayed,
+                })
+                .collect(),
+            calls_held: self.calls_held,
+            delay_mean_s: if delivered_held == 0 {
+                0.0
+            } else {
+                self.delay_total_ms as f64 / delivered_held as f64 / 1000.0
+            },
+            delay_max_s: self.delay_max_ms as f64 / 1000.0,
+            pending_at_end: self.queue.len() as u64,
+        }
+    }
+}
+
+/// Where a delivered call's answer goes.
+struct Carry<'a, 'o, 'r> {
+    bridge: &'a mut StackBridge,
+    journal: &'a mut Journal,
+    outcomes: &'a mut MessageWriter<'o, FromStack>,
+    refusals: &'a mut MessageWriter<'r, Refused>,
+}
+
+impl Carry<'_, '_, '_> {
+    /// Sends one call, sent by its actor at `sent_at`, to the stack and hands back its outcomes
+    /// or its refusal.
+    fn deliver(&mut self, cmd: &ToStack, sent_at: Millis) {
+        self.bridge.sent += 1;
+        self.journal.record(
+            cmd.envelope.sent_at,
+            "command",
+            &Sent {
+                client_ref: cmd.client_ref,
+                envelope: &cmd.envelope,
+            },
+        );
+        match self.bridge.stack.send(&cmd.envelope) {
+            Ok(list) => {
+                for outcome in list {
+                    self.bridge.outcomes += 1;
+                    self.journal.record(
+                        cmd.envelope.sent_at,
+                        "outcome",
+                        &Answer {
+                            client_ref: Some(cmd.client_ref),
+                            outcome: &outcome,
+                        },
+                    );
+                    self.outcomes.write(FromStack {
+                        at: cmd.envelope.sent_at,
+                        sent_at,
+                        outcome,
+                        client_ref: Some(cmd.client_ref),
+                    });
+                }
+            }
+            Err(error) => {
+                self.bridge.refused += 1;
+                self.journal.record(
+                    cmd.envelope.sent_at,
+                    "refused",
+                    &Refusal {
+                        client_ref: cmd.client_ref,
+                        error: &error,
+                    },
+                );
+                self.refusals.write(Refused {
+                    envelope: cmd.envelope.clone(),
+                    error,
+                    client_ref: cmd.client_ref,
+                });
+            }
+        }
     }
 }
 
@@ -84,6 +363,7 @@ struct Refusal<'a> {
 fn carry_commands(
     clock: Res<SimClock>,
     mut bridge: ResMut<StackBridge>,
+    mut faults: ResMut<PathFaults>,
     mut journal: ResMut<Journal>,
     mut incoming: MessageReader<ToStack>,
     mut outcomes: MessageWriter<FromStack>,
@@ -92,50 +372,61 @@ fn carry_commands(
     let mut batch: Vec<&ToStack> = incoming.read().collect();
     // Stable: commands sent at the same millisecond keep the order the actors wrote them in.
     batch.sort_by_key(|c| c.envelope.sent_at);
-    for cmd in batch {
-        bridge.sent += 1;
-        journal.record(
-            cmd.envelope.sent_at,
-            "command",
-            &Sent {
-                client_ref: cmd.client_ref,
-                envelope: &cmd.envelope,
-            },
-        );
-        match bridge.stack.send(&cmd.envelope) {
-            Ok(list) => {
-                for outcome in list {
-                    bridge.outcomes += 1;
-                    journal.record(
-                        cmd.envelope.sent_at,
-                        "outcome",
-                        &Answer {
-                            client_ref: Some(cmd.client_ref),
-                            outcome: &outcome,
-                        },
-                    );
-                    outcomes.write(FromStack {
-                        at: cmd.envelope.sent_at,
-                        outcome,
-                        client_ref: Some(cmd.client_ref),
-                    });
+    let mut out = Carry {
+        bridge: &mut bridge,
+        journal: &mut journal,
+        outcomes: &mut outcomes,
+        refusals: &mut refusals,
+    };
+    if faults.idle() {
+        for cmd in batch {
+            out.deliver(cmd, cmd.envelope.sent_at);
+        }
+    } else {
+        // Every call goes through the queue, so held and new calls reach the stack in the
+        // order of the time they are due.
+        for cmd in batch {
+            let at = cmd.envelope.sent_at;
+            faults.push(
+                at,
+                Held {
+                    command: cmd.clone(),
+                    first_at: at,
+                    delayed: false,
+                    counted: false,
+                },
+            );
+        }
+        while let Some((due, mut held)) = faults.pop_before(clock.tick_end()) {
+            let at = due.max(held.command.envelope.sent_at);
+            held.command.envelope.sent_at = at;
+            let module = held.command.envelope.command.module();
+            match faults.decide(module, at, held.delayed) {
+                Verdict::Pass => {
+                    if held.counted {
+                        let waited = at - held.first_at;
+                        faults.delay_total_ms += waited;
+                        faults.delay_max_ms = faults.delay_max_ms.max(waited);
+                    }
+                    out.deliver(&held.command, held.first_at);
                 }
-            }
-            Err(error) => {
-                bridge.refused += 1;
-                journal.record(
-                    cmd.envelope.sent_at,
-                    "refused",
-                    &Refusal {
-                        client_ref: cmd.client_ref,
-                        error: &error,
-                    },
-                );
-                refusals.write(Refused {
-                    envelope: cmd.envelope.clone(),
-                    error,
-                    client_ref: cmd.client_ref,
-                });
+                Verdict::Hold { until, refused } => {
+                    out.journal.record(
+                        at,
+                        "held",
+                        &serde_json::json!({
+                            "client_ref": held.command.client_ref,
+                            "until": until,
+                            "refused": refused,
+                        }),
+                    );
+                    if !held.counted {
+                        held.counted = true;
+                        faults.calls_held += 1;
+                    }
+                    held.delayed |= !refused;
+                    faults.push(until, held);
+                }
             }
         }
     }
@@ -156,6 +447,7 @@ fn carry_commands(
         );
         outcomes.write(FromStack {
             at,
+            sent_at: at,
             outcome,
             client_ref: None,
         });

@@ -173,6 +173,9 @@ pub fn take_outcomes(
                     continue;
                 };
                 it.task = Some(*task);
+                // Reported when the inspector (or the hotline) sent it: a fault that held the
+                // report on its way shows in report → dispatch, not in detection.
+                let at = msg.sent_at;
                 if it.reported_at.is_none() {
                     it.reported_at = Some(at);
                     it.first_source = Some(source);
