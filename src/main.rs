@@ -114,6 +114,16 @@ enum Cmd {
         /// for `twin run --stack` replaying a scenario's simulated time).
         #[arg(long, default_value = "wall", value_parser = ["wall", "caller"])]
         clock: String,
+        /// Sightings through NATS JetStream (nats://HOST:PORT): stored in a stream, answered
+        /// 202, carried by matcher workers (a queue group).
+        #[arg(long)]
+        bus: Option<String>,
+        /// The JetStream stream's name.
+        #[arg(long, default_value = baoan_server::bus::DEFAULT_STREAM, requires = "bus")]
+        bus_stream: String,
+        /// Matcher workers on this server (0: only publish; another server carries).
+        #[arg(long, default_value_t = baoan_server::bus::DEFAULT_WORKERS, requires = "bus")]
+        bus_workers: usize,
     },
     /// Find the knee of a served stack: grid reports at a stepped-up arrival rate (open model,
     /// latency corrected for coordinated omission) until the p99 breaks the SLO; writes
@@ -552,7 +562,22 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             database,
             faults,
             clock,
-        } => serve(listen, tokens, max_body, database, faults, &clock),
+            bus,
+            bus_stream,
+            bus_workers,
+        } => serve(
+            listen,
+            tokens,
+            max_body,
+            database,
+            faults,
+            &clock,
+            bus.map(|url| baoan_server::BusConfig {
+                url,
+                stream: bus_stream,
+                workers: bus_workers,
+            }),
+        ),
         Cmd::Load {
             target,
             start_rate,
@@ -661,6 +686,7 @@ fn serve(
     database: String,
     faults: Option<PathBuf>,
     clock: &str,
+    bus: Option<baoan_server::BusConfig>,
 ) -> Result<u8, RunError> {
     let clock = match clock {
         "caller" => baoan_server::ClockMode::Caller,
@@ -711,6 +737,7 @@ fn serve(
         database: (!in_memory).then_some(database),
         faults,
         clock,
+        bus,
     };
     baoan_server::serve(config, |server| {
         if tokens.is_development() {
@@ -735,6 +762,14 @@ fn serve(
             server.state().storage(),
             clock.as_str()
         );
+        if let Some(bus) = server.state().bus() {
+            let c = bus.config();
+            eprintln!(
+                "twin: sightings go through NATS JetStream at {} (stream {}, {} matcher workers \
+                 here)",
+                c.url, c.stream, c.workers
+            );
+        }
         if clock == baoan_server::ClockMode::Caller {
             eprintln!(
                 "twin: the caller's clock: time moves only with X-Sent-At and POST \
@@ -747,7 +782,8 @@ fn serve(
     .map_err(|e| match e {
         baoan_server::ServeError::Listen { .. }
         | baoan_server::ServeError::Storage(_)
-        | baoan_server::ServeError::RestartWithoutStorage => RunError::BadInput(e.to_string()),
+        | baoan_server::ServeError::RestartWithoutStorage
+        | baoan_server::ServeError::Bus(_) => RunError::BadInput(e.to_string()),
         _ => RunError::Harness(e.to_string()),
     })?;
     if in_memory {

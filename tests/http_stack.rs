@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use baoan_load::{DEFAULT_MAX_LAG, DEFAULT_RETRY_BUDGET, HttpStackSpec};
 use baoan_scenarios::Scenario;
-use baoan_server::{ClockMode, Config, Faults, Server, Tokens};
+use baoan_server::{BusConfig, ClockMode, Config, Faults, Server, Tokens};
 use baoan_twin::{Progress, RunError, RunOptions, RunSummary, run_scenario};
 use serde_json::Value;
 
@@ -57,11 +57,17 @@ fn plan(text: &str) -> Arc<Faults> {
 }
 
 fn serve(clock: ClockMode, faults: Option<&str>) -> Served {
-    serve_on(clock, faults.map(plan), None)
+    serve_on(clock, faults.map(plan), None, None)
 }
 
-/// A served stack journaled in `database` (in memory if `None`), with a fault plan.
-fn serve_on(clock: ClockMode, faults: Option<Arc<Faults>>, database: Option<String>) -> Served {
+/// A served stack journaled in `database` (in memory if `None`), with a fault plan and perhaps
+/// a bus for sightings.
+fn serve_on(
+    clock: ClockMode,
+    faults: Option<Arc<Faults>>,
+    database: Option<String>,
+    bus: Option<BusConfig>,
+) -> Served {
     let tokens = Tokens::development().unwrap();
     let token = tokens.gateway_token().unwrap().to_string();
     let config = Config {
@@ -71,6 +77,7 @@ fn serve_on(clock: ClockMode, faults: Option<Arc<Faults>>, database: Option<Stri
         database,
         faults,
         clock,
+        bus,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (ready, addr) = std::sync::mpsc::channel();
@@ -232,7 +239,12 @@ fn a_scenario_rides_out_restarts_on(database: String) {
         "[[fault]]\nat_s = 3\nfor_s = 0.3\nmodule = \"*\"\nkind = \"restart\"\n\n\
          [[fault]]\nat_s = 5\nfor_s = 0.3\nmodule = \"*\"\nkind = \"restart\"\n",
     );
-    let served = serve_on(ClockMode::Caller, Some(Arc::clone(&faults)), Some(database));
+    let served = serve_on(
+        ClockMode::Caller,
+        Some(Arc::clone(&faults)),
+        Some(database),
+        None,
+    );
     // 12 simulated hours at 6,000 per second: over seven seconds, both restarts inside.
     let mut paced = spec(&served, Some(6000.0));
     paced.max_lag = Duration::from_secs(30);
@@ -296,8 +308,48 @@ fn a_restart_plan_without_a_database_is_refused() {
             "[[fault]]\nat_s = 3\nfor_s = 1\nmodule = \"*\"\nkind = \"restart\"\n",
         )),
         clock: ClockMode::Caller,
+        bus: None,
     })
     .err()
     .expect("refused");
     assert!(e.to_string().contains("needs a database"), "{e}");
+}
+
+/// The golden scenario with its sightings through NATS JetStream and two matcher workers: the
+/// harness waits for each sighting's outcomes (`X-Await-Outcomes`), and the report is the
+/// committed golden one.
+#[test]
+fn a_scenario_with_sightings_through_the_bus_gives_the_golden_report() {
+    if std::env::var_os("BAOAN_SKIP_NATS").is_some() {
+        eprintln!("BAOAN_SKIP_NATS is set: the NATS test is skipped");
+        return;
+    }
+    let bus = BusConfig {
+        url: std::env::var("BAOAN_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
+        stream: format!("BAOAN_TEST_RUN_{}", std::process::id()),
+        workers: 2,
+    };
+    let served = serve_on(ClockMode::Caller, None, None, Some(bus.clone()));
+    let remote = run_for("12h", "bus", Some(spec(&served, None))).unwrap();
+    let golden = std::fs::read_to_string(root().join("tests/golden/tiny-report.json")).unwrap();
+    let mut want: Value = serde_json::from_str(&golden).unwrap();
+    want["stack"].take();
+    assert!(
+        report_without_stack(&remote) == want,
+        "with sightings through the bus the report differs from the golden in-process one"
+    );
+    drop(served);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let bus = baoan_server::Bus::connect(bus).await.unwrap();
+        assert_eq!(
+            bus.queued().await.unwrap(),
+            0,
+            "every sighting was carried and acknowledged"
+        );
+        bus.delete_stream().await.unwrap();
+    });
 }

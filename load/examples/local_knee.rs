@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         database: None,
         faults: None,
         clock: baoan_server::ClockMode::Wall,
+        bus: None,
     })?;
     let url = format!("http://{}", server.local_addr());
     std::thread::spawn(move || {

@@ -311,7 +311,15 @@ impl HttpStack {
         let uri: Uri = path
             .parse()
             .map_err(|e| format!("{path}: not a request path: {e}"))?;
-        let mut extra = vec![(baoan_server::SENT_AT, HeaderValue::from(at))];
+        // On a server whose sightings go through a bus, wait for the worker's outcomes: the
+        // scenario's actors act on them.
+        let mut extra = vec![
+            (baoan_server::SENT_AT, HeaderValue::from(at)),
+            (
+                baoan_server::AWAIT_OUTCOMES,
+                HeaderValue::from_static("true"),
+            ),
+        ];
         if let Some(act_as) = act_as {
             let value = HeaderValue::from_str(&act_as)
                 .map_err(|_| format!("X-Act-As `{act_as}` is not a header value"))?;

@@ -62,6 +62,7 @@ impl Running {
             database: None,
             faults: None,
             clock: baoan_server::ClockMode::Wall,
+            bus: None,
         })
         .unwrap();
         let addr = server.local_addr();

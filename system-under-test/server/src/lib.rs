@@ -11,6 +11,8 @@
 //! - A gateway token (see `tokens`) may call for another person with `X-Act-As: role:person`:
 //!   that is how the twin's harness drives a whole scenario, thousands of inspectors, cameras
 //!   and departments, through one connection.
+//! - With `--bus nats://…`, sightings go through a NATS JetStream stream to matcher workers
+//!   (`bus`): answered 202 once stored, carried by a worker.
 //! - `twin serve --clock caller` is for replaying a scenario: the server's time is then the
 //!   caller's — each command's `X-Sent-At` (milliseconds) — and its time-driven work runs only
 //!   when a gateway posts `POST /clock/advance {"now": ms}`, whose answer carries the outcomes.
@@ -21,6 +23,7 @@
 //! trials may keep it in memory only.
 
 pub mod body;
+pub mod bus;
 pub mod commands;
 pub mod error;
 pub mod faults;
@@ -45,6 +48,7 @@ use baoan_api::{Actor, Command, Envelope, Millis, Outcome, Stack};
 use baoan_stack::InProcessStack;
 use serde_json::json;
 
+pub use bus::{Bus, BusConfig, BusError};
 pub use error::HttpError;
 pub use faults::{Faults, FaultsError};
 pub use store::{Database, StoreError};
@@ -120,6 +124,8 @@ pub struct Config {
     pub faults: Option<Arc<Faults>>,
     /// Where the server's time comes from (`twin serve --clock`).
     pub clock: ClockMode,
+    /// Sightings through NATS JetStream (`twin serve --bus`).
+    pub bus: Option<BusConfig>,
 }
 
 /// What a start-up replay of the journal did.
@@ -173,6 +179,8 @@ pub struct AppState {
     first_seq: i64,
     /// Where the fault plan's clock started, if before this state (kept across a restart).
     plan_origin: std::sync::OnceLock<Instant>,
+    /// Sightings go through this bus, if the server has one.
+    bus: std::sync::OnceLock<Arc<Bus>>,
     /// The embedding dimension the matcher takes, for `/health`.
     matcher_dim: usize,
 }
@@ -255,8 +263,21 @@ impl AppState {
             database_url,
             first_seq: next_seq,
             plan_origin: std::sync::OnceLock::new(),
+            bus: std::sync::OnceLock::new(),
             matcher_dim,
         })
+    }
+
+    /// The bus sightings go through, if any.
+    pub fn bus(&self) -> Option<&Arc<Bus>> {
+        self.bus.get()
+    }
+
+    /// Connects to the bus (and makes its stream) before serving; a second bus is ignored.
+    pub async fn connect_bus(&self, config: BusConfig) -> Result<(), BusError> {
+        let bus = Bus::connect(config).await?;
+        let _ = self.bus.set(Arc::new(bus));
+        Ok(())
     }
 
     /// Time on the fault plan's clock: since the server first started, across planned restarts.
@@ -307,6 +328,7 @@ impl AppState {
             self.clock_mode(),
         );
         let faults = self.faults.get().cloned();
+        let bus = self.bus.get().cloned();
         drop(self);
         tokio::time::sleep(downtime).await;
         let (state, replayed) = AppState::open(&url, tokens, max_body).await?;
@@ -316,6 +338,9 @@ impl AppState {
         }
         if mode == ClockMode::Caller {
             state.use_caller_clock();
+        }
+        if let Some(bus) = bus {
+            let _ = state.bus.set(bus);
         }
         Ok((state, replayed))
     }
@@ -495,7 +520,7 @@ impl AppState {
     }
 }
 
-fn storage_failed() -> HttpError {
+pub(crate) fn storage_failed() -> HttpError {
     HttpError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "storage_failed",
@@ -503,7 +528,7 @@ fn storage_failed() -> HttpError {
     )
 }
 
-fn stack_failed() -> HttpError {
+pub(crate) fn stack_failed() -> HttpError {
     HttpError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "stack_failed",
@@ -537,6 +562,12 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         "storage": app.storage,
         "journal_committed": app.journal_committed().map(|(entries, _)| entries),
         "clock": app.clock_mode().as_str(),
+        "bus": app.bus().map(|b| json!({
+            "stream": b.config().stream,
+            "workers": b.config().workers,
+            "published": b.counts().0,
+            "carried": b.counts().1,
+        })),
         "now_ms": app.now_ms(),
         "matcher_dim": app.matcher_dim,
         "faults_active": app.faults.get().map(|f| {
@@ -562,6 +593,17 @@ async fn metrics_text(State(app): State<Arc<AppState>>) -> Response {
         app.audit_entries.load(Ordering::Relaxed) as usize,
         app.journal_committed(),
     );
+    if let Some(bus) = app.bus() {
+        let (published, carried) = bus.counts();
+        text.push_str(&format!(
+            "# HELP baoan_bus_published_total Sightings this server queued on the bus.\n\
+             # TYPE baoan_bus_published_total counter\n\
+             baoan_bus_published_total {published}\n\
+             # HELP baoan_bus_carried_total Sightings this server's matcher workers carried.\n\
+             # TYPE baoan_bus_carried_total counter\n\
+             baoan_bus_carried_total {carried}\n"
+        ));
+    }
     if let Some(faults) = app.faults.get() {
         text.push_str(
             "# HELP baoan_faults_injected_total Calls a planned fault delayed or refused, by kind \
@@ -654,7 +696,14 @@ async fn timed(
     let response = match planned_fault(app, module, kind).await {
         Some(refused) => refused,
         None => match call(app, module, kind, request).await {
-            Ok(outcomes) => axum::Json(json!({ "outcomes": outcomes })).into_response(),
+            Ok(Answered::Outcomes(outcomes)) => {
+                axum::Json(json!({ "outcomes": outcomes })).into_response()
+            }
+            Ok(Answered::Queued { stream, seq }) => (
+                StatusCode::ACCEPTED,
+                axum::Json(bus::queued_body(&stream, seq)),
+            )
+                .into_response(),
             Err(e) => e.into_response(),
         },
     };
@@ -701,12 +750,26 @@ async fn planned_fault(
     }
 }
 
+/// What a call came to: the outcomes, or (a sighting on the bus) where it was queued.
+enum Answered {
+    Outcomes(Vec<Outcome>),
+    Queued { stream: String, seq: u64 },
+}
+
+/// The header a caller asks, for a sighting on the bus, to wait for the worker's outcomes with.
+pub const AWAIT_OUTCOMES: &str = "x-await-outcomes";
+
 async fn call(
     app: &Arc<AppState>,
     module: &'static str,
     kind: &'static str,
     request: Request,
-) -> Result<Vec<Outcome>, HttpError> {
+) -> Result<Answered, HttpError> {
+    let await_outcomes = request
+        .headers()
+        .get(AWAIT_OUTCOMES)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    let on_bus = (module, kind) == ("matcher", "submit_sighting") && app.bus().is_some();
     // Who is calling is settled before the body is read: a stranger's upload is not buffered.
     let caller = authenticate(app, request.headers())?;
     let body = Bytes::from_request(request, &())
@@ -730,6 +793,15 @@ async fn call(
                 )
             }
         })?;
+    if on_bus && let Some(bus) = app.bus() {
+        let command = parse(module, kind, &body)?;
+        // Refused at the door, not after queueing: the caller learns it now.
+        baoan_api::authorize(&caller.actor, &command).map_err(|e| HttpError::from_api(&e))?;
+        return match bus.submit(caller, command, await_outcomes).await? {
+            bus::Submitted::Queued { stream, seq } => Ok(Answered::Queued { stream, seq }),
+            bus::Submitted::Carried(outcomes) => Ok(Answered::Outcomes(outcomes)),
+        };
+    }
     let mut parsed = None;
     if body.len() <= INLINE_BODY_MAX {
         parsed = Some(parse(module, kind, &body)?);
@@ -739,7 +811,7 @@ async fn call(
         }))
         .unwrap_or_else(|_| Some(Err(stack_failed())));
         if let Some(carried) = tried {
-            return answer(carried?).await;
+            return answer(carried?).await.map(Answered::Outcomes);
         }
     }
     let app = Arc::clone(app);
@@ -755,7 +827,7 @@ async fn call(
     .await
     // The stack panicked: the lock is poisoned and the panic is in the server's log.
     .unwrap_or_else(|_| Err(stack_failed()))?;
-    answer(carried).await
+    answer(carried).await.map(Answered::Outcomes)
 }
 
 /// Bodies up to this size are parsed and carried on the async worker when the lock is free.
@@ -777,7 +849,7 @@ fn parse(module: &'static str, kind: &'static str, body: &[u8]) -> Result<Comman
 }
 
 /// The answer to a carried call, once its journal entry is committed.
-async fn answer(carried: Carried) -> Result<Vec<Outcome>, HttpError> {
+pub(crate) async fn answer(carried: Carried) -> Result<Vec<Outcome>, HttpError> {
     let (result, committed) = carried;
     // Answered only once journaled: an acknowledged call survives a restart.
     if let Some(committed) = committed
@@ -1018,6 +1090,8 @@ pub enum ServeError {
          (--database sqlite://PATH or postgres://…, not memory)"
     )]
     RestartWithoutStorage,
+    #[error(transparent)]
+    Bus(#[from] BusError),
 }
 
 /// A server with its socket bound, not yet serving: the caller can print where it listens.
@@ -1052,18 +1126,25 @@ impl Server {
     /// Binds `config.listen` and opens `config.database`, replaying its journal (in memory if
     /// it is `None`). In a tokio runtime: the journal's writer runs on it.
     pub async fn open(config: Config) -> Result<Server, ServeError> {
-        let Some(url) = &config.database else {
-            return Self::bind(config);
+        let bus = config.bus.clone();
+        let server = match &config.database {
+            None => Self::bind(config)?,
+            Some(url) => {
+                let listener = Self::listen(config.listen)?;
+                let (state, replayed) = AppState::open(url, config.tokens, config.max_body).await?;
+                Server {
+                    listener,
+                    state,
+                    replayed,
+                }
+                .with_faults(config.faults)
+                .with_clock(config.clock)
+            }
         };
-        let listener = Self::listen(config.listen)?;
-        let (state, replayed) = AppState::open(url, config.tokens, config.max_body).await?;
-        Ok(Server {
-            listener,
-            state,
-            replayed,
+        if let Some(bus) = bus {
+            server.state.connect_bus(bus).await?;
         }
-        .with_faults(config.faults)
-        .with_clock(config.clock))
+        Ok(server)
     }
 
     /// A new server's state takes the plan first, so its set cannot fail.
@@ -1121,6 +1202,7 @@ impl Server {
             // With a caller's clock, the time-driven work waits for `POST /clock/advance`.
             let clock =
                 (state.clock_mode() == ClockMode::Wall).then(|| spawn_clock(Arc::clone(&state)));
+            let workers = bus::spawn_workers(&state);
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let serving = tokio::spawn(
                 axum::serve(listener, router(Arc::clone(&state)))
@@ -1142,9 +1224,9 @@ impl Server {
             };
             let _ = stop.send(());
             let served = serving.await.map_err(std::io::Error::other)?;
-            if let Some(clock) = clock {
-                clock.abort();
-                let _ = clock.await;
+            for task in clock.into_iter().chain(workers) {
+                task.abort();
+                let _ = task.await;
             }
             served?;
             let Some((_, downtime)) = restart.filter(|_| restarting) else {

@@ -97,7 +97,7 @@ pub fn document() -> Value {
                 invalid_body, unknown_field, unauthorized, forbidden, not_found, unknown_command, \
                 wrong_module, payload_too_large, conflict, refused, invalid, not_a_gateway, \
                 bad_act_as, bad_sent_at, clock_not_settable, wall_clock, injected_fault, \
-                storage_failed" },
+                storage_failed, bus_unavailable, bus_timeout" },
             "message": { "type": "string" },
             "field": { "type": "string", "description": "The field's path, where one is at fault" },
             "line": { "type": "integer" },
@@ -143,6 +143,10 @@ pub fn document() -> Value {
                     "example": "inspector:1000001",
                     "description": "With a gateway's token only: the person (role:person id) the \
                         call is made for; the role check and the audit log see that person." },
+                "AwaitOutcomes": { "name": crate::AWAIT_OUTCOMES, "in": "header",
+                    "required": false, "schema": { "enum": ["true"] },
+                    "description": "On a server with a bus: wait for the matcher worker and \
+                        answer the outcomes (200) instead of 202." },
                 "SentAt": { "name": crate::SENT_AT, "in": "header", "required": false,
                     "schema": { "type": "integer", "minimum": 0 },
                     "description": "With `twin serve --clock caller` only: the command's time in \
@@ -180,8 +184,9 @@ const ERRORS: [(&str, &str); 8] = [
     ),
     (
         "503",
-        "Not carried, nothing changed: a planned fault (`injected_fault`, with Retry-After) or \
-         a journal that could not commit (`storage_failed`)",
+        "Not carried, nothing changed: a planned fault (`injected_fault`; a module down gives \
+         Retry-After), a journal that could not commit (`storage_failed`), or a bus that did not \
+         store a sighting (`bus_unavailable`)",
     ),
 ];
 
@@ -215,6 +220,28 @@ fn command_operation(
             json!({ "$ref": format!("#/components/responses/E{status}") }),
         );
     }
+    let mut parameters = vec![
+        json!({ "$ref": "#/components/parameters/ActAs" }),
+        json!({ "$ref": "#/components/parameters/SentAt" }),
+    ];
+    if kind == "submit_sighting" {
+        responses.insert(
+            "202".into(),
+            json!({ "description": "On a server with a bus (`twin serve --bus`): stored in the \
+                JetStream stream, to be carried by a matcher worker (a refusal then goes to \
+                the audit log)", "content": { "application/json": { "schema": {
+                "type": "object", "required": ["queued"], "properties": { "queued": {
+                    "type": "object", "required": ["stream", "seq"], "properties": {
+                        "stream": { "type": "string" }, "seq": { "type": "integer" } } } } } } } }),
+        );
+        responses.insert(
+            "504".into(),
+            json!({ "description": "Queued on the bus, but no matcher worker answered an \
+                awaiting caller in time (it will still be carried)", "content": {
+                "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }),
+        );
+        parameters.push(json!({ "$ref": "#/components/parameters/AwaitOutcomes" }));
+    }
     let example = examples.first().map(|c| fields(c)).unwrap_or(json!({}));
     let mut description = format!("{}.", roles_text(examples));
     if let Some(alias) = alias {
@@ -225,10 +252,7 @@ fn command_operation(
         "tags": [module],
         "summary": kind.replace('_', " "),
         "description": description,
-        "parameters": [
-            { "$ref": "#/components/parameters/ActAs" },
-            { "$ref": "#/components/parameters/SentAt" }
-        ],
+        "parameters": parameters,
         "requestBody": {
             "required": false,
             "content": { "application/json": {

@@ -361,6 +361,7 @@ async fn a_real_server_answers_over_tcp_and_stops_cleanly() {
         database: None,
         faults: None,
         clock: baoan_server::ClockMode::Wall,
+        bus: None,
     })
     .unwrap();
     let addr = server.local_addr();
