@@ -793,18 +793,23 @@ async fn call(
                 )
             }
         })?;
+    let mut parsed = None;
     if on_bus && let Some(bus) = app.bus() {
         let command = parse(module, kind, &body)?;
-        // Refused at the door, not after queueing: the caller learns it now.
-        baoan_api::authorize(&caller.actor, &command).map_err(|e| HttpError::from_api(&e))?;
-        return match bus.submit(caller, command, await_outcomes).await? {
-            bus::Submitted::Queued { stream, seq } => Ok(Answered::Queued { stream, seq }),
-            bus::Submitted::Carried(outcomes) => Ok(Answered::Outcomes(outcomes)),
-        };
+        if baoan_api::authorize(&caller.actor, &command).is_ok() {
+            return match bus.submit(caller, command, await_outcomes).await? {
+                bus::Submitted::Queued { stream, seq } => Ok(Answered::Queued { stream, seq }),
+                bus::Submitted::Carried(outcomes) => Ok(Answered::Outcomes(outcomes)),
+            };
+        }
+        // A caller whose role may not send sightings is refused at once, not after queueing:
+        // carried inline, so the stack refuses it and its audit log has the refusal.
+        parsed = Some(command);
     }
-    let mut parsed = None;
     if body.len() <= INLINE_BODY_MAX {
-        parsed = Some(parse(module, kind, &body)?);
+        if parsed.is_none() {
+            parsed = Some(parse(module, kind, &body)?);
+        }
         // A panic in the stack poisons the lock; the caller gets a 500 as from a blocking task.
         let tried = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             app.try_carry(caller, &mut parsed)

@@ -103,8 +103,10 @@ async fn sightings_are_queued_on_the_bus_and_carried_by_the_workers() {
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
     assert_eq!(a.json()["error"], "invalid");
 
-    // A role that may not send sightings is refused before anything is queued.
+    // A role that may not send sightings is refused before anything is queued, and the
+    // refusal is in the audit log like any other.
     let published = bus.counts().0;
+    let before = audited();
     let a = post(&router, PATH, Some(INSPECTOR), &sighting(4, 512)).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
     assert_eq!(
@@ -112,6 +114,7 @@ async fn sightings_are_queued_on_the_bus_and_carried_by_the_workers() {
         published,
         "nothing queued for a refused caller"
     );
+    assert_eq!(audited(), before + 1, "the refusal is audited");
 
     let h = send(&router, "GET", "/health", None, "").await.json();
     assert_eq!(h["bus"]["stream"], stream.as_str());
