@@ -134,3 +134,27 @@ fn a_threshold_no_capture_reaches_raises_nothing_and_misses_every_mate() {
     assert_eq!(m["accuracy"]["fnir"]["rate"], 1.0);
     assert_eq!(n(&m["alerts"]["leads_dispatched"]), 0);
 }
+
+#[test]
+fn matcher_surges_change_how_many_faces_the_cameras_see_in_their_streets() {
+    let seen = |m: &Value| n(&m["volume"]["faces_seen"]);
+    let base = seen(&run("", "surge-none"));
+    let nobody = "[[surge]]\nloop = \"matcher\"\nstart = \"0h\"\nend = \"12h\"\nmultiplier = 0\n";
+    assert_eq!(
+        seen(&run(nobody, "surge-zero")),
+        0,
+        "a zero surge everywhere empties the streets"
+    );
+    let doubled = "[[surge]]\nloop = \"matcher\"\nstart = \"0h\"\nend = \"12h\"\nmultiplier = 2\n";
+    let twice = seen(&run(doubled, "surge-double")) as f64;
+    assert!(
+        (twice / base as f64 - 2.0).abs() < 0.1,
+        "doubling the passers-by: {base} → {twice}"
+    );
+    let one_street = "[[surge]]\nloop = \"matcher\"\nstart = \"0h\"\nend = \"12h\"\nstreets = [\"Xixiang\"]\nmultiplier = 0\n";
+    let fewer = seen(&run(one_street, "surge-street"));
+    assert!(
+        fewer > 0 && fewer < base,
+        "one street emptied: {base} → {fewer}"
+    );
+}

@@ -199,9 +199,44 @@ pub struct MatcherConfig {
     pub trail_ms: u64,
     pub end_ms: u64,
     pub scale: f64,
+    /// The scenario's matcher surges: passers-by multiplied in a window, in some streets (by
+    /// name; none named: everywhere).
+    pub surges: Vec<MatcherSurge>,
+}
+
+/// A window in which the cameras of some streets see more (or fewer) people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatcherSurge {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub streets: Vec<String>,
+    pub multiplier: f64,
 }
 
 impl MatcherConfig {
+    /// The multiplier of each street's passers-by in the hour starting at `hour_start`.
+    fn street_multipliers(&self, district: &baoan_world::District, hour_start: u64) -> Vec<f64> {
+        let mut m = vec![1.0; district.streets.len()];
+        for s in self
+            .surges
+            .iter()
+            .filter(|s| hour_start >= s.start_ms && hour_start < s.end_ms)
+        {
+            let mut hit = vec![s.streets.is_empty(); m.len()];
+            for name in &s.streets {
+                if let Some(street) = district.street_by_name(name) {
+                    hit[street.id as usize] = true;
+                }
+            }
+            for (x, h) in m.iter_mut().zip(hit) {
+                if h {
+                    *x *= s.multiplier;
+                }
+            }
+        }
+        m
+    }
+
     pub fn from_scenario(s: &Scenario) -> MatcherConfig {
         let m = &s.matcher;
         let scaled = |n: u32| ((n as f64 * s.scale).round() as usize).max(1);
@@ -247,6 +282,17 @@ impl MatcherConfig {
             trail_ms: m.trail_time.ms(),
             end_ms: s.duration.ms(),
             scale: s.scale,
+            surges: s
+                .surges
+                .iter()
+                .filter(|x| x.target == "matcher")
+                .map(|x| MatcherSurge {
+                    start_ms: x.start.ms(),
+                    end_ms: x.end.ms(),
+                    streets: x.streets.clone(),
+                    multiplier: x.multiplier,
+                })
+                .collect(),
         }
     }
 
@@ -838,11 +884,14 @@ fn sightings_arise(
     let night = !(6..20).contains(&hour);
     let visitors_listed = watchlist.visitors.len() as u64;
     let mut planned = Vec::new();
+    let surge = config.street_multipliers(d, hour_start);
     for p in &cameras.points {
         let spec = p.kind.spec();
         let profile = baoan_scenarios::profile_weights(spec.profile);
         let mean = profile.iter().sum::<f64>() / 24.0;
-        let lambda = p.per_day / 24.0 * profile[hour] / mean * span as f64 / 3_600_000.0;
+        let street = d.communities[p.community as usize].street as usize;
+        let lambda =
+            p.per_day / 24.0 * profile[hour] / mean * span as f64 / 3_600_000.0 * surge[street];
         if lambda <= 0.0 {
             continue;
         }
