@@ -310,7 +310,7 @@ impl HttpStack {
         let sent = Instant::now();
         let uri: Uri = path
             .parse()
-            .map_err(|e| format!("{path}: not a request path: {e}"))?;
+            .map_err(|e| self.fail(format!("{path}: not a request path: {e}")))?;
         // On a server whose sightings go through a bus, wait for the worker's outcomes: the
         // scenario's actors act on them.
         let mut extra = vec![
@@ -322,7 +322,7 @@ impl HttpStack {
         ];
         if let Some(act_as) = act_as {
             let value = HeaderValue::from_str(&act_as)
-                .map_err(|_| format!("X-Act-As `{act_as}` is not a header value"))?;
+                .map_err(|_| self.fail(format!("X-Act-As `{act_as}` is not a header value")))?;
             extra.push((baoan_server::ACT_AS, value));
         }
         let mut retries = 0u64;
