@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod district;
+pub mod merge;
 pub mod plan;
 mod progress;
 
@@ -70,6 +71,88 @@ pub struct RunOptions {
     pub progress: Progress,
     /// Drive a deployed stack over HTTP instead of the in-process one (`--stack`).
     pub stack: Option<baoan_load::HttpStackSpec>,
+    /// Run one shard of the district (`--shard i/n`).
+    pub shard: Option<Shard>,
+}
+
+/// One of `count` shards of a run, split by street (`twin run --shard index/count`): street `k`
+/// (in the district's order) belongs to shard `k % count + 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// `3/10`; why not, saying what was expected.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let streets = baoan_world::data::street_seeds().len() as u32;
+        let bad = || {
+            format!(
+                "--shard: expected i/n with 1 <= i <= n <= {streets} (the district's streets), \
+                 such as 2/5, got `{text}`"
+            )
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) = (
+            i.trim().parse::<u32>().map_err(|_| bad())?,
+            n.trim().parse::<u32>().map_err(|_| bad())?,
+        );
+        if index == 0 || index > count || count > streets {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The streets (English names) this shard simulates.
+    pub fn streets(&self) -> Vec<String> {
+        baoan_world::data::street_seeds()
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k as u32 % self.count + 1 == self.index)
+            .map(|(_, s)| s.name_en.to_string())
+            .collect()
+    }
+
+    /// The scenario as this shard runs it: the street-local loops (grid, command, matcher)
+    /// only in its streets — a surge of zero everywhere else for the whole run — and the
+    /// district-wide ones (block data's feeds, the cases loops) on shard 1 alone.
+    pub fn apply(&self, mut scenario: Scenario) -> Scenario {
+        let mine = self.streets();
+        let others: Vec<String> = baoan_world::data::street_seeds()
+            .iter()
+            .map(|s| s.name_en.to_string())
+            .filter(|s| !mine.contains(s))
+            .collect();
+        if !others.is_empty() {
+            for target in ["grid", "command", "matcher"] {
+                scenario.surges.push(baoan_scenarios::Surge {
+                    target: target.into(),
+                    start: baoan_scenarios::Dur(0),
+                    end: scenario.duration,
+                    streets: others.clone(),
+                    multiplier: 0.0,
+                    categories: Vec::new(),
+                    key_areas_only: false,
+                });
+            }
+        }
+        if self.index != 1 {
+            scenario.blocks.enabled = false;
+            scenario.cases.enabled = false;
+        }
+        scenario
+    }
+}
+
+/// `metrics.json`: what `twin merge` needs of a run — its shard and its metrics, histograms
+/// bucket by bucket.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct MetricsFile {
+    pub shard: Option<Shard>,
+    /// The scenario as written, before a shard's own surges: shards of one run share it.
+    pub scenario_toml: String,
+    pub metrics: baoan_reports::MetricsData,
 }
 
 /// What a finished run tells its caller.
@@ -290,6 +373,11 @@ pub fn run_scenario_on(
     } else {
         scenario.source.file.clone()
     });
+    let scenario_toml = scenario.to_toml();
+    let scenario = match opts.shard {
+        Some(shard) => shard.apply(scenario),
+        None => scenario,
+    };
     // Bad input is refused before anything is built or written.
     let command_config = check_inputs(&scenario, opts)?;
     // A deployed stack is reached (and its clock and matcher checked) before the district is
@@ -321,10 +409,13 @@ pub fn run_scenario_on(
         _ => None,
     };
     // Only now, with every input checked, does the run write anything.
-    let out_dir = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(scenario.output_dir()));
+    let out_dir = opts.out.clone().unwrap_or_else(|| {
+        let dir = PathBuf::from(scenario.output_dir());
+        match opts.shard {
+            Some(s) => dir.join(format!("shard-{}-of-{}", s.index, s.count)),
+            None => dir,
+        }
+    });
     std::fs::create_dir_all(&out_dir).map_err(|e| {
         RunError::Harness(format!(
             "{}: cannot create the output folder: {e}",
@@ -424,6 +515,9 @@ pub fn run_scenario_on(
     if let Some(posts) = &opts.posts {
         reproduce.push_str(&format!(" --posts {}", posts.display()));
     }
+    if let Some(shard) = opts.shard {
+        reproduce.push_str(&format!(" --shard {}/{}", shard.index, shard.count));
+    }
     let mut report = Report::new(&scenario, &stack_name, BUILD, reproduce);
     report.section("district", &counts);
     report.section("grid", &outcome.section);
@@ -461,6 +555,15 @@ pub fn run_scenario_on(
             .map_err(|e| RunError::Harness(format!("{}: {e}", out_dir.join(name).display())))
     };
     write("report.json", &report.to_json())?;
+    let metrics_file = MetricsFile {
+        shard: opts.shard,
+        scenario_toml,
+        metrics: outcome.metrics.data(),
+    };
+    write(
+        "metrics.json",
+        &(serde_json::to_string(&metrics_file).expect("metrics serialise") + "\n"),
+    )?;
     if scenario.output.html {
         write("index.html", &html::render(&report, &sections))?;
     }

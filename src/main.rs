@@ -57,6 +57,21 @@ enum Cmd {
         quiet: bool,
         #[command(flatten)]
         stack: StackArgs,
+        /// Run one shard i/n of the district, split by street (street k to shard k mod n + 1):
+        /// grid, command and matcher work only in its streets; block data and the cases loops
+        /// on shard 1. Writes metrics.json for `twin merge`.
+        #[arg(long, value_parser = baoan_twin::Shard::parse)]
+        shard: Option<baoan_twin::Shard>,
+    },
+    /// Merge the output folders of every shard of a run (`twin run --shard i/n`) into one
+    /// report: latency histograms merged exactly, counts added, SLOs evaluated again.
+    Merge {
+        /// The shards' output folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged report.json goes.
+        #[arg(long, default_value = "out/merged")]
+        out: PathBuf,
     },
     /// Print the district's figures.
     District {
@@ -381,6 +396,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             junit,
             quiet,
             stack,
+            shard,
         } => {
             let progress = if quiet {
                 Progress::Quiet
@@ -388,19 +404,10 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 Progress::Auto
             };
             let stack = stack.spec()?;
-            baoan_twin::run(&file, &RunOptions { seed, scale, posts, out, journal, junit, progress, stack }).map(|summary| {
+            baoan_twin::run(&file, &RunOptions { seed, scale, posts, out, journal, junit, progress, stack, shard }).map(|summary| {
                 let r = &summary.report;
                 if !quiet {
-                    for s in &r.slos {
-                        eprintln!(
-                            "  {} {} {} {:<6} measured {}",
-                            if s.passed { "pass" } else { "FAIL" },
-                            s.metric,
-                            s.stat,
-                            baoan_reports::slo_bounds(s),
-                            s.value.map_or("no data".into(), |v| v.to_string())
-                        );
-                    }
+                    print_slos(&r.slos);
                     if let Some(tiers) = r.sections.get("command").and_then(|c| c["tiers"].as_array()) {
                         let share = |t: &serde_json::Value, k: &str| t[k].as_f64().unwrap_or(0.0) * 100.0;
                         let line: Vec<String> = tiers
@@ -454,6 +461,12 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             })
         }
         Cmd::District { scale, seed, json } => district(scale, seed, json),
+        Cmd::Merge { dirs, out } => {
+            let merged = baoan_twin::merge::merge(&dirs, &out)?;
+            print_slos(&merged.slos);
+            println!("json:   {}", out.join("report.json").display());
+            Ok(if merged.passed { 0 } else { 1 })
+        }
         Cmd::Plan {
             what:
                 PlanCmd::Posts {
@@ -792,6 +805,20 @@ fn serve(
         eprintln!("twin: stopped; the journal keeps the stack's state for the next start");
     }
     Ok(0)
+}
+
+/// One line per SLO: passed or not, its bounds, what was measured.
+fn print_slos(slos: &[baoan_reports::SloResult]) {
+    for s in slos {
+        eprintln!(
+            "  {} {} {} {:<6} measured {}",
+            if s.passed { "pass" } else { "FAIL" },
+            s.metric,
+            s.stat,
+            baoan_reports::slo_bounds(s),
+            s.value.map_or("no data".into(), |v| v.to_string())
+        );
+    }
 }
 
 fn district(scale: f64, seed: u64, json: bool) -> Result<u8, RunError> {

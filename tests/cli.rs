@@ -414,3 +414,59 @@ fn compare_puts_two_runs_and_two_layouts_side_by_side() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn merge_takes_every_shard_and_refuses_anything_else_with_exit_2() {
+    let dir = temp_dir("merge");
+    let shard = |i: u32| {
+        let out = dir.join(format!("s{i}"));
+        let o = twin_at_root(&[
+            "run",
+            "tests/golden/tiny.toml",
+            "--shard",
+            &format!("{i}/2"),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.join("metrics.json").exists());
+        out
+    };
+    let (a, b) = (shard(1), shard(2));
+    let merged = dir.join("merged");
+    let o = twin_at_root(&[
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(merged.join("report.json").exists());
+
+    let o = twin_at_root(&[
+        "merge",
+        a.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shard 2/2 missing"));
+    let nowhere = dir.join("nowhere");
+    let o = twin_at_root(&["merge", nowhere.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("report.json: cannot read it"));
+    let o = twin_at_root(&["run", "tests/golden/tiny.toml", "--shard", "3/2"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -16,7 +16,7 @@ use std::path::Path;
 use baoan_scenarios::{Scenario, Slo};
 use serde::Serialize;
 
-pub use metrics::{Hist, Metrics, Summary, peak_rss_mib, round3};
+pub use metrics::{Hist, HistData, Metrics, MetricsData, Summary, peak_rss_mib, round3};
 
 /// Bumped whenever report.json changes shape.
 pub const REPORT_SCHEMA: &str = "baoan-twin/report/v1";

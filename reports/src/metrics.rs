@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Longest latency a histogram tracks: 400 days in milliseconds. Longer values are clamped and
 /// counted, never dropped.
@@ -131,6 +131,55 @@ impl Hist {
     pub fn memory_bytes(&self) -> usize {
         self.h.distinct_values() * 8
     }
+
+    /// The histogram as `metrics.json` keeps it, exactly: its buckets with their counts.
+    pub fn data(&self) -> HistData {
+        HistData {
+            significant: self.h.sigfig(),
+            clamped: self.clamped,
+            buckets: self
+                .h
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value()))
+                .collect(),
+        }
+    }
+
+    /// A histogram back from `metrics.json`; why not, if the data cannot be one.
+    pub fn from_data(d: &HistData) -> Result<Hist, String> {
+        if !(1..=5).contains(&d.significant) {
+            return Err(format!(
+                "significant: expected 1 to 5 digits, got {}",
+                d.significant
+            ));
+        }
+        let mut h = Hist::new(d.significant);
+        h.clamped = d.clamped;
+        for &(value, count) in &d.buckets {
+            if value > MAX_MS {
+                return Err(format!("a bucket at {value} ms is past {MAX_MS} ms"));
+            }
+            h.h.record_n(value, count).map_err(|e| e.to_string())?;
+        }
+        Ok(h)
+    }
+}
+
+/// A histogram in `metrics.json`: precision, values clamped, and (value ms, count) per bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistData {
+    pub significant: u8,
+    pub clamped: u64,
+    pub buckets: Vec<(u64, u64)>,
+}
+
+/// A run's metrics as `metrics.json` keeps them, for `twin merge`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MetricsData {
+    pub seconds: BTreeMap<String, HistData>,
+    /// `None`: not a number (a share of nothing), which JSON cannot hold.
+    pub figures: BTreeMap<String, Option<f64>>,
+    pub series: BTreeMap<String, Vec<(f64, f64)>>,
 }
 
 /// Everything a run measured, by metric name (the names of `baoan_scenarios::METRICS`).
@@ -158,6 +207,42 @@ impl Metrics {
             .entry(name.to_string())
             .or_default()
             .push((hours, value));
+    }
+
+    pub fn data(&self) -> MetricsData {
+        MetricsData {
+            seconds: self
+                .seconds
+                .iter()
+                .map(|(k, h)| (k.clone(), h.data()))
+                .collect(),
+            figures: self
+                .figures
+                .iter()
+                .map(|(k, v)| (k.clone(), v.is_finite().then_some(*v)))
+                .collect(),
+            series: self.series.clone(),
+        }
+    }
+
+    /// Metrics back from `metrics.json`; the first histogram that cannot be one, named.
+    pub fn from_data(d: &MetricsData) -> Result<Metrics, String> {
+        let mut seconds = BTreeMap::new();
+        for (name, h) in &d.seconds {
+            seconds.insert(
+                name.clone(),
+                Hist::from_data(h).map_err(|e| format!("seconds.{name}: {e}"))?,
+            );
+        }
+        Ok(Metrics {
+            seconds,
+            figures: d
+                .figures
+                .iter()
+                .map(|(k, v)| (k.clone(), v.unwrap_or(f64::NAN)))
+                .collect(),
+            series: d.series.clone(),
+        })
     }
 
     /// Take in another loop's metrics (names never overlap between loops).
