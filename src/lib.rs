@@ -241,6 +241,9 @@ impl Stack for TimedStack {
     fn name(&self) -> String {
         self.inner.name()
     }
+    fn restart(&mut self, at: Millis, down_ms: Millis) -> Result<bool, String> {
+        self.inner.restart(at, down_ms)
+    }
 }
 
 pub use baoan_reports::peak_rss_mib;

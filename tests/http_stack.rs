@@ -19,10 +19,11 @@ fn root() -> PathBuf {
 }
 
 /// The golden scenario (12 h), or shortened: every loop the default scenario runs, in seconds.
-fn scenario(duration: &str) -> Scenario {
+fn scenario(duration: &str, extra: &str) -> Scenario {
     let text = std::fs::read_to_string(root().join("tests/golden/tiny.toml"))
         .unwrap()
-        .replace("duration = \"12h\"", &format!("duration = \"{duration}\""));
+        .replace("duration = \"12h\"", &format!("duration = \"{duration}\""))
+        + extra;
     Scenario::parse("tests/golden/tiny.toml", &text).unwrap()
 }
 
@@ -125,9 +126,19 @@ fn run_for(
     name: &str,
     stack: Option<HttpStackSpec>,
 ) -> Result<RunSummary, RunError> {
+    run_with(duration, "", name, stack)
+}
+
+/// The golden scenario for `duration` with `extra` TOML appended.
+fn run_with(
+    duration: &str,
+    extra: &str,
+    name: &str,
+    stack: Option<HttpStackSpec>,
+) -> Result<RunSummary, RunError> {
     let out = std::env::temp_dir().join(format!("baoan-twin-http-{}-{name}", std::process::id()));
     run_scenario(
-        scenario(duration),
+        scenario(duration, extra),
         &RunOptions {
             out: Some(out),
             progress: Progress::Quiet,
@@ -352,4 +363,36 @@ fn a_scenario_with_sightings_through_the_bus_gives_the_golden_report() {
         );
         bus.delete_stream().await.unwrap();
     });
+}
+
+/// A restart written in the scenario: at 03:00 the harness asks the served stack to restart
+/// (`POST /admin/restart`) and holds calls until 03:10. The server comes back from its journal
+/// and the report is the in-process one (whose stack has nothing to restart).
+#[test]
+fn a_restart_in_the_scenario_restarts_the_served_stack_and_loses_nothing() {
+    let fault =
+        "\n[[fault]]\nstart = \"03:00\"\nend = \"03:10\"\nmodule = \"*\"\nkind = \"restart\"\n";
+    let local = run_with("6h", fault, "restart-local", None).unwrap();
+    let dir = std::env::temp_dir().join(format!("baoan-twin-http-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = format!("sqlite://{}", dir.join("stack.sqlite").display());
+    let served = serve_on(ClockMode::Caller, None, Some(database), None);
+    let remote = run_with("6h", fault, "restart-http", Some(spec(&served, None))).unwrap();
+    let restart = |r: &RunSummary| {
+        let mut v = report_without_stack(r);
+        let said = v["sections"]["faults"]["windows"][0]["restart"].take();
+        (v, said)
+    };
+    let (want, said_local) = restart(&local);
+    let (got, said_remote) = restart(&remote);
+    assert_eq!(said_local, "nothing to restart");
+    assert_eq!(said_remote, "restarted");
+    assert!(
+        remote.perf.transport.as_ref().unwrap().retries > 0,
+        "calls met the server down and were sent again"
+    );
+    assert!(got == want, "the restart changed the report");
+    drop(served);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

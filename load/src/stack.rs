@@ -476,7 +476,26 @@ impl Stack for HttpStack {
     fn name(&self) -> String {
         "http".into()
     }
+
+    /// `POST /admin/restart`: the server restarts from its journal, down for the window's
+    /// length at this run's speed (half a second when it runs as fast as it can).
+    fn restart(&mut self, at: Millis, down_ms: Millis) -> Result<bool, String> {
+        let real_ms = match self.spec.speed {
+            Some(speed) => (down_ms as f64 / speed).round() as u64,
+            None => 500,
+        }
+        .min(RESTART_MAX_DOWN_MS);
+        let body = Bytes::from(format!("{{\"down_ms\":{real_ms}}}"));
+        match self.call(at, baoan_server::ADMIN_RESTART, None, body) {
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(refusal)) => Err(refusal.to_string()),
+            Err(why) => Err(why),
+        }
+    }
 }
+
+/// The longest a scenario's restart keeps a served stack down, in real milliseconds.
+pub const RESTART_MAX_DOWN_MS: u64 = 600_000;
 
 #[cfg(test)]
 mod tests {

@@ -486,6 +486,9 @@ pub enum FaultKind {
     Errors,
     /// Each call reaches the stack `delay` later.
     Latency,
+    /// At `start` the stack is restarted (a served one from its journal); calls wait until
+    /// `end`. Module `"*"` only.
+    Restart,
 }
 
 /// A fault on the path to the stack, for a window of simulated time.
@@ -952,6 +955,14 @@ impl Scenario {
                     "a latency fault needs a delay, such as delay = \"30s\"".into(),
                 ),
                 (FaultKind::Down, None, None) => {}
+                (FaultKind::Restart, None, None) if f.module == "*" => {}
+                (FaultKind::Restart, None, None) => bad(
+                    &format!("fault[{i}].module"),
+                    format!(
+                        "a restart is the whole stack's: expected \"*\", got {:?}",
+                        f.module
+                    ),
+                ),
                 (kind, share, _) => bad(
                     &format!(
                         "fault[{i}].{}",
@@ -963,9 +974,10 @@ impl Scenario {
                             FaultKind::Down => "down",
                             FaultKind::Errors => "errors",
                             FaultKind::Latency => "latency",
+                            FaultKind::Restart => "restart",
                         },
                         match kind {
-                            FaultKind::Down => "neither share nor delay",
+                            FaultKind::Down | FaultKind::Restart => "neither share nor delay",
                             FaultKind::Errors => "a share, not a delay",
                             FaultKind::Latency => "a delay, not a share",
                         }
@@ -1458,6 +1470,11 @@ mod tests {
                 "start = \"1h\"\nend = \"2h\"\nkind = \"down\"\nshare = 0.5\n",
                 "fault[0].share",
                 "neither share nor delay",
+            ),
+            (
+                "start = \"1h\"\nend = \"2h\"\nkind = \"restart\"\n",
+                "fault[0].module",
+                "whole stack's",
             ),
         ] {
             let p = problems(&fault(body));

@@ -95,6 +95,8 @@ struct Window {
     seen: u64,
     refused: u64,
     delayed: u64,
+    /// A restart window: what the stack said when asked to restart (once, at the start).
+    restart: Option<Result<bool, String>>,
 }
 
 /// A call held back by a fault.
@@ -144,6 +146,10 @@ pub struct WindowSummary {
     pub refused: u64,
     /// Calls it delayed (latency).
     pub delayed: u64,
+    /// A restart window: `restarted`, `nothing to restart` (a stack in the harness's memory),
+    /// `refused: …`, or `not reached` (the run ended first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
 }
 
 /// What a fault does to a call now.
@@ -175,6 +181,7 @@ impl PathFaults {
                     seen: 0,
                     refused: 0,
                     delayed: 0,
+                    restart: None,
                 })
                 .collect(),
             ..PathFaults::default()
@@ -183,6 +190,21 @@ impl PathFaults {
 
     fn idle(&self) -> bool {
         self.windows.is_empty() && self.queue.is_empty()
+    }
+
+    /// Asks the stack to restart for each restart window that starts before `tick_end`.
+    fn restart_due(&mut self, stack: &mut dyn Stack, journal: &mut Journal, tick_end: Millis) {
+        for w in &mut self.windows {
+            if w.kind == FaultKind::Restart && w.restart.is_none() && w.start_ms < tick_end {
+                let answer = stack.restart(w.start_ms, w.end_ms - w.start_ms);
+                journal.record(
+                    w.start_ms,
+                    "restart",
+                    &serde_json::json!({ "until": w.end_ms, "answer": format!("{answer:?}") }),
+                );
+                w.restart = Some(answer);
+            }
+        }
     }
 
     fn push(&mut self, due: Millis, held: Held) {
@@ -211,7 +233,7 @@ impl PathFaults {
                 continue;
             }
             match w.kind {
-                FaultKind::Down => {
+                FaultKind::Down | FaultKind::Restart => {
                     w.refused += 1;
                     return Verdict::Hold {
                         until: w.end_ms,
@@ -264,9 +286,16 @@ impl PathFaults {
                         FaultKind::Down => "down",
                         FaultKind::Errors => "errors",
                         FaultKind::Latency => "latency",
+                        FaultKind::Restart => "restart",
                     },
                     refused: w.refused,
                     delayed: w.delayed,
+                    restart: (w.kind == FaultKind::Restart).then(|| match &w.restart {
+                        None => "not reached".to_string(),
+                        Some(Ok(true)) => "restarted".to_string(),
+                        Some(Ok(false)) => "nothing to restart".to_string(),
+                        Some(Err(e)) => format!("refused: {e}"),
+                    }),
                 })
                 .collect(),
             calls_held: self.calls_held,
@@ -383,6 +412,7 @@ fn carry_commands(
             out.deliver(cmd, cmd.envelope.sent_at);
         }
     } else {
+        faults.restart_due(&mut *out.bridge.stack, out.journal, clock.tick_end());
         // Every call goes through the queue, so held and new calls reach the stack in the
         // order of the time they are due.
         for cmd in batch {

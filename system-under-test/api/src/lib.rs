@@ -919,6 +919,14 @@ pub trait Stack: Send + Sync {
     fn advance(&mut self, now: Millis) -> Vec<Outcome>;
     /// A short name for reports, such as `in-process`.
     fn name(&self) -> String;
+    /// Restart the stack at `at` as its operators would, down for about `down_ms` of the
+    /// caller's time, keeping what it acknowledged: `Ok(true)` once the restart is under way,
+    /// `Ok(false)` if this stack has nothing to restart (one in the caller's memory), `Err` if
+    /// it refused.
+    fn restart(&mut self, at: Millis, down_ms: Millis) -> Result<bool, String> {
+        let _ = (at, down_ms);
+        Ok(false)
+    }
 }
 
 #[cfg(test)]

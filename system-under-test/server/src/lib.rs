@@ -57,6 +57,9 @@ pub use tokens::{Tokens, TokensError};
 /// Where a gateway moves a caller's clock (`ClockMode::Caller`).
 pub const CLOCK_ADVANCE: &str = "/clock/advance";
 
+/// Where a gateway asks a journaled server to restart now (a scenario's `kind = "restart"`).
+pub const ADMIN_RESTART: &str = "/admin/restart";
+
 /// Where `twin serve` listens unless told otherwise: this machine only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -181,6 +184,9 @@ pub struct AppState {
     plan_origin: std::sync::OnceLock<Instant>,
     /// Sightings go through this bus, if the server has one.
     bus: std::sync::OnceLock<Arc<Bus>>,
+    /// A restart asked for at `POST /admin/restart`: how long to stay down.
+    restart_request: Mutex<Option<Duration>>,
+    restart_signal: tokio::sync::Notify,
     /// The embedding dimension the matcher takes, for `/health`.
     matcher_dim: usize,
 }
@@ -264,8 +270,29 @@ impl AppState {
             first_seq: next_seq,
             plan_origin: std::sync::OnceLock::new(),
             bus: std::sync::OnceLock::new(),
+            restart_request: Mutex::new(None),
+            restart_signal: tokio::sync::Notify::new(),
             matcher_dim,
         })
+    }
+
+    /// Asks the serving loop to restart now, down for `down`; refused for a stack in memory,
+    /// which a restart would empty.
+    pub fn request_restart(&self, down: Duration) -> Result<(), HttpError> {
+        if self.database_url.is_none() {
+            return Err(HttpError::new(
+                StatusCode::CONFLICT,
+                "no_storage",
+                "admin/restart: this server keeps its stack in memory only, so a restart would \
+                 lose everything; serve it with --database sqlite://PATH or postgres://…",
+            ));
+        }
+        *self
+            .restart_request
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(down);
+        self.restart_signal.notify_one();
+        Ok(())
     }
 
     /// The bus sightings go through, if any.
@@ -545,6 +572,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi_json))
         .route(CLOCK_ADVANCE, post(clock_advance))
+        .route(ADMIN_RESTART, post(admin_restart))
         .route(commands::REPORTS_ALIAS, post(report_alias))
         .route("/{module}/{kind}", post(command))
         .fallback(no_route)
@@ -960,24 +988,29 @@ async fn clock_advance(State(app): State<Arc<AppState>>, request: Request) -> Re
     response
 }
 
-async fn advance_call(app: &Arc<AppState>, request: Request) -> Result<Vec<Outcome>, HttpError> {
+/// The body of a call only a gateway may make (`what` names it in errors).
+async fn gateway_body(app: &AppState, request: Request, what: &str) -> Result<Bytes, HttpError> {
     let caller = authenticate(app, request.headers())?;
     if !caller.gateway {
         return Err(HttpError::new(
             StatusCode::FORBIDDEN,
             "not_a_gateway",
-            "clock/advance: only a gateway's token (`gateway = true`) moves the clock",
+            format!("{what}: only a gateway's token (`gateway = true`) may call it"),
         ));
     }
-    let body = Bytes::from_request(request, &())
+    Bytes::from_request(request, &())
         .await
         .map_err(|rejection| {
             HttpError::new(
                 StatusCode::BAD_REQUEST,
                 "unreadable_body",
-                format!("clock/advance: the body could not be read: {rejection}"),
+                format!("{what}: the body could not be read: {rejection}"),
             )
-        })?;
+        })
+}
+
+async fn advance_call(app: &Arc<AppState>, request: Request) -> Result<Vec<Outcome>, HttpError> {
+    let body = gateway_body(app, request, "clock/advance").await?;
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Advance {
@@ -1001,6 +1034,43 @@ async fn advance_call(app: &Arc<AppState>, request: Request) -> Result<Vec<Outco
         .await
         .unwrap_or_else(|_| Err(stack_failed()))?;
     answer(carried).await
+}
+
+/// `POST /admin/restart {"down_ms": n}`: a gateway asks a journaled server to restart now, as
+/// a planned restart does; answered before the server stops (graceful: calls in flight finish).
+async fn admin_restart(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let answer = async {
+        let body = gateway_body(&app, request, "admin/restart").await?;
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Restart {
+            down_ms: u64,
+        }
+        let Restart { down_ms } = serde_json::from_slice(&body).map_err(|e| {
+            HttpError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("admin/restart: expected {{\"down_ms\": <0 to 600000>}}: {e}"),
+            )
+        })?;
+        if down_ms > 600_000 {
+            return Err(HttpError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                format!("admin/restart: down_ms: expected 0 to 600000, got {down_ms}"),
+            )
+            .with("field", "down_ms"));
+        }
+        app.request_restart(Duration::from_millis(down_ms))?;
+        Ok(down_ms)
+    }
+    .await;
+    match answer {
+        Ok(down_ms) => {
+            axum::Json(json!({ "outcomes": [], "restarting_for_ms": down_ms })).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The bearer token's entry in the token table (`Authorization: Bearer <token>`).
@@ -1203,7 +1273,8 @@ impl Server {
         let origin = state.plan_origin();
         let restarts = state.faults.get().map(|f| f.restarts()).unwrap_or_default();
         let mut shutdown = Box::pin(shutdown);
-        for life in 0.. {
+        let mut next_planned = 0;
+        loop {
             // With a caller's clock, the time-driven work waits for `POST /clock/advance`.
             let clock =
                 (state.clock_mode() == ClockMode::Wall).then(|| spawn_clock(Arc::clone(&state)));
@@ -1216,16 +1287,29 @@ impl Server {
                     })
                     .into_future(),
             );
-            let restart = restarts.get(life).copied();
-            let restart_due = async {
-                match restart {
+            let planned = restarts.get(next_planned).copied();
+            let planned_due = async {
+                match planned {
                     Some((at, _)) => tokio::time::sleep_until((origin + at).into()).await,
                     None => std::future::pending().await,
                 }
             };
-            let restarting = tokio::select! {
-                _ = &mut shutdown => false,
-                _ = restart_due => true,
+            let state_for_request = Arc::clone(&state);
+            let requested = state_for_request.restart_signal.notified();
+            // Why serving stops: shutdown (`None`), the plan's next restart or one asked for at
+            // `POST /admin/restart` (how long to stay down, and whether it was planned).
+            let restart = tokio::select! {
+                _ = &mut shutdown => None,
+                _ = planned_due => planned.map(|(_, down)| (down, true)),
+                _ = requested => Some((
+                    state
+                        .restart_request
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .take()
+                        .unwrap_or_default(),
+                    false,
+                )),
             };
             let _ = stop.send(());
             let served = serving.await.map_err(std::io::Error::other)?;
@@ -1234,14 +1318,22 @@ impl Server {
                 let _ = task.await;
             }
             served?;
-            let Some((_, downtime)) = restart.filter(|_| restarting) else {
+            let Some((downtime, was_planned)) = restart else {
                 return Ok(());
             };
-            if let Some(f) = state.faults.get() {
-                f.count_restart();
+            if was_planned {
+                next_planned += 1;
+                if let Some(f) = state.faults.get() {
+                    f.count_restart();
+                }
             }
             eprintln!(
-                "twin: fault plan: restarting the server (down for {:.1} s)",
+                "twin: {}: restarting the server (down for {:.1} s)",
+                if was_planned {
+                    "fault plan"
+                } else {
+                    "asked at POST /admin/restart"
+                },
                 downtime.as_secs_f64()
             );
             let (next, replayed) = state
@@ -1255,7 +1347,6 @@ impl Server {
                 replayed.commands, replayed.advances
             );
         }
-        unreachable!("the loop returns")
     }
 }
 

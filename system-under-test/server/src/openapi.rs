@@ -89,6 +89,29 @@ pub fn document() -> Value {
             }
         } }),
     );
+    paths.insert(
+        crate::ADMIN_RESTART.into(),
+        json!({ "post": {
+            "operationId": "admin.restart",
+            "tags": ["service"],
+            "summary": "Restart the server now from its journal (a scenario's scheduled restart)",
+            "description": "Only with a gateway's token, and only on a server with a database. \
+                Answered before the server stops; calls in flight finish; the server comes back \
+                on the same address after `down_ms`, its stack replayed from the journal.",
+            "requestBody": { "required": true, "content": { "application/json": {
+                "schema": { "type": "object", "required": ["down_ms"], "additionalProperties": false,
+                    "properties": { "down_ms": { "type": "integer", "minimum": 0, "maximum": 600000 } } },
+                "example": { "down_ms": 500 } } } },
+            "responses": {
+                "200": { "description": "The restart is under way", "content": {
+                    "application/json": { "schema": { "$ref": "#/components/schemas/Outcomes" } } } },
+                "401": { "$ref": "#/components/responses/E401" },
+                "403": { "$ref": "#/components/responses/E403" },
+                "409": { "$ref": "#/components/responses/E409" },
+                "422": { "$ref": "#/components/responses/E422" }
+            }
+        } }),
+    );
     let error_schema = json!({
         "type": "object",
         "required": ["error", "message"],
