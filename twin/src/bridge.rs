@@ -188,6 +188,14 @@ impl PathFaults {
         }
     }
 
+    /// Held calls still waiting (the run ended first) whose command `matches`.
+    pub fn held_at_end(&self, matches: impl Fn(&baoan_api::Command) -> bool) -> u64 {
+        self.queue
+            .values()
+            .filter(|h| matches(&h.command.envelope.command))
+            .count() as u64
+    }
+
     fn idle(&self) -> bool {
         self.windows.is_empty() && self.queue.is_empty()
     }
