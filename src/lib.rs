@@ -57,6 +57,20 @@ impl From<ScenarioError> for RunError {
     }
 }
 
+/// A bad URL, tokens file or spec is the engineer's to fix (exit 2); a server that cannot be
+/// reached or answers wrongly stops the harness (exit 3).
+impl From<baoan_load::LoadError> for RunError {
+    fn from(e: baoan_load::LoadError) -> Self {
+        use baoan_load::LoadError as E;
+        match e {
+            E::BadUrl { .. } | E::Tokens(_) | E::MissingToken { .. } | E::BadSpec(_) => {
+                RunError::BadInput(e.to_string())
+            }
+            _ => RunError::Harness(e.to_string()),
+        }
+    }
+}
+
 pub const BUILD: &str = concat!("baoan-twin ", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug, Clone, Default)]
@@ -621,11 +635,7 @@ fn connect_stack(
     scenario: &Scenario,
     progress: &Progress,
 ) -> Result<baoan_load::HttpStack, RunError> {
-    use baoan_load::LoadError as E;
-    let http = baoan_load::HttpStack::connect(spec.clone()).map_err(|e| match e {
-        E::BadUrl { .. } | E::BadSpec(_) => RunError::BadInput(e.to_string()),
-        _ => RunError::Harness(e.to_string()),
-    })?;
+    let http = baoan_load::HttpStack::connect(spec.clone())?;
     if scenario.matcher.enabled && http.matcher_dim() != scenario.matcher.dim as usize {
         return Err(RunError::BadInput(format!(
             "{}: matcher.dim = {}, but the stack at {} takes {}-dimensional faces",

@@ -211,7 +211,7 @@ struct LoadTargetArgs {
 
 impl LoadTargetArgs {
     fn target(&self) -> Result<baoan_load::LoadTarget, RunError> {
-        baoan_load::LoadTarget::from_tokens_file(&self.stack, &self.tokens).map_err(load_error)
+        baoan_load::LoadTarget::from_tokens_file(&self.stack, &self.tokens).map_err(RunError::from)
     }
 }
 
@@ -293,18 +293,6 @@ impl StackArgs {
             max_lag: seconds("max-lag-s", self.max_lag_s)?,
             retry_budget: seconds("retry-budget-s", self.retry_budget_s)?,
         }))
-    }
-}
-
-/// A bad URL, tokens file or spec is the engineer's to fix (exit 2); a server that cannot be
-/// reached or refuses the set-up stops the harness (exit 3).
-fn load_error(e: baoan_load::LoadError) -> RunError {
-    use baoan_load::LoadError as E;
-    match e {
-        E::BadUrl { .. } | E::Tokens(_) | E::MissingToken { .. } | E::BadSpec(_) => {
-            RunError::BadInput(e.to_string())
-        }
-        _ => RunError::Harness(e.to_string()),
     }
 }
 
@@ -613,8 +601,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 max_error_rate,
                 ..baoan_load::KneeSpec::default()
             };
-            let result = baoan_load::find_knee(&target.target()?, &spec).map_err(load_error)?;
-            let files = baoan_load::write_knee_report(&out, &result).map_err(load_error)?;
+            let result = baoan_load::find_knee(&target.target()?, &spec).map_err(RunError::from)?;
+            let files = baoan_load::write_knee_report(&out, &result).map_err(RunError::from)?;
             match result.knee_rate {
                 Some(rate) => eprintln!(
                     "twin: the knee is {rate:.0} reports/s (corrected p99 within {slo_p99_ms} ms, \
@@ -655,8 +643,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 connections: target.connections,
                 ..baoan_load::SoakSpec::default()
             };
-            let result = baoan_load::soak(&target.target()?, &spec).map_err(load_error)?;
-            let files = baoan_load::write_soak_report(&out, &result).map_err(load_error)?;
+            let result = baoan_load::soak(&target.target()?, &spec).map_err(RunError::from)?;
+            let files = baoan_load::write_soak_report(&out, &result).map_err(RunError::from)?;
             let mib = |b: Option<i64>| {
                 b.map(|b| format!("{:+.1} MiB", b as f64 / 1048576.0))
                     .unwrap_or_else(|| "unknown".into())

@@ -300,11 +300,11 @@ pub(crate) struct Tally {
     pub last_answer: Option<Instant>,
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIST_MAX_US, HIST_SIGFIG).expect("valid histogram bounds")
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     (d.as_micros() as u64).max(1)
 }
 

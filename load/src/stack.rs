@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use crate::LoadError;
 use crate::client::{self, Sender};
-use crate::engine::LatencySummary;
+use crate::engine::{LatencySummary, histogram, micros};
 use crate::target::{Endpoint, resolve};
 
 /// How to drive a deployed stack.
@@ -93,14 +93,13 @@ pub struct TransportStats {
 
 impl Default for TransportStats {
     fn default() -> Self {
-        let h = || Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid bounds");
         TransportStats {
             calls: 0,
             advances: 0,
             retries: 0,
             refused: 0,
-            from_scheduled_us: h(),
-            service_us: h(),
+            from_scheduled_us: histogram(),
+            service_us: histogram(),
             max_lag_ms: 0.0,
             behind: None,
             failed: None,
@@ -348,9 +347,10 @@ impl HttpStack {
         let done = Instant::now();
         let mut stats = self.stats.lock().expect("not poisoned");
         stats.retries += retries;
-        let us = |d: Duration| (d.as_micros() as u64).clamp(1, 3_600_000_000);
-        let _ = stats.from_scheduled_us.record(us(done - due));
-        let _ = stats.service_us.record(us(done - sent));
+        stats
+            .from_scheduled_us
+            .saturating_record(micros(done - due));
+        stats.service_us.saturating_record(micros(done - sent));
         drop(stats);
         let (status, body) = answer;
         if status == 200 {
@@ -436,10 +436,7 @@ impl Stack for HttpStack {
     fn send(&mut self, envelope: &Envelope) -> Result<Vec<Outcome>, ApiError> {
         let command = &envelope.command;
         let path = format!("/{}/{}", command.module().as_str(), command.kind());
-        let mut fields = serde_json::to_value(command).expect("api commands serialise");
-        if let Some(map) = fields.as_object_mut() {
-            map.remove("type");
-        }
+        let fields = baoan_server::body::command_fields(command);
         let body = Bytes::from(serde_json::to_vec(&fields).expect("JSON values serialise"));
         let act_as = format!(
             "{}:{}",

@@ -12,6 +12,15 @@ use serde_json::{Map, Value};
 use crate::commands;
 use crate::error::HttpError;
 
+/// A command's fields as a request body carries them: without `type` (the path names it).
+pub fn command_fields(command: &Command) -> Value {
+    let mut v = serde_json::to_value(command).expect("a command serialises as JSON");
+    if let Some(map) = v.as_object_mut() {
+        map.remove("type");
+    }
+    v
+}
+
 /// The `kind` command from a request body. An empty body is `{}` (commands without fields,
 /// such as `query_backlog`). `"type"` may be left out (the path names the command) or be the
 /// path's kind.
@@ -221,9 +230,7 @@ mod tests {
     #[test]
     fn every_example_read_back_from_its_fields_is_the_same_command() {
         for example in commands::examples() {
-            let mut value = serde_json::to_value(&example).unwrap();
-            value.as_object_mut().unwrap().remove("type");
-            let body = serde_json::to_string(&value).unwrap();
+            let body = serde_json::to_string(&command_fields(&example)).unwrap();
             let back = parse(example.module().as_str(), example.kind(), &body)
                 .unwrap_or_else(|e| panic!("{}: {:?}", example.kind(), e.body));
             assert_eq!(back, example);

@@ -7,6 +7,7 @@
 use baoan_api::Command;
 use serde_json::{Map, Value, json};
 
+use crate::body::command_fields;
 use crate::commands::{COMMAND_KINDS, REPORTS_ALIAS, examples};
 
 /// The document; made once at start-up.
@@ -265,7 +266,10 @@ fn command_operation(
         );
         parameters.push(json!({ "$ref": "#/components/parameters/AwaitOutcomes" }));
     }
-    let example = examples.first().map(|c| fields(c)).unwrap_or(json!({}));
+    let example = examples
+        .first()
+        .map(|c| command_fields(c))
+        .unwrap_or(json!({}));
     let mut description = format!("{}.", roles_text(examples));
     if let Some(alias) = alias {
         description = format!("The same as POST /{module}/{kind} (at {alias}). {description}");
@@ -286,15 +290,6 @@ fn command_operation(
     })
 }
 
-/// A command's fields as its body carries them: without `type`.
-fn fields(c: &Command) -> Value {
-    let mut v = serde_json::to_value(c).expect("a command serialises as JSON");
-    if let Some(map) = v.as_object_mut() {
-        map.remove("type");
-    }
-    v
-}
-
 /// "Allowed roles: a, b" — or, where the roles depend on a field, one clause per value of the
 /// fields in which the examples differ.
 fn roles_text(examples: &[&Command]) -> String {
@@ -309,7 +304,7 @@ fn roles_text(examples: &[&Command]) -> String {
     {
         return format!("Allowed roles: {}", names(first).join(", "));
     }
-    let bodies: Vec<Value> = examples.iter().map(|c| fields(c)).collect();
+    let bodies: Vec<Value> = examples.iter().map(|c| command_fields(c)).collect();
     let differing: Vec<&String> = bodies[0]
         .as_object()
         .into_iter()
