@@ -308,12 +308,20 @@ impl AppState {
     }
 
     /// Time on the fault plan's clock: since the server first started, across planned restarts.
+    /// The time of a call: the one its caller gave, on a server with a caller's clock (which
+    /// moves to it, never back), else the server's now.
+    fn time_of(&self, given: Option<Millis>) -> Millis {
+        match (given, self.caller_clock.get()) {
+            (Some(at), Some(clock)) => {
+                clock.fetch_max(at, Ordering::AcqRel);
+                at
+            }
+            _ => self.now_ms(),
+        }
+    }
+
     pub fn plan_elapsed(&self) -> Duration {
-        self.plan_origin
-            .get()
-            .copied()
-            .unwrap_or(self.started)
-            .elapsed()
+        self.plan_origin().elapsed()
     }
 
     fn plan_origin(&self) -> Instant {
@@ -447,13 +455,7 @@ impl AppState {
             return (Err(storage_failed()), None);
         }
         // The time is read under the lock, so commands reach the stack in time order.
-        let sent_at = match (caller.sent_at, self.caller_clock.get()) {
-            (Some(at), Some(clock)) => {
-                clock.fetch_max(at, Ordering::AcqRel);
-                at
-            }
-            _ => self.now_ms(),
-        };
+        let sent_at = self.time_of(caller.sent_at);
         let envelope = Envelope {
             actor: caller.actor,
             sent_at,
@@ -514,13 +516,7 @@ impl AppState {
         mut core: MutexGuard<'_, Core>,
         to: Option<Millis>,
     ) -> (Vec<Outcome>, Option<store::Committed>) {
-        let now = match (to, self.caller_clock.get()) {
-            (Some(at), Some(clock)) => {
-                clock.fetch_max(at, Ordering::AcqRel);
-                at
-            }
-            _ => self.now_ms(),
-        };
+        let now = self.time_of(to);
         let outcomes = core.stack.advance(now);
         let committed = self.journal.as_ref().map(|journal| {
             let seq = core.next_seq;
@@ -988,8 +984,14 @@ async fn clock_advance(State(app): State<Arc<AppState>>, request: Request) -> Re
     response
 }
 
-/// The body of a call only a gateway may make (`what` names it in errors).
-async fn gateway_body(app: &AppState, request: Request, what: &str) -> Result<Bytes, HttpError> {
+/// The JSON body of a call only a gateway may make: `what` names the call and `expected` the
+/// body's shape in errors, which give the line and column of a body that does not fit.
+async fn gateway_json<T: serde::de::DeserializeOwned>(
+    app: &AppState,
+    request: Request,
+    what: &str,
+    expected: &str,
+) -> Result<T, HttpError> {
     let caller = authenticate(app, request.headers())?;
     if !caller.gateway {
         return Err(HttpError::new(
@@ -998,7 +1000,7 @@ async fn gateway_body(app: &AppState, request: Request, what: &str) -> Result<By
             format!("{what}: only a gateway's token (`gateway = true`) may call it"),
         ));
     }
-    Bytes::from_request(request, &())
+    let body = Bytes::from_request(request, &())
         .await
         .map_err(|rejection| {
             HttpError::new(
@@ -1006,29 +1008,30 @@ async fn gateway_body(app: &AppState, request: Request, what: &str) -> Result<By
                 "unreadable_body",
                 format!("{what}: the body could not be read: {rejection}"),
             )
-        })
-}
-
-async fn advance_call(app: &Arc<AppState>, request: Request) -> Result<Vec<Outcome>, HttpError> {
-    let body = gateway_body(app, request, "clock/advance").await?;
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Advance {
-        now: Millis,
-    }
-    let Advance { now } = serde_json::from_slice(&body).map_err(|e| {
+        })?;
+    serde_json::from_slice(&body).map_err(|e| {
         HttpError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
             format!(
-                "clock/advance: expected {{\"now\": <milliseconds>}}: {e} (line {}, column {})",
+                "{what}: expected {expected}: {e} (line {}, column {})",
                 e.line(),
                 e.column()
             ),
         )
         .with("line", e.line())
         .with("column", e.column())
-    })?;
+    })
+}
+
+async fn advance_call(app: &Arc<AppState>, request: Request) -> Result<Vec<Outcome>, HttpError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Advance {
+        now: Millis,
+    }
+    let Advance { now } =
+        gateway_json(app, request, "clock/advance", r#"{"now": <milliseconds>}"#).await?;
     let app = Arc::clone(app);
     let carried = tokio::task::spawn_blocking(move || app.advance_to(now))
         .await
@@ -1040,19 +1043,18 @@ async fn advance_call(app: &Arc<AppState>, request: Request) -> Result<Vec<Outco
 /// a planned restart does; answered before the server stops (graceful: calls in flight finish).
 async fn admin_restart(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let answer = async {
-        let body = gateway_body(&app, request, "admin/restart").await?;
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Restart {
             down_ms: u64,
         }
-        let Restart { down_ms } = serde_json::from_slice(&body).map_err(|e| {
-            HttpError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_body",
-                format!("admin/restart: expected {{\"down_ms\": <0 to 600000>}}: {e}"),
-            )
-        })?;
+        let Restart { down_ms } = gateway_json(
+            &app,
+            request,
+            "admin/restart",
+            r#"{"down_ms": <0 to 600000>}"#,
+        )
+        .await?;
         if down_ms > 600_000 {
             return Err(HttpError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -730,40 +730,17 @@ async fn a_callers_clock_takes_each_commands_time_and_moves_only_when_told() {
 #[tokio::test]
 async fn a_restart_is_asked_only_by_a_gateway_of_a_journaled_server() {
     let (_, router) = app();
-    let a = post(
-        &router,
-        "/admin/restart",
-        Some(ADMIN),
-        r#"{"down_ms": 100}"#,
-    )
-    .await;
+    let restart = |token, body| post(&router, "/admin/restart", Some(token), body);
+    let a = restart(ADMIN, r#"{"down_ms": 100}"#).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
     assert_eq!(a.json()["error"], "not_a_gateway");
-    let a = post(
-        &router,
-        "/admin/restart",
-        Some(GATEWAY),
-        r#"{"down_ms": -1}"#,
-    )
-    .await;
+    let a = restart(GATEWAY, r#"{"down_ms": -1}"#).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
-    let a = post(
-        &router,
-        "/admin/restart",
-        Some(GATEWAY),
-        r#"{"down_ms": 600001}"#,
-    )
-    .await;
+    let a = restart(GATEWAY, r#"{"down_ms": 600001}"#).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
     assert_eq!(a.json()["field"], "down_ms");
     // A stack in memory would come back empty: refused.
-    let a = post(
-        &router,
-        "/admin/restart",
-        Some(GATEWAY),
-        r#"{"down_ms": 100}"#,
-    )
-    .await;
+    let a = restart(GATEWAY, r#"{"down_ms": 100}"#).await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text);
     assert_eq!(a.json()["error"], "no_storage");
 }
