@@ -491,6 +491,17 @@ pub enum FaultKind {
     Restart,
 }
 
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Down => "down",
+            FaultKind::Errors => "errors",
+            FaultKind::Latency => "latency",
+            FaultKind::Restart => "restart",
+        }
+    }
+}
+
 /// A fault on the path to the stack, for a window of simulated time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -970,12 +981,7 @@ impl Scenario {
                     ),
                     format!(
                         "a {} fault takes {}",
-                        match kind {
-                            FaultKind::Down => "down",
-                            FaultKind::Errors => "errors",
-                            FaultKind::Latency => "latency",
-                            FaultKind::Restart => "restart",
-                        },
+                        kind.as_str(),
                         match kind {
                             FaultKind::Down | FaultKind::Restart => "neither share nor delay",
                             FaultKind::Errors => "a share, not a delay",

@@ -196,8 +196,13 @@ impl PathFaults {
             .count() as u64
     }
 
-    fn idle(&self) -> bool {
-        self.windows.is_empty() && self.queue.is_empty()
+    /// Nothing held and no window open between `from` and `until`: calls go straight through.
+    fn quiet(&self, from: Millis, until: Millis) -> bool {
+        self.queue.is_empty()
+            && self
+                .windows
+                .iter()
+                .all(|w| w.end_ms <= from || w.start_ms >= until)
     }
 
     /// Asks the stack to restart for each restart window that starts before `tick_end`.
@@ -290,12 +295,7 @@ impl PathFaults {
                     start_s: w.start_ms as f64 / 1000.0,
                     end_s: w.end_ms as f64 / 1000.0,
                     module: w.module.map_or("*", Module::as_str).to_string(),
-                    kind: match w.kind {
-                        FaultKind::Down => "down",
-                        FaultKind::Errors => "errors",
-                        FaultKind::Latency => "latency",
-                        FaultKind::Restart => "restart",
-                    },
+                    kind: w.kind.as_str(),
                     refused: w.refused,
                     delayed: w.delayed,
                     restart: (w.kind == FaultKind::Restart).then(|| match &w.restart {
@@ -415,7 +415,7 @@ fn carry_commands(
         outcomes: &mut outcomes,
         refusals: &mut refusals,
     };
-    if faults.idle() {
+    if faults.quiet(clock.now_ms, clock.tick_end()) {
         for cmd in batch {
             out.deliver(cmd, cmd.envelope.sent_at);
         }
