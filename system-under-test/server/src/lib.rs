@@ -504,7 +504,9 @@ impl AppState {
             return Err(HttpError::new(
                 StatusCode::CONFLICT,
                 "wall_clock",
-                "this server keeps its own clock and does its time-driven work itself;                  POST /clock/advance is only for a server started with `twin serve --clock                  caller`",
+                "this server keeps its own clock and does its time-driven work itself; \
+                 POST /clock/advance is only for a server started with `twin serve --clock \
+                 caller`",
             ));
         }
         let (outcomes, committed) = self.advance_locked(self.lock()?, Some(now));
@@ -547,7 +549,8 @@ pub(crate) fn storage_failed() -> HttpError {
     HttpError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "storage_failed",
-        "the journal could not commit, so this call is not acknowledged and the server takes no          more calls; restart it to rebuild the stack from what was committed",
+        "the journal could not commit, so this call is not acknowledged and the server takes no \
+         more calls; restart it to rebuild the stack from what was committed",
     )
 }
 
@@ -903,23 +906,21 @@ fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, HttpError
                 StatusCode::FORBIDDEN,
                 "not_a_gateway",
                 format!(
-                    "{ACT_AS}: this token is not a gateway's (`gateway = true` in the tokens                      file), so it may only act as its own person"
+                    "{ACT_AS}: this token is not a gateway's (`gateway = true` in the tokens \
+                     file), so it may only act as its own person"
                 ),
             ));
         }
-        caller.actor = value
-            .to_str()
-            .ok()
-            .and_then(parse_act_as)
-            .ok_or_else(|| {
-                bad(
-                    "bad_act_as",
-                    format!(
-                        "{ACT_AS}: expected `<role>:<person id>` such as `inspector:1000001`,                          with a role of {}",
-                        tokens::ROLES.map(|r| r.as_str()).join(", ")
-                    ),
-                )
-            })?;
+        caller.actor = value.to_str().ok().and_then(parse_act_as).ok_or_else(|| {
+            bad(
+                "bad_act_as",
+                format!(
+                    "{ACT_AS}: expected `<role>:<person id>` such as `inspector:1000001`, \
+                     with a role of {}",
+                    tokens::ROLES.map(|r| r.as_str()).join(", ")
+                ),
+            )
+        })?;
         app.metrics.add_delegated();
     }
     if let Some(value) = headers.get(SENT_AT) {
@@ -927,7 +928,8 @@ fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, HttpError
             return Err(bad(
                 "clock_not_settable",
                 format!(
-                    "{SENT_AT}: this server keeps its own clock; only a server started with                      `twin serve --clock caller` takes the caller's time"
+                    "{SENT_AT}: this server keeps its own clock; only a server started with \
+                     `twin serve --clock caller` takes the caller's time"
                 ),
             ));
         }

@@ -109,11 +109,23 @@ pub async fn send_with(
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
-    Answer {
+    let answer = Answer {
         status,
         headers,
         text: String::from_utf8(bytes.to_vec()).unwrap(),
+    };
+    // Every refusal a test provokes is read by a person: one clean sentence, not a literal
+    // that lost its line continuations.
+    if !status.is_success()
+        && let Ok(v) = serde_json::from_str::<Value>(&answer.text)
+        && let Some(message) = v["message"].as_str()
+    {
+        assert!(
+            !message.contains("  ") && !message.contains('\n'),
+            "{method} {path}: the message has a run of spaces or a line break: {message:?}"
+        );
     }
+    answer
 }
 
 pub async fn post(router: &Router, path: &str, token: Option<&str>, body: &str) -> Answer {
