@@ -256,9 +256,13 @@ fn a_scenario_rides_out_restarts_on(database: String) {
         Some(database),
         None,
     );
-    // 12 simulated hours at 6,000 per second: over seven seconds, both restarts inside.
+    // 12 simulated hours at 6,000 per second: over seven seconds, both restarts inside. The
+    // server journals each of the 43,200 clock ticks with a commit of its own, so on a disk with
+    // slow syncs the run falls tens of seconds behind that schedule (28 s in all on one machine):
+    // this test is about restarts, not pace, so lateness is allowed (the pace has tests of its
+    // own above).
     let mut paced = spec(&served, Some(6000.0));
-    paced.max_lag = Duration::from_secs(30);
+    paced.max_lag = Duration::from_secs(600);
     let remote = run_for("12h", "restarts", Some(paced)).unwrap();
     assert_eq!(faults.injected()[3].1, 2, "both planned restarts happened");
     let t = remote.perf.transport.as_ref().unwrap();
