@@ -651,7 +651,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             };
             eprintln!(
                 "twin: soak at {rate} reports/s for {duration_s} s: {} sent, error rate {:.4}, \
-                 corrected p99 drift {}; memory growth after warm-up: server {}, harness {}",
+                 corrected p99 drift {}; memory growth after warm-up: server {}{}, harness {}",
                 result.total.sent,
                 result.total.error_rate,
                 result
@@ -659,6 +659,10 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                     .map(|d| format!("{d:+.2} ms"))
                     .unwrap_or_else(|| "unknown".into()),
                 mib(result.server_rss_growth_bytes),
+                result
+                    .server_rss_bytes_per_call
+                    .map(|b| format!(" ({b:.0} bytes a call)"))
+                    .unwrap_or_default(),
                 mib(result.harness_rss_growth_bytes)
             );
             eprintln!("twin: report at {}", files.html.display());

@@ -164,7 +164,13 @@ pub fn write_soak_report(dir: &Path, result: &SoakResult) -> Result<ReportFiles,
         ),
         (
             "server memory growth".into(),
-            bytes(result.server_rss_growth_bytes),
+            match result.server_rss_bytes_per_call {
+                Some(per) => format!(
+                    "{} ({per:.0} bytes a call answered)",
+                    bytes(result.server_rss_growth_bytes)
+                ),
+                None => bytes(result.server_rss_growth_bytes),
+            },
         ),
         (
             "harness memory growth".into(),

@@ -90,6 +90,10 @@ pub struct SoakResult {
     pub server_rss_growth_bytes: Option<i64>,
     /// The same for the harness (it should stay flat: its memory is constant by design).
     pub harness_rss_growth_bytes: Option<i64>,
+    /// The server's growth per call it answered with success over the same span (bytes): the
+    /// stack keeps what it is sent (tasks, the audit log), so some growth per call is its
+    /// design; a figure that rises from one soak to the next, at the same rate, is a leak.
+    pub server_rss_bytes_per_call: Option<f64>,
     /// Corrected p99 of the last interval minus that of the first interval after the warm-up.
     pub p99_drift_ms: Option<f64>,
     /// The same as a ratio (last / first).
@@ -231,6 +235,7 @@ pub fn soak(target: &LoadTarget, spec: &SoakSpec) -> Result<SoakResult, LoadErro
             total,
             server_rss_growth_bytes: trends.server_growth,
             harness_rss_growth_bytes: trends.harness_growth,
+            server_rss_bytes_per_call: trends.server_per_call,
             p99_drift_ms: trends.drift_ms,
             p99_drift_ratio: trends.drift_ratio,
         })
@@ -300,6 +305,7 @@ fn sample_line(s: &SoakSample) -> String {
 struct Trends {
     server_growth: Option<i64>,
     harness_growth: Option<i64>,
+    server_per_call: Option<f64>,
     drift_ms: Option<f64>,
     drift_ratio: Option<f64>,
 }
@@ -309,7 +315,8 @@ struct Trends {
 /// warm-up.
 fn trends(samples: &[SoakSample], warmup_s: f64) -> Trends {
     const EPS: f64 = 1e-9;
-    let base = samples.iter().find(|s| s.elapsed_s >= warmup_s - EPS);
+    let base_at = samples.iter().position(|s| s.elapsed_s >= warmup_s - EPS);
+    let base = base_at.map(|k| &samples[k]);
     let first_after = samples
         .iter()
         .find(|s| s.elapsed_s - s.interval_s >= warmup_s - EPS);
@@ -325,8 +332,14 @@ fn trends(samples: &[SoakSample], warmup_s: f64) -> Trends {
         ),
         _ => (None, None),
     };
+    let server_growth = growth(|s| s.server_rss_bytes);
+    // Calls answered after the base sample: those its memory reading came before.
+    let calls: u64 = base_at.map_or(0, |k| samples[k + 1..].iter().map(|s| s.ok).sum());
     Trends {
-        server_growth: growth(|s| s.server_rss_bytes),
+        server_per_call: server_growth
+            .filter(|_| calls > 0)
+            .map(|g| g as f64 / calls as f64),
+        server_growth,
         harness_growth: growth(|s| s.harness_rss_bytes),
         drift_ms,
         drift_ratio,
@@ -372,8 +385,8 @@ mod tests {
             elapsed_s,
             interval_s: 10.0,
             warmup: elapsed_s <= 20.0,
-            sent: 0,
-            ok: 0,
+            sent: 10,
+            ok: 10,
             errors: 0,
             achieved_rate: 0.0,
             corrected_p50_ms: 0.0,
@@ -400,10 +413,13 @@ mod tests {
         let t = trends(&samples, 20.0);
         assert_eq!(t.server_growth, Some(200));
         assert_eq!(t.harness_growth, Some(-1));
+        // 200 bytes over the 30 calls answered after the base sample (10 in each interval).
+        assert_eq!(t.server_per_call, Some(200.0 / 30.0));
         assert_eq!(t.drift_ms, Some(2.0));
         assert_eq!(t.drift_ratio, Some(1.5));
         let none = trends(&samples, 60.0);
         assert_eq!(none.server_growth, None);
+        assert_eq!(none.server_per_call, None);
         assert_eq!(none.drift_ms, None);
     }
 }

@@ -365,6 +365,10 @@ fn a_short_knee_search_and_soak_leave_their_reports() {
     assert!(soaked.samples.iter().all(|s| s.server_rss_bytes.is_some()));
     assert!(soaked.samples.iter().all(|s| s.harness_rss_bytes.is_some()));
     assert!(soaked.server_rss_growth_bytes.is_some());
+    assert!(
+        soaked.server_rss_bytes_per_call.is_some(),
+        "calls were answered after the warm-up, so growth per call is known"
+    );
     assert!(soaked.p99_drift_ms.is_some());
     let files = write_soak_report(&dir.join("soak"), &soaked).unwrap();
     let svg = std::fs::read_to_string(&files.svg).unwrap();
