@@ -148,6 +148,29 @@ fn run_with(
     )
 }
 
+/// One shard of the golden scenario for `duration`, in process or over HTTP.
+fn run_shard(
+    duration: &str,
+    name: &str,
+    shard: baoan_twin::Shard,
+    stack: Option<HttpStackSpec>,
+) -> RunSummary {
+    let out = std::env::temp_dir().join(format!("baoan-twin-http-{}-{name}", std::process::id()));
+    let summary = run_scenario(
+        scenario(duration, ""),
+        &RunOptions {
+            out: Some(out.clone()),
+            progress: Progress::Quiet,
+            stack,
+            shard: Some(shard),
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&out);
+    summary
+}
+
 /// report.json with the stack's name taken out: the one field the transport may change.
 fn report_without_stack(summary: &RunSummary) -> Value {
     let mut v: Value = serde_json::from_str(&summary.report.to_json()).unwrap();
@@ -213,6 +236,23 @@ latency_ms = 1
     );
     let t = faulty.perf.transport.as_ref().unwrap();
     assert!(t.retries > 0, "the fault plan refused some calls");
+}
+
+/// A shard drives a server of its own as the whole run does: shard 2 of 2 over HTTP gives the
+/// in-process shard's report (so `twin merge` sees the same figures either way).
+#[test]
+fn a_shard_over_http_gives_the_in_process_shards_report() {
+    let shard = baoan_twin::Shard { index: 2, count: 2 };
+    let local = run_shard("3h", "shard-local", shard, None);
+    let served = serve(ClockMode::Caller, None);
+    let remote = run_shard("3h", "shard-http", shard, Some(spec(&served, None)));
+    assert_eq!(remote.report.stack, "http");
+    let grid_calls = remote.perf.stack.get("grid").map_or(0, |m| m.calls);
+    assert!(grid_calls > 0, "the shard's inspectors reported over HTTP");
+    assert!(
+        report_without_stack(&remote) == report_without_stack(&local),
+        "the shard's report over HTTP differs from the in-process shard's"
+    );
 }
 
 #[test]
