@@ -1,4 +1,5 @@
-//! The task table: tasks by id, stored in fixed-size chunks.
+//! An append-only table stored in fixed-size chunks: the grid's tasks by id, and the stack's
+//! audit log.
 //!
 //! A served stack takes reports for hours. A `Vec` of tasks doubles as it grows, and each
 //! doubling copies every task while the stack's lock is held: at a million tasks that is a pause
@@ -6,7 +7,7 @@
 //! Chunks never move once allocated, so appending costs the same at the ten-millionth task as at
 //! the first. Written here because it is thirty lines and needs nothing a crate would add.
 
-/// Tasks per chunk: 16,384 × a task's size is a few MiB, allocated once per chunk.
+/// Entries per chunk: 16,384 × a task's size is a few MiB, allocated once per chunk.
 const CHUNK: usize = 1 << 14;
 
 #[derive(Debug, Clone)]

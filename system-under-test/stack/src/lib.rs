@@ -11,7 +11,7 @@ use baoan_api::{Actor, AlertId, ApiError, Command, Envelope, Millis, Module, Out
 use baoan_block_data::BlockDataService;
 pub use baoan_cases::{CasesConfig, CasesService};
 use baoan_command::CommandService;
-use baoan_grid::GridService;
+use baoan_grid::{GridService, Table};
 pub use baoan_matcher::MatcherService;
 use serde::Serialize;
 
@@ -33,10 +33,13 @@ pub struct AuditEntry {
 ///
 /// Kept compact, because a full-volume day logs every one of 15 million searches: a fixed
 /// 32-byte record per call, with the rare texts (refusals, what a call did with personal data)
-/// in side tables and the commonest detail — a search that matched nothing — as a code.
+/// in side tables and the commonest detail — a search that matched nothing — as a code. The
+/// records sit in fixed-size chunks (the grid's `Table`), not a `Vec`: a `Vec` doubling at 2^20,
+/// 2^21 and 2^22 calls copied every record under the stack's lock, and a served stack answered
+/// nothing for 95, 179 and 340 ms (`twin soak` at 25,000 calls/s showed each pause).
 #[derive(Debug, Default)]
 pub struct AuditLog {
-    records: Vec<Record>,
+    records: Table<Record>,
     kinds: Vec<&'static str>,
     texts: Vec<String>,
     refused: u64,
