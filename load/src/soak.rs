@@ -90,9 +90,10 @@ pub struct SoakResult {
     pub server_rss_growth_bytes: Option<i64>,
     /// The same for the harness (it should stay flat: its memory is constant by design).
     pub harness_rss_growth_bytes: Option<i64>,
-    /// The server's growth per call it answered with success over the same span (bytes): the
-    /// stack keeps what it is sent (tasks, the audit log), so some growth per call is its
-    /// design; a figure that rises from one soak to the next, at the same rate, is a leak.
+    /// The server's growth per call it answered with success over the same span (bytes). The
+    /// stack keeps what it is sent (a report's task and key, the call's audit record: a few
+    /// hundred bytes), so some growth per call is its design; a figure well above that, or one
+    /// that rises as soaks get longer, points to a leak.
     pub server_rss_bytes_per_call: Option<f64>,
     /// Corrected p99 of the last interval minus that of the first interval after the warm-up.
     pub p99_drift_ms: Option<f64>,
