@@ -481,7 +481,7 @@ impl Stack for HttpStack {
             Some(speed) => (down_ms as f64 / speed).round() as u64,
             None => 500,
         }
-        .min(RESTART_MAX_DOWN_MS);
+        .min(baoan_server::ADMIN_RESTART_MAX_DOWN_MS);
         let body = Bytes::from(format!("{{\"down_ms\":{real_ms}}}"));
         match self.call(at, baoan_server::ADMIN_RESTART, None, body) {
             Ok(Ok(_)) => Ok(true),
@@ -490,9 +490,6 @@ impl Stack for HttpStack {
         }
     }
 }
-
-/// The longest a scenario's restart keeps a served stack down, in real milliseconds.
-pub const RESTART_MAX_DOWN_MS: u64 = 600_000;
 
 #[cfg(test)]
 mod tests {

@@ -60,6 +60,9 @@ pub const CLOCK_ADVANCE: &str = "/clock/advance";
 /// Where a gateway asks a journaled server to restart now (a scenario's `kind = "restart"`).
 pub const ADMIN_RESTART: &str = "/admin/restart";
 
+/// The longest `POST /admin/restart` may keep the server down (`down_ms`).
+pub const ADMIN_RESTART_MAX_DOWN_MS: u64 = 600_000;
+
 /// Where `twin serve` listens unless told otherwise: this machine only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -1054,14 +1057,17 @@ async fn admin_restart(State(app): State<Arc<AppState>>, request: Request) -> Re
             &app,
             request,
             "admin/restart",
-            r#"{"down_ms": <0 to 600000>}"#,
+            &format!(r#"{{"down_ms": <0 to {ADMIN_RESTART_MAX_DOWN_MS}>}}"#),
         )
         .await?;
-        if down_ms > 600_000 {
+        if down_ms > ADMIN_RESTART_MAX_DOWN_MS {
             return Err(HttpError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid",
-                format!("admin/restart: down_ms: expected 0 to 600000, got {down_ms}"),
+                format!(
+                    "admin/restart: down_ms: expected 0 to {ADMIN_RESTART_MAX_DOWN_MS}, got \
+                     {down_ms}"
+                ),
             )
             .with("field", "down_ms"));
         }

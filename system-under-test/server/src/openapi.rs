@@ -101,7 +101,7 @@ pub fn document() -> Value {
                 on the same address after `down_ms`, its stack replayed from the journal.",
             "requestBody": { "required": true, "content": { "application/json": {
                 "schema": { "type": "object", "required": ["down_ms"], "additionalProperties": false,
-                    "properties": { "down_ms": { "type": "integer", "minimum": 0, "maximum": 600000 } } },
+                    "properties": { "down_ms": { "type": "integer", "minimum": 0, "maximum": crate::ADMIN_RESTART_MAX_DOWN_MS } } },
                 "example": { "down_ms": 500 } } } },
             "responses": {
                 "200": { "description": "The restart is under way", "content": {
