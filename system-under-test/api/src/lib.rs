@@ -392,7 +392,32 @@ pub enum Module {
     Cases,
 }
 
+/// A module name that is not one of the stack's modules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown module `{name}`: expected one of grid, command, matcher, blocks, cases")]
+pub struct UnknownModule {
+    pub name: String,
+}
+
 impl Module {
+    /// Every module, in the order the stack lists them: each list of module names (fault
+    /// targets, routes, scenario strategies) derives from this one.
+    pub const ALL: [Module; 5] = [
+        Module::Grid,
+        Module::Command,
+        Module::Matcher,
+        Module::Blocks,
+        Module::Cases,
+    ];
+
+    /// The module named `name`; an unknown name is an error, never "every module".
+    pub fn parse(name: &str) -> Result<Module, UnknownModule> {
+        Module::ALL
+            .into_iter()
+            .find(|m| m.as_str() == name)
+            .ok_or_else(|| UnknownModule { name: name.into() })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Module::Grid => "grid",
@@ -932,6 +957,16 @@ pub trait Stack: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn module_names_parse_back_and_an_unknown_name_is_refused() {
+        for m in Module::ALL {
+            assert_eq!(Module::parse(m.as_str()), Ok(m));
+        }
+        let err = Module::parse("firesafety").unwrap_err();
+        assert!(err.to_string().contains("`firesafety`"), "{err}");
+        assert!(Module::parse("*").is_err(), "`*` is the fault plans' word, not a module");
+    }
 
     #[test]
     fn commands_round_trip_through_json_as_tagged_objects() {
