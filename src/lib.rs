@@ -14,11 +14,10 @@ use std::time::Instant;
 
 use baoan_api::{ApiError, Envelope, Millis, Outcome, Stack};
 
-use baoan_agents::blocks::{self, BlocksConfig, BlocksLoopPlugin};
-use baoan_agents::cameras::{self, MatcherConfig, MatcherLoopPlugin};
-use baoan_agents::cases::{self, CasesConfig, CasesLoopPlugin};
-use baoan_agents::command::{self, CommandConfig, CommandLoopPlugin, Placement};
-use baoan_agents::grid::{self, GridConfig, GridLoopPlugin};
+use baoan_agents::LoopOutcome;
+use baoan_agents::command::{self, CommandConfig, Placement};
+use baoan_agents::grid::GridConfig;
+use baoan_agents::registry::{self, LoopContext, LoopDef};
 use baoan_reports::{Report, evaluate, html};
 use baoan_scenarios::{Scenario, ScenarioError};
 use baoan_stack::InProcessStack;
@@ -204,16 +203,13 @@ pub struct Perf {
     pub transport: Option<baoan_load::TransportSummary>,
 }
 
-/// The keys of `Perf::stack` that split the stack's time by module; the others split it by
-/// command.
-const MODULES: [&str; 6] = [
-    "grid",
-    "command",
-    "matcher",
-    "blocks",
-    "cases",
-    "time_driven",
-];
+/// The key of `Perf::stack` for the stack's time-driven work; with the modules' names
+/// (`baoan_api::Module::ALL`) these keys split the stack's time, the others split it by command.
+const TIME_DRIVEN: &str = "time_driven";
+
+fn splits_by_module(key: &str) -> bool {
+    key == TIME_DRIVEN || baoan_api::Module::parse(key).is_ok()
+}
 
 /// Wall time the stack spent on each module's commands (and on its time-driven work).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -247,7 +243,7 @@ impl Stack for TimedStack {
         let t = Instant::now();
         let r = self.inner.advance(now);
         let mut times = self.times.lock().expect("not poisoned");
-        let m = times.entry("time_driven").or_default();
+        let m = times.entry(TIME_DRIVEN).or_default();
         m.calls += 1;
         m.seconds += t.elapsed().as_secs_f64();
         r
@@ -271,61 +267,68 @@ pub fn load_scenario(
     Ok(Scenario::load(file)?.with_overrides(seed, scale)?)
 }
 
-/// The Bevy app for a scenario: kernel, bridge to the stack, and the loops' plugins, with the
-/// schedule's ambiguity detection turned into an error so system order is always decided.
+/// The Bevy app for a scenario: kernel, bridge to the stack, and every loop of the registry the
+/// scenario runs, with the schedule's ambiguity detection turned into an error so system order is
+/// always decided. Returns the app and the loops installed, in registry order.
 pub fn build_app(
     scenario: &Scenario,
     twin: Twin,
     stack: StackBridge,
     journal: Journal,
     command: Option<(CommandConfig, Placement)>,
-) -> Result<App, RunError> {
-    let config = GridConfig::from_scenario(scenario, &twin.district).map_err(|problems| {
-        RunError::BadInput(
-            problems
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+) -> Result<(App, Vec<&'static dyn LoopDef>), RunError> {
     let mut app = App::new();
     app.add_plugins(KernelPlugin {
         tick_ms: scenario.tick.ms(),
         end_ms: scenario.duration.ms(),
         seed: scenario.seed,
+        loops: registry::loop_names(),
     })
     .add_plugins(BridgePlugin)
-    .insert_resource(PathFaults::new(&scenario.faults))
-    .insert_resource(twin)
-    .insert_resource(stack)
-    .insert_resource(journal)
-    .add_plugins(GridLoopPlugin { config });
-    if let Some((config, placement)) = command {
-        app.add_plugins(CommandLoopPlugin { config, placement });
+    .insert_resource(PathFaults::new(&scenario.faults));
+    let ctx = LoopContext {
+        scenario,
+        twin: &twin,
+        command: command.as_ref().map(|(c, _)| c),
+        placement: command.as_ref().map(|(_, p)| p),
+    };
+    let mut installed = Vec::new();
+    for l in registry::LOOPS.iter().copied().filter(|l| l.enabled(&ctx)) {
+        l.install(&mut app, &ctx).map_err(problems)?;
+        installed.push(l);
     }
-    if scenario.matcher.enabled {
-        app.add_plugins(MatcherLoopPlugin {
-            config: MatcherConfig::from_scenario(scenario),
-        });
-    }
-    if scenario.blocks.enabled {
-        app.add_plugins(BlocksLoopPlugin {
-            config: BlocksConfig::from_scenario(scenario),
-        });
-    }
-    if scenario.cases.enabled {
-        app.add_plugins(CasesLoopPlugin {
-            config: CasesConfig::from_scenario(scenario),
-        });
-    }
+    app.insert_resource(twin)
+        .insert_resource(stack)
+        .insert_resource(journal);
     app.edit_schedule(Update, |s| {
         s.set_build_settings(ScheduleBuildSettings {
             ambiguity_detection: LogLevel::Error,
             ..Default::default()
         });
     });
-    Ok(app)
+    Ok((app, installed))
+}
+
+/// Scenario problems, one a line, as bad input.
+fn problems(list: Vec<baoan_scenarios::Problem>) -> RunError {
+    RunError::BadInput(
+        list.iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// Each installed loop's end-of-run outcome, in registry order.
+fn finish_loops(
+    world: &mut bevy_ecs::world::World,
+    installed: &[&'static dyn LoopDef],
+    scenario: &Scenario,
+) -> Vec<(&'static str, LoopOutcome)> {
+    installed
+        .iter()
+        .map(|l| (l.name(), l.finish(world, scenario)))
+        .collect()
 }
 
 /// Run a scenario file on the in-process stack and write its folder.
@@ -458,7 +461,7 @@ pub fn run_scenario_on(
             scenario.matcher.dim as usize,
         ))),
     };
-    let mut app = build_app(
+    let (mut app, installed) = build_app(
         &scenario,
         twin,
         StackBridge::new(Box::new(TimedStack {
@@ -492,24 +495,7 @@ pub fn run_scenario_on(
     let simulate_s = sim_start.elapsed().as_secs_f64();
 
     let report_start = Instant::now();
-    let mut outcome = grid::finish(app.world_mut(), &scenario.output.map_metric);
-    // The matcher's report reads command's ledger for its leads' arrivals: it goes first.
-    let matcher_outcome = app
-        .world()
-        .contains_resource::<MatcherConfig>()
-        .then(|| cameras::finish(app.world_mut()));
-    let command_outcome = app
-        .world()
-        .contains_resource::<Placement>()
-        .then(|| command::finish(app.world_mut()));
-    let blocks_outcome = app
-        .world()
-        .contains_resource::<BlocksConfig>()
-        .then(|| blocks::finish(app.world_mut()));
-    let cases_outcome = app
-        .world()
-        .contains_resource::<CasesConfig>()
-        .then(|| cases::finish(app.world_mut()));
+    let parts = finish_loops(app.world_mut(), &installed, &scenario);
     // The report's own queries went to the stack too: a transport that failed on one spoils it.
     if let Some(stats) = &transport {
         transport_gave_out(&stats.lock().expect("not poisoned"), total_ms)?;
@@ -521,7 +507,7 @@ pub fn run_scenario_on(
     journal_result.map_err(RunError::Harness)?;
     let (stack_name, commands_sent) = {
         let b = app.world().resource::<StackBridge>();
-        (b.stack.name(), b.sent)
+        (b.stack_name(), b.sent())
     };
     let mut reproduce = format!(
         "twin run {} --seed {} --scale {}",
@@ -537,35 +523,23 @@ pub fn run_scenario_on(
     }
     let mut report = Report::new(&scenario, &stack_name, BUILD, reproduce);
     report.section("district", &counts);
-    report.section("grid", &outcome.section);
-    if !scenario.faults.is_empty() {
-        let faults = app.world().resource::<PathFaults>().summary();
-        outcome
-            .metrics
-            .set("faults.calls_held", faults.calls_held as f64);
-        outcome
-            .metrics
-            .set("faults.pending_at_end", faults.pending_at_end as f64);
-        outcome
-            .metrics
-            .set("faults.delay_max_s", faults.delay_max_s);
-        report.section("faults", &faults);
-    }
-    let mut sections = vec![counts.html_section(), outcome.html];
-    let mut invariants = outcome.invariants;
-    for (name, part) in [
-        ("command", command_outcome),
-        ("matcher", matcher_outcome),
-        ("blocks", blocks_outcome),
-        ("cases", cases_outcome),
-    ] {
-        let Some(part) = part else { continue };
+    let mut metrics = baoan_reports::Metrics::default();
+    let mut sections = vec![counts.html_section()];
+    let mut invariants = Vec::new();
+    for (name, part) in parts {
         report.section(name, &part.section);
         sections.push(part.html);
         invariants.extend(part.invariants);
-        outcome.metrics.merge(part.metrics);
+        metrics.merge(part.metrics);
     }
-    let slos = evaluate(&scenario.slos, &outcome.metrics);
+    if !scenario.faults.is_empty() {
+        let faults = app.world().resource::<PathFaults>().summary();
+        metrics.set("faults.calls_held", faults.calls_held as f64);
+        metrics.set("faults.pending_at_end", faults.pending_at_end as f64);
+        metrics.set("faults.delay_max_s", faults.delay_max_s);
+        report.section("faults", &faults);
+    }
+    let slos = evaluate(&scenario.slos, &metrics);
     report.conclude(slos, invariants);
     let write = |name: &str, text: &str| {
         std::fs::write(out_dir.join(name), text)
@@ -575,7 +549,7 @@ pub fn run_scenario_on(
     let metrics_file = MetricsFile {
         shard: opts.shard,
         scenario_toml,
-        metrics: outcome.metrics.data(),
+        metrics: metrics.data(),
     };
     write(
         "metrics.json",
@@ -608,7 +582,7 @@ pub fn run_scenario_on(
         twin_s: simulate_s
             - stack
                 .iter()
-                .filter(|(k, _)| MODULES.contains(k))
+                .filter(|(k, _)| splits_by_module(k))
                 .map(|(_, m)| m.seconds)
                 .sum::<f64>(),
         stack,

@@ -13,6 +13,8 @@ pub mod cameras;
 pub mod cases;
 pub mod command;
 pub mod grid;
+pub mod handoff;
+pub mod registry;
 
 /// What a loop hands the run when it ends: its report section, its part of index.html, the
 /// invariants it checked and its metrics for the SLOs.

@@ -9,10 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use baoan_api::{ApiError, Envelope, Millis, Module, Outcome, Stack};
+use baoan_api::{Actor, ApiError, Command, Envelope, Millis, Module, Outcome, Stack};
 use baoan_scenarios::{Fault, FaultKind};
 use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
+use bevy_ecs::system::{SystemParam, SystemState};
 use serde::Serialize;
 
 use crate::kernel::{Journal, SimClock, SimSet};
@@ -44,7 +45,9 @@ pub struct Refused {
     pub client_ref: u64,
 }
 
-/// The stack under test.
+/// The stack under test, reachable only through this file: every call is journaled, counted and
+/// passes the scenario's faults, whether an actor sends it during a tick (`ToStack`) or a loop
+/// makes it before the first tick or after the last (`StackDoor::call`).
 #[derive(Resource)]
 pub struct StackBridge {
     pub stack: Box<dyn Stack>,
@@ -61,6 +64,130 @@ impl StackBridge {
             refused: 0,
             outcomes: 0,
         }
+    }
+
+    /// The stack's short name, for the report (`in-process`, a URL).
+    pub fn stack_name(&self) -> String {
+        self.stack.name()
+    }
+
+    /// Calls carried to the stack so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Calls the stack refused so far.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Outcomes the stack returned so far (answers and time-driven work).
+    pub fn outcomes(&self) -> u64 {
+        self.outcomes
+    }
+}
+
+/// The door to the stack for calls outside a tick's flow: a loop's set-up before the first tick
+/// (directories, the address library, the watchlist) and the report's queries after the last.
+#[derive(SystemParam)]
+pub struct StackDoor<'w> {
+    bridge: ResMut<'w, StackBridge>,
+    journal: ResMut<'w, Journal>,
+    faults: ResMut<'w, PathFaults>,
+}
+
+impl StackDoor<'_> {
+    /// Carries one call made at `at`, as an actor's call would be: journaled with its answer,
+    /// counted, and subject to the scenario's faults. Nothing can wait outside the ticks, so a
+    /// call a fault window would hold is refused instead (and counted as refused); added latency
+    /// is counted and the call delivered.
+    pub fn call(
+        &mut self,
+        at: Millis,
+        actor: Actor,
+        command: Command,
+        client_ref: u64,
+    ) -> Result<Vec<Outcome>, ApiError> {
+        call_outside_ticks(
+            &mut self.bridge,
+            &mut self.journal,
+            &mut self.faults,
+            at,
+            ToStack {
+                envelope: Envelope {
+                    actor,
+                    sent_at: at,
+                    command,
+                },
+                client_ref,
+            },
+        )
+    }
+
+    /// Writes a line to the run's journal (what a set-up call summarised, for one).
+    pub fn record<T: Serialize>(&mut self, at: Millis, kind: &str, data: &T) {
+        self.journal.record(at, kind, data);
+    }
+
+    /// `call` from the end of a run, with the world in hand.
+    pub fn call_in_world(
+        world: &mut World,
+        at: Millis,
+        actor: Actor,
+        command: Command,
+        client_ref: u64,
+    ) -> Result<Vec<Outcome>, ApiError> {
+        let mut state: SystemState<StackDoor> = SystemState::new(world);
+        let mut door = state
+            .get_mut(world)
+            .expect("a run's world holds the bridge, the journal and the faults");
+        door.call(at, actor, command, client_ref)
+    }
+}
+
+fn call_outside_ticks(
+    bridge: &mut StackBridge,
+    journal: &mut Journal,
+    faults: &mut PathFaults,
+    at: Millis,
+    call: ToStack,
+) -> Result<Vec<Outcome>, ApiError> {
+    let module = call.envelope.command.module();
+    if let Verdict::Hold {
+        until,
+        refused: true,
+    } = faults.decide(module, at, false)
+    {
+        let error = ApiError::Refused {
+            what: "call".into(),
+            id: call.envelope.command.kind().into(),
+            problem: format!(
+                "held by the scenario's fault window on {} until {until} ms; a call outside \
+                 the run's ticks cannot wait",
+                module.as_str()
+            ),
+        };
+        bridge.sent += 1;
+        bridge.refused += 1;
+        journal.record(at, "refused", &Refusal { client_ref: call.client_ref, error: &error });
+        return Err(error);
+    }
+    let mut answered = Ok(Vec::new());
+    let mut refusals = Vec::new();
+    Carry {
+        bridge,
+        journal,
+        outcomes: &mut |o: FromStack| {
+            if let Ok(list) = &mut answered {
+                list.push(o.outcome);
+            }
+        },
+        refusals: &mut |r: Refused| refusals.push(r.error),
+    }
+    .deliver(&call, at);
+    match refusals.pop() {
+        Some(error) => Err(error),
+        None => answered,
     }
 }
 
@@ -93,7 +220,7 @@ struct Window {
     delay_ms: Millis,
     /// Calls that fell in an errors window, for spreading its share evenly.
     seen: u64,
-    refused: u64,
+    pub refused: u64,
     delayed: u64,
     /// A restart window: what the stack said when asked to restart (once, at the start).
     restart: Option<Result<bool, String>>,
@@ -318,15 +445,15 @@ impl PathFaults {
     }
 }
 
-/// Where a delivered call's answer goes.
-struct Carry<'a, 'o, 'r> {
+/// Where a delivered call's answer goes: the actors' messages during a tick, the caller outside.
+struct Carry<'a> {
     bridge: &'a mut StackBridge,
     journal: &'a mut Journal,
-    outcomes: &'a mut MessageWriter<'o, FromStack>,
-    refusals: &'a mut MessageWriter<'r, Refused>,
+    outcomes: &'a mut dyn FnMut(FromStack),
+    refusals: &'a mut dyn FnMut(Refused),
 }
 
-impl Carry<'_, '_, '_> {
+impl Carry<'_> {
     /// Sends one call, sent by its actor at `sent_at`, to the stack and hands back its outcomes
     /// or its refusal.
     fn deliver(&mut self, cmd: &ToStack, sent_at: Millis) {
@@ -351,7 +478,7 @@ impl Carry<'_, '_, '_> {
                             outcome: &outcome,
                         },
                     );
-                    self.outcomes.write(FromStack {
+                    (self.outcomes)(FromStack {
                         at: cmd.envelope.sent_at,
                         sent_at,
                         outcome,
@@ -369,7 +496,7 @@ impl Carry<'_, '_, '_> {
                         error: &error,
                     },
                 );
-                self.refusals.write(Refused {
+                (self.refusals)(Refused {
                     envelope: cmd.envelope.clone(),
                     error,
                     client_ref: cmd.client_ref,
@@ -409,61 +536,69 @@ fn carry_commands(
     let mut batch: Vec<&ToStack> = incoming.read().collect();
     // Stable: commands sent at the same millisecond keep the order the actors wrote them in.
     batch.sort_by_key(|c| c.envelope.sent_at);
-    let mut out = Carry {
-        bridge: &mut bridge,
-        journal: &mut journal,
-        outcomes: &mut outcomes,
-        refusals: &mut refusals,
-    };
-    if faults.quiet(clock.now_ms, clock.tick_end()) {
-        for cmd in batch {
-            out.deliver(cmd, cmd.envelope.sent_at);
-        }
-    } else {
-        faults.restart_due(&mut *out.bridge.stack, out.journal, clock.tick_end());
-        // Every call goes through the queue, so held and new calls reach the stack in the
-        // order of the time they are due.
-        for cmd in batch {
-            let at = cmd.envelope.sent_at;
-            faults.push(
-                at,
-                Held {
-                    command: cmd.clone(),
-                    first_at: at,
-                    delayed: false,
-                    counted: false,
-                },
-            );
-        }
-        while let Some((due, mut held)) = faults.pop_before(clock.tick_end()) {
-            let at = due.max(held.command.envelope.sent_at);
-            held.command.envelope.sent_at = at;
-            let module = held.command.envelope.command.module();
-            match faults.decide(module, at, held.delayed) {
-                Verdict::Pass => {
-                    if held.counted {
-                        let waited = at - held.first_at;
-                        faults.delay_total_ms += waited;
-                        faults.delay_max_ms = faults.delay_max_ms.max(waited);
+    {
+        let mut to_actors = |o| {
+            outcomes.write(o);
+        };
+        let mut refused_to_actors = |r| {
+            refusals.write(r);
+        };
+        let mut out = Carry {
+            bridge: &mut bridge,
+            journal: &mut journal,
+            outcomes: &mut to_actors,
+            refusals: &mut refused_to_actors,
+        };
+        if faults.quiet(clock.now_ms, clock.tick_end()) {
+            for cmd in batch {
+                out.deliver(cmd, cmd.envelope.sent_at);
+            }
+        } else {
+            faults.restart_due(&mut *out.bridge.stack, out.journal, clock.tick_end());
+            // Every call goes through the queue, so held and new calls reach the stack in the
+            // order of the time they are due.
+            for cmd in batch {
+                let at = cmd.envelope.sent_at;
+                faults.push(
+                    at,
+                    Held {
+                        command: cmd.clone(),
+                        first_at: at,
+                        delayed: false,
+                        counted: false,
+                    },
+                );
+            }
+            while let Some((due, mut held)) = faults.pop_before(clock.tick_end()) {
+                let at = due.max(held.command.envelope.sent_at);
+                held.command.envelope.sent_at = at;
+                let module = held.command.envelope.command.module();
+                match faults.decide(module, at, held.delayed) {
+                    Verdict::Pass => {
+                        if held.counted {
+                            let waited = at - held.first_at;
+                            faults.delay_total_ms += waited;
+                            faults.delay_max_ms = faults.delay_max_ms.max(waited);
+                        }
+                        out.deliver(&held.command, held.first_at);
                     }
-                    out.deliver(&held.command, held.first_at);
-                }
-                Verdict::Hold { until, refused } => {
-                    out.journal.record(
-                        at,
-                        "held",
-                        &serde_json::json!({
-                            "client_ref": held.command.client_ref,
-                            "until": until,
-                            "refused": refused,
-                        }),
-                    );
-                    if !held.counted {
-                        held.counted = true;
-                        faults.calls_held += 1;
+                    Verdict::Hold { until, refused } => {
+                        out.journal.record(
+                            at,
+                            "held",
+                            &serde_json::json!({
+                                "client_ref": held.command.client_ref,
+                                "until": until,
+                                "refused": refused,
+                            }),
+                        );
+                        if !held.counted {
+                            held.counted = true;
+                            faults.calls_held += 1;
+                        }
+                        held.delayed |= !refused;
+                        faults.push(until, held);
                     }
-                    held.delayed |= !refused;
-                    faults.push(until, held);
                 }
             }
         }

@@ -53,15 +53,41 @@ pub fn hour_of_day(ms: u64) -> usize {
 }
 
 /// The order every tick runs in: what arrived (outcomes, due actions) → what actors do → the
-/// bridge carries their commands to the stack → recording → the clock moves on.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+/// bridge carries their commands to the stack → the loops hear the answers to them and hand work
+/// to other loops → ledgers fold in answers and hand-offs → the clock moves on.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SimSet {
     Inputs,
     Agents,
     Bridge,
+    Hear,
     Record,
     Advance,
 }
+
+impl SimSet {
+    /// The stages in which loops run systems, each holding one `LoopSet` per loop in the chain.
+    pub const LOOP_STAGES: [SimSet; 4] = [SimSet::Inputs, SimSet::Agents, SimSet::Hear, SimSet::Record];
+}
+
+/// One loop's systems in one stage. The kernel chains the loops' sets in every stage in the
+/// order the loop registry gives (`KernelPlugin::loops`), so no plugin orders itself against
+/// another loop's systems: a loop names only its own set, `LoopSet::new(NAME, stage)`.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LoopSet {
+    pub loop_name: &'static str,
+    pub stage: SimSet,
+}
+
+impl LoopSet {
+    pub const fn new(loop_name: &'static str, stage: SimSet) -> LoopSet {
+        LoopSet { loop_name, stage }
+    }
+}
+
+/// The loops the kernel chains, by name, in their fixed order.
+#[derive(Resource, Debug, Clone, Default)]
+pub struct LoopOrder(pub Vec<&'static str>);
 
 /// The run's named random streams, as a resource.
 #[derive(Resource, Debug, Clone, Copy)]
@@ -219,6 +245,8 @@ pub struct KernelPlugin {
     pub tick_ms: u64,
     pub end_ms: u64,
     pub seed: u64,
+    /// The loops' names in the order their systems run within each stage.
+    pub loops: Vec<&'static str>,
 }
 
 impl Plugin for KernelPlugin {
@@ -232,12 +260,25 @@ impl Plugin for KernelPlugin {
                     SimSet::Inputs,
                     SimSet::Agents,
                     SimSet::Bridge,
+                    SimSet::Hear,
                     SimSet::Record,
                     SimSet::Advance,
                 )
                     .chain(),
             )
+            .insert_resource(LoopOrder(self.loops.clone()))
             .add_systems(Update, advance_clock.in_set(SimSet::Advance));
+        for stage in SimSet::LOOP_STAGES {
+            for name in &self.loops {
+                app.configure_sets(Update, LoopSet::new(name, stage).in_set(stage));
+            }
+            for pair in self.loops.windows(2) {
+                app.configure_sets(
+                    Update,
+                    LoopSet::new(pair[0], stage).before(LoopSet::new(pair[1], stage)),
+                );
+            }
+        }
     }
 }
 
@@ -273,6 +314,47 @@ mod tests {
         }
     }
 
+    #[derive(Resource, Default)]
+    struct Ran(Vec<&'static str>);
+
+    #[test]
+    fn loops_run_in_the_kernels_order_in_every_stage_whatever_order_they_were_added_in() {
+        let mut app = App::new();
+        app.add_plugins(KernelPlugin {
+            tick_ms: 1000,
+            end_ms: 2000,
+            seed: 1,
+            loops: vec!["first", "second"],
+        })
+        .init_resource::<Ran>();
+        // Added second-first and record-first: the kernel's sets decide, not registration.
+        app.add_systems(
+            Update,
+            (|mut r: ResMut<Ran>| r.0.push("second/record"))
+                .in_set(LoopSet::new("second", SimSet::Record)),
+        )
+        .add_systems(
+            Update,
+            (|mut r: ResMut<Ran>| r.0.push("first/record"))
+                .in_set(LoopSet::new("first", SimSet::Record)),
+        )
+        .add_systems(
+            Update,
+            (|mut r: ResMut<Ran>| r.0.push("second/agents"))
+                .in_set(LoopSet::new("second", SimSet::Agents)),
+        )
+        .add_systems(
+            Update,
+            (|mut r: ResMut<Ran>| r.0.push("first/agents"))
+                .in_set(LoopSet::new("first", SimSet::Agents)),
+        );
+        app.update();
+        assert_eq!(
+            app.world().resource::<Ran>().0,
+            ["first/agents", "second/agents", "first/record", "second/record"]
+        );
+    }
+
     #[test]
     fn a_simulated_day_at_one_second_ticks_is_86_400_updates_and_one_day() {
         let mut app = App::new();
@@ -280,6 +362,7 @@ mod tests {
             tick_ms: 1000,
             end_ms: 86_400_000,
             seed: 1,
+            loops: Vec::new(),
         });
         let mut updates = 0;
         while !app.world().resource::<SimClock>().finished() {

@@ -4,6 +4,7 @@
 //! live, so the report measures the platform's linkage exactly.
 
 pub mod feeds;
+mod definition;
 mod record;
 
 use std::collections::HashMap;
@@ -13,14 +14,20 @@ use baoan_api::{Actor, Command, Envelope, Outcome, PersonId, Role};
 use baoan_scenarios::{BlocksLoop, Scenario};
 use baoan_world::Twin;
 use baoan_world::bridge::{StackBridge, ToStack};
-use baoan_world::kernel::{Agenda, Journal, SimClock, SimSet, Streams};
+use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
 
+pub use definition::{Definition, NAME};
 pub use record::{BlocksLedger, BlocksOutcome, finish};
+
+/// The block-data loop's systems in one stage of a tick, in the kernel's chain of loops.
+fn step(stage: SimSet) -> LoopSet {
+    LoopSet::new(NAME, stage)
+}
 
 use crate::staff;
 use feeds::{Entity, Feeds};
@@ -29,8 +36,8 @@ use feeds::{Entity, Feeds};
 pub const BATCH: usize = 10_000;
 
 /// client_ref tags of the block loop's commands.
-pub const TAG_BATCH: u64 = 32 << 56;
-pub const TAG_FINDING: u64 = 33 << 56;
+pub const TAG_BATCH: u64 = crate::registry::tags::BLOCKS.tag(0);
+pub const TAG_FINDING: u64 = crate::registry::tags::BLOCKS.tag(1);
 
 /// Mean time from a conflict to the inspector's visit, in working hours.
 const VISIT_MEAN_MS: f64 = 3.0 * 3_600_000.0;
@@ -92,12 +99,9 @@ impl Plugin for BlocksLoopPlugin {
             .add_systems(Startup, load_feeds)
             .add_systems(
                 Update,
-                act.in_set(SimSet::Agents)
-                    .after(crate::grid::GridStep::Resolvers)
-                    .after(crate::command::CommandAgents)
-                    .after(crate::cameras::MatcherAgents),
+                act.in_set(step(SimSet::Agents)),
             )
-            .add_systems(Update, record::hear.in_set(SimSet::Record));
+            .add_systems(Update, record::hear.in_set(step(SimSet::Record)));
     }
 }
 

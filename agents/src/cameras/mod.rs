@@ -11,6 +11,7 @@
 //! always go. The harness also scores some searches itself, for the DET curve and to hold the
 //! stack's answers against.
 
+mod definition;
 mod record;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -25,22 +26,23 @@ use baoan_scenarios::Scenario;
 use baoan_world::Twin;
 use baoan_world::bridge::{StackBridge, ToStack};
 use baoan_world::geography::apportion;
-use baoan_world::kernel::{Agenda, Journal, SimClock, SimSet, Streams};
+use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Binomial, Distribution, LogNormal, Poisson};
 
+pub use definition::{Definition, NAME};
 pub use record::{MatcherLedger, MatcherOutcome, finish};
 
-use crate::command::{CommandLedger, Emergencies, Placement};
+use crate::command::{CommandLedger, Emergencies};
 use crate::staff;
 
 /// client_ref tags of the matcher loop's commands (distinct from command's).
-pub const TAG_SIGHTING: u64 = 16 << 56;
-pub const TAG_REVIEW: u64 = 17 << 56;
-pub const TAG_SETUP: u64 = 18 << 56;
+pub const TAG_SIGHTING: u64 = crate::registry::tags::MATCHER.tag(0);
+pub const TAG_REVIEW: u64 = crate::registry::tags::MATCHER.tag(1);
+pub const TAG_SETUP: u64 = crate::registry::tags::MATCHER.tag(2);
 
 /// Identity numbers of people who are not residents: visitors, and listed people who never
 /// come to the district. Residents' identity numbers are their index.
@@ -171,6 +173,9 @@ fn group_of(age: u8, male: bool) -> usize {
 /// The matcher loop's settings, resolved against the district.
 #[derive(Resource, Debug, Clone)]
 pub struct MatcherConfig {
+    /// Which grids are key areas (from command's placement), where face points are sited by
+    /// residents; `None` (command off): every grid by residents.
+    pub key_area_grid: Option<Vec<bool>>,
     pub face_points: usize,
     pub channels: usize,
     pub lookouts: usize,
@@ -255,6 +260,7 @@ impl MatcherConfig {
             m.noise_scale * band * sex
         });
         MatcherConfig {
+            key_area_grid: None,
             face_points: scaled(m.face_points),
             channels: scaled(m.channels),
             lookouts: scaled(m.lookouts),
@@ -476,13 +482,10 @@ pub struct MatcherLoopPlugin {
     pub config: MatcherConfig,
 }
 
-/// Systems of the matcher loop, for other loops to order against.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MatcherHear;
-
-/// The matcher loop's actors (cameras, reviewers), for other loops to order against.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MatcherAgents;
+/// The matcher loop's systems in one stage of a tick, in the kernel's chain of loops.
+fn step(stage: SimSet) -> LoopSet {
+    LoopSet::new(NAME, stage)
+}
 
 impl Plugin for MatcherLoopPlugin {
     fn build(&self, app: &mut App) {
@@ -497,17 +500,12 @@ impl Plugin for MatcherLoopPlugin {
                 Update,
                 (sightings_arise, act)
                     .chain()
-                    .in_set(SimSet::Agents)
-                    .in_set(MatcherAgents)
-                    .after(crate::grid::GridStep::Resolvers)
-                    .after(crate::command::CommandAgents),
+                    .in_set(step(SimSet::Agents)),
             )
             .add_systems(
                 Update,
                 record::hear
-                    .in_set(SimSet::Record)
-                    .in_set(MatcherHear)
-                    .before(crate::command::take_outcomes),
+                    .in_set(step(SimSet::Hear)),
             );
     }
 }
@@ -524,7 +522,6 @@ fn site_cameras(
     twin: Res<Twin>,
     config: Res<MatcherConfig>,
     streams: Res<Streams>,
-    placement: Option<Res<Placement>>,
     mut cameras: ResMut<Cameras>,
     mut journal: ResMut<Journal>,
 ) {
@@ -546,9 +543,8 @@ fn site_cameras(
             commercial[b.grid as usize] += 1.0;
         }
     }
-    let key_area: Vec<f64> = match &placement {
-        Some(p) => p
-            .key_area_grid
+    let key_area: Vec<f64> = match &config.key_area_grid {
+        Some(key_area_grid) => key_area_grid
             .iter()
             .zip(&residents)
             .map(|(&k, r)| if k { *r } else { 0.0 })

@@ -15,6 +15,7 @@
 //! - **Care.** Residents in community care are visited by their community's care workers, each
 //!   with a day's capacity; needs found become services.
 
+mod definition;
 pub mod record;
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,7 +30,7 @@ use baoan_scenarios::{CasesLoop, Scenario};
 use baoan_world::Twin;
 use baoan_world::bridge::{FromStack, Refused, StackBridge, ToStack};
 use baoan_world::ids;
-use baoan_world::kernel::{Agenda, SimClock, SimSet, Streams};
+use baoan_world::kernel::{Agenda, LoopSet, SimClock, SimSet, Streams};
 use baoan_world::population::BuildingKind;
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
@@ -37,17 +38,23 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, LogNormal, Poisson};
 
+pub use definition::{Definition, NAME};
 pub use record::{CasesLedger, CasesOutcome, finish};
+
+/// The cases loops' systems in one stage of a tick, in the kernel's chain of loops.
+fn step(stage: SimSet) -> LoopSet {
+    LoopSet::new(NAME, stage)
+}
 
 use crate::staff;
 
 /// client_ref tags of the cases loops' commands.
-pub const TAG_CASE: u64 = 40 << 56;
-pub const TAG_ACTION: u64 = 41 << 56;
-pub const TAG_CREDIT: u64 = 42 << 56;
-pub const TAG_REGISTRATION: u64 = 43 << 56;
-pub const TAG_CARE: u64 = 44 << 56;
-pub const TAG_OTHER: u64 = 45 << 56;
+pub const TAG_CASE: u64 = crate::registry::tags::CASES.tag(0);
+pub const TAG_ACTION: u64 = crate::registry::tags::CASES.tag(1);
+pub const TAG_CREDIT: u64 = crate::registry::tags::CASES.tag(2);
+pub const TAG_REGISTRATION: u64 = crate::registry::tags::CASES.tag(3);
+pub const TAG_CARE: u64 = crate::registry::tags::CASES.tag(4);
+pub const TAG_OTHER: u64 = crate::registry::tags::CASES.tag(5);
 
 /// Event refs of breaches of protection orders, clear of the courts' other records.
 const BREACH_REF_BASE: u64 = 1 << 40;
@@ -314,16 +321,11 @@ impl Plugin for CasesLoopPlugin {
             .add_systems(Startup, setup)
             .add_systems(
                 Update,
-                act.in_set(SimSet::Agents)
-                    .after(crate::grid::GridStep::Resolvers)
-                    .after(crate::command::CommandAgents)
-                    .after(crate::cameras::MatcherAgents)
-                    .after(crate::blocks::act),
+                act.in_set(step(SimSet::Agents)),
             )
             .add_systems(
                 Update,
-                hear.in_set(SimSet::Record)
-                    .before(crate::command::record::take_outcomes),
+                hear.in_set(step(SimSet::Hear)),
             );
     }
 }

@@ -3,6 +3,7 @@
 //! the 161 posts of the 92 key areas and on patrol — and the departments' crews at their
 //! stations. Units move on the twin's travel times, slowed or cut off by disruptions.
 
+mod definition;
 mod place;
 pub mod record;
 
@@ -15,7 +16,7 @@ use baoan_api::{
 };
 use baoan_scenarios::{Problem, Scenario};
 use baoan_world::bridge::{FromStack, StackBridge, ToStack};
-use baoan_world::kernel::{Agenda, Journal, SimClock, SimSet, Streams, hour_of_day};
+use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams, hour_of_day};
 use baoan_world::{Mode, Twin, data};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
@@ -24,20 +25,22 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Poisson};
 
+pub use definition::{Definition, NAME};
 pub use place::{Placement, UnitSpec, place, read_posts_csv};
 pub use record::{CommandLedger, CommandOutcome, finish, take_outcomes};
 
+use crate::handoff::{LeadProgress, PoliceLead};
 use crate::staff;
 
 /// Share of emergencies in working hours that the grid's inspector reports rather than a caller.
 pub const INSPECTOR_REPORTED_SHARE: f64 = 0.15;
 
 /// client_ref tags, so the ledger knows which command an outcome answers.
-pub const TAG_REPORT: u64 = 1 << 56;
-pub const TAG_DECLINE: u64 = 2 << 56;
-pub const TAG_AVAILABLE: u64 = 3 << 56;
-pub const TAG_OTHER: u64 = 4 << 56;
-pub const TAG_MASK: u64 = 0xFF << 56;
+pub const TAG_REPORT: u64 = crate::registry::tags::COMMAND.tag(0);
+pub const TAG_DECLINE: u64 = crate::registry::tags::COMMAND.tag(1);
+pub const TAG_AVAILABLE: u64 = crate::registry::tags::COMMAND.tag(2);
+pub const TAG_OTHER: u64 = crate::registry::tags::COMMAND.tag(3);
+pub use crate::registry::TAG_MASK;
 
 /// A command surge resolved against the district.
 #[derive(Debug, Clone)]
@@ -282,6 +285,42 @@ pub(crate) fn expect_police(
     }
 }
 
+/// Other loops' calls for police, folded in before this tick's outcomes are: the incident the
+/// stack opens for a lead finds its truth waiting.
+fn take_police_leads(
+    mut leads: MessageReader<PoliceLead>,
+    mut em: ResMut<Emergencies>,
+    mut ledger: ResMut<CommandLedger>,
+) {
+    for lead in leads.read() {
+        match *lead {
+            PoliceLead::Expected {
+                key,
+                grid,
+                x,
+                y,
+                occurred_at,
+            } => {
+                em.truth.insert(
+                    key,
+                    Truth {
+                        kind: baoan_api::WATCHLIST_LEAD,
+                        severity: baoan_api::emergency::Severity::IV,
+                        grid,
+                        x,
+                        y,
+                        occurred_at,
+                    },
+                );
+            }
+            PoliceLead::Withdrawn { key } => {
+                em.truth.remove(&key);
+            }
+        }
+        ledger.police_lead(lead);
+    }
+}
+
 /// What the twin knows of each emergency (the truth, and the ids the stack gave it).
 #[derive(Resource, Default)]
 pub struct Emergencies {
@@ -304,9 +343,10 @@ pub struct Truth {
     pub occurred_at: u64,
 }
 
-/// The command loop's actors, for other loops to order against.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CommandAgents;
+/// The command loop's systems in one stage of a tick, in the kernel's chain of loops.
+fn step(stage: SimSet) -> LoopSet {
+    LoopSet::new(NAME, stage)
+}
 
 pub struct CommandLoopPlugin {
     pub config: CommandConfig,
@@ -321,17 +361,22 @@ impl Plugin for CommandLoopPlugin {
             .init_resource::<CommandLedger>()
             .init_resource::<Units>()
             .init_resource::<Agenda<CommandAction>>()
+            .add_message::<PoliceLead>()
+            .add_message::<LeadProgress>()
             .add_systems(Startup, (spawn_units, load_command_directory).chain())
-            .add_systems(Update, hear_outcomes.in_set(SimSet::Inputs))
+            .add_systems(Update, hear_outcomes.in_set(step(SimSet::Inputs)))
             .add_systems(
                 Update,
                 (emergencies_arise, act)
                     .chain()
-                    .in_set(SimSet::Agents)
-                    .in_set(CommandAgents)
-                    .after(crate::grid::GridStep::Resolvers),
+                    .in_set(step(SimSet::Agents)),
             )
-            .add_systems(Update, record::take_outcomes.in_set(SimSet::Record));
+            .add_systems(
+                Update,
+                (take_police_leads, record::take_outcomes)
+                    .chain()
+                    .in_set(step(SimSet::Record)),
+            );
     }
 }
 
@@ -738,6 +783,7 @@ fn act(
     mut journal: ResMut<Journal>,
     mut agenda: ResMut<Agenda<CommandAction>>,
     mut out: MessageWriter<ToStack>,
+    mut progress: MessageWriter<LeadProgress>,
 ) {
     let em = &mut *em;
     let responder = |u: UnitId| Actor {
@@ -831,7 +877,9 @@ fn act(
                 let class = people
                     .get(units.entities[unit.0 as usize - 1])
                     .map_or(UnitClass::Volunteer, |u| u.spec.class);
-                ledger.arrived(incident, unit, class, at);
+                if let Some(p) = ledger.arrived(incident, unit, class, at) {
+                    progress.write(p);
+                }
                 out.write(ToStack {
                     envelope: Envelope {
                         actor: responder(unit),

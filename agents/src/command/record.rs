@@ -16,6 +16,17 @@ use bevy_ecs::prelude::*;
 use serde::Serialize;
 
 use super::{CommandConfig, Emergencies, Placement, TAG_AVAILABLE, TAG_MASK, Unit};
+use crate::handoff::{LeadProgress, PoliceLead};
+
+impl Rec {
+    fn lead_progress(&self, key: u64) -> LeadProgress {
+        LeadProgress {
+            key,
+            dispatched_at: self.dispatched_at,
+            police_arrived_at: self.first_arrival[class_index(UnitClass::Police)],
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 struct Rec {
@@ -154,18 +165,37 @@ impl CommandLedger {
         self.recs.get_mut(key)
     }
 
-    pub fn arrived(&mut self, incident: IncidentId, unit: UnitId, class: UnitClass, at: u64) {
+    /// A unit reached its incident; when it is the first police unit at a lead, the lead's
+    /// progress for the loop that raised it.
+    pub fn arrived(
+        &mut self,
+        incident: IncidentId,
+        unit: UnitId,
+        class: UnitClass,
+        at: u64,
+    ) -> Option<LeadProgress> {
         if let Some(&(on, dispatched)) = self.unit_on.get(&unit)
             && on == incident
             && at < dispatched
         {
             self.arrival_before_dispatch += 1;
         }
-        if let Some(r) = self.rec(incident) {
-            let slot = &mut r.first_arrival[class_index(class)];
-            if slot.is_none() {
-                *slot = Some(at);
-            }
+        let key = *self.by_incident.get(&incident)?;
+        let r = self.recs.get_mut(&key)?;
+        let slot = &mut r.first_arrival[class_index(class)];
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(at);
+        (r.lead && class == UnitClass::Police).then(|| r.lead_progress(key))
+    }
+
+    /// Another loop expects the stack to open an incident under `key` (police needed), or no
+    /// longer does.
+    pub fn police_lead(&mut self, lead: &PoliceLead) {
+        match *lead {
+            PoliceLead::Expected { key, grid, .. } => self.expect_lead(key, grid),
+            PoliceLead::Withdrawn { key } => self.drop_lead(key),
         }
     }
 
@@ -235,6 +265,7 @@ pub fn take_outcomes(
     mut em: ResMut<Emergencies>,
     mut outcomes: MessageReader<FromStack>,
     mut refusals: MessageReader<Refused>,
+    mut progress: MessageWriter<LeadProgress>,
 ) {
     let ledger = &mut *ledger;
     if ledger.by_grid.is_empty() {
@@ -279,6 +310,7 @@ pub fn take_outcomes(
                 ledger.unit_on.insert(*unit, (*incident, msg.at));
                 let at = msg.at;
                 let mut first = None;
+                let key = ledger.by_incident.get(incident).copied();
                 if let Some(r) = ledger.rec(*incident) {
                     r.outstanding += 1;
                     if from_queue {
@@ -287,6 +319,9 @@ pub fn take_outcomes(
                     if r.dispatched_at.is_none() {
                         r.dispatched_at = Some(at);
                         first = r.called_at.map(|c| at.saturating_sub(c));
+                        if r.lead {
+                            progress.write(r.lead_progress(key.expect("found by it")));
+                        }
                     }
                 }
                 if let Some(ms) = first {

@@ -5,6 +5,7 @@ mod inspectors;
 mod record;
 mod resolvers;
 mod truth;
+mod definition;
 
 use std::collections::BTreeMap;
 
@@ -12,7 +13,7 @@ use baoan_api::catalogue::{self, Department};
 use baoan_api::{Command, Directory, Envelope, GridEntry, ResolverEntry};
 use baoan_scenarios::{Problem, Scenario};
 use baoan_world::bridge::StackBridge;
-use baoan_world::kernel::{Agenda, Journal, SimSet};
+use baoan_world::kernel::{Agenda, Journal, LoopSet, SimSet};
 use baoan_world::{District, Twin, data};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
@@ -20,7 +21,8 @@ use bevy_ecs::prelude::*;
 pub use inspectors::{Inspector, InspectorAction, Inspectors};
 pub use record::{GridLedger, GridOutcome, finish};
 pub use resolvers::{Resolver, ResolverAction, Resolvers};
-pub use truth::{GridTruth, TruthAction};
+pub use definition::{Definition, NAME};
+pub use truth::{GridTruth, HOTLINE_REF, TruthAction};
 
 use crate::staff;
 
@@ -222,6 +224,11 @@ pub fn directory(district: &District, resolvers: &[ResolverEntry]) -> Directory 
     }
 }
 
+/// The grid loop's systems in one stage of a tick, in the kernel's chain of loops.
+fn step(stage: SimSet) -> LoopSet {
+    LoopSet::new(NAME, stage)
+}
+
 /// Order of the grid loop's actors within a tick: items occur (and residents call), then
 /// inspectors act, then resolvers — so a run never depends on how Bevy would order them.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
@@ -242,7 +249,7 @@ impl Plugin for GridItemsPlugin {
                 Update,
                 (truth::plant_items, truth::occur_and_call)
                     .chain()
-                    .in_set(SimSet::Agents)
+                    .in_set(step(SimSet::Agents))
                     .in_set(GridStep::Items),
             );
     }
@@ -255,11 +262,11 @@ impl Plugin for InspectorPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Agenda<InspectorAction>>()
             .add_systems(Startup, spawn_inspectors)
-            .add_systems(Update, inspectors::hear_outcomes.in_set(SimSet::Inputs))
+            .add_systems(Update, inspectors::hear_outcomes.in_set(step(SimSet::Inputs)))
             .add_systems(
                 Update,
                 inspectors::patrol_and_verify
-                    .in_set(SimSet::Agents)
+                    .in_set(step(SimSet::Agents))
                     .in_set(GridStep::Inspectors),
             );
     }
@@ -272,11 +279,11 @@ impl Plugin for ResolverPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Agenda<ResolverAction>>()
             .add_systems(Startup, spawn_resolvers)
-            .add_systems(Update, resolvers::hear_outcomes.in_set(SimSet::Inputs))
+            .add_systems(Update, resolvers::hear_outcomes.in_set(step(SimSet::Inputs)))
             .add_systems(
                 Update,
                 resolvers::work
-                    .in_set(SimSet::Agents)
+                    .in_set(step(SimSet::Agents))
                     .in_set(GridStep::Resolvers),
             );
     }
@@ -292,7 +299,7 @@ impl Plugin for GridRecordPlugin {
             Update,
             (record::take_outcomes, record::sample_backlog)
                 .chain()
-                .in_set(SimSet::Record),
+                .in_set(step(SimSet::Record)),
         );
     }
 }

@@ -19,7 +19,7 @@ use super::inspectors::InspectorAction;
 use crate::staff;
 
 /// Hotline reports carry the item id with this bit set, so the two reports of one item differ.
-pub const HOTLINE_REF: u64 = 1 << 62;
+pub const HOTLINE_REF: u64 = crate::registry::tags::GRID_HOTLINE.tag(0);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
