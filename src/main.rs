@@ -372,6 +372,8 @@ fn main() -> ExitCode {
     }
 }
 
+/// One entry function per command; each returns the exit code or a typed error that `main`
+/// maps to one.
 fn execute(command: Cmd) -> Result<u8, RunError> {
     match command {
         Cmd::Run {
@@ -386,75 +388,21 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             stack,
             shard,
         } => {
-            let progress = if quiet {
-                Progress::Quiet
-            } else {
-                Progress::Auto
+            let opts = RunOptions {
+                seed,
+                scale,
+                posts,
+                out,
+                journal,
+                junit,
+                progress: progress(quiet),
+                stack: stack.spec()?,
+                shard,
             };
-            let stack = stack.spec()?;
-            baoan_twin::run(&file, &RunOptions { seed, scale, posts, out, journal, junit, progress, stack, shard }).map(|summary| {
-                let r = &summary.report;
-                if !quiet {
-                    print_slos(&r.slos);
-                    if let Some(tiers) = r.sections.get("command").and_then(|c| c["tiers"].as_array()) {
-                        let share = |t: &serde_json::Value, k: &str| t[k].as_f64().unwrap_or(0.0) * 100.0;
-                        let line: Vec<String> = tiers
-                            .iter()
-                            .map(|t| {
-                                format!(
-                                    "{} {:.0}% within {:.0} min (key areas {:.0}%)",
-                                    t["tier"].as_str().unwrap_or("?"),
-                                    share(t, "within_limit_share"),
-                                    t["limit_s"].as_f64().unwrap_or(0.0) / 60.0,
-                                    share(t, "key_area_share")
-                                )
-                            })
-                            .collect();
-                        eprintln!("  1-3-5: {}", line.join("; "));
-                    }
-                    for i in r.invariants.iter().filter(|i| !i.holds) {
-                        eprintln!("  BROKEN invariant: {} ({})", i.name, i.detail);
-                    }
-                    eprintln!(
-                        "twin: {} simulated hours in {:.1} s ({:.0}× real time, peak memory {:.0} MiB)",
-                        summary.perf.simulated_s / 3600.0,
-                        summary.perf.wall_s,
-                        summary.perf.speedup,
-                        summary.perf.peak_rss_mib
-                    );
-                    if let Some(t) = &summary.perf.transport {
-                        eprintln!(
-                            "twin: over HTTP: {} calls and {} clock ticks, {} retried; latency \
-                             from schedule p50 {:.2} ms p99 {:.2} ms, service p50 {:.2} ms p99 \
-                             {:.2} ms; latest send {:.1} ms behind schedule",
-                            t.calls,
-                            t.advances,
-                            t.retries,
-                            t.latency_from_scheduled.p50_ms,
-                            t.latency_from_scheduled.p99_ms,
-                            t.service_time.p50_ms,
-                            t.service_time.p99_ms,
-                            t.max_lag_ms
-                        );
-                    }
-                }
-                println!("report: {}", summary.out_dir.join("index.html").display());
-                println!("json:   {}", summary.out_dir.join("report.json").display());
-                if r.passed {
-                    0
-                } else {
-                    eprintln!("twin: an SLO or invariant failed; reproduce with: {}", r.reproduce);
-                    1
-                }
-            })
+            run(&file, &opts, quiet)
         }
         Cmd::District { scale, seed, json } => district(scale, seed, json),
-        Cmd::Merge { dirs, out } => {
-            let merged = baoan_twin::merge::merge(&dirs, &out)?;
-            print_slos(&merged.slos);
-            println!("json:   {}", out.join("report.json").display());
-            Ok(if merged.passed { 0 } else { 1 })
-        }
+        Cmd::Merge { dirs, out } => merge(&dirs, &out),
         Cmd::Plan {
             what:
                 PlanCmd::Posts {
@@ -471,91 +419,26 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                     threads,
                     quiet,
                 },
-        } => {
-            let progress = if quiet {
-                Progress::Quiet
-            } else {
-                Progress::Auto
-            };
-            let opts = baoan_twin::plan::PlanOptions {
-                scenario,
-                posts,
-                current,
-                candidates,
-                out: out.clone(),
-                simulate,
-                export_instance,
-                exact,
-                time_limit_s: time_limit,
-                warm_start: !cold_start,
-                threads,
-                progress,
-            };
-            let r = baoan_twin::plan::plan_posts(&opts)?;
-            let dir = out
-                .unwrap_or_else(|| PathBuf::from(format!("out/plan-{}-{}", r.scenario, r.posts)));
-            if let Some(e) = &r.exact {
-                println!(
-                    "exact: {} — coverage {:.4}%, bound {:.4}%, gap {:.4}%; the heuristic is {:.3}% below the bound",
-                    match e.status {
-                        baoan_planning::exact::ExactStatus::Optimal => "proven optimal",
-                        baoan_planning::exact::ExactStatus::TimeLimit => "time limit reached",
-                    },
-                    e.coverage * 100.0,
-                    e.bound * 100.0,
-                    e.gap * 100.0,
-                    e.heuristic_gap * 100.0
-                );
-            }
-            println!(
-                "{} posts: coverage {:.1}% (at most {:.1}% from the best: bound {:.1}%){}",
-                r.posts,
-                r.coverage * 100.0,
-                r.gap_at_most * 100.0,
-                r.upper_bound * 100.0,
-                r.current_coverage.map_or(String::new(), |c| format!(
-                    "; current posts {:.1}%",
-                    c * 100.0
-                ))
-            );
-            for s in &r.simulated {
-                println!(
-                    "  simulated, {}: auxiliary police within 3 min {:.1}%, police within 5 min {:.1}%",
-                    s.layout,
-                    s.auxiliary_police_within_3_min * 100.0,
-                    s.police_within_5_min * 100.0
-                );
-            }
-            println!("posts:  {}", dir.join("posts.csv").display());
-            println!("report: {}", dir.join("index.html").display());
-            Ok(0)
-        }
+        } => plan_posts(baoan_twin::plan::PlanOptions {
+            scenario,
+            posts,
+            current,
+            candidates,
+            out,
+            simulate,
+            export_instance,
+            exact,
+            time_limit_s: time_limit,
+            warm_start: !cold_start,
+            threads,
+            progress: progress(quiet),
+        }),
         Cmd::Compare {
             a,
             b,
             scenario,
             out,
-        } => {
-            match scenario {
-                Some(s) => {
-                    let c = baoan_twin::plan::compare_layouts(&s, &a, &b, &out, Progress::Auto)?;
-                    println!(
-                        "A covers {:.1}%, B {:.1}% of emergency demand; {} grids gain, {} lose",
-                        c.coverage_a * 100.0,
-                        c.coverage_b * 100.0,
-                        c.grids_gaining,
-                        c.grids_losing
-                    );
-                }
-                None => {
-                    let rows = baoan_twin::compare::compare_runs(&a, &b, &out)?;
-                    let changed = rows.iter().filter(|r| r.a != r.b).count();
-                    println!("{} figures compared, {changed} differ", rows.len());
-                }
-            }
-            println!("report: {}", out.join("index.html").display());
-            Ok(0)
-        }
+        } => compare(&a, &b, scenario.as_deref(), &out),
         Cmd::Serve {
             listen,
             tokens,
@@ -601,31 +484,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 max_error_rate,
                 ..baoan_load::KneeSpec::default()
             };
-            let result = baoan_load::find_knee(&target.target()?, &spec).map_err(RunError::from)?;
-            let files = baoan_load::write_knee_report(&out, &result).map_err(RunError::from)?;
-            match result.knee_rate {
-                Some(rate) => eprintln!(
-                    "twin: the knee is {rate:.0} reports/s (corrected p99 within {slo_p99_ms} ms, \
-                     errors within {:.2}%); stopped: {:?}",
-                    max_error_rate * 100.0,
-                    result.stop
-                ),
-                None => eprintln!(
-                    "twin: no step met the SLO (corrected p99 within {slo_p99_ms} ms); stopped: {:?}",
-                    result.stop
-                ),
-            }
-            eprintln!("twin: report at {}", files.html.display());
-            if result.generator_behind {
-                eprintln!(
-                    "twin: the load generator fell behind its timetable ({}): the last step's \
-                     figures are the generator's limit, not the server's",
-                    result.generator_behind_detail.as_deref().unwrap_or("")
-                );
-                return Ok(3);
-            }
-            // No rate met the SLO: the served stack fails it, as a run failing its SLOs does.
-            Ok(if result.knee_rate.is_some() { 0 } else { 1 })
+            load(&target, &spec, &out)
         }
         Cmd::Soak {
             target,
@@ -643,45 +502,254 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 connections: target.connections,
                 ..baoan_load::SoakSpec::default()
             };
-            let result = baoan_load::soak(&target.target()?, &spec).map_err(RunError::from)?;
-            let files = baoan_load::write_soak_report(&out, &result).map_err(RunError::from)?;
-            let mib = |b: Option<i64>| {
-                b.map(|b| format!("{:+.1} MiB", b as f64 / 1048576.0))
-                    .unwrap_or_else(|| "unknown".into())
-            };
-            eprintln!(
-                "twin: soak at {rate} reports/s for {duration_s} s: {} sent, error rate {:.4}, \
-                 corrected p99 drift {}; memory growth after warm-up: server {}{}, harness {}",
-                result.total.sent,
-                result.total.error_rate,
-                result
-                    .p99_drift_ms
-                    .map(|d| format!("{d:+.2} ms"))
-                    .unwrap_or_else(|| "unknown".into()),
-                mib(result.server_rss_growth_bytes),
-                result
-                    .server_rss_bytes_per_call
-                    .map(|b| format!(" ({b:.0} bytes a call)"))
-                    .unwrap_or_default(),
-                mib(result.harness_rss_growth_bytes)
-            );
-            eprintln!("twin: report at {}", files.html.display());
-            Ok(if result.generator_behind { 3 } else { 0 })
+            soak(&target, &spec, &out)
         }
-        Cmd::Validate { file } => {
-            let s = baoan_twin::load_scenario(&file, None, None)?;
-            baoan_twin::check_inputs(&s, &RunOptions::default())?;
+        Cmd::Validate { file } => validate(&file),
+    }
+}
+
+fn progress(quiet: bool) -> Progress {
+    if quiet {
+        Progress::Quiet
+    } else {
+        Progress::Auto
+    }
+}
+
+/// `twin run`: the run, its verdict on the terminal, where its report is.
+fn run(file: &std::path::Path, opts: &RunOptions, quiet: bool) -> Result<u8, RunError> {
+    let summary = baoan_twin::run(file, opts)?;
+    let r = &summary.report;
+    if !quiet {
+        print_slos(&r.slos);
+        if let Some(tiers) = r
+            .sections
+            .get(baoan_agents::command::NAME)
+            .and_then(baoan_agents::command::tiers_of)
+        {
+            eprintln!("  1-3-5: {}", one_three_five(&tiers));
+        }
+        for i in r.invariants.iter().filter(|i| !i.holds) {
+            eprintln!("  BROKEN invariant: {} ({})", i.name, i.detail);
+        }
+        print_run_perf(&summary.perf);
+    }
+    println!("report: {}", summary.out_dir.join("index.html").display());
+    println!("json:   {}", summary.out_dir.join("report.json").display());
+    if r.passed {
+        Ok(0)
+    } else {
+        eprintln!(
+            "twin: an SLO or invariant failed; reproduce with: {}",
+            r.reproduce
+        );
+        Ok(1)
+    }
+}
+
+/// Each tier's share within its limit, overall and in key areas.
+fn one_three_five(tiers: &[baoan_agents::command::TierRow]) -> String {
+    tiers
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {:.0}% within {:.0} min (key areas {:.0}%)",
+                t.tier,
+                t.within_limit_share * 100.0,
+                t.limit_s / 60.0,
+                t.key_area_share * 100.0
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn print_run_perf(perf: &baoan_twin::Perf) {
+    eprintln!(
+        "twin: {} simulated hours in {:.1} s ({:.0}× real time, peak memory {:.0} MiB)",
+        perf.simulated_s / 3600.0,
+        perf.wall_s,
+        perf.speedup,
+        perf.peak_rss_mib
+    );
+    if let Some(t) = &perf.transport {
+        eprintln!(
+            "twin: over HTTP: {} calls and {} clock ticks, {} retried; latency from schedule \
+             p50 {:.2} ms p99 {:.2} ms, service p50 {:.2} ms p99 {:.2} ms; latest send {:.1} ms \
+             behind schedule",
+            t.calls,
+            t.advances,
+            t.retries,
+            t.latency_from_scheduled.p50_ms,
+            t.latency_from_scheduled.p99_ms,
+            t.service_time.p50_ms,
+            t.service_time.p99_ms,
+            t.max_lag_ms
+        );
+    }
+}
+
+/// `twin merge`: the shards' folders into one report.
+fn merge(dirs: &[PathBuf], out: &std::path::Path) -> Result<u8, RunError> {
+    let merged = baoan_twin::merge::merge(dirs, out)?;
+    print_slos(&merged.slos);
+    println!("json:   {}", out.join("report.json").display());
+    Ok(if merged.passed { 0 } else { 1 })
+}
+
+/// `twin plan posts`: the layout, its bounds, and the simulations asked for.
+fn plan_posts(opts: baoan_twin::plan::PlanOptions) -> Result<u8, RunError> {
+    let r = baoan_twin::plan::plan_posts(&opts)?;
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("out/plan-{}-{}", r.scenario, r.posts)));
+    if let Some(e) = &r.exact {
+        println!(
+            "exact: {} — coverage {:.4}%, bound {:.4}%, gap {:.4}%; the heuristic is {:.3}% below the bound",
+            match e.status {
+                baoan_planning::exact::ExactStatus::Optimal => "proven optimal",
+                baoan_planning::exact::ExactStatus::TimeLimit => "time limit reached",
+            },
+            e.coverage * 100.0,
+            e.bound * 100.0,
+            e.gap * 100.0,
+            e.heuristic_gap * 100.0
+        );
+    }
+    println!(
+        "{} posts: coverage {:.1}% (at most {:.1}% from the best: bound {:.1}%){}",
+        r.posts,
+        r.coverage * 100.0,
+        r.gap_at_most * 100.0,
+        r.upper_bound * 100.0,
+        r.current_coverage.map_or(String::new(), |c| format!(
+            "; current posts {:.1}%",
+            c * 100.0
+        ))
+    );
+    for s in &r.simulated {
+        println!(
+            "  simulated, {}: auxiliary police within 3 min {:.1}%, police within 5 min {:.1}%",
+            s.layout,
+            s.auxiliary_police_within_3_min * 100.0,
+            s.police_within_5_min * 100.0
+        );
+    }
+    println!("posts:  {}", dir.join("posts.csv").display());
+    println!("report: {}", dir.join("index.html").display());
+    Ok(0)
+}
+
+/// `twin compare`: two runs, or two layouts on a scenario.
+fn compare(
+    a: &std::path::Path,
+    b: &std::path::Path,
+    scenario: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> Result<u8, RunError> {
+    match scenario {
+        Some(s) => {
+            let c = baoan_twin::plan::compare_layouts(s, a, b, out, Progress::Auto)?;
             println!(
-                "{}: valid scenario {:?} ({} simulated, scale {}, {} SLOs)",
-                file.display(),
-                s.name,
-                s.duration,
-                s.scale,
-                s.slos.len()
+                "A covers {:.1}%, B {:.1}% of emergency demand; {} grids gain, {} lose",
+                c.coverage_a * 100.0,
+                c.coverage_b * 100.0,
+                c.grids_gaining,
+                c.grids_losing
             );
-            Ok(0)
+        }
+        None => {
+            let rows = baoan_twin::compare::compare_runs(a, b, out)?;
+            let changed = rows.iter().filter(|r| r.a != r.b).count();
+            println!("{} figures compared, {changed} differ", rows.len());
         }
     }
+    println!("report: {}", out.join("index.html").display());
+    Ok(0)
+}
+
+/// `twin load`: the knee, and whether the generator kept its timetable.
+fn load(
+    target: &LoadTargetArgs,
+    spec: &baoan_load::KneeSpec,
+    out: &std::path::Path,
+) -> Result<u8, RunError> {
+    let result = baoan_load::find_knee(&target.target()?, spec)?;
+    let files = baoan_load::write_knee_report(out, &result)?;
+    let slo_p99_ms = spec.slo_p99_ms;
+    match result.knee_rate {
+        Some(rate) => eprintln!(
+            "twin: the knee is {rate:.0} reports/s (corrected p99 within {slo_p99_ms} ms, \
+             errors within {:.2}%); stopped: {:?}",
+            spec.max_error_rate * 100.0,
+            result.stop
+        ),
+        None => eprintln!(
+            "twin: no step met the SLO (corrected p99 within {slo_p99_ms} ms); stopped: {:?}",
+            result.stop
+        ),
+    }
+    eprintln!("twin: report at {}", files.html.display());
+    if result.generator_behind {
+        eprintln!(
+            "twin: the load generator fell behind its timetable ({}): the last step's \
+             figures are the generator's limit, not the server's",
+            result.generator_behind_detail.as_deref().unwrap_or("")
+        );
+        return Ok(3);
+    }
+    // No rate met the SLO: the served stack fails it, as a run failing its SLOs does.
+    Ok(if result.knee_rate.is_some() { 0 } else { 1 })
+}
+
+/// `twin soak`: memory and latency over a long run at one rate.
+fn soak(
+    target: &LoadTargetArgs,
+    spec: &baoan_load::SoakSpec,
+    out: &std::path::Path,
+) -> Result<u8, RunError> {
+    let result = baoan_load::soak(&target.target()?, spec)?;
+    let files = baoan_load::write_soak_report(out, &result)?;
+    let mib = |b: Option<i64>| {
+        b.map(|b| format!("{:+.1} MiB", b as f64 / 1048576.0))
+            .unwrap_or_else(|| "unknown".into())
+    };
+    eprintln!(
+        "twin: soak at {} reports/s for {} s: {} sent, error rate {:.4}, corrected p99 drift {}; \
+         memory growth after warm-up: server {}{}, harness {}",
+        spec.rate,
+        spec.duration.as_secs_f64(),
+        result.total.sent,
+        result.total.error_rate,
+        result
+            .p99_drift_ms
+            .map(|d| format!("{d:+.2} ms"))
+            .unwrap_or_else(|| "unknown".into()),
+        mib(result.server_rss_growth_bytes),
+        result
+            .server_rss_bytes_per_call
+            .map(|b| format!(" ({b:.0} bytes a call)"))
+            .unwrap_or_default(),
+        mib(result.harness_rss_growth_bytes)
+    );
+    eprintln!("twin: report at {}", files.html.display());
+    Ok(if result.generator_behind { 3 } else { 0 })
+}
+
+/// `twin validate`: the scenario and the inputs it names, checked without running.
+fn validate(file: &std::path::Path) -> Result<u8, RunError> {
+    let s = baoan_twin::load_scenario(file, None, None)?;
+    baoan_twin::check_inputs(&s, &RunOptions::default())?;
+    println!(
+        "{}: valid scenario {:?} ({} simulated, scale {}, {} SLOs)",
+        file.display(),
+        s.name,
+        s.duration,
+        s.scale,
+        s.slos.len()
+    );
+    Ok(0)
 }
 
 fn serve(

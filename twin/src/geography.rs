@@ -55,6 +55,23 @@ pub struct Grid {
     pub site: Coord<f64>,
 }
 
+impl Grid {
+    /// A uniformly random point inside the grid (its site if fifty tries miss).
+    pub fn random_point(&self, rng: &mut impl Rng) -> Coord<f64> {
+        let b = self.shape.bounding_rect().expect("a grid has an extent");
+        for _ in 0..50 {
+            let p = Coord {
+                x: rng.random_range(b.min().x..=b.max().x),
+                y: rng.random_range(b.min().y..=b.max().y),
+            };
+            if self.shape.contains(&Point(p)) {
+                return p;
+            }
+        }
+        self.site
+    }
+}
+
 /// How many of each division a district at a given scale has. The 10 streets are always there;
 /// below them the counts scale, keeping at least one community per street and one grid per
 /// community.

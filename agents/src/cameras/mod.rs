@@ -511,7 +511,7 @@ impl Plugin for MatcherLoopPlugin {
 }
 
 fn random_in(g: &baoan_world::geography::Grid, rng: &mut ChaCha8Rng) -> (f64, f64) {
-    let p = crate::command::random_point(g, rng);
+    let p = g.random_point(rng);
     (p.x, p.y)
 }
 

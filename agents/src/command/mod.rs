@@ -20,14 +20,14 @@ use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams, h
 use baoan_world::{Mode, Twin, data};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
-use geo::{BoundingRect, Contains, Coord, Point};
+use geo::Coord;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Poisson};
 
 pub use definition::{Definition, NAME};
 pub use place::{Placement, UnitSpec, place, read_posts_csv};
-pub use record::{CommandLedger, CommandOutcome, finish, take_outcomes};
+pub use record::{CommandLedger, CommandOutcome, TierRow, finish, take_outcomes, tiers_of};
 
 use crate::handoff::{LeadProgress, PoliceLead};
 use crate::staff;
@@ -667,18 +667,8 @@ fn emergencies_arise(
 }
 
 /// A uniformly random point inside a grid (its site if fifty tries miss).
-pub(crate) fn random_point(g: &baoan_world::geography::Grid, rng: &mut ChaCha8Rng) -> Coord<f64> {
-    let b = g.shape.bounding_rect().expect("a grid has an extent");
-    for _ in 0..50 {
-        let p = Coord {
-            x: rng.random_range(b.min().x..=b.max().x),
-            y: rng.random_range(b.min().y..=b.max().y),
-        };
-        if g.shape.contains(&Point(p)) {
-            return p;
-        }
-    }
-    g.site
+fn random_point(g: &baoan_world::geography::Grid, rng: &mut ChaCha8Rng) -> Coord<f64> {
+    g.random_point(rng)
 }
 
 /// How a class travels and how long it takes to set off (seconds): the twin's truth.

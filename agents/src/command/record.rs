@@ -387,17 +387,23 @@ pub fn take_outcomes(
 
 pub type CommandOutcome = crate::LoopOutcome;
 
-#[derive(Serialize)]
-struct TierRow {
-    tier: &'static str,
-    limit_s: f64,
-    units: usize,
-    within_limit_share: f64,
-    key_area_share: f64,
-    elsewhere_share: f64,
-    p50_s: f64,
-    p90_s: f64,
-    utilisation: f64,
+/// One tier's row of the 1-3-5 table (the section's `tiers`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct TierRow {
+    pub tier: String,
+    pub limit_s: f64,
+    pub units: usize,
+    pub within_limit_share: f64,
+    pub key_area_share: f64,
+    pub elsewhere_share: f64,
+    pub p50_s: f64,
+    pub p90_s: f64,
+    pub utilisation: f64,
+}
+
+/// The 1-3-5 table of a command section in a report, typed; `None` if the section has none.
+pub fn tiers_of(section: &serde_json::Value) -> Option<Vec<TierRow>> {
+    serde_json::from_value(section.get("tiers")?.clone()).ok()
 }
 
 pub fn finish(world: &mut World) -> CommandOutcome {
@@ -530,7 +536,7 @@ pub fn finish(world: &mut World) -> CommandOutcome {
                 _ => c.share(c.police),
             };
             TierRow {
-                tier: t.as_str(),
+                tier: t.as_str().to_string(),
                 limit_s: t.limit_s().expect("tier"),
                 units: placement.count(*t),
                 within_limit_share: pick(&o),
@@ -649,7 +655,7 @@ pub fn finish(world: &mut World) -> CommandOutcome {
             .iter()
             .map(|t| {
                 vec![
-                    t.tier.into(),
+                    t.tier.to_string(),
                     format!("{:.0} min", t.limit_s / 60.0),
                     t.units.to_string(),
                     pct(t.within_limit_share),
