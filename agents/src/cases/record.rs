@@ -551,7 +551,7 @@ pub fn finish(world: &mut World) -> CasesOutcome {
             world,
             Actor {
                 role: Role::CareWorker,
-                person: super::care_worker(other, 0),
+                person: super::care::care_worker(other, 0),
             },
             Command::QueryCare { care },
             end,
@@ -560,7 +560,7 @@ pub fn finish(world: &mut World) -> CasesOutcome {
             world,
             Actor {
                 role: Role::CareWorker,
-                person: super::care_worker(community, 0),
+                person: super::care::care_worker(community, 0),
             },
             Command::QueryCare { care },
             end,
