@@ -129,7 +129,7 @@ impl Household {
     }
 
     /// The command that brings the household's dispute to the platform.
-    fn open_case(
+    fn open_case_command(
         &self,
         case_ref: u64,
         source: CaseSource,
@@ -476,7 +476,7 @@ pub(super) fn open_case(tick: &mut Tick, h: usize, at: u64) {
     let source = draw_source(tick.rng);
     let actor = intake_actor(source, hh);
     tick.ledger.disputes_opened += 1;
-    let command = hh.open_case(case_ref, source, hh.features, at);
+    let command = hh.open_case_command(case_ref, source, hh.features, at);
     send(tick.out, actor, at, command, TAG_CASE | case_ref);
 }
 
@@ -503,7 +503,7 @@ pub(super) fn turn_violent(tick: &mut Tick, household: usize, version: u32, at: 
         credit::record_breach(tick, household, party, at);
     }
     let hh = &tick.truth.households[household];
-    let command = hh.open_case(case_ref, CaseSource::PoliceCall, features, at);
+    let command = hh.open_case_command(case_ref, CaseSource::PoliceCall, features, at);
     send(tick.out, staff::HOTLINE, at, command, TAG_CASE | case_ref);
 }
 

@@ -2,6 +2,8 @@
 //! every action in time, violence that happened and violence prevented (against the same
 //! households with nobody acting), how fast credit records reached every linked entity, how well
 //! registrations were screened, and whether care visits came on time. Care appears only as counts.
+//! Each loop's entries and figures are in a part of their own; this module holds the ledger,
+//! the checks the report makes of the stack, and the report's outline.
 
 mod care;
 mod credit;
@@ -158,6 +160,8 @@ fn probe(
     })
 }
 
+/// The cases section of the report, loop by loop: disputes, credit, oversight, care (in that
+/// order, as the checks of the stack and the invariants have always come).
 pub fn finish(world: &mut World) -> CasesOutcome {
     let end = world.resource::<CasesConfig>().end_ms;
     let truth = std::mem::take(&mut *world.resource_mut::<CasesTruth>());
