@@ -103,13 +103,22 @@ pub mod tags {
 
     /// Inspectors' reports and the grid's task calls carry the item or task id untagged.
     pub const GRID: TagRange = TagRange { first: 0, count: 1 };
-    pub const COMMAND: TagRange = TagRange { first: 1, count: 15 };
+    pub const COMMAND: TagRange = TagRange {
+        first: 1,
+        count: 15,
+    };
     pub const MATCHER: TagRange = TagRange {
         first: 16,
         count: 16,
     };
-    pub const BLOCKS: TagRange = TagRange { first: 32, count: 8 };
-    pub const CASES: TagRange = TagRange { first: 40, count: 8 };
+    pub const BLOCKS: TagRange = TagRange {
+        first: 32,
+        count: 8,
+    };
+    pub const CASES: TagRange = TagRange {
+        first: 40,
+        count: 8,
+    };
     /// Residents' hotline calls about a grid item (`HOTLINE_REF`, bit 62).
     pub const GRID_HOTLINE: TagRange = TagRange {
         first: 64,
@@ -136,7 +145,10 @@ mod tests {
             .flat_map(|l| l.tags().iter().map(move |r| (l.name(), *r)))
             .collect();
         for (i, (a, ra)) in ranges.iter().enumerate() {
-            assert!(ra.count > 0 && ra.first as u16 + ra.count as u16 <= 256, "{a}: {ra:?}");
+            assert!(
+                ra.count > 0 && ra.first as u16 + ra.count as u16 <= 256,
+                "{a}: {ra:?}"
+            );
             for (b, rb) in &ranges[i + 1..] {
                 let apart = ra.first + ra.count <= rb.first || rb.first + rb.count <= ra.first;
                 assert!(apart, "{a} {ra:?} overlaps {b} {rb:?}");
@@ -167,7 +179,13 @@ mod tests {
         for &(owner, tag) in claimed {
             for l in LOOPS {
                 let held = l.tags().iter().any(|r| r.holds(tag));
-                assert_eq!(held, l.name() == owner, "tag {:#x} and loop {}", tag, l.name());
+                assert_eq!(
+                    held,
+                    l.name() == owner,
+                    "tag {:#x} and loop {}",
+                    tag,
+                    l.name()
+                );
             }
         }
     }
@@ -179,13 +197,19 @@ mod tests {
         for other in [crate::cameras::TAG_REVIEW, crate::cameras::TAG_SETUP] {
             assert_ne!(tag_of(other | 42), crate::cameras::TAG_SIGHTING);
         }
-        assert_eq!(tag_of(crate::cameras::TAG_SIGHTING | 42), crate::cameras::TAG_SIGHTING);
+        assert_eq!(
+            tag_of(crate::cameras::TAG_SIGHTING | 42),
+            crate::cameras::TAG_SIGHTING
+        );
         assert!(!tags::MATCHER.holds(crate::cases::TAG_CASE));
     }
 
     #[test]
     fn the_kernel_order_is_the_registry_order() {
-        assert_eq!(loop_names(), ["grid", "command", "matcher", "blocks", "cases"]);
+        assert_eq!(
+            loop_names(),
+            ["grid", "command", "matcher", "blocks", "cases"]
+        );
         assert!(find("matcher").is_some());
         assert!(find("firesafety").is_none());
     }

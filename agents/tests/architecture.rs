@@ -18,7 +18,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Lines of `file` outside its `#[cfg(test)]` module (tests may reach anywhere).
@@ -68,7 +71,13 @@ fn no_loop_names_another_loops_items() {
 fn only_the_bridge_calls_the_stack() {
     let root = workspace();
     let mut files = Vec::new();
-    for dir in ["agents/src", "twin/src", "reports/src", "planning/src", "src"] {
+    for dir in [
+        "agents/src",
+        "twin/src",
+        "reports/src",
+        "planning/src",
+        "src",
+    ] {
         rust_files(&root.join(dir), &mut files);
     }
     // The bridge is the door; the run hands it the stack it chose (and times it).

@@ -169,7 +169,14 @@ fn call_outside_ticks(
         };
         bridge.sent += 1;
         bridge.refused += 1;
-        journal.record(at, "refused", &Refusal { client_ref: call.client_ref, error: &error });
+        journal.record(
+            at,
+            "refused",
+            &Refusal {
+                client_ref: call.client_ref,
+                error: &error,
+            },
+        );
         return Err(error);
     }
     let mut answered = Ok(Vec::new());

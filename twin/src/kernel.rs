@@ -67,7 +67,8 @@ pub enum SimSet {
 
 impl SimSet {
     /// The stages in which loops run systems, each holding one `LoopSet` per loop in the chain.
-    pub const LOOP_STAGES: [SimSet; 4] = [SimSet::Inputs, SimSet::Agents, SimSet::Hear, SimSet::Record];
+    pub const LOOP_STAGES: [SimSet; 4] =
+        [SimSet::Inputs, SimSet::Agents, SimSet::Hear, SimSet::Record];
 }
 
 /// One loop's systems in one stage. The kernel chains the loops' sets in every stage in the
@@ -351,7 +352,12 @@ mod tests {
         app.update();
         assert_eq!(
             app.world().resource::<Ran>().0,
-            ["first/agents", "second/agents", "first/record", "second/record"]
+            [
+                "first/agents",
+                "second/agents",
+                "first/record",
+                "second/record"
+            ]
         );
     }
 

@@ -3,8 +3,8 @@
 //! what the platform flags. The twin knows who every record is about and where they really
 //! live, so the report measures the platform's linkage exactly.
 
-pub mod feeds;
 mod definition;
+pub mod feeds;
 mod record;
 
 use std::collections::HashMap;
@@ -97,10 +97,7 @@ impl Plugin for BlocksLoopPlugin {
             .init_resource::<BlocksLedger>()
             .init_resource::<Agenda<BlocksAction>>()
             .add_systems(Startup, load_feeds)
-            .add_systems(
-                Update,
-                act.in_set(step(SimSet::Agents)),
-            )
+            .add_systems(Update, act.in_set(step(SimSet::Agents)))
             .add_systems(Update, record::hear.in_set(step(SimSet::Record)));
     }
 }

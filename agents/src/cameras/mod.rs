@@ -498,15 +498,9 @@ impl Plugin for MatcherLoopPlugin {
             .add_systems(Startup, (site_cameras, load_watchlist).chain())
             .add_systems(
                 Update,
-                (sightings_arise, act)
-                    .chain()
-                    .in_set(step(SimSet::Agents)),
+                (sightings_arise, act).chain().in_set(step(SimSet::Agents)),
             )
-            .add_systems(
-                Update,
-                record::hear
-                    .in_set(step(SimSet::Hear)),
-            );
+            .add_systems(Update, record::hear.in_set(step(SimSet::Hear)));
     }
 }
 

@@ -1,11 +1,11 @@
 //! The grid loop's actors: items that occur in grids (the truth), inspectors who patrol and
 //! report and verify, resolvers who travel and fix, and residents who call the hotline.
 
+mod definition;
 mod inspectors;
 mod record;
 mod resolvers;
 mod truth;
-mod definition;
 
 use std::collections::BTreeMap;
 
@@ -18,10 +18,10 @@ use baoan_world::{District, Twin, data};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 
+pub use definition::{Definition, NAME};
 pub use inspectors::{Inspector, InspectorAction, Inspectors};
 pub use record::{GridLedger, GridOutcome, finish};
 pub use resolvers::{Resolver, ResolverAction, Resolvers};
-pub use definition::{Definition, NAME};
 pub use truth::{GridTruth, HOTLINE_REF, TruthAction};
 
 use crate::staff;
@@ -262,7 +262,10 @@ impl Plugin for InspectorPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Agenda<InspectorAction>>()
             .add_systems(Startup, spawn_inspectors)
-            .add_systems(Update, inspectors::hear_outcomes.in_set(step(SimSet::Inputs)))
+            .add_systems(
+                Update,
+                inspectors::hear_outcomes.in_set(step(SimSet::Inputs)),
+            )
             .add_systems(
                 Update,
                 inspectors::patrol_and_verify
@@ -279,7 +282,10 @@ impl Plugin for ResolverPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Agenda<ResolverAction>>()
             .add_systems(Startup, spawn_resolvers)
-            .add_systems(Update, resolvers::hear_outcomes.in_set(step(SimSet::Inputs)))
+            .add_systems(
+                Update,
+                resolvers::hear_outcomes.in_set(step(SimSet::Inputs)),
+            )
             .add_systems(
                 Update,
                 resolvers::work

@@ -965,7 +965,10 @@ mod tests {
         }
         let err = Module::parse("firesafety").unwrap_err();
         assert!(err.to_string().contains("`firesafety`"), "{err}");
-        assert!(Module::parse("*").is_err(), "`*` is the fault plans' word, not a module");
+        assert!(
+            Module::parse("*").is_err(),
+            "`*` is the fault plans' word, not a module"
+        );
     }
 
     #[test]
