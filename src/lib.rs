@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod district;
+mod error;
 pub mod merge;
 pub mod plan;
 mod progress;
@@ -19,7 +20,7 @@ use baoan_agents::command::{self, CommandConfig, Placement};
 use baoan_agents::grid::GridConfig;
 use baoan_agents::registry::{self, LoopContext, LoopDef};
 use baoan_reports::{Report, evaluate, html};
-use baoan_scenarios::{Scenario, ScenarioError};
+use baoan_scenarios::Scenario;
 use baoan_stack::InProcessStack;
 use baoan_stack::MatcherService;
 use baoan_world::bridge::{BridgePlugin, PathFaults, StackBridge};
@@ -31,44 +32,7 @@ use serde::Serialize;
 
 pub use progress::Progress;
 
-/// Exit codes: 0 every SLO and invariant held, 1 one failed, 2 bad input or usage, 3 the
-/// harness itself failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("{0}")]
-    BadInput(String),
-    #[error("{0}")]
-    Harness(String),
-}
-
-impl RunError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            RunError::BadInput(_) => 2,
-            RunError::Harness(_) => 3,
-        }
-    }
-}
-
-impl From<ScenarioError> for RunError {
-    fn from(e: ScenarioError) -> Self {
-        RunError::BadInput(e.to_string())
-    }
-}
-
-/// A bad URL, tokens file or spec is the engineer's to fix (exit 2); a server that cannot be
-/// reached or answers wrongly stops the harness (exit 3).
-impl From<baoan_load::LoadError> for RunError {
-    fn from(e: baoan_load::LoadError) -> Self {
-        use baoan_load::LoadError as E;
-        match e {
-            E::BadUrl { .. } | E::Tokens(_) | E::MissingToken { .. } | E::BadSpec(_) => {
-                RunError::BadInput(e.to_string())
-            }
-            _ => RunError::Harness(e.to_string()),
-        }
-    }
-}
+pub use error::RunError;
 
 pub const BUILD: &str = concat!("baoan-twin ", env!("CARGO_PKG_VERSION"));
 
@@ -294,7 +258,7 @@ pub fn build_app(
     };
     let mut installed = Vec::new();
     for l in registry::LOOPS.iter().copied().filter(|l| l.enabled(&ctx)) {
-        l.install(&mut app, &ctx).map_err(problems)?;
+        l.install(&mut app, &ctx).map_err(RunError::Problems)?;
         installed.push(l);
     }
     app.insert_resource(twin)
@@ -307,16 +271,6 @@ pub fn build_app(
         });
     });
     Ok((app, installed))
-}
-
-/// Scenario problems, one a line, as bad input.
-fn problems(list: Vec<baoan_scenarios::Problem>) -> RunError {
-    RunError::BadInput(
-        list.iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
 }
 
 /// Each installed loop's end-of-run outcome, in registry order.
@@ -352,20 +306,13 @@ pub fn check_inputs(
         }
     };
     if !problems.is_empty() {
-        return Err(RunError::BadInput(
-            problems
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        ));
+        return Err(RunError::Problems(problems));
     }
     if let (Some(c), Some(posts)) = (command.as_mut(), &opts.posts) {
-        let text = std::fs::read_to_string(posts).map_err(|e| {
-            RunError::BadInput(format!(
-                "{}: cannot read the posts file: {e}",
-                posts.display()
-            ))
+        let text = std::fs::read_to_string(posts).map_err(|source| RunError::Read {
+            path: posts.clone(),
+            what: "the posts file",
+            source,
         })?;
         c.posts_csv = Some((posts.display().to_string(), text));
     }
@@ -388,11 +335,103 @@ pub fn run_scenario_on(
     built: Option<&Twin>,
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let file = PathBuf::from(if scenario.source.file.is_empty() {
-        format!("{}.toml", scenario.name)
+    let prepared = prepare(scenario, opts, built)?;
+    let out_dir = output_dir(&prepared.scenario, opts)?;
+    let journal = if opts.journal || prepared.scenario.output.journal {
+        let path = out_dir.join("journal.jsonl");
+        Journal::to_file(&path).map_err(|source| RunError::Write {
+            path,
+            what: "the journal",
+            source,
+        })?
     } else {
-        scenario.source.file.clone()
-    });
+        Journal::default()
+    };
+    let Prepared {
+        scenario,
+        scenario_toml,
+        twin,
+        timings,
+        http,
+        command,
+    } = prepared;
+    let counts = district::Figures::of(&twin);
+    let stack_times: Arc<Mutex<BTreeMap<&'static str, ModuleTime>>> = Arc::default();
+    let transport = http.as_ref().map(|h| h.stats());
+    let inner: Box<dyn Stack> = match http {
+        Some(h) => Box::new(h),
+        None => Box::new(InProcessStack::with_matcher(MatcherService::new(
+            scenario.matcher.dim as usize,
+        ))),
+    };
+    let bridge = StackBridge::new(Box::new(TimedStack {
+        inner,
+        times: stack_times.clone(),
+    }));
+    let (mut app, installed) = build_app(&scenario, twin, bridge, journal, command)?;
+
+    let sim_start = Instant::now();
+    simulate(&mut app, &scenario, &opts.progress, transport.as_ref())?;
+    let simulate_s = sim_start.elapsed().as_secs_f64();
+
+    let report_start = Instant::now();
+    let parts = finish_loops(app.world_mut(), &installed, &scenario);
+    // The report's own queries went to the stack too: a transport that failed on one spoils it.
+    if let Some(stats) = &transport {
+        transport_gave_out(&stats.lock().expect("not poisoned"), scenario.duration.ms())?;
+    }
+    let events = {
+        let mut j = app.world_mut().resource_mut::<Journal>();
+        j.finish().map_err(RunError::Journal)?;
+        j.events
+    };
+    let (report, sections, metrics) = assemble_report(&app, &scenario, opts, &counts, parts);
+    let out = Output { dir: &out_dir };
+    out.write_report(&report, &sections, &scenario, opts, metrics, scenario_toml)?;
+    let stack = stack_times.lock().expect("not poisoned").clone();
+    let perf = Perf {
+        build: BUILD,
+        threads: rayon_threads(),
+        wall_s: started.elapsed().as_secs_f64(),
+        build_world: timings,
+        report_s: report_start.elapsed().as_secs_f64(),
+        ..Perf::of_simulation(&app, &scenario, simulate_s, events, stack)
+    };
+    let perf = Perf {
+        transport: match (&transport, &opts.stack) {
+            (Some(stats), Some(spec)) => Some(stats.lock().expect("not poisoned").summary(spec)),
+            _ => None,
+        },
+        ..perf
+    };
+    out.write(
+        "perf.json",
+        &(serde_json::to_string_pretty(&perf).expect("perf serialises") + "\n"),
+    )?;
+    Ok(RunSummary {
+        out_dir,
+        report,
+        perf,
+    })
+}
+
+/// What a run needs before anything is written: the scenario as this run (or shard) runs it,
+/// checked; the deployed stack reached; the district built; command's posts placed.
+struct Prepared {
+    scenario: Scenario,
+    /// The scenario as written, before a shard's own surges: shards of one run share it.
+    scenario_toml: String,
+    twin: Twin,
+    timings: BuildTimings,
+    http: Option<baoan_load::HttpStack>,
+    command: Option<(CommandConfig, Placement)>,
+}
+
+fn prepare(
+    scenario: Scenario,
+    opts: &RunOptions,
+    built: Option<&Twin>,
+) -> Result<Prepared, RunError> {
     let scenario_toml = scenario.to_toml();
     let scenario = match opts.shard {
         Some(shard) => shard.apply(scenario),
@@ -418,8 +457,7 @@ pub fn run_scenario_on(
             Twin::build(scenario.scale, scenario.seed)
         }
     };
-    let counts = district::Figures::of(&twin);
-    let command_setup = match command_config {
+    let command = match command_config {
         Some(config) if config.enabled => {
             let placement =
                 command::place(&twin, &config, &baoan_world::RngStreams::new(scenario.seed))
@@ -428,7 +466,18 @@ pub fn run_scenario_on(
         }
         _ => None,
     };
-    // Only now, with every input checked, does the run write anything.
+    Ok(Prepared {
+        scenario,
+        scenario_toml,
+        twin,
+        timings,
+        http,
+        command,
+    })
+}
+
+/// The run's folder, made; only now, with every input checked, does the run write anything.
+fn output_dir(scenario: &Scenario, opts: &RunOptions) -> Result<PathBuf, RunError> {
     let out_dir = opts.out.clone().unwrap_or_else(|| {
         let dir = PathBuf::from(scenario.output_dir());
         match opts.shard {
@@ -436,45 +485,23 @@ pub fn run_scenario_on(
             None => dir,
         }
     });
-    std::fs::create_dir_all(&out_dir).map_err(|e| {
-        RunError::Harness(format!(
-            "{}: cannot create the output folder: {e}",
-            out_dir.display()
-        ))
+    std::fs::create_dir_all(&out_dir).map_err(|source| RunError::Write {
+        path: out_dir.clone(),
+        what: "the output folder",
+        source,
     })?;
+    Ok(out_dir)
+}
 
-    let journal = if opts.journal || scenario.output.journal {
-        Journal::to_file(&out_dir.join("journal.jsonl")).map_err(|e| {
-            RunError::Harness(format!(
-                "{}: cannot write the journal: {e}",
-                out_dir.display()
-            ))
-        })?
-    } else {
-        Journal::default()
-    };
-    let stack_times: Arc<Mutex<BTreeMap<&'static str, ModuleTime>>> = Arc::default();
-    let transport = http.as_ref().map(|h| h.stats());
-    let inner: Box<dyn Stack> = match http {
-        Some(h) => Box::new(h),
-        None => Box::new(InProcessStack::with_matcher(MatcherService::new(
-            scenario.matcher.dim as usize,
-        ))),
-    };
-    let (mut app, installed) = build_app(
-        &scenario,
-        twin,
-        StackBridge::new(Box::new(TimedStack {
-            inner,
-            times: stack_times.clone(),
-        })),
-        journal,
-        command_setup,
-    )?;
-
-    let sim_start = Instant::now();
-    let total_ms = scenario.duration.ms();
-    let mut bar = opts.progress.start(total_ms);
+/// Ticks until the scenario's end, showing progress; a deployed stack that failed or could not
+/// keep the schedule stops the run.
+fn simulate(
+    app: &mut App,
+    scenario: &Scenario,
+    progress: &Progress,
+    transport: Option<&Arc<Mutex<baoan_load::TransportStats>>>,
+) -> Result<(), RunError> {
+    let mut bar = progress.start(scenario.duration.ms());
     loop {
         let clock = *app.world().resource::<SimClock>();
         if clock.finished() {
@@ -484,45 +511,29 @@ pub fn run_scenario_on(
         if clock.ticks % 256 == 0 {
             bar.update(clock.now_ms, app.world().resource::<Journal>().events);
         }
-        if let Some(stats) = &transport {
+        if let Some(stats) = transport {
             transport_gave_out(&stats.lock().expect("not poisoned"), clock.now_ms)?;
         }
     }
-    if let Some(stats) = &transport {
+    if let Some(stats) = transport {
         stats.lock().expect("not poisoned").schedule_over = true;
     }
     bar.finish();
-    let simulate_s = sim_start.elapsed().as_secs_f64();
+    Ok(())
+}
 
-    let report_start = Instant::now();
-    let parts = finish_loops(app.world_mut(), &installed, &scenario);
-    // The report's own queries went to the stack too: a transport that failed on one spoils it.
-    if let Some(stats) = &transport {
-        transport_gave_out(&stats.lock().expect("not poisoned"), total_ms)?;
-    }
-    let (events, journal_result) = {
-        let mut j = app.world_mut().resource_mut::<Journal>();
-        (j.events, j.finish())
-    };
-    journal_result.map_err(RunError::Harness)?;
-    let (stack_name, commands_sent) = {
-        let b = app.world().resource::<StackBridge>();
-        (b.stack_name(), b.sent())
-    };
-    let mut reproduce = format!(
-        "twin run {} --seed {} --scale {}",
-        file.display(),
-        scenario.seed,
-        scenario.scale
-    );
-    if let Some(posts) = &opts.posts {
-        reproduce.push_str(&format!(" --posts {}", posts.display()));
-    }
-    if let Some(shard) = opts.shard {
-        reproduce.push_str(&format!(" --shard {}/{}", shard.index, shard.count));
-    }
-    let mut report = Report::new(&scenario, &stack_name, BUILD, reproduce);
-    report.section("district", &counts);
+/// The report of a finished run: the district, each loop's section (registry order), the
+/// faults, the SLOs judged on every loop's metrics, and the invariants.
+fn assemble_report(
+    app: &App,
+    scenario: &Scenario,
+    opts: &RunOptions,
+    counts: &district::Figures,
+    parts: Vec<(&'static str, LoopOutcome)>,
+) -> (Report, Vec<html::Section>, baoan_reports::Metrics) {
+    let stack_name = app.world().resource::<StackBridge>().stack_name();
+    let mut report = Report::new(scenario, &stack_name, BUILD, reproduce(scenario, opts));
+    report.section("district", counts);
     let mut metrics = baoan_reports::Metrics::default();
     let mut sections = vec![counts.html_section()];
     let mut invariants = Vec::new();
@@ -541,66 +552,113 @@ pub fn run_scenario_on(
     }
     let slos = evaluate(&scenario.slos, &metrics);
     report.conclude(slos, invariants);
-    let write = |name: &str, text: &str| {
-        std::fs::write(out_dir.join(name), text)
-            .map_err(|e| RunError::Harness(format!("{}: {e}", out_dir.join(name).display())))
-    };
-    write("report.json", &report.to_json())?;
-    let metrics_file = MetricsFile {
-        shard: opts.shard,
-        scenario_toml,
-        metrics: metrics.data(),
-    };
-    write(
-        "metrics.json",
-        &(serde_json::to_string(&metrics_file).expect("metrics serialise") + "\n"),
-    )?;
-    if scenario.output.html {
-        write("index.html", &html::render(&report, &sections))?;
+    (report, sections, metrics)
+}
+
+/// The command that reproduces the run.
+fn reproduce(scenario: &Scenario, opts: &RunOptions) -> String {
+    let file = PathBuf::from(if scenario.source.file.is_empty() {
+        format!("{}.toml", scenario.name)
+    } else {
+        scenario.source.file.clone()
+    });
+    let mut reproduce = format!(
+        "twin run {} --seed {} --scale {}",
+        file.display(),
+        scenario.seed,
+        scenario.scale
+    );
+    if let Some(posts) = &opts.posts {
+        reproduce.push_str(&format!(" --posts {}", posts.display()));
     }
-    if opts.junit || scenario.output.junit {
-        write("junit.xml", &report.junit())?;
+    if let Some(shard) = opts.shard {
+        reproduce.push_str(&format!(" --shard {}/{}", shard.index, shard.count));
     }
-    let wall_s = started.elapsed().as_secs_f64();
-    let simulated_s = total_ms as f64 / 1000.0;
-    let ticks = app.world().resource::<SimClock>().ticks;
-    let stack = stack_times.lock().expect("not poisoned").clone();
-    let perf = Perf {
-        build: BUILD,
-        threads: rayon_threads(),
-        wall_s,
-        build_world: timings,
-        simulate_s,
-        report_s: report_start.elapsed().as_secs_f64(),
-        simulated_s,
-        speedup: simulated_s / simulate_s.max(1e-9),
-        ticks,
-        ticks_per_s: ticks as f64 / simulate_s.max(1e-9),
-        events,
-        events_per_s: events as f64 / simulate_s.max(1e-9),
-        commands_sent,
-        twin_s: simulate_s
-            - stack
-                .iter()
-                .filter(|(k, _)| splits_by_module(k))
-                .map(|(_, m)| m.seconds)
-                .sum::<f64>(),
-        stack,
-        peak_rss_mib: peak_rss_mib(),
-        transport: match (&transport, &opts.stack) {
-            (Some(stats), Some(spec)) => Some(stats.lock().expect("not poisoned").summary(spec)),
-            _ => None,
-        },
-    };
-    write(
-        "perf.json",
-        &(serde_json::to_string_pretty(&perf).expect("perf serialises") + "\n"),
-    )?;
-    Ok(RunSummary {
-        out_dir,
-        report,
-        perf,
-    })
+    reproduce
+}
+
+/// The run's folder.
+struct Output<'a> {
+    dir: &'a Path,
+}
+
+impl Output<'_> {
+    fn write(&self, name: &str, text: &str) -> Result<(), RunError> {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).map_err(|source| RunError::Write {
+            path,
+            what: "a file of the run's output",
+            source,
+        })
+    }
+
+    /// report.json, metrics.json (for `twin merge`), and index.html and junit.xml if asked for.
+    fn write_report(
+        &self,
+        report: &Report,
+        sections: &[html::Section],
+        scenario: &Scenario,
+        opts: &RunOptions,
+        metrics: baoan_reports::Metrics,
+        scenario_toml: String,
+    ) -> Result<(), RunError> {
+        self.write("report.json", &report.to_json())?;
+        let metrics_file = MetricsFile {
+            shard: opts.shard,
+            scenario_toml,
+            metrics: metrics.data(),
+        };
+        self.write(
+            "metrics.json",
+            &(serde_json::to_string(&metrics_file).expect("metrics serialise") + "\n"),
+        )?;
+        if scenario.output.html {
+            self.write("index.html", &html::render(report, sections))?;
+        }
+        if opts.junit || scenario.output.junit {
+            self.write("junit.xml", &report.junit())?;
+        }
+        Ok(())
+    }
+}
+
+impl Perf {
+    /// The simulation's figures; the caller fills in the run's wall time, the district's build
+    /// and the report's.
+    fn of_simulation(
+        app: &App,
+        scenario: &Scenario,
+        simulate_s: f64,
+        events: u64,
+        stack: BTreeMap<&'static str, ModuleTime>,
+    ) -> Perf {
+        let simulated_s = scenario.duration.ms() as f64 / 1000.0;
+        let ticks = app.world().resource::<SimClock>().ticks;
+        Perf {
+            build: BUILD,
+            threads: rayon_threads(),
+            wall_s: 0.0,
+            build_world: BuildTimings::default(),
+            simulate_s,
+            report_s: 0.0,
+            simulated_s,
+            speedup: simulated_s / simulate_s.max(1e-9),
+            ticks,
+            ticks_per_s: ticks as f64 / simulate_s.max(1e-9),
+            events,
+            events_per_s: events as f64 / simulate_s.max(1e-9),
+            commands_sent: app.world().resource::<StackBridge>().sent(),
+            twin_s: simulate_s
+                - stack
+                    .iter()
+                    .filter(|(k, _)| splits_by_module(k))
+                    .map(|(_, m)| m.seconds)
+                    .sum::<f64>(),
+            stack,
+            peak_rss_mib: peak_rss_mib(),
+            transport: None,
+        }
+    }
 }
 
 /// Connects to a deployed stack for `twin run --stack`, checking it can take this scenario.
@@ -641,19 +699,16 @@ fn connect_stack(
 /// Stops the run when the HTTP transport could not keep its schedule or gave up on a call.
 fn transport_gave_out(stats: &baoan_load::TransportStats, now_ms: Millis) -> Result<(), RunError> {
     if let Some(failed) = &stats.failed {
-        return Err(RunError::Harness(format!(
-            "the deployed stack failed at simulated {:.1} s: {failed}",
-            now_ms as f64 / 1000.0
-        )));
+        return Err(RunError::StackFailed {
+            at_s: now_ms as f64 / 1000.0,
+            detail: failed.to_string(),
+        });
     }
     if let Some(b) = stats.behind {
-        return Err(RunError::Harness(format!(
-            "the harness fell behind its schedule: the call due at simulated {:.3} s went out \
-             {:.0} ms late (the server answered too slowly for calls sent one at a time); lower \
-             --speed, or raise --max-lag-s to accept it",
-            b.at_ms as f64 / 1000.0,
-            b.lag_ms
-        )));
+        return Err(RunError::Behind {
+            at_s: b.at_ms as f64 / 1000.0,
+            lag_ms: b.lag_ms,
+        });
     }
     Ok(())
 }
