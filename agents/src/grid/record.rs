@@ -156,195 +156,16 @@ pub fn take_outcomes(
         ledger.grid_overdue = vec![0; n];
     }
     for msg in outcomes.read() {
-        let at = msg.at;
         match &msg.outcome {
+            // Reported when the inspector (or the hotline) sent it: a fault that held the
+            // report on its way shows in report → dispatch, not in detection.
             Outcome::ReportAccepted { report_ref, task } => {
-                ledger.reports_accepted += 1;
-                if ledger.tasks.contains_key(task) || ledger.is_closed(*task) {
-                    continue; // a repeated report answered with its first task
-                }
-                let item = report_ref & !HOTLINE_REF;
-                let source = if report_ref & HOTLINE_REF != 0 {
-                    ReportSource::Hotline
-                } else {
-                    ReportSource::Inspector
-                };
-                let Some(it) = truth.items.get_mut(&item) else {
-                    ledger.note(format!("task {} for unknown item {item}", task.0));
-                    continue;
-                };
-                it.task = Some(*task);
-                // Reported when the inspector (or the hotline) sent it: a fault that held the
-                // report on its way shows in report → dispatch, not in detection.
-                let at = msg.sent_at;
-                if it.reported_at.is_none() {
-                    it.reported_at = Some(at);
-                    it.first_source = Some(source);
-                    let delay = ms_between(it.occurred_at, at);
-                    ledger.metrics.hist("grid.detection_s").record_ms(delay);
-                    let g = &mut ledger.grid_detected[it.grid as usize];
-                    g.0 += 1;
-                    g.1 += delay as f64 / 1000.0;
-                }
-                let kind = catalogue::item_type(it.item_type);
-                let urgency = kind.map_or(Urgency::Normal, |k| k.urgency);
-                // The deadline runs from the report, whether or not the task is ever dispatched.
-                let deadline_at = kind.map(|k| at + k.deadline_h as u64 * 3_600_000);
-                ledger.tasks.insert(
-                    *task,
-                    TaskRecord {
-                        items: vec![item],
-                        grid: it.grid,
-                        item_type: it.item_type,
-                        urgency,
-                        reported_at: at,
-                        dispatched_at: None,
-                        accepted_at: None,
-                        resolved_at: None,
-                        deadline_at,
-                        escalated: false,
-                    },
-                );
-                ledger.tasks_created += 1;
-                ledger.created_from_hotline += (source == ReportSource::Hotline) as u64;
+                ledger.report_accepted(&mut truth, *report_ref, *task, msg.sent_at)
             }
             Outcome::ReportMerged { report_ref, task } => {
-                ledger.reports_merged += 1;
-                let item = report_ref & !HOTLINE_REF;
-                let same_item = ledger
-                    .tasks
-                    .get(task)
-                    .is_some_and(|t| t.items.contains(&item));
-                if let Some(it) = truth.items.get_mut(&item)
-                    && !same_item
-                    && it.task.is_none()
-                {
-                    // The platform took a resident's call about this item as a repeat of another
-                    // item's task: nobody will fix this one unless the inspector reports it.
-                    it.merged_elsewhere = true;
-                    ledger.false_merges += 1;
-                }
+                ledger.report_merged(&mut truth, *report_ref, *task)
             }
-            other => {
-                let Some(task) = task_of(other) else { continue };
-                if ledger.is_closed(task) {
-                    ledger.after_close += 1;
-                    ledger.note(format!("{other:?} for task {} after it closed", task.0));
-                    continue;
-                }
-                let Some(rec) = ledger.tasks.get_mut(&task) else {
-                    ledger.note(format!("{other:?} for a task the twin never saw created"));
-                    continue;
-                };
-                match other {
-                    Outcome::TaskDispatched { deadline_at, .. } => {
-                        rec.deadline_at = Some(*deadline_at);
-                        if rec.resolved_at.is_some() {
-                            // A fix (the inspector's own, on the spot) failed verification and
-                            // went to a resolver: rework as much as a TaskReworked is.
-                            ledger.reworks += 1;
-                        }
-                        if rec.dispatched_at.is_none() {
-                            rec.dispatched_at = Some(at);
-                            ledger.dispatched += 1;
-                            // An on-spot fix that failed verification is dispatched only then:
-                            // that is rework, not the platform's dispatch latency.
-                            if rec.resolved_at.is_none() {
-                                ledger
-                                    .metrics
-                                    .hist("grid.report_to_dispatch_s")
-                                    .record_ms(ms_between(rec.reported_at, at));
-                            }
-                        }
-                    }
-                    Outcome::TaskUnassigned { reason, .. } => {
-                        ledger.unassigned += 1;
-                        let r = reason.clone();
-                        ledger.note(format!("task {} unassigned: {r}", task.0));
-                    }
-                    Outcome::TaskAccepted { .. } if rec.accepted_at.is_none() => {
-                        rec.accepted_at = Some(at);
-                        let d = ms_between(rec.dispatched_at.unwrap_or(at), at);
-                        ledger
-                            .metrics
-                            .hist("grid.dispatch_to_accept_s")
-                            .record_ms(d);
-                    }
-                    Outcome::VerificationRequested {
-                        verifier, resolver, ..
-                    } => {
-                        let first = rec.resolved_at.is_none();
-                        rec.resolved_at = Some(at);
-                        if first && let Some(acc) = rec.accepted_at {
-                            ledger
-                                .metrics
-                                .hist("grid.accept_to_resolve_s")
-                                .record_ms(ms_between(acc, at));
-                        }
-                        if verifier == resolver {
-                            ledger.verifier_was_resolver += 1;
-                            ledger.note(format!(
-                                "task {}: verifier {} is the resolver",
-                                task.0, verifier.0
-                            ));
-                        }
-                    }
-                    Outcome::TaskReworked { .. } => ledger.reworks += 1,
-                    Outcome::TaskEscalated { .. } if !rec.escalated => {
-                        rec.escalated = true;
-                        ledger.escalated += 1;
-                    }
-                    Outcome::TaskClosed {
-                        at: closed_at,
-                        overdue,
-                        ..
-                    } => {
-                        let rec = ledger.tasks.remove(&task).expect("present above");
-                        if ledger.closed.len() <= task.0 as usize {
-                            ledger.closed.resize(task.0 as usize + 1, false);
-                        }
-                        ledger.closed[task.0 as usize] = true;
-                        ledger.closed_count += 1;
-                        ledger.closed_overdue += *overdue as u64;
-                        let total = ms_between(rec.reported_at, *closed_at);
-                        if let Some(r) = rec.resolved_at {
-                            ledger
-                                .metrics
-                                .hist("grid.resolve_to_verify_s")
-                                .record_ms(ms_between(r, *closed_at));
-                        }
-                        ledger
-                            .metrics
-                            .hist("grid.report_to_closed_s")
-                            .record_ms(total);
-                        ledger
-                            .metrics
-                            .hist(&format!("grid.{}.report_to_closed_s", rec.urgency.as_str()))
-                            .record_ms(total);
-                        ledger.per_type[rec.item_type as usize - 1].record_ms(total);
-                        let g = &mut ledger.grid_closed[rec.grid as usize];
-                        g.0 += 1;
-                        g.1 += total as f64 / 1000.0;
-                        ledger.grid_overdue[rec.grid as usize] += *overdue as u32;
-                        for item in rec.items {
-                            if let Some(it) = truth.items.remove(&item) {
-                                ledger.items_closed += 1;
-                                ledger.closed_unfixed += (!it.fixed) as u64;
-                                ledger
-                                    .metrics
-                                    .hist("grid.occurred_to_closed_s")
-                                    .record_ms(ms_between(it.occurred_at, *closed_at));
-                            }
-                        }
-                        journal.record(
-                            *closed_at,
-                            "task_closed",
-                            &serde_json::json!({"task": task.0, "overdue": overdue}),
-                        );
-                    }
-                    _ => {}
-                }
-            }
+            other => ledger.task_outcome(&mut truth, &mut journal, other, msg.at),
         }
     }
     // Other loops count their own refusals.
@@ -363,6 +184,228 @@ pub fn take_outcomes(
             r.error
         );
         ledger.note(note);
+    }
+}
+
+impl GridLedger {
+    /// A report the stack took: the item's first report opens the twin's record of its task.
+    fn report_accepted(&mut self, truth: &mut GridTruth, report_ref: u64, task: TaskId, at: u64) {
+        self.reports_accepted += 1;
+        if self.tasks.contains_key(&task) || self.is_closed(task) {
+            return; // a repeated report answered with its first task
+        }
+        let item = report_ref & !HOTLINE_REF;
+        let source = if report_ref & HOTLINE_REF != 0 {
+            ReportSource::Hotline
+        } else {
+            ReportSource::Inspector
+        };
+        let Some(it) = truth.items.get_mut(&item) else {
+            self.note(format!("task {} for unknown item {item}", task.0));
+            return;
+        };
+        it.task = Some(task);
+        if it.reported_at.is_none() {
+            it.reported_at = Some(at);
+            it.first_source = Some(source);
+            let delay = ms_between(it.occurred_at, at);
+            self.metrics.hist("grid.detection_s").record_ms(delay);
+            let g = &mut self.grid_detected[it.grid as usize];
+            g.0 += 1;
+            g.1 += delay as f64 / 1000.0;
+        }
+        let kind = catalogue::item_type(it.item_type);
+        let urgency = kind.map_or(Urgency::Normal, |k| k.urgency);
+        // The deadline runs from the report, whether or not the task is ever dispatched.
+        let deadline_at = kind.map(|k| at + k.deadline_h as u64 * 3_600_000);
+        self.tasks.insert(
+            task,
+            TaskRecord {
+                items: vec![item],
+                grid: it.grid,
+                item_type: it.item_type,
+                urgency,
+                reported_at: at,
+                dispatched_at: None,
+                accepted_at: None,
+                resolved_at: None,
+                deadline_at,
+                escalated: false,
+            },
+        );
+        self.tasks_created += 1;
+        self.created_from_hotline += (source == ReportSource::Hotline) as u64;
+    }
+
+    fn report_merged(&mut self, truth: &mut GridTruth, report_ref: u64, task: TaskId) {
+        self.reports_merged += 1;
+        let item = report_ref & !HOTLINE_REF;
+        let same_item = self
+            .tasks
+            .get(&task)
+            .is_some_and(|t| t.items.contains(&item));
+        if let Some(it) = truth.items.get_mut(&item)
+            && !same_item
+            && it.task.is_none()
+        {
+            // The platform took a resident's call about this item as a repeat of another
+            // item's task: nobody will fix this one unless the inspector reports it.
+            it.merged_elsewhere = true;
+            self.false_merges += 1;
+        }
+    }
+
+    /// An outcome about a task the twin holds open; anything else is noted.
+    fn task_outcome(
+        &mut self,
+        truth: &mut GridTruth,
+        journal: &mut Journal,
+        other: &Outcome,
+        at: u64,
+    ) {
+        let Some(task) = task_of(other) else { return };
+        if self.is_closed(task) {
+            self.after_close += 1;
+            self.note(format!("{other:?} for task {} after it closed", task.0));
+            return;
+        }
+        if !self.tasks.contains_key(&task) {
+            self.note(format!("{other:?} for a task the twin never saw created"));
+            return;
+        }
+        match other {
+            Outcome::TaskDispatched { deadline_at, .. } => {
+                self.task_dispatched(task, *deadline_at, at)
+            }
+            Outcome::TaskUnassigned { reason, .. } => {
+                self.unassigned += 1;
+                self.note(format!("task {} unassigned: {reason}", task.0));
+            }
+            Outcome::TaskAccepted { .. } => self.task_accepted(task, at),
+            Outcome::VerificationRequested {
+                verifier, resolver, ..
+            } => self.verification_requested(task, *verifier, *resolver, at),
+            Outcome::TaskReworked { .. } => self.reworks += 1,
+            Outcome::TaskEscalated { .. } => self.task_escalated(task),
+            Outcome::TaskClosed {
+                at: closed_at,
+                overdue,
+                ..
+            } => self.task_closed(truth, journal, task, *closed_at, *overdue),
+            _ => {}
+        }
+    }
+
+    fn task_dispatched(&mut self, task: TaskId, deadline_at: u64, at: u64) {
+        let rec = self.tasks.get_mut(&task).expect("checked by the caller");
+        rec.deadline_at = Some(deadline_at);
+        if rec.resolved_at.is_some() {
+            // A fix (the inspector's own, on the spot) failed verification and went to a
+            // resolver: rework as much as a TaskReworked is.
+            self.reworks += 1;
+        }
+        if rec.dispatched_at.is_none() {
+            rec.dispatched_at = Some(at);
+            self.dispatched += 1;
+            // An on-spot fix that failed verification is dispatched only then: that is rework,
+            // not the platform's dispatch latency.
+            if rec.resolved_at.is_none() {
+                self.metrics
+                    .hist("grid.report_to_dispatch_s")
+                    .record_ms(ms_between(rec.reported_at, at));
+            }
+        }
+    }
+
+    fn task_accepted(&mut self, task: TaskId, at: u64) {
+        let rec = self.tasks.get_mut(&task).expect("checked by the caller");
+        if rec.accepted_at.is_none() {
+            rec.accepted_at = Some(at);
+            let d = ms_between(rec.dispatched_at.unwrap_or(at), at);
+            self.metrics.hist("grid.dispatch_to_accept_s").record_ms(d);
+        }
+    }
+
+    fn verification_requested(
+        &mut self,
+        task: TaskId,
+        verifier: baoan_api::PersonId,
+        resolver: baoan_api::PersonId,
+        at: u64,
+    ) {
+        let rec = self.tasks.get_mut(&task).expect("checked by the caller");
+        let first = rec.resolved_at.is_none();
+        rec.resolved_at = Some(at);
+        if first && let Some(acc) = rec.accepted_at {
+            self.metrics
+                .hist("grid.accept_to_resolve_s")
+                .record_ms(ms_between(acc, at));
+        }
+        if verifier == resolver {
+            self.verifier_was_resolver += 1;
+            self.note(format!(
+                "task {}: verifier {} is the resolver",
+                task.0, verifier.0
+            ));
+        }
+    }
+
+    fn task_escalated(&mut self, task: TaskId) {
+        let rec = self.tasks.get_mut(&task).expect("checked by the caller");
+        if !rec.escalated {
+            rec.escalated = true;
+            self.escalated += 1;
+        }
+    }
+
+    /// A closed task leaves the ledger, its times go to the histograms and its items to the
+    /// truth's closed count.
+    fn task_closed(
+        &mut self,
+        truth: &mut GridTruth,
+        journal: &mut Journal,
+        task: TaskId,
+        closed_at: u64,
+        overdue: bool,
+    ) {
+        let rec = self.tasks.remove(&task).expect("checked by the caller");
+        if self.closed.len() <= task.0 as usize {
+            self.closed.resize(task.0 as usize + 1, false);
+        }
+        self.closed[task.0 as usize] = true;
+        self.closed_count += 1;
+        self.closed_overdue += overdue as u64;
+        let total = ms_between(rec.reported_at, closed_at);
+        if let Some(r) = rec.resolved_at {
+            self.metrics
+                .hist("grid.resolve_to_verify_s")
+                .record_ms(ms_between(r, closed_at));
+        }
+        self.metrics
+            .hist("grid.report_to_closed_s")
+            .record_ms(total);
+        self.metrics
+            .hist(&format!("grid.{}.report_to_closed_s", rec.urgency.as_str()))
+            .record_ms(total);
+        self.per_type[rec.item_type as usize - 1].record_ms(total);
+        let g = &mut self.grid_closed[rec.grid as usize];
+        g.0 += 1;
+        g.1 += total as f64 / 1000.0;
+        self.grid_overdue[rec.grid as usize] += overdue as u32;
+        for item in rec.items {
+            if let Some(it) = truth.items.remove(&item) {
+                self.items_closed += 1;
+                self.closed_unfixed += (!it.fixed) as u64;
+                self.metrics
+                    .hist("grid.occurred_to_closed_s")
+                    .record_ms(ms_between(it.occurred_at, closed_at));
+            }
+        }
+        journal.record(
+            closed_at,
+            "task_closed",
+            &serde_json::json!({"task": task.0, "overdue": overdue}),
+        );
     }
 }
 
