@@ -1009,87 +1009,14 @@ fn act(
 ) {
     let Some(mut rng) = rng else { return };
     let rng = &mut *rng;
-    let dim = config.dim;
     while let Some((at, action)) = agenda.pop_before(clock.tick_end()) {
         match action {
             MatcherAction::Send(s) => {
-                if watchlist
-                    .by_person
-                    .get(&s.person)
-                    .is_some_and(|&e| watchlist.entries[e as usize].found)
-                {
-                    // Found since this hour's sightings were drawn: they are not about.
-                    continue;
+                let sighting =
+                    capture_sighting(&config, &cameras, &mut watchlist, rng, &mut ledger, at, s);
+                if let Some(sighting) = sighting {
+                    out.write(sighting);
                 }
-                let point = &cameras.points[s.camera as usize - 1];
-                let noise = config.group_noise[s.group as usize] as f32;
-                let face = identity(watchlist.face_seed, s.person, dim);
-                let embedding = capture(&face, s.quality, noise, &mut rng.faces);
-                // The truth: is this person on the list the stack holds at send time?
-                let entry = watchlist.by_person.get(&s.person).copied();
-                let mate = entry.filter(|&e| watchlist.active(e, at));
-                let expired_mate = entry.filter(|&e| !watchlist.active(e, at));
-                let mate_score = mate.map(|e| {
-                    dot(
-                        &embedding,
-                        &watchlist.vectors[e as usize * dim..(e as usize + 1) * dim],
-                    )
-                });
-                let evaluate = mate.is_none()
-                    && expired_mate.is_none()
-                    && rng.faces.random::<f64>() < rng.det_share;
-                let top = evaluate.then(|| {
-                    let mut best = f32::NEG_INFINITY;
-                    for (i, row) in watchlist.vectors.chunks_exact(dim).enumerate() {
-                        if watchlist.active(i as u32, at) {
-                            best = best.max(dot(row, &embedding));
-                        }
-                    }
-                    best
-                });
-                let active = watchlist.active_count_at(at);
-                let sighting_ref = ledger.next_ref;
-                ledger.next_ref += 1;
-                ledger.sent(
-                    sighting_ref,
-                    record::Sent {
-                        camera: s.camera,
-                        grid: point.grid,
-                        x: point.x,
-                        y: point.y,
-                        group: s.group,
-                        quality: s.quality,
-                        captured_at: s.captured_at,
-                        sent_at: at,
-                        mate,
-                        expired_mate,
-                        mate_score,
-                        top_score: top,
-                        active,
-                    },
-                );
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: Actor {
-                            role: Role::Camera,
-                            person: PersonId(8_000_000 + s.camera),
-                        },
-                        sent_at: at,
-                        command: Command::SubmitSighting {
-                            sighting: Sighting {
-                                sighting_ref,
-                                camera: s.camera,
-                                grid: point.grid,
-                                x_m: point.x,
-                                y_m: point.y,
-                                captured_at: s.captured_at,
-                                quality: s.quality,
-                                embedding,
-                            },
-                        },
-                    },
-                    client_ref: TAG_SIGHTING | sighting_ref,
-                });
             }
             MatcherAction::ShadowAlert => desk.queue.push_back(ReviewJob {
                 alert: None,
@@ -1101,38 +1028,152 @@ fn act(
                     continue;
                 }
                 watchlist.remove(entry, at);
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: staff::ADMIN,
-                        sent_at: at,
-                        command: Command::RemoveWatchlistEntry {
-                            entry_ref: entry as u64,
-                            reason: "found by police at a confirmed sighting (synthetic)".into(),
-                        },
-                    },
-                    client_ref: TAG_SETUP | entry as u64,
-                });
+                out.write(removal(entry, at));
             }
             MatcherAction::ReviewDone {
                 alert,
                 reviewer,
                 confirm,
             } => {
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: Actor {
-                            role: Role::Reviewer,
-                            person: reviewer_person(reviewer),
-                        },
-                        sent_at: at,
-                        command: Command::ReviewAlert { alert, confirm },
-                    },
-                    client_ref: TAG_REVIEW | alert.0,
-                });
+                out.write(review(alert, reviewer, confirm, at));
             }
         }
     }
-    // Free reviewers take the oldest waiting alerts they have not reviewed yet.
+    assign_reviews(&clock, &config, rng, &mut desk, &mut ledger, &mut agenda);
+}
+
+/// Capture a due sighting's face now, record the truth about it, and build the camera's
+/// message; `None` if the person was found since this hour's sightings were drawn (they are
+/// not about).
+fn capture_sighting(
+    config: &MatcherConfig,
+    cameras: &Cameras,
+    watchlist: &mut Watchlist,
+    rng: &mut MatcherRng,
+    ledger: &mut MatcherLedger,
+    at: u64,
+    s: Sight,
+) -> Option<ToStack> {
+    if watchlist
+        .by_person
+        .get(&s.person)
+        .is_some_and(|&e| watchlist.entries[e as usize].found)
+    {
+        return None;
+    }
+    let dim = config.dim;
+    let point = &cameras.points[s.camera as usize - 1];
+    let noise = config.group_noise[s.group as usize] as f32;
+    let face = identity(watchlist.face_seed, s.person, dim);
+    let embedding = capture(&face, s.quality, noise, &mut rng.faces);
+    // The truth: is this person on the list the stack holds at send time?
+    let entry = watchlist.by_person.get(&s.person).copied();
+    let mate = entry.filter(|&e| watchlist.active(e, at));
+    let expired_mate = entry.filter(|&e| !watchlist.active(e, at));
+    let mate_score = mate.map(|e| {
+        dot(
+            &embedding,
+            &watchlist.vectors[e as usize * dim..(e as usize + 1) * dim],
+        )
+    });
+    let evaluate =
+        mate.is_none() && expired_mate.is_none() && rng.faces.random::<f64>() < rng.det_share;
+    let top = evaluate.then(|| best_active_score(watchlist, &embedding, dim, at));
+    let active = watchlist.active_count_at(at);
+    let sighting_ref = ledger.next_ref;
+    ledger.next_ref += 1;
+    ledger.sent(
+        sighting_ref,
+        record::Sent {
+            camera: s.camera,
+            grid: point.grid,
+            x: point.x,
+            y: point.y,
+            group: s.group,
+            quality: s.quality,
+            captured_at: s.captured_at,
+            sent_at: at,
+            mate,
+            expired_mate,
+            mate_score,
+            top_score: top,
+            active,
+        },
+    );
+    Some(ToStack {
+        envelope: Envelope {
+            actor: Actor {
+                role: Role::Camera,
+                person: PersonId(8_000_000 + s.camera),
+            },
+            sent_at: at,
+            command: Command::SubmitSighting {
+                sighting: Sighting {
+                    sighting_ref,
+                    camera: s.camera,
+                    grid: point.grid,
+                    x_m: point.x,
+                    y_m: point.y,
+                    captured_at: s.captured_at,
+                    quality: s.quality,
+                    embedding,
+                },
+            },
+        },
+        client_ref: TAG_SIGHTING | sighting_ref,
+    })
+}
+
+/// The harness's own best score of a capture over the entries active at `at`.
+fn best_active_score(watchlist: &Watchlist, embedding: &[f32], dim: usize, at: u64) -> f32 {
+    let mut best = f32::NEG_INFINITY;
+    for (i, row) in watchlist.vectors.chunks_exact(dim).enumerate() {
+        if watchlist.active(i as u32, at) {
+            best = best.max(dot(row, embedding));
+        }
+    }
+    best
+}
+
+/// The entry's owner takes a found person off the list.
+fn removal(entry: u32, at: u64) -> ToStack {
+    ToStack {
+        envelope: Envelope {
+            actor: staff::ADMIN,
+            sent_at: at,
+            command: Command::RemoveWatchlistEntry {
+                entry_ref: entry as u64,
+                reason: "found by police at a confirmed sighting (synthetic)".into(),
+            },
+        },
+        client_ref: TAG_SETUP | entry as u64,
+    }
+}
+
+/// A reviewer hands in their decision on an alert.
+fn review(alert: AlertId, reviewer: u32, confirm: bool, at: u64) -> ToStack {
+    ToStack {
+        envelope: Envelope {
+            actor: Actor {
+                role: Role::Reviewer,
+                person: reviewer_person(reviewer),
+            },
+            sent_at: at,
+            command: Command::ReviewAlert { alert, confirm },
+        },
+        client_ref: TAG_REVIEW | alert.0,
+    }
+}
+
+/// Free reviewers take the oldest waiting alerts they have not reviewed yet.
+fn assign_reviews(
+    clock: &SimClock,
+    config: &MatcherConfig,
+    rng: &mut MatcherRng,
+    desk: &mut ReviewDesk,
+    ledger: &mut MatcherLedger,
+    agenda: &mut Agenda<MatcherAction>,
+) {
     let now = clock.tick_end();
     if desk.busy_until.len() != config.reviewers_on_duty as usize {
         desk.busy_until = vec![0; config.reviewers_on_duty as usize];
