@@ -248,17 +248,12 @@ pub fn hear(
             .get(camera as usize - 1)
             .map_or("unknown", |p| p.kind.as_str())
     };
+    let (threshold, top_k) = (config.threshold, config.top_k as usize);
     for msg in outcomes.read() {
         match &msg.outcome {
             Outcome::SightingDiscarded { sighting_ref } => {
                 if let Some(s) = ledger.pending.remove(sighting_ref) {
-                    ledger.judge(
-                        &s,
-                        None,
-                        config.threshold,
-                        config.top_k as usize,
-                        kind_of(s.camera),
-                    );
+                    ledger.judge(&s, None, threshold, top_k, kind_of(s.camera));
                 }
             }
             Outcome::AlertRaised {
@@ -270,44 +265,14 @@ pub fn hear(
                 let Some(s) = ledger.pending.remove(sighting_ref) else {
                     continue;
                 };
-                let right = ledger.judge(
-                    &s,
-                    Some(candidates),
-                    config.threshold,
-                    config.top_k as usize,
-                    kind_of(s.camera),
-                );
-                ledger
-                    .metrics
-                    .hist("matcher.sighting_to_alert_s")
-                    .record_ms(msg.at.saturating_sub(s.captured_at));
-                ledger
-                    .sent_at_of
-                    .insert(*alert, (s.mate.filter(|_| right), s.captured_at));
-                ledger.alerts.insert(
-                    *alert,
-                    AlertRec {
-                        raised_at: msg.at,
-                        right,
-                        mated: s.mate.is_some(),
-                        confirmed_at: None,
-                        rejected_at: None,
-                        reviews: 0,
-                    },
-                );
+                let right = ledger.judge(&s, Some(candidates), threshold, top_k, kind_of(s.camera));
+                ledger.alert_raised(*alert, &s, right, msg.at);
                 desk.queue.push_back(ReviewJob {
                     alert: Some(*alert),
                     queued_at: msg.at,
                 });
-                expect_lead(
-                    em.as_deref_mut(),
-                    command.as_deref_mut(),
-                    *alert,
-                    s.grid,
-                    s.x,
-                    s.y,
-                    s.captured_at,
-                );
+                let (em, command) = (em.as_deref_mut(), command.as_deref_mut());
+                expect_lead(em, command, *alert, s.grid, s.x, s.y, s.captured_at);
             }
             // Confirmed by this reviewer and more are needed: the next one takes it.
             Outcome::AlertReviewed {
@@ -322,36 +287,76 @@ pub fn hear(
                 });
             }
             Outcome::AlertConfirmed { alert, .. } => {
-                if let Some((entry, captured_at)) = ledger.sent_at_of.remove(alert) {
-                    ledger
-                        .awaiting
-                        .insert(*alert, Awaiting { entry, captured_at });
-                }
-                if let Some(a) = ledger.alerts.get_mut(alert) {
-                    a.confirmed_at = Some(msg.at);
-                    let ms = msg.at.saturating_sub(a.raised_at);
-                    ledger
-                        .metrics
-                        .hist("matcher.alert_to_confirmed_s")
-                        .record_ms(ms);
-                }
+                ledger.alert_confirmed(*alert, msg.at);
                 desk.reviewed_by.remove(alert);
             }
             Outcome::AlertRejected { alert } => {
-                ledger.sent_at_of.remove(alert);
-                if let Some(a) = ledger.alerts.get_mut(alert) {
-                    a.rejected_at = Some(msg.at);
-                }
+                ledger.alert_rejected(*alert, msg.at);
                 desk.reviewed_by.remove(alert);
                 drop_lead(em.as_deref_mut(), command.as_deref_mut(), *alert);
             }
             _ => {}
         }
     }
-    // Police reached a confirmed lead: the person is found if the trail is still warm, and the
-    // entry's owner takes them off the list (they are in custody, or home).
     if let Some(cl) = command.as_deref() {
-        let reached: Vec<(AlertId, u64)> = ledger
+        ledger.police_reached(cl, &config, &mut rng, &mut watchlist, &mut agenda);
+    }
+    ledger.count_refusals(refusals.read());
+}
+
+impl MatcherLedger {
+    /// An alert the stack raised: its latency, the lead it would become, and the truth about
+    /// it, kept until reviewers decide.
+    fn alert_raised(&mut self, alert: AlertId, s: &Sent, right: bool, at: u64) {
+        self.metrics
+            .hist("matcher.sighting_to_alert_s")
+            .record_ms(at.saturating_sub(s.captured_at));
+        self.sent_at_of
+            .insert(alert, (s.mate.filter(|_| right), s.captured_at));
+        self.alerts.insert(
+            alert,
+            AlertRec {
+                raised_at: at,
+                right,
+                mated: s.mate.is_some(),
+                confirmed_at: None,
+                rejected_at: None,
+                reviews: 0,
+            },
+        );
+    }
+
+    fn alert_confirmed(&mut self, alert: AlertId, at: u64) {
+        if let Some((entry, captured_at)) = self.sent_at_of.remove(&alert) {
+            self.awaiting.insert(alert, Awaiting { entry, captured_at });
+        }
+        if let Some(a) = self.alerts.get_mut(&alert) {
+            a.confirmed_at = Some(at);
+            let ms = at.saturating_sub(a.raised_at);
+            self.metrics
+                .hist("matcher.alert_to_confirmed_s")
+                .record_ms(ms);
+        }
+    }
+
+    fn alert_rejected(&mut self, alert: AlertId, at: u64) {
+        self.sent_at_of.remove(&alert);
+        if let Some(a) = self.alerts.get_mut(&alert) {
+            a.rejected_at = Some(at);
+        }
+    }
+
+    /// Police reached a confirmed lead: the person is found if the trail is still warm, and the
+    /// entry's owner takes them off the list (they are in custody, or home).
+    fn police_reached(
+        &mut self,
+        cl: &CommandLedger,
+        config: &MatcherConfig,
+        rng: &mut MatcherRng,
+        watchlist: &mut Watchlist,
+        agenda: &mut Agenda<MatcherAction>,
+    ) {
+        let reached: Vec<(AlertId, u64)> = self
             .awaiting
             .keys()
             .filter_map(|id| {
@@ -361,15 +366,15 @@ pub fn hear(
             })
             .collect();
         for (id, at) in reached {
-            let w = ledger.awaiting.remove(&id).expect("listed above");
+            let w = self.awaiting.remove(&id).expect("listed above");
             let Some(entry) = w.entry else {
-                ledger.wrong_person_dispatches += 1;
+                self.wrong_person_dispatches += 1;
                 continue;
             };
             let delay = at.saturating_sub(w.captured_at) as f64;
             let p = (-delay / config.trail_ms.max(1) as f64).exp();
             if rng.found.random::<f64>() >= p || !watchlist.present(entry) {
-                ledger.trail_cold += 1;
+                self.trail_cold += 1;
                 continue;
             }
             watchlist.found(entry);
@@ -377,20 +382,23 @@ pub fn hear(
                 baoan_api::ListKind::Wanted => "wanted",
                 baoan_api::ListKind::Missing => "missing",
             };
-            *ledger.found.entry(list).or_default() += 1;
+            *self.found.entry(list).or_default() += 1;
             agenda.schedule(at + 600_000, MatcherAction::Remove { entry });
         }
     }
-    for r in refusals.read() {
-        if !is_matcher_command(&r.envelope.command) {
-            continue;
+
+    /// The matcher's refused commands; a refused sighting is answered, so no longer pending.
+    fn count_refusals<'a>(&mut self, refusals: impl Iterator<Item = &'a Refused>) {
+        for r in refusals {
+            if !is_matcher_command(&r.envelope.command) {
+                continue;
+            }
+            if r.client_ref & super::TAG_SIGHTING == TAG_SIGHTING {
+                self.pending
+                    .remove(&(r.client_ref & !crate::command::TAG_MASK));
+            }
+            crate::note_refusal(&mut self.refused, &mut self.notes, r);
         }
-        if r.client_ref & super::TAG_SIGHTING == TAG_SIGHTING {
-            ledger
-                .pending
-                .remove(&(r.client_ref & !crate::command::TAG_MASK));
-        }
-        crate::note_refusal(&mut ledger.refused, &mut ledger.notes, r);
     }
 }
 
