@@ -224,36 +224,122 @@ fn exact_clusters(items: &[(RecordKey, u64)]) -> (u64, u64) {
     (exact, cluster_of_entity.len() as u64)
 }
 
+/// Records with a real address: placed at the right room, at the right building only, wrongly,
+/// or not at all.
+#[derive(Default)]
+struct Addresses {
+    with_address: u64,
+    room_ok: u64,
+    building_only: u64,
+    wrong: u64,
+    unplaced: u64,
+    /// Unplaced records whose entity another record of theirs put in a building.
+    unplaced_entity_placed: u64,
+}
+
+impl Addresses {
+    fn match_rate(&self) -> f64 {
+        (self.room_ok + self.building_only + self.wrong) as f64 / self.with_address.max(1) as f64
+    }
+    fn accuracy(&self) -> f64 {
+        self.room_ok as f64 / (self.room_ok + self.wrong).max(1) as f64
+    }
+}
+
+/// The exported records the platform linked, as (cluster, true entity), by kind and by feed.
+#[derive(Default)]
+struct Linked {
+    persons: Vec<(RecordKey, u64)>,
+    companies: Vec<(RecordKey, u64)>,
+    per_feed: BTreeMap<Feed, Vec<(RecordKey, u64)>>,
+}
+
 pub fn finish(world: &mut World) -> BlocksOutcome {
     let now = world.resource::<SimClock>().now_ms;
-    // The auditor's export: every record kept, its entity and its place.
-    let placed: Vec<PlacedRecord> = {
-        let mut bridge = world.resource_mut::<StackBridge>();
-        bridge.sent += 1;
-        match bridge.stack.send(&Envelope {
-            actor: Actor {
-                role: Role::Auditor,
-                person: PersonId(4),
-            },
-            sent_at: now,
-            command: Command::ExportLinkage,
-        }) {
-            Ok(out) => out
-                .into_iter()
-                .find_map(|o| match o {
-                    Outcome::LinkageExported { records } => Some(records),
-                    _ => None,
-                })
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        }
-    };
+    let placed = export_linkage(world, now);
     let truth = std::mem::take(&mut *world.resource_mut::<FeedTruth>());
     let mut ledger = std::mem::take(&mut *world.resource_mut::<BlocksLedger>());
+    let addresses = addresses(&placed, &truth);
+    let linked = linked(&placed, &truth);
+    let person_prf = pairwise(&linked.persons);
+    let company_prf = pairwise(&linked.companies);
+    let (pe, pn) = exact_clusters(&linked.persons);
+    let (ce, cn) = exact_clusters(&linked.companies);
+    ledger.metrics.set("blocks.person_f1", person_prf.f1);
+    ledger.metrics.set("blocks.company_f1", company_prf.f1);
+    ledger.metrics.set("blocks.rejected", ledger.refused as f64);
+    ledger
+        .metrics
+        .set("blocks.address_accuracy", round4(addresses.accuracy()));
+    let section = serde_json::json!({
+        "records": {
+            "sent": ledger.sent,
+            "repeated": ledger.repeated,
+            "by_feed": ledger.by_feed.iter().map(|(f, v)| (f.to_string(), serde_json::json!({"linked": v[0], "pending": v[1], "rejected": v[2]}))).collect::<BTreeMap<_, _>>(),
+            "exported_by_the_stack": placed.len(),
+            "faults": truth.counts,
+        },
+        "addresses": addresses_section(&addresses),
+        "persons": {"pairwise": person_prf, "entities": pn, "exact_clusters": pe, "exact_cluster_share": round4(pe as f64 / pn.max(1) as f64)},
+        "companies": {"pairwise": company_prf, "entities": cn, "exact_clusters": ce, "exact_cluster_share": round4(ce as f64 / cn.max(1) as f64)},
+        "by_department_pair": department_pair_rows(&linked.per_feed),
+        "blocking": blocking(&placed, &truth),
+        "fraud": fraud(&truth, &ledger),
+        "conflicts": {"opened": ledger.opened, "closed": ledger.closed, "visits_planned": ledger.visits_planned,
+            "time_to_consistency": hist(&mut ledger.metrics, "blocks.conflict_to_resolved_s")},
+        "freshness": {
+            "arrival_to_view": hist(&mut ledger.metrics, "blocks.arrival_to_view_s"),
+        },
+        "notes": ledger.notes,
+    });
+    let invariants = invariants(&ledger, placed.len());
+    let html = Section {
+        title: "Block data: department feeds linked onto the address library".into(),
+        intro: format!(
+            "{} records from five departments; people F1 {:.4}, companies F1 {:.4}; addresses placed {:.1}%, {:.2}% of them in the right room.",
+            ledger.sent,
+            person_prf.f1,
+            company_prf.f1,
+            addresses.match_rate() * 100.0,
+            addresses.accuracy() * 100.0
+        ),
+        tables: vec![linkage_table(&person_prf, (pe, pn), &company_prf, (ce, cn))],
+        figures: Vec::new(),
+    };
+    BlocksOutcome {
+        section,
+        html,
+        invariants,
+        metrics: std::mem::take(&mut ledger.metrics),
+    }
+}
 
-    // Addresses: placed at the right room, at the right building only, wrongly, or not at all.
-    let (mut room_ok, mut building_only, mut wrong, mut unplaced, mut with_address) =
-        (0u64, 0, 0, 0, 0);
+/// The auditor's export: every record kept, its entity and its place.
+fn export_linkage(world: &mut World, now: u64) -> Vec<PlacedRecord> {
+    let mut bridge = world.resource_mut::<StackBridge>();
+    bridge.sent += 1;
+    match bridge.stack.send(&Envelope {
+        actor: Actor {
+            role: Role::Auditor,
+            person: PersonId(4),
+        },
+        sent_at: now,
+        command: Command::ExportLinkage,
+    }) {
+        Ok(out) => out
+            .into_iter()
+            .find_map(|o| match o {
+                Outcome::LinkageExported { records } => Some(records),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Where the platform placed each record with a real address, against the truth.
+fn addresses(placed: &[PlacedRecord], truth: &FeedTruth) -> Addresses {
+    let mut a = Addresses::default();
     // Entities another of whose records is in a building: an unplaced record of theirs leaves
     // nobody missing from the block views.
     let in_a_building: std::collections::HashSet<_> = placed
@@ -261,38 +347,63 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
         .filter(|p| p.building.is_some())
         .filter_map(|p| p.cluster)
         .collect();
-    let mut unplaced_entity_placed = 0u64;
-    let mut persons = Vec::new();
-    let mut companies = Vec::new();
-    let mut by_pair: BTreeMap<(Feed, Feed), Vec<(RecordKey, u64)>> = BTreeMap::new();
-    let mut per_feed: BTreeMap<Feed, Vec<(RecordKey, u64)>> = BTreeMap::new();
-    for p in &placed {
+    for p in placed {
         let Some(t) = truth.truth.get(&p.key) else {
             continue;
         };
-        if let Some(room) = t.room {
-            with_address += 1;
-            match (p.room, p.building) {
-                (Some(r), _) if r == room => room_ok += 1,
-                (Some(_), _) => wrong += 1,
-                (None, Some(b)) if truth.building_of_room(room) == Some(b) => building_only += 1,
-                (None, Some(_)) => wrong += 1,
-                (None, None) => {
-                    unplaced += 1;
-                    unplaced_entity_placed +=
-                        p.cluster.is_some_and(|c| in_a_building.contains(&c)) as u64;
-                }
+        let Some(room) = t.room else { continue };
+        a.with_address += 1;
+        match (p.room, p.building) {
+            (Some(r), _) if r == room => a.room_ok += 1,
+            (Some(_), _) => a.wrong += 1,
+            (None, Some(b)) if truth.building_of_room(room) == Some(b) => a.building_only += 1,
+            (None, Some(_)) => a.wrong += 1,
+            (None, None) => {
+                a.unplaced += 1;
+                a.unplaced_entity_placed +=
+                    p.cluster.is_some_and(|c| in_a_building.contains(&c)) as u64;
             }
         }
+    }
+    a
+}
+
+/// Each linked record's predicted cluster beside its true entity, in the export's order.
+fn linked(placed: &[PlacedRecord], truth: &FeedTruth) -> Linked {
+    let mut linked = Linked::default();
+    for p in placed {
+        let Some(t) = truth.truth.get(&p.key) else {
+            continue;
+        };
         let Some(cluster) = p.cluster else { continue };
         let item = (cluster, entity_id(t.entity));
         match t.entity {
-            Entity::Person(_) => persons.push(item),
-            Entity::Company(_) => companies.push(item),
+            Entity::Person(_) => linked.persons.push(item),
+            Entity::Company(_) => linked.companies.push(item),
         }
-        per_feed.entry(p.key.feed).or_default().push(item);
+        linked.per_feed.entry(p.key.feed).or_default().push(item);
     }
-    // By pair of departments: the records of the two feeds only.
+    linked
+}
+
+fn addresses_section(a: &Addresses) -> serde_json::Value {
+    serde_json::json!({
+        "with_a_real_address": a.with_address,
+        "room_correct": a.room_ok,
+        "building_only": a.building_only,
+        "wrong_place": a.wrong,
+        "unplaced": a.unplaced,
+        "unplaced_entity_placed_by_another_record": a.unplaced_entity_placed,
+        "match_rate": round4(a.match_rate()),
+        "accuracy": round4(a.accuracy()),
+    })
+}
+
+/// By pair of departments: the records of the two feeds only, and the pairs between them.
+fn department_pair_rows(
+    per_feed: &BTreeMap<Feed, Vec<(RecordKey, u64)>>,
+) -> Vec<serde_json::Value> {
+    let mut by_pair: BTreeMap<(Feed, Feed), Vec<(RecordKey, u64)>> = BTreeMap::new();
     let feeds: Vec<Feed> = per_feed.keys().copied().collect();
     // People and companies never share an entity: only pairs of feeds about the same kind.
     let companies_feed = |f: &Feed| *f == Feed::BusinessRegistry;
@@ -306,10 +417,28 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
             by_pair.insert((*a, *b), items);
         }
     }
-    // Blocking: of the true pairs, how many share a blocking key (the only pairs the platform
-    // ever compares).
+    by_pair
+        .iter()
+        .map(|((a, b), items)| {
+            // Pairs within one feed are not this pair's: subtract each feed's own.
+            let both = pairwise(items);
+            let only_a = pairwise(&per_feed[a]);
+            let only_b = pairwise(&per_feed[b]);
+            let prf = Prf::of(
+                both.correct_pairs - only_a.correct_pairs - only_b.correct_pairs,
+                both.predicted_pairs - only_a.predicted_pairs - only_b.predicted_pairs,
+                both.true_pairs - only_a.true_pairs - only_b.true_pairs,
+            );
+            serde_json::json!({"feeds": [feed_name(*a), feed_name(*b)], "pairs": prf})
+        })
+        .collect()
+}
+
+/// Blocking: of the true pairs, how many share a blocking key (the only pairs the platform
+/// ever compares).
+fn blocking(placed: &[PlacedRecord], truth: &FeedTruth) -> serde_json::Value {
     let mut groups: HashMap<u64, Vec<&PlacedRecord>> = HashMap::new();
-    for p in &placed {
+    for p in placed {
         if let Some(t) = truth.truth.get(&p.key) {
             groups.entry(entity_id(t.entity)).or_default().push(p);
         }
@@ -324,31 +453,14 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
             }
         }
     }
-    let blocking = serde_json::json!({
+    serde_json::json!({
         "persons": {"true_pairs": true_pairs[0], "sharing_a_block": kept_pairs[0], "recall": round4(kept_pairs[0] as f64 / true_pairs[0].max(1) as f64)},
         "companies": {"true_pairs": true_pairs[1], "sharing_a_block": kept_pairs[1], "recall": round4(kept_pairs[1] as f64 / true_pairs[1].max(1) as f64)},
-    });
-    let person_prf = pairwise(&persons);
-    let company_prf = pairwise(&companies);
-    let (pe, pn) = exact_clusters(&persons);
-    let (ce, cn) = exact_clusters(&companies);
-    let pair_rows: Vec<serde_json::Value> = by_pair
-        .iter()
-        .map(|((a, b), items)| {
-            // Pairs within one feed are not this pair's: subtract each feed's own.
-            let both = pairwise(items);
-            let only_a = pairwise(&per_feed[a]);
-            let only_b = pairwise(&per_feed[b]);
-            let prf = Prf::of(
-                both.correct_pairs - only_a.correct_pairs - only_b.correct_pairs,
-                both.predicted_pairs - only_a.predicted_pairs - only_b.predicted_pairs,
-                both.true_pairs - only_a.true_pairs - only_b.true_pairs,
-            );
-            serde_json::json!({"feeds": [feed_name(*a), feed_name(*b)], "pairs": prf})
-        })
-        .collect();
+    })
+}
 
-    // Planted fraud: crowded rooms flagged, and companies at addresses that do not exist.
+/// Planted fraud: crowded rooms flagged, and companies at addresses that do not exist.
+fn fraud(truth: &FeedTruth, ledger: &BlocksLedger) -> serde_json::Value {
     let fraud_rooms: std::collections::HashSet<u32> = truth.fraud_rooms.iter().copied().collect();
     let flagged_rooms: std::collections::HashSet<u32> =
         ledger.flagged_rooms.iter().copied().collect();
@@ -362,9 +474,26 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
     let flagged: std::collections::HashSet<RecordKey> =
         ledger.flagged_records.iter().copied().collect();
     let fict_tp = flagged.intersection(&fictitious).count() as u64;
-    // What made the flagged addresses unplaceable, by the faults the twin put in them.
+    serde_json::json!({
+        "crowded_rooms": {"planted": fraud_rooms.len(), "flagged": flagged_rooms.len(), "flagged_planted": rooms_tp,
+            "precision": round4(rooms_tp as f64 / flagged_rooms.len().max(1) as f64),
+            "recall": round4(rooms_tp as f64 / fraud_rooms.len().max(1) as f64)},
+        // Every address the library lacks becomes a task; most are damaged real addresses the
+        // inspector places, a few are planted: precision is of the flag, before the visit.
+        "nonexistent_addresses": {"planted": fictitious.len(), "flagged": flagged.len(), "flagged_planted": fict_tp,
+            "precision": round4(fict_tp as f64 / flagged.len().max(1) as f64),
+            "recall": round4(fict_tp as f64 / fictitious.len().max(1) as f64),
+            "flagged_by_fault": flagged_by_fault(truth, &flagged)},
+    })
+}
+
+/// What made the flagged addresses unplaceable, by the faults the twin put in them.
+fn flagged_by_fault(
+    truth: &FeedTruth,
+    flagged: &std::collections::HashSet<RecordKey>,
+) -> BTreeMap<&'static str, u64> {
     let mut flagged_by_fault: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for k in &flagged {
+    for k in flagged {
         if let Some(t) = truth.truth.get(k) {
             let mut any = false;
             for name in t.faults.names() {
@@ -376,69 +505,23 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
             }
         }
     }
-    let fraud = serde_json::json!({
-        "crowded_rooms": {"planted": fraud_rooms.len(), "flagged": flagged_rooms.len(), "flagged_planted": rooms_tp,
-            "precision": round4(rooms_tp as f64 / flagged_rooms.len().max(1) as f64),
-            "recall": round4(rooms_tp as f64 / fraud_rooms.len().max(1) as f64)},
-        // Every address the library lacks becomes a task; most are damaged real addresses the
-        // inspector places, a few are planted: precision is of the flag, before the visit.
-        "nonexistent_addresses": {"planted": fictitious.len(), "flagged": flagged.len(), "flagged_planted": fict_tp,
-            "precision": round4(fict_tp as f64 / flagged.len().max(1) as f64),
-            "recall": round4(fict_tp as f64 / fictitious.len().max(1) as f64),
-            "flagged_by_fault": flagged_by_fault},
-    });
-    ledger.metrics.set("blocks.person_f1", person_prf.f1);
-    ledger.metrics.set("blocks.company_f1", company_prf.f1);
-    ledger.metrics.set("blocks.rejected", ledger.refused as f64);
-    let address_match = (room_ok + building_only + wrong) as f64 / with_address.max(1) as f64;
-    let address_accuracy = room_ok as f64 / (room_ok + wrong).max(1) as f64;
-    ledger
-        .metrics
-        .set("blocks.address_accuracy", round4(address_accuracy));
-    let hist = |m: &mut Metrics, name: &str| {
-        let h = m.hist(name);
-        serde_json::json!({"count": h.count(), "p50_s": round3(h.quantile_s(0.5)), "p90_s": round3(h.quantile_s(0.9)), "max_s": round3(h.quantile_s(1.0))})
-    };
-    let section = serde_json::json!({
-        "records": {
-            "sent": ledger.sent,
-            "repeated": ledger.repeated,
-            "by_feed": ledger.by_feed.iter().map(|(f, v)| (f.to_string(), serde_json::json!({"linked": v[0], "pending": v[1], "rejected": v[2]}))).collect::<BTreeMap<_, _>>(),
-            "exported_by_the_stack": placed.len(),
-            "faults": truth.counts,
-        },
-        "addresses": {
-            "with_a_real_address": with_address,
-            "room_correct": room_ok,
-            "building_only": building_only,
-            "wrong_place": wrong,
-            "unplaced": unplaced,
-            "unplaced_entity_placed_by_another_record": unplaced_entity_placed,
-            "match_rate": round4(address_match),
-            "accuracy": round4(address_accuracy),
-        },
-        "persons": {"pairwise": person_prf, "entities": pn, "exact_clusters": pe, "exact_cluster_share": round4(pe as f64 / pn.max(1) as f64)},
-        "companies": {"pairwise": company_prf, "entities": cn, "exact_clusters": ce, "exact_cluster_share": round4(ce as f64 / cn.max(1) as f64)},
-        "by_department_pair": pair_rows,
-        "blocking": blocking,
-        "fraud": fraud,
-        "conflicts": {"opened": ledger.opened, "closed": ledger.closed, "visits_planned": ledger.visits_planned,
-            "time_to_consistency": hist(&mut ledger.metrics, "blocks.conflict_to_resolved_s")},
-        "freshness": {
-            "arrival_to_view": hist(&mut ledger.metrics, "blocks.arrival_to_view_s"),
-        },
-        "notes": ledger.notes,
-    });
-    let invariants = vec![
+    flagged_by_fault
+}
+
+/// A time's summary; a time nothing reached is reported (and kept) as an empty histogram.
+fn hist(m: &mut Metrics, name: &str) -> serde_json::Value {
+    let h = m.hist(name);
+    serde_json::json!({"count": h.count(), "p50_s": round3(h.quantile_s(0.5)), "p90_s": round3(h.quantile_s(0.9)), "max_s": round3(h.quantile_s(1.0))})
+}
+
+fn invariants(ledger: &BlocksLedger, exported: usize) -> Vec<Invariant> {
+    vec![
         Invariant::check(
             "blocks: no record lost (each linked, pending or rejected with a reason)",
-            placed.len() as u64 == ledger.kept_new,
+            exported as u64 == ledger.kept_new,
             format!(
                 "{} answers ({} repeats): {} kept the first time they came, {} held by the stack",
-                ledger.sent,
-                ledger.repeated,
-                ledger.kept_new,
-                placed.len()
+                ledger.sent, ledger.repeated, ledger.kept_new, exported
             ),
         ),
         Invariant::check(
@@ -446,49 +529,40 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
             ledger.refused == 0,
             format!("{} refused", ledger.refused),
         ),
-    ];
-    let html = Section {
-        title: "Block data: department feeds linked onto the address library".into(),
-        intro: format!(
-            "{} records from five departments; people F1 {:.4}, companies F1 {:.4}; addresses placed {:.1}%, {:.2}% of them in the right room.",
-            ledger.sent,
-            person_prf.f1,
-            company_prf.f1,
-            address_match * 100.0,
-            address_accuracy * 100.0
-        ),
-        tables: vec![Table {
-            caption: "Linkage against the truth (pairwise)".into(),
-            header: vec![
-                "entities".into(),
-                "precision".into(),
-                "recall".into(),
-                "F1".into(),
-                "exact clusters".into(),
+    ]
+}
+
+/// Pairwise precision, recall and F1 of people and companies, with their exact clusters.
+fn linkage_table(
+    persons: &Prf,
+    (pe, pn): (u64, u64),
+    companies: &Prf,
+    (ce, cn): (u64, u64),
+) -> Table {
+    Table {
+        caption: "Linkage against the truth (pairwise)".into(),
+        header: vec![
+            "entities".into(),
+            "precision".into(),
+            "recall".into(),
+            "F1".into(),
+            "exact clusters".into(),
+        ],
+        rows: vec![
+            vec![
+                "persons".into(),
+                format!("{:.4}", persons.precision),
+                format!("{:.4}", persons.recall),
+                format!("{:.4}", persons.f1),
+                format!("{pe} of {pn}"),
             ],
-            rows: vec![
-                vec![
-                    "persons".into(),
-                    format!("{:.4}", person_prf.precision),
-                    format!("{:.4}", person_prf.recall),
-                    format!("{:.4}", person_prf.f1),
-                    format!("{pe} of {pn}"),
-                ],
-                vec![
-                    "companies".into(),
-                    format!("{:.4}", company_prf.precision),
-                    format!("{:.4}", company_prf.recall),
-                    format!("{:.4}", company_prf.f1),
-                    format!("{ce} of {cn}"),
-                ],
+            vec![
+                "companies".into(),
+                format!("{:.4}", companies.precision),
+                format!("{:.4}", companies.recall),
+                format!("{:.4}", companies.f1),
+                format!("{ce} of {cn}"),
             ],
-        }],
-        figures: Vec::new(),
-    };
-    BlocksOutcome {
-        section,
-        html,
-        invariants,
-        metrics: std::mem::take(&mut ledger.metrics),
+        ],
     }
 }

@@ -23,10 +23,11 @@ use baoan_api::{
 use baoan_faces::noise::{capture, identity, threshold_for_fpir};
 use baoan_faces::score::dot;
 use baoan_scenarios::Scenario;
-use baoan_world::Twin;
 use baoan_world::bridge::{StackBridge, ToStack};
 use baoan_world::geography::apportion;
 use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams};
+use baoan_world::population::Population;
+use baoan_world::{RngStreams, Twin};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 use rand::Rng;
@@ -656,17 +657,42 @@ fn load_watchlist(
     mut ledger: ResMut<MatcherLedger>,
     mut commands: Commands,
 ) {
-    let pop = &twin.population;
-    let d = &twin.district;
     let mut rng = streams.0.stream("matcher/watchlist");
     let face_seed: u64 = streams.0.stream("matcher/faces").random();
+    let wl = draw_watchlist(&twin, &config, &mut rng, face_seed);
+    let entries = watchlist_entries(&wl, config.dim);
+    for command in [
+        Command::SetMatchPolicy {
+            policy: config.policy(),
+        },
+        Command::UpsertWatchlist { entries },
+    ] {
+        send_setup(&mut bridge, &mut journal, &mut ledger, command);
+    }
+    journal.record(
+        0,
+        "watchlist_loaded",
+        &serde_json::json!({"entries": wl.entries.len(), "threshold": config.threshold}),
+    );
+    commands.insert_resource(matcher_rng(streams.0, &config));
+    *watchlist = wl;
+}
+
+/// The twin's truth of the list: who each entry is, where they are, and when it expires.
+fn draw_watchlist(
+    twin: &Twin,
+    config: &MatcherConfig,
+    rng: &mut ChaCha8Rng,
+    face_seed: u64,
+) -> Watchlist {
+    let pop = &twin.population;
+    let d = &twin.district;
     let total = (config.wanted + config.missing) as usize;
     let mut wl = Watchlist {
         face_seed,
         by_community: vec![Vec::new(); d.communities.len()],
         ..Watchlist::default()
     };
-    let residents = pop.residents() as u32;
     let mut visitor_next = VISITOR_BASE;
     for k in 0..total {
         let list = if k < config.wanted as usize {
@@ -677,23 +703,11 @@ fn load_watchlist(
         // The list is the police's, not the district's: a smaller twin sees fewer of them.
         let present = rng.random::<f64>() < config.listed_present_share * config.scale.min(1.0);
         let resident = present && rng.random::<f64>() < 0.6;
-        let fits = |r: u32| {
-            let age = pop.resident_age[r as usize];
-            match list {
-                ListKind::Wanted => (18..=60).contains(&age),
-                ListKind::Missing => !(14..65).contains(&age),
-            }
+        let chosen = if resident {
+            pick_resident(pop, list, &wl, rng)
+        } else {
+            None
         };
-        let mut chosen = None;
-        if resident && residents > 0 {
-            for _ in 0..200 {
-                let r = rng.random_range(0..residents);
-                if fits(r) && !wl.by_person.contains_key(&(r as u64)) {
-                    chosen = Some(r);
-                    break;
-                }
-            }
-        }
         let (person, presence, group) = match chosen {
             Some(r) => {
                 let grid = &d.grids[grid_of_resident(pop, r) as usize];
@@ -703,43 +717,14 @@ fn load_watchlist(
                     group_of(pop.resident_age[r as usize], pop.is_male(r)),
                 )
             }
-            None => {
-                let (age, male) = match list {
-                    ListKind::Wanted => (rng.random_range(18..=60), rng.random::<f64>() < 0.85),
-                    ListKind::Missing => {
-                        if rng.random::<bool>() {
-                            (rng.random_range(3..14), rng.random())
-                        } else {
-                            (rng.random_range(65..90), rng.random())
-                        }
-                    }
-                };
-                if present {
-                    visitor_next += 1;
-                    (visitor_next - 1, Presence::Visitor, group_of(age, male))
-                } else {
-                    (
-                        ABSENT_BASE + k as u64,
-                        Presence::Absent,
-                        group_of(age, male),
-                    )
-                }
-            }
+            None => someone_else(list, present, k, &mut visitor_next, rng),
         };
         let expires_at = if rng.random::<f64>() < config.expiring_share {
             rng.random_range(1..config.end_ms.max(2))
         } else {
             config.end_ms + 365 * 86_400_000
         };
-        let entry = k as u32;
-        match presence {
-            Presence::Resident(c) => wl.by_community[c as usize].push(entry),
-            Presence::Visitor => wl.visitors.push(entry),
-            Presence::Absent => {}
-        }
-        wl.by_person.insert(person, entry);
-        wl.vectors.extend(identity(face_seed, person, config.dim));
-        wl.entries.push(Listed {
+        let listed = Listed {
             person,
             list,
             group,
@@ -747,7 +732,8 @@ fn load_watchlist(
             present: presence,
             found: false,
             removed_at: None,
-        });
+        };
+        add_listed(&mut wl, config.dim, k as u32, listed);
     }
     wl.expiries = wl
         .entries
@@ -757,8 +743,82 @@ fn load_watchlist(
         .collect();
     wl.expiries.sort_unstable();
     wl.active_count = wl.entries.len() as u32;
-    let entries: Vec<WatchlistEntry> = wl
-        .entries
+    wl
+}
+
+/// A resident of the list's ages not listed yet, in up to 200 draws.
+fn pick_resident(
+    pop: &Population,
+    list: ListKind,
+    wl: &Watchlist,
+    rng: &mut ChaCha8Rng,
+) -> Option<u32> {
+    let residents = pop.residents() as u32;
+    if residents == 0 {
+        return None;
+    }
+    let fits = |r: u32| {
+        let age = pop.resident_age[r as usize];
+        match list {
+            ListKind::Wanted => (18..=60).contains(&age),
+            ListKind::Missing => !(14..65).contains(&age),
+        }
+    };
+    for _ in 0..200 {
+        let r = rng.random_range(0..residents);
+        if fits(r) && !wl.by_person.contains_key(&(r as u64)) {
+            return Some(r);
+        }
+    }
+    None
+}
+
+/// A listed person who lives elsewhere: a visitor if they are about, else absent.
+fn someone_else(
+    list: ListKind,
+    present: bool,
+    k: usize,
+    visitor_next: &mut u64,
+    rng: &mut ChaCha8Rng,
+) -> (u64, Presence, usize) {
+    let (age, male) = match list {
+        ListKind::Wanted => (rng.random_range(18..=60), rng.random::<f64>() < 0.85),
+        ListKind::Missing => {
+            if rng.random::<bool>() {
+                (rng.random_range(3..14), rng.random())
+            } else {
+                (rng.random_range(65..90), rng.random())
+            }
+        }
+    };
+    if present {
+        *visitor_next += 1;
+        (*visitor_next - 1, Presence::Visitor, group_of(age, male))
+    } else {
+        (
+            ABSENT_BASE + k as u64,
+            Presence::Absent,
+            group_of(age, male),
+        )
+    }
+}
+
+/// Put an entry on the list, with its face and its place in the look-ups.
+fn add_listed(wl: &mut Watchlist, dim: usize, entry: u32, listed: Listed) {
+    match listed.present {
+        Presence::Resident(c) => wl.by_community[c as usize].push(entry),
+        Presence::Visitor => wl.visitors.push(entry),
+        Presence::Absent => {}
+    }
+    wl.by_person.insert(listed.person, entry);
+    wl.vectors
+        .extend(identity(wl.face_seed, listed.person, dim));
+    wl.entries.push(listed);
+}
+
+/// The list as its owners hand it to the stack: each entry's legal basis, owner and face.
+fn watchlist_entries(wl: &Watchlist, dim: usize) -> Vec<WatchlistEntry> {
+    wl.entries
         .iter()
         .enumerate()
         .map(|(k, e)| WatchlistEntry {
@@ -777,54 +837,54 @@ fn load_watchlist(
                 }
             },
             expires_at: e.expires_at,
-            embedding: wl.vectors[k * config.dim..(k + 1) * config.dim].to_vec(),
+            embedding: wl.vectors[k * dim..(k + 1) * dim].to_vec(),
         })
-        .collect();
-    for command in [
-        Command::SetMatchPolicy {
-            policy: config.policy(),
-        },
-        Command::UpsertWatchlist { entries },
-    ] {
-        bridge.sent += 1;
-        match bridge.stack.send(&Envelope {
-            actor: staff::ADMIN,
-            sent_at: 0,
-            command,
-        }) {
-            Ok(outcomes) => {
-                for o in outcomes {
-                    match o {
-                        Outcome::WatchlistUpdated { version, active } => {
-                            ledger.watchlist_version = version;
-                            ledger.watchlist_active = active;
-                        }
-                        Outcome::MatchPolicySet { version } => ledger.policy_version = version,
-                        _ => {}
+        .collect()
+}
+
+/// Hand one setup command to the stack as its administrator, noting what it answered.
+fn send_setup(
+    bridge: &mut StackBridge,
+    journal: &mut Journal,
+    ledger: &mut MatcherLedger,
+    command: Command,
+) {
+    bridge.sent += 1;
+    match bridge.stack.send(&Envelope {
+        actor: staff::ADMIN,
+        sent_at: 0,
+        command,
+    }) {
+        Ok(outcomes) => {
+            for o in outcomes {
+                match o {
+                    Outcome::WatchlistUpdated { version, active } => {
+                        ledger.watchlist_version = version;
+                        ledger.watchlist_active = active;
                     }
+                    Outcome::MatchPolicySet { version } => ledger.policy_version = version,
+                    _ => {}
                 }
             }
-            Err(e) => {
-                bridge.refused += 1;
-                ledger.setup_refused.push(e.to_string());
-                journal.record(0, "refused", &e.to_string());
-            }
+        }
+        Err(e) => {
+            bridge.refused += 1;
+            ledger.setup_refused.push(e.to_string());
+            journal.record(0, "refused", &e.to_string());
         }
     }
-    journal.record(
-        0,
-        "watchlist_loaded",
-        &serde_json::json!({"entries": wl.entries.len(), "threshold": config.threshold}),
-    );
-    // How many non-mated searches to score: `det_searches` of the expected number sent.
+}
+
+/// The loop's random streams, and how many non-mated searches to score: `det_searches` of the
+/// expected number sent.
+fn matcher_rng(s: RngStreams, config: &MatcherConfig) -> MatcherRng {
     let expected_sent = config.sightings_per_point_per_day
         * config.face_points as f64
         * config.sampling
         * config.end_ms as f64
         / 86_400_000.0;
     let det_share = (config.det_searches as f64 / expected_sent.max(1.0)).min(1.0);
-    let s = streams.0;
-    commands.insert_resource(MatcherRng {
+    MatcherRng {
         sightings: s.stream("matcher/sightings"),
         faces: s.stream("matcher/captures"),
         review: s.stream("matcher/review"),
@@ -832,11 +892,10 @@ fn load_watchlist(
         sampled: s.stream("matcher/sampled"),
         shadow: s.stream("matcher/shadow"),
         det_share,
-    });
-    *watchlist = wl;
+    }
 }
 
-fn grid_of_resident(pop: &baoan_world::population::Population, r: u32) -> u32 {
+fn grid_of_resident(pop: &Population, r: u32) -> u32 {
     (pop.grid_first_resident.partition_point(|&f| f <= r) - 1) as u32
 }
 
@@ -999,87 +1058,14 @@ fn act(
 ) {
     let Some(mut rng) = rng else { return };
     let rng = &mut *rng;
-    let dim = config.dim;
     while let Some((at, action)) = agenda.pop_before(clock.tick_end()) {
         match action {
             MatcherAction::Send(s) => {
-                if watchlist
-                    .by_person
-                    .get(&s.person)
-                    .is_some_and(|&e| watchlist.entries[e as usize].found)
-                {
-                    // Found since this hour's sightings were drawn: they are not about.
-                    continue;
+                let sighting =
+                    capture_sighting(&config, &cameras, &mut watchlist, rng, &mut ledger, at, s);
+                if let Some(sighting) = sighting {
+                    out.write(sighting);
                 }
-                let point = &cameras.points[s.camera as usize - 1];
-                let noise = config.group_noise[s.group as usize] as f32;
-                let face = identity(watchlist.face_seed, s.person, dim);
-                let embedding = capture(&face, s.quality, noise, &mut rng.faces);
-                // The truth: is this person on the list the stack holds at send time?
-                let entry = watchlist.by_person.get(&s.person).copied();
-                let mate = entry.filter(|&e| watchlist.active(e, at));
-                let expired_mate = entry.filter(|&e| !watchlist.active(e, at));
-                let mate_score = mate.map(|e| {
-                    dot(
-                        &embedding,
-                        &watchlist.vectors[e as usize * dim..(e as usize + 1) * dim],
-                    )
-                });
-                let evaluate = mate.is_none()
-                    && expired_mate.is_none()
-                    && rng.faces.random::<f64>() < rng.det_share;
-                let top = evaluate.then(|| {
-                    let mut best = f32::NEG_INFINITY;
-                    for (i, row) in watchlist.vectors.chunks_exact(dim).enumerate() {
-                        if watchlist.active(i as u32, at) {
-                            best = best.max(dot(row, &embedding));
-                        }
-                    }
-                    best
-                });
-                let active = watchlist.active_count_at(at);
-                let sighting_ref = ledger.next_ref;
-                ledger.next_ref += 1;
-                ledger.sent(
-                    sighting_ref,
-                    record::Sent {
-                        camera: s.camera,
-                        grid: point.grid,
-                        x: point.x,
-                        y: point.y,
-                        group: s.group,
-                        quality: s.quality,
-                        captured_at: s.captured_at,
-                        sent_at: at,
-                        mate,
-                        expired_mate,
-                        mate_score,
-                        top_score: top,
-                        active,
-                    },
-                );
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: Actor {
-                            role: Role::Camera,
-                            person: PersonId(8_000_000 + s.camera),
-                        },
-                        sent_at: at,
-                        command: Command::SubmitSighting {
-                            sighting: Sighting {
-                                sighting_ref,
-                                camera: s.camera,
-                                grid: point.grid,
-                                x_m: point.x,
-                                y_m: point.y,
-                                captured_at: s.captured_at,
-                                quality: s.quality,
-                                embedding,
-                            },
-                        },
-                    },
-                    client_ref: TAG_SIGHTING | sighting_ref,
-                });
             }
             MatcherAction::ShadowAlert => desk.queue.push_back(ReviewJob {
                 alert: None,
@@ -1091,38 +1077,163 @@ fn act(
                     continue;
                 }
                 watchlist.remove(entry, at);
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: staff::ADMIN,
-                        sent_at: at,
-                        command: Command::RemoveWatchlistEntry {
-                            entry_ref: entry as u64,
-                            reason: "found by police at a confirmed sighting (synthetic)".into(),
-                        },
-                    },
-                    client_ref: TAG_SETUP | entry as u64,
-                });
+                out.write(removal(entry, at));
             }
             MatcherAction::ReviewDone {
                 alert,
                 reviewer,
                 confirm,
             } => {
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: Actor {
-                            role: Role::Reviewer,
-                            person: reviewer_person(reviewer),
-                        },
-                        sent_at: at,
-                        command: Command::ReviewAlert { alert, confirm },
-                    },
-                    client_ref: TAG_REVIEW | alert.0,
-                });
+                out.write(review(alert, reviewer, confirm, at));
             }
         }
     }
-    // Free reviewers take the oldest waiting alerts they have not reviewed yet.
+    assign_reviews(&clock, &config, rng, &mut desk, &mut ledger, &mut agenda);
+}
+
+/// Capture a due sighting's face now, record the truth about it, and build the camera's
+/// message; `None` if the person was found since this hour's sightings were drawn (they are
+/// not about).
+fn capture_sighting(
+    config: &MatcherConfig,
+    cameras: &Cameras,
+    watchlist: &mut Watchlist,
+    rng: &mut MatcherRng,
+    ledger: &mut MatcherLedger,
+    at: u64,
+    s: Sight,
+) -> Option<ToStack> {
+    if watchlist
+        .by_person
+        .get(&s.person)
+        .is_some_and(|&e| watchlist.entries[e as usize].found)
+    {
+        return None;
+    }
+    let dim = config.dim;
+    let point = &cameras.points[s.camera as usize - 1];
+    let noise = config.group_noise[s.group as usize] as f32;
+    let face = identity(watchlist.face_seed, s.person, dim);
+    let embedding = capture(&face, s.quality, noise, &mut rng.faces);
+    // The truth: is this person on the list the stack holds at send time?
+    let entry = watchlist.by_person.get(&s.person).copied();
+    let mate = entry.filter(|&e| watchlist.active(e, at));
+    let expired_mate = entry.filter(|&e| !watchlist.active(e, at));
+    let mate_score = mate.map(|e| {
+        dot(
+            &embedding,
+            &watchlist.vectors[e as usize * dim..(e as usize + 1) * dim],
+        )
+    });
+    let evaluate =
+        mate.is_none() && expired_mate.is_none() && rng.faces.random::<f64>() < rng.det_share;
+    let top = evaluate.then(|| best_active_score(watchlist, &embedding, dim, at));
+    let active = watchlist.active_count_at(at);
+    let sighting_ref = ledger.next_ref;
+    ledger.next_ref += 1;
+    ledger.sent(
+        sighting_ref,
+        record::Sent {
+            camera: s.camera,
+            grid: point.grid,
+            x: point.x,
+            y: point.y,
+            group: s.group,
+            quality: s.quality,
+            captured_at: s.captured_at,
+            sent_at: at,
+            mate,
+            expired_mate,
+            mate_score,
+            top_score: top,
+            active,
+        },
+    );
+    Some(sighting_message(&s, point, sighting_ref, embedding, at))
+}
+
+/// The camera's message to the stack.
+fn sighting_message(
+    s: &Sight,
+    point: &FacePoint,
+    sighting_ref: u64,
+    embedding: Vec<f32>,
+    at: u64,
+) -> ToStack {
+    ToStack {
+        envelope: Envelope {
+            actor: Actor {
+                role: Role::Camera,
+                person: PersonId(8_000_000 + s.camera),
+            },
+            sent_at: at,
+            command: Command::SubmitSighting {
+                sighting: Sighting {
+                    sighting_ref,
+                    camera: s.camera,
+                    grid: point.grid,
+                    x_m: point.x,
+                    y_m: point.y,
+                    captured_at: s.captured_at,
+                    quality: s.quality,
+                    embedding,
+                },
+            },
+        },
+        client_ref: TAG_SIGHTING | sighting_ref,
+    }
+}
+
+/// The harness's own best score of a capture over the entries active at `at`.
+fn best_active_score(watchlist: &Watchlist, embedding: &[f32], dim: usize, at: u64) -> f32 {
+    let mut best = f32::NEG_INFINITY;
+    for (i, row) in watchlist.vectors.chunks_exact(dim).enumerate() {
+        if watchlist.active(i as u32, at) {
+            best = best.max(dot(row, embedding));
+        }
+    }
+    best
+}
+
+/// The entry's owner takes a found person off the list.
+fn removal(entry: u32, at: u64) -> ToStack {
+    ToStack {
+        envelope: Envelope {
+            actor: staff::ADMIN,
+            sent_at: at,
+            command: Command::RemoveWatchlistEntry {
+                entry_ref: entry as u64,
+                reason: "found by police at a confirmed sighting (synthetic)".into(),
+            },
+        },
+        client_ref: TAG_SETUP | entry as u64,
+    }
+}
+
+/// A reviewer hands in their decision on an alert.
+fn review(alert: AlertId, reviewer: u32, confirm: bool, at: u64) -> ToStack {
+    ToStack {
+        envelope: Envelope {
+            actor: Actor {
+                role: Role::Reviewer,
+                person: reviewer_person(reviewer),
+            },
+            sent_at: at,
+            command: Command::ReviewAlert { alert, confirm },
+        },
+        client_ref: TAG_REVIEW | alert.0,
+    }
+}
+
+/// Free reviewers take the oldest waiting alerts they have not reviewed yet.
+fn assign_reviews(
+    clock: &SimClock,
+    config: &MatcherConfig,
+    rng: &mut MatcherRng,
+    desk: &mut ReviewDesk,
+    ledger: &mut MatcherLedger,
+    agenda: &mut Agenda<MatcherAction>,
+) {
     let now = clock.tick_end();
     if desk.busy_until.len() != config.reviewers_on_duty as usize {
         desk.busy_until = vec![0; config.reviewers_on_duty as usize];

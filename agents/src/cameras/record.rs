@@ -248,17 +248,12 @@ pub fn hear(
             .get(camera as usize - 1)
             .map_or("unknown", |p| p.kind.as_str())
     };
+    let (threshold, top_k) = (config.threshold, config.top_k as usize);
     for msg in outcomes.read() {
         match &msg.outcome {
             Outcome::SightingDiscarded { sighting_ref } => {
                 if let Some(s) = ledger.pending.remove(sighting_ref) {
-                    ledger.judge(
-                        &s,
-                        None,
-                        config.threshold,
-                        config.top_k as usize,
-                        kind_of(s.camera),
-                    );
+                    ledger.judge(&s, None, threshold, top_k, kind_of(s.camera));
                 }
             }
             Outcome::AlertRaised {
@@ -270,44 +265,14 @@ pub fn hear(
                 let Some(s) = ledger.pending.remove(sighting_ref) else {
                     continue;
                 };
-                let right = ledger.judge(
-                    &s,
-                    Some(candidates),
-                    config.threshold,
-                    config.top_k as usize,
-                    kind_of(s.camera),
-                );
-                ledger
-                    .metrics
-                    .hist("matcher.sighting_to_alert_s")
-                    .record_ms(msg.at.saturating_sub(s.captured_at));
-                ledger
-                    .sent_at_of
-                    .insert(*alert, (s.mate.filter(|_| right), s.captured_at));
-                ledger.alerts.insert(
-                    *alert,
-                    AlertRec {
-                        raised_at: msg.at,
-                        right,
-                        mated: s.mate.is_some(),
-                        confirmed_at: None,
-                        rejected_at: None,
-                        reviews: 0,
-                    },
-                );
+                let right = ledger.judge(&s, Some(candidates), threshold, top_k, kind_of(s.camera));
+                ledger.alert_raised(*alert, &s, right, msg.at);
                 desk.queue.push_back(ReviewJob {
                     alert: Some(*alert),
                     queued_at: msg.at,
                 });
-                expect_lead(
-                    em.as_deref_mut(),
-                    command.as_deref_mut(),
-                    *alert,
-                    s.grid,
-                    s.x,
-                    s.y,
-                    s.captured_at,
-                );
+                let (em, command) = (em.as_deref_mut(), command.as_deref_mut());
+                expect_lead(em, command, *alert, s.grid, s.x, s.y, s.captured_at);
             }
             // Confirmed by this reviewer and more are needed: the next one takes it.
             Outcome::AlertReviewed {
@@ -322,36 +287,76 @@ pub fn hear(
                 });
             }
             Outcome::AlertConfirmed { alert, .. } => {
-                if let Some((entry, captured_at)) = ledger.sent_at_of.remove(alert) {
-                    ledger
-                        .awaiting
-                        .insert(*alert, Awaiting { entry, captured_at });
-                }
-                if let Some(a) = ledger.alerts.get_mut(alert) {
-                    a.confirmed_at = Some(msg.at);
-                    let ms = msg.at.saturating_sub(a.raised_at);
-                    ledger
-                        .metrics
-                        .hist("matcher.alert_to_confirmed_s")
-                        .record_ms(ms);
-                }
+                ledger.alert_confirmed(*alert, msg.at);
                 desk.reviewed_by.remove(alert);
             }
             Outcome::AlertRejected { alert } => {
-                ledger.sent_at_of.remove(alert);
-                if let Some(a) = ledger.alerts.get_mut(alert) {
-                    a.rejected_at = Some(msg.at);
-                }
+                ledger.alert_rejected(*alert, msg.at);
                 desk.reviewed_by.remove(alert);
                 drop_lead(em.as_deref_mut(), command.as_deref_mut(), *alert);
             }
             _ => {}
         }
     }
-    // Police reached a confirmed lead: the person is found if the trail is still warm, and the
-    // entry's owner takes them off the list (they are in custody, or home).
     if let Some(cl) = command.as_deref() {
-        let reached: Vec<(AlertId, u64)> = ledger
+        ledger.police_reached(cl, &config, &mut rng, &mut watchlist, &mut agenda);
+    }
+    ledger.count_refusals(refusals.read());
+}
+
+impl MatcherLedger {
+    /// An alert the stack raised: its latency, the lead it would become, and the truth about
+    /// it, kept until reviewers decide.
+    fn alert_raised(&mut self, alert: AlertId, s: &Sent, right: bool, at: u64) {
+        self.metrics
+            .hist("matcher.sighting_to_alert_s")
+            .record_ms(at.saturating_sub(s.captured_at));
+        self.sent_at_of
+            .insert(alert, (s.mate.filter(|_| right), s.captured_at));
+        self.alerts.insert(
+            alert,
+            AlertRec {
+                raised_at: at,
+                right,
+                mated: s.mate.is_some(),
+                confirmed_at: None,
+                rejected_at: None,
+                reviews: 0,
+            },
+        );
+    }
+
+    fn alert_confirmed(&mut self, alert: AlertId, at: u64) {
+        if let Some((entry, captured_at)) = self.sent_at_of.remove(&alert) {
+            self.awaiting.insert(alert, Awaiting { entry, captured_at });
+        }
+        if let Some(a) = self.alerts.get_mut(&alert) {
+            a.confirmed_at = Some(at);
+            let ms = at.saturating_sub(a.raised_at);
+            self.metrics
+                .hist("matcher.alert_to_confirmed_s")
+                .record_ms(ms);
+        }
+    }
+
+    fn alert_rejected(&mut self, alert: AlertId, at: u64) {
+        self.sent_at_of.remove(&alert);
+        if let Some(a) = self.alerts.get_mut(&alert) {
+            a.rejected_at = Some(at);
+        }
+    }
+
+    /// Police reached a confirmed lead: the person is found if the trail is still warm, and the
+    /// entry's owner takes them off the list (they are in custody, or home).
+    fn police_reached(
+        &mut self,
+        cl: &CommandLedger,
+        config: &MatcherConfig,
+        rng: &mut MatcherRng,
+        watchlist: &mut Watchlist,
+        agenda: &mut Agenda<MatcherAction>,
+    ) {
+        let reached: Vec<(AlertId, u64)> = self
             .awaiting
             .keys()
             .filter_map(|id| {
@@ -361,15 +366,15 @@ pub fn hear(
             })
             .collect();
         for (id, at) in reached {
-            let w = ledger.awaiting.remove(&id).expect("listed above");
+            let w = self.awaiting.remove(&id).expect("listed above");
             let Some(entry) = w.entry else {
-                ledger.wrong_person_dispatches += 1;
+                self.wrong_person_dispatches += 1;
                 continue;
             };
             let delay = at.saturating_sub(w.captured_at) as f64;
             let p = (-delay / config.trail_ms.max(1) as f64).exp();
             if rng.found.random::<f64>() >= p || !watchlist.present(entry) {
-                ledger.trail_cold += 1;
+                self.trail_cold += 1;
                 continue;
             }
             watchlist.found(entry);
@@ -377,20 +382,23 @@ pub fn hear(
                 baoan_api::ListKind::Wanted => "wanted",
                 baoan_api::ListKind::Missing => "missing",
             };
-            *ledger.found.entry(list).or_default() += 1;
+            *self.found.entry(list).or_default() += 1;
             agenda.schedule(at + 600_000, MatcherAction::Remove { entry });
         }
     }
-    for r in refusals.read() {
-        if !is_matcher_command(&r.envelope.command) {
-            continue;
+
+    /// The matcher's refused commands; a refused sighting is answered, so no longer pending.
+    fn count_refusals<'a>(&mut self, refusals: impl Iterator<Item = &'a Refused>) {
+        for r in refusals {
+            if !is_matcher_command(&r.envelope.command) {
+                continue;
+            }
+            if r.client_ref & super::TAG_SIGHTING == TAG_SIGHTING {
+                self.pending
+                    .remove(&(r.client_ref & !crate::command::TAG_MASK));
+            }
+            crate::note_refusal(&mut self.refused, &mut self.notes, r);
         }
-        if r.client_ref & super::TAG_SIGHTING == TAG_SIGHTING {
-            ledger
-                .pending
-                .remove(&(r.client_ref & !crate::command::TAG_MASK));
-        }
-        crate::note_refusal(&mut ledger.refused, &mut ledger.notes, r);
     }
 }
 
@@ -452,65 +460,182 @@ fn misses_below(scores: &[f32], t: f64) -> u64 {
     scores.iter().filter(|&&s| (s as f64) < t).count() as u64
 }
 
+/// What the end of the run reads beside the ledger: the configuration, the run's length, the
+/// cameras, the review desk and the watchlist as they stand.
+struct RunEnd {
+    config: MatcherConfig,
+    end_ms: u64,
+    days: f64,
+    cameras: Cameras,
+    desk: DeskAtEnd,
+    list: ListAtEnd,
+}
+
+struct DeskAtEnd {
+    busy_ms: u64,
+    queue: usize,
+    /// Queued jobs that are alerts the stack raised (the rest stand for unsampled ones).
+    queue_sent_alerts: usize,
+}
+
+struct ListAtEnd {
+    entries: usize,
+    residents: usize,
+    visitors: usize,
+    expired: usize,
+}
+
+/// Accuracy as a 1:N evaluation reports it.
+struct Accuracy {
+    fpir: Rate,
+    fnir: Rate,
+    rank1: Rate,
+    /// The model's FPIR for the searches as made.
+    analytic: f64,
+    /// The mean size of the list a non-mated search searched.
+    list_n: usize,
+    at_fpir: Vec<AtFpir>,
+    groups: Vec<GroupRow>,
+    det: Vec<DetRow>,
+}
+
+/// The alerts at the district's full volume, and the reviewer time they take.
+struct AlertLoad {
+    false_per_day: f64,
+    per_camera_hour: f64,
+    true_per_day: f64,
+    reviewer_hours: f64,
+}
+
+/// What became of the alerts raised; index 1 counts those naming the right person first.
+struct AlertFates {
+    raised: [u64; 2],
+    confirmed: [u64; 2],
+    rejected: [u64; 2],
+    dispatched: u64,
+    arrived: u64,
+    open_reviews: usize,
+}
+
 pub fn finish(world: &mut World) -> MatcherOutcome {
-    let config = world.resource::<MatcherConfig>().clone();
+    let run = run_end(world);
+    let lead_times = lead_times(world);
+    let mut ledger = world.resource_mut::<MatcherLedger>();
+    let ledger = &mut *ledger;
+    let accuracy = accuracy(ledger, &run);
+    ledger.metrics.set("matcher.fpir", accuracy.fpir.rate);
+    ledger.metrics.set("matcher.fnir", accuracy.fnir.rate);
+    let load = alert_load(ledger, &run);
+    ledger
+        .metrics
+        .set("matcher.false_alerts_per_day", load.false_per_day);
+    ledger
+        .metrics
+        .set("matcher.rejected", ledger.refused as f64);
+    let fates = follow_alerts(ledger, &lead_times);
+    let latency = latency(&mut ledger.metrics);
+    let section = serde_json::json!({
+        "cameras": cameras_section(ledger, &run),
+        "volume": volume_section(ledger, &run),
+        "watchlist": watchlist_section(ledger, &run, accuracy.list_n),
+        "accuracy": accuracy_section(ledger, &accuracy),
+        "alerts": alerts_section(ledger, &run, &load, &fates),
+        "latency": latency,
+        "checks": {
+            "stack_missed": ledger.stack_missed,
+            "stack_spurious": ledger.stack_spurious,
+            "alerts_on_expired_entries": ledger.expired_alerts,
+            "unanswered_sightings": ledger.pending.len(),
+            "refused": ledger.refused,
+        },
+        "notes": ledger.notes,
+        "det": accuracy.det,
+    });
+    let invariants = invariants(ledger, &accuracy);
+    let html = page(&section, ledger, &run, &accuracy, &load);
+    MatcherOutcome {
+        section,
+        html,
+        invariants,
+        metrics: std::mem::take(&mut ledger.metrics),
+    }
+}
+
+fn run_end(world: &World) -> RunEnd {
     let end_ms = world.resource::<SimClock>().now_ms.max(1);
-    let days = end_ms as f64 / 86_400_000.0;
-    let cameras = world.resource::<Cameras>().clone();
-    let (desk_busy_ms, desk_queue, desk_queue_real) = {
+    let desk = {
         let d = world.resource::<ReviewDesk>();
-        (
-            d.busy_ms,
-            d.queue.len(),
-            d.queue.iter().filter(|j| j.alert.is_some()).count(),
-        )
+        DeskAtEnd {
+            busy_ms: d.busy_ms,
+            queue: d.queue.len(),
+            queue_sent_alerts: d.queue.iter().filter(|j| j.alert.is_some()).count(),
+        }
     };
-    let (entries, present_res, present_vis, expired) = {
+    let list = {
         let w = world.resource::<Watchlist>();
-        (
-            w.entries.len(),
-            w.entries
+        ListAtEnd {
+            entries: w.entries.len(),
+            residents: w
+                .entries
                 .iter()
                 .filter(|e| matches!(e.present, super::Presence::Resident(_)))
                 .count(),
-            w.visitors.len(),
-            w.entries.iter().filter(|e| e.expires_at <= end_ms).count(),
-        )
+            visitors: w.visitors.len(),
+            expired: w.entries.iter().filter(|e| e.expires_at <= end_ms).count(),
+        }
     };
-    // Leads: when police were sent and first arrived, from command's ledger.
-    let lead_times: BTreeMap<AlertId, (Option<u64>, Option<u64>)> = {
-        let l = world.get_resource::<CommandLedger>();
-        let ledger = world.resource::<MatcherLedger>();
-        ledger
-            .alerts
-            .iter()
-            .filter(|(_, a)| a.confirmed_at.is_some())
-            .map(|(id, _)| {
-                (
-                    *id,
-                    l.and_then(|l| l.lead_times(LEAD_REF_BASE + id.0))
-                        .unwrap_or((None, None)),
-                )
-            })
-            .collect()
-    };
-    let mut ledger = world.resource_mut::<MatcherLedger>();
-    let ledger = &mut *ledger;
-    let t = config.threshold as f64;
-    let dim = config.dim;
-    let o = ledger.overall;
-    let sampling = config.sampling;
+    RunEnd {
+        config: world.resource::<MatcherConfig>().clone(),
+        end_ms,
+        days: end_ms as f64 / 86_400_000.0,
+        cameras: world.resource::<Cameras>().clone(),
+        desk,
+        list,
+    }
+}
 
-    // Accuracy at the operator's threshold, measured on the stack's answers.
-    let fpir = rate(o.false_alerts, o.non_mated);
-    let fnir = rate(o.misses, o.mated);
-    let rank1 = rate(o.rank1_misses, o.mated);
-    // The model's FPIR for the searches as made: the list shrinks as entries expire or are
-    // taken off, so average 1 − (1 − p)^N over the list sizes searched.
+/// Leads: when police were sent and first arrived, from command's ledger.
+fn lead_times(world: &World) -> BTreeMap<AlertId, (Option<u64>, Option<u64>)> {
+    let l = world.get_resource::<CommandLedger>();
+    let ledger = world.resource::<MatcherLedger>();
+    ledger
+        .alerts
+        .iter()
+        .filter(|(_, a)| a.confirmed_at.is_some())
+        .map(|(id, _)| {
+            (
+                *id,
+                l.and_then(|l| l.lead_times(LEAD_REF_BASE + id.0))
+                    .unwrap_or((None, None)),
+            )
+        })
+        .collect()
+}
+
+/// Accuracy at the operator's threshold, measured on the stack's answers, beside the model's.
+fn accuracy(ledger: &MatcherLedger, run: &RunEnd) -> Accuracy {
+    let o = ledger.overall;
+    let dim = run.config.dim;
+    let list_n = mean_list_searched(ledger, run.list.entries);
+    Accuracy {
+        fpir: rate(o.false_alerts, o.non_mated),
+        fnir: rate(o.misses, o.mated),
+        rank1: rate(o.rank1_misses, o.mated),
+        analytic: analytic_fpir_as_searched(ledger, run.config.threshold as f64, dim, run),
+        list_n,
+        at_fpir: at_fpirs(ledger, dim, list_n),
+        groups: group_rows(ledger),
+        det: det_curve(ledger),
+    }
+}
+
+/// The model's FPIR for the searches as made: the list shrinks as entries expire or are
+/// taken off, so average 1 − (1 − p)^N over the list sizes searched.
+fn analytic_fpir_as_searched(ledger: &MatcherLedger, t: f64, dim: usize, run: &RunEnd) -> f64 {
     let p_entry = nonmate_tail(t, dim);
     let searched: u64 = ledger.non_mated_by_list.values().sum();
-    let analytic = if searched == 0 {
-        analytic_fpir(t, dim, entries)
+    if searched == 0 {
+        analytic_fpir(t, dim, run.list.entries)
     } else {
         ledger
             .non_mated_by_list
@@ -518,13 +643,12 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
             .map(|(&n, &c)| c as f64 * -(n as f64 * (-p_entry).ln_1p()).exp_m1())
             .sum::<f64>()
             / searched as f64
-    };
-    ledger.metrics.set("matcher.fpir", fpir.rate);
-    ledger.metrics.set("matcher.fnir", fnir.rate);
+    }
+}
 
-    // At the FPIRs evaluators quote: the analytic threshold (the model's), and the one measured
-    // on the harness's own scores of non-mated searches.
-    let list_n = if searched == 0 {
+fn mean_list_searched(ledger: &MatcherLedger, entries: usize) -> usize {
+    let searched: u64 = ledger.non_mated_by_list.values().sum();
+    if searched == 0 {
         entries
     } else {
         (ledger
@@ -534,8 +658,13 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
             .sum::<f64>()
             / searched as f64)
             .round() as usize
-    };
-    let at_fpir: Vec<AtFpir> = [0.01, 0.003, 0.001]
+    }
+}
+
+/// At the FPIRs evaluators quote: the analytic threshold (the model's), and the one measured
+/// on the harness's own scores of non-mated searches.
+fn at_fpirs(ledger: &MatcherLedger, dim: usize, list_n: usize) -> Vec<AtFpir> {
+    [0.01, 0.003, 0.001]
         .into_iter()
         .map(|f| {
             let ta = threshold_for_fpir(f, dim, list_n.max(1));
@@ -549,9 +678,11 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
                 fnir_at_measured: rate(misses_below(&ledger.mate_scores, tm), n),
             }
         })
-        .collect();
+        .collect()
+}
 
-    // DET: FNIR against FPIR over thresholds spanning the scores seen.
+/// DET: FNIR against FPIR over thresholds spanning the scores seen.
+fn det_curve(ledger: &MatcherLedger) -> Vec<DetRow> {
     let mut det = Vec::new();
     if !ledger.non_mated_top.is_empty() && !ledger.mate_scores.is_empty() {
         let mut nm = ledger.non_mated_top.clone();
@@ -569,8 +700,11 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
             });
         }
     }
+    det
+}
 
-    let groups: Vec<GroupRow> = GROUPS
+fn group_rows(ledger: &MatcherLedger) -> Vec<GroupRow> {
+    GROUPS
         .iter()
         .zip(ledger.by_group.iter())
         .map(|(name, g)| GroupRow {
@@ -581,7 +715,11 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
             fnir: rate(g.misses, g.mated),
             rank1_miss: rate(g.rank1_misses, g.mated),
         })
-        .collect();
+        .collect()
+}
+
+/// The worst group's FNIR over the best's, among groups with enough mated searches to tell.
+fn fnir_worst_to_best(groups: &[GroupRow]) -> f64 {
     let fnirs: Vec<f64> = groups
         .iter()
         .filter(|g| g.mated >= 30)
@@ -589,28 +727,40 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
         .collect();
     let best = fnirs.iter().copied().fold(f64::INFINITY, f64::min);
     let worst = fnirs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if best > 0.0 && worst.is_finite() {
+        round3(worst / best)
+    } else {
+        f64::NAN
+    }
+}
 
-    // False alerts at the district's full volume: the sampled non-mated alerts scaled back up,
-    // plus alerts on listed people that named someone else first.
+/// False alerts at the district's full volume: the sampled non-mated alerts scaled back up,
+/// plus alerts on listed people that named someone else first; and the reviewers they need.
+fn alert_load(ledger: &MatcherLedger, run: &RunEnd) -> AlertLoad {
+    let (o, config, days) = (ledger.overall, &run.config, run.days);
     let false_per_day =
-        (o.false_alerts as f64 / sampling + ledger.wrong_candidate_alerts as f64) / days;
-    let camera_hours = cameras.points.len() as f64 * 24.0;
+        (o.false_alerts as f64 / config.sampling + ledger.wrong_candidate_alerts as f64) / days;
+    let camera_hours = run.cameras.points.len() as f64 * 24.0;
     let per_camera_hour = false_per_day / camera_hours.max(1.0);
     let alerts_true_per_day = (o.mated - o.rank1_misses.min(o.mated)) as f64 / days;
-    ledger
-        .metrics
-        .set("matcher.false_alerts_per_day", false_per_day);
-    ledger
-        .metrics
-        .set("matcher.rejected", ledger.refused as f64);
     // Workforce: every alert gets a first review; those confirmed get the rest.
     let review_h = config.review_ms as f64 / 3_600_000.0 * 1.13; // mean of a lognormal(σ 0.5)
     let first_reviews = false_per_day + alerts_true_per_day;
     let later = alerts_true_per_day * (config.reviewers_required as f64 - 1.0)
         + false_per_day * config.false_confirm * (config.reviewers_required as f64 - 1.0);
-    let reviewer_hours = (first_reviews + later) * review_h;
+    AlertLoad {
+        false_per_day,
+        per_camera_hour,
+        true_per_day: alerts_true_per_day,
+        reviewer_hours: (first_reviews + later) * review_h,
+    }
+}
 
-    // The loop's times.
+/// Count each alert's fate and record the loop's times from alert to police on scene.
+fn follow_alerts(
+    ledger: &mut MatcherLedger,
+    lead_times: &BTreeMap<AlertId, (Option<u64>, Option<u64>)>,
+) -> AlertFates {
     let mut raised = [0u64; 2];
     let mut confirmed = [0u64; 2];
     let mut rejected = [0u64; 2];
@@ -644,21 +794,50 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
         .values()
         .filter(|a| a.confirmed_at.is_none() && a.rejected_at.is_none())
         .count();
+    AlertFates {
+        raised,
+        confirmed,
+        rejected,
+        dispatched,
+        arrived,
+        open_reviews,
+    }
+}
+
+/// The loop's times; a stage nothing reached is reported (and kept) as an empty histogram.
+fn latency(metrics: &mut Metrics) -> serde_json::Value {
     let hist = |m: &mut Metrics, name: &str| {
         let h = m.hist(name);
         serde_json::json!({"count": h.count(), "p50_s": round3(h.quantile_s(0.5)), "p90_s": round3(h.quantile_s(0.9)), "p99_s": round3(h.quantile_s(0.99))})
     };
-    let latency = serde_json::json!({
-        "sighting_to_alert": hist(&mut ledger.metrics, "matcher.sighting_to_alert_s"),
-        "review_wait": hist(&mut ledger.metrics, "matcher.review_wait_s"),
-        "alert_to_confirmed": hist(&mut ledger.metrics, "matcher.alert_to_confirmed_s"),
-        "confirmed_to_arrival": hist(&mut ledger.metrics, "matcher.confirmed_to_arrival_s"),
-        "alert_to_arrival": hist(&mut ledger.metrics, "matcher.alert_to_arrival_s"),
-    });
-    let kinds: Vec<serde_json::Value> = PlaceKind::ALL
+    serde_json::json!({
+        "sighting_to_alert": hist(metrics, "matcher.sighting_to_alert_s"),
+        "review_wait": hist(metrics, "matcher.review_wait_s"),
+        "alert_to_confirmed": hist(metrics, "matcher.alert_to_confirmed_s"),
+        "confirmed_to_arrival": hist(metrics, "matcher.confirmed_to_arrival_s"),
+        "alert_to_arrival": hist(metrics, "matcher.alert_to_arrival_s"),
+    })
+}
+
+fn cameras_section(ledger: &MatcherLedger, run: &RunEnd) -> serde_json::Value {
+    let cameras = &run.cameras;
+    serde_json::json!({
+        "face_points": cameras.points.len(),
+        "channels": cameras.channels_by_kind.values().sum::<usize>() ,
+        "channels_by_kind": cameras.channels_by_kind,
+        "channels_by_street": cameras.channels_by_street,
+        "lookouts_by_street": cameras.lookouts_by_street,
+        "by_place": by_place(ledger, run),
+    })
+}
+
+/// Face points, traffic and errors per kind of place.
+fn by_place(ledger: &MatcherLedger, run: &RunEnd) -> Vec<serde_json::Value> {
+    let (sampling, days) = (run.config.sampling, run.days);
+    PlaceKind::ALL
         .iter()
         .map(|k| {
-            let pts: Vec<_> = cameras.points.iter().filter(|p| p.kind == *k).collect();
+            let pts: Vec<_> = run.cameras.points.iter().filter(|p| p.kind == *k).collect();
             let tally = ledger.by_kind.get(k.as_str()).copied().unwrap_or_default();
             serde_json::json!({
                 "place": k.as_str(),
@@ -672,96 +851,99 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
                 "fnir": rate(tally.misses, tally.mated).rate,
             })
         })
-        .collect();
+        .collect()
+}
+
+fn volume_section(ledger: &MatcherLedger, run: &RunEnd) -> serde_json::Value {
+    let o = ledger.overall;
+    serde_json::json!({
+        "faces_seen": ledger.seen,
+        "faces_seen_per_day": round3(ledger.seen as f64 / run.days),
+        "sampling": run.config.sampling,
+        "non_mated_sent": o.non_mated,
+        "mated_sent": o.mated,
+        "expired_entry_sightings_sent": ledger.expired_sent,
+        "harness_scored_non_mated": ledger.non_mated_top.len(),
+    })
+}
+
+fn watchlist_section(ledger: &MatcherLedger, run: &RunEnd, list_n: usize) -> serde_json::Value {
+    let (config, list) = (&run.config, &run.list);
+    serde_json::json!({
+        "entries": list.entries,
+        "mean_entries_searched": list_n,
+        "wanted": config.wanted,
+        "missing": config.missing,
+        "residents_listed": list.residents,
+        "visitors_listed": list.visitors,
+        "expired_during_run": list.expired,
+        "version": ledger.watchlist_version,
+        "policy_version": ledger.policy_version,
+        "threshold": round6(config.threshold as f64),
+        "target_fpir": config.target_fpir,
+        "top_k": config.top_k,
+        "reviewers_required": config.reviewers_required,
+        "dim": config.dim,
+    })
+}
+
+fn accuracy_section(ledger: &MatcherLedger, accuracy: &Accuracy) -> serde_json::Value {
     let quality: Vec<serde_json::Value> = ["below_0.33", "0.33_to_0.67", "above_0.67"]
         .iter()
         .zip(ledger.by_quality.iter())
         .map(|(band, q)| serde_json::json!({"quality": band, "fpir": rate(q.false_alerts, q.non_mated), "fnir": rate(q.misses, q.mated)}))
         .collect();
-    let section = serde_json::json!({
-        "cameras": {
-            "face_points": cameras.points.len(),
-            "channels": cameras.channels_by_kind.values().sum::<usize>() ,
-            "channels_by_kind": cameras.channels_by_kind,
-            "channels_by_street": cameras.channels_by_street,
-            "lookouts_by_street": cameras.lookouts_by_street,
-            "by_place": kinds,
-        },
-        "volume": {
-            "faces_seen": ledger.seen,
-            "faces_seen_per_day": round3(ledger.seen as f64 / days),
-            "sampling": sampling,
-            "non_mated_sent": o.non_mated,
-            "mated_sent": o.mated,
-            "expired_entry_sightings_sent": ledger.expired_sent,
-            "harness_scored_non_mated": ledger.non_mated_top.len(),
-        },
-        "watchlist": {
-            "entries": entries,
-            "mean_entries_searched": list_n,
-            "wanted": config.wanted,
-            "missing": config.missing,
-            "residents_listed": present_res,
-            "visitors_listed": present_vis,
-            "expired_during_run": expired,
-            "version": ledger.watchlist_version,
-            "policy_version": ledger.policy_version,
-            "threshold": round6(t),
-            "target_fpir": config.target_fpir,
-            "top_k": config.top_k,
-            "reviewers_required": config.reviewers_required,
-            "dim": dim,
-        },
-        "accuracy": {
-            "fpir": fpir,
-            "fpir_analytic": round6(analytic),
-            "fnir": fnir,
-            "rank1_miss": rank1,
-            "at_fpir": at_fpir,
-            "by_group": groups,
-            "fnir_worst_to_best_group": if best > 0.0 && worst.is_finite() { round3(worst / best) } else { f64::NAN },
-            "by_quality": quality,
-        },
-        "alerts": {
-            "raised": raised[0] + raised[1],
-            "raised_right_person": raised[1],
-            "false_alerts_per_day": round3(false_per_day),
-            "false_alerts_per_camera_hour": round6(per_camera_hour),
-            "true_alerts_per_day": round3(alerts_true_per_day),
-            "reviewer_hours_per_day": round3(reviewer_hours),
-            "reviewers_on_duty_needed": round3(reviewer_hours / 24.0 / 0.7),
-            "confirmed_right_person": confirmed[1],
-            "confirmed_wrong_person": confirmed[0],
-            "rejected_right_person": rejected[1],
-            "rejected_wrong_person": rejected[0],
-            "awaiting_review_at_end": open_reviews,
-            "reviewers_on_duty": config.reviewers_on_duty,
-            "reviewer_utilisation": round3(desk_busy_ms as f64 / (config.reviewers_on_duty.max(1) as f64 * end_ms as f64)),
-            "review_queue_at_end": desk_queue,
-            "review_queue_at_end_sent_alerts": desk_queue_real,
-            "leads_dispatched": dispatched,
-            "leads_police_arrived": arrived,
-            "persons_found": ledger.found,
-            "trail_cold_on_arrival": ledger.trail_cold,
-            "police_sent_to_the_wrong_person": ledger.wrong_person_dispatches,
-        },
-        "latency": latency,
-        "checks": {
-            "stack_missed": ledger.stack_missed,
-            "stack_spurious": ledger.stack_spurious,
-            "alerts_on_expired_entries": ledger.expired_alerts,
-            "unanswered_sightings": ledger.pending.len(),
-            "refused": ledger.refused,
-        },
-        "notes": ledger.notes,
-        "det": det,
-    });
+    serde_json::json!({
+        "fpir": accuracy.fpir,
+        "fpir_analytic": round6(accuracy.analytic),
+        "fnir": accuracy.fnir,
+        "rank1_miss": accuracy.rank1,
+        "at_fpir": accuracy.at_fpir,
+        "by_group": accuracy.groups,
+        "fnir_worst_to_best_group": fnir_worst_to_best(&accuracy.groups),
+        "by_quality": quality,
+    })
+}
 
-    // Invariants the harness can judge from outside the stack.
+fn alerts_section(
+    ledger: &MatcherLedger,
+    run: &RunEnd,
+    load: &AlertLoad,
+    fates: &AlertFates,
+) -> serde_json::Value {
+    let config = &run.config;
+    serde_json::json!({
+        "raised": fates.raised[0] + fates.raised[1],
+        "raised_right_person": fates.raised[1],
+        "false_alerts_per_day": round3(load.false_per_day),
+        "false_alerts_per_camera_hour": round6(load.per_camera_hour),
+        "true_alerts_per_day": round3(load.true_per_day),
+        "reviewer_hours_per_day": round3(load.reviewer_hours),
+        "reviewers_on_duty_needed": round3(load.reviewer_hours / 24.0 / 0.7),
+        "confirmed_right_person": fates.confirmed[1],
+        "confirmed_wrong_person": fates.confirmed[0],
+        "rejected_right_person": fates.rejected[1],
+        "rejected_wrong_person": fates.rejected[0],
+        "awaiting_review_at_end": fates.open_reviews,
+        "reviewers_on_duty": config.reviewers_on_duty,
+        "reviewer_utilisation": round3(run.desk.busy_ms as f64 / (config.reviewers_on_duty.max(1) as f64 * run.end_ms as f64)),
+        "review_queue_at_end": run.desk.queue,
+        "review_queue_at_end_sent_alerts": run.desk.queue_sent_alerts,
+        "leads_dispatched": fates.dispatched,
+        "leads_police_arrived": fates.arrived,
+        "persons_found": ledger.found,
+        "trail_cold_on_arrival": ledger.trail_cold,
+        "police_sent_to_the_wrong_person": ledger.wrong_person_dispatches,
+    })
+}
+
+/// Invariants the harness can judge from outside the stack.
+fn invariants(ledger: &MatcherLedger, accuracy: &Accuracy) -> Vec<Invariant> {
+    let (o, analytic, fpir) = (ledger.overall, accuracy.analytic, &accuracy.fpir);
     let n = o.non_mated as f64;
     let se = (analytic * (1.0 - analytic) / n.max(1.0)).sqrt();
     let fpir_close = o.non_mated < 1_000 || (fpir.rate - analytic).abs() <= 4.0 * se + 1e-12;
-    let invariants = vec![
+    vec![
         Invariant::check(
             "matcher: the stack's search agrees with the harness's own scoring",
             ledger.stack_missed == 0 && ledger.stack_spurious == 0,
@@ -794,48 +976,71 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
                 ledger.refused, ledger.setup_refused
             ),
         ),
-    ];
+    ]
+}
 
+/// The loop's part of the page; its tables read the section as the report has it.
+fn page(
+    section: &serde_json::Value,
+    ledger: &MatcherLedger,
+    run: &RunEnd,
+    accuracy: &Accuracy,
+    load: &AlertLoad,
+) -> Section {
+    let config = &run.config;
     let mut html = Section {
         title: "Matcher: cameras, watchlist alerts and review".into(),
         intro: format!(
             "{} face points saw {:.0} faces a day; {} of the sightings of people on no list went \
              through the matcher (counts scaled by 1/{}), every sighting of a listed person did. \
              Threshold {:.4} (calibrated for FPIR {}); an alert needs {} reviewers.",
-            cameras.points.len(),
-            ledger.seen as f64 / days,
-            sampling,
-            sampling,
-            t,
+            run.cameras.points.len(),
+            ledger.seen as f64 / run.days,
+            config.sampling,
+            config.sampling,
+            config.threshold as f64,
             config.target_fpir,
             config.reviewers_required
         ),
         ..Section::default()
     };
+    html.tables.push(accuracy_table(accuracy, load));
+    html.tables.push(at_fpir_table(section));
+    html.tables.push(group_table(section));
+    if let Ok(svg) = det_figure(section, run.list.entries, config.dim) {
+        html.figures.push(svg);
+    }
+    html
+}
+
+fn accuracy_table(accuracy: &Accuracy, load: &AlertLoad) -> Table {
     let pct = |r: &Rate| format!("{:.4} ± {:.4} (n {})", r.rate, r.se, r.n);
-    html.tables.push(Table {
+    Table {
         caption: "Accuracy at the operator's threshold (from the stack's answers)".into(),
         header: vec!["measure".into(), "value".into()],
         rows: vec![
-            vec!["FPIR".into(), pct(&fpir)],
-            vec!["FPIR, analytic".into(), format!("{analytic:.6}")],
-            vec!["FNIR".into(), pct(&fnir)],
-            vec!["rank-1 miss".into(), pct(&rank1)],
+            vec!["FPIR".into(), pct(&accuracy.fpir)],
+            vec!["FPIR, analytic".into(), format!("{:.6}", accuracy.analytic)],
+            vec!["FNIR".into(), pct(&accuracy.fnir)],
+            vec!["rank-1 miss".into(), pct(&accuracy.rank1)],
             vec![
                 "false alerts per day (full volume)".into(),
-                format!("{false_per_day:.1}"),
+                format!("{:.1}", load.false_per_day),
             ],
             vec![
                 "false alerts per camera-hour".into(),
-                format!("{per_camera_hour:.5}"),
+                format!("{:.5}", load.per_camera_hour),
             ],
             vec![
                 "reviewer-hours per day".into(),
-                format!("{reviewer_hours:.1}"),
+                format!("{:.1}", load.reviewer_hours),
             ],
         ],
-    });
-    html.tables.push(Table {
+    }
+}
+
+fn at_fpir_table(section: &serde_json::Value) -> Table {
+    Table {
         caption:
             "FNIR at fixed FPIR (thresholds: the model's, and measured on the harness's scores)"
                 .into(),
@@ -861,8 +1066,11 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
                 ]
             })
             .collect(),
-    });
-    html.tables.push(Table {
+    }
+}
+
+fn group_table(section: &serde_json::Value) -> Table {
+    Table {
         caption:
             "By age band and sex (the model adds noise for children, elderly people and women)"
                 .into(),
@@ -892,7 +1100,15 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
                 ]
             })
             .collect(),
-    });
+    }
+}
+
+/// The DET curve on a log FPIR axis (thresholds where no non-mated search alerted are left out).
+fn det_figure(
+    section: &serde_json::Value,
+    entries: usize,
+    dim: usize,
+) -> Result<String, plot::PlotError> {
     let det_points: Vec<(f64, f64)> = section["det"]
         .as_array()
         .into_iter()
@@ -902,7 +1118,7 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
             (fp > 0.0).then(|| (fp.log10(), fnr))
         })
         .collect();
-    if let Ok(svg) = plot::lines_svg(
+    plot::lines_svg(
         "DET: FNIR against FPIR across thresholds",
         "log10 FPIR",
         "FNIR",
@@ -910,13 +1126,5 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
             name: format!("{} entries × {} dims", entries, dim),
             points: det_points,
         }],
-    ) {
-        html.figures.push(svg);
-    }
-    MatcherOutcome {
-        section,
-        html,
-        invariants,
-        metrics: std::mem::take(&mut ledger.metrics),
-    }
+    )
 }

@@ -3,10 +3,12 @@
 //! 100,000 volunteer guards at their buildings with their daily rhythm, and department stations.
 
 use baoan_api::UnitClass;
-use baoan_world::{RngStreams, Twin, proj};
+use baoan_world::population::Population;
+use baoan_world::{District, RngStreams, Twin, proj};
 use bevy_ecs::prelude::Resource;
 use geo::Coord;
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::CommandConfig;
@@ -134,7 +136,47 @@ pub fn place(
     let pop = &twin.population;
     let mut rng = streams.stream("command/placement/transit");
     let n = d.grids.len();
-    // Crowds: residents per km², companies (shops, offices), and transit hubs.
+    let (score, transit) = crowd_scores(d, pop, config, &mut rng);
+    // Key areas are where crowds are, whoever places the posts: a planner's layout moves the
+    // posts, never the emergencies.
+    let k = scaled(config.key_areas, config.scale).min(n);
+    let key_areas = choose_key_areas(d, k, &score, &transit);
+    // Each part of the placement draws from its own stream, so a planner's posts leave the
+    // patrols, stations and volunteers exactly where they were: layouts compare like for like.
+    let mut post_rng = streams.stream("command/placement/posts");
+    let posts: Vec<Post> = match &config.posts_csv {
+        Some((file, text)) => posts_from_csv(d, file, text, &key_areas)?,
+        None => posts_at_key_areas(
+            d,
+            scaled(config.posts, config.scale).max(k),
+            &key_areas,
+            &mut post_rng,
+        ),
+    };
+    let mut key_area_grid = vec![false; n];
+    for ka in &key_areas {
+        key_area_grid[ka.grid as usize] = true;
+    }
+    let mut units = post_units(&posts);
+    add_patrols_and_stations(d, config, &mut rng, &mut units);
+    add_volunteers(pop, config, &mut rng, &mut units);
+    Ok(Placement {
+        key_areas,
+        key_area_grid,
+        posts,
+        units,
+    })
+}
+
+/// Each grid's crowd score — residents per km², companies (shops, offices), and transit hubs —
+/// and which grids hold a transit hub.
+fn crowd_scores(
+    d: &District,
+    pop: &Population,
+    config: &CommandConfig,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<f64>, Vec<bool>) {
+    let n = d.grids.len();
     let mut companies = vec![0u32; n];
     for c in &pop.companies {
         companies[c.grid as usize] += 1;
@@ -144,11 +186,22 @@ pub fn place(
         .iter()
         .map(|g| pop.residents_of_grid(g.id).len() as f64 / (g.area_m2 / 1e6).max(0.01))
         .collect();
-    let transit_count = scaled(45, config.scale).min(n);
-    let mut transit = vec![false; n];
+    let transit = draw_transit(&density, scaled(45, config.scale).min(n), rng);
+    let zd = z_scores(&density);
+    let zc = z_scores(&companies.iter().map(|&c| c as f64).collect::<Vec<_>>());
+    let score: Vec<f64> = (0..n)
+        .map(|g| zd[g] + zc[g] + if transit[g] { 1.5 } else { 0.0 })
+        .collect();
+    (score, transit)
+}
+
+/// Transit hubs where people live densely: grids drawn by density until `count` are hubs (or
+/// the draws run out).
+fn draw_transit(density: &[f64], count: usize, rng: &mut ChaCha8Rng) -> Vec<bool> {
+    let mut transit = vec![false; density.len()];
     let total_density: f64 = density.iter().sum();
-    for _ in 0..transit_count * 4 {
-        if transit.iter().filter(|t| **t).count() >= transit_count {
+    for _ in 0..count * 4 {
+        if transit.iter().filter(|t| **t).count() >= count {
             break;
         }
         let u = rng.random::<f64>() * total_density;
@@ -160,23 +213,20 @@ pub fn place(
             transit[g] = true;
         }
     }
-    let z = |v: &[f64]| {
-        let mean = v.iter().sum::<f64>() / v.len() as f64;
-        let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64)
-            .sqrt()
-            .max(1e-9);
-        v.iter().map(|x| (x - mean) / sd).collect::<Vec<f64>>()
-    };
-    let zd = z(&density);
-    let zc = z(&companies.iter().map(|&c| c as f64).collect::<Vec<_>>());
-    let score: Vec<f64> = (0..n)
-        .map(|g| zd[g] + zc[g] + if transit[g] { 1.5 } else { 0.0 })
-        .collect();
+    transit
+}
 
-    let mut key_area_grid = vec![false; n];
-    // Key areas are where crowds are, whoever places the posts: a planner's layout moves the
-    // posts, never the emergencies.
-    let k = scaled(config.key_areas, config.scale).min(n);
+fn z_scores(v: &[f64]) -> Vec<f64> {
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64)
+        .sqrt()
+        .max(1e-9);
+    v.iter().map(|x| (x - mean) / sd).collect::<Vec<f64>>()
+}
+
+/// The `k` highest-scoring grids, no more than a fair share in any one community.
+fn choose_key_areas(d: &District, k: usize, score: &[f64], transit: &[bool]) -> Vec<KeyArea> {
+    let n = d.grids.len();
     let per_community = k.div_ceil(d.communities.len()) + 1;
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| score[b].total_cmp(&score[a]).then(a.cmp(&b)));
@@ -196,78 +246,86 @@ pub fn place(
             });
         }
     }
-    // Each part of the placement draws from its own stream, so a planner's posts leave the
-    // patrols, stations and volunteers exactly where they were: layouts compare like for like.
-    let mut post_rng = streams.stream("command/placement/posts");
-    let posts: Vec<Post> = match &config.posts_csv {
-        Some((file, text)) => {
-            let points = read_posts_csv(file, text)?;
-            let mut posts = Vec::new();
-            for (i, p) in points.iter().enumerate() {
-                let grid = d.grid_at(*p).ok_or_else(|| {
-                    format!(
-                        "{file}:{}: post at ({:.0}, {:.0}) is outside the district",
-                        i + 2,
-                        p.x,
-                        p.y
-                    )
-                })?;
-                let nearest = key_areas
-                    .iter()
-                    .enumerate()
-                    .map(|(k, ka)| {
-                        let s = d.grids[ka.grid as usize].site;
-                        (k, (s.x - p.x).powi(2) + (s.y - p.y).powi(2))
-                    })
-                    .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
-                    .map_or(0, |(k, _)| k);
-                posts.push(Post {
-                    key_area: nearest,
-                    grid,
-                    x_m: p.x,
-                    y_m: p.y,
-                });
-            }
-            posts
-        }
-        None => {
-            let p = scaled(config.posts, config.scale).max(k);
-            let mut posts: Vec<Post> = key_areas
-                .iter()
-                .enumerate()
-                .map(|(i, ka)| {
-                    let s = d.grids[ka.grid as usize].site;
-                    Post {
-                        key_area: i,
-                        grid: ka.grid,
-                        x_m: s.x,
-                        y_m: s.y,
-                    }
-                })
-                .collect();
-            // The busiest key areas get a second (and third ...) post.
-            let mut i = 0;
-            while posts.len() < p {
-                let ka = i % key_areas.len();
-                let g = &d.grids[key_areas[ka].grid as usize];
-                let pt = super::random_point(g, &mut post_rng);
-                posts.push(Post {
-                    key_area: ka,
-                    grid: g.id,
-                    x_m: pt.x,
-                    y_m: pt.y,
-                });
-                i += 1;
-            }
-            posts
-        }
-    };
-    for ka in &key_areas {
-        key_area_grid[ka.grid as usize] = true;
-    }
+    key_areas
+}
 
+/// A planner's posts, each serving the key area nearest to it.
+fn posts_from_csv(
+    d: &District,
+    file: &str,
+    text: &str,
+    key_areas: &[KeyArea],
+) -> Result<Vec<Post>, String> {
+    let points = read_posts_csv(file, text)?;
+    let mut posts = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let grid = d.grid_at(*p).ok_or_else(|| {
+            format!(
+                "{file}:{}: post at ({:.0}, {:.0}) is outside the district",
+                i + 2,
+                p.x,
+                p.y
+            )
+        })?;
+        let nearest = key_areas
+            .iter()
+            .enumerate()
+            .map(|(k, ka)| {
+                let s = d.grids[ka.grid as usize].site;
+                (k, (s.x - p.x).powi(2) + (s.y - p.y).powi(2))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))
+            .map_or(0, |(k, _)| k);
+        posts.push(Post {
+            key_area: nearest,
+            grid,
+            x_m: p.x,
+            y_m: p.y,
+        });
+    }
+    Ok(posts)
+}
+
+/// One post at each key area's site, then more at the busiest until there are `count`.
+fn posts_at_key_areas(
+    d: &District,
+    count: usize,
+    key_areas: &[KeyArea],
+    post_rng: &mut ChaCha8Rng,
+) -> Vec<Post> {
+    let mut posts: Vec<Post> = key_areas
+        .iter()
+        .enumerate()
+        .map(|(i, ka)| {
+            let s = d.grids[ka.grid as usize].site;
+            Post {
+                key_area: i,
+                grid: ka.grid,
+                x_m: s.x,
+                y_m: s.y,
+            }
+        })
+        .collect();
+    // The busiest key areas get a second (and third ...) post.
+    let mut i = 0;
+    while posts.len() < count {
+        let ka = i % key_areas.len();
+        let g = &d.grids[key_areas[ka].grid as usize];
+        let pt = super::random_point(g, post_rng);
+        posts.push(Post {
+            key_area: ka,
+            grid: g.id,
+            x_m: pt.x,
+            y_m: pt.y,
+        });
+        i += 1;
+    }
+    posts
+}
+
+/// Each post: two auxiliary police and one police officer, around the clock.
+fn post_units(posts: &[Post]) -> Vec<UnitSpec> {
     let mut units = Vec::new();
-    // Each post: two auxiliary police and one police officer, around the clock.
     for (i, p) in posts.iter().enumerate() {
         let home = Coord { x: p.x_m, y: p.y_m };
         for class in [
@@ -285,61 +343,34 @@ pub fn place(
             });
         }
     }
-    // Patrols and department stations, spread over the district.
-    let mut at_random_site = |class: UnitClass,
-                              role: &'static str,
-                              count: usize,
-                              per_site: usize,
-                              units: &mut Vec<UnitSpec>| {
-        for _ in 0..count {
-            let g = &d.grids[rng.random_range(0..n)];
-            for _ in 0..per_site {
-                units.push(UnitSpec {
-                    class,
-                    role,
-                    home: g.site,
-                    grid: g.id,
-                    duty: None,
-                    post: None,
-                });
-            }
-        }
-    };
-    at_random_site(
-        UnitClass::Police,
-        "patrol car",
-        scaled(60, config.scale),
-        1,
-        &mut units,
-    );
-    at_random_site(
-        UnitClass::AuxiliaryPolice,
-        "e-bike patrol",
-        scaled(100, config.scale),
-        1,
-        &mut units,
-    );
-    at_random_site(
-        UnitClass::Fire,
-        "fire station",
-        scaled(12, config.scale),
-        2,
-        &mut units,
-    );
-    at_random_site(
-        UnitClass::Medical,
-        "ambulance station",
-        scaled(40, config.scale),
-        2,
-        &mut units,
-    );
-    at_random_site(
-        UnitClass::Hazmat,
-        "hazmat station",
-        scaled(2, config.scale),
-        2,
-        &mut units,
-    );
+    units
+}
+
+/// Patrols and department stations, spread over the district, and a flood team per street.
+fn add_patrols_and_stations(
+    d: &District,
+    config: &CommandConfig,
+    rng: &mut ChaCha8Rng,
+    units: &mut Vec<UnitSpec>,
+) {
+    let stations = [
+        (UnitClass::Police, "patrol car", 60, 1),
+        (UnitClass::AuxiliaryPolice, "e-bike patrol", 100, 1),
+        (UnitClass::Fire, "fire station", 12, 2),
+        (UnitClass::Medical, "ambulance station", 40, 2),
+        (UnitClass::Hazmat, "hazmat station", 2, 2),
+    ];
+    for (class, role, count, per_site) in stations {
+        at_random_sites(
+            d,
+            rng,
+            class,
+            role,
+            scaled(count, config.scale),
+            per_site,
+            units,
+        );
+    }
     for s in &d.streets {
         let g = &d.grids[s.grids.start as usize + rng.random_range(0..s.grids.len())];
         units.push(UnitSpec {
@@ -351,7 +382,40 @@ pub fn place(
             post: None,
         });
     }
-    // Volunteers at their own buildings, on duty by what they do.
+}
+
+/// `count` sites at random grids' sites, `per_site` units of `class` at each, always on duty.
+fn at_random_sites(
+    d: &District,
+    rng: &mut ChaCha8Rng,
+    class: UnitClass,
+    role: &'static str,
+    count: usize,
+    per_site: usize,
+    units: &mut Vec<UnitSpec>,
+) {
+    for _ in 0..count {
+        let g = &d.grids[rng.random_range(0..d.grids.len())];
+        for _ in 0..per_site {
+            units.push(UnitSpec {
+                class,
+                role,
+                home: g.site,
+                grid: g.id,
+                duty: None,
+                post: None,
+            });
+        }
+    }
+}
+
+/// Volunteers at their own buildings, on duty by what they do.
+fn add_volunteers(
+    pop: &Population,
+    config: &CommandConfig,
+    rng: &mut ChaCha8Rng,
+    units: &mut Vec<UnitSpec>,
+) {
     let volunteers = ((config.volunteers as f64 * config.scale).round() as usize).max(1);
     let buildings = &pop.buildings;
     for _ in 0..volunteers {
@@ -381,12 +445,6 @@ pub fn place(
             post: None,
         });
     }
-    Ok(Placement {
-        key_areas,
-        key_area_grid,
-        posts,
-        units,
-    })
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@ use baoan_api::{IncidentId, Outcome, UnitClass, UnitId};
 use baoan_reports::html::{Section, Table};
 use baoan_reports::plot::{self, Series};
 use baoan_reports::{Invariant, Metrics, round3};
-use baoan_world::Twin;
 use baoan_world::bridge::{FromStack, Refused};
+use baoan_world::geography::Street;
 use baoan_world::kernel::{SimClock, hour_of_day};
+use baoan_world::{District, Twin};
 use bevy_ecs::prelude::*;
 use serde::Serialize;
 
@@ -406,11 +407,66 @@ pub fn tiers_of(section: &serde_json::Value) -> Option<Vec<TierRow>> {
     serde_json::from_value(section.get("tiers")?.clone()).ok()
 }
 
+/// Unit time on incidents per class over the run: busy milliseconds and the number of units.
+struct UnitLoad {
+    busy: BTreeMap<UnitClass, (u64, usize)>,
+    hours: f64,
+}
+
+impl UnitLoad {
+    fn utilisation(&self, c: UnitClass) -> f64 {
+        self.busy.get(&c).map_or(0.0, |(ms, n)| {
+            if *n == 0 || self.hours == 0.0 {
+                0.0
+            } else {
+                round3(*ms as f64 / 3_600_000.0 / (*n as f64 * self.hours))
+            }
+        })
+    }
+}
+
 pub fn finish(world: &mut World) -> CommandOutcome {
     let now = world.resource::<SimClock>().now_ms;
     let twin = world.resource::<Twin>().clone();
     let placement = world.resource::<Placement>().clone();
     let config = world.resource::<CommandConfig>().clone();
+    let load = unit_load(world, now);
+    let mut ledger = std::mem::take(&mut *world.resource_mut::<CommandLedger>());
+    let open = open_incidents(&ledger);
+    let open_reasons = judge_open(&mut ledger, &open, now, &twin.district, &placement);
+    set_figures(&mut ledger);
+    let tiers = tier_rows(&ledger, &placement, &load);
+    let invariants = invariants(&ledger, &open, &open_reasons);
+    let streets = &twin.district.streets;
+    let section = serde_json::json!({
+        "placement": {
+            "key_areas": placement.key_areas.len(),
+            "posts": placement.posts.len(),
+            "units": UnitClass::ALL.iter().map(|c| (c.as_str(), placement.count(*c))).collect::<BTreeMap<_, _>>(),
+            "disruptions": config.disruptions.len(),
+        },
+        "counts": counts_section(&ledger, &open_reasons),
+        "tiers": tiers,
+        "figures": ledger.metrics.figures,
+        "latency": ledger.metrics.seconds.iter().map(|(n, h)| (n.clone(), h.summary())).collect::<BTreeMap<_, _>>(),
+        "utilisation": UnitClass::ALL.iter().map(|c| (c.as_str(), load.utilisation(*c))).collect::<BTreeMap<_, _>>(),
+        "by_street": streets.iter().map(|s| serde_json::json!({"code": s.code, "name_en": s.name_en, "compliance": ledger.by_street[s.id as usize]})).collect::<Vec<_>>(),
+        "by_hour": ledger.by_hour,
+        "notes": ledger.notes,
+    });
+    let html = page(&ledger, &twin.district, &placement, &tiers);
+    let metrics = ledger.metrics.clone();
+    *world.resource_mut::<CommandLedger>() = ledger;
+    CommandOutcome {
+        section,
+        html,
+        invariants,
+        metrics,
+    }
+}
+
+/// Each class's time on incidents, counting an incident still in hand up to now.
+fn unit_load(world: &World, now: u64) -> UnitLoad {
     let mut busy: BTreeMap<UnitClass, (u64, usize)> = BTreeMap::new();
     for e in world.iter_entities() {
         if let Some(u) = e.get::<Unit>() {
@@ -420,10 +476,15 @@ pub fn finish(world: &mut World) -> CommandOutcome {
             b.1 += 1;
         }
     }
-    let mut ledger = std::mem::take(&mut *world.resource_mut::<CommandLedger>());
-    // Incidents still open: their arrivals so far count too, so a long wait is not hidden by
-    // the run ending (those called in the last ten minutes are too young to judge).
-    // Watchlist leads are the matcher loop's to report; they are not 1-3-5 emergencies.
+    UnitLoad {
+        busy,
+        hours: now as f64 / 3_600_000.0,
+    }
+}
+
+/// The emergencies still open, by key. Watchlist leads are the matcher loop's to report; they
+/// are not 1-3-5 emergencies.
+fn open_incidents(ledger: &CommandLedger) -> Vec<(u64, Rec)> {
     let mut open: Vec<(u64, Rec)> = ledger
         .recs
         .iter()
@@ -431,40 +492,59 @@ pub fn finish(world: &mut World) -> CommandOutcome {
         .map(|(k, r)| (*k, r.clone()))
         .collect();
     open.sort_by_key(|(k, _)| *k);
+    open
+}
+
+/// Incidents still open: their arrivals so far count too, so a long wait is not hidden by the
+/// run ending (those called in the last ten minutes are too young to judge). Returns how many
+/// are open for each reason.
+fn judge_open(
+    ledger: &mut CommandLedger,
+    open: &[(u64, Rec)],
+    now: u64,
+    district: &District,
+    placement: &Placement,
+) -> BTreeMap<String, u64> {
     let mut open_reasons: BTreeMap<String, u64> = BTreeMap::new();
-    for (_, r) in &open {
-        let reason = if r.called_at.is_none() {
-            "not yet called in"
-        } else if r.incident.is_none() {
-            "not taken on by the stack"
-        } else if r.waiting > 0 {
-            "waiting for a free unit"
-        } else if r.outstanding > 0 {
-            "units still on the way or on scene"
-        } else {
-            "closing"
-        };
-        *open_reasons.entry(reason.to_string()).or_default() += 1;
+    for (_, r) in open {
+        *open_reasons.entry(open_reason(r).to_string()).or_default() += 1;
         if r.called_at
             .is_some_and(|c| now.saturating_sub(c) >= 600_000)
         {
-            let street = twin.district.grids[r.grid as usize].street;
+            let street = district.grids[r.grid as usize].street;
             ledger.escalated += r.escalated as u64;
             ledger.waited += r.waited as u64;
             ledger.finalise(r, street, placement.key_area_grid[r.grid as usize]);
         }
     }
+    open_reasons
+}
+
+fn open_reason(r: &Rec) -> &'static str {
+    if r.called_at.is_none() {
+        "not yet called in"
+    } else if r.incident.is_none() {
+        "not taken on by the stack"
+    } else if r.waiting > 0 {
+        "waiting for a free unit"
+    } else if r.outstanding > 0 {
+        "units still on the way or on scene"
+    } else {
+        "closing"
+    }
+}
+
+fn share_of(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        round3(n as f64 / of as f64)
+    }
+}
+
+/// Every declared command latency (empty if nothing was measured), and the loop's shares.
+fn set_figures(ledger: &mut CommandLedger) {
     let judged = ledger.overall.incidents;
-    let hours = now as f64 / 3_600_000.0;
-    let utilisation = |c: UnitClass| {
-        busy.get(&c).map_or(0.0, |(ms, n)| {
-            if *n == 0 || hours == 0.0 {
-                0.0
-            } else {
-                round3(*ms as f64 / 3_600_000.0 / (*n as f64 * hours))
-            }
-        })
-    };
     let m = &mut ledger.metrics;
     for def in baoan_scenarios::METRICS.iter().filter(|d| {
         d.name.starts_with("command.") && d.kind == baoan_scenarios::MetricKind::Seconds
@@ -472,7 +552,7 @@ pub fn finish(world: &mut World) -> CommandOutcome {
         m.hist(def.name);
     }
     let o = ledger.overall;
-    let (k, e) = (ledger.key_area, ledger.elsewhere);
+    let k = ledger.key_area;
     let figures = [
         ("command.volunteer.within_limit_share", o.share(o.volunteer)),
         (
@@ -495,34 +575,25 @@ pub fn finish(world: &mut World) -> CommandOutcome {
         ("command.all_tiers_within_limit_share", o.share(o.all_tiers)),
         (
             "command.escalated_share",
-            if judged == 0 {
-                0.0
-            } else {
-                round3(ledger.escalated as f64 / judged as f64)
-            },
+            share_of(ledger.escalated, judged),
         ),
-        (
-            "command.waited_share",
-            if judged == 0 {
-                0.0
-            } else {
-                round3(ledger.waited as f64 / judged as f64)
-            },
-        ),
+        ("command.waited_share", share_of(ledger.waited, judged)),
         (
             "command.closed_share",
-            if ledger.opened == 0 {
-                0.0
-            } else {
-                round3(ledger.closed as f64 / ledger.opened as f64)
-            },
+            share_of(ledger.closed, ledger.opened),
         ),
         ("command.rejected", ledger.refused as f64),
     ];
     for (name, v) in figures {
         m.set(name, v);
     }
-    let tiers: Vec<TierRow> = UnitClass::TIERS
+}
+
+/// Each tier's limit, units, shares within the limit (all, key areas, elsewhere), times and
+/// utilisation.
+fn tier_rows(ledger: &CommandLedger, placement: &Placement, load: &UnitLoad) -> Vec<TierRow> {
+    let (o, k, e) = (ledger.overall, ledger.key_area, ledger.elsewhere);
+    UnitClass::TIERS
         .iter()
         .map(|t| {
             let s = ledger
@@ -544,11 +615,18 @@ pub fn finish(world: &mut World) -> CommandOutcome {
                 elsewhere_share: pick(&e),
                 p50_s: s.as_ref().map_or(0.0, |s| s.p50_s),
                 p90_s: s.as_ref().map_or(0.0, |s| s.p90_s),
-                utilisation: utilisation(*t),
+                utilisation: load.utilisation(*t),
             }
         })
-        .collect();
-    let invariants = vec![
+        .collect()
+}
+
+fn invariants(
+    ledger: &CommandLedger,
+    open: &[(u64, Rec)],
+    open_reasons: &BTreeMap<String, u64>,
+) -> Vec<Invariant> {
+    vec![
         Invariant::check(
             "every emergency is called in, taken on, or pending",
             ledger.occurred >= ledger.called
@@ -586,39 +664,38 @@ pub fn finish(world: &mut World) -> CommandOutcome {
                 ledger.arrival_before_dispatch
             ),
         ),
-    ];
-    let streets = &twin.district.streets;
-    let section = serde_json::json!({
-        "placement": {
-            "key_areas": placement.key_areas.len(),
-            "posts": placement.posts.len(),
-            "units": UnitClass::ALL.iter().map(|c| (c.as_str(), placement.count(*c))).collect::<BTreeMap<_, _>>(),
-            "disruptions": config.disruptions.len(),
-        },
-        "counts": {
-            "occurred": ledger.occurred,
-            "called": ledger.called,
-            "taken_on": ledger.opened,
-            "closed": ledger.closed,
-            "judged": judged,
-            "escalated": ledger.escalated,
-            "waited_for_a_free_unit": ledger.waited,
-            "late_tier_without_escalation": ledger.late_without_escalation,
-            "refused": ledger.refused,
-            "watchlist_leads_taken_on": ledger.leads_opened,
-            "watchlist_leads_closed": ledger.closed_leads.len(),
-            "by_severity": ledger.by_severity,
-            "open_at_end": open_reasons,
-        },
-        "tiers": tiers,
-        "figures": ledger.metrics.figures,
-        "latency": ledger.metrics.seconds.iter().map(|(n, h)| (n.clone(), h.summary())).collect::<BTreeMap<_, _>>(),
-        "utilisation": UnitClass::ALL.iter().map(|c| (c.as_str(), utilisation(*c))).collect::<BTreeMap<_, _>>(),
-        "by_street": streets.iter().map(|s| serde_json::json!({"code": s.code, "name_en": s.name_en, "compliance": ledger.by_street[s.id as usize]})).collect::<Vec<_>>(),
-        "by_hour": ledger.by_hour,
-        "notes": ledger.notes,
-    });
+    ]
+}
 
+fn counts_section(
+    ledger: &CommandLedger,
+    open_reasons: &BTreeMap<String, u64>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "occurred": ledger.occurred,
+        "called": ledger.called,
+        "taken_on": ledger.opened,
+        "closed": ledger.closed,
+        "judged": ledger.overall.incidents,
+        "escalated": ledger.escalated,
+        "waited_for_a_free_unit": ledger.waited,
+        "late_tier_without_escalation": ledger.late_without_escalation,
+        "refused": ledger.refused,
+        "watchlist_leads_taken_on": ledger.leads_opened,
+        "watchlist_leads_closed": ledger.closed_leads.len(),
+        "by_severity": ledger.by_severity,
+        "open_at_end": open_reasons,
+    })
+}
+
+/// The loop's part of the page: a summary, the tiers and streets, and the plots.
+fn page(
+    ledger: &CommandLedger,
+    district: &District,
+    placement: &Placement,
+    tiers: &[TierRow],
+) -> Section {
+    let o = ledger.overall;
     let mut html = Section {
         title: "Command and the 1-3-5 rule".into(),
         intro: format!(
@@ -635,8 +712,23 @@ pub fn finish(world: &mut World) -> CommandOutcome {
         ),
         ..Section::default()
     };
-    let pct = |x: f64| format!("{:.1}%", x * 100.0);
-    html.tables.push(Table {
+    html.tables.push(tier_table(tiers));
+    html.tables.push(street_table(ledger, &district.streets));
+    for f in figures(ledger, district) {
+        match f {
+            Ok(svg) => html.figures.push(svg),
+            Err(e) => html.intro.push_str(&format!(" (a plot failed: {e})")),
+        }
+    }
+    html
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn tier_table(tiers: &[TierRow]) -> Table {
+    Table {
         caption: "Tiers of the 1-3-5 rule (from the call)".into(),
         header: [
             "tier",
@@ -667,8 +759,11 @@ pub fn finish(world: &mut World) -> CommandOutcome {
                 ]
             })
             .collect(),
-    });
-    html.tables.push(Table {
+    }
+}
+
+fn street_table(ledger: &CommandLedger, streets: &[Street]) -> Table {
+    Table {
         caption: "By street".into(),
         header: [
             "street",
@@ -694,7 +789,11 @@ pub fn finish(world: &mut World) -> CommandOutcome {
                 ]
             })
             .collect(),
-    });
+    }
+}
+
+/// The plots: call → first unit per tier, compliance by hour of the call, and by grid.
+fn figures(ledger: &CommandLedger, district: &District) -> [Result<String, plot::PlotError>; 3] {
     let cdf: Vec<Series> = UnitClass::TIERS
         .iter()
         .chain([UnitClass::Fire, UnitClass::Medical].iter())
@@ -716,8 +815,7 @@ pub fn finish(world: &mut World) -> CommandOutcome {
         .enumerate()
         .map(|(h, c)| (format!("{h:02}:00"), c.share(c.all_tiers) * 100.0))
         .collect();
-
-    for f in [
+    [
         plot::cdf_svg("Call → first unit on scene, by tier", "minutes", &cdf, true),
         plot::bars_svg(
             "All three tiers within 1-3-5, by hour of the call",
@@ -725,7 +823,7 @@ pub fn finish(world: &mut World) -> CommandOutcome {
             &hourly,
         ),
         crate::grid_map_svg(
-            &twin.district,
+            district,
             "1-3-5 compliance by grid (all three tiers)",
             "% of incidents",
             ledger
@@ -733,18 +831,5 @@ pub fn finish(world: &mut World) -> CommandOutcome {
                 .iter()
                 .map(|c| (c.incidents > 0).then(|| c.share(c.all_tiers) * 100.0)),
         ),
-    ] {
-        match f {
-            Ok(svg) => html.figures.push(svg),
-            Err(e) => html.intro.push_str(&format!(" (a plot failed: {e})")),
-        }
-    }
-    let metrics = ledger.metrics.clone();
-    *world.resource_mut::<CommandLedger>() = ledger;
-    CommandOutcome {
-        section,
-        html,
-        invariants,
-        metrics,
-    }
+    ]
 }

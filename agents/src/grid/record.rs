@@ -9,9 +9,10 @@ use baoan_api::{Command, Envelope, Outcome, ReportSource, TaskId};
 use baoan_reports::html::{Section, Table};
 use baoan_reports::plot::{self, Series};
 use baoan_reports::{Hist, Invariant, Metrics, Summary, round3};
-use baoan_world::Twin;
 use baoan_world::bridge::{FromStack, PathFaults, Refused, StackBridge};
+use baoan_world::geography::Street;
 use baoan_world::kernel::{Journal, SimClock};
+use baoan_world::{District, Twin};
 use bevy_ecs::prelude::*;
 use serde::Serialize;
 
@@ -155,195 +156,16 @@ pub fn take_outcomes(
         ledger.grid_overdue = vec![0; n];
     }
     for msg in outcomes.read() {
-        let at = msg.at;
         match &msg.outcome {
+            // Reported when the inspector (or the hotline) sent it: a fault that held the
+            // report on its way shows in report → dispatch, not in detection.
             Outcome::ReportAccepted { report_ref, task } => {
-                ledger.reports_accepted += 1;
-                if ledger.tasks.contains_key(task) || ledger.is_closed(*task) {
-                    continue; // a repeated report answered with its first task
-                }
-                let item = report_ref & !HOTLINE_REF;
-                let source = if report_ref & HOTLINE_REF != 0 {
-                    ReportSource::Hotline
-                } else {
-                    ReportSource::Inspector
-                };
-                let Some(it) = truth.items.get_mut(&item) else {
-                    ledger.note(format!("task {} for unknown item {item}", task.0));
-                    continue;
-                };
-                it.task = Some(*task);
-                // Reported when the inspector (or the hotline) sent it: a fault that held the
-                // report on its way shows in report → dispatch, not in detection.
-                let at = msg.sent_at;
-                if it.reported_at.is_none() {
-                    it.reported_at = Some(at);
-                    it.first_source = Some(source);
-                    let delay = ms_between(it.occurred_at, at);
-                    ledger.metrics.hist("grid.detection_s").record_ms(delay);
-                    let g = &mut ledger.grid_detected[it.grid as usize];
-                    g.0 += 1;
-                    g.1 += delay as f64 / 1000.0;
-                }
-                let kind = catalogue::item_type(it.item_type);
-                let urgency = kind.map_or(Urgency::Normal, |k| k.urgency);
-                // The deadline runs from the report, whether or not the task is ever dispatched.
-                let deadline_at = kind.map(|k| at + k.deadline_h as u64 * 3_600_000);
-                ledger.tasks.insert(
-                    *task,
-                    TaskRecord {
-                        items: vec![item],
-                        grid: it.grid,
-                        item_type: it.item_type,
-                        urgency,
-                        reported_at: at,
-                        dispatched_at: None,
-                        accepted_at: None,
-                        resolved_at: None,
-                        deadline_at,
-                        escalated: false,
-                    },
-                );
-                ledger.tasks_created += 1;
-                ledger.created_from_hotline += (source == ReportSource::Hotline) as u64;
+                ledger.report_accepted(&mut truth, *report_ref, *task, msg.sent_at)
             }
             Outcome::ReportMerged { report_ref, task } => {
-                ledger.reports_merged += 1;
-                let item = report_ref & !HOTLINE_REF;
-                let same_item = ledger
-                    .tasks
-                    .get(task)
-                    .is_some_and(|t| t.items.contains(&item));
-                if let Some(it) = truth.items.get_mut(&item)
-                    && !same_item
-                    && it.task.is_none()
-                {
-                    // The platform took a resident's call about this item as a repeat of another
-                    // item's task: nobody will fix this one unless the inspector reports it.
-                    it.merged_elsewhere = true;
-                    ledger.false_merges += 1;
-                }
+                ledger.report_merged(&mut truth, *report_ref, *task)
             }
-            other => {
-                let Some(task) = task_of(other) else { continue };
-                if ledger.is_closed(task) {
-                    ledger.after_close += 1;
-                    ledger.note(format!("{other:?} for task {} after it closed", task.0));
-                    continue;
-                }
-                let Some(rec) = ledger.tasks.get_mut(&task) else {
-                    ledger.note(format!("{other:?} for a task the twin never saw created"));
-                    continue;
-                };
-                match other {
-                    Outcome::TaskDispatched { deadline_at, .. } => {
-                        rec.deadline_at = Some(*deadline_at);
-                        if rec.resolved_at.is_some() {
-                            // A fix (the inspector's own, on the spot) failed verification and
-                            // went to a resolver: rework as much as a TaskReworked is.
-                            ledger.reworks += 1;
-                        }
-                        if rec.dispatched_at.is_none() {
-                            rec.dispatched_at = Some(at);
-                            ledger.dispatched += 1;
-                            // An on-spot fix that failed verification is dispatched only then:
-                            // that is rework, not the platform's dispatch latency.
-                            if rec.resolved_at.is_none() {
-                                ledger
-                                    .metrics
-                                    .hist("grid.report_to_dispatch_s")
-                                    .record_ms(ms_between(rec.reported_at, at));
-                            }
-                        }
-                    }
-                    Outcome::TaskUnassigned { reason, .. } => {
-                        ledger.unassigned += 1;
-                        let r = reason.clone();
-                        ledger.note(format!("task {} unassigned: {r}", task.0));
-                    }
-                    Outcome::TaskAccepted { .. } if rec.accepted_at.is_none() => {
-                        rec.accepted_at = Some(at);
-                        let d = ms_between(rec.dispatched_at.unwrap_or(at), at);
-                        ledger
-                            .metrics
-                            .hist("grid.dispatch_to_accept_s")
-                            .record_ms(d);
-                    }
-                    Outcome::VerificationRequested {
-                        verifier, resolver, ..
-                    } => {
-                        let first = rec.resolved_at.is_none();
-                        rec.resolved_at = Some(at);
-                        if first && let Some(acc) = rec.accepted_at {
-                            ledger
-                                .metrics
-                                .hist("grid.accept_to_resolve_s")
-                                .record_ms(ms_between(acc, at));
-                        }
-                        if verifier == resolver {
-                            ledger.verifier_was_resolver += 1;
-                            ledger.note(format!(
-                                "task {}: verifier {} is the resolver",
-                                task.0, verifier.0
-                            ));
-                        }
-                    }
-                    Outcome::TaskReworked { .. } => ledger.reworks += 1,
-                    Outcome::TaskEscalated { .. } if !rec.escalated => {
-                        rec.escalated = true;
-                        ledger.escalated += 1;
-                    }
-                    Outcome::TaskClosed {
-                        at: closed_at,
-                        overdue,
-                        ..
-                    } => {
-                        let rec = ledger.tasks.remove(&task).expect("present above");
-                        if ledger.closed.len() <= task.0 as usize {
-                            ledger.closed.resize(task.0 as usize + 1, false);
-                        }
-                        ledger.closed[task.0 as usize] = true;
-                        ledger.closed_count += 1;
-                        ledger.closed_overdue += *overdue as u64;
-                        let total = ms_between(rec.reported_at, *closed_at);
-                        if let Some(r) = rec.resolved_at {
-                            ledger
-                                .metrics
-                                .hist("grid.resolve_to_verify_s")
-                                .record_ms(ms_between(r, *closed_at));
-                        }
-                        ledger
-                            .metrics
-                            .hist("grid.report_to_closed_s")
-                            .record_ms(total);
-                        ledger
-                            .metrics
-                            .hist(&format!("grid.{}.report_to_closed_s", rec.urgency.as_str()))
-                            .record_ms(total);
-                        ledger.per_type[rec.item_type as usize - 1].record_ms(total);
-                        let g = &mut ledger.grid_closed[rec.grid as usize];
-                        g.0 += 1;
-                        g.1 += total as f64 / 1000.0;
-                        ledger.grid_overdue[rec.grid as usize] += *overdue as u32;
-                        for item in rec.items {
-                            if let Some(it) = truth.items.remove(&item) {
-                                ledger.items_closed += 1;
-                                ledger.closed_unfixed += (!it.fixed) as u64;
-                                ledger
-                                    .metrics
-                                    .hist("grid.occurred_to_closed_s")
-                                    .record_ms(ms_between(it.occurred_at, *closed_at));
-                            }
-                        }
-                        journal.record(
-                            *closed_at,
-                            "task_closed",
-                            &serde_json::json!({"task": task.0, "overdue": overdue}),
-                        );
-                    }
-                    _ => {}
-                }
-            }
+            other => ledger.task_outcome(&mut truth, &mut journal, other, msg.at),
         }
     }
     // Other loops count their own refusals.
@@ -362,6 +184,228 @@ pub fn take_outcomes(
             r.error
         );
         ledger.note(note);
+    }
+}
+
+impl GridLedger {
+    /// A report the stack took: the item's first report opens the twin's record of its task.
+    fn report_accepted(&mut self, truth: &mut GridTruth, report_ref: u64, task: TaskId, at: u64) {
+        self.reports_accepted += 1;
+        if self.tasks.contains_key(&task) || self.is_closed(task) {
+            return; // a repeated report answered with its first task
+        }
+        let item = report_ref & !HOTLINE_REF;
+        let source = if report_ref & HOTLINE_REF != 0 {
+            ReportSource::Hotline
+        } else {
+            ReportSource::Inspector
+        };
+        let Some(it) = truth.items.get_mut(&item) else {
+            self.note(format!("task {} for unknown item {item}", task.0));
+            return;
+        };
+        it.task = Some(task);
+        if it.reported_at.is_none() {
+            it.reported_at = Some(at);
+            it.first_source = Some(source);
+            let delay = ms_between(it.occurred_at, at);
+            self.metrics.hist("grid.detection_s").record_ms(delay);
+            let g = &mut self.grid_detected[it.grid as usize];
+            g.0 += 1;
+            g.1 += delay as f64 / 1000.0;
+        }
+        let kind = catalogue::item_type(it.item_type);
+        let urgency = kind.map_or(Urgency::Normal, |k| k.urgency);
+        // The deadline runs from the report, whether or not the task is ever dispatched.
+        let deadline_at = kind.map(|k| at + k.deadline_h as u64 * 3_600_000);
+        self.tasks.insert(
+            task,
+            TaskRecord {
+                items: vec![item],
+                grid: it.grid,
+                item_type: it.item_type,
+                urgency,
+                reported_at: at,
+                dispatched_at: None,
+                accepted_at: None,
+                resolved_at: None,
+                deadline_at,
+                escalated: false,
+            },
+        );
+        self.tasks_created += 1;
+        self.created_from_hotline += (source == ReportSource::Hotline) as u64;
+    }
+
+    fn report_merged(&mut self, truth: &mut GridTruth, report_ref: u64, task: TaskId) {
+        self.reports_merged += 1;
+        let item = report_ref & !HOTLINE_REF;
+        let same_item = self
+            .tasks
+            .get(&task)
+            .is_some_and(|t| t.items.contains(&item));
+        if let Some(it) = truth.items.get_mut(&item)
+            && !same_item
+            && it.task.is_none()
+        {
+            // The platform took a resident's call about this item as a repeat of another
+            // item's task: nobody will fix this one unless the inspector reports it.
+            it.merged_elsewhere = true;
+            self.false_merges += 1;
+        }
+    }
+
+    /// An outcome about a task the twin holds open; anything else is noted.
+    fn task_outcome(
+        &mut self,
+        truth: &mut GridTruth,
+        journal: &mut Journal,
+        other: &Outcome,
+        at: u64,
+    ) {
+        let Some(task) = task_of(other) else { return };
+        if self.is_closed(task) {
+            self.after_close += 1;
+            self.note(format!("{other:?} for task {} after it closed", task.0));
+            return;
+        }
+        if !self.tasks.contains_key(&task) {
+            self.note(format!("{other:?} for a task the twin never saw created"));
+            return;
+        }
+        match other {
+            Outcome::TaskDispatched { deadline_at, .. } => {
+                self.task_dispatched(task, *deadline_at, at)
+            }
+            Outcome::TaskUnassigned { reason, .. } => {
+                self.unassigned += 1;
+                self.note(format!("task {} unassigned: {reason}", task.0));
+            }
+            Outcome::TaskAccepted { .. } => self.task_accepted(task, at),
+            Outcome::VerificationRequested {
+                verifier, resolver, ..
+            } => self.verification_requested(task, *verifier, *resolver, at),
+            Outcome::TaskReworked { .. } => self.reworks += 1,
+            Outcome::TaskEscalated { .. } => self.task_escalated(task),
+            Outcome::TaskClosed {
+                at: closed_at,
+                overdue,
+                ..
+            } => self.task_closed(truth, journal, task, *closed_at, *overdue),
+            _ => {}
+        }
+    }
+
+    fn task_dispatched(&mut self, task: TaskId, deadline_at: u64, at: u64) {
+        let rec = self.tasks.get_mut(&task).expect("checked by the caller");
+        rec.deadline_at = Some(deadline_at);
+        if rec.resolved_at.is_some() {
+            // A fix (the inspector's own, on the spot) failed verification and went to a
+            // resolver: rework as much as a TaskReworked is.
+            self.reworks += 1;
+        }
+        if rec.dispatched_at.is_none() {
+            rec.dispatched_at = Some(at);
+            self.dispatched += 1;
+            // An on-spot fix that failed verification is dispatched only then: that is rework,
+            // not the platform's dispatch latency.
+            if rec.resolved_at.is_none() {
+                self.metrics
+                    .hist("grid.report_to_dispatch_s")
+                    .record_ms(ms_between(rec.reported_at, at));
+            }
+        }
+    }
+
+    fn task_accepted(&mut self, task: TaskId, at: u64) {
+        let rec = self.tasks.get_mut(&task).expect("checked by the caller");
+        if rec.accepted_at.is_none() {
+            rec.accepted_at = Some(at);
+            let d = ms_between(rec.dispatched_at.unwrap_or(at), at);
+            self.metrics.hist("grid.dispatch_to_accept_s").record_ms(d);
+        }
+    }
+
+    fn verification_requested(
+        &mut self,
+        task: TaskId,
+        verifier: baoan_api::PersonId,
+        resolver: baoan_api::PersonId,
+        at: u64,
+    ) {
+        let rec = self.tasks.get_mut(&task).expect("checked by the caller");
+        let first = rec.resolved_at.is_none();
+        rec.resolved_at = Some(at);
+        if first && let Some(acc) = rec.accepted_at {
+            self.metrics
+                .hist("grid.accept_to_resolve_s")
+                .record_ms(ms_between(acc, at));
+        }
+        if verifier == resolver {
+            self.verifier_was_resolver += 1;
+            self.note(format!(
+                "task {}: verifier {} is the resolver",
+                task.0, verifier.0
+            ));
+        }
+    }
+
+    fn task_escalated(&mut self, task: TaskId) {
+        let rec = self.tasks.get_mut(&task).expect("checked by the caller");
+        if !rec.escalated {
+            rec.escalated = true;
+            self.escalated += 1;
+        }
+    }
+
+    /// A closed task leaves the ledger, its times go to the histograms and its items to the
+    /// truth's closed count.
+    fn task_closed(
+        &mut self,
+        truth: &mut GridTruth,
+        journal: &mut Journal,
+        task: TaskId,
+        closed_at: u64,
+        overdue: bool,
+    ) {
+        let rec = self.tasks.remove(&task).expect("checked by the caller");
+        if self.closed.len() <= task.0 as usize {
+            self.closed.resize(task.0 as usize + 1, false);
+        }
+        self.closed[task.0 as usize] = true;
+        self.closed_count += 1;
+        self.closed_overdue += overdue as u64;
+        let total = ms_between(rec.reported_at, closed_at);
+        if let Some(r) = rec.resolved_at {
+            self.metrics
+                .hist("grid.resolve_to_verify_s")
+                .record_ms(ms_between(r, closed_at));
+        }
+        self.metrics
+            .hist("grid.report_to_closed_s")
+            .record_ms(total);
+        self.metrics
+            .hist(&format!("grid.{}.report_to_closed_s", rec.urgency.as_str()))
+            .record_ms(total);
+        self.per_type[rec.item_type as usize - 1].record_ms(total);
+        let g = &mut self.grid_closed[rec.grid as usize];
+        g.0 += 1;
+        g.1 += total as f64 / 1000.0;
+        self.grid_overdue[rec.grid as usize] += overdue as u32;
+        for item in rec.items {
+            if let Some(it) = truth.items.remove(&item) {
+                self.items_closed += 1;
+                self.closed_unfixed += (!it.fixed) as u64;
+                self.metrics
+                    .hist("grid.occurred_to_closed_s")
+                    .record_ms(ms_between(it.occurred_at, closed_at));
+            }
+        }
+        journal.record(
+            closed_at,
+            "task_closed",
+            &serde_json::json!({"task": task.0, "overdue": overdue}),
+        );
     }
 }
 
@@ -508,6 +552,29 @@ fn fmt_s(s: f64) -> String {
     }
 }
 
+/// What the end of the run reads: the district, the truth and the ledger, as they stand.
+struct Books<'a> {
+    now: u64,
+    hours: f64,
+    district: &'a District,
+    truth: &'a GridTruth,
+    ledger: &'a GridLedger,
+}
+
+/// How the platform graded its people, as the report and the page show it.
+#[derive(Serialize)]
+struct Assessed {
+    inspectors: Grades,
+    resolvers: Grades,
+    inspectors_with_misses: usize,
+}
+
+/// The resolvers' headcount and how busy they were over the run.
+struct Staffing {
+    resolvers: usize,
+    utilisation: f64,
+}
+
 /// Close the books: query the stack for its backlog and assessment, check the invariants, and
 /// produce the report section and the plots.
 pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
@@ -518,61 +585,127 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     });
     let (stack_backlog, assessment) = {
         let mut bridge = world.resource_mut::<StackBridge>();
-        let mut ask = |command: Command| {
-            bridge.stack.send(&Envelope {
-                actor: staff::ANALYST,
-                sent_at: now,
-                command,
-            })
-        };
-        let backlog = match ask(Command::QueryBacklog) {
-            Ok(list) => list.into_iter().find_map(|o| {
-                if let Outcome::Backlog { backlog } = o {
-                    Some(backlog)
-                } else {
-                    None
-                }
-            }),
-            Err(_) => None,
-        };
-        let assessment = match ask(Command::QueryAssessment) {
-            Ok(list) => list.into_iter().find_map(|o| {
-                if let Outcome::Assessment { assessment } = o {
-                    Some(assessment)
-                } else {
-                    None
-                }
-            }),
-            Err(_) => None,
-        };
-        (backlog, assessment)
+        let backlog = query_backlog(&mut bridge, now);
+        (backlog, query_assessment(&mut bridge, now))
     };
     let twin = world.resource::<Twin>().clone();
-    let district = &twin.district;
-    let truth = world.resource::<GridTruth>();
-    let ledger = world.resource::<GridLedger>();
+    let hours = now as f64 / 3_600_000.0;
+    let staffing = resolver_staffing(world, hours);
+    let backlog_every_s = world.resource::<GridConfig>().backlog_every_ms / 1000;
+    let books = Books {
+        now,
+        hours,
+        district: &twin.district,
+        truth: world.resource::<GridTruth>(),
+        ledger: world.resource::<GridLedger>(),
+    };
+    let counts = counts(&books);
+    let metrics = grid_metrics(&books, &counts);
+    let invariants = invariants(&books, reports_held, stack_backlog.as_ref());
+    let by_street = by_street(&books);
+    let assessed = assessed(assessment.as_ref());
+    let section = serde_json::json!({
+        "counts": counts,
+        "figures": metrics.figures,
+        "latency": latency(&metrics),
+        "by_urgency": by_urgency(&metrics),
+        "by_street": by_street,
+        "by_item_type": by_item_type(books.ledger),
+        "occurred_by_hour": books.truth.occurred_by_hour,
+        "backlog": backlog_section(&metrics, backlog_every_s),
+        "staff": {
+            "inspectors": books.district.grids.len(),
+            "resolvers": staffing.resolvers,
+            "resolver_utilisation": staffing.utilisation,
+        },
+        "assessment": assessed,
+        "notes": books.ledger.notes,
+    });
+    let html = page(
+        &books, &counts, &metrics, &by_street, &assessed, &staffing, map_metric,
+    );
+    GridOutcome {
+        section,
+        html,
+        invariants,
+        metrics,
+    }
+}
+
+/// Ask the stack, as the analyst, what it holds at the end of the run.
+fn ask_stack(
+    bridge: &mut StackBridge,
+    now: u64,
+    command: Command,
+) -> Result<Vec<Outcome>, baoan_api::ApiError> {
+    bridge.stack.send(&Envelope {
+        actor: staff::ANALYST,
+        sent_at: now,
+        command,
+    })
+}
+
+fn query_backlog(bridge: &mut StackBridge, now: u64) -> Option<baoan_api::Backlog> {
+    match ask_stack(bridge, now, Command::QueryBacklog) {
+        Ok(list) => list.into_iter().find_map(|o| {
+            if let Outcome::Backlog { backlog } = o {
+                Some(backlog)
+            } else {
+                None
+            }
+        }),
+        Err(_) => None,
+    }
+}
+
+fn query_assessment(bridge: &mut StackBridge, now: u64) -> Option<baoan_api::Assessment> {
+    match ask_stack(bridge, now, Command::QueryAssessment) {
+        Ok(list) => list.into_iter().find_map(|o| {
+            if let Outcome::Assessment { assessment } = o {
+                Some(assessment)
+            } else {
+                None
+            }
+        }),
+        Err(_) => None,
+    }
+}
+
+/// How many resolvers there are and the share of the run they spent working.
+fn resolver_staffing(world: &World, hours: f64) -> Staffing {
     let busy_ms: u64 = world
         .iter_entities()
         .filter_map(|e| e.get::<Resolver>().map(|r| r.busy_ms))
         .sum();
-    let resolver_count = world
+    let resolvers = world
         .iter_entities()
         .filter(|e| e.contains::<Resolver>())
         .count();
+    let utilisation = if resolvers == 0 || hours == 0.0 {
+        0.0
+    } else {
+        round3(busy_ms as f64 / 3_600_000.0 / (resolvers as f64 * hours))
+    };
+    Staffing {
+        resolvers,
+        utilisation,
+    }
+}
 
+fn counts(books: &Books) -> Counts {
+    let (truth, ledger) = (books.truth, books.ledger);
     let unreported = truth
         .items
         .values()
         .filter(|i| i.reported_at.is_none())
         .count() as u64;
-    let reported_items = truth.occurred - unreported;
     let hotline_first = ledger.created_from_hotline;
     let open_past_deadline = ledger
         .tasks
         .values()
-        .filter(|t| t.deadline_at.is_some_and(|d| d < now))
+        .filter(|t| t.deadline_at.is_some_and(|d| d < books.now))
         .count() as u64;
-    let counts = Counts {
+    Counts {
         items_occurred: truth.occurred,
         items_first_reported_by_inspector: ledger.tasks_created - hotline_first,
         items_first_reported_by_hotline: hotline_first,
@@ -595,8 +728,17 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         tasks_escalated: ledger.escalated,
         reworks: ledger.reworks,
         refused: ledger.refused,
-    };
+    }
+}
 
+/// The ledger's histograms, every declared latency (empty if nothing was measured), and the
+/// loop's shares.
+fn grid_metrics(books: &Books, counts: &Counts) -> Metrics {
+    let (truth, ledger) = (books.truth, books.ledger);
+    let unreported = counts.items_unreported_at_end;
+    let open_past_deadline = counts.tasks_open_past_deadline_at_end;
+    let hotline_first = counts.items_first_reported_by_hotline;
+    let reported_items = truth.occurred - unreported;
     let mut metrics = ledger.metrics.clone();
     for def in baoan_scenarios::METRICS
         .iter()
@@ -629,11 +771,18 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     );
     metrics.set("grid.unreported_share", share(unreported, truth.occurred));
     metrics.set("grid.rejected", ledger.refused as f64);
+    metrics
+}
 
-    // Invariants.
+fn invariants(
+    books: &Books,
+    reports_held: u64,
+    stack_backlog: Option<&baoan_api::Backlog>,
+) -> Vec<Invariant> {
+    let (truth, ledger) = (books.truth, books.ledger);
     let reports_sent = truth.inspector_reports + truth.hotline_calls;
     let reports_answered = ledger.reports_accepted + ledger.reports_merged + ledger.reports_refused;
-    let mut invariants = vec![
+    vec![
         Invariant::check(
             "every report is accounted for",
             reports_sent == reports_answered + reports_held,
@@ -675,11 +824,18 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 ledger.verifier_was_resolver
             ),
         ),
-    ];
-    match &stack_backlog {
-        Some(b) => invariants.push(Invariant::check(
+        backlog_invariant(ledger, stack_backlog),
+    ]
+}
+
+/// The stack's count of its tasks against the twin's.
+fn backlog_invariant(ledger: &GridLedger, stack_backlog: Option<&baoan_api::Backlog>) -> Invariant {
+    match stack_backlog {
+        Some(b) => Invariant::check(
             "every task is closed or open with a state, as the stack and the twin both count",
-            b.open() + b.closed == ledger.tasks_created && b.open() == ledger.tasks.len() as u64 && b.closed == ledger.closed_count,
+            b.open() + b.closed == ledger.tasks_created
+                && b.open() == ledger.tasks.len() as u64
+                && b.closed == ledger.closed_count,
             format!(
                 "stack: {} open ({} unassigned, {} dispatched, {} accepted, {} awaiting verification), {} closed; twin: {} created, {} open",
                 b.open(),
@@ -691,12 +847,17 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 ledger.tasks_created,
                 ledger.tasks.len()
             ),
-        )),
-        None => invariants.push(Invariant::check("the stack answers a backlog query", false, "no backlog returned")),
+        ),
+        None => Invariant::check(
+            "the stack answers a backlog query",
+            false,
+            "no backlog returned",
+        ),
     }
+}
 
-    // Tables by item type and by street.
-    let by_type: Vec<TypeRow> = catalogue::item_types()
+fn by_item_type(ledger: &GridLedger) -> Vec<TypeRow> {
+    catalogue::item_types()
         .iter()
         .map(|t| {
             let h = &ledger.per_type[t.code as usize - 1];
@@ -713,112 +874,154 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 p90_s: s.p90_s,
             }
         })
-        .collect();
-    let by_street: Vec<StreetRow> = district
+        .collect()
+}
+
+fn by_street(books: &Books) -> Vec<StreetRow> {
+    books
+        .district
         .streets
         .iter()
-        .map(|s| {
-            let grids = s.grids.clone().map(|g| g as usize);
-            let items: u64 = grids
-                .clone()
-                .map(|g| truth.occurred_by_grid.get(g).copied().unwrap_or(0) as u64)
-                .sum();
-            let (closed, sum) = grids.clone().fold((0u64, 0.0), |acc, g| {
-                let c = ledger.grid_closed.get(g).copied().unwrap_or((0, 0.0));
-                (acc.0 + c.0 as u64, acc.1 + c.1)
-            });
-            let (detected, dsum) = grids.clone().fold((0u64, 0.0), |acc, g| {
-                let c = ledger.grid_detected.get(g).copied().unwrap_or((0, 0.0));
-                (acc.0 + c.0 as u64, acc.1 + c.1)
-            });
-            let overdue: u64 = grids
-                .map(|g| ledger.grid_overdue.get(g).copied().unwrap_or(0) as u64)
-                .sum();
-            StreetRow {
-                code: s.code.clone(),
-                name_zh: s.name_zh.clone(),
-                name_en: s.name_en.clone(),
-                items,
-                tasks_closed: closed,
-                mean_report_to_closed_s: if closed == 0 {
-                    0.0
-                } else {
-                    round3(sum / closed as f64)
-                },
-                mean_detection_s: if detected == 0 {
-                    0.0
-                } else {
-                    round3(dsum / detected as f64)
-                },
-                overdue_share: share(overdue, closed),
-            }
-        })
-        .collect();
-    let latency: BTreeMap<String, Summary> = metrics
+        .map(|s| street_row(books, s))
+        .collect()
+}
+
+/// One street's figures, summed over its grids in their order.
+fn street_row(books: &Books, s: &Street) -> StreetRow {
+    let (truth, ledger) = (books.truth, books.ledger);
+    let grids = s.grids.clone().map(|g| g as usize);
+    let items: u64 = grids
+        .clone()
+        .map(|g| truth.occurred_by_grid.get(g).copied().unwrap_or(0) as u64)
+        .sum();
+    let (closed, sum) = grids.clone().fold((0u64, 0.0), |acc, g| {
+        let c = ledger.grid_closed.get(g).copied().unwrap_or((0, 0.0));
+        (acc.0 + c.0 as u64, acc.1 + c.1)
+    });
+    let (detected, dsum) = grids.clone().fold((0u64, 0.0), |acc, g| {
+        let c = ledger.grid_detected.get(g).copied().unwrap_or((0, 0.0));
+        (acc.0 + c.0 as u64, acc.1 + c.1)
+    });
+    let overdue: u64 = grids
+        .map(|g| ledger.grid_overdue.get(g).copied().unwrap_or(0) as u64)
+        .sum();
+    StreetRow {
+        code: s.code.clone(),
+        name_zh: s.name_zh.clone(),
+        name_en: s.name_en.clone(),
+        items,
+        tasks_closed: closed,
+        mean_report_to_closed_s: if closed == 0 {
+            0.0
+        } else {
+            round3(sum / closed as f64)
+        },
+        mean_detection_s: if detected == 0 {
+            0.0
+        } else {
+            round3(dsum / detected as f64)
+        },
+        overdue_share: share(overdue, closed),
+    }
+}
+
+fn latency(metrics: &Metrics) -> BTreeMap<String, Summary> {
+    metrics
         .seconds
         .iter()
         .map(|(k, h)| (k.clone(), h.summary()))
-        .collect();
-    let (inspector_grades, resolver_grades) = assessment
-        .as_ref()
-        .map_or((Grades::default(), Grades::default()), |a| {
-            (grades(&a.inspectors), grades(&a.resolvers))
-        });
-    let inspectors_with_misses = assessment
-        .as_ref()
-        .map_or(0, |a| a.inspectors.iter().filter(|r| r.misses > 0).count());
-    let hours = now as f64 / 3_600_000.0;
-    let utilisation = if resolver_count == 0 || hours == 0.0 {
-        0.0
-    } else {
-        round3(busy_ms as f64 / 3_600_000.0 / (resolver_count as f64 * hours))
-    };
+        .collect()
+}
 
-    let section = serde_json::json!({
-        "counts": counts,
-        "figures": metrics.figures,
-        "latency": latency,
-        "by_urgency": Urgency::ALL.iter().map(|u| {
+fn by_urgency(metrics: &Metrics) -> BTreeMap<&'static str, Option<Summary>> {
+    Urgency::ALL
+        .iter()
+        .map(|u| {
             let key = format!("grid.{}.report_to_closed_s", u.as_str());
             (u.as_str(), metrics.seconds.get(&key).map(|h| h.summary()))
-        }).collect::<BTreeMap<_, _>>(),
-        "by_street": by_street,
-        "by_item_type": by_type,
-        "occurred_by_hour": truth.occurred_by_hour,
-        "backlog": {
-            "every_s": world.resource::<GridConfig>().backlog_every_ms / 1000,
-            "open": metrics.series.get("grid.backlog_open").map(|s| s.iter().map(|p| p.1).collect::<Vec<_>>()),
-            "unreported_items": metrics.series.get("grid.unreported_items").map(|s| s.iter().map(|p| p.1).collect::<Vec<_>>()),
-        },
-        "staff": {
-            "inspectors": district.grids.len(),
-            "resolvers": resolver_count,
-            "resolver_utilisation": utilisation,
-        },
-        "assessment": {
-            "inspectors": inspector_grades,
-            "resolvers": resolver_grades,
-            "inspectors_with_misses": inspectors_with_misses,
-        },
-        "notes": ledger.notes,
-    });
+        })
+        .collect()
+}
 
-    // The page.
+fn backlog_section(metrics: &Metrics, every_s: u64) -> serde_json::Value {
+    let values = |name: &str| {
+        metrics
+            .series
+            .get(name)
+            .map(|s| s.iter().map(|p| p.1).collect::<Vec<_>>())
+    };
+    serde_json::json!({
+        "every_s": every_s,
+        "open": values("grid.backlog_open"),
+        "unreported_items": values("grid.unreported_items"),
+    })
+}
+
+fn assessed(assessment: Option<&baoan_api::Assessment>) -> Assessed {
+    let (inspectors, resolvers) = assessment.map_or((Grades::default(), Grades::default()), |a| {
+        (grades(&a.inspectors), grades(&a.resolvers))
+    });
+    let inspectors_with_misses =
+        assessment.map_or(0, |a| a.inspectors.iter().filter(|r| r.misses > 0).count());
+    Assessed {
+        inspectors,
+        resolvers,
+        inspectors_with_misses,
+    }
+}
+
+/// The loop's part of the page: a summary, its tables and its plots.
+fn page(
+    books: &Books,
+    counts: &Counts,
+    metrics: &Metrics,
+    by_street: &[StreetRow],
+    assessed: &Assessed,
+    staffing: &Staffing,
+    map_metric: &str,
+) -> Section {
     let mut html = Section {
         title: "Grid loop".into(),
-        intro: format!(
-            "{} items occurred; {} were reported ({} first by a resident on the hotline), {} tasks closed ({} late), {} still open, {} items never reported by the end. Resolver utilisation {:.0}%.",
-            truth.occurred,
-            reported_items,
-            hotline_first,
-            ledger.closed_count,
-            ledger.closed_overdue,
-            ledger.tasks.len(),
-            unreported,
-            utilisation * 100.0
-        ),
+        intro: intro(counts, staffing),
         ..Section::default()
     };
+    html.tables.push(stage_table(metrics));
+    html.tables.push(urgency_table(metrics));
+    html.tables.push(street_table(by_street));
+    html.tables.push(assessment_table(assessed));
+    for f in figures(books, metrics, map_metric) {
+        match f {
+            Ok(svg) => html.figures.push(svg),
+            Err(e) => html.intro.push_str(&format!(" (a plot failed: {e})")),
+        }
+    }
+    html
+}
+
+fn intro(counts: &Counts, staffing: &Staffing) -> String {
+    format!(
+        "{} items occurred; {} were reported ({} first by a resident on the hotline), {} tasks closed ({} late), {} still open, {} items never reported by the end. Resolver utilisation {:.0}%.",
+        counts.items_occurred,
+        counts.items_occurred - counts.items_unreported_at_end,
+        counts.items_first_reported_by_hotline,
+        counts.tasks_closed,
+        counts.tasks_closed_overdue,
+        counts.tasks_open_at_end,
+        counts.items_unreported_at_end,
+        staffing.utilisation * 100.0
+    )
+}
+
+/// A histogram's summary, or an empty one's where nothing was measured.
+fn summary_or_empty(metrics: &Metrics, name: &str) -> Summary {
+    metrics
+        .seconds
+        .get(name)
+        .map(|h| h.summary())
+        .unwrap_or_else(|| Hist::new(2).summary())
+}
+
+fn stage_table(metrics: &Metrics) -> Table {
     let stage_rows = [
         ("grid.detection_s", "occurred → reported"),
         ("grid.report_to_dispatch_s", "reported → dispatched"),
@@ -828,7 +1031,7 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         ("grid.report_to_closed_s", "reported → closed"),
         ("grid.occurred_to_closed_s", "occurred → closed"),
     ];
-    html.tables.push(Table {
+    Table {
         caption: "Closed-loop times".into(),
         header: ["stage", "count", "p50", "p90", "p99", "max"]
             .map(String::from)
@@ -836,11 +1039,7 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         rows: stage_rows
             .iter()
             .map(|(k, label)| {
-                let s = metrics
-                    .seconds
-                    .get(*k)
-                    .map(|h| h.summary())
-                    .unwrap_or_else(|| Hist::new(2).summary());
+                let s = summary_or_empty(metrics, k);
                 vec![
                     label.to_string(),
                     s.count.to_string(),
@@ -851,8 +1050,11 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 ]
             })
             .collect(),
-    });
-    html.tables.push(Table {
+    }
+}
+
+fn urgency_table(metrics: &Metrics) -> Table {
+    Table {
         caption: "Report → closed by urgency".into(),
         header: ["urgency", "closed", "p50", "p90", "p99"]
             .map(String::from)
@@ -860,11 +1062,8 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         rows: Urgency::ALL
             .iter()
             .map(|u| {
-                let s = metrics
-                    .seconds
-                    .get(&format!("grid.{}.report_to_closed_s", u.as_str()))
-                    .map(|h| h.summary())
-                    .unwrap_or_else(|| Hist::new(2).summary());
+                let key = format!("grid.{}.report_to_closed_s", u.as_str());
+                let s = summary_or_empty(metrics, &key);
                 vec![
                     u.as_str().to_string(),
                     s.count.to_string(),
@@ -874,8 +1073,11 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 ]
             })
             .collect(),
-    });
-    html.tables.push(Table {
+    }
+}
+
+fn street_table(by_street: &[StreetRow]) -> Table {
+    Table {
         caption: "By street".into(),
         header: [
             "street",
@@ -900,15 +1102,18 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 ]
             })
             .collect(),
-    });
-    html.tables.push(Table {
+    }
+}
+
+fn assessment_table(assessed: &Assessed) -> Table {
+    Table {
         caption: "Automatic assessment (grades A-D)".into(),
         header: ["who", "people", "A", "B", "C", "D", "mean score"]
             .map(String::from)
             .to_vec(),
         rows: [
-            ("inspectors", &inspector_grades),
-            ("resolvers", &resolver_grades),
+            ("inspectors", &assessed.inspectors),
+            ("resolvers", &assessed.resolvers),
         ]
         .iter()
         .map(|(w, g)| {
@@ -923,8 +1128,70 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
             ]
         })
         .collect(),
-    });
-    let cdf_series: Vec<Series> = Urgency::ALL
+    }
+}
+
+/// The plots, in the page's order: closed-loop and detection CDFs, backlog, items by hour, map.
+fn figures(
+    books: &Books,
+    metrics: &Metrics,
+    map_metric: &str,
+) -> [Result<String, plot::PlotError>; 5] {
+    let backlog = |name: &str, label: &str| Series {
+        name: label.into(),
+        points: metrics.series.get(name).cloned().unwrap_or_default(),
+    };
+    let map_label = match map_metric {
+        "detection_s" => "mean detection delay (h)",
+        "items_per_day" => "items per day",
+        "overdue_share" => "share of tasks closed late",
+        _ => "mean report → closed (h)",
+    };
+    [
+        plot::cdf_svg(
+            "Report → closed, by urgency",
+            "hours",
+            &closed_cdfs(metrics),
+            true,
+        ),
+        plot::cdf_svg(
+            "Detection: occurred → first report",
+            "hours",
+            &[detection_cdf(metrics)],
+            true,
+        ),
+        plot::time_series_svg(
+            "Backlog over time",
+            "items / tasks",
+            &[
+                backlog("grid.backlog_open", "open tasks"),
+                backlog("grid.unreported_items", "unreported items"),
+                backlog("grid.escalated_open", "escalated, open"),
+            ],
+        ),
+        plot::bars_svg(
+            "Items occurred by hour of day",
+            "items",
+            &books
+                .truth
+                .occurred_by_hour
+                .iter()
+                .enumerate()
+                .map(|(h, n)| (format!("{h:02}:00"), *n as f64))
+                .collect::<Vec<_>>(),
+        ),
+        crate::grid_map_svg(
+            books.district,
+            &format!("Grids by {map_label}"),
+            map_label,
+            map_values(books, map_metric).iter().copied(),
+        ),
+    ]
+}
+
+/// Report → closed per urgency, in hours.
+fn closed_cdfs(metrics: &Metrics) -> Vec<Series> {
+    Urgency::ALL
         .iter()
         .filter_map(|u| {
             metrics
@@ -940,17 +1207,29 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 .map(|(x, y)| (x / 3600.0, y))
                 .collect(),
         })
-        .collect();
+        .collect()
+}
+
+/// Occurred → first report over all items, in hours.
+fn detection_cdf(metrics: &Metrics) -> Series {
     let detection = metrics
         .seconds
         .get("grid.detection_s")
         .map(|h| h.cdf(400))
         .unwrap_or_default();
-    let backlog = |name: &str, label: &str| Series {
-        name: label.into(),
-        points: metrics.series.get(name).cloned().unwrap_or_default(),
-    };
-    let map_values: Vec<Option<f64>> = (0..district.grids.len())
+    Series {
+        name: "all items".into(),
+        points: detection
+            .into_iter()
+            .map(|(x, y)| (x / 3600.0, y))
+            .collect(),
+    }
+}
+
+/// Each grid's value of the scenario's map metric; `None` where the grid has nothing to show.
+fn map_values(books: &Books, map_metric: &str) -> Vec<Option<f64>> {
+    let (truth, ledger, hours) = (books.truth, books.ledger, books.hours);
+    (0..books.district.grids.len())
         .map(|g| match map_metric {
             "detection_s" => ledger
                 .grid_detected
@@ -972,64 +1251,5 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
                 .filter(|c| c.0 > 0)
                 .map(|c| c.1 / c.0 as f64 / 3600.0),
         })
-        .collect();
-    let map_label = match map_metric {
-        "detection_s" => "mean detection delay (h)",
-        "items_per_day" => "items per day",
-        "overdue_share" => "share of tasks closed late",
-        _ => "mean report → closed (h)",
-    };
-
-    let figures = [
-        plot::cdf_svg("Report → closed, by urgency", "hours", &cdf_series, true),
-        plot::cdf_svg(
-            "Detection: occurred → first report",
-            "hours",
-            &[Series {
-                name: "all items".into(),
-                points: detection
-                    .into_iter()
-                    .map(|(x, y)| (x / 3600.0, y))
-                    .collect(),
-            }],
-            true,
-        ),
-        plot::time_series_svg(
-            "Backlog over time",
-            "items / tasks",
-            &[
-                backlog("grid.backlog_open", "open tasks"),
-                backlog("grid.unreported_items", "unreported items"),
-                backlog("grid.escalated_open", "escalated, open"),
-            ],
-        ),
-        plot::bars_svg(
-            "Items occurred by hour of day",
-            "items",
-            &truth
-                .occurred_by_hour
-                .iter()
-                .enumerate()
-                .map(|(h, n)| (format!("{h:02}:00"), *n as f64))
-                .collect::<Vec<_>>(),
-        ),
-        crate::grid_map_svg(
-            district,
-            &format!("Grids by {map_label}"),
-            map_label,
-            map_values.iter().copied(),
-        ),
-    ];
-    for f in figures {
-        match f {
-            Ok(svg) => html.figures.push(svg),
-            Err(e) => html.intro.push_str(&format!(" (a plot failed: {e})")),
-        }
-    }
-    GridOutcome {
-        section,
-        html,
-        invariants,
-        metrics,
-    }
+        .collect()
 }
