@@ -17,8 +17,8 @@ mod record;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use baoan_api::{
-    Actor, AlertId, Command, Envelope, LEAD_REF_BASE, ListKind, MatchPolicy, Outcome, PersonId,
-    Role, Sighting, WatchlistEntry,
+    Actor, AlertId, Command, Envelope, ListKind, MatchPolicy, Outcome, PersonId, Role, Sighting,
+    WatchlistEntry,
 };
 use baoan_faces::noise::{capture, identity, threshold_for_fpir};
 use baoan_faces::score::dot;
@@ -37,7 +37,7 @@ use rand_distr::{Binomial, Distribution, LogNormal, Poisson};
 pub use definition::{Definition, NAME};
 pub use record::{MatcherLedger, MatcherOutcome, finish};
 
-use crate::command::{CommandLedger, Emergencies};
+use crate::handoff::{LeadProgress, PoliceLead};
 use crate::staff;
 
 /// client_ref tags of the matcher loop's commands (distinct from command's).
@@ -491,6 +491,8 @@ fn step(stage: SimSet) -> LoopSet {
 impl Plugin for MatcherLoopPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(self.config.clone())
+            .add_message::<PoliceLead>()
+            .add_message::<LeadProgress>()
             .init_resource::<Cameras>()
             .init_resource::<Watchlist>()
             .init_resource::<ReviewDesk>()
@@ -1298,34 +1300,6 @@ fn assign_reviews(
 
 pub fn reviewer_person(r: u32) -> PersonId {
     PersonId(7_000_000 + r)
-}
-
-/// What command's actors need to send police to a lead the stack may open for this alert:
-/// where the camera is. Removed again if the alert is rejected.
-pub(crate) fn expect_lead(
-    em: Option<&mut Emergencies>,
-    ledger: Option<&mut CommandLedger>,
-    alert: AlertId,
-    grid: u32,
-    x: f64,
-    y: f64,
-    captured_at: u64,
-) {
-    crate::command::expect_police(em, ledger, LEAD_REF_BASE + alert.0, grid, x, y, captured_at);
-}
-
-pub(crate) fn drop_lead(
-    em: Option<&mut Emergencies>,
-    ledger: Option<&mut CommandLedger>,
-    alert: AlertId,
-) {
-    let key = LEAD_REF_BASE + alert.0;
-    if let Some(em) = em {
-        em.truth.remove(&key);
-    }
-    if let Some(l) = ledger {
-        l.drop_lead(key);
-    }
 }
 
 /// Refusals of the matcher loop's commands, kept for the report.

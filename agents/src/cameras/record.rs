@@ -21,9 +21,10 @@ use serde::Serialize;
 
 use super::{
     Cameras, GROUPS, MatcherAction, MatcherConfig, MatcherRng, PlaceKind, ReviewDesk, ReviewJob,
-    TAG_SIGHTING, Watchlist, drop_lead, expect_lead, is_matcher_command,
+    TAG_SIGHTING, Watchlist, is_matcher_command,
 };
-use crate::command::{CommandLedger, Emergencies};
+use crate::handoff::{LeadProgress, PoliceLead};
+use crate::registry::{TAG_MASK, tag_of};
 
 /// Scores this close to the threshold are not used to judge the stack's search: its kernels
 /// and the harness's plain sum round differently in the last bits.
@@ -92,6 +93,8 @@ pub struct MatcherLedger {
     pub setup_refused: Vec<String>,
     pending: HashMap<u64, Sent>,
     alerts: BTreeMap<AlertId, AlertRec>,
+    /// Leads by key, as command reported them: (police first sent, first police arrival).
+    lead_times: BTreeMap<u64, (Option<u64>, Option<u64>)>,
     pub overall: Tally,
     by_group: [Tally; 6],
     by_quality: [Tally; 3],
@@ -235,10 +238,10 @@ pub fn hear(
     mut agenda: ResMut<Agenda<MatcherAction>>,
     mut ledger: ResMut<MatcherLedger>,
     mut desk: ResMut<ReviewDesk>,
-    mut em: Option<ResMut<Emergencies>>,
-    mut command: Option<ResMut<CommandLedger>>,
     mut outcomes: MessageReader<FromStack>,
     mut refusals: MessageReader<Refused>,
+    mut progress: MessageReader<LeadProgress>,
+    mut police: MessageWriter<PoliceLead>,
 ) {
     let Some(mut rng) = rng else { return };
     let ledger = &mut *ledger;
@@ -271,8 +274,13 @@ pub fn hear(
                     alert: Some(*alert),
                     queued_at: msg.at,
                 });
-                let (em, command) = (em.as_deref_mut(), command.as_deref_mut());
-                expect_lead(em, command, *alert, s.grid, s.x, s.y, s.captured_at);
+                police.write(PoliceLead::Expected {
+                    key: LEAD_REF_BASE + alert.0,
+                    grid: s.grid,
+                    x: s.x,
+                    y: s.y,
+                    occurred_at: s.captured_at,
+                });
             }
             // Confirmed by this reviewer and more are needed: the next one takes it.
             Outcome::AlertReviewed {
@@ -293,14 +301,15 @@ pub fn hear(
             Outcome::AlertRejected { alert } => {
                 ledger.alert_rejected(*alert, msg.at);
                 desk.reviewed_by.remove(alert);
-                drop_lead(em.as_deref_mut(), command.as_deref_mut(), *alert);
+                police.write(PoliceLead::Withdrawn {
+                    key: LEAD_REF_BASE + alert.0,
+                });
             }
             _ => {}
         }
     }
-    if let Some(cl) = command.as_deref() {
-        ledger.police_reached(cl, &config, &mut rng, &mut watchlist, &mut agenda);
-    }
+    ledger.hear_lead_progress(progress.read().copied());
+    ledger.police_reached(&config, &mut rng, &mut watchlist, &mut agenda);
     ledger.count_refusals(refusals.read());
 }
 
@@ -350,7 +359,6 @@ impl MatcherLedger {
     /// entry's owner takes them off the list (they are in custody, or home).
     fn police_reached(
         &mut self,
-        cl: &CommandLedger,
         config: &MatcherConfig,
         rng: &mut MatcherRng,
         watchlist: &mut Watchlist,
@@ -360,8 +368,9 @@ impl MatcherLedger {
             .awaiting
             .keys()
             .filter_map(|id| {
-                cl.lead_times(LEAD_REF_BASE + id.0)
-                    .and_then(|(_, arrived)| arrived)
+                self.lead_times
+                    .get(&(LEAD_REF_BASE + id.0))
+                    .and_then(|(_, arrived)| *arrived)
                     .map(|at| (*id, at))
             })
             .collect();
@@ -387,15 +396,24 @@ impl MatcherLedger {
         }
     }
 
+    /// What command said of its leads: when police were sent and first arrived.
+    fn hear_lead_progress(&mut self, progress: impl Iterator<Item = LeadProgress>) {
+        for p in progress {
+            self.lead_times
+                .insert(p.key, (p.dispatched_at, p.police_arrived_at));
+        }
+    }
+
     /// The matcher's refused commands; a refused sighting is answered, so no longer pending.
     fn count_refusals<'a>(&mut self, refusals: impl Iterator<Item = &'a Refused>) {
         for r in refusals {
             if !is_matcher_command(&r.envelope.command) {
                 continue;
             }
-            if r.client_ref & super::TAG_SIGHTING == TAG_SIGHTING {
-                self.pending
-                    .remove(&(r.client_ref & !crate::command::TAG_MASK));
+            // The whole tag, not its bits: a refused review (17) or set-up call (18) has the
+            // sighting's bit (16) too.
+            if tag_of(r.client_ref) == TAG_SIGHTING {
+                self.pending.remove(&(r.client_ref & !TAG_MASK));
             }
             crate::note_refusal(&mut self.refused, &mut self.notes, r);
         }
@@ -594,10 +612,15 @@ fn run_end(world: &World) -> RunEnd {
     }
 }
 
-/// Leads: when police were sent and first arrived, from command's ledger.
-fn lead_times(world: &World) -> BTreeMap<AlertId, (Option<u64>, Option<u64>)> {
-    let l = world.get_resource::<CommandLedger>();
-    let ledger = world.resource::<MatcherLedger>();
+/// Leads: when police were sent and first arrived, as command told the loop (with what it told
+/// in the run's last tick, after the loop last heard).
+fn lead_times(world: &mut World) -> BTreeMap<AlertId, (Option<u64>, Option<u64>)> {
+    let unheard: Vec<LeadProgress> = world
+        .get_resource_mut::<Messages<LeadProgress>>()
+        .map(|mut m| m.drain().collect())
+        .unwrap_or_default();
+    let mut ledger = world.resource_mut::<MatcherLedger>();
+    ledger.hear_lead_progress(unheard.into_iter());
     ledger
         .alerts
         .iter()
@@ -605,7 +628,10 @@ fn lead_times(world: &World) -> BTreeMap<AlertId, (Option<u64>, Option<u64>)> {
         .map(|(id, _)| {
             (
                 *id,
-                l.and_then(|l| l.lead_times(LEAD_REF_BASE + id.0))
+                ledger
+                    .lead_times
+                    .get(&(LEAD_REF_BASE + id.0))
+                    .copied()
                     .unwrap_or((None, None)),
             )
         })

@@ -256,35 +256,6 @@ pub enum CommandAction {
     },
 }
 
-/// What command's actors need to send police to an incident the stack opens itself (a
-/// confirmed watchlist alert, an acute dispute case) under `key`: where to go.
-pub(crate) fn expect_police(
-    em: Option<&mut Emergencies>,
-    ledger: Option<&mut CommandLedger>,
-    key: u64,
-    grid: u32,
-    x: f64,
-    y: f64,
-    occurred_at: u64,
-) {
-    if let Some(em) = em {
-        em.truth.insert(
-            key,
-            Truth {
-                kind: baoan_api::WATCHLIST_LEAD,
-                severity: baoan_api::emergency::Severity::IV,
-                grid,
-                x,
-                y,
-                occurred_at,
-            },
-        );
-    }
-    if let Some(l) = ledger {
-        l.expect_lead(key, grid);
-    }
-}
-
 /// Other loops' calls for police, folded in before this tick's outcomes are: the incident the
 /// stack opens for a lead finds its truth waiting.
 fn take_police_leads(
