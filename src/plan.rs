@@ -611,6 +611,8 @@ fn cover_by_grid(twin: &Twin, inst: &Instance, post_grids: &[u32]) -> Vec<f64> {
         .collect()
 }
 
+/// The plan's index.html: the layout's coverage against the bound, the simulations, the
+/// budget curve and maps of coverage with the planned and the current posts.
 fn page(
     twin: &Twin,
     inst: &Instance,
@@ -627,59 +629,11 @@ fn page(
     let planned: Vec<u32> = layout.iter().map(|&j| inst.candidates[j].grid).collect();
     let mut section = Section {
         title: format!("{} posts", r.posts),
-        intro: format!(
-            "Expected coverage {:.1}% of emergency demand (auxiliary police within 3 minutes and police within 5, over the day's hours); no layout of {} posts can exceed {:.1}%, so this one is at most {:.1}% from the best. {} grids cannot be covered from any candidate. Method: {}.",
-            r.coverage * 100.0,
-            r.posts,
-            r.upper_bound * 100.0,
-            r.gap_at_most * 100.0,
-            r.uncoverable_grids,
-            r.method
-        ) + &r.exact.as_ref().map_or(String::new(), |e| {
-            format!(
-                " The integer programme had {} rows, {} columns and {} non-zeros; HiGHS {} at {:.4}% (bound {:.4}%); the heuristic alone reached {:.3}%, {:.3}% below the bound.",
-                e.rows,
-                e.columns,
-                e.nonzeros,
-                match e.status {
-                    ExactStatus::Optimal => "proved the optimum",
-                    ExactStatus::TimeLimit => "ran out of time",
-                },
-                e.coverage * 100.0,
-                e.bound * 100.0,
-                r.heuristic_coverage * 100.0,
-                e.heuristic_gap * 100.0
-            )
-        }),
+        intro: plan_intro(r),
         ..Section::default()
     };
     if !r.simulated.is_empty() {
-        section.tables.push(Table {
-            caption: "On paper and under load (full simulation, units busy)".into(),
-            header: [
-                "layout",
-                "expected coverage",
-                "auxiliary ≤ 3 min",
-                "police ≤ 5 min",
-                "all three tiers",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: r
-                .simulated
-                .iter()
-                .map(|s| {
-                    let p = |x: f64| format!("{:.1}%", x * 100.0);
-                    vec![
-                        s.layout.clone(),
-                        p(s.expected_coverage),
-                        p(s.auxiliary_police_within_3_min),
-                        p(s.police_within_5_min),
-                        p(s.all_tiers_within_limits),
-                    ]
-                })
-                .collect(),
-        });
+        section.tables.push(simulated_table(r));
     }
     let curve = Series {
         name: "heuristic (swaps at every budget)".into(),
@@ -719,6 +673,64 @@ fn page(
         &format!("Post plan: {}", r.scenario),
         &(head + &baoan_reports::html::section_html(&section)),
     )
+}
+
+/// The page's opening paragraph: coverage, bound and gap, the method, and the exact solve.
+fn plan_intro(r: &PlanReport) -> String {
+    format!(
+        "Expected coverage {:.1}% of emergency demand (auxiliary police within 3 minutes and police within 5, over the day's hours); no layout of {} posts can exceed {:.1}%, so this one is at most {:.1}% from the best. {} grids cannot be covered from any candidate. Method: {}.",
+        r.coverage * 100.0,
+        r.posts,
+        r.upper_bound * 100.0,
+        r.gap_at_most * 100.0,
+        r.uncoverable_grids,
+        r.method
+    ) + &r.exact.as_ref().map_or(String::new(), |e| {
+        format!(
+            " The integer programme had {} rows, {} columns and {} non-zeros; HiGHS {} at {:.4}% (bound {:.4}%); the heuristic alone reached {:.3}%, {:.3}% below the bound.",
+            e.rows,
+            e.columns,
+            e.nonzeros,
+            match e.status {
+                ExactStatus::Optimal => "proved the optimum",
+                ExactStatus::TimeLimit => "ran out of time",
+            },
+            e.coverage * 100.0,
+            e.bound * 100.0,
+            r.heuristic_coverage * 100.0,
+            e.heuristic_gap * 100.0
+        )
+    })
+}
+
+/// Each simulated layout's coverage on paper next to its share within the limits under load.
+fn simulated_table(r: &PlanReport) -> Table {
+    Table {
+        caption: "On paper and under load (full simulation, units busy)".into(),
+        header: [
+            "layout",
+            "expected coverage",
+            "auxiliary ≤ 3 min",
+            "police ≤ 5 min",
+            "all three tiers",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .simulated
+            .iter()
+            .map(|s| {
+                let p = |x: f64| format!("{:.1}%", x * 100.0);
+                vec![
+                    s.layout.clone(),
+                    p(s.expected_coverage),
+                    p(s.auxiliary_police_within_3_min),
+                    p(s.police_within_5_min),
+                    p(s.all_tiers_within_limits),
+                ]
+            })
+            .collect(),
+    }
 }
 
 /// What `twin compare` tells of two post layouts on one scenario.
