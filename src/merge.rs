@@ -102,40 +102,86 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
         .collect::<Result<Vec<_>, _>>()?;
     shards.sort_by_key(|s| s.index);
     let first = &shards[0];
-    // The scenario as written (each shard adds its own zero surges to what it runs).
-    let same = |s: &Shard, key: &str| s.report.pointer(key) == first.report.pointer(key);
     for s in &shards[1..] {
-        for key in ["/scenario/name", "/seed", "/scale", "/build", ""] {
-            let differs = if key.is_empty() {
-                s.scenario_toml != first.scenario_toml
-            } else {
-                !same(s, key)
-            };
-            if differs {
-                return Err(RunError::BadInput(format!(
-                    "{} and {}: `{}` differs; only shards of one run merge",
-                    first.dir.display(),
-                    s.dir.display(),
-                    if key.is_empty() {
-                        "the scenario".to_string()
-                    } else {
-                        key.trim_start_matches('/').replace('/', ".")
-                    }
-                )));
-            }
-        }
-        if s.count != first.count {
+        check_same_run(first, s)?;
+    }
+    check_every_shard_once(&shards)?;
+
+    // The SLOs come from the scenario the shards ran.
+    let scenario_file = first.report["scenario"]["file"]
+        .as_str()
+        .unwrap_or("scenario");
+    let scenario = Scenario::parse(scenario_file, &first.scenario_toml)?;
+
+    let (mut merged, per_shard) = add_up(&shards);
+    take_worst_shard(&scenario, &per_shard, &mut merged);
+    let slos = evaluate(&scenario.slos, &merged);
+    let passed = slos.iter().all(|s| s.passed);
+    let result = Merged {
+        schema: "baoan-twin/merged-report/v1",
+        scenario: scenario.name.clone(),
+        seed: first.report["seed"].as_u64().unwrap_or(0),
+        scale: first.report["scale"].as_f64().unwrap_or(0.0),
+        build: first.report["build"].as_str().unwrap_or("").to_string(),
+        shards: shards.iter().map(|s| s.dir.display().to_string()).collect(),
+        seconds: merged
+            .seconds
+            .iter()
+            .map(|(k, h)| (k.clone(), h.summary()))
+            .collect(),
+        counts: merged
+            .figures
+            .iter()
+            .filter(|(k, _)| summable(k))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        per_shard,
+        slos,
+        passed,
+    };
+    write_merged(&result, out)?;
+    Ok(result)
+}
+
+/// That shard `s` is of the same run as the first: the same scenario as written (each shard
+/// adds its own zero surges to what it runs), seed, scale, build and number of shards.
+fn check_same_run(first: &Shard, s: &Shard) -> Result<(), RunError> {
+    let same = |s: &Shard, key: &str| s.report.pointer(key) == first.report.pointer(key);
+    for key in ["/scenario/name", "/seed", "/scale", "/build", ""] {
+        let differs = if key.is_empty() {
+            s.scenario_toml != first.scenario_toml
+        } else {
+            !same(s, key)
+        };
+        if differs {
             return Err(RunError::BadInput(format!(
-                "{} is shard {}/{} but {} is shard {}/{}",
+                "{} and {}: `{}` differs; only shards of one run merge",
                 first.dir.display(),
-                first.index,
-                first.count,
                 s.dir.display(),
-                s.index,
-                s.count
+                if key.is_empty() {
+                    "the scenario".to_string()
+                } else {
+                    key.trim_start_matches('/').replace('/', ".")
+                }
             )));
         }
     }
+    if s.count != first.count {
+        return Err(RunError::BadInput(format!(
+            "{} is shard {}/{} but {} is shard {}/{}",
+            first.dir.display(),
+            first.index,
+            first.count,
+            s.dir.display(),
+            s.index,
+            s.count
+        )));
+    }
+    Ok(())
+}
+
+/// That the shards, sorted by index, are each of 1..=n exactly once.
+fn check_every_shard_once(shards: &[Shard]) -> Result<(), RunError> {
     for w in shards.windows(2) {
         if w[0].index == w[1].index {
             return Err(RunError::BadInput(format!(
@@ -147,6 +193,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
             )));
         }
     }
+    let first = &shards[0];
     let missing: Vec<String> = (1..=first.count)
         .filter(|i| !shards.iter().any(|s| s.index == *i))
         .map(|i| format!("{i}/{}", first.count))
@@ -158,16 +205,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
             first.count
         )));
     }
+    Ok(())
+}
 
-    // The SLOs come from the scenario the shards ran.
-    let scenario_file = first.report["scenario"]["file"]
-        .as_str()
-        .unwrap_or("scenario");
-    let scenario = Scenario::parse(scenario_file, &first.scenario_toml)?;
-
+/// The shards' metrics as one run's: histograms and counts added up, series sampled at the
+/// same times added up; with each shard's shares and scores, which do not add up.
+fn add_up(shards: &[Shard]) -> (Metrics, BTreeMap<String, Vec<f64>>) {
     let mut merged = Metrics::default();
     let mut per_shard: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for s in &shards {
+    for s in shards {
         for (name, h) in &s.metrics.seconds {
             merged.hist(name).add(h);
         }
@@ -193,7 +239,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
             }
         }
     }
-    // An SLO on a share takes the worst shard: the least for a lower bound, else the most.
+    (merged, per_shard)
+}
+
+/// An SLO on a share takes the worst shard: the least for a lower bound, else the most.
+fn take_worst_shard(
+    scenario: &Scenario,
+    per_shard: &BTreeMap<String, Vec<f64>>,
+    merged: &mut Metrics,
+) {
     for slo in &scenario.slos {
         if let Some(values) = per_shard.get(&slo.metric) {
             let worst = if slo.min.is_some() {
@@ -204,30 +258,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
             merged.figures.insert(slo.metric.clone(), worst);
         }
     }
-    let slos = evaluate(&scenario.slos, &merged);
-    let passed = slos.iter().all(|s| s.passed);
-    let result = Merged {
-        schema: "baoan-twin/merged-report/v1",
-        scenario: scenario.name.clone(),
-        seed: first.report["seed"].as_u64().unwrap_or(0),
-        scale: first.report["scale"].as_f64().unwrap_or(0.0),
-        build: first.report["build"].as_str().unwrap_or("").to_string(),
-        shards: shards.iter().map(|s| s.dir.display().to_string()).collect(),
-        seconds: merged
-            .seconds
-            .iter()
-            .map(|(k, h)| (k.clone(), h.summary()))
-            .collect(),
-        counts: merged
-            .figures
-            .iter()
-            .filter(|(k, _)| summable(k))
-            .map(|(k, v)| (k.clone(), *v))
-            .collect(),
-        per_shard,
-        slos,
-        passed,
-    };
+}
+
+/// The merged report as `report.json` in `out`.
+fn write_merged(result: &Merged, out: &Path) -> Result<(), RunError> {
     std::fs::create_dir_all(out).map_err(|e| {
         RunError::Harness(format!(
             "{}: cannot create the output folder: {e}",
@@ -237,8 +271,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
     let path = out.join("report.json");
     std::fs::write(
         &path,
-        serde_json::to_string_pretty(&result).expect("the merged report serialises") + "\n",
+        serde_json::to_string_pretty(result).expect("the merged report serialises") + "\n",
     )
-    .map_err(|e| RunError::Harness(format!("{}: {e}", path.display())))?;
-    Ok(result)
+    .map_err(|e| RunError::Harness(format!("{}: {e}", path.display())))
 }

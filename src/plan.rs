@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use baoan_agents::command::{self, expected_demand, mode_of, read_posts_csv};
+use baoan_agents::command::{
+    self, CommandConfig, Placement, expected_demand, mode_of, read_posts_csv,
+};
 use baoan_api::UnitClass;
 #[cfg(feature = "exact")]
 use baoan_planning::exact::Limits;
@@ -14,6 +16,7 @@ use baoan_planning::{Candidate, Instance, Tier, budget_curve, greedy, heuristic}
 use baoan_reports::html::{Section, Table};
 use baoan_reports::plot::{self, Series};
 use baoan_reports::round3;
+use baoan_scenarios::Scenario;
 use baoan_world::{RngStreams, Twin, proj};
 use serde::Serialize;
 
@@ -193,130 +196,17 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
     let scenario = load_scenario(&opts.scenario, None, None)?;
     let config = check_inputs(&scenario, &RunOptions::default())?
         .ok_or_else(|| RunError::BadInput("the scenario has no command loop to plan for".into()))?;
-    if opts.posts == 0 {
-        return Err(RunError::BadInput(
-            "--posts: expected at least one post".into(),
-        ));
-    }
-    if opts.exact && !cfg!(feature = "exact") {
-        return Err(RunError::BadInput(NO_SOLVER.into()));
-    }
-    opts.progress.message(&format!(
-        "building the district at scale {} (seed {})",
-        scenario.scale, scenario.seed
-    ));
-    let (twin, _) = Twin::build(scenario.scale, scenario.seed);
-    let placement = command::place(&twin, &config, &RngStreams::new(scenario.seed))
-        .map_err(RunError::BadInput)?;
-    let (demand, hours) = expected_demand(&twin, &config, &placement);
-
-    // Candidates: the key areas, the current posts, and the busiest grids' sites (or a file).
-    let mut candidates: Vec<Candidate> = placement
-        .key_areas
-        .iter()
-        .map(|k| {
-            let s = twin.district.grids[k.grid as usize].site;
-            Candidate {
-                grid: k.grid,
-                x_m: s.x,
-                y_m: s.y,
-                source: "key area".into(),
-            }
-        })
-        .collect();
-    // The current posts: a planner's file, or else the scenario's own placement.
-    let current = match &opts.current {
-        Some(p) => points_file(&twin, p, "current post")?,
-        None => placement
-            .posts
-            .iter()
-            .map(|p| Candidate {
-                grid: p.grid,
-                x_m: p.x_m,
-                y_m: p.y_m,
-                source: "current post".into(),
-            })
-            .collect(),
-    };
-    candidates.extend(current.iter().cloned());
-    match &opts.candidates {
-        Some(p) => candidates.extend(points_file(&twin, p, "candidate file")?),
-        None => {
-            let mut busiest: Vec<u32> = (0..twin.district.grids.len() as u32).collect();
-            busiest.sort_by(|a, b| {
-                demand[*b as usize]
-                    .total_cmp(&demand[*a as usize])
-                    .then(a.cmp(b))
-            });
-            let count = ((1000.0 * scenario.scale).round() as usize)
-                .max(opts.posts * 3)
-                .min(busiest.len());
-            candidates.extend(busiest.into_iter().take(count).map(|g| {
-                let s = twin.district.grids[g as usize].site;
-                Candidate {
-                    grid: g,
-                    x_m: s.x,
-                    y_m: s.y,
-                    source: "grid site".into(),
-                }
-            }));
-        }
-    }
-    // One candidate per grid (distances are between grids): the first source named wins.
-    let mut seen = vec![false; twin.district.grids.len()];
-    candidates.retain(|c| !std::mem::replace(&mut seen[c.grid as usize], true));
-
-    let tiers = [
-        tier("auxiliary_police", UnitClass::AuxiliaryPolice, &twin),
-        tier("police", UnitClass::Police, &twin),
-    ];
+    check_plan_options(opts)?;
+    let area = PlanningArea::build(&scenario, &config, opts.progress)?;
+    let current = current_posts(&area, opts)?;
+    let candidates = candidate_sites(&area, &current, opts, scenario.scale)?;
+    let tiers = tiers(&area.twin);
     let started = Instant::now();
-    let cand_grids: Vec<u32> = candidates.iter().map(|c| c.grid).collect();
-    let travel = twin.travel.clone();
-    let inst = Instance::new(demand.clone(), hours, &tiers, candidates, move |j, i| {
-        travel.distance_m(cand_grids[j], i)
-    });
+    let inst = area.instance(&tiers, candidates);
     if let Some(dir) = &opts.export_instance {
-        export_instance(dir, &demand, &inst, &tiers[0], opts, &twin)?;
+        export_instance(dir, &area.demand, &inst, &tiers[0], opts, &area.twin)?;
     }
-    let max_budget = ((300.0 * scenario.scale).round() as usize)
-        .max(opts.posts)
-        .min(inst.candidates.len());
-    let (order, _) = greedy(&inst, opts.posts);
-    let greedy_coverage = inst.coverage(&order);
-    let (heuristic_layout, heuristic_bound) = heuristic(&inst, opts.posts, 3000);
-    let heuristic_coverage = inst.coverage(&heuristic_layout);
-    let heuristic_s = started.elapsed().as_secs_f64();
-    opts.progress.message(&format!(
-        "heuristic: {} posts from {} candidates cover {:.4} (bound {:.4}) in {:.2} s",
-        opts.posts,
-        inst.candidates.len(),
-        heuristic_coverage,
-        heuristic_bound,
-        heuristic_s
-    ));
-    let low = ((50.0 * scenario.scale).round() as usize).max(1);
-    let curve_started = Instant::now();
-    let budget_curve: Vec<(usize, f64)> = budget_curve(&inst, low, max_budget)
-        .into_iter()
-        .map(|(k, v)| (k, round3(v)))
-        .collect();
-    let curve_s = curve_started.elapsed().as_secs_f64();
-    let exact = if opts.exact {
-        Some(solve_exact(&inst, opts, &heuristic_layout)?)
-    } else {
-        None
-    };
-    let (layout, coverage, bound) = match &exact {
-        Some(e) if e.coverage >= heuristic_coverage => (e.layout.clone(), e.coverage, e.bound),
-        Some(e) => (heuristic_layout.clone(), heuristic_coverage, e.bound),
-        None => (
-            heuristic_layout.clone(),
-            heuristic_coverage,
-            heuristic_bound,
-        ),
-    };
-    let solve_s = started.elapsed().as_secs_f64();
+    let solution = solve(&inst, opts, scenario.scale, started)?;
     let current_coverage = {
         let idx: Vec<usize> = current
             .iter()
@@ -330,44 +220,300 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
         .unwrap_or_else(|| PathBuf::from(format!("out/plan-{}-{}", scenario.name, opts.posts)));
     std::fs::create_dir_all(&out)
         .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
-    let chosen: Vec<Candidate> = layout.iter().map(|&j| inst.candidates[j].clone()).collect();
-    write_posts(&twin, &chosen, &out.join("posts.csv"))?;
-    write_posts(&twin, &current, &out.join("current-posts.csv"))?;
+    let chosen: Vec<Candidate> = solution
+        .layout
+        .iter()
+        .map(|&j| inst.candidates[j].clone())
+        .collect();
+    write_posts(&area.twin, &chosen, &out.join("posts.csv"))?;
+    write_posts(&area.twin, &current, &out.join("current-posts.csv"))?;
+    let simulated = if opts.simulate {
+        let expected = (solution.coverage, current_coverage);
+        simulate_layouts(&scenario, &area.twin, &out, expected, opts.progress)?
+    } else {
+        Vec::new()
+    };
+    let report = plan_report(
+        &scenario,
+        opts,
+        &inst,
+        &area.demand,
+        &solution,
+        current_coverage,
+        simulated,
+    );
+    write_plan(&out, &report, &solution, &inst, &area.twin, &current)?;
+    Ok(report)
+}
 
-    let mut simulated = Vec::new();
-    if opts.simulate {
-        let mut layouts = vec![("planned".to_string(), out.join("posts.csv"), coverage)];
-        if let Some(c) = current_coverage {
-            layouts.push(("current".to_string(), out.join("current-posts.csv"), c));
-        }
-        for (name, posts, expected) in layouts {
-            opts.progress.message(&format!(
-                "simulating {} with the {name} posts",
-                scenario.name
-            ));
-            let run_opts = RunOptions {
-                posts: Some(posts),
-                out: Some(out.join(format!("run-{name}"))),
-                progress: Progress::Quiet,
-                ..RunOptions::default()
-            };
-            let summary = crate::run_scenario_on(scenario.clone(), &run_opts, Some(&twin))?;
-            let f = |k: &str| {
-                summary.report.sections["command"]["figures"][k]
-                    .as_f64()
-                    .unwrap_or(0.0)
-            };
-            simulated.push(SimulatedLayout {
-                layout: name,
-                expected_coverage: round3(expected),
-                auxiliary_police_within_3_min: f("command.auxiliary_police.within_limit_share"),
-                police_within_5_min: f("command.police.within_limit_share"),
-                all_tiers_within_limits: f("command.all_tiers_within_limit_share"),
-            });
-        }
+/// The options the scenario cannot check: a budget of posts, and a solver when asked for one.
+fn check_plan_options(opts: &PlanOptions) -> Result<(), RunError> {
+    if opts.posts == 0 {
+        return Err(RunError::BadInput(
+            "--posts: expected at least one post".into(),
+        ));
+    }
+    if opts.exact && !cfg!(feature = "exact") {
+        return Err(RunError::BadInput(NO_SOLVER.into()));
+    }
+    Ok(())
+}
+
+/// The district a layout is planned or compared on: the scenario's twin, where its command loop
+/// puts key areas and posts, and the emergencies expected by grid and by hour.
+struct PlanningArea {
+    twin: Twin,
+    placement: Placement,
+    demand: Vec<f64>,
+    hours: [f64; 24],
+}
+
+impl PlanningArea {
+    fn build(
+        scenario: &Scenario,
+        config: &CommandConfig,
+        progress: Progress,
+    ) -> Result<PlanningArea, RunError> {
+        progress.message(&format!(
+            "building the district at scale {} (seed {})",
+            scenario.scale, scenario.seed
+        ));
+        let (twin, _) = Twin::build(scenario.scale, scenario.seed);
+        let placement = command::place(&twin, config, &RngStreams::new(scenario.seed))
+            .map_err(RunError::BadInput)?;
+        let (demand, hours) = expected_demand(&twin, config, &placement);
+        Ok(PlanningArea {
+            twin,
+            placement,
+            demand,
+            hours,
+        })
     }
 
-    let report = PlanReport {
+    /// The covering instance over these candidates, by network distance from each.
+    fn instance(&self, tiers: &[Tier], candidates: Vec<Candidate>) -> Instance {
+        let cand_grids: Vec<u32> = candidates.iter().map(|c| c.grid).collect();
+        let travel = self.twin.travel.clone();
+        Instance::new(
+            self.demand.clone(),
+            self.hours,
+            tiers,
+            candidates,
+            move |j, i| travel.distance_m(cand_grids[j], i),
+        )
+    }
+}
+
+/// The two tiers a post's units serve under the 1-3-5 rule.
+fn tiers(twin: &Twin) -> [Tier; 2] {
+    [
+        tier("auxiliary_police", UnitClass::AuxiliaryPolice, twin),
+        tier("police", UnitClass::Police, twin),
+    ]
+}
+
+/// The current posts: a planner's file, or else the scenario's own placement.
+fn current_posts(area: &PlanningArea, opts: &PlanOptions) -> Result<Vec<Candidate>, RunError> {
+    Ok(match &opts.current {
+        Some(p) => points_file(&area.twin, p, "current post")?,
+        None => area
+            .placement
+            .posts
+            .iter()
+            .map(|p| Candidate {
+                grid: p.grid,
+                x_m: p.x_m,
+                y_m: p.y_m,
+                source: "current post".into(),
+            })
+            .collect(),
+    })
+}
+
+/// Candidates: the key areas, the current posts, and the busiest grids' sites (or a file); one
+/// per grid (distances are between grids), the first source named winning.
+fn candidate_sites(
+    area: &PlanningArea,
+    current: &[Candidate],
+    opts: &PlanOptions,
+    scale: f64,
+) -> Result<Vec<Candidate>, RunError> {
+    let twin = &area.twin;
+    let mut candidates: Vec<Candidate> = area
+        .placement
+        .key_areas
+        .iter()
+        .map(|k| grid_site(twin, k.grid, "key area"))
+        .collect();
+    candidates.extend(current.iter().cloned());
+    match &opts.candidates {
+        Some(p) => candidates.extend(points_file(twin, p, "candidate file")?),
+        None => {
+            let demand = &area.demand;
+            let mut busiest: Vec<u32> = (0..twin.district.grids.len() as u32).collect();
+            busiest.sort_by(|a, b| {
+                demand[*b as usize]
+                    .total_cmp(&demand[*a as usize])
+                    .then(a.cmp(b))
+            });
+            let count = ((1000.0 * scale).round() as usize)
+                .max(opts.posts * 3)
+                .min(busiest.len());
+            candidates.extend(
+                busiest
+                    .into_iter()
+                    .take(count)
+                    .map(|g| grid_site(twin, g, "grid site")),
+            );
+        }
+    }
+    let mut seen = vec![false; twin.district.grids.len()];
+    candidates.retain(|c| !std::mem::replace(&mut seen[c.grid as usize], true));
+    Ok(candidates)
+}
+
+/// A candidate at a grid's site.
+fn grid_site(twin: &Twin, grid: u32, source: &str) -> Candidate {
+    let s = twin.district.grids[grid as usize].site;
+    Candidate {
+        grid,
+        x_m: s.x,
+        y_m: s.y,
+        source: source.into(),
+    }
+}
+
+/// What the solvers made of an instance; the times go to perf.json.
+struct Solution {
+    greedy_coverage: f64,
+    heuristic_coverage: f64,
+    budget_curve: Vec<(usize, f64)>,
+    exact: Option<Exact>,
+    /// The better of the heuristic's and the exact solver's layouts, its coverage, and the
+    /// tightest bound known.
+    layout: Vec<usize>,
+    coverage: f64,
+    bound: f64,
+    heuristic_s: f64,
+    curve_s: f64,
+    solve_s: f64,
+}
+
+/// Greedy, then the heuristic, the budget curve and (with `--exact`) the integer programme;
+/// `started` is when the instance began to be built, which the solve time includes.
+fn solve(
+    inst: &Instance,
+    opts: &PlanOptions,
+    scale: f64,
+    started: Instant,
+) -> Result<Solution, RunError> {
+    let max_budget = ((300.0 * scale).round() as usize)
+        .max(opts.posts)
+        .min(inst.candidates.len());
+    let (order, _) = greedy(inst, opts.posts);
+    let greedy_coverage = inst.coverage(&order);
+    let (heuristic_layout, heuristic_bound) = heuristic(inst, opts.posts, 3000);
+    let heuristic_coverage = inst.coverage(&heuristic_layout);
+    let heuristic_s = started.elapsed().as_secs_f64();
+    opts.progress.message(&format!(
+        "heuristic: {} posts from {} candidates cover {:.4} (bound {:.4}) in {:.2} s",
+        opts.posts,
+        inst.candidates.len(),
+        heuristic_coverage,
+        heuristic_bound,
+        heuristic_s
+    ));
+    let low = ((50.0 * scale).round() as usize).max(1);
+    let curve_started = Instant::now();
+    let budget_curve: Vec<(usize, f64)> = budget_curve(inst, low, max_budget)
+        .into_iter()
+        .map(|(k, v)| (k, round3(v)))
+        .collect();
+    let curve_s = curve_started.elapsed().as_secs_f64();
+    let exact = if opts.exact {
+        Some(solve_exact(inst, opts, &heuristic_layout)?)
+    } else {
+        None
+    };
+    let (layout, coverage, bound) = match &exact {
+        Some(e) if e.coverage >= heuristic_coverage => (e.layout.clone(), e.coverage, e.bound),
+        Some(e) => (heuristic_layout, heuristic_coverage, e.bound),
+        None => (heuristic_layout, heuristic_coverage, heuristic_bound),
+    };
+    Ok(Solution {
+        greedy_coverage,
+        heuristic_coverage,
+        budget_curve,
+        exact,
+        layout,
+        coverage,
+        bound,
+        heuristic_s,
+        curve_s,
+        solve_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The full simulation with the planned posts, then with the current ones (`expected`: the
+/// coverage each has on paper), to show what busy units do to the plan.
+fn simulate_layouts(
+    scenario: &Scenario,
+    twin: &Twin,
+    out: &Path,
+    expected: (f64, Option<f64>),
+    progress: Progress,
+) -> Result<Vec<SimulatedLayout>, RunError> {
+    let (planned, current) = expected;
+    let mut layouts = vec![("planned".to_string(), out.join("posts.csv"), planned)];
+    if let Some(c) = current {
+        layouts.push(("current".to_string(), out.join("current-posts.csv"), c));
+    }
+    let mut simulated = Vec::new();
+    for (name, posts, expected) in layouts {
+        progress.message(&format!(
+            "simulating {} with the {name} posts",
+            scenario.name
+        ));
+        let run_opts = RunOptions {
+            posts: Some(posts),
+            out: Some(out.join(format!("run-{name}"))),
+            progress: Progress::Quiet,
+            ..RunOptions::default()
+        };
+        let summary = crate::run_scenario_on(scenario.clone(), &run_opts, Some(twin))?;
+        let f = |k: &str| {
+            summary.report.sections["command"]["figures"][k]
+                .as_f64()
+                .unwrap_or(0.0)
+        };
+        simulated.push(SimulatedLayout {
+            layout: name,
+            expected_coverage: round3(expected),
+            auxiliary_police_within_3_min: f("command.auxiliary_police.within_limit_share"),
+            police_within_5_min: f("command.police.within_limit_share"),
+            all_tiers_within_limits: f("command.all_tiers_within_limit_share"),
+        });
+    }
+    Ok(simulated)
+}
+
+/// plan.json's content.
+fn plan_report(
+    scenario: &Scenario,
+    opts: &PlanOptions,
+    inst: &Instance,
+    demand: &[f64],
+    solution: &Solution,
+    current_coverage: Option<f64>,
+    simulated: Vec<SimulatedLayout>,
+) -> PlanReport {
+    let Solution {
+        coverage,
+        bound,
+        heuristic_coverage,
+        ..
+    } = *solution;
+    PlanReport {
         schema: "baoan-twin/plan/v1",
         scenario: scenario.name.clone(),
         seed: scenario.seed,
@@ -378,9 +524,9 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
         coverage: round3(coverage),
         upper_bound: round3(bound),
         gap_at_most: round3((bound - coverage) / bound.max(1e-12)),
-        greedy_coverage: round3(greedy_coverage),
+        greedy_coverage: round3(solution.greedy_coverage),
         heuristic_coverage: round3(heuristic_coverage),
-        exact: exact.as_ref().map(|e| ExactSummary {
+        exact: solution.exact.as_ref().map(|e| ExactSummary {
             status: e.status,
             optimum: (e.status == ExactStatus::Optimal).then_some(round6(e.coverage)),
             coverage: round6(e.coverage),
@@ -393,33 +539,51 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
         }),
         current_coverage,
         uncoverable_grids: inst.uncoverable().len(),
-        budget_curve,
+        budget_curve: solution.budget_curve.clone(),
         simulated,
-        method: match exact.as_ref().map(|e| e.status) {
-            Some(ExactStatus::Optimal) => {
-                "integer programme solved to proven optimality by HiGHS (its first incumbent the heuristic's layout, unless --cold-start: greedy and Lagrangian picks, then one-for-one swaps)"
-            }
-            Some(ExactStatus::TimeLimit) => {
-                "integer programme by HiGHS, stopped at its time limit: the best layout found and HiGHS's proven bound"
-            }
-            None => {
-                "greedy and Lagrangian picks, then one-for-one swaps; gap against the lower of the submodularity and Lagrangian bounds (not a proven optimum: add --exact)"
-            }
-        },
-    };
+        method: method(solution.exact.as_ref()),
+    }
+}
+
+/// How the layout was found, in the words plan.json and the page use.
+fn method(exact: Option<&Exact>) -> &'static str {
+    match exact.map(|e| e.status) {
+        Some(ExactStatus::Optimal) => {
+            "integer programme solved to proven optimality by HiGHS (its first incumbent the heuristic's layout, unless --cold-start: greedy and Lagrangian picks, then one-for-one swaps)"
+        }
+        Some(ExactStatus::TimeLimit) => {
+            "integer programme by HiGHS, stopped at its time limit: the best layout found and HiGHS's proven bound"
+        }
+        None => {
+            "greedy and Lagrangian picks, then one-for-one swaps; gap against the lower of the submodularity and Lagrangian bounds (not a proven optimum: add --exact)"
+        }
+    }
+}
+
+/// plan.json, perf.json (the times, kept out of plan.json so it stays byte-stable) and
+/// index.html.
+fn write_plan(
+    out: &Path,
+    report: &PlanReport,
+    solution: &Solution,
+    inst: &Instance,
+    twin: &Twin,
+    current: &[Candidate],
+) -> Result<(), RunError> {
+    let exact = solution.exact.as_ref();
     std::fs::write(
         out.join("plan.json"),
-        serde_json::to_string_pretty(&report).expect("serialises") + "\n",
+        serde_json::to_string_pretty(report).expect("serialises") + "\n",
     )
     .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
     std::fs::write(
         out.join("perf.json"),
         serde_json::to_string_pretty(&serde_json::json!({
-            "solve_s": solve_s,
-            "heuristic_s": heuristic_s,
-            "budget_curve_s": curve_s,
-            "exact_build_s": exact.as_ref().map(|e| e.build_s),
-            "exact_solve_s": exact.as_ref().map(|e| e.solve_s),
+            "solve_s": solution.solve_s,
+            "heuristic_s": solution.heuristic_s,
+            "budget_curve_s": solution.curve_s,
+            "exact_build_s": exact.map(|e| e.build_s),
+            "exact_solve_s": exact.map(|e| e.solve_s),
             "candidates": inst.candidates.len(),
         }))
         .expect("serialises")
@@ -428,10 +592,9 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
     .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
     std::fs::write(
         out.join("index.html"),
-        page(&twin, &inst, &layout, Some(&current), &report),
+        page(twin, inst, &solution.layout, Some(current), report),
     )
-    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
-    Ok(report)
+    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))
 }
 
 /// Share of each grid's demand a set of posts (by grid) covers, from the nearest of them.
@@ -448,6 +611,8 @@ fn cover_by_grid(twin: &Twin, inst: &Instance, post_grids: &[u32]) -> Vec<f64> {
         .collect()
 }
 
+/// The plan's index.html: the layout's coverage against the bound, the simulations, the
+/// budget curve and maps of coverage with the planned and the current posts.
 fn page(
     twin: &Twin,
     inst: &Instance,
@@ -464,59 +629,11 @@ fn page(
     let planned: Vec<u32> = layout.iter().map(|&j| inst.candidates[j].grid).collect();
     let mut section = Section {
         title: format!("{} posts", r.posts),
-        intro: format!(
-            "Expected coverage {:.1}% of emergency demand (auxiliary police within 3 minutes and police within 5, over the day's hours); no layout of {} posts can exceed {:.1}%, so this one is at most {:.1}% from the best. {} grids cannot be covered from any candidate. Method: {}.",
-            r.coverage * 100.0,
-            r.posts,
-            r.upper_bound * 100.0,
-            r.gap_at_most * 100.0,
-            r.uncoverable_grids,
-            r.method
-        ) + &r.exact.as_ref().map_or(String::new(), |e| {
-            format!(
-                " The integer programme had {} rows, {} columns and {} non-zeros; HiGHS {} at {:.4}% (bound {:.4}%); the heuristic alone reached {:.3}%, {:.3}% below the bound.",
-                e.rows,
-                e.columns,
-                e.nonzeros,
-                match e.status {
-                    ExactStatus::Optimal => "proved the optimum",
-                    ExactStatus::TimeLimit => "ran out of time",
-                },
-                e.coverage * 100.0,
-                e.bound * 100.0,
-                r.heuristic_coverage * 100.0,
-                e.heuristic_gap * 100.0
-            )
-        }),
+        intro: plan_intro(r),
         ..Section::default()
     };
     if !r.simulated.is_empty() {
-        section.tables.push(Table {
-            caption: "On paper and under load (full simulation, units busy)".into(),
-            header: [
-                "layout",
-                "expected coverage",
-                "auxiliary ≤ 3 min",
-                "police ≤ 5 min",
-                "all three tiers",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: r
-                .simulated
-                .iter()
-                .map(|s| {
-                    let p = |x: f64| format!("{:.1}%", x * 100.0);
-                    vec![
-                        s.layout.clone(),
-                        p(s.expected_coverage),
-                        p(s.auxiliary_police_within_3_min),
-                        p(s.police_within_5_min),
-                        p(s.all_tiers_within_limits),
-                    ]
-                })
-                .collect(),
-        });
+        section.tables.push(simulated_table(r));
     }
     let curve = Series {
         name: "heuristic (swaps at every budget)".into(),
@@ -558,6 +675,64 @@ fn page(
     )
 }
 
+/// The page's opening paragraph: coverage, bound and gap, the method, and the exact solve.
+fn plan_intro(r: &PlanReport) -> String {
+    format!(
+        "Expected coverage {:.1}% of emergency demand (auxiliary police within 3 minutes and police within 5, over the day's hours); no layout of {} posts can exceed {:.1}%, so this one is at most {:.1}% from the best. {} grids cannot be covered from any candidate. Method: {}.",
+        r.coverage * 100.0,
+        r.posts,
+        r.upper_bound * 100.0,
+        r.gap_at_most * 100.0,
+        r.uncoverable_grids,
+        r.method
+    ) + &r.exact.as_ref().map_or(String::new(), |e| {
+        format!(
+            " The integer programme had {} rows, {} columns and {} non-zeros; HiGHS {} at {:.4}% (bound {:.4}%); the heuristic alone reached {:.3}%, {:.3}% below the bound.",
+            e.rows,
+            e.columns,
+            e.nonzeros,
+            match e.status {
+                ExactStatus::Optimal => "proved the optimum",
+                ExactStatus::TimeLimit => "ran out of time",
+            },
+            e.coverage * 100.0,
+            e.bound * 100.0,
+            r.heuristic_coverage * 100.0,
+            e.heuristic_gap * 100.0
+        )
+    })
+}
+
+/// Each simulated layout's coverage on paper next to its share within the limits under load.
+fn simulated_table(r: &PlanReport) -> Table {
+    Table {
+        caption: "On paper and under load (full simulation, units busy)".into(),
+        header: [
+            "layout",
+            "expected coverage",
+            "auxiliary ≤ 3 min",
+            "police ≤ 5 min",
+            "all three tiers",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: r
+            .simulated
+            .iter()
+            .map(|s| {
+                let p = |x: f64| format!("{:.1}%", x * 100.0);
+                vec![
+                    s.layout.clone(),
+                    p(s.expected_coverage),
+                    p(s.auxiliary_police_within_3_min),
+                    p(s.police_within_5_min),
+                    p(s.all_tiers_within_limits),
+                ]
+            })
+            .collect(),
+    }
+}
+
 /// What `twin compare` tells of two post layouts on one scenario.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayoutComparison {
@@ -597,36 +772,60 @@ pub fn compare_layouts(
     let config = check_inputs(&scenario, &RunOptions::default())?.ok_or_else(|| {
         RunError::BadInput("the scenario has no command loop to compare layouts for".into())
     })?;
-    progress.message(&format!(
-        "building the district at scale {} (seed {})",
-        scenario.scale, scenario.seed
-    ));
-    let (twin, _) = Twin::build(scenario.scale, scenario.seed);
-    let placement = command::place(&twin, &config, &RngStreams::new(scenario.seed))
-        .map_err(RunError::BadInput)?;
-    let (demand, hours) = expected_demand(&twin, &config, &placement);
+    let area = PlanningArea::build(&scenario, &config, progress)?;
     let (la, lb) = (
-        points_file(&twin, a, "layout a")?,
-        points_file(&twin, b, "layout b")?,
+        points_file(&area.twin, a, "layout a")?,
+        points_file(&area.twin, b, "layout b")?,
     );
-    let tiers = [
-        tier("auxiliary_police", UnitClass::AuxiliaryPolice, &twin),
-        tier("police", UnitClass::Police, &twin),
-    ];
+    let tiers = tiers(&area.twin);
     let all: Vec<Candidate> = la.iter().chain(&lb).cloned().collect();
-    let grids_of: Vec<u32> = all.iter().map(|c| c.grid).collect();
-    let travel = twin.travel.clone();
-    let inst = Instance::new(demand.clone(), hours, &tiers, all, move |j, i| {
-        travel.distance_m(grids_of[j], i)
-    });
+    let inst = area.instance(&tiers, all);
     let grids_of_layout = |l: &[Candidate]| l.iter().map(|p| p.grid).collect::<Vec<u32>>();
     let (ca, cb) = (
-        cover_by_grid(&twin, &inst, &grids_of_layout(&la)),
-        cover_by_grid(&twin, &inst, &grids_of_layout(&lb)),
+        cover_by_grid(&area.twin, &inst, &grids_of_layout(&la)),
+        cover_by_grid(&area.twin, &inst, &grids_of_layout(&lb)),
     );
+    let demand = &area.demand;
     let total: f64 = demand.iter().sum::<f64>().max(1e-12);
     let coverage =
-        |c: &[f64]| round3(c.iter().zip(&demand).map(|(c, d)| c * d).sum::<f64>() / total);
+        |c: &[f64]| round3(c.iter().zip(demand).map(|(c, d)| c * d).sum::<f64>() / total);
+    let changes = grid_changes(&area.twin, demand, &ca, &cb);
+    let cmp = LayoutComparison {
+        scenario: scenario.name.clone(),
+        a: a.display().to_string(),
+        b: b.display().to_string(),
+        posts_a: la.len(),
+        posts_b: lb.len(),
+        coverage_a: coverage(&ca),
+        coverage_b: coverage(&cb),
+        grids_gaining: changes.gaining,
+        grids_losing: changes.losing,
+        biggest_changes: changes.biggest,
+    };
+    std::fs::create_dir_all(out)
+        .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    std::fs::write(
+        out.join("compare.json"),
+        serde_json::to_string_pretty(&cmp).expect("serialises") + "\n",
+    )
+    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    std::fs::write(
+        out.join("index.html"),
+        comparison_page(&cmp, &area.twin, &ca, &cb),
+    )
+    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    Ok(cmp)
+}
+
+/// How many grids gain and lose coverage from A to B, and the 20 whose covered demand changes
+/// most, both ways.
+struct GridChanges {
+    gaining: usize,
+    losing: usize,
+    biggest: Vec<GridChange>,
+}
+
+fn grid_changes(twin: &Twin, demand: &[f64], ca: &[f64], cb: &[f64]) -> GridChanges {
     let mut changes: Vec<(f64, usize)> = (0..demand.len())
         .filter(|&i| (cb[i] - ca[i]).abs() > 1e-9)
         .map(|i| ((cb[i] - ca[i]) * demand[i], i))
@@ -636,7 +835,7 @@ pub fn compare_layouts(
         changes.iter().filter(|c| c.0 < 0.0).count(),
     );
     changes.sort_by(|x, y| y.0.abs().total_cmp(&x.0.abs()).then(x.1.cmp(&y.1)));
-    let biggest_changes = changes
+    let biggest = changes
         .iter()
         .take(20)
         .map(|&(_, i)| {
@@ -651,25 +850,16 @@ pub fn compare_layouts(
             }
         })
         .collect();
-    let cmp = LayoutComparison {
-        scenario: scenario.name.clone(),
-        a: a.display().to_string(),
-        b: b.display().to_string(),
-        posts_a: la.len(),
-        posts_b: lb.len(),
-        coverage_a: coverage(&ca),
-        coverage_b: coverage(&cb),
-        grids_gaining: gaining,
-        grids_losing: losing,
-        biggest_changes,
-    };
-    std::fs::create_dir_all(out)
-        .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
-    std::fs::write(
-        out.join("compare.json"),
-        serde_json::to_string_pretty(&cmp).expect("serialises") + "\n",
-    )
-    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    GridChanges {
+        gaining,
+        losing,
+        biggest,
+    }
+}
+
+/// The comparison's index.html: the headline, the table of biggest changes, and maps of A, B
+/// and the change (`ca`, `cb`: each grid's covered share under A and B).
+fn comparison_page(cmp: &LayoutComparison, twin: &Twin, ca: &[f64], cb: &[f64]) -> String {
     let mut html = format!(
         "<h1>Layouts compared on {}</h1><p>A: {} ({} posts) covers {:.1}% of emergency demand; B: {} ({} posts) covers {:.1}%. {} grids gain, {} lose.</p>\n",
         baoan_reports::xml(&cmp.scenario),
@@ -679,8 +869,8 @@ pub fn compare_layouts(
         baoan_reports::xml(&cmp.b),
         cmp.posts_b,
         cmp.coverage_b * 100.0,
-        gaining,
-        losing
+        cmp.grids_gaining,
+        cmp.grids_losing
     );
     html += &baoan_reports::html::table_html(&Table {
         caption: "Grids that change most (demand-weighted)".into(),
@@ -727,7 +917,7 @@ pub fn compare_layouts(
             "Change from A to B (grids that change)",
             "points of coverage",
             ca.iter()
-                .zip(&cb)
+                .zip(cb)
                 .map(|(a, b)| ((b - a).abs() > 1e-9).then(|| (b - a) * 100.0)),
         ),
     ] {
@@ -736,12 +926,7 @@ pub fn compare_layouts(
             Err(e) => html += &format!("<p>(a plot failed: {e})</p>"),
         }
     }
-    std::fs::write(
-        out.join("index.html"),
-        baoan_reports::html::standalone(&format!("Layouts compared on {}", cmp.scenario), &html),
-    )
-    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
-    Ok(cmp)
+    baoan_reports::html::standalone(&format!("Layouts compared on {}", cmp.scenario), &html)
 }
 
 /// The single-radius instance (the auxiliary police's 3-minute reach at noon) as plain files for

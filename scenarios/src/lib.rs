@@ -693,9 +693,34 @@ impl Scenario {
     }
 
     /// Every range and consistency rule the schema cannot express by types alone.
+    ///
+    /// One function per section of the scenario, always called in the same order, so the same
+    /// file gives the same list of problems; a new section is one new function.
     pub fn check(&self) -> Result<(), ScenarioError> {
         let mut p = Vec::new();
         let mut bad = |field: &str, msg: String| p.push(self.problem(field, msg));
+        self.check_run(&mut bad);
+        self.check_grid(&mut bad);
+        self.check_patrol(&mut bad);
+        self.check_surges(&mut bad);
+        self.check_disruptions(&mut bad);
+        self.check_faults(&mut bad);
+        self.check_command(&mut bad);
+        self.check_blocks(&mut bad);
+        self.check_cases(&mut bad);
+        self.check_matcher_sizes(&mut bad);
+        self.check_matcher_behaviour(&mut bad);
+        self.check_slos(&mut bad);
+        self.check_output(&mut bad);
+        if p.is_empty() {
+            Ok(())
+        } else {
+            Err(ScenarioError::Invalid { problems: p })
+        }
+    }
+
+    /// The run as a whole: its name, seed, length, tick and scale.
+    fn check_run(&self, bad: &mut impl FnMut(&str, String)) {
         if self.name.starts_with('.')
             || self.name.trim().is_empty()
             || self.name.len() > 80
@@ -727,6 +752,17 @@ impl Scenario {
                 ),
             );
         }
+        self.check_tick(bad);
+        if !(self.scale > 0.0 && self.scale <= 1.0) {
+            bad(
+                "scale",
+                format!("expected a number in (0, 1], got {}", self.scale),
+            );
+        }
+    }
+
+    /// The tick: it divides an hour, the backlog interval and the run's length.
+    fn check_tick(&self, bad: &mut impl FnMut(&str, String)) {
         let t = self.tick.ms();
         // Hourly work (items, emergencies) happens at the tick that starts each hour, so a tick
         // must divide an hour exactly; and the backlog is sampled on tick boundaries.
@@ -760,23 +796,21 @@ impl Scenario {
                 ),
             );
         }
-        if !(self.scale > 0.0 && self.scale <= 1.0) {
-            bad(
-                "scale",
-                format!("expected a number in (0, 1], got {}", self.scale),
-            );
-        }
+    }
+
+    /// The grid loop's rates, staffing and hourly profile.
+    fn check_grid(&self, bad: &mut impl FnMut(&str, String)) {
         let g = &self.grid;
         range(
-            &mut bad,
+            bad,
             "grid.items_per_grid_per_day",
             g.items_per_grid_per_day,
             0.0,
             1000.0,
         );
-        range(&mut bad, "grid.hotline_share", g.hotline_share, 0.0, 1.0);
-        range(&mut bad, "grid.on_spot_share", g.on_spot_share, 0.0, 1.0);
-        range(&mut bad, "grid.rework_share", g.rework_share, 0.0, 0.95);
+        range(bad, "grid.hotline_share", g.hotline_share, 0.0, 1.0);
+        range(bad, "grid.on_spot_share", g.on_spot_share, 0.0, 1.0);
+        range(bad, "grid.rework_share", g.rework_share, 0.0, 0.95);
         if !(g.resolver_staffing > 0.0 && g.resolver_staffing <= 10.0) {
             bad(
                 "grid.resolver_staffing",
@@ -816,7 +850,11 @@ impl Scenario {
             }
             _ => {}
         }
-        let pat = &g.patrol;
+    }
+
+    /// The inspectors' patrol: shifts in order within a day, sweep, detection and delay.
+    fn check_patrol(&self, bad: &mut impl FnMut(&str, String)) {
+        let pat = &self.grid.patrol;
         if pat.shifts.is_empty() || pat.shifts.len() > 6 {
             bad(
                 "grid.patrol.shifts",
@@ -856,6 +894,10 @@ impl Scenario {
                 format!("expected at most 2h, got {}", pat.report_delay),
             );
         }
+    }
+
+    /// Surges: their loop, window and multiplier, then what only command surges take.
+    fn check_surges(&self, bad: &mut impl FnMut(&str, String)) {
         if self.surges.len() > 1000 {
             bad(
                 "surge",
@@ -901,6 +943,10 @@ impl Scenario {
                 );
             }
         }
+    }
+
+    /// Disruptions: their window and how much they slow travel.
+    fn check_disruptions(&self, bad: &mut impl FnMut(&str, String)) {
         for (i, d) in self.disruptions.iter().enumerate() {
             if d.start >= d.end {
                 bad(
@@ -918,6 +964,10 @@ impl Scenario {
                 );
             }
         }
+    }
+
+    /// Faults: their window and module, then the parameters their kind takes.
+    fn check_faults(&self, bad: &mut impl FnMut(&str, String)) {
         for (i, f) in self.faults.iter().enumerate() {
             if f.start == Dur(0) {
                 bad(
@@ -946,61 +996,70 @@ impl Scenario {
                     ),
                 );
             }
-            match (f.kind, f.share, f.delay) {
-                (FaultKind::Errors, Some(s), None) if s > 0.0 && s <= 1.0 => {}
-                (FaultKind::Errors, Some(s), None) => bad(
-                    &format!("fault[{i}].share"),
-                    format!("expected a share in (0, 1], got {s}"),
-                ),
-                (FaultKind::Errors, None, _) => bad(
-                    &format!("fault[{i}].share"),
-                    "an errors fault needs a share, such as share = 0.1".into(),
-                ),
-                (FaultKind::Latency, None, Some(d)) if d > Dur(0) && d <= Dur::hours(1) => {}
-                (FaultKind::Latency, None, Some(d)) => bad(
-                    &format!("fault[{i}].delay"),
-                    format!("expected a delay in (0s, 1h], got {d}"),
-                ),
-                (FaultKind::Latency, _, None) => bad(
-                    &format!("fault[{i}].delay"),
-                    "a latency fault needs a delay, such as delay = \"30s\"".into(),
-                ),
-                (FaultKind::Down, None, None) => {}
-                (FaultKind::Restart, None, None) if f.module == "*" => {}
-                (FaultKind::Restart, None, None) => bad(
-                    &format!("fault[{i}].module"),
-                    format!(
-                        "a restart is the whole stack's: expected \"*\", got {:?}",
-                        f.module
-                    ),
-                ),
-                (kind, share, _) => bad(
-                    &format!(
-                        "fault[{i}].{}",
-                        if share.is_some() { "share" } else { "delay" }
-                    ),
-                    format!(
-                        "a {} fault takes {}",
-                        kind.as_str(),
-                        match kind {
-                            FaultKind::Down | FaultKind::Restart => "neither share nor delay",
-                            FaultKind::Errors => "a share, not a delay",
-                            FaultKind::Latency => "a delay, not a share",
-                        }
-                    ),
-                ),
-            }
+            Self::check_fault_parameters(i, f, bad);
         }
+    }
+
+    /// A fault's share or delay, which its kind decides (and a restart's module, always "*").
+    fn check_fault_parameters(i: usize, f: &Fault, bad: &mut impl FnMut(&str, String)) {
+        match (f.kind, f.share, f.delay) {
+            (FaultKind::Errors, Some(s), None) if s > 0.0 && s <= 1.0 => {}
+            (FaultKind::Errors, Some(s), None) => bad(
+                &format!("fault[{i}].share"),
+                format!("expected a share in (0, 1], got {s}"),
+            ),
+            (FaultKind::Errors, None, _) => bad(
+                &format!("fault[{i}].share"),
+                "an errors fault needs a share, such as share = 0.1".into(),
+            ),
+            (FaultKind::Latency, None, Some(d)) if d > Dur(0) && d <= Dur::hours(1) => {}
+            (FaultKind::Latency, None, Some(d)) => bad(
+                &format!("fault[{i}].delay"),
+                format!("expected a delay in (0s, 1h], got {d}"),
+            ),
+            (FaultKind::Latency, _, None) => bad(
+                &format!("fault[{i}].delay"),
+                "a latency fault needs a delay, such as delay = \"30s\"".into(),
+            ),
+            (FaultKind::Down, None, None) => {}
+            (FaultKind::Restart, None, None) if f.module == "*" => {}
+            (FaultKind::Restart, None, None) => bad(
+                &format!("fault[{i}].module"),
+                format!(
+                    "a restart is the whole stack's: expected \"*\", got {:?}",
+                    f.module
+                ),
+            ),
+            (kind, share, _) => bad(
+                &format!(
+                    "fault[{i}].{}",
+                    if share.is_some() { "share" } else { "delay" }
+                ),
+                format!(
+                    "a {} fault takes {}",
+                    kind.as_str(),
+                    match kind {
+                        FaultKind::Down | FaultKind::Restart => "neither share nor delay",
+                        FaultKind::Errors => "a share, not a delay",
+                        FaultKind::Latency => "a delay, not a share",
+                    }
+                ),
+            ),
+        }
+    }
+
+    /// The command loop's incident rate, volunteers and posts.
+    fn check_command(&self, bad: &mut impl FnMut(&str, String)) {
         let c = &self.command;
         range(
-            &mut bad,
+            bad,
             "command.incidents_per_day",
             c.incidents_per_day,
             0.0,
             1_000_000.0,
         );
         range(
-            &mut bad,
+            bad,
             "command.volunteer_decline_share",
             c.volunteer_decline_share,
             0.0,
@@ -1027,6 +1086,10 @@ impl Scenario {
                 ),
             );
         }
+    }
+
+    /// Block data: coverage, visit rate, the shares of each kind of dirty record, and fraud counts.
+    fn check_blocks(&self, bad: &mut impl FnMut(&str, String)) {
         let b = &self.blocks;
         if !(b.coverage > 0.0 && b.coverage <= 1.0) {
             bad(
@@ -1035,7 +1098,7 @@ impl Scenario {
             );
         }
         range(
-            &mut bad,
+            bad,
             "blocks.visits_per_inspector_per_day",
             b.visits_per_inspector_per_day,
             0.0,
@@ -1053,7 +1116,7 @@ impl Scenario {
             ("blocks.stale_moved", b.stale_moved),
             ("blocks.duplicate", b.duplicate),
         ] {
-            range(&mut bad, field, v, 0.0, 1.0);
+            range(bad, field, v, 0.0, 1.0);
         }
         for (field, v) in [
             ("blocks.fraud_rooms", b.fraud_rooms),
@@ -1067,6 +1130,10 @@ impl Scenario {
                 bad(field, format!("expected at most 100,000, got {v}"));
             }
         }
+    }
+
+    /// The cases loop's rates, staffing and shares (those that split one whole sum to at most 1).
+    fn check_cases(&self, bad: &mut impl FnMut(&str, String)) {
         let k = &self.cases;
         for (field, v, hi) in [
             (
@@ -1092,7 +1159,7 @@ impl Scenario {
             ),
             ("cases.care_per_1000", k.care_per_1000, 1_000.0),
         ] {
-            range(&mut bad, field, v, 0.0, hi);
+            range(bad, field, v, 0.0, hi);
         }
         if k.agency_staffing <= 0.0 {
             bad(
@@ -1109,7 +1176,7 @@ impl Scenario {
             ("cases.misuse_share", k.misuse_share),
             ("cases.unlicensed_share", k.unlicensed_share),
         ] {
-            range(&mut bad, field, v, 0.0, 1.0);
+            range(bad, field, v, 0.0, 1.0);
         }
         if k.domestic_share + k.family_share > 1.0 {
             bad(
@@ -1133,6 +1200,10 @@ impl Scenario {
                 format!("expected 1..=1000, got {}", k.care_workers_per_community),
             );
         }
+    }
+
+    /// The matcher's sizes: cameras, watchlists, embedding, candidates and reviewers.
+    fn check_matcher_sizes(&self, bad: &mut impl FnMut(&str, String)) {
         let m = &self.matcher;
         for (field, v, hi) in [
             ("matcher.face_points", m.face_points, 100_000),
@@ -1173,53 +1244,46 @@ impl Scenario {
                 "expected at least 1 reviewer".into(),
             );
         }
+    }
+
+    /// The matcher's behaviour: sighting rates, noise, watchlist shares, review and timing.
+    fn check_matcher_behaviour(&self, bad: &mut impl FnMut(&str, String)) {
+        let m = &self.matcher;
         range(
-            &mut bad,
+            bad,
             "matcher.sightings_per_point_per_day",
             m.sightings_per_point_per_day,
             0.0,
             1_000_000.0,
         );
-        range(&mut bad, "matcher.visitor_share", m.visitor_share, 0.0, 1.0);
+        range(bad, "matcher.visitor_share", m.visitor_share, 0.0, 1.0);
         if !(m.sampling > 0.0 && m.sampling <= 1.0) {
             bad(
                 "matcher.sampling",
                 format!("expected a share in (0, 1], got {}", m.sampling),
             );
         }
-        range(&mut bad, "matcher.noise_scale", m.noise_scale, 0.0, 20.0);
-        range(&mut bad, "matcher.child_noise", m.child_noise, 0.1, 10.0);
+        range(bad, "matcher.noise_scale", m.noise_scale, 0.0, 20.0);
+        range(bad, "matcher.child_noise", m.child_noise, 0.1, 10.0);
+        range(bad, "matcher.elderly_noise", m.elderly_noise, 0.1, 10.0);
+        range(bad, "matcher.female_noise", m.female_noise, 0.1, 10.0);
         range(
-            &mut bad,
-            "matcher.elderly_noise",
-            m.elderly_noise,
-            0.1,
-            10.0,
-        );
-        range(&mut bad, "matcher.female_noise", m.female_noise, 0.1, 10.0);
-        range(
-            &mut bad,
+            bad,
             "matcher.listed_present_share",
             m.listed_present_share,
             0.0,
             1.0,
         );
+        range(bad, "matcher.expiring_share", m.expiring_share, 0.0, 1.0);
         range(
-            &mut bad,
-            "matcher.expiring_share",
-            m.expiring_share,
-            0.0,
-            1.0,
-        );
-        range(
-            &mut bad,
+            bad,
             "matcher.reviewer_false_confirm",
             m.reviewer_false_confirm,
             0.0,
             1.0,
         );
         range(
-            &mut bad,
+            bad,
             "matcher.reviewer_false_reject",
             m.reviewer_false_reject,
             0.0,
@@ -1232,7 +1296,7 @@ impl Scenario {
             );
         }
         if let Some(t) = m.threshold {
-            range(&mut bad, "matcher.threshold", t, -1.0, 1.0);
+            range(bad, "matcher.threshold", t, -1.0, 1.0);
         }
         if m.review_time < Dur::secs(1) || m.review_time > Dur::hours(2) {
             bad(
@@ -1252,6 +1316,10 @@ impl Scenario {
                 format!("expected at most 10m, got {}", m.capture_delay),
             );
         }
+    }
+
+    /// SLOs: a known metric, a statistic it offers, and finite bounds in order.
+    fn check_slos(&self, bad: &mut impl FnMut(&str, String)) {
         for (i, slo) in self.slos.iter().enumerate() {
             match metrics::metric(&slo.metric) {
                 None => bad(
@@ -1298,6 +1366,10 @@ impl Scenario {
                 _ => {}
             }
         }
+    }
+
+    /// The output's map metric and backlog sampling interval.
+    fn check_output(&self, bad: &mut impl FnMut(&str, String)) {
         if !MAP_METRICS.contains(&self.output.map_metric.as_str()) {
             bad(
                 "output.map_metric",
@@ -1313,11 +1385,6 @@ impl Scenario {
                 "output.backlog_every",
                 format!("expected 1s..=24h, got {}", self.output.backlog_every),
             );
-        }
-        if p.is_empty() {
-            Ok(())
-        } else {
-            Err(ScenarioError::Invalid { problems: p })
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Proptest strategies that generate valid random scenarios, for property tests across the project.
 
+use baoan_api::Module;
 use proptest::prelude::*;
 
 use crate::{
@@ -27,172 +28,18 @@ fn share() -> impl Strategy<Value = f64> {
 
 /// Small, fast scenarios: scale 0.001-0.02, up to a day, 1-10 s ticks.
 pub fn small_scenario() -> impl Strategy<Value = Scenario> {
-    let grid = (
-        (1u32..=40).prop_map(|x| x as f64 / 2.0),
-        prop::option::of(prop::sample::select(PROFILES)),
-        share(),
-        (10u64..=480).prop_map(Dur::mins),
-        share(),
-        (0u32..=30).prop_map(|x| x as f64 / 100.0),
-        (5u32..=30).prop_map(|x| x as f64 / 10.0),
-        (30u64..=240).prop_map(Dur::mins),
-        (50u32..=100).prop_map(|x| x as f64 / 100.0),
-    )
-        .prop_map(
-            |(rate, profile, hotline, delay, on_spot, rework, staffing, sweep, detect)| GridLoop {
-                enabled: true,
-                items_per_grid_per_day: rate,
-                profile: profile.map(str::to_string),
-                hourly: None,
-                hotline_share: hotline,
-                hotline_delay: delay,
-                on_spot_share: on_spot,
-                rework_share: rework,
-                resolver_staffing: staffing,
-                patrol: Patrol {
-                    sweep,
-                    detect_probability: detect,
-                    ..Patrol::default()
-                },
-            },
-        );
-    let surge = (
-        prop::bool::ANY,
-        0u64..20,
-        1u64..6,
-        prop::sample::subsequence(STREET_NAMES, 0..3),
-        (10u32..=50).prop_map(|x| x as f64 / 10.0),
-        prop::sample::subsequence(CATEGORIES, 0..2),
-        prop::bool::weighted(0.3),
-    )
-        .prop_map(
-            |(command, start_h, len_h, streets, multiplier, categories, key_areas_only)| Surge {
-                target: if command { "command" } else { "grid" }.into(),
-                start: Dur::hours(start_h),
-                end: Dur::hours(start_h + len_h),
-                streets: streets.into_iter().map(str::to_string).collect(),
-                multiplier,
-                categories: if command {
-                    categories.into_iter().map(str::to_string).collect()
-                } else {
-                    vec![]
-                },
-                key_areas_only: command && key_areas_only,
-            },
-        );
-    let command = (
-        (100u32..=3000),
-        (0u32..=30),
-        (10u64..=300),
-        (20_000u32..=150_000),
-    )
-        .prop_map(|(per_day, decline, delay_s, volunteers)| CommandLoop {
-            incidents_per_day: per_day as f64,
-            volunteer_decline_share: decline as f64 / 100.0,
-            call_delay: Dur::secs(delay_s),
-            volunteers,
-            ..CommandLoop::default()
-        });
-    let disruption = (
-        0u64..20,
-        1u64..6,
-        prop::sample::subsequence(STREET_NAMES, 1..3),
-        (10u32..=40),
-        prop::bool::weighted(0.3),
-    )
-        .prop_map(|(start_h, len_h, streets, mult, unreachable)| Disruption {
-            start: Dur::hours(start_h),
-            end: Dur::hours(start_h + len_h),
-            streets: streets.into_iter().map(str::to_string).collect(),
-            travel_multiplier: mult as f64 / 10.0,
-            unreachable,
-        });
-    // Faults on the path to the stack: the loops must ride out an outage, failing calls and
-    // added latency, whatever else the scenario does.
-    let fault = (
-        (1u64..=20 * 60),
-        (1u64..=6 * 60),
-        prop::sample::select(vec!["*", "grid", "command", "matcher", "cases"]),
-        (0u32..3),
-        (1u32..=100),
-        (1u64..=600),
-    )
-        .prop_map(|(start_min, len_min, module, kind, share, delay_s)| {
-            let (kind, share, delay) = match kind {
-                0 => (crate::FaultKind::Down, None, None),
-                1 => (
-                    crate::FaultKind::Errors,
-                    Some(f64::from(share) / 100.0),
-                    None,
-                ),
-                _ => (crate::FaultKind::Latency, None, Some(Dur::secs(delay_s))),
-            };
-            crate::Fault {
-                start: Dur::secs(start_min * 60),
-                end: Dur::secs((start_min + len_min) * 60),
-                module: module.to_string(),
-                kind,
-                share,
-                delay,
-            }
-        });
-    let matcher = (
-        prop::bool::weighted(0.8),
-        (0u32..=60),
-        (1u32..=100),
-        prop::sample::select(vec![32u32, 64, 128]),
-        (1u32..=3),
-        (0u32..=4),
-        (0u32..=30),
-    )
-        .prop_map(
-            |(enabled, points, wanted, dim, reviewers_required, reviewers, sampling)| MatcherLoop {
-                enabled,
-                face_points: points * 50,
-                sightings_per_point_per_day: 2_000.0,
-                sampling: (sampling as f64 / 100.0).max(0.005),
-                det_searches: 200,
-                dim,
-                wanted,
-                missing: wanted / 4,
-                listed_present_share: 0.5,
-                reviewers_required,
-                reviewers_on_duty: reviewers_required + reviewers,
-                ..MatcherLoop::default()
-            },
-        );
-    // The cases loops at rates a small district still sees: disputes, credit records,
-    // registrations (checked against block data only when it runs, which it does not here) and
-    // care visits.
-    let cases = (
-        prop::bool::weighted(0.6),
-        (1u32..=40),
-        (5u32..=30),
-        (1u32..=4),
-    )
-        .prop_map(
-            |(enabled, disputes, staffing, care_workers)| crate::CasesLoop {
-                enabled,
-                disputes_per_100k_per_day: f64::from(disputes),
-                agency_staffing: f64::from(staffing) / 10.0,
-                credit_events_per_day: 2_000.0,
-                care_per_1000: 20.0,
-                care_workers_per_community: care_workers,
-                ..crate::CasesLoop::default()
-            },
-        );
     (
         0u64..=i64::MAX as u64,
         (1u64..=24).prop_map(Dur::hours),
         prop::sample::select(vec![Dur::secs(1), Dur::secs(5), Dur::secs(10)]),
         prop::sample::select(vec![0.001, 0.002, 0.005, 0.01, 0.02]),
-        grid,
-        prop::collection::vec(surge, 0..3),
-        command,
-        prop::collection::vec(disruption, 0..2),
-        matcher,
-        cases,
-        prop::collection::vec(fault, 0..3),
+        grid_loop(),
+        prop::collection::vec(surge(), 0..3),
+        command_loop(),
+        prop::collection::vec(disruption(), 0..2),
+        matcher_loop(),
+        cases_loop(),
+        prop::collection::vec(fault(), 0..3),
     )
         .prop_map(
             |(
@@ -235,6 +82,193 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
                     output: Output::default(),
                     source: Default::default(),
                 }
+            },
+        )
+}
+
+/// A grid loop at a small district's rates, with a patrol.
+fn grid_loop() -> impl Strategy<Value = GridLoop> {
+    (
+        (1u32..=40).prop_map(|x| x as f64 / 2.0),
+        prop::option::of(prop::sample::select(PROFILES)),
+        share(),
+        (10u64..=480).prop_map(Dur::mins),
+        share(),
+        (0u32..=30).prop_map(|x| x as f64 / 100.0),
+        (5u32..=30).prop_map(|x| x as f64 / 10.0),
+        (30u64..=240).prop_map(Dur::mins),
+        (50u32..=100).prop_map(|x| x as f64 / 100.0),
+    )
+        .prop_map(
+            |(rate, profile, hotline, delay, on_spot, rework, staffing, sweep, detect)| GridLoop {
+                enabled: true,
+                items_per_grid_per_day: rate,
+                profile: profile.map(str::to_string),
+                hourly: None,
+                hotline_share: hotline,
+                hotline_delay: delay,
+                on_spot_share: on_spot,
+                rework_share: rework,
+                resolver_staffing: staffing,
+                patrol: Patrol {
+                    sweep,
+                    detect_probability: detect,
+                    ..Patrol::default()
+                },
+            },
+        )
+}
+
+/// A grid or command surge of a few hours on a few streets.
+fn surge() -> impl Strategy<Value = Surge> {
+    (
+        prop::bool::ANY,
+        0u64..20,
+        1u64..6,
+        prop::sample::subsequence(STREET_NAMES, 0..3),
+        (10u32..=50).prop_map(|x| x as f64 / 10.0),
+        prop::sample::subsequence(CATEGORIES, 0..2),
+        prop::bool::weighted(0.3),
+    )
+        .prop_map(
+            |(command, start_h, len_h, streets, multiplier, categories, key_areas_only)| Surge {
+                target: if command { "command" } else { "grid" }.into(),
+                start: Dur::hours(start_h),
+                end: Dur::hours(start_h + len_h),
+                streets: streets.into_iter().map(str::to_string).collect(),
+                multiplier,
+                categories: if command {
+                    categories.into_iter().map(str::to_string).collect()
+                } else {
+                    vec![]
+                },
+                key_areas_only: command && key_areas_only,
+            },
+        )
+}
+
+/// A command loop's incident rate, volunteers' declines, call delay and volunteer count.
+fn command_loop() -> impl Strategy<Value = CommandLoop> {
+    (
+        (100u32..=3000),
+        (0u32..=30),
+        (10u64..=300),
+        (20_000u32..=150_000),
+    )
+        .prop_map(|(per_day, decline, delay_s, volunteers)| CommandLoop {
+            incidents_per_day: per_day as f64,
+            volunteer_decline_share: decline as f64 / 100.0,
+            call_delay: Dur::secs(delay_s),
+            volunteers,
+            ..CommandLoop::default()
+        })
+}
+
+/// A disruption slowing travel (or cutting it) on a few streets for a few hours.
+fn disruption() -> impl Strategy<Value = Disruption> {
+    (
+        0u64..20,
+        1u64..6,
+        prop::sample::subsequence(STREET_NAMES, 1..3),
+        (10u32..=40),
+        prop::bool::weighted(0.3),
+    )
+        .prop_map(|(start_h, len_h, streets, mult, unreachable)| Disruption {
+            start: Dur::hours(start_h),
+            end: Dur::hours(start_h + len_h),
+            streets: streets.into_iter().map(str::to_string).collect(),
+            travel_multiplier: mult as f64 / 10.0,
+            unreachable,
+        })
+}
+
+/// Faults on the path to the stack: the loops must ride out an outage, failing calls and
+/// added latency, whatever else the scenario does.
+fn fault() -> impl Strategy<Value = crate::Fault> {
+    (
+        (1u64..=20 * 60),
+        (1u64..=6 * 60),
+        prop::sample::select(fault_targets()),
+        (0u32..3),
+        (1u32..=100),
+        (1u64..=600),
+    )
+        .prop_map(|(start_min, len_min, module, kind, share, delay_s)| {
+            let (kind, share, delay) = match kind {
+                0 => (crate::FaultKind::Down, None, None),
+                1 => (
+                    crate::FaultKind::Errors,
+                    Some(f64::from(share) / 100.0),
+                    None,
+                ),
+                _ => (crate::FaultKind::Latency, None, Some(Dur::secs(delay_s))),
+            };
+            crate::Fault {
+                start: Dur::secs(start_min * 60),
+                end: Dur::secs((start_min + len_min) * 60),
+                module: module.to_string(),
+                kind,
+                share,
+                delay,
+            }
+        })
+}
+
+/// What a fault may hit: every module (`"*"`) or any one of the stack's.
+fn fault_targets() -> Vec<&'static str> {
+    std::iter::once("*")
+        .chain(Module::ALL.map(Module::as_str))
+        .collect()
+}
+
+/// A matcher small enough to run in a test: a few face points, a short watchlist, few reviewers.
+fn matcher_loop() -> impl Strategy<Value = MatcherLoop> {
+    (
+        prop::bool::weighted(0.8),
+        (0u32..=60),
+        (1u32..=100),
+        prop::sample::select(vec![32u32, 64, 128]),
+        (1u32..=3),
+        (0u32..=4),
+        (0u32..=30),
+    )
+        .prop_map(
+            |(enabled, points, wanted, dim, reviewers_required, reviewers, sampling)| MatcherLoop {
+                enabled,
+                face_points: points * 50,
+                sightings_per_point_per_day: 2_000.0,
+                sampling: (sampling as f64 / 100.0).max(0.005),
+                det_searches: 200,
+                dim,
+                wanted,
+                missing: wanted / 4,
+                listed_present_share: 0.5,
+                reviewers_required,
+                reviewers_on_duty: reviewers_required + reviewers,
+                ..MatcherLoop::default()
+            },
+        )
+}
+
+/// The cases loops at rates a small district still sees: disputes, credit records,
+/// registrations (checked against block data only when it runs, which it does not here) and
+/// care visits.
+fn cases_loop() -> impl Strategy<Value = crate::CasesLoop> {
+    (
+        prop::bool::weighted(0.6),
+        (1u32..=40),
+        (5u32..=30),
+        (1u32..=4),
+    )
+        .prop_map(
+            |(enabled, disputes, staffing, care_workers)| crate::CasesLoop {
+                enabled,
+                disputes_per_100k_per_day: f64::from(disputes),
+                agency_staffing: f64::from(staffing) / 10.0,
+                credit_events_per_day: 2_000.0,
+                care_per_1000: 20.0,
+                care_workers_per_community: care_workers,
+                ..crate::CasesLoop::default()
             },
         )
 }

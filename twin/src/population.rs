@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::data::facts;
-use crate::geography::{District, apportion};
+use crate::geography::{District, Grid, apportion};
 use crate::ids;
 use crate::rng::{RngStreams, mix64};
 
@@ -415,9 +415,44 @@ fn generate_grid(
             name: ids::road_name(rng.random()),
         })
         .collect();
-    let mut next_number = vec![1u16; road_count];
-    let bbox = g.shape.bounding_rect().expect("a grid has an extent");
-    let position = |rng: &mut ChaCha8Rng| -> [f32; 2] {
+    let mut builder = GridBuilder {
+        grid,
+        g,
+        bbox: g.shape.bounding_rect().expect("a grid has an extent"),
+        next_number: vec![1u16; road_count],
+        rooms_total: 0,
+        part: GridPart {
+            roads,
+            buildings: Vec::new(),
+            household_room: Vec::new(),
+            household_sizes: Vec::new(),
+            ages: Vec::with_capacity(residents),
+            flags: Vec::with_capacity(residents),
+            birth_day: Vec::with_capacity(residents),
+            origin: Vec::with_capacity(residents),
+            companies: Vec::new(),
+        },
+    };
+    builder.place_households(residents, (village, compound), rng);
+    builder.add_companies(residents, industrial_grid, rng);
+    builder.part
+}
+
+/// One grid's part as it is generated: where its buildings may stand, the next free house
+/// number on each of its roads, and its rooms so far.
+struct GridBuilder<'a> {
+    grid: u32,
+    g: &'a Grid,
+    bbox: geo::Rect<f64>,
+    next_number: Vec<u16>,
+    rooms_total: u32,
+    part: GridPart,
+}
+
+impl GridBuilder<'_> {
+    /// A point inside the grid (its site if 200 tries miss, for a sliver of a grid).
+    fn position(&self, rng: &mut ChaCha8Rng) -> [f32; 2] {
+        let (bbox, g) = (self.bbox, self.g);
         for _ in 0..200 {
             let p = Coord {
                 x: rng.random_range(bbox.min().x..=bbox.max().x),
@@ -428,75 +463,116 @@ fn generate_grid(
             }
         }
         [g.site.x as f32, g.site.y as f32]
-    };
+    }
 
-    let mut part = GridPart {
-        roads,
-        buildings: Vec::new(),
-        household_room: Vec::new(),
-        household_sizes: Vec::new(),
-        ages: Vec::with_capacity(residents),
-        flags: Vec::with_capacity(residents),
-        birth_day: Vec::with_capacity(residents),
-        origin: Vec::with_capacity(residents),
-        companies: Vec::new(),
-    };
-    let mut rooms_total = 0u32;
-    let mut new_building =
-        |part: &mut GridPart, kind: BuildingKind, rng: &mut ChaCha8Rng, rooms_total: &mut u32| {
-            let (floors, units, per_floor) = match kind {
-                BuildingKind::UrbanVillage => (rng.random_range(5..=9), 1, rng.random_range(4..=8)),
-                BuildingKind::Compound => (rng.random_range(18..=33), rng.random_range(2..=4), 4),
-                BuildingKind::Dormitory => (rng.random_range(4..=7), 2, rng.random_range(8..=12)),
-                BuildingKind::Commercial => (rng.random_range(2..=20), 1, rng.random_range(4..=10)),
-                BuildingKind::Industrial => (rng.random_range(3..=6), 1, rng.random_range(2..=6)),
-            };
-            let road = rng.random_range(0..road_count);
-            let number = next_number[road];
-            next_number[road] += rng.random_range(1..=3);
-            let b = Building {
-                grid,
-                road: road as u32,
-                number,
-                block: (part.buildings.len() % 30) as u16 + 1,
-                kind,
-                floors,
-                units,
-                rooms_per_floor: per_floor,
-                first_room: *rooms_total,
-                position: position(rng),
-            };
-            *rooms_total += b.rooms();
-            part.buildings.push(b);
-            part.buildings.len() - 1
+    /// A new building of the kind, sized as that kind is, at the next number of a random road;
+    /// returns its index in the part.
+    fn new_building(&mut self, kind: BuildingKind, rng: &mut ChaCha8Rng) -> usize {
+        let (floors, units, per_floor) = match kind {
+            BuildingKind::UrbanVillage => (rng.random_range(5..=9), 1, rng.random_range(4..=8)),
+            BuildingKind::Compound => (rng.random_range(18..=33), rng.random_range(2..=4), 4),
+            BuildingKind::Dormitory => (rng.random_range(4..=7), 2, rng.random_range(8..=12)),
+            BuildingKind::Commercial => (rng.random_range(2..=20), 1, rng.random_range(4..=10)),
+            BuildingKind::Industrial => (rng.random_range(3..=6), 1, rng.random_range(2..=6)),
         };
+        let road = rng.random_range(0..self.next_number.len());
+        let number = self.next_number[road];
+        self.next_number[road] += rng.random_range(1..=3);
+        let b = Building {
+            grid: self.grid,
+            road: road as u32,
+            number,
+            block: (self.part.buildings.len() % 30) as u16 + 1,
+            kind,
+            floors,
+            units,
+            rooms_per_floor: per_floor,
+            first_room: self.rooms_total,
+            position: self.position(rng),
+        };
+        self.rooms_total += b.rooms();
+        self.part.buildings.push(b);
+        self.part.buildings.len() - 1
+    }
 
-    // Fill rooms household by household, opening a new building when the current one is full.
-    let mut placed = 0usize;
-    // The building being filled for each residential kind, and its next free room.
-    let mut current: [Option<(usize, u32)>; 3] = [None; 3];
-    while placed < residents {
-        let u: f64 = rng.random();
-        let kind = if u < village {
-            BuildingKind::UrbanVillage
-        } else if u < village + compound {
-            BuildingKind::Compound
-        } else {
-            BuildingKind::Dormitory
-        };
-        let slot = kind as usize;
-        let (b, next) = match current[slot] {
-            Some((b, next)) if next < part.buildings[b].rooms() => (b, next),
-            _ => (new_building(&mut part, kind, rng, &mut rooms_total), 0),
-        };
-        // About one room in ten stands empty.
-        let skip = u32::from(rng.random::<f64>() < 0.1);
-        let room_index = (next + skip).min(part.buildings[b].rooms() - 1);
-        current[slot] = Some((b, room_index + 1));
-        let room = part.buildings[b].first_room + room_index;
-        let size = (household_size(kind, rng) as usize).min(residents - placed);
-        part.household_room.push(room);
-        part.household_sizes.push(size as u8);
+    /// Fill rooms household by household, opening a new building when the current one is full;
+    /// `shares`: the urban-village and compound shares of households (dormitories the rest).
+    fn place_households(&mut self, residents: usize, shares: (f64, f64), rng: &mut ChaCha8Rng) {
+        let (village, compound) = shares;
+        let mut placed = 0usize;
+        // The building being filled for each residential kind, and its next free room.
+        let mut current: [Option<(usize, u32)>; 3] = [None; 3];
+        while placed < residents {
+            let u: f64 = rng.random();
+            let kind = if u < village {
+                BuildingKind::UrbanVillage
+            } else if u < village + compound {
+                BuildingKind::Compound
+            } else {
+                BuildingKind::Dormitory
+            };
+            let slot = kind as usize;
+            let (b, next) = match current[slot] {
+                Some((b, next)) if next < self.part.buildings[b].rooms() => (b, next),
+                _ => (self.new_building(kind, rng), 0),
+            };
+            // About one room in ten stands empty.
+            let skip = u32::from(rng.random::<f64>() < 0.1);
+            let room_index = (next + skip).min(self.part.buildings[b].rooms() - 1);
+            current[slot] = Some((b, room_index + 1));
+            let room = self.part.buildings[b].first_room + room_index;
+            let size = (household_size(kind, rng) as usize).min(residents - placed);
+            self.part.household_room.push(room);
+            self.part.household_sizes.push(size as u8);
+            self.part.add_members(kind, size, rng);
+            placed += size;
+        }
+    }
+
+    /// Companies: shops and offices, industrial parks, and ground-floor businesses in homes.
+    fn add_companies(&mut self, residents: usize, industrial_grid: bool, rng: &mut ChaCha8Rng) {
+        let companies = ((residents as f64 * COMPANIES_PER_RESIDENT).round() as usize).max(1);
+        let commercial = self.new_building(BuildingKind::Commercial, rng);
+        let industrial = industrial_grid.then(|| self.new_building(BuildingKind::Industrial, rng));
+        let part = &mut self.part;
+        for _ in 0..companies {
+            let u: f64 = rng.random();
+            let b = match industrial {
+                Some(ind) if u < 0.35 => ind,
+                _ if u < 0.75 => commercial,
+                _ => rng.random_range(0..part.buildings.len()),
+            };
+            let building = &part.buildings[b];
+            let room = building.first_room + rng.random_range(0..building.rooms());
+            let category = if u >= 0.75 || rng.random::<f64>() < 0.3 {
+                2
+            } else {
+                1
+            };
+            let adults: Vec<u32> = (0..3)
+                .map(|_| rng.random_range(0..part.ages.len() as u32))
+                .collect();
+            let legal = adults
+                .iter()
+                .copied()
+                .find(|&r| part.ages[r as usize] >= 18)
+                .unwrap_or(0);
+            part.companies.push(Company {
+                room,
+                grid: self.grid,
+                industry: rng.random_range(0..ids::INDUSTRIES.len()) as u8,
+                category,
+                legal_representative: legal,
+                serial: 0,
+            });
+        }
+    }
+}
+
+impl GridPart {
+    /// A household's members: registered or from a migrant origin, a head, and the others by
+    /// their place in the household (a collective one is working-age adults).
+    fn add_members(&mut self, kind: BuildingKind, size: usize, rng: &mut ChaCha8Rng) {
         let registered_share = match kind {
             BuildingKind::Compound => 0.35,
             BuildingKind::UrbanVillage => 0.07,
@@ -529,53 +605,14 @@ fn generate_grid(
                     rng.random::<bool>(),
                 ),
             };
-            part.ages.push(age);
-            part.flags
+            self.ages.push(age);
+            self.flags
                 .push(if male { MALE } else { 0 } | if registered { REGISTERED } else { 0 });
             let year = CENSUS_YEAR - age as u16;
-            part.birth_day.push(rng.random_range(0..days_in_year(year)));
-            part.origin.push(origin);
+            self.birth_day.push(rng.random_range(0..days_in_year(year)));
+            self.origin.push(origin);
         }
-        placed += size;
     }
-
-    // Companies: shops and offices, industrial parks, and ground-floor businesses in homes.
-    let companies = ((residents as f64 * COMPANIES_PER_RESIDENT).round() as usize).max(1);
-    let commercial = new_building(&mut part, BuildingKind::Commercial, rng, &mut rooms_total);
-    let industrial = industrial_grid
-        .then(|| new_building(&mut part, BuildingKind::Industrial, rng, &mut rooms_total));
-    for _ in 0..companies {
-        let u: f64 = rng.random();
-        let b = match industrial {
-            Some(ind) if u < 0.35 => ind,
-            _ if u < 0.75 => commercial,
-            _ => rng.random_range(0..part.buildings.len()),
-        };
-        let building = &part.buildings[b];
-        let room = building.first_room + rng.random_range(0..building.rooms());
-        let category = if u >= 0.75 || rng.random::<f64>() < 0.3 {
-            2
-        } else {
-            1
-        };
-        let adults: Vec<u32> = (0..3)
-            .map(|_| rng.random_range(0..part.ages.len() as u32))
-            .collect();
-        let legal = adults
-            .iter()
-            .copied()
-            .find(|&r| part.ages[r as usize] >= 18)
-            .unwrap_or(0);
-        part.companies.push(Company {
-            room,
-            grid,
-            industry: rng.random_range(0..ids::INDUSTRIES.len()) as u8,
-            category,
-            legal_representative: legal,
-            serial: 0,
-        });
-    }
-    part
 }
 
 #[cfg(test)]

@@ -669,93 +669,145 @@ impl AddressLibrary {
     /// Resolves parsed text to the deepest place it identifies without guessing.
     pub fn match_address(&self, p: &ParsedAddress) -> AddressMatch {
         let mut m = AddressMatch::default();
+        // `None`: a stage could not go on, and `m` says why and how deep it got.
+        let _reached_room = self.match_stages(p, &mut m);
+        m
+    }
 
-        // Street.
-        let mut street = None;
-        if let Some(given) = p.street() {
-            match self.street_by_name.get(given).map(Vec::as_slice) {
-                Some(&[id]) => street = Some(id),
-                _ => {
-                    let fuzzy =
-                        fuzzy_search(given, self.streets.iter().map(|(&id, s)| (id, &*s.name)));
-                    match fuzzy {
-                        Fuzzy::One(id) => {
-                            street = Some(id);
-                            m.correct(
-                                Correction::StreetTypo {
-                                    given: given.into(),
-                                    standard: self.streets[&id].name.to_string(),
-                                },
-                                0.9,
-                            );
-                        }
-                        _ => m.correct(
-                            Correction::StreetUnrecognised {
-                                given: given.into(),
-                            },
-                            0.9,
-                        ),
-                    }
-                }
+    /// The stages of a match, from the street down to the room; each narrows the place and
+    /// records its corrections in `m`.
+    fn match_stages(&self, p: &ParsedAddress, m: &mut AddressMatch) -> Option<()> {
+        let street = self.match_street(p, m);
+        let communities = self.match_communities(p, street, m);
+        self.settle_area(m, street, &communities);
+        let Some(given_road) = p.road() else {
+            m.fail(MatchFailure::Missing { level: Level::Road });
+            return None;
+        };
+        let roads = self.candidate_roads(given_road, &communities, street, m)?;
+        let (road, lookup) = self.choose_road(p, given_road, &roads, m)?;
+        self.settle_road(m, road, &communities, street);
+        let building = self.accept_building(lookup, m)?;
+        self.match_room(p, building, m)
+    }
+
+    /// The street the text names, exactly or one character off.
+    fn match_street(&self, p: &ParsedAddress, m: &mut AddressMatch) -> Option<StreetId> {
+        let given = p.street()?;
+        if let Some(&[id]) = self.street_by_name.get(given).map(Vec::as_slice) {
+            return Some(id);
+        }
+        let fuzzy = fuzzy_search(given, self.streets.iter().map(|(&id, s)| (id, &*s.name)));
+        match fuzzy {
+            Fuzzy::One(id) => {
+                m.correct(
+                    Correction::StreetTypo {
+                        given: given.into(),
+                        standard: self.streets[&id].name.to_string(),
+                    },
+                    0.9,
+                );
+                Some(id)
+            }
+            _ => {
+                m.correct(
+                    Correction::StreetUnrecognised {
+                        given: given.into(),
+                    },
+                    0.9,
+                );
+                None
             }
         }
+    }
 
-        // Community: candidates, narrowed by the street when there is one.
+    /// The communities the text's community may be: candidates, narrowed by the street when
+    /// there is one; sorted, without repeats.
+    fn match_communities(
+        &self,
+        p: &ParsedAddress,
+        street: Option<StreetId>,
+        m: &mut AddressMatch,
+    ) -> Vec<CommunityId> {
         let mut communities: Vec<CommunityId> = Vec::new();
-        if let Some(given) = p.community() {
-            let exact = self
-                .community_by_name
-                .get(given)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
-            communities.extend(
-                exact
-                    .iter()
-                    .filter(|&&c| street.is_none_or(|s| self.communities[&c].street == s)),
-            );
-            if communities.is_empty() && !exact.is_empty() {
-                // The community exists, in another street: the community is the more specific
-                // statement, so trust it and note the street disagreement.
-                communities.extend_from_slice(exact);
-            }
-            if communities.is_empty() {
-                let scope: Vec<(CommunityId, &str)> = match street {
-                    Some(s) => self
-                        .communities_of_street
-                        .get(&s)
-                        .into_iter()
-                        .flatten()
-                        .map(|&c| (c, &*self.communities[&c].name))
-                        .collect(),
-                    None => self
-                        .communities
-                        .iter()
-                        .map(|(&c, e)| (c, &*e.name))
-                        .collect(),
-                };
-                match fuzzy_search(given, scope.into_iter()) {
-                    Fuzzy::One(c) => {
-                        communities.push(c);
-                        m.correct(
-                            Correction::CommunityTypo {
-                                given: given.into(),
-                                standard: self.communities[&c].name.to_string(),
-                            },
-                            0.9,
-                        );
-                    }
-                    _ => m.correct(
-                        Correction::CommunityUnrecognised {
-                            given: given.into(),
-                        },
-                        0.85,
-                    ),
-                }
-            }
-            communities.sort_unstable();
-            communities.dedup();
+        let Some(given) = p.community() else {
+            return communities;
+        };
+        let exact = self
+            .community_by_name
+            .get(given)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        communities.extend(
+            exact
+                .iter()
+                .filter(|&&c| street.is_none_or(|s| self.communities[&c].street == s)),
+        );
+        if communities.is_empty() && !exact.is_empty() {
+            // The community exists, in another street: the community is the more specific
+            // statement, so trust it and note the street disagreement.
+            communities.extend_from_slice(exact);
         }
-        if let &[c] = communities.as_slice() {
+        if communities.is_empty() {
+            communities.extend(self.fuzzy_community(given, street, m));
+        }
+        communities.sort_unstable();
+        communities.dedup();
+        communities
+    }
+
+    /// The one community (of the street, if known) one character off the given name.
+    fn fuzzy_community(
+        &self,
+        given: &str,
+        street: Option<StreetId>,
+        m: &mut AddressMatch,
+    ) -> Option<CommunityId> {
+        let scope: Vec<(CommunityId, &str)> = match street {
+            Some(s) => self
+                .communities_of_street
+                .get(&s)
+                .into_iter()
+                .flatten()
+                .map(|&c| (c, &*self.communities[&c].name))
+                .collect(),
+            None => self
+                .communities
+                .iter()
+                .map(|(&c, e)| (c, &*e.name))
+                .collect(),
+        };
+        match fuzzy_search(given, scope.into_iter()) {
+            Fuzzy::One(c) => {
+                m.correct(
+                    Correction::CommunityTypo {
+                        given: given.into(),
+                        standard: self.communities[&c].name.to_string(),
+                    },
+                    0.9,
+                );
+                Some(c)
+            }
+            _ => {
+                m.correct(
+                    Correction::CommunityUnrecognised {
+                        given: given.into(),
+                    },
+                    0.85,
+                );
+                None
+            }
+        }
+    }
+
+    /// Records the street and community reached, and the level they take the match to.
+    fn settle_area(
+        &self,
+        m: &mut AddressMatch,
+        street: Option<StreetId>,
+        communities: &[CommunityId],
+    ) {
+        if let &[c] = communities {
             m.place.community = Some(c);
         }
         m.place.street = street;
@@ -766,57 +818,22 @@ impl AddressLibrary {
         } else {
             None
         };
-        self.settle_street(&mut m, street);
+        self.settle_street(m, street);
+    }
 
-        // Road.
-        let Some(given_road) = p.road() else {
-            m.fail(MatchFailure::Missing { level: Level::Road });
-            return m;
-        };
-        let in_scope = |road: RoadId| -> bool {
-            let c = self.roads[&road].community;
-            if !communities.is_empty() {
-                communities.contains(&c)
-            } else if let Some(s) = street {
-                self.communities[&c].street == s
-            } else {
-                true
-            }
-        };
-        let scoped = |ids: Option<&Vec<RoadId>>| -> Vec<RoadId> {
-            let mut v: Vec<RoadId> = ids
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|&r| in_scope(r))
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let mut roads = scoped(self.road_by_name.get(given_road));
-        if roads.is_empty() {
-            roads = scoped(self.road_by_alias.get(given_road));
-            if let &[r] = roads.as_slice() {
-                m.correct(
-                    Correction::FormerRoadName {
-                        given: given_road.into(),
-                        standard: self.roads[&r].name.to_string(),
-                    },
-                    0.97,
-                );
-            } else if roads.len() > 1 {
-                m.correct(
-                    Correction::FormerRoadName {
-                        given: given_road.into(),
-                        standard: String::new(),
-                    },
-                    0.97,
-                );
-            }
-        }
+    /// The roads the given road may be, trying in turn its current and former names within the
+    /// area, a one-character typo within the area, and the same names outside it; `None` when
+    /// that ends the match (ambiguous or not found).
+    fn candidate_roads(
+        &self,
+        given_road: &str,
+        communities: &[CommunityId],
+        street: Option<StreetId>,
+        m: &mut AddressMatch,
+    ) -> Option<Vec<RoadId>> {
+        let mut roads = self.roads_by_name(given_road, communities, street, m);
         if roads.is_empty() && (!communities.is_empty() || street.is_some()) {
-            roads = self.fuzzy_roads(given_road, &communities, street);
+            roads = self.fuzzy_roads(given_road, communities, street);
             match roads.as_slice() {
                 &[r] => m.correct(
                     Correction::RoadTypo {
@@ -832,51 +849,155 @@ impl AddressLibrary {
                         given: given_road.into(),
                         candidates: many.to_vec(),
                     });
-                    return m;
+                    return None;
                 }
             }
         }
         if roads.is_empty() {
-            // The road exists, but not where the text says: the community or street in the
-            // text is wrong (or stale).
-            let mut elsewhere: Vec<RoadId> = self
-                .road_by_name
-                .get(given_road)
-                .into_iter()
-                .chain(self.road_by_alias.get(given_road))
-                .flatten()
-                .copied()
-                .collect();
-            elsewhere.sort_unstable();
-            elsewhere.dedup();
-            if !elsewhere.is_empty() && (!communities.is_empty() || street.is_some()) {
-                m.correct(
-                    Correction::RoadOutsideGivenArea {
-                        given: given_road.into(),
-                    },
-                    0.75,
-                );
-                roads = elsewhere;
-            }
+            roads = self.roads_outside_area(given_road, communities, street, m);
         }
         if roads.is_empty() {
-            let within = m
-                .place
-                .community
-                .map(|c| self.communities[&c].name.to_string())
-                .or_else(|| street.map(|s| self.streets[&s].name.to_string()))
-                .unwrap_or_else(|| "the district".into());
-            m.fail(MatchFailure::NotFound {
-                level: Level::Road,
-                given: given_road.into(),
-                expected: format!(
-                    "a road of {within} (by current or former name, at most one character off)"
-                ),
-            });
-            return m;
+            self.fail_road_not_found(given_road, street, m);
+            return None;
         }
+        Some(roads)
+    }
 
-        // Building: look it up on every candidate road; the building can tell same-named roads
+    /// The area's roads by their current name, else by a former one (noted as a correction).
+    fn roads_by_name(
+        &self,
+        given_road: &str,
+        communities: &[CommunityId],
+        street: Option<StreetId>,
+        m: &mut AddressMatch,
+    ) -> Vec<RoadId> {
+        let by_name = self.road_by_name.get(given_road).map(Vec::as_slice);
+        let roads = self.roads_in_area(by_name, communities, street);
+        if !roads.is_empty() {
+            return roads;
+        }
+        let by_alias = self.road_by_alias.get(given_road).map(Vec::as_slice);
+        let roads = self.roads_in_area(by_alias, communities, street);
+        if let &[r] = roads.as_slice() {
+            m.correct(
+                Correction::FormerRoadName {
+                    given: given_road.into(),
+                    standard: self.roads[&r].name.to_string(),
+                },
+                0.97,
+            );
+        } else if roads.len() > 1 {
+            m.correct(
+                Correction::FormerRoadName {
+                    given: given_road.into(),
+                    standard: String::new(),
+                },
+                0.97,
+            );
+        }
+        roads
+    }
+
+    /// Those of `ids` inside the area, sorted, without repeats.
+    fn roads_in_area(
+        &self,
+        ids: Option<&[RoadId]>,
+        communities: &[CommunityId],
+        street: Option<StreetId>,
+    ) -> Vec<RoadId> {
+        let mut v: Vec<RoadId> = ids
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&r| self.road_in_area(r, communities, street))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Whether the road lies in one of the communities, else in the street, else anywhere.
+    #[inline]
+    fn road_in_area(
+        &self,
+        road: RoadId,
+        communities: &[CommunityId],
+        street: Option<StreetId>,
+    ) -> bool {
+        let c = self.roads[&road].community;
+        if !communities.is_empty() {
+            communities.contains(&c)
+        } else if let Some(s) = street {
+            self.communities[&c].street == s
+        } else {
+            true
+        }
+    }
+
+    /// The road exists, but not where the text says: the community or street in the text is
+    /// wrong (or stale), so take the road's own (noted as a correction). Empty when the text
+    /// named no area or no road has the name.
+    fn roads_outside_area(
+        &self,
+        given_road: &str,
+        communities: &[CommunityId],
+        street: Option<StreetId>,
+        m: &mut AddressMatch,
+    ) -> Vec<RoadId> {
+        let mut elsewhere: Vec<RoadId> = self
+            .road_by_name
+            .get(given_road)
+            .into_iter()
+            .chain(self.road_by_alias.get(given_road))
+            .flatten()
+            .copied()
+            .collect();
+        elsewhere.sort_unstable();
+        elsewhere.dedup();
+        if elsewhere.is_empty() || (communities.is_empty() && street.is_none()) {
+            return Vec::new();
+        }
+        m.correct(
+            Correction::RoadOutsideGivenArea {
+                given: given_road.into(),
+            },
+            0.75,
+        );
+        elsewhere
+    }
+
+    /// Records that no road matched, naming the area it was looked for in.
+    fn fail_road_not_found(
+        &self,
+        given_road: &str,
+        street: Option<StreetId>,
+        m: &mut AddressMatch,
+    ) {
+        let within = m
+            .place
+            .community
+            .map(|c| self.communities[&c].name.to_string())
+            .or_else(|| street.map(|s| self.streets[&s].name.to_string()))
+            .unwrap_or_else(|| "the district".into());
+        m.fail(MatchFailure::NotFound {
+            level: Level::Road,
+            given: given_road.into(),
+            expected: format!(
+                "a road of {within} (by current or former name, at most one character off)"
+            ),
+        });
+    }
+
+    /// The one road among the candidates that has the building (or, among several that do, the
+    /// room); `None` when the candidates stay ambiguous.
+    fn choose_road(
+        &self,
+        p: &ParsedAddress,
+        given_road: &str,
+        roads: &[RoadId],
+        m: &mut AddressMatch,
+    ) -> Option<(RoadId, BuildingLookup)> {
+        // Look the building up on every candidate road; the building can tell same-named roads
         // of different communities apart.
         let lookups: Vec<(RoadId, BuildingLookup)> = roads
             .iter()
@@ -900,8 +1021,8 @@ impl AddressLibrary {
         } else {
             Vec::new()
         };
-        let (road, lookup) = match (found.as_slice(), lookups.as_slice()) {
-            (&[one], _) => (one.0, one.1.clone()),
+        match (found.as_slice(), lookups.as_slice()) {
+            (&[one], _) => Some((one.0, one.1.clone())),
             (many, _) if many.len() > 1 && with_room.len() == 1 => {
                 m.correct(
                     Correction::RoadByRoom {
@@ -909,9 +1030,9 @@ impl AddressLibrary {
                     },
                     0.9,
                 );
-                (with_room[0].0, with_room[0].1.clone())
+                Some((with_room[0].0, with_room[0].1.clone()))
             }
-            ([], &[(r, ref l)]) => (r, l.clone()),
+            ([], &[(r, ref l)]) => Some((r, l.clone())),
             (many, all) => {
                 let candidates: Vec<RoadId> = if many.is_empty() {
                     all.iter().map(|(r, _)| *r).collect()
@@ -923,11 +1044,13 @@ impl AddressLibrary {
                     given: given_road.into(),
                     candidates,
                 });
-                return m;
+                None
             }
-        };
-        self.settle_road(&mut m, road, &communities, street);
+        }
+    }
 
+    /// The building the chosen road's look-up found, recorded with any number it inferred.
+    fn accept_building(&self, lookup: BuildingLookup, m: &mut AddressMatch) -> Option<BuildingId> {
         let building = match lookup {
             BuildingLookup::Found { building, inferred } => {
                 if let Some(correction) = inferred {
@@ -942,76 +1065,98 @@ impl AddressLibrary {
             }
             BuildingLookup::Failed(failure) => {
                 m.fail(failure);
-                return m;
+                return None;
             }
         };
         m.place.building = Some(building);
         m.level = Some(Level::Building);
+        Some(building)
+    }
 
-        // Room.
+    /// The room in the building, by unit and number, or by number alone when only one unit
+    /// has it.
+    fn match_room(
+        &self,
+        p: &ParsedAddress,
+        building: BuildingId,
+        m: &mut AddressMatch,
+    ) -> Option<()> {
         let b = &self.buildings[&building];
         let Some(room_number) = p.room else {
             m.fail(MatchFailure::Missing { level: Level::Room });
-            return m;
+            return None;
         };
         let room = match p.unit {
             Some(unit) => self
                 .room_by_key
                 .get(&(building, unit, room_number))
                 .copied(),
-            None => match self
-                .rooms_by_number
-                .get(&(building, room_number))
-                .map(Vec::as_slice)
-            {
-                Some(&[only]) => {
-                    let unit = self.rooms[&only].unit;
-                    m.correct(
-                        Correction::UnitInferred {
-                            unit,
-                            single_unit_building: b.units.len() == 1,
-                        },
-                        if b.units.len() == 1 { 0.99 } else { 0.93 },
-                    );
-                    Some(only)
+            None => match self.room_without_unit(building, b, room_number, m) {
+                Ok(room) => room,
+                Err(ambiguous) => {
+                    m.fail(ambiguous);
+                    return None;
                 }
-                Some(many) if many.len() > 1 => {
-                    let mut candidates = many.to_vec();
-                    candidates.sort_unstable();
-                    m.fail(MatchFailure::Ambiguous {
-                        level: Level::Unit,
-                        given: format!("{room_number}室"),
-                        candidates,
-                    });
-                    return m;
-                }
-                _ => None,
             },
         };
-        match room {
-            Some(room) => {
-                m.place.room = Some(room);
-                m.level = Some(Level::Room);
-            }
-            None => {
-                let given = match p.unit {
-                    Some(u) => format!("{u}单元{room_number}室"),
-                    None => format!("{room_number}室"),
-                };
-                m.fail(MatchFailure::NotFound {
-                    level: Level::Room,
-                    given,
-                    expected: format!(
-                        "a room of {}号{}栋 (units {:?})",
-                        b.number, b.block, b.units
-                    ),
-                });
-            }
-        }
-        m
+        let Some(room) = room else {
+            let given = match p.unit {
+                Some(u) => format!("{u}单元{room_number}室"),
+                None => format!("{room_number}室"),
+            };
+            m.fail(MatchFailure::NotFound {
+                level: Level::Room,
+                given,
+                expected: format!(
+                    "a room of {}号{}栋 (units {:?})",
+                    b.number, b.block, b.units
+                ),
+            });
+            return None;
+        };
+        m.place.room = Some(room);
+        m.level = Some(Level::Room);
+        Some(())
     }
 
-    /// Parses and matches in one step.
+    /// A room given without its unit: the one unit that has the number (noted as a
+    /// correction), none, or an ambiguity when several units do.
+    fn room_without_unit(
+        &self,
+        building: BuildingId,
+        b: &BuildingEntry,
+        room_number: u16,
+        m: &mut AddressMatch,
+    ) -> Result<Option<RoomId>, MatchFailure> {
+        match self
+            .rooms_by_number
+            .get(&(building, room_number))
+            .map(Vec::as_slice)
+        {
+            Some(&[only]) => {
+                let unit = self.rooms[&only].unit;
+                m.correct(
+                    Correction::UnitInferred {
+                        unit,
+                        single_unit_building: b.units.len() == 1,
+                    },
+                    if b.units.len() == 1 { 0.99 } else { 0.93 },
+                );
+                Ok(Some(only))
+            }
+            Some(many) if many.len() > 1 => {
+                let mut candidates = many.to_vec();
+                candidates.sort_unstable();
+                Err(MatchFailure::Ambiguous {
+                    level: Level::Unit,
+                    given: format!("{room_number}室"),
+                    candidates,
+                })
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Whether the building has the parsed room (with its unit, or in exactly one unit).
     fn has_room_for(&self, building: BuildingId, p: &ParsedAddress) -> bool {
         let Some(room) = p.room else { return false };
@@ -1044,6 +1189,7 @@ impl AddressLibrary {
         self.buildings.get(&building).is_some_and(|b| b.residential)
     }
 
+    /// Parses and matches in one step.
     pub fn locate(&self, text: &str) -> AddressMatch {
         self.match_address(&self.parse(text))
     }
