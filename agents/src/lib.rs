@@ -45,22 +45,17 @@ pub(crate) fn note_refusal(
 /// A call a loop makes before the run's first tick (an address library, a directory, the
 /// departments' exports, enrolments): sent at time 0, a refusal counted and noted for the report.
 pub(crate) fn send_before_run(
-    bridge: &mut baoan_world::bridge::StackBridge,
+    door: &mut baoan_world::bridge::StackDoor,
+    client_ref: u64,
     refused: &mut u64,
     notes: &mut Vec<String>,
     actor: baoan_api::Actor,
     command: baoan_api::Command,
 ) -> Option<Vec<baoan_api::Outcome>> {
-    bridge.sent += 1;
     let kind = command.kind();
-    match bridge.stack.send(&baoan_api::Envelope {
-        actor,
-        sent_at: 0,
-        command,
-    }) {
+    match door.call(0, actor, command, client_ref) {
         Ok(out) => Some(out),
         Err(e) => {
-            bridge.refused += 1;
             *refused += 1;
             notes.push(format!("refused {kind}: {e}"));
             None

@@ -119,10 +119,11 @@ pub mod tags {
         first: 40,
         count: 8,
     };
-    /// Residents' hotline calls about a grid item (`HOTLINE_REF`, bit 62).
-    pub const GRID_HOTLINE: TagRange = TagRange {
+    /// 64: residents' hotline calls about a grid item (`HOTLINE_REF`, bit 62); 65: the grid
+    /// loop's set-up and the report's queries.
+    pub const GRID_MORE: TagRange = TagRange {
         first: 64,
-        count: 1,
+        count: 2,
     };
 }
 
@@ -175,6 +176,10 @@ mod tests {
             ("cases", crate::cases::TAG_CARE),
             ("cases", crate::cases::TAG_OTHER),
             ("grid", crate::grid::HOTLINE_REF),
+            ("grid", crate::grid::TAG_SETUP),
+            ("command", crate::command::TAG_SETUP),
+            ("blocks", crate::blocks::TAG_SETUP),
+            ("cases", crate::cases::TAG_SETUP),
         ];
         for &(owner, tag) in claimed {
             for l in LOOPS {

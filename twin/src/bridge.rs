@@ -50,10 +50,10 @@ pub struct Refused {
 /// makes it before the first tick or after the last (`StackDoor::call`).
 #[derive(Resource)]
 pub struct StackBridge {
-    pub stack: Box<dyn Stack>,
-    pub sent: u64,
-    pub refused: u64,
-    pub outcomes: u64,
+    stack: Box<dyn Stack>,
+    sent: u64,
+    refused: u64,
+    outcomes: u64,
 }
 
 impl StackBridge {
@@ -227,7 +227,7 @@ struct Window {
     delay_ms: Millis,
     /// Calls that fell in an errors window, for spreading its share evenly.
     seen: u64,
-    pub refused: u64,
+    refused: u64,
     delayed: u64,
     /// A restart window: what the stack said when asked to restart (once, at the start).
     restart: Option<Result<bool, String>>,
@@ -277,7 +277,7 @@ pub struct WindowSummary {
     pub module: String,
     pub kind: &'static str,
     /// Calls it refused (down, errors): each waited and was tried again.
-    pub refused: u64,
+    refused: u64,
     /// Calls it delayed (latency).
     pub delayed: u64,
     /// A restart window: `restarted`, `nothing to restart` (a stack in the harness's memory),

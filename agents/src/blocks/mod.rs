@@ -13,8 +13,8 @@ use baoan_api::blocks::{Feed, Finding, Record, RecordKey, VerificationTask};
 use baoan_api::{Actor, Command, Envelope, Outcome, PersonId, Role};
 use baoan_scenarios::{BlocksLoop, Scenario};
 use baoan_world::Twin;
-use baoan_world::bridge::{StackBridge, ToStack};
-use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams};
+use baoan_world::bridge::{StackDoor, ToStack};
+use baoan_world::kernel::{Agenda, LoopSet, SimClock, SimSet, Streams};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 use rand::Rng;
@@ -38,6 +38,8 @@ pub const BATCH: usize = 10_000;
 /// client_ref tags of the block loop's commands.
 pub const TAG_BATCH: u64 = crate::registry::tags::BLOCKS.tag(0);
 pub const TAG_FINDING: u64 = crate::registry::tags::BLOCKS.tag(1);
+/// The address library and the departments' exports before the run; the auditor's export after.
+pub const TAG_SETUP: u64 = crate::registry::tags::BLOCKS.tag(2);
 
 /// Mean time from a conflict to the inspector's visit, in working hours.
 const VISIT_MEAN_MS: f64 = 3.0 * 3_600_000.0;
@@ -125,8 +127,7 @@ fn load_feeds(
     streams: Res<Streams>,
     mut truth: ResMut<FeedTruth>,
     mut ledger: ResMut<BlocksLedger>,
-    mut bridge: ResMut<StackBridge>,
-    mut journal: ResMut<Journal>,
+    mut door: StackDoor,
     mut agenda: ResMut<Agenda<BlocksAction>>,
 ) {
     let Feeds {
@@ -154,7 +155,7 @@ fn load_feeds(
         grid_of_community,
     };
     send_setup(
-        &mut bridge,
+        &mut door,
         &mut ledger,
         staff::ADMIN,
         Command::LoadAddressLibrary { library },
@@ -168,11 +169,11 @@ fn load_feeds(
             continue;
         }
         if bulk.len() == BATCH || bulk.first().is_some_and(|b| b.key().feed != r.key().feed) {
-            send_bulk(&mut bulk, &mut bridge, &mut ledger);
+            send_bulk(&mut bulk, &mut door, &mut ledger);
         }
         bulk.push(r);
     }
-    send_bulk(&mut bulk, &mut bridge, &mut ledger);
+    send_bulk(&mut bulk, &mut door, &mut ledger);
     // Visits: one batch per department per minute they fall in.
     let mut i = 0;
     while i < visits.len() {
@@ -190,7 +191,7 @@ fn load_feeds(
         }
         i = j;
     }
-    journal.record(
+    door.record(
         0,
         "block_feeds_loaded",
         &serde_json::json!({"records": ledger.sent, "visits": visits.len()}),
@@ -208,16 +209,23 @@ fn load_feeds(
 
 /// A setup call made before the run's first tick (the library, the departments' exports).
 fn send_setup(
-    bridge: &mut StackBridge,
+    door: &mut StackDoor,
     ledger: &mut BlocksLedger,
     actor: Actor,
     command: Command,
 ) -> Option<Vec<Outcome>> {
     let l = &mut *ledger;
-    crate::send_before_run(bridge, &mut l.refused, &mut l.notes, actor, command)
+    crate::send_before_run(
+        door,
+        TAG_SETUP,
+        &mut l.refused,
+        &mut l.notes,
+        actor,
+        command,
+    )
 }
 
-fn send_bulk(bulk: &mut Vec<Record>, bridge: &mut StackBridge, ledger: &mut BlocksLedger) {
+fn send_bulk(bulk: &mut Vec<Record>, door: &mut StackDoor, ledger: &mut BlocksLedger) {
     if bulk.is_empty() {
         return;
     }
@@ -225,7 +233,7 @@ fn send_bulk(bulk: &mut Vec<Record>, bridge: &mut StackBridge, ledger: &mut Bloc
     ledger.sending(bulk, 0);
     let batch = std::mem::take(bulk);
     if let Some(out) = send_setup(
-        bridge,
+        door,
         ledger,
         department(feed),
         Command::IngestRecords { records: batch },

@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use baoan_api::blocks::{Feed, IngestStatus, PlacedRecord, Record, RecordKey, VerificationTask};
-use baoan_api::{Actor, Command, Envelope, Outcome, PersonId, Role};
+use baoan_api::{Actor, Command, Outcome, PersonId, Role};
 use baoan_reports::html::{Section, Table};
 use baoan_reports::{Invariant, Metrics, round3};
-use baoan_world::bridge::{FromStack, Refused, StackBridge};
+use baoan_world::bridge::{FromStack, Refused, StackDoor};
 use baoan_world::kernel::SimClock;
 use bevy_ecs::prelude::*;
 use serde::Serialize;
@@ -316,16 +316,17 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
 
 /// The auditor's export: every record kept, its entity and its place.
 fn export_linkage(world: &mut World, now: u64) -> Vec<PlacedRecord> {
-    let mut bridge = world.resource_mut::<StackBridge>();
-    bridge.sent += 1;
-    match bridge.stack.send(&Envelope {
-        actor: Actor {
-            role: Role::Auditor,
-            person: PersonId(4),
-        },
-        sent_at: now,
-        command: Command::ExportLinkage,
-    }) {
+    let auditor = Actor {
+        role: Role::Auditor,
+        person: PersonId(4),
+    };
+    match StackDoor::call_in_world(
+        world,
+        now,
+        auditor,
+        Command::ExportLinkage,
+        super::TAG_SETUP,
+    ) {
         Ok(out) => out
             .into_iter()
             .find_map(|o| match o {

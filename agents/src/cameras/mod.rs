@@ -23,7 +23,7 @@ use baoan_api::{
 use baoan_faces::noise::{capture, identity, threshold_for_fpir};
 use baoan_faces::score::dot;
 use baoan_scenarios::Scenario;
-use baoan_world::bridge::{StackBridge, ToStack};
+use baoan_world::bridge::{StackDoor, ToStack};
 use baoan_world::geography::apportion;
 use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams};
 use baoan_world::population::Population;
@@ -654,8 +654,7 @@ fn load_watchlist(
     config: Res<MatcherConfig>,
     streams: Res<Streams>,
     mut watchlist: ResMut<Watchlist>,
-    mut bridge: ResMut<StackBridge>,
-    mut journal: ResMut<Journal>,
+    mut door: StackDoor,
     mut ledger: ResMut<MatcherLedger>,
     mut commands: Commands,
 ) {
@@ -669,9 +668,9 @@ fn load_watchlist(
         },
         Command::UpsertWatchlist { entries },
     ] {
-        send_setup(&mut bridge, &mut journal, &mut ledger, command);
+        send_setup(&mut door, &mut ledger, command);
     }
-    journal.record(
+    door.record(
         0,
         "watchlist_loaded",
         &serde_json::json!({"entries": wl.entries.len(), "threshold": config.threshold}),
@@ -845,18 +844,8 @@ fn watchlist_entries(wl: &Watchlist, dim: usize) -> Vec<WatchlistEntry> {
 }
 
 /// Hand one setup command to the stack as its administrator, noting what it answered.
-fn send_setup(
-    bridge: &mut StackBridge,
-    journal: &mut Journal,
-    ledger: &mut MatcherLedger,
-    command: Command,
-) {
-    bridge.sent += 1;
-    match bridge.stack.send(&Envelope {
-        actor: staff::ADMIN,
-        sent_at: 0,
-        command,
-    }) {
+fn send_setup(door: &mut StackDoor, ledger: &mut MatcherLedger, command: Command) {
+    match door.call(0, staff::ADMIN, command, TAG_SETUP) {
         Ok(outcomes) => {
             for o in outcomes {
                 match o {
@@ -869,11 +858,7 @@ fn send_setup(
                 }
             }
         }
-        Err(e) => {
-            bridge.refused += 1;
-            ledger.setup_refused.push(e.to_string());
-            journal.record(0, "refused", &e.to_string());
-        }
+        Err(e) => ledger.setup_refused.push(e.to_string()),
     }
 }
 

@@ -5,7 +5,7 @@ use baoan_api::cases::{CareCategory, CareWorkerEntry, CaseDirectory};
 use baoan_api::{Actor, Command, Outcome, PersonId, Role};
 use baoan_scenarios::CasesLoop;
 use baoan_world::Twin;
-use baoan_world::bridge::StackBridge;
+use baoan_world::bridge::StackDoor;
 use baoan_world::kernel::{Agenda, Streams};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -67,7 +67,7 @@ pub(super) fn enrol(
     streams: &Streams,
     truth: &mut CasesTruth,
     ledger: &mut CasesLedger,
-    bridge: &mut StackBridge,
+    door: &mut StackDoor,
     agenda: &mut Agenda<CasesAction>,
 ) {
     let residents = twin.population.residents() as f64;
@@ -77,7 +77,7 @@ pub(super) fn enrol(
         let (community, category) = draw_resident(&mut rng, twin);
         truth.care.insert(care_ref, (community, category));
         let interval_days = care_interval(category);
-        enrol_one(bridge, ledger, truth, care_ref, community, category);
+        enrol_one(door, ledger, truth, care_ref, community, category);
         // Residents were enrolled long before the run: their next visits are spread over the
         // first interval (the platform starts counting at enrolment, so these are on time).
         let interval = u64::from(interval_days) * DAY;
@@ -91,7 +91,7 @@ pub(super) fn enrol(
 
 /// Enrol one resident with the platform, keeping the stack's care id.
 fn enrol_one(
-    bridge: &mut StackBridge,
+    door: &mut StackDoor,
     ledger: &mut CasesLedger,
     truth: &mut CasesTruth,
     care_ref: u64,
@@ -99,7 +99,7 @@ fn enrol_one(
     category: CareCategory,
 ) {
     let Some(out) = send_before_run(
-        bridge,
+        door,
         ledger,
         Actor {
             role: Role::CareWorker,

@@ -32,7 +32,7 @@ use baoan_api::cases::{CareCategory, CaseDirectory, CaseTask, Subject};
 use baoan_api::{Actor, Command, Envelope, Outcome};
 use baoan_scenarios::{CasesLoop, Scenario};
 use baoan_world::Twin;
-use baoan_world::bridge::{FromStack, Refused, StackBridge, ToStack};
+use baoan_world::bridge::{FromStack, Refused, StackDoor, ToStack};
 use baoan_world::kernel::{Agenda, LoopSet, SimClock, SimSet, Streams};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
@@ -60,6 +60,8 @@ pub const TAG_CREDIT: u64 = crate::registry::tags::CASES.tag(2);
 pub const TAG_REGISTRATION: u64 = crate::registry::tags::CASES.tag(3);
 pub const TAG_CARE: u64 = crate::registry::tags::CASES.tag(4);
 pub const TAG_OTHER: u64 = crate::registry::tags::CASES.tag(5);
+/// The case directory and care enrolments before the run; the report's checks after.
+pub const TAG_SETUP: u64 = crate::registry::tags::CASES.tag(6);
 
 const HOUR: u64 = 3_600_000;
 const DAY: u64 = 24 * HOUR;
@@ -236,13 +238,20 @@ fn send(out: &mut MessageWriter<ToStack>, actor: Actor, at: u64, command: Comman
 
 /// Send a command before the run starts, counting a refusal in the loops' ledger.
 fn send_before_run(
-    bridge: &mut StackBridge,
+    door: &mut StackDoor,
     ledger: &mut CasesLedger,
     actor: Actor,
     command: Command,
 ) -> Option<Vec<Outcome>> {
     let l = &mut *ledger;
-    crate::send_before_run(bridge, &mut l.refused, &mut l.notes, actor, command)
+    crate::send_before_run(
+        door,
+        TAG_SETUP,
+        &mut l.refused,
+        &mut l.notes,
+        actor,
+        command,
+    )
 }
 
 /// Teams, the case directory, care enrolments, and every arrival of the run on the agenda.
@@ -254,7 +263,7 @@ fn setup(
     mut truth: ResMut<CasesTruth>,
     mut state: ResMut<CasesState>,
     mut ledger: ResMut<CasesLedger>,
-    mut bridge: ResMut<StackBridge>,
+    mut door: StackDoor,
     mut agenda: ResMut<Agenda<CasesAction>>,
 ) {
     let k = &config.loop_;
@@ -266,7 +275,7 @@ fn setup(
     ledger.case_workers = directory.case_workers.len() as u64;
     ledger.care_workers = directory.care_workers.len() as u64;
     send_before_run(
-        &mut bridge,
+        &mut door,
         &mut ledger,
         crate::staff::ADMIN,
         Command::LoadCaseDirectory { directory },
@@ -283,7 +292,7 @@ fn setup(
         &streams,
         truth,
         &mut ledger,
-        &mut bridge,
+        &mut door,
         agenda,
     );
     state.rng = Some(streams.0.stream("cases/agencies"));

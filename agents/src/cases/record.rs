@@ -16,10 +16,10 @@ use baoan_api::cases::{
     Agency, CreditKind, CreditLink, CreditReceiver, FlagReason, RiskLevel, Subject,
     SupervisionVerdict,
 };
-use baoan_api::{Actor, ApiError, Command, Envelope, EscalationLevel, Outcome};
+use baoan_api::{Actor, ApiError, Command, EscalationLevel, Outcome};
 use baoan_reports::html::Section;
 use baoan_reports::{Invariant, Metrics};
-use baoan_world::bridge::StackBridge;
+use baoan_world::bridge::StackDoor;
 use bevy_ecs::prelude::*;
 use serde_json::json;
 
@@ -151,13 +151,7 @@ fn probe(
     command: Command,
     at: u64,
 ) -> Result<Vec<Outcome>, ApiError> {
-    let mut bridge = world.resource_mut::<StackBridge>();
-    bridge.sent += 1;
-    bridge.stack.send(&Envelope {
-        actor,
-        sent_at: at,
-        command,
-    })
+    StackDoor::call_in_world(world, at, actor, command, super::TAG_SETUP)
 }
 
 /// The cases section of the report, loop by loop: disputes, credit, oversight, care (in that

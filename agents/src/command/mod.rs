@@ -15,7 +15,7 @@ use baoan_api::{
     Role, UnitClass, UnitId,
 };
 use baoan_scenarios::{Problem, Scenario};
-use baoan_world::bridge::{FromStack, StackBridge, ToStack};
+use baoan_world::bridge::{FromStack, StackDoor, ToStack};
 use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams, hour_of_day};
 use baoan_world::{Mode, Twin, data};
 use bevy_app::{App, Plugin, Startup, Update};
@@ -40,6 +40,8 @@ pub const TAG_REPORT: u64 = crate::registry::tags::COMMAND.tag(0);
 pub const TAG_DECLINE: u64 = crate::registry::tags::COMMAND.tag(1);
 pub const TAG_AVAILABLE: u64 = crate::registry::tags::COMMAND.tag(2);
 pub const TAG_OTHER: u64 = crate::registry::tags::COMMAND.tag(3);
+/// The command directory, sent before the run.
+pub const TAG_SETUP: u64 = crate::registry::tags::COMMAND.tag(4);
 pub use crate::registry::TAG_MASK;
 
 /// A command surge resolved against the district.
@@ -391,12 +393,7 @@ fn spawn_units(
     commands.insert_resource(Units { entities });
 }
 
-fn load_command_directory(
-    twin: Res<Twin>,
-    placement: Res<Placement>,
-    mut bridge: ResMut<StackBridge>,
-    mut journal: ResMut<Journal>,
-) {
+fn load_command_directory(twin: Res<Twin>, placement: Res<Placement>, mut door: StackDoor) {
     let directory = CommandDirectory {
         grids: twin
             .district
@@ -419,20 +416,18 @@ fn load_command_directory(
             .collect(),
         leaders: leaders(&twin),
     };
-    journal.record(
+    door.record(
         0,
         "command_directory",
         &serde_json::json!({"units": directory.units.len(), "leaders": directory.leaders.len()}),
     );
-    bridge.sent += 1;
-    if let Err(e) = bridge.stack.send(&Envelope {
-        actor: staff::ADMIN,
-        sent_at: 0,
-        command: Command::LoadCommandDirectory { directory },
-    }) {
-        bridge.refused += 1;
-        journal.record(0, "refused", &e.to_string());
-    }
+    // A refusal is journaled and counted by the bridge; no unit can be dispatched then.
+    let _ = door.call(
+        0,
+        staff::ADMIN,
+        Command::LoadCommandDirectory { directory },
+        TAG_SETUP,
+    );
 }
 
 /// Six leaders per district and street centre, two on duty in each eight-hour shift.

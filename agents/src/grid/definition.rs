@@ -22,7 +22,7 @@ impl LoopDef for Definition {
         Module::Grid
     }
     fn tags(&self) -> &'static [TagRange] {
-        &[tags::GRID, tags::GRID_HOTLINE]
+        &[tags::GRID, tags::GRID_MORE]
     }
     /// Every run has the grid loop; `grid.enabled = false` only stops items occurring.
     fn enabled(&self, _: &LoopContext) -> bool {

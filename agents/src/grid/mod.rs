@@ -10,10 +10,10 @@ mod truth;
 use std::collections::BTreeMap;
 
 use baoan_api::catalogue::{self, Department};
-use baoan_api::{Command, Directory, Envelope, GridEntry, ResolverEntry};
+use baoan_api::{Command, Directory, GridEntry, ResolverEntry};
 use baoan_scenarios::{Problem, Scenario};
-use baoan_world::bridge::StackBridge;
-use baoan_world::kernel::{Agenda, Journal, LoopSet, SimSet};
+use baoan_world::bridge::StackDoor;
+use baoan_world::kernel::{Agenda, LoopSet, SimSet};
 use baoan_world::{District, Twin, data};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
@@ -22,7 +22,7 @@ pub use definition::{Definition, NAME};
 pub use inspectors::{Inspector, InspectorAction, Inspectors};
 pub use record::{GridLedger, GridOutcome, finish};
 pub use resolvers::{Resolver, ResolverAction, Resolvers};
-pub use truth::{GridTruth, HOTLINE_REF, TruthAction};
+pub use truth::{GridTruth, HOTLINE_REF, TAG_SETUP, TruthAction};
 
 use crate::staff;
 
@@ -372,24 +372,16 @@ fn spawn_resolvers(mut commands: Commands, twin: Res<Twin>, config: Res<GridConf
     });
 }
 
-fn load_directory(
-    twin: Res<Twin>,
-    resolvers: Res<Resolvers>,
-    mut bridge: ResMut<StackBridge>,
-    mut journal: ResMut<Journal>,
-) {
-    let env = Envelope {
-        actor: staff::ADMIN,
-        sent_at: 0,
-        command: Command::LoadDirectory {
-            directory: directory(&twin.district, &resolvers.entries),
-        },
+fn load_directory(twin: Res<Twin>, resolvers: Res<Resolvers>, mut door: StackDoor) {
+    let command = Command::LoadDirectory {
+        directory: directory(&twin.district, &resolvers.entries),
     };
-    journal.record(0, "directory", &serde_json::json!({"grids": twin.district.grids.len(), "resolvers": resolvers.entries.len()}));
-    bridge.sent += 1;
-    if let Err(e) = bridge.stack.send(&env) {
-        // Without a directory nothing can be dispatched; the run reports it as a refusal.
-        bridge.refused += 1;
-        journal.record(0, "refused", &e.to_string());
-    }
+    door.record(
+        0,
+        "directory",
+        &serde_json::json!({"grids": twin.district.grids.len(), "resolvers": resolvers.entries.len()}),
+    );
+    // Without a directory nothing can be dispatched: a refusal is journaled and counted by the
+    // bridge, and the run's report shows the consequences.
+    let _ = door.call(0, staff::ADMIN, command, TAG_SETUP);
 }

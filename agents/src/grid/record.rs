@@ -5,11 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use baoan_api::catalogue::{self, Urgency};
-use baoan_api::{Command, Envelope, Outcome, ReportSource, TaskId};
+use baoan_api::{Command, Outcome, ReportSource, TaskId};
 use baoan_reports::html::{Section, Table};
 use baoan_reports::plot::{self, Series};
 use baoan_reports::{Hist, Invariant, Metrics, Summary, round3};
-use baoan_world::bridge::{FromStack, PathFaults, Refused, StackBridge};
+use baoan_world::bridge::{FromStack, PathFaults, Refused, StackDoor};
 use baoan_world::geography::Street;
 use baoan_world::kernel::{Journal, SimClock};
 use baoan_world::{District, Twin};
@@ -583,11 +583,7 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     let reports_held = world.get_resource::<PathFaults>().map_or(0, |f| {
         f.held_at_end(|c| matches!(c, Command::SubmitReport { .. }))
     });
-    let (stack_backlog, assessment) = {
-        let mut bridge = world.resource_mut::<StackBridge>();
-        let backlog = query_backlog(&mut bridge, now);
-        (backlog, query_assessment(&mut bridge, now))
-    };
+    let (stack_backlog, assessment) = (query_backlog(world, now), query_assessment(world, now));
     let twin = world.resource::<Twin>().clone();
     let hours = now as f64 / 3_600_000.0;
     let staffing = resolver_staffing(world, hours);
@@ -634,19 +630,15 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
 
 /// Ask the stack, as the analyst, what it holds at the end of the run.
 fn ask_stack(
-    bridge: &mut StackBridge,
+    world: &mut World,
     now: u64,
     command: Command,
 ) -> Result<Vec<Outcome>, baoan_api::ApiError> {
-    bridge.stack.send(&Envelope {
-        actor: staff::ANALYST,
-        sent_at: now,
-        command,
-    })
+    StackDoor::call_in_world(world, now, staff::ANALYST, command, super::TAG_SETUP)
 }
 
-fn query_backlog(bridge: &mut StackBridge, now: u64) -> Option<baoan_api::Backlog> {
-    match ask_stack(bridge, now, Command::QueryBacklog) {
+fn query_backlog(world: &mut World, now: u64) -> Option<baoan_api::Backlog> {
+    match ask_stack(world, now, Command::QueryBacklog) {
         Ok(list) => list.into_iter().find_map(|o| {
             if let Outcome::Backlog { backlog } = o {
                 Some(backlog)
@@ -658,8 +650,8 @@ fn query_backlog(bridge: &mut StackBridge, now: u64) -> Option<baoan_api::Backlo
     }
 }
 
-fn query_assessment(bridge: &mut StackBridge, now: u64) -> Option<baoan_api::Assessment> {
-    match ask_stack(bridge, now, Command::QueryAssessment) {
+fn query_assessment(world: &mut World, now: u64) -> Option<baoan_api::Assessment> {
+    match ask_stack(world, now, Command::QueryAssessment) {
         Ok(list) => list.into_iter().find_map(|o| {
             if let Outcome::Assessment { assessment } = o {
                 Some(assessment)

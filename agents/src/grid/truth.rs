@@ -19,7 +19,10 @@ use super::inspectors::InspectorAction;
 use crate::staff;
 
 /// Hotline reports carry the item id with this bit set, so the two reports of one item differ.
-pub const HOTLINE_REF: u64 = crate::registry::tags::GRID_HOTLINE.tag(0);
+pub const HOTLINE_REF: u64 = crate::registry::tags::GRID_MORE.tag(0);
+
+/// The grid loop's set-up (its directory) and the report's queries of the stack.
+pub const TAG_SETUP: u64 = crate::registry::tags::GRID_MORE.tag(1);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
