@@ -742,10 +742,6 @@ fn act(
     mut progress: MessageWriter<LeadProgress>,
 ) {
     let em = &mut *em;
-    let responder = |u: UnitId| Actor {
-        role: Role::Responder,
-        person: PersonId(6_000_000 + u.0),
-    };
     while let Some((at, action)) = agenda.pop_before(clock.tick_end()) {
         match action {
             CommandAction::Occur {
@@ -757,66 +753,26 @@ fn act(
             } => {
                 let key = em.next_key;
                 em.next_key += 1;
-                let rng = em.rng.as_mut().expect("set when planting");
-                let delay = Exp::new(1.0 / config.call_delay_ms.max(1) as f64)
-                    .expect("positive")
-                    .sample(rng) as u64;
-                let severity = Severity::ALL[severity];
-                em.truth.insert(
+                let truth = Truth {
+                    kind,
+                    severity: Severity::ALL[severity],
+                    grid,
+                    x,
+                    y,
+                    occurred_at: at,
+                };
+                occur(
+                    at,
                     key,
-                    Truth {
-                        kind,
-                        severity,
-                        grid,
-                        x,
-                        y,
-                        occurred_at: at,
-                    },
+                    truth,
+                    &config,
+                    em,
+                    &mut ledger,
+                    &mut journal,
+                    &mut agenda,
                 );
-                ledger.occurred(key, severity, grid);
-                journal.record(at, "emergency_occurred", &serde_json::json!({"key": key, "type": kind, "severity": severity.as_str(), "grid": grid}));
-                if at + delay < config.end_ms {
-                    agenda.schedule(at + delay, CommandAction::Call { key });
-                }
             }
-            CommandAction::Call { key } => {
-                let t = &em.truth[&key];
-                ledger.called(key, at);
-                // An inspector on patrol in the grid reports some emergencies from the field app;
-                // the rest come in as calls to the command centre.
-                let rng = em.rng.as_mut().expect("set when planting");
-                let on_patrol = (8 * 3_600_000..18 * 3_600_000).contains(&(at % 86_400_000));
-                let (actor, source) = if on_patrol && rng.random::<f64>() < INSPECTOR_REPORTED_SHARE
-                {
-                    (
-                        Actor {
-                            role: Role::Inspector,
-                            person: staff::inspector(t.grid),
-                        },
-                        IncidentSource::Inspector,
-                    )
-                } else {
-                    (staff::HOTLINE, IncidentSource::Call)
-                };
-                let command = Command::ReportIncident {
-                    incident_ref: key,
-                    source,
-                    emergency_type: t.kind,
-                    severity: t.severity,
-                    grid: t.grid,
-                    x_m: t.x,
-                    y_m: t.y,
-                    observed_at: t.occurred_at,
-                };
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor,
-                        sent_at: at,
-                        command,
-                    },
-                    client_ref: TAG_REPORT | key,
-                });
-            }
+            CommandAction::Call { key } => call_in(at, key, em, &mut ledger, &mut out),
             CommandAction::Decline { unit, incident } => {
                 release(&units, &mut people, unit, at);
                 ledger.unit_released(incident, unit);
@@ -844,61 +800,21 @@ fn act(
                     },
                     client_ref: TAG_OTHER | unit.0 as u64,
                 });
-                let kind = em
-                    .by_incident
-                    .get(&incident)
-                    .and_then(|k| em.truth.get(k))
-                    .map_or(1, |t| t.kind);
-                let median_ms =
-                    emergency::emergency_type(kind).map_or(30.0, |t| t.on_scene_min) * 60_000.0;
-                let rng = em.unit_rng.as_mut().expect("set");
-                let on_scene = LogNormal::new(median_ms.ln(), 0.4)
-                    .expect("valid")
-                    .sample(rng) as u64;
-                agenda.schedule(
-                    at + on_scene.max(60_000),
-                    CommandAction::Clear { unit, incident },
-                );
+                work_on_scene(at, unit, incident, em, &mut agenda);
             }
             CommandAction::Clear { unit, incident } => {
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: responder(unit),
-                        sent_at: at,
-                        command: Command::UnitCleared { incident, unit },
-                    },
-                    client_ref: TAG_OTHER | unit.0 as u64,
-                });
-                ledger.unit_cleared(incident, unit);
-                if ledger.ready_to_close(incident) {
-                    ledger.closing(incident);
-                    out.write(ToStack {
-                        envelope: Envelope {
-                            actor: responder(unit),
-                            sent_at: at,
-                            command: Command::CloseIncident { incident },
-                        },
-                        client_ref: TAG_OTHER | incident.0,
-                    });
-                }
-                // Home again after the trip back.
-                let entity = units.entities[unit.0 as usize - 1];
-                let u = people.get(entity).expect("unit");
-                let t = em.by_incident.get(&incident).and_then(|k| em.truth.get(k));
-                let back_ms = t.map_or(0, |t| {
-                    let (mode, _) = mode_of(u.spec.class);
-                    (twin.travel.seconds_between(
-                        mode,
-                        t.grid,
-                        Coord { x: t.x, y: t.y },
-                        u.spec.grid,
-                        u.spec.home,
-                        hour_of_day(at),
-                    ) * 1000.0) as u64
-                });
-                let available = u.spec.on_duty_at(at + back_ms);
-                agenda.schedule(at + back_ms, CommandAction::Available { unit, available });
-                release(&units, &mut people, unit, at + back_ms);
+                clear(
+                    at,
+                    unit,
+                    incident,
+                    &twin,
+                    &units,
+                    &mut people,
+                    em,
+                    &mut ledger,
+                    &mut agenda,
+                    &mut out,
+                );
             }
             CommandAction::Shift { unit, available } => {
                 if at + 86_400_000 < config.end_ms {
@@ -907,29 +823,197 @@ fn act(
                 agenda.schedule(at, CommandAction::Available { unit, available });
             }
             CommandAction::Available { unit, available } => {
-                let entity = units.entities[unit.0 as usize - 1];
-                let u = people.get(entity).expect("unit");
-                if u.incident.is_some() {
-                    // On a job: the shift change happens when it is over.
-                    continue;
-                }
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: responder(unit),
-                        sent_at: at,
-                        command: Command::UnitAvailable {
-                            unit,
-                            available,
-                            x_m: u.spec.home.x,
-                            y_m: u.spec.home.y,
-                            grid: u.spec.grid,
-                        },
-                    },
-                    client_ref: TAG_AVAILABLE | unit.0 as u64,
-                });
+                report_available(at, unit, available, &units, &people, &mut out);
             }
         }
     }
+}
+
+/// A responder speaks for its unit.
+fn responder(u: UnitId) -> Actor {
+    Actor {
+        role: Role::Responder,
+        person: PersonId(6_000_000 + u.0),
+    }
+}
+
+/// An emergency happens: the truth, the ledger, the journal, and its call after a delay.
+fn occur(
+    at: u64,
+    key: u64,
+    truth: Truth,
+    config: &CommandConfig,
+    em: &mut Emergencies,
+    ledger: &mut CommandLedger,
+    journal: &mut Journal,
+    agenda: &mut Agenda<CommandAction>,
+) {
+    let rng = em.rng.as_mut().expect("set when planting");
+    let delay = Exp::new(1.0 / config.call_delay_ms.max(1) as f64)
+        .expect("positive")
+        .sample(rng) as u64;
+    let (severity, grid, kind) = (truth.severity, truth.grid, truth.kind);
+    em.truth.insert(key, truth);
+    ledger.occurred(key, severity, grid);
+    journal.record(
+        at,
+        "emergency_occurred",
+        &serde_json::json!({"key": key, "type": kind, "severity": severity.as_str(), "grid": grid}),
+    );
+    if at + delay < config.end_ms {
+        agenda.schedule(at + delay, CommandAction::Call { key });
+    }
+}
+
+/// The emergency is reported: by an inspector on patrol in the grid from the field app, or as a
+/// call to the command centre.
+fn call_in(
+    at: u64,
+    key: u64,
+    em: &mut Emergencies,
+    ledger: &mut CommandLedger,
+    out: &mut MessageWriter<ToStack>,
+) {
+    let t = &em.truth[&key];
+    ledger.called(key, at);
+    let rng = em.rng.as_mut().expect("set when planting");
+    let on_patrol = (8 * 3_600_000..18 * 3_600_000).contains(&(at % 86_400_000));
+    let (actor, source) = if on_patrol && rng.random::<f64>() < INSPECTOR_REPORTED_SHARE {
+        (
+            Actor {
+                role: Role::Inspector,
+                person: staff::inspector(t.grid),
+            },
+            IncidentSource::Inspector,
+        )
+    } else {
+        (staff::HOTLINE, IncidentSource::Call)
+    };
+    let command = Command::ReportIncident {
+        incident_ref: key,
+        source,
+        emergency_type: t.kind,
+        severity: t.severity,
+        grid: t.grid,
+        x_m: t.x,
+        y_m: t.y,
+        observed_at: t.occurred_at,
+    };
+    out.write(ToStack {
+        envelope: Envelope {
+            actor,
+            sent_at: at,
+            command,
+        },
+        client_ref: TAG_REPORT | key,
+    });
+}
+
+/// A unit on scene works for a time drawn around its emergency type's median, then clears.
+fn work_on_scene(
+    at: u64,
+    unit: UnitId,
+    incident: IncidentId,
+    em: &mut Emergencies,
+    agenda: &mut Agenda<CommandAction>,
+) {
+    let kind = em
+        .by_incident
+        .get(&incident)
+        .and_then(|k| em.truth.get(k))
+        .map_or(1, |t| t.kind);
+    let median_ms = emergency::emergency_type(kind).map_or(30.0, |t| t.on_scene_min) * 60_000.0;
+    let rng = em.unit_rng.as_mut().expect("set");
+    let on_scene = LogNormal::new(median_ms.ln(), 0.4)
+        .expect("valid")
+        .sample(rng) as u64;
+    agenda.schedule(
+        at + on_scene.max(60_000),
+        CommandAction::Clear { unit, incident },
+    );
+}
+
+/// A unit clears: the incident closes when it was the last, and the unit travels home.
+fn clear(
+    at: u64,
+    unit: UnitId,
+    incident: IncidentId,
+    twin: &Twin,
+    units: &Units,
+    people: &mut Query<&mut Unit>,
+    em: &Emergencies,
+    ledger: &mut CommandLedger,
+    agenda: &mut Agenda<CommandAction>,
+    out: &mut MessageWriter<ToStack>,
+) {
+    out.write(ToStack {
+        envelope: Envelope {
+            actor: responder(unit),
+            sent_at: at,
+            command: Command::UnitCleared { incident, unit },
+        },
+        client_ref: TAG_OTHER | unit.0 as u64,
+    });
+    ledger.unit_cleared(incident, unit);
+    if ledger.ready_to_close(incident) {
+        ledger.closing(incident);
+        out.write(ToStack {
+            envelope: Envelope {
+                actor: responder(unit),
+                sent_at: at,
+                command: Command::CloseIncident { incident },
+            },
+            client_ref: TAG_OTHER | incident.0,
+        });
+    }
+    // Home again after the trip back.
+    let entity = units.entities[unit.0 as usize - 1];
+    let u = people.get(entity).expect("unit");
+    let t = em.by_incident.get(&incident).and_then(|k| em.truth.get(k));
+    let back_ms = t.map_or(0, |t| {
+        let (mode, _) = mode_of(u.spec.class);
+        (twin.travel.seconds_between(
+            mode,
+            t.grid,
+            Coord { x: t.x, y: t.y },
+            u.spec.grid,
+            u.spec.home,
+            hour_of_day(at),
+        ) * 1000.0) as u64
+    });
+    let available = u.spec.on_duty_at(at + back_ms);
+    agenda.schedule(at + back_ms, CommandAction::Available { unit, available });
+    release(units, people, unit, at + back_ms);
+}
+
+/// A unit home and free says so (on or off duty); one still on a job changes shift after it.
+fn report_available(
+    at: u64,
+    unit: UnitId,
+    available: bool,
+    units: &Units,
+    people: &Query<&mut Unit>,
+    out: &mut MessageWriter<ToStack>,
+) {
+    let entity = units.entities[unit.0 as usize - 1];
+    let u = people.get(entity).expect("unit");
+    if u.incident.is_some() {
+        return;
+    }
+    out.write(ToStack {
+        envelope: Envelope {
+            actor: responder(unit),
+            sent_at: at,
+            command: Command::UnitAvailable {
+                unit,
+                available,
+                x_m: u.spec.home.x,
+                y_m: u.spec.home.y,
+                grid: u.spec.grid,
+            },
+        },
+        client_ref: TAG_AVAILABLE | unit.0 as u64,
+    });
 }
 
 fn release(units: &Units, people: &mut Query<&mut Unit>, unit: UnitId, at: u64) {
