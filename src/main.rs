@@ -774,7 +774,7 @@ fn serve(
         Some(path) => {
             baoan_server::Tokens::load(&path).map_err(|e| RunError::BadInput(e.to_string()))?
         }
-        None => baoan_server::Tokens::development()
+        None => baoan_server::tokens::development()
             .map_err(|e| RunError::Harness(format!("cannot draw development tokens: {e}")))?,
     };
     let faults = match faults {
@@ -788,17 +788,17 @@ fn serve(
             if w.kind == baoan_server::faults::FaultKind::Restart {
                 eprintln!(
                     "twin: fault plan: restart of the server at {:.1} s, down for {:.1} s",
-                    w.from.as_secs_f64(),
-                    (w.until - w.from).as_secs_f64()
+                    w.start.as_secs_f64(),
+                    (w.end - w.start).as_secs_f64()
                 );
                 continue;
             }
             eprintln!(
                 "twin: fault plan: {} on {} from {:.1} s to {:.1} s",
                 w.kind.as_str(),
-                w.module.as_deref().unwrap_or("every module"),
-                w.from.as_secs_f64(),
-                w.until.as_secs_f64()
+                w.module.map_or("every module", |m| m.as_str()),
+                w.start.as_secs_f64(),
+                w.end.as_secs_f64()
             );
         }
     }

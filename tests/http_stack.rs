@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use baoan_load::{DEFAULT_MAX_LAG, DEFAULT_RETRY_BUDGET, HttpStackSpec};
 use baoan_scenarios::Scenario;
-use baoan_server::{BusConfig, ClockMode, Config, Faults, Server, Tokens};
+use baoan_server::{BusConfig, ClockMode, Config, Faults, Server};
 use baoan_twin::{Progress, RunError, RunOptions, RunSummary, run_scenario};
 use serde_json::Value;
 
@@ -47,14 +47,7 @@ impl Drop for Served {
 }
 
 fn plan(text: &str) -> Arc<Faults> {
-    Arc::new(
-        Faults::parse(
-            text,
-            std::path::Path::new("faults.toml"),
-            baoan_server::commands::modules(),
-        )
-        .unwrap(),
-    )
+    Arc::new(Faults::parse(text, std::path::Path::new("faults.toml")).unwrap())
 }
 
 fn serve(clock: ClockMode, faults: Option<&str>) -> Served {
@@ -69,7 +62,7 @@ fn serve_on(
     database: Option<String>,
     bus: Option<BusConfig>,
 ) -> Served {
-    let tokens = Tokens::development().unwrap();
+    let tokens = baoan_server::tokens::development().unwrap();
     let token = tokens.gateway_token().unwrap().to_string();
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -356,7 +349,7 @@ fn a_scenario_rides_out_restarts_on_postgres() {
 fn a_restart_plan_without_a_database_is_refused() {
     let e = Server::bind(Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        tokens: Tokens::development().unwrap(),
+        tokens: baoan_server::tokens::development().unwrap(),
         max_body: baoan_server::DEFAULT_MAX_BODY,
         database: None,
         faults: Some(plan(

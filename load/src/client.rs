@@ -68,7 +68,7 @@ pub(crate) fn request(
 
 /// `Authorization: Bearer <token>`, checked once.
 pub(crate) fn bearer(token: &str) -> Result<HeaderValue, LoadError> {
-    HeaderValue::from_str(&format!("Bearer {token}"))
+    HeaderValue::from_str(&baoan_api::http::bearer_value(token))
         .map_err(|_| LoadError::BadSpec("a token must be printable ASCII".into()))
 }
 

@@ -529,7 +529,7 @@ impl Run {
             addr: endpoint.addr,
             host: host_header(endpoint)?,
             authorization: bearer(&target.inspector_token)?,
-            uri: Uri::from_static("/grid/reports"),
+            uri: Uri::from_static(baoan_api::http::REPORTS_ALIAS),
             ref_base: reserve_refs(total),
             tail: report_tail(),
         });

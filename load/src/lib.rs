@@ -71,7 +71,7 @@ pub enum LoadError {
     #[error("{url}: expected a plain HTTP base URL such as http://127.0.0.1:8080 ({problem})")]
     BadUrl { url: String, problem: String },
     #[error(transparent)]
-    Tokens(#[from] baoan_server::TokensError),
+    Tokens(#[from] baoan_api::http::TokensError),
     #[error(
         "{path}: no [[token]] with role = \"{role}\"; the load generator needs an admin token \
          (to load the grid directory) and an inspector token (to send reports)"

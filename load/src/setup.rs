@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use baoan_api::http;
 use baoan_api::{Department, Directory, GridEntry, PersonId, ResolverEntry};
 use hyper::Method;
 use hyper::body::Bytes;
@@ -101,6 +102,10 @@ pub(crate) fn reserve_refs(n: u64) -> u64 {
     .fetch_add(n, Ordering::Relaxed)
 }
 
+/// Where the admin loads the grid directory: `grid/load_directory`'s path (checked against the
+/// api's by the tests; a `'static` path, as the client takes).
+const LOAD_DIRECTORY: &str = "/grid/load_directory";
+
 /// Loads the directory and checks with one report that the stack accepts the inspector's
 /// reports. A server that already has reports keeps its directory (the stack refuses to replace
 /// it): the check report then tells whether it still fits.
@@ -113,7 +118,7 @@ pub(crate) async fn prepare(
     let (status, answer) = one_shot(
         endpoint,
         Method::POST,
-        "/grid/load_directory",
+        LOAD_DIRECTORY,
         Some(&target.admin_token),
         body,
         SETUP_TIMEOUT,
@@ -133,7 +138,7 @@ pub(crate) async fn prepare(
     let (status, answer) = one_shot(
         endpoint,
         Method::POST,
-        "/grid/reports",
+        http::REPORTS_ALIAS,
         Some(&target.inspector_token),
         Bytes::from(probe),
         SETUP_TIMEOUT,
@@ -160,6 +165,12 @@ pub(crate) async fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_directory_goes_to_its_commands_path() {
+        let path = baoan_api::http::path_of(baoan_api::Module::Grid, "load_directory");
+        assert_eq!(LOAD_DIRECTORY, path);
+    }
 
     #[test]
     fn the_directory_makes_the_inspector_grid_zeros_and_everyone_else_distinct() {

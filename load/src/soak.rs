@@ -139,7 +139,7 @@ async fn server_rss(endpoint: &Endpoint) -> Option<u64> {
     let (status, body) = one_shot(
         endpoint,
         Method::GET,
-        "/metrics",
+        baoan_api::http::METRICS,
         None,
         Bytes::new(),
         METRICS_TIMEOUT,

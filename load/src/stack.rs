@@ -22,6 +22,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use baoan_api::http::{self, Outcomes};
 use baoan_api::{ApiError, Envelope, Millis, Outcome, Stack};
 use hdrhistogram::Histogram;
 use http_body_util::BodyExt;
@@ -170,11 +171,6 @@ struct Health {
     audit_entries: Option<u64>,
 }
 
-#[derive(serde::Deserialize)]
-struct Outcomes {
-    outcomes: Vec<Outcome>,
-}
-
 /// One attempt's result.
 enum Attempt {
     Answered(u16, Bytes),
@@ -203,7 +199,7 @@ impl HttpStack {
         let (status, body) = runtime.block_on(client::one_shot(
             &endpoint,
             Method::GET,
-            "/health",
+            http::HEALTH,
             None,
             Bytes::new(),
             Duration::from_secs(10),
@@ -313,16 +309,13 @@ impl HttpStack {
         // On a server whose sightings go through a bus, wait for the worker's outcomes: the
         // scenario's actors act on them.
         let mut extra = vec![
-            (baoan_server::SENT_AT, HeaderValue::from(at)),
-            (
-                baoan_server::AWAIT_OUTCOMES,
-                HeaderValue::from_static("true"),
-            ),
+            (http::SENT_AT, HeaderValue::from(at)),
+            (http::AWAIT_OUTCOMES, HeaderValue::from_static("true")),
         ];
         if let Some(act_as) = act_as {
             let value = HeaderValue::from_str(&act_as)
                 .map_err(|_| self.fail(format!("X-Act-As `{act_as}` is not a header value")))?;
-            extra.push((baoan_server::ACT_AS, value));
+            extra.push((http::ACT_AS, value));
         }
         let mut retries = 0u64;
         let mut backoff = FIRST_BACKOFF;
@@ -435,14 +428,9 @@ impl HttpStack {
 impl Stack for HttpStack {
     fn send(&mut self, envelope: &Envelope) -> Result<Vec<Outcome>, ApiError> {
         let command = &envelope.command;
-        let path = format!("/{}/{}", command.module().as_str(), command.kind());
-        let fields = baoan_server::body::command_fields(command);
-        let body = Bytes::from(serde_json::to_vec(&fields).expect("JSON values serialise"));
-        let act_as = format!(
-            "{}:{}",
-            envelope.actor.role.as_str(),
-            envelope.actor.person.0
-        );
+        let path = http::command_path(command);
+        let body = Bytes::from(http::command_body(command));
+        let act_as = http::act_as_value(&envelope.actor);
         self.stats.lock().expect("not poisoned").calls += 1;
         match self.call(envelope.sent_at, &path, Some(act_as), body) {
             Ok(answer) => answer,
@@ -458,7 +446,7 @@ impl Stack for HttpStack {
     fn advance(&mut self, now: Millis) -> Vec<Outcome> {
         self.stats.lock().expect("not poisoned").advances += 1;
         let body = Bytes::from(format!("{{\"now\":{now}}}"));
-        match self.call(now, baoan_server::CLOCK_ADVANCE, None, body) {
+        match self.call(now, http::CLOCK_ADVANCE, None, body) {
             Ok(Ok(outcomes)) => outcomes,
             Ok(Err(refusal)) => {
                 self.fail(format!(
@@ -481,9 +469,9 @@ impl Stack for HttpStack {
             Some(speed) => (down_ms as f64 / speed).round() as u64,
             None => 500,
         }
-        .min(baoan_server::ADMIN_RESTART_MAX_DOWN_MS);
+        .min(http::ADMIN_RESTART_MAX_DOWN_MS);
         let body = Bytes::from(format!("{{\"down_ms\":{real_ms}}}"));
-        match self.call(at, baoan_server::ADMIN_RESTART, None, body) {
+        match self.call(at, http::ADMIN_RESTART, None, body) {
             Ok(Ok(_)) => Ok(true),
             Ok(Err(refusal)) => Err(refusal.to_string()),
             Err(why) => Err(why),

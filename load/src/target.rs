@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use baoan_api::Role;
-use baoan_server::Tokens;
+use baoan_api::http::Tokens;
 
 use crate::LoadError;
 

@@ -13,6 +13,10 @@ pub mod strategies;
 
 use std::fmt;
 use std::path::Path;
+use std::time::Duration;
+
+use baoan_api::UnknownModule;
+use baoan_api::faults::{FaultWindow, parse_target};
 
 use serde::{Deserialize, Serialize};
 
@@ -472,35 +476,15 @@ pub struct Disruption {
     pub unreachable: bool,
 }
 
-/// The stack's modules a fault can hit (`"*"`: all of them).
-pub const FAULT_MODULES: &[&str] = &["grid", "command", "matcher", "blocks", "cases"];
+/// The stack's modules a fault can hit (`"*"`: all of them): the api's.
+pub const FAULT_MODULES: &[&str] = &baoan_api::Module::NAMES;
 
-/// What a fault does to the calls it catches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    /// No call gets through: each waits for the window's end, then goes.
-    Down,
-    /// A `share` of calls fails (counted, evenly spread); a failed call is tried again a
-    /// little later.
-    Errors,
-    /// Each call reaches the stack `delay` later.
-    Latency,
-    /// At `start` the stack is restarted (a served one from its journal); calls wait until
-    /// `end`. Module `"*"` only.
-    Restart,
-}
-
-impl FaultKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultKind::Down => "down",
-            FaultKind::Errors => "errors",
-            FaultKind::Latency => "latency",
-            FaultKind::Restart => "restart",
-        }
-    }
-}
+/// What a fault does to the calls it catches, as a served stack's fault plan means it too. On
+/// the harness's path: a module down holds each call until the window ends; a share of errors
+/// fails some calls, tried again a little later; latency delivers each call `delay` later; a
+/// restart (module `"*"` only) restarts the stack at `start` (a served one from its journal)
+/// and holds calls until `end`.
+pub use baoan_api::faults::FaultKind;
 
 /// A fault on the path to the stack, for a window of simulated time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -517,6 +501,21 @@ pub struct Fault {
     /// Latency only: how much later each call reaches the stack (at most 1h).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<Dur>,
+}
+
+impl Fault {
+    /// The window this fault is, in simulated time from the run's start. A module that is not
+    /// the stack's is an error (`check` refuses it first), never every module: only `"*"` is.
+    pub fn window(&self) -> Result<FaultWindow, UnknownModule> {
+        Ok(FaultWindow {
+            start: Duration::from_millis(self.start.ms()),
+            end: Duration::from_millis(self.end.ms()),
+            module: parse_target(&self.module)?,
+            kind: self.kind,
+            share: self.share.unwrap_or(0.0),
+            latency: Duration::from_millis(self.delay.map_or(0, |d| d.ms())),
+        })
+    }
 }
 
 /// A window in which a loop's rate is multiplied in some streets (or everywhere).

@@ -9,6 +9,9 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
+use baoan_api::faults::{FaultWindow, error_share_fails};
 use baoan_api::{Actor, ApiError, Command, Envelope, Millis, Module, Outcome, Stack};
 use baoan_scenarios::{Fault, FaultKind};
 use bevy_app::{App, Plugin, Update};
@@ -219,18 +222,24 @@ pub const MAX_HELD: usize = 10_000_000;
 /// One `[[fault]]` window, with what it did.
 #[derive(Debug, Clone)]
 struct Window {
-    start_ms: Millis,
-    end_ms: Millis,
-    module: Option<Module>,
-    kind: FaultKind,
-    share: f64,
-    delay_ms: Millis,
+    /// In simulated time from the run's start, in whole milliseconds.
+    window: FaultWindow,
     /// Calls that fell in an errors window, for spreading its share evenly.
     seen: u64,
     refused: u64,
     delayed: u64,
     /// A restart window: what the stack said when asked to restart (once, at the start).
     restart: Option<Result<bool, String>>,
+}
+
+impl Window {
+    fn start_ms(&self) -> Millis {
+        self.window.start.as_millis() as Millis
+    }
+
+    fn end_ms(&self) -> Millis {
+        self.window.end.as_millis() as Millis
+    }
 }
 
 /// A call held back by a fault.
@@ -293,25 +302,16 @@ enum Verdict {
 }
 
 impl PathFaults {
+    /// The faults of a checked scenario (which names only the stack's modules, or `"*"`).
     pub fn new(faults: &[Fault]) -> PathFaults {
-        let module = |m: &str| match m {
-            "grid" => Some(Module::Grid),
-            "command" => Some(Module::Command),
-            "matcher" => Some(Module::Matcher),
-            "blocks" => Some(Module::Blocks),
-            "cases" => Some(Module::Cases),
-            _ => None,
-        };
         PathFaults {
             windows: faults
                 .iter()
-                .map(|f| Window {
-                    start_ms: f.start.ms(),
-                    end_ms: f.end.ms(),
-                    module: module(&f.module),
-                    kind: f.kind,
-                    share: f.share.unwrap_or(0.0),
-                    delay_ms: f.delay.map_or(0, |d| d.ms()),
+                .enumerate()
+                .map(|(i, f)| Window {
+                    window: f.window().unwrap_or_else(|e| {
+                        panic!("fault[{i}].module: {e} (the scenario was not checked)")
+                    }),
                     seen: 0,
                     refused: 0,
                     delayed: 0,
@@ -336,18 +336,19 @@ impl PathFaults {
             && self
                 .windows
                 .iter()
-                .all(|w| w.end_ms <= from || w.start_ms >= until)
+                .all(|w| w.end_ms() <= from || w.start_ms() >= until)
     }
 
     /// Asks the stack to restart for each restart window that starts before `tick_end`.
     fn restart_due(&mut self, stack: &mut dyn Stack, journal: &mut Journal, tick_end: Millis) {
         for w in &mut self.windows {
-            if w.kind == FaultKind::Restart && w.restart.is_none() && w.start_ms < tick_end {
-                let answer = stack.restart(w.start_ms, w.end_ms - w.start_ms);
+            let (start_ms, end_ms) = (w.start_ms(), w.end_ms());
+            if w.window.kind == FaultKind::Restart && w.restart.is_none() && start_ms < tick_end {
+                let answer = stack.restart(start_ms, end_ms - start_ms);
                 journal.record(
-                    w.start_ms,
+                    start_ms,
                     "restart",
-                    &serde_json::json!({ "until": w.end_ms, "answer": format!("{answer:?}") }),
+                    &serde_json::json!({ "until": end_ms, "answer": format!("{answer:?}") }),
                 );
                 w.restart = Some(answer);
             }
@@ -376,23 +377,22 @@ impl PathFaults {
     fn decide(&mut self, module: Module, at: Millis, delayed_already: bool) -> Verdict {
         let mut delay = 0;
         for w in &mut self.windows {
-            if at < w.start_ms || at >= w.end_ms || w.module.is_some_and(|m| m != module) {
+            if !w.window.catches(module, Duration::from_millis(at)) {
                 continue;
             }
-            match w.kind {
+            match w.window.kind {
                 FaultKind::Down | FaultKind::Restart => {
                     w.refused += 1;
                     return Verdict::Hold {
-                        until: w.end_ms,
+                        until: w.end_ms(),
                         refused: true,
                     };
                 }
                 FaultKind::Errors => {
-                    // The n-th call fails when n·share passes a whole number (as the server's
-                    // fault plan does): a share of 0.2 fails calls 5, 10, 15...
+                    // The rule the server's fault plan follows too: evenly, by a counter.
                     let n = w.seen;
                     w.seen += 1;
-                    if ((n + 1) as f64 * w.share).floor() > (n as f64 * w.share).floor() {
+                    if error_share_fails(n, w.window.share) {
                         w.refused += 1;
                         return Verdict::Hold {
                             until: at + ERROR_RETRY_MS,
@@ -402,7 +402,7 @@ impl PathFaults {
                 }
                 FaultKind::Latency if !delayed_already => {
                     w.delayed += 1;
-                    delay += w.delay_ms;
+                    delay += w.window.latency.as_millis() as Millis;
                 }
                 FaultKind::Latency => {}
             }
@@ -426,13 +426,13 @@ impl PathFaults {
                 .windows
                 .iter()
                 .map(|w| WindowSummary {
-                    start_s: w.start_ms as f64 / 1000.0,
-                    end_s: w.end_ms as f64 / 1000.0,
-                    module: w.module.map_or("*", Module::as_str).to_string(),
-                    kind: w.kind.as_str(),
+                    start_s: w.start_ms() as f64 / 1000.0,
+                    end_s: w.end_ms() as f64 / 1000.0,
+                    module: w.window.module_name().to_string(),
+                    kind: w.window.kind.as_str(),
                     refused: w.refused,
                     delayed: w.delayed,
-                    restart: (w.kind == FaultKind::Restart).then(|| match &w.restart {
+                    restart: (w.window.kind == FaultKind::Restart).then(|| match &w.restart {
                         None => "not reached".to_string(),
                         Some(Ok(true)) => "restarted".to_string(),
                         Some(Ok(false)) => "nothing to restart".to_string(),

@@ -10,6 +10,8 @@ pub mod blocks;
 pub mod cases;
 pub mod catalogue;
 pub mod emergency;
+pub mod faults;
+pub mod http;
 pub mod matcher;
 pub mod units;
 
@@ -100,6 +102,22 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in the order above (a development token table has one token for each).
+    pub const ALL: [Role; 12] = [
+        Role::Inspector,
+        Role::Resolver,
+        Role::Dispatcher,
+        Role::Reviewer,
+        Role::Analyst,
+        Role::Auditor,
+        Role::Admin,
+        Role::Responder,
+        Role::Camera,
+        Role::Department,
+        Role::Caseworker,
+        Role::CareWorker,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Inspector => "inspector",
@@ -394,7 +412,7 @@ pub enum Module {
 
 /// A module name that is not one of the stack's modules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown module `{name}`: expected one of grid, command, matcher, blocks, cases")]
+#[error("unknown module `{name}`: expected one of {}", Module::NAMES.join(", "))]
 pub struct UnknownModule {
     pub name: String,
 }
@@ -410,6 +428,17 @@ impl Module {
         Module::Cases,
     ];
 
+    /// The name of every module, in the order of `ALL`.
+    pub const NAMES: [&'static str; 5] = {
+        let mut names = [""; 5];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Module::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
     /// The module named `name`; an unknown name is an error, never "every module".
     pub fn parse(name: &str) -> Result<Module, UnknownModule> {
         Module::ALL
@@ -418,7 +447,7 @@ impl Module {
             .ok_or_else(|| UnknownModule { name: name.into() })
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Module::Grid => "grid",
             Module::Command => "command",
@@ -426,6 +455,12 @@ impl Module {
             Module::Blocks => "blocks",
             Module::Cases => "cases",
         }
+    }
+}
+
+impl std::fmt::Display for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -958,11 +993,37 @@ pub trait Stack: Send + Sync {
 mod tests {
     use super::*;
 
+    /// No wildcard: a role added to the api stops this from compiling until it is in `ALL`.
+    fn position(role: Role) -> usize {
+        match role {
+            Role::Inspector => 0,
+            Role::Resolver => 1,
+            Role::Dispatcher => 2,
+            Role::Reviewer => 3,
+            Role::Analyst => 4,
+            Role::Auditor => 5,
+            Role::Admin => 6,
+            Role::Responder => 7,
+            Role::Camera => 8,
+            Role::Department => 9,
+            Role::Caseworker => 10,
+            Role::CareWorker => 11,
+        }
+    }
+
+    #[test]
+    fn every_role_is_listed_once_in_order() {
+        for (i, r) in Role::ALL.into_iter().enumerate() {
+            assert_eq!(position(r), i, "{r:?}");
+        }
+    }
+
     #[test]
     fn module_names_parse_back_and_an_unknown_name_is_refused() {
         for m in Module::ALL {
             assert_eq!(Module::parse(m.as_str()), Ok(m));
         }
+        assert_eq!(Module::NAMES, Module::ALL.map(Module::as_str));
         let err = Module::parse("firesafety").unwrap_err();
         assert!(err.to_string().contains("`firesafety`"), "{err}");
         assert!(

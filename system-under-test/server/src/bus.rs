@@ -358,7 +358,12 @@ async fn work(app: &Arc<AppState>) -> Result<(), BusError> {
     Ok(())
 }
 
-/// `{"queued": {...}}`, the answer to a sighting queued on the bus.
+/// `{"queued": {...}}` (the api's `http::Queued`), the answer to a sighting queued on the bus.
 pub(crate) fn queued_body(stream: &str, seq: u64) -> serde_json::Value {
-    json!({ "queued": { "stream": stream, "seq": seq } })
+    json!(baoan_api::http::Queued {
+        queued: baoan_api::http::QueuedAt {
+            seq,
+            stream: stream.into(),
+        },
+    })
 }

@@ -1,9 +1,10 @@
 //! The commands the server routes, one `POST /{module}/{kind}` each, and an example of each for
 //! the OpenAPI document (and for pointing at the field of a body that does not fit).
 //!
-//! `baoan_api::Command` cannot be enumerated at run time (its variants carry data), so the list is
-//! written out here; the tests check it against an exhaustive `match` on `Command`, so a command
-//! added to the api breaks the build of the tests until it is listed and has an example.
+//! The modules are the api's (`Module::ALL`). `baoan_api::Command` cannot be enumerated at run
+//! time (its variants carry data), so the list of kinds is written out here; the tests check it
+//! against an exhaustive `match` on `Command`, so a command added to the api breaks the build of
+//! the tests until it is listed and has an example.
 
 use baoan_api::blocks::{
     AddressLibraryData, BirthDate, BlockQuery, Feed, Finding, LibraryBuilding, LibraryCommunity,
@@ -16,76 +17,70 @@ use baoan_api::cases::{
 };
 use baoan_api::{
     AlertId, Centre, Command, CommandDirectory, Department, Directory, GridEntry, IncidentId,
-    IncidentSource, LeaderEntry, ListKind, MatchPolicy, PersonId, ReportSource, ResolverEntry,
-    Severity, Sighting, TaskId, UnitClass, UnitEntry, UnitId, WatchlistEntry,
+    IncidentSource, LeaderEntry, ListKind, MatchPolicy, Module, PersonId, ReportSource,
+    ResolverEntry, Severity, Sighting, TaskId, UnitClass, UnitEntry, UnitId, WatchlistEntry,
 };
 
 /// Every command as `(module, kind)`: the server's routes are `POST /{module}/{kind}`.
-pub const COMMAND_KINDS: &[(&str, &str)] = &[
-    ("grid", "load_directory"),
-    ("grid", "submit_report"),
-    ("grid", "accept_task"),
-    ("grid", "resolve_task"),
-    ("grid", "verify_task"),
-    ("grid", "query_assessment"),
-    ("grid", "query_backlog"),
-    ("command", "load_command_directory"),
-    ("command", "report_incident"),
-    ("command", "unit_declined"),
-    ("command", "unit_arrived"),
-    ("command", "unit_cleared"),
-    ("command", "unit_available"),
-    ("command", "close_incident"),
-    ("matcher", "upsert_watchlist"),
-    ("matcher", "remove_watchlist_entry"),
-    ("matcher", "set_match_policy"),
-    ("matcher", "submit_sighting"),
-    ("matcher", "review_alert"),
-    ("blocks", "load_address_library"),
-    ("blocks", "ingest_records"),
-    ("blocks", "resolve_conflict"),
-    ("blocks", "query_block"),
-    ("blocks", "export_linkage"),
-    ("cases", "load_case_directory"),
-    ("cases", "open_case"),
-    ("cases", "record_case_action"),
-    ("cases", "close_case"),
-    ("cases", "query_case"),
-    ("cases", "record_credit_event"),
-    ("cases", "acknowledge_credit"),
-    ("cases", "appeal_credit"),
-    ("cases", "query_credit"),
-    ("cases", "register_company"),
-    ("cases", "report_premises"),
-    ("cases", "report_trading"),
-    ("cases", "enrol_care"),
-    ("cases", "record_care_visit"),
-    ("cases", "complete_care_service"),
-    ("cases", "query_care"),
-    ("cases", "query_care_stats"),
+pub const COMMAND_KINDS: &[(Module, &str)] = &[
+    (Module::Grid, "load_directory"),
+    (Module::Grid, "submit_report"),
+    (Module::Grid, "accept_task"),
+    (Module::Grid, "resolve_task"),
+    (Module::Grid, "verify_task"),
+    (Module::Grid, "query_assessment"),
+    (Module::Grid, "query_backlog"),
+    (Module::Command, "load_command_directory"),
+    (Module::Command, "report_incident"),
+    (Module::Command, "unit_declined"),
+    (Module::Command, "unit_arrived"),
+    (Module::Command, "unit_cleared"),
+    (Module::Command, "unit_available"),
+    (Module::Command, "close_incident"),
+    (Module::Matcher, "upsert_watchlist"),
+    (Module::Matcher, "remove_watchlist_entry"),
+    (Module::Matcher, "set_match_policy"),
+    (Module::Matcher, "submit_sighting"),
+    (Module::Matcher, "review_alert"),
+    (Module::Blocks, "load_address_library"),
+    (Module::Blocks, "ingest_records"),
+    (Module::Blocks, "resolve_conflict"),
+    (Module::Blocks, "query_block"),
+    (Module::Blocks, "export_linkage"),
+    (Module::Cases, "load_case_directory"),
+    (Module::Cases, "open_case"),
+    (Module::Cases, "record_case_action"),
+    (Module::Cases, "close_case"),
+    (Module::Cases, "query_case"),
+    (Module::Cases, "record_credit_event"),
+    (Module::Cases, "acknowledge_credit"),
+    (Module::Cases, "appeal_credit"),
+    (Module::Cases, "query_credit"),
+    (Module::Cases, "register_company"),
+    (Module::Cases, "report_premises"),
+    (Module::Cases, "report_trading"),
+    (Module::Cases, "enrol_care"),
+    (Module::Cases, "record_care_visit"),
+    (Module::Cases, "complete_care_service"),
+    (Module::Cases, "query_care"),
+    (Module::Cases, "query_care_stats"),
 ];
 
 /// The friendly alias of `grid/submit_report`: where a reporting client posts its reports.
-pub const REPORTS_ALIAS: &str = "/grid/reports";
+pub use baoan_api::http::REPORTS_ALIAS;
 
-/// The modules, in the order of `COMMAND_KINDS`.
+/// The modules' names, in the order of `Module::ALL` (and of `COMMAND_KINDS`).
 pub fn modules() -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = Vec::new();
-    for (m, _) in COMMAND_KINDS {
-        if !out.contains(m) {
-            out.push(m);
-        }
-    }
-    out
+    Module::NAMES.to_vec()
 }
 
 /// The module that owns `kind`, with the kind as a `'static` string (for metric labels).
-pub fn lookup(kind: &str) -> Option<(&'static str, &'static str)> {
+pub fn lookup(kind: &str) -> Option<(Module, &'static str)> {
     COMMAND_KINDS.iter().copied().find(|(_, k)| *k == kind)
 }
 
 /// The kinds of one module.
-pub fn kinds_of(module: &str) -> Vec<&'static str> {
+pub fn kinds_of(module: Module) -> Vec<&'static str> {
     COMMAND_KINDS
         .iter()
         .filter(|(m, _)| *m == module)
@@ -98,6 +93,26 @@ pub fn kinds_of(module: &str) -> Vec<&'static str> {
 /// the OpenAPI document can say which roles go with which value. Valid means well formed: the
 /// stack may still refuse it (the task it names does not exist).
 pub fn examples() -> Vec<Command> {
+    [
+        grid_examples(),
+        command_examples(),
+        matcher_examples(),
+        blocks_examples(),
+        case_examples(),
+        credit_examples(),
+        business_examples(),
+        care_examples(),
+    ]
+    .concat()
+}
+
+/// The example of the kind `kind`, the first if it has several.
+pub fn example_of(kind: &str) -> Option<Command> {
+    examples().into_iter().find(|c| c.kind() == kind)
+}
+
+/// The grid module's: a two-grid directory, reports from both sources, a task's life.
+fn grid_examples() -> Vec<Command> {
     let report = |source| Command::SubmitReport {
         report_ref: 1,
         source,
@@ -105,33 +120,6 @@ pub fn examples() -> Vec<Command> {
         item_type: 1,
         observed_at: 0,
         resolved_on_spot: false,
-    };
-    let incident = |source| Command::ReportIncident {
-        incident_ref: 1,
-        source,
-        emergency_type: 1,
-        severity: Severity::IV,
-        grid: 0,
-        x_m: 1200.0,
-        y_m: 800.0,
-        observed_at: 0,
-    };
-    let case = |source| Command::OpenCase {
-        case_ref: 1,
-        source,
-        kind: DisputeKind::Neighbour,
-        grid: 0,
-        street: 0,
-        x_m: 1200.0,
-        y_m: 800.0,
-        features: DisputeFeatures {
-            prior_incidents: 1,
-            ..DisputeFeatures::default()
-        },
-        observed_at: 0,
-    };
-    let person = || Subject::Person {
-        id_number: "440306199001011234".into(),
     };
     vec![
         Command::LoadDirectory {
@@ -170,6 +158,22 @@ pub fn examples() -> Vec<Command> {
         },
         Command::QueryAssessment,
         Command::QueryBacklog,
+    ]
+}
+
+/// The command module's: a one-unit directory, incidents from each source, a unit's calls.
+fn command_examples() -> Vec<Command> {
+    let incident = |source| Command::ReportIncident {
+        incident_ref: 1,
+        source,
+        emergency_type: 1,
+        severity: Severity::IV,
+        grid: 0,
+        x_m: 1200.0,
+        y_m: 800.0,
+        observed_at: 0,
+    };
+    vec![
         Command::LoadCommandDirectory {
             directory: CommandDirectory {
                 grids: vec![(0, 0), (0, 0)],
@@ -212,6 +216,12 @@ pub fn examples() -> Vec<Command> {
         Command::CloseIncident {
             incident: IncidentId(1),
         },
+    ]
+}
+
+/// The matcher's: a watchlist entry, a sighting and its review.
+fn matcher_examples() -> Vec<Command> {
+    vec![
         Command::UpsertWatchlist {
             entries: vec![WatchlistEntry {
                 entry_ref: 1,
@@ -245,6 +255,12 @@ pub fn examples() -> Vec<Command> {
             alert: AlertId(1),
             confirm: true,
         },
+    ]
+}
+
+/// Block data's: a one-room address library, a department's record, a block query.
+fn blocks_examples() -> Vec<Command> {
+    vec![
         Command::LoadAddressLibrary {
             library: AddressLibraryData {
                 streets: vec![LibraryStreet {
@@ -303,6 +319,26 @@ pub fn examples() -> Vec<Command> {
             query: BlockQuery::Room { room: 0 },
         },
         Command::ExportLinkage,
+    ]
+}
+
+/// Dispute cases': the agencies' directory, cases from each source, a case's life.
+fn case_examples() -> Vec<Command> {
+    let case = |source| Command::OpenCase {
+        case_ref: 1,
+        source,
+        kind: DisputeKind::Neighbour,
+        grid: 0,
+        street: 0,
+        x_m: 1200.0,
+        y_m: 800.0,
+        features: DisputeFeatures {
+            prior_incidents: 1,
+            ..DisputeFeatures::default()
+        },
+        observed_at: 0,
+    };
+    vec![
         Command::LoadCaseDirectory {
             directory: CaseDirectory {
                 case_workers: vec![CaseWorkerEntry {
@@ -332,6 +368,15 @@ pub fn examples() -> Vec<Command> {
             },
         },
         Command::QueryCase { case: 1 },
+    ]
+}
+
+/// Credit's: a dishonesty record about a person, its delivery, appeal and query.
+fn credit_examples() -> Vec<Command> {
+    let person = || Subject::Person {
+        id_number: "440306199001011234".into(),
+    };
+    vec![
         Command::RecordCreditEvent {
             event_ref: 1,
             subject: person(),
@@ -345,6 +390,12 @@ pub fn examples() -> Vec<Command> {
             upheld: false,
         },
         Command::QueryCredit { subject: person() },
+    ]
+}
+
+/// Business oversight's: a company registered, its premises checked, trading reported.
+fn business_examples() -> Vec<Command> {
+    vec![
         Command::RegisterCompany {
             registration_ref: 1,
             name: "深圳市宝安区海裕贸易有限公司".into(),
@@ -365,6 +416,12 @@ pub fn examples() -> Vec<Command> {
             report_ref: 1,
             address: "创业路12号".into(),
         },
+    ]
+}
+
+/// Community care's: an enrolment, a visit, a service, queries.
+fn care_examples() -> Vec<Command> {
+    vec![
         Command::EnrolCare {
             care_ref: 1,
             community: 0,
@@ -440,7 +497,7 @@ mod tests {
         let mut seen = [false; VARIANTS];
         for c in &examples {
             seen[variant(c)] = true;
-            let entry = (c.module().as_str(), c.kind());
+            let entry = (c.module(), c.kind());
             assert!(
                 COMMAND_KINDS.contains(&entry),
                 "{entry:?} is a command of the api but not in COMMAND_KINDS"
@@ -453,9 +510,7 @@ mod tests {
         );
         for entry in COMMAND_KINDS {
             assert!(
-                examples
-                    .iter()
-                    .any(|c| (c.module().as_str(), c.kind()) == *entry),
+                examples.iter().any(|c| (c.module(), c.kind()) == *entry),
                 "{entry:?} is in COMMAND_KINDS but no command of the api has that module and kind"
             );
         }
@@ -469,7 +524,10 @@ mod tests {
             ["grid", "command", "matcher", "blocks", "cases"],
             "modules in order of COMMAND_KINDS"
         );
-        assert_eq!(lookup("submit_report"), Some(("grid", "submit_report")));
+        assert_eq!(
+            lookup("submit_report"),
+            Some((Module::Grid, "submit_report"))
+        );
         assert_eq!(lookup("nonsense"), None);
     }
 }

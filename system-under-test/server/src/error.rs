@@ -1,10 +1,11 @@
-//! The server's error answers: always a JSON object `{"error": "<kind>", "message": "...", ...}`,
-//! so an engineer reading a failed call sees what was wrong and where without the server's log.
+//! The server's error answers: always a JSON object `{"error": "<kind>", "message": "...", ...}`
+//! (the api's `http::error_body`), so an engineer reading a failed call sees what was wrong and
+//! where without the server's log.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use baoan_api::ApiError;
+use baoan_api::{ApiError, http};
 use serde_json::{Map, Value};
 
 /// An error answer: its status and its JSON body.
@@ -17,10 +18,10 @@ pub struct HttpError {
 impl HttpError {
     /// `{"error": error, "message": message}` with `status`.
     pub fn new(status: StatusCode, error: &str, message: impl Into<String>) -> Self {
-        let mut body = Map::new();
-        body.insert("error".into(), error.into());
-        body.insert("message".into(), Value::String(message.into()));
-        HttpError { status, body }
+        HttpError {
+            status,
+            body: http::error_body(error, message),
+        }
     }
 
     /// Adds a member to the body (`field`, `line`, `column`...).
@@ -32,19 +33,11 @@ impl HttpError {
     /// The stack's refusal as an answer. The body is the `ApiError` as the api serialises it (so a
     /// client can read it back as an `ApiError`) plus its `message`.
     pub fn from_api(e: &ApiError) -> Self {
-        let status = match e {
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } | ApiError::Refused { .. } => StatusCode::CONFLICT,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        let mut body = match serde_json::to_value(e) {
-            Ok(Value::Object(map)) => map,
-            // The api's derive makes an object with its `error` tag; anything else is a bug there.
-            _ => unreachable!("ApiError serialises as a tagged object"),
-        };
-        body.insert("message".into(), Value::String(e.to_string()));
-        HttpError { status, body }
+        HttpError {
+            status: StatusCode::from_u16(http::api_error_status(e))
+                .expect("the api's statuses are valid"),
+            body: http::api_error_body(e),
+        }
     }
 
     /// The `error` member: `forbidden`, `malformed_json`...

@@ -32,13 +32,18 @@
 //! A refused call (errors, down) is answered `503 injected_fault` with `Retry-After` before it
 //! reaches the stack: it changes nothing and is not journaled, so what the stack acknowledged is
 //! exactly what it carried. Which calls an `errors` window fails is decided by a counter, not a
-//! random draw: the same calls in the same order are failed the same way.
+//! random draw: the same calls in the same order are failed the same way. A window and that rule
+//! are the api's (`baoan_api::faults`), shared with a scenario's `[[fault]]` windows.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use baoan_api::Module;
+use baoan_api::faults::{error_share_fails, parse_target};
 use serde::Deserialize;
+
+pub use baoan_api::faults::{FaultKind, FaultWindow};
 
 /// No window of a plan ends later than this many seconds after the start (a year).
 pub const MAX_PLAN_S: f64 = 31_536_000.0;
@@ -63,26 +68,6 @@ pub enum FaultsError {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    Latency,
-    Errors,
-    Down,
-    Restart,
-}
-
-impl FaultKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultKind::Latency => "latency",
-            FaultKind::Errors => "errors",
-            FaultKind::Down => "down",
-            FaultKind::Restart => "restart",
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PlanFile {
@@ -90,6 +75,7 @@ struct PlanFile {
     fault: Vec<toml::Spanned<FaultEntry>>,
 }
 
+/// One `[[fault]]` as the file writes it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FaultEntry {
@@ -101,19 +87,8 @@ struct FaultEntry {
     share: Option<f64>,
 }
 
-/// One window of the plan.
-#[derive(Debug)]
-pub struct FaultWindow {
-    pub from: Duration,
-    pub until: Duration,
-    /// `None`: every module.
-    pub module: Option<String>,
-    pub kind: FaultKind,
-    pub latency: Duration,
-    pub share: f64,
-    /// Calls that fell in the window, for spreading an `errors` share evenly.
-    seen: AtomicU64,
-}
+/// What is wrong with an entry: the field, and the problem.
+type Problem = (&'static str, String);
 
 /// What to do with a call now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +109,8 @@ pub enum Decision {
 #[derive(Debug, Default)]
 pub struct Faults {
     windows: Vec<FaultWindow>,
+    /// Per window: calls that fell in it, for spreading an `errors` share evenly.
+    seen: Vec<AtomicU64>,
     injected: [AtomicU64; 4],
 }
 
@@ -143,11 +120,11 @@ impl Faults {
             path: path.to_owned(),
             source,
         })?;
-        Faults::parse(&text, path, crate::commands::modules())
+        Faults::parse(&text, path)
     }
 
-    /// The plan in `text` (read from `path`, named in errors); `modules` are the API's modules.
-    pub fn parse(text: &str, path: &Path, modules: Vec<&str>) -> Result<Faults, FaultsError> {
+    /// The plan in `text` (read from `path`, named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Faults, FaultsError> {
         let file: PlanFile = toml::from_str(text).map_err(|e| FaultsError::Syntax {
             path: path.to_owned(),
             message: located(text, &e),
@@ -155,143 +132,20 @@ impl Faults {
         let mut windows = Vec::new();
         for (i, spanned) in file.fault.into_iter().enumerate() {
             let line = text[..spanned.span().start].matches('\n').count() + 1;
-            let invalid = |field: &'static str, problem: String| FaultsError::Invalid {
-                path: path.to_owned(),
-                index: i + 1,
-                line,
-                field,
-                problem,
-            };
-            let f = spanned.into_inner();
-            if !(f.at_s.is_finite() && f.at_s >= 0.0) {
-                return Err(invalid(
-                    "at_s",
-                    format!("expected seconds >= 0, got {}", f.at_s),
-                ));
-            }
-            if !(f.for_s.is_finite() && f.for_s > 0.0) {
-                return Err(invalid(
-                    "for_s",
-                    format!("expected seconds > 0, got {}", f.for_s),
-                ));
-            }
-            if f.at_s + f.for_s > MAX_PLAN_S {
-                return Err(invalid(
-                    "for_s",
-                    format!(
-                        "the window ends at {} s; a plan covers at most {MAX_PLAN_S} s (a year)",
-                        f.at_s + f.for_s
-                    ),
-                ));
-            }
-            let module = match f.module.as_str() {
-                "*" => None,
-                m if modules.contains(&m) => Some(m.to_owned()),
-                m => {
-                    return Err(invalid(
-                        "module",
-                        format!(
-                            "no module `{m}`; expected \"*\" or one of {}",
-                            modules.join(", ")
-                        ),
-                    ));
-                }
-            };
-            let (latency, share) = match f.kind {
-                FaultKind::Latency => match (f.latency_ms, f.share) {
-                    (_, Some(_)) => {
-                        return Err(invalid(
-                            "share",
-                            "only an `errors` fault takes a share".into(),
-                        ));
+            let window =
+                read_window(&spanned.into_inner(), &windows).map_err(|(field, problem)| {
+                    FaultsError::Invalid {
+                        path: path.to_owned(),
+                        index: i + 1,
+                        line,
+                        field,
+                        problem,
                     }
-                    (Some(ms @ 1..=60_000), None) => (Duration::from_millis(ms), 0.0),
-                    (Some(ms), None) => {
-                        return Err(invalid(
-                            "latency_ms",
-                            format!("expected 1 to 60000 milliseconds, got {ms}"),
-                        ));
-                    }
-                    (None, None) => {
-                        return Err(invalid(
-                            "latency_ms",
-                            "a latency fault needs latency_ms".into(),
-                        ));
-                    }
-                },
-                FaultKind::Errors => match (f.latency_ms, f.share) {
-                    (Some(_), _) => {
-                        return Err(invalid(
-                            "latency_ms",
-                            "only a `latency` fault takes latency_ms".into(),
-                        ));
-                    }
-                    (None, Some(s)) if s > 0.0 && s <= 1.0 => (Duration::ZERO, s),
-                    (None, Some(s)) => {
-                        return Err(invalid(
-                            "share",
-                            format!("expected a share in (0, 1], got {s}"),
-                        ));
-                    }
-                    (None, None) => {
-                        return Err(invalid("share", "an errors fault needs a share".into()));
-                    }
-                },
-                FaultKind::Down => {
-                    if f.latency_ms.is_some() || f.share.is_some() {
-                        return Err(invalid(
-                            "kind",
-                            "a `down` fault takes neither latency_ms nor share".into(),
-                        ));
-                    }
-                    (Duration::ZERO, 1.0)
-                }
-                FaultKind::Restart => {
-                    if f.latency_ms.is_some() || f.share.is_some() {
-                        return Err(invalid(
-                            "kind",
-                            "a `restart` fault takes neither latency_ms nor share".into(),
-                        ));
-                    }
-                    if module.is_some() {
-                        return Err(invalid(
-                            "module",
-                            format!(
-                                "a restart is the whole server's: expected \"*\", got `{}`",
-                                f.module
-                            ),
-                        ));
-                    }
-                    let from = Duration::from_secs_f64(f.at_s);
-                    if let Some(other) = windows.iter().find(|w: &&FaultWindow| {
-                        w.kind == FaultKind::Restart
-                            && w.from < from + Duration::from_secs_f64(f.for_s)
-                            && from < w.until
-                    }) {
-                        return Err(invalid(
-                            "at_s",
-                            format!(
-                                "this restart overlaps the one from {} s to {} s: the server \
-                                 can only be down once at a time",
-                                other.from.as_secs_f64(),
-                                other.until.as_secs_f64()
-                            ),
-                        ));
-                    }
-                    (Duration::ZERO, 1.0)
-                }
-            };
-            windows.push(FaultWindow {
-                from: Duration::from_secs_f64(f.at_s),
-                until: Duration::from_secs_f64(f.at_s + f.for_s),
-                module,
-                kind: f.kind,
-                latency,
-                share,
-                seen: AtomicU64::new(0),
-            });
+                })?;
+            windows.push(window);
         }
         Ok(Faults {
+            seen: windows.iter().map(|_| AtomicU64::new(0)).collect(),
             windows,
             injected: Default::default(),
         })
@@ -301,12 +155,13 @@ impl Faults {
         &self.windows
     }
 
-    /// What to do with a call to `module` made `elapsed` after the server started. A refusal
-    /// wins over a delay; delays of overlapping windows add up.
-    pub fn decide(&self, module: &str, elapsed: Duration) -> Decision {
+    /// What to do with a call to `module` (`None`: a call of no module, such as the clock's,
+    /// which only a window of every module catches) made `elapsed` after the server started. A
+    /// refusal wins over a delay; delays of overlapping windows add up.
+    pub fn decide(&self, module: Option<Module>, elapsed: Duration) -> Decision {
         let mut delay = Duration::ZERO;
-        for w in self.active(elapsed) {
-            if w.module.as_deref().is_some_and(|m| m != module) {
+        for (w, seen) in self.windows.iter().zip(&self.seen) {
+            if !w.is_open_at(elapsed) || w.module.is_some_and(|m| Some(m) != module) {
                 continue;
             }
             let refuse = match w.kind {
@@ -318,15 +173,12 @@ impl Faults {
                 // The server itself stops and starts (`Server::run_until`): no call is decided.
                 FaultKind::Restart => false,
                 FaultKind::Errors => {
-                    // The n-th call is failed when the running count of failures due, n·share,
-                    // passes a whole number: a share of 0.2 fails calls 5, 10, 15...
-                    let n = w.seen.fetch_add(1, Ordering::Relaxed);
-                    ((n + 1) as f64 * w.share).floor() > (n as f64 * w.share).floor()
+                    error_share_fails(seen.fetch_add(1, Ordering::Relaxed), w.share)
                 }
             };
             if refuse {
                 self.count(w.kind);
-                let left = w.until.saturating_sub(elapsed);
+                let left = w.end.saturating_sub(elapsed);
                 return Decision::Refuse {
                     kind: w.kind,
                     retry_after_s: (w.kind == FaultKind::Down)
@@ -344,24 +196,16 @@ impl Faults {
 
     /// The windows open at `elapsed`.
     pub fn active(&self, elapsed: Duration) -> impl Iterator<Item = &FaultWindow> {
-        self.windows
-            .iter()
-            .filter(move |w| w.from <= elapsed && elapsed < w.until)
+        self.windows.iter().filter(move |w| w.is_open_at(elapsed))
     }
 
     fn count(&self, kind: FaultKind) {
-        self.injected[kind as usize].fetch_add(1, Ordering::Relaxed);
+        self.injected[position(kind)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Calls each kind of fault touched so far (latency, errors, down), and restarts done.
     pub fn injected(&self) -> [(FaultKind, u64); 4] {
-        [
-            FaultKind::Latency,
-            FaultKind::Errors,
-            FaultKind::Down,
-            FaultKind::Restart,
-        ]
-        .map(|k| (k, self.injected[k as usize].load(Ordering::Relaxed)))
+        FaultKind::ALL.map(|k| (k, self.injected[position(k)].load(Ordering::Relaxed)))
     }
 
     /// The planned restarts, earliest first: when (from the start) and how long down.
@@ -370,7 +214,7 @@ impl Faults {
             .windows
             .iter()
             .filter(|w| w.kind == FaultKind::Restart)
-            .map(|w| (w.from, w.until - w.from))
+            .map(|w| (w.start, w.end - w.start))
             .collect();
         r.sort();
         r
@@ -380,6 +224,138 @@ impl Faults {
     pub fn count_restart(&self) {
         self.count(FaultKind::Restart);
     }
+}
+
+/// Where `kind` is counted in `Faults::injected`.
+fn position(kind: FaultKind) -> usize {
+    FaultKind::ALL
+        .iter()
+        .position(|&k| k == kind)
+        .expect("every kind is in ALL")
+}
+
+/// The window an entry describes; `earlier` are the plan's windows before it (a restart may not
+/// overlap another).
+fn read_window(f: &FaultEntry, earlier: &[FaultWindow]) -> Result<FaultWindow, Problem> {
+    check_times(f)?;
+    let module = parse_target(&f.module).map_err(|_| {
+        (
+            "module",
+            format!(
+                "no module `{}`; expected \"*\" or one of {}",
+                f.module,
+                Module::NAMES.join(", ")
+            ),
+        )
+    })?;
+    let (latency, share) = match f.kind {
+        FaultKind::Latency => latency_of(f)?,
+        FaultKind::Errors => share_of(f)?,
+        FaultKind::Down => {
+            takes_nothing(f, "a `down` fault takes neither latency_ms nor share")?;
+            (Duration::ZERO, 1.0)
+        }
+        FaultKind::Restart => {
+            takes_nothing(f, "a `restart` fault takes neither latency_ms nor share")?;
+            check_restart(f, module, earlier)?;
+            (Duration::ZERO, 1.0)
+        }
+    };
+    Ok(FaultWindow {
+        start: Duration::from_secs_f64(f.at_s),
+        end: Duration::from_secs_f64(f.at_s + f.for_s),
+        module,
+        kind: f.kind,
+        latency,
+        share,
+    })
+}
+
+/// A window starts at or after the start, lasts, and ends within a year.
+fn check_times(f: &FaultEntry) -> Result<(), Problem> {
+    if !(f.at_s.is_finite() && f.at_s >= 0.0) {
+        return Err(("at_s", format!("expected seconds >= 0, got {}", f.at_s)));
+    }
+    if !(f.for_s.is_finite() && f.for_s > 0.0) {
+        return Err(("for_s", format!("expected seconds > 0, got {}", f.for_s)));
+    }
+    if f.at_s + f.for_s > MAX_PLAN_S {
+        return Err((
+            "for_s",
+            format!(
+                "the window ends at {} s; a plan covers at most {MAX_PLAN_S} s (a year)",
+                f.at_s + f.for_s
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A latency window's latency (and its share, none).
+fn latency_of(f: &FaultEntry) -> Result<(Duration, f64), Problem> {
+    match (f.latency_ms, f.share) {
+        (_, Some(_)) => Err(("share", "only an `errors` fault takes a share".into())),
+        (Some(ms @ 1..=60_000), None) => Ok((Duration::from_millis(ms), 0.0)),
+        (Some(ms), None) => Err((
+            "latency_ms",
+            format!("expected 1 to 60000 milliseconds, got {ms}"),
+        )),
+        (None, None) => Err(("latency_ms", "a latency fault needs latency_ms".into())),
+    }
+}
+
+/// An errors window's share (and its latency, none).
+fn share_of(f: &FaultEntry) -> Result<(Duration, f64), Problem> {
+    match (f.latency_ms, f.share) {
+        (Some(_), _) => Err((
+            "latency_ms",
+            "only a `latency` fault takes latency_ms".into(),
+        )),
+        (None, Some(s)) if s > 0.0 && s <= 1.0 => Ok((Duration::ZERO, s)),
+        (None, Some(s)) => Err(("share", format!("expected a share in (0, 1], got {s}"))),
+        (None, None) => Err(("share", "an errors fault needs a share".into())),
+    }
+}
+
+fn takes_nothing(f: &FaultEntry, problem: &str) -> Result<(), Problem> {
+    if f.latency_ms.is_some() || f.share.is_some() {
+        return Err(("kind", problem.into()));
+    }
+    Ok(())
+}
+
+/// A restart is the whole server's, and the server can only be down once at a time.
+fn check_restart(
+    f: &FaultEntry,
+    module: Option<Module>,
+    earlier: &[FaultWindow],
+) -> Result<(), Problem> {
+    if module.is_some() {
+        return Err((
+            "module",
+            format!(
+                "a restart is the whole server's: expected \"*\", got `{}`",
+                f.module
+            ),
+        ));
+    }
+    let from = Duration::from_secs_f64(f.at_s);
+    if let Some(other) = earlier.iter().find(|w| {
+        w.kind == FaultKind::Restart
+            && w.start < from + Duration::from_secs_f64(f.for_s)
+            && from < w.end
+    }) {
+        return Err((
+            "at_s",
+            format!(
+                "this restart overlaps the one from {} s to {} s: the server can only be down \
+                 once at a time",
+                other.start.as_secs_f64(),
+                other.end.as_secs_f64()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A TOML error with its line and column.
@@ -400,7 +376,7 @@ mod tests {
     use super::*;
 
     fn plan(text: &str) -> Result<Faults, FaultsError> {
-        Faults::parse(text, Path::new("faults.toml"), vec!["grid", "matcher"])
+        Faults::parse(text, Path::new("faults.toml"))
     }
 
     const S: fn(u64) -> Duration = Duration::from_secs;
@@ -413,25 +389,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            f.decide("grid", S(9)),
+            f.decide(Some(Module::Grid), S(9)),
             Decision::Delay(Duration::from_millis(30))
         );
         assert_eq!(
-            f.decide("grid", S(10)),
+            f.decide(Some(Module::Grid), S(10)),
             Decision::Refuse {
                 kind: FaultKind::Down,
                 retry_after_s: Some(5)
             }
         );
         assert_eq!(
-            f.decide("matcher", S(12)),
+            f.decide(Some(Module::Matcher), S(12)),
             Decision::Delay(Duration::from_millis(30))
         );
         assert_eq!(
-            f.decide("grid", S(15)),
+            f.decide(Some(Module::Grid), S(15)),
             Decision::Delay(Duration::from_millis(30))
         );
-        assert_eq!(f.decide("grid", S(100)), Decision::Carry);
+        assert_eq!(f.decide(Some(Module::Grid), S(100)), Decision::Carry);
         let injected = f.injected();
         assert_eq!(injected[0], (FaultKind::Latency, 3));
         assert_eq!(injected[2], (FaultKind::Down, 1));
@@ -442,7 +418,12 @@ mod tests {
         let f = plan("[[fault]]\nat_s = 0\nfor_s = 60\nmodule = \"matcher\"\nkind = \"errors\"\nshare = 0.25\n")
             .unwrap();
         let failed: Vec<bool> = (0..12)
-            .map(|_| matches!(f.decide("matcher", S(1)), Decision::Refuse { .. }))
+            .map(|_| {
+                matches!(
+                    f.decide(Some(Module::Matcher), S(1)),
+                    Decision::Refuse { .. }
+                )
+            })
             .collect();
         assert_eq!(failed.iter().filter(|&&x| x).count(), 3);
         assert_eq!(
@@ -451,7 +432,7 @@ mod tests {
                 false, false, false, true, false, false, false, true, false, false, false, true
             ]
         );
-        assert_eq!(f.decide("grid", S(1)), Decision::Carry);
+        assert_eq!(f.decide(Some(Module::Grid), S(1)), Decision::Carry);
     }
 
     #[test]
@@ -469,7 +450,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            f.decide("grid", Duration::from_millis(2500)),
+            f.decide(Some(Module::Grid), Duration::from_millis(2500)),
             Decision::Carry
         );
         f.count_restart();
@@ -481,7 +462,7 @@ mod tests {
         let cases = [
             (
                 "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"cameras\"\nkind = \"down\"\n",
-                "faults.toml: [[fault]] number 1 (line 1): module: no module `cameras`; expected \"*\" or one of grid, matcher",
+                "faults.toml: [[fault]] number 1 (line 1): module: no module `cameras`; expected \"*\" or one of grid, command, matcher, blocks, cases",
             ),
             (
                 "[[fault]]\nat_s = 0\nfor_s = 1\nmodule = \"grid\"\nkind = \"down\"\n\n[[fault]]\nat_s = 0\nfor_s = 0\nmodule = \"grid\"\nkind = \"down\"\n",

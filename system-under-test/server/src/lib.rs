@@ -44,7 +44,8 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use baoan_api::{Actor, Command, Envelope, Millis, Outcome, Stack};
+use baoan_api::http::{self, Outcomes};
+use baoan_api::{Actor, Command, Envelope, Millis, Module, Outcome, Stack};
 use baoan_stack::InProcessStack;
 use serde_json::json;
 
@@ -54,14 +55,10 @@ pub use faults::{Faults, FaultsError};
 pub use store::{Database, StoreError};
 pub use tokens::{Tokens, TokensError};
 
-/// Where a gateway moves a caller's clock (`ClockMode::Caller`).
-pub const CLOCK_ADVANCE: &str = "/clock/advance";
-
-/// Where a gateway asks a journaled server to restart now (a scenario's `kind = "restart"`).
-pub const ADMIN_RESTART: &str = "/admin/restart";
-
-/// The longest `POST /admin/restart` may keep the server down (`down_ms`).
-pub const ADMIN_RESTART_MAX_DOWN_MS: u64 = 600_000;
+// The wire contract (paths, headers, bodies, answers) is the api's, shared with the clients.
+pub use baoan_api::http::{
+    ACT_AS, ADMIN_RESTART, ADMIN_RESTART_MAX_DOWN_MS, AWAIT_OUTCOMES, CLOCK_ADVANCE, SENT_AT,
+};
 
 /// Where `twin serve` listens unless told otherwise: this machine only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -570,9 +567,9 @@ pub(crate) fn stack_failed() -> HttpError {
 pub fn router(state: Arc<AppState>) -> Router {
     let max_body = state.max_body;
     Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics_text))
-        .route("/openapi.json", get(openapi_json))
+        .route(http::HEALTH, get(health))
+        .route(http::METRICS, get(metrics_text))
+        .route(http::OPENAPI, get(openapi_json))
         .route(CLOCK_ADVANCE, post(clock_advance))
         .route(ADMIN_RESTART, post(admin_restart))
         .route(commands::REPORTS_ALIAS, post(report_alias))
@@ -603,9 +600,9 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         "faults_active": app.faults.get().map(|f| {
             f.active(app.plan_elapsed())
                 .map(|w| json!({
-                    "module": w.module.as_deref().unwrap_or("*"),
+                    "module": w.module_name(),
                     "kind": w.kind.as_str(),
-                    "until_s": w.until.as_secs_f64(),
+                    "until_s": w.end.as_secs_f64(),
                 }))
                 .collect::<Vec<_>>()
         }).unwrap_or_default(),
@@ -666,7 +663,7 @@ async fn openapi_json(State(app): State<Arc<AppState>>) -> Response {
 }
 
 async fn report_alias(State(app): State<Arc<AppState>>, request: Request) -> Response {
-    timed(&app, "grid", "submit_report", request).await
+    timed(&app, Module::Grid, "submit_report", request).await
 }
 
 async fn command(
@@ -680,31 +677,7 @@ async fn command(
             .await
             .into_response();
     };
-    let found = match commands::lookup(&kind) {
-        Some((owner, kind)) if owner == module => Ok((owner, kind)),
-        Some((owner, kind)) => Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            "wrong_module",
-            format!("`{kind}` is a command of module {owner}, not {module}: POST /{owner}/{kind}"),
-        )),
-        None if commands::modules().contains(&module.as_str()) => Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_command",
-            format!(
-                "no command `{kind}` in module {module}; its commands: {}",
-                commands::kinds_of(&module).join(", ")
-            ),
-        )),
-        None => Err(HttpError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_command",
-            format!(
-                "no module `{module}`; the modules are {} (GET /openapi.json lists every command)",
-                commands::modules().join(", ")
-            ),
-        )),
-    };
-    match found {
+    match route(&module, &kind) {
         Ok((module, kind)) => timed(&app, module, kind, request).await,
         Err(e) => {
             // Counted under fixed labels: a path's text never becomes a series.
@@ -715,20 +688,46 @@ async fn command(
     }
 }
 
+/// The command a path names, with its module and kind as `'static` labels; a 404 saying what
+/// the modules and their commands are if it names none.
+fn route(module: &str, kind: &str) -> Result<(Module, &'static str), HttpError> {
+    match commands::lookup(kind) {
+        Some((owner, kind)) if owner.as_str() == module => Ok((owner, kind)),
+        Some((owner, kind)) => Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "wrong_module",
+            format!("`{kind}` is a command of module {owner}, not {module}: POST /{owner}/{kind}"),
+        )),
+        None => Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_command",
+            match Module::parse(module) {
+                Ok(m) => format!(
+                    "no command `{kind}` in module {module}; its commands: {}",
+                    commands::kinds_of(m).join(", ")
+                ),
+                Err(_) => format!(
+                    "no module `{module}`; the modules are {} (GET /openapi.json lists every \
+                     command)",
+                    Module::NAMES.join(", ")
+                ),
+            },
+        )),
+    }
+}
+
 /// One call, counted and timed under its command's labels.
 async fn timed(
     app: &Arc<AppState>,
-    module: &'static str,
+    module: Module,
     kind: &'static str,
     request: Request,
 ) -> Response {
     let started = Instant::now();
-    let response = match planned_fault(app, module, kind).await {
+    let response = match planned_fault(app, Some(module), (module.as_str(), kind)).await {
         Some(refused) => refused,
         None => match call(app, module, kind, request).await {
-            Ok(Answered::Outcomes(outcomes)) => {
-                axum::Json(json!({ "outcomes": outcomes })).into_response()
-            }
+            Ok(Answered::Outcomes(outcomes)) => outcomes_answer(outcomes),
             Ok(Answered::Queued { stream, seq }) => (
                 StatusCode::ACCEPTED,
                 axum::Json(bus::queued_body(&stream, seq)),
@@ -737,18 +736,29 @@ async fn timed(
             Err(e) => e.into_response(),
         },
     };
-    app.metrics
-        .record(module, kind, response.status().as_u16(), started.elapsed());
+    app.metrics.record(
+        module.as_str(),
+        kind,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 
-/// What the fault plan (if any) does to a call now: waits out an injected delay, or answers
-/// 503 with `Retry-After` in the call's place (the call is then never carried).
+/// `{"outcomes": [...]}` (200), written as it always was: through a JSON value, keys sorted.
+fn outcomes_answer(outcomes: Vec<Outcome>) -> Response {
+    axum::Json(json!(Outcomes { outcomes })).into_response()
+}
+
+/// What the fault plan (if any) does to a call of `module` (`None`: a call of no module, such
+/// as the clock's) at `route` now: waits out an injected delay, or answers 503 with
+/// `Retry-After` in the call's place (the call is then never carried).
 async fn planned_fault(
     app: &AppState,
-    module: &'static str,
-    kind: &'static str,
+    module: Option<Module>,
+    route: (&str, &str),
 ) -> Option<Response> {
+    let (module_name, kind) = route;
     match app.faults.get()?.decide(module, app.plan_elapsed()) {
         faults::Decision::Carry => None,
         faults::Decision::Delay(d) => {
@@ -767,7 +777,8 @@ async fn planned_fault(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "injected_fault",
                 format!(
-                    "{module}/{kind}: refused by the fault plan ({}, {when}); nothing was carried",
+                    "{module_name}/{kind}: refused by the fault plan ({}, {when}); nothing was \
+                     carried",
                     fault.as_str()
                 ),
             )
@@ -786,12 +797,9 @@ enum Answered {
     Queued { stream: String, seq: u64 },
 }
 
-/// The header a caller asks, for a sighting on the bus, to wait for the worker's outcomes with.
-pub const AWAIT_OUTCOMES: &str = "x-await-outcomes";
-
 async fn call(
     app: &Arc<AppState>,
-    module: &'static str,
+    module: Module,
     kind: &'static str,
     request: Request,
 ) -> Result<Answered, HttpError> {
@@ -799,7 +807,7 @@ async fn call(
         .headers()
         .get(AWAIT_OUTCOMES)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-    let on_bus = (module, kind) == ("matcher", "submit_sighting") && app.bus().is_some();
+    let on_bus = (module, kind) == (Module::Matcher, "submit_sighting") && app.bus().is_some();
     // Who is calling is settled before the body is read: a stranger's upload is not buffered.
     let caller = authenticate(app, request.headers())?;
     let body = Bytes::from_request(request, &())
@@ -869,10 +877,10 @@ async fn call(
 const INLINE_BODY_MAX: usize = 16 * 1024;
 
 /// The command in a body, checked against the route's module.
-fn parse(module: &'static str, kind: &'static str, body: &[u8]) -> Result<Command, HttpError> {
-    let command = body::parse_command(module, kind, body)?;
+fn parse(module: Module, kind: &'static str, body: &[u8]) -> Result<Command, HttpError> {
+    let command = body::parse_command(module.as_str(), kind, body)?;
     // The route came from `COMMAND_KINDS`; the api has the last word on the module.
-    let owner = command.module().as_str();
+    let owner = command.module();
     if owner != module {
         return Err(HttpError::new(
             StatusCode::NOT_FOUND,
@@ -914,16 +922,20 @@ fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, HttpError
                 ),
             ));
         }
-        caller.actor = value.to_str().ok().and_then(parse_act_as).ok_or_else(|| {
-            bad(
-                "bad_act_as",
-                format!(
-                    "{ACT_AS}: expected `<role>:<person id>` such as `inspector:1000001`, \
+        caller.actor = value
+            .to_str()
+            .ok()
+            .and_then(http::parse_act_as)
+            .ok_or_else(|| {
+                bad(
+                    "bad_act_as",
+                    format!(
+                        "{ACT_AS}: expected `<role>:<person id>` such as `inspector:1000001`, \
                      with a role of {}",
-                    tokens::ROLES.map(|r| r.as_str()).join(", ")
-                ),
-            )
-        })?;
+                        tokens::ROLES.map(|r| r.as_str()).join(", ")
+                    ),
+                )
+            })?;
         app.metrics.add_delegated();
     }
     if let Some(value) = headers.get(SENT_AT) {
@@ -951,32 +963,14 @@ fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, HttpError
     Ok(caller)
 }
 
-/// The header a gateway names the person it calls for in.
-pub const ACT_AS: &str = "x-act-as";
-/// The header a caller gives a command's time in (`ClockMode::Caller`).
-pub const SENT_AT: &str = "x-sent-at";
-
-/// `inspector:1000001` as an actor.
-fn parse_act_as(text: &str) -> Option<Actor> {
-    let (role, person) = text.trim().split_once(':')?;
-    let role = tokens::ROLES
-        .into_iter()
-        .find(|r| r.as_str() == role.trim())?;
-    let person = person.trim().parse::<u32>().ok()?;
-    Some(Actor {
-        role,
-        person: baoan_api::PersonId(person),
-    })
-}
-
 /// `POST /clock/advance {"now": ms}`: a gateway moves a caller's clock and the stack does its
 /// time-driven work up to it; the answer carries the outcomes.
 async fn clock_advance(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
-    let response = match planned_fault(&app, "clock", "advance").await {
+    let response = match planned_fault(&app, None, ("clock", "advance")).await {
         Some(refused) => refused,
         None => match advance_call(&app, request).await {
-            Ok(outcomes) => axum::Json(json!({ "outcomes": outcomes })).into_response(),
+            Ok(outcomes) => outcomes_answer(outcomes),
             Err(e) => e.into_response(),
         },
     };
@@ -1098,14 +1092,9 @@ fn bearer(tokens: &Tokens, headers: &HeaderMap) -> Result<tokens::Bearer, HttpEr
     let value = value
         .to_str()
         .map_err(|_| unauthorized("Authorization: expected `Bearer <token>` in ASCII"))?;
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => {
-            return Err(unauthorized(
-                "Authorization: expected `Bearer <token>`, found another scheme",
-            ));
-        }
-    };
+    let token = http::bearer_token(value).ok_or_else(|| {
+        unauthorized("Authorization: expected `Bearer <token>`, found another scheme")
+    })?;
     tokens
         .bearer(token)
         .ok_or_else(|| unauthorized("unknown token: it is not in this server's token table"))
@@ -1119,7 +1108,7 @@ async fn no_route(method: Method, uri: Uri) -> HttpError {
             "nothing at {method} {}; commands are POST /{{module}}/{{kind}} (modules: {}; \
              GET /openapi.json lists them), and GET /health, /metrics, /openapi.json",
             uri.path(),
-            commands::modules().join(", ")
+            Module::NAMES.join(", ")
         ),
     )
 }

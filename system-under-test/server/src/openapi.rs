@@ -4,7 +4,7 @@
 //!
 //! Request bodies are given as examples, not schemas: the api's types carry no schema derive.
 
-use baoan_api::Command;
+use baoan_api::{Command, Module, http};
 use serde_json::{Map, Value, json};
 
 use crate::body::command_fields;
@@ -12,19 +12,50 @@ use crate::commands::{COMMAND_KINDS, REPORTS_ALIAS, examples};
 
 /// The document; made once at start-up.
 pub fn document() -> Value {
+    let mut paths = command_paths();
+    paths.extend(service_paths());
+    paths.extend(gateway_paths());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Bao'an district platform",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The district governance platform's commands over HTTP: POST a \
+                command's fields as a JSON object to /{module}/{kind}; the answer is the \
+                outcomes the command caused at once. Every call is role-checked and written to \
+                the audit log, refused ones too; a refused call changes nothing. The time of a \
+                command is the server's, never the body's (a server started with `--clock \
+                caller` takes it from X-Sent-At instead)."
+        },
+        "tags": Module::NAMES.iter().map(|m| json!({ "name": m }))
+            .chain([json!({ "name": "service" })]).collect::<Vec<_>>(),
+        "security": [{ "bearer": [] }],
+        "paths": paths,
+        "components": components(),
+    })
+}
+
+/// `POST /{module}/{kind}` for every command, and the reports' alias.
+fn command_paths() -> Map<String, Value> {
     let examples = examples();
     let mut paths = Map::new();
     for &(module, kind) in COMMAND_KINDS {
         let of_kind: Vec<&Command> = examples.iter().filter(|c| c.kind() == kind).collect();
-        let operation = command_operation(module, kind, &of_kind, None);
-        paths.insert(format!("/{module}/{kind}"), json!({ "post": operation }));
-        if (module, kind) == ("grid", "submit_report") {
-            let alias = command_operation(module, kind, &of_kind, Some(REPORTS_ALIAS));
+        let operation = command_operation(module.as_str(), kind, &of_kind, None);
+        paths.insert(http::path_of(module, kind), json!({ "post": operation }));
+        if (module, kind) == (Module::Grid, "submit_report") {
+            let alias = command_operation(module.as_str(), kind, &of_kind, Some(REPORTS_ALIAS));
             paths.insert(REPORTS_ALIAS.into(), json!({ "post": alias }));
         }
     }
+    paths
+}
+
+/// `GET /health`, `/metrics` and `/openapi.json`: anyone may read them.
+fn service_paths() -> Map<String, Value> {
+    let mut paths = Map::new();
     paths.insert(
-        "/health".into(),
+        http::HEALTH.into(),
         json!({ "get": {
             "operationId": "health",
             "tags": ["service"],
@@ -43,7 +74,7 @@ pub fn document() -> Value {
         } }),
     );
     paths.insert(
-        "/metrics".into(),
+        http::METRICS.into(),
         json!({ "get": {
             "operationId": "metrics",
             "tags": ["service"],
@@ -54,7 +85,7 @@ pub fn document() -> Value {
         } }),
     );
     paths.insert(
-        "/openapi.json".into(),
+        http::OPENAPI.into(),
         json!({ "get": {
             "operationId": "openapi",
             "tags": ["service"],
@@ -64,8 +95,14 @@ pub fn document() -> Value {
                 "content": { "application/json": { "schema": { "type": "object" } } } } }
         } }),
     );
+    paths
+}
+
+/// `POST /clock/advance` and `/admin/restart`: a gateway's calls.
+fn gateway_paths() -> Map<String, Value> {
+    let mut paths = Map::new();
     paths.insert(
-        crate::CLOCK_ADVANCE.into(),
+        http::CLOCK_ADVANCE.into(),
         json!({ "post": {
             "operationId": "clock.advance",
             "tags": ["service"],
@@ -91,7 +128,7 @@ pub fn document() -> Value {
         } }),
     );
     paths.insert(
-        crate::ADMIN_RESTART.into(),
+        http::ADMIN_RESTART.into(),
         json!({ "post": {
             "operationId": "admin.restart",
             "tags": ["service"],
@@ -101,7 +138,7 @@ pub fn document() -> Value {
                 on the same address after `down_ms`, its stack replayed from the journal.",
             "requestBody": { "required": true, "content": { "application/json": {
                 "schema": { "type": "object", "required": ["down_ms"], "additionalProperties": false,
-                    "properties": { "down_ms": { "type": "integer", "minimum": 0, "maximum": crate::ADMIN_RESTART_MAX_DOWN_MS } } },
+                    "properties": { "down_ms": { "type": "integer", "minimum": 0, "maximum": http::ADMIN_RESTART_MAX_DOWN_MS } } },
                 "example": { "down_ms": 500 } } } },
             "responses": {
                 "200": { "description": "The restart is under way", "content": {
@@ -113,7 +150,50 @@ pub fn document() -> Value {
             }
         } }),
     );
-    let error_schema = json!({
+    paths
+}
+
+/// The document's components: the bearer scheme, the error and outcomes schemas, the error
+/// answers and the headers a call may carry.
+fn components() -> Value {
+    json!({
+        "securitySchemes": {
+            "bearer": { "type": "http", "scheme": "bearer",
+                "description": "A token from the server's tokens file; it stands for one \
+                    person in one role." }
+        },
+        "schemas": {
+            "Error": error_schema(),
+            "Outcomes": {
+                "type": "object",
+                "required": ["outcomes"],
+                "properties": { "outcomes": { "type": "array", "items": {
+                    "type": "object", "required": ["type"],
+                    "properties": { "type": { "type": "string" } } } } }
+            }
+        },
+        "responses": error_responses(),
+        "parameters": {
+            "ActAs": { "name": http::ACT_AS, "in": "header", "required": false,
+                "schema": { "type": "string", "pattern": "^[a-z_]+:[0-9]+$" },
+                "example": "inspector:1000001",
+                "description": "With a gateway's token only: the person (role:person id) the \
+                    call is made for; the role check and the audit log see that person." },
+            "AwaitOutcomes": { "name": http::AWAIT_OUTCOMES, "in": "header",
+                "required": false, "schema": { "enum": ["true"] },
+                "description": "On a server with a bus: wait for the matcher worker and \
+                    answer the outcomes (200) instead of 202." },
+            "SentAt": { "name": http::SENT_AT, "in": "header", "required": false,
+                "schema": { "type": "integer", "minimum": 0 },
+                "description": "With `twin serve --clock caller` only: the command's time in \
+                    milliseconds on the scenario's clock." }
+        }
+    })
+}
+
+/// What every error answer looks like.
+fn error_schema() -> Value {
+    json!({
         "type": "object",
         "required": ["error", "message"],
         "properties": {
@@ -126,56 +206,6 @@ pub fn document() -> Value {
             "field": { "type": "string", "description": "The field's path, where one is at fault" },
             "line": { "type": "integer" },
             "column": { "type": "integer" }
-        }
-    });
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Bao'an district platform",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "The district governance platform's commands over HTTP: POST a \
-                command's fields as a JSON object to /{module}/{kind}; the answer is the \
-                outcomes the command caused at once. Every call is role-checked and written to \
-                the audit log, refused ones too; a refused call changes nothing. The time of a \
-                command is the server's, never the body's (a server started with `--clock \
-                caller` takes it from X-Sent-At instead)."
-        },
-        "tags": crate::commands::modules().iter().map(|m| json!({ "name": m }))
-            .chain([json!({ "name": "service" })]).collect::<Vec<_>>(),
-        "security": [{ "bearer": [] }],
-        "paths": paths,
-        "components": {
-            "securitySchemes": {
-                "bearer": { "type": "http", "scheme": "bearer",
-                    "description": "A token from the server's tokens file; it stands for one \
-                        person in one role." }
-            },
-            "schemas": {
-                "Error": error_schema,
-                "Outcomes": {
-                    "type": "object",
-                    "required": ["outcomes"],
-                    "properties": { "outcomes": { "type": "array", "items": {
-                        "type": "object", "required": ["type"],
-                        "properties": { "type": { "type": "string" } } } } }
-                }
-            },
-            "responses": error_responses(),
-            "parameters": {
-                "ActAs": { "name": crate::ACT_AS, "in": "header", "required": false,
-                    "schema": { "type": "string", "pattern": "^[a-z_]+:[0-9]+$" },
-                    "example": "inspector:1000001",
-                    "description": "With a gateway's token only: the person (role:person id) the \
-                        call is made for; the role check and the audit log see that person." },
-                "AwaitOutcomes": { "name": crate::AWAIT_OUTCOMES, "in": "header",
-                    "required": false, "schema": { "enum": ["true"] },
-                    "description": "On a server with a bus: wait for the matcher worker and \
-                        answer the outcomes (200) instead of 202." },
-                "SentAt": { "name": crate::SENT_AT, "in": "header", "required": false,
-                    "schema": { "type": "integer", "minimum": 0 },
-                    "description": "With `twin serve --clock caller` only: the command's time in \
-                        milliseconds on the scenario's clock." }
-            }
         }
     })
 }

@@ -444,7 +444,6 @@ async fn planned_faults_refuse_or_delay_calls_and_change_nothing_they_refuse() {
         "[[fault]]\nat_s = 0\nfor_s = 1.5\nmodule = \"grid\"\nkind = \"down\"\n\n\
          [[fault]]\nat_s = 0\nfor_s = 600\nmodule = \"*\"\nkind = \"latency\"\nlatency_ms = 40\n",
         std::path::Path::new("faults.toml"),
-        baoan_server::commands::modules(),
     )
     .unwrap();
     let state = AppState::new(
