@@ -215,7 +215,11 @@ impl Stack for TimedStack {
     fn name(&self) -> String {
         self.inner.name()
     }
-    fn restart(&mut self, at: Millis, down_ms: Millis) -> Result<bool, String> {
+    fn restart(
+        &mut self,
+        at: Millis,
+        down_ms: Millis,
+    ) -> Result<baoan_api::Restart, baoan_api::RestartError> {
         self.inner.restart(at, down_ms)
     }
 }

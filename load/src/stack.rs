@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use baoan_api::http::{self, Outcomes};
-use baoan_api::{ApiError, Envelope, Millis, Outcome, Stack};
+use baoan_api::{ApiError, Envelope, Millis, Outcome, Restart, RestartError, Stack};
 use hdrhistogram::Histogram;
 use http_body_util::BodyExt;
 use hyper::body::Bytes;
@@ -464,7 +464,7 @@ impl Stack for HttpStack {
 
     /// `POST /admin/restart`: the server restarts from its journal, down for the window's
     /// length at this run's speed (half a second when it runs as fast as it can).
-    fn restart(&mut self, at: Millis, down_ms: Millis) -> Result<bool, String> {
+    fn restart(&mut self, at: Millis, down_ms: Millis) -> Result<Restart, RestartError> {
         let real_ms = match self.spec.speed {
             Some(speed) => (down_ms as f64 / speed).round() as u64,
             None => 500,
@@ -472,9 +472,9 @@ impl Stack for HttpStack {
         .min(http::ADMIN_RESTART_MAX_DOWN_MS);
         let body = Bytes::from(format!("{{\"down_ms\":{real_ms}}}"));
         match self.call(at, http::ADMIN_RESTART, None, body) {
-            Ok(Ok(_)) => Ok(true),
-            Ok(Err(refusal)) => Err(refusal.to_string()),
-            Err(why) => Err(why),
+            Ok(Ok(_)) => Ok(Restart::Restarting),
+            Ok(Err(refusal)) => Err(RestartError::Refused(refusal.to_string())),
+            Err(why) => Err(RestartError::Unreachable(why)),
         }
     }
 }

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use baoan_api::faults::{FaultWindow, error_share_fails};
-use baoan_api::{Actor, ApiError, Command, Envelope, Millis, Module, Outcome, Stack};
+use baoan_api::{
+    Actor, ApiError, Command, Envelope, Millis, Module, Outcome, Restart, RestartError, Stack,
+};
 use baoan_scenarios::{Fault, FaultKind};
 use bevy_app::{App, Plugin, Update};
 use bevy_ecs::prelude::*;
@@ -229,7 +231,7 @@ struct Window {
     refused: u64,
     delayed: u64,
     /// A restart window: what the stack said when asked to restart (once, at the start).
-    restart: Option<Result<bool, String>>,
+    restart: Option<Result<Restart, RestartError>>,
 }
 
 impl Window {
@@ -348,7 +350,7 @@ impl PathFaults {
                 journal.record(
                     start_ms,
                     "restart",
-                    &serde_json::json!({ "until": end_ms, "answer": format!("{answer:?}") }),
+                    &serde_json::json!({ "until": end_ms, "answer": restart_answer(&answer) }),
                 );
                 w.restart = Some(answer);
             }
@@ -434,9 +436,7 @@ impl PathFaults {
                     delayed: w.delayed,
                     restart: (w.window.kind == FaultKind::Restart).then(|| match &w.restart {
                         None => "not reached".to_string(),
-                        Some(Ok(true)) => "restarted".to_string(),
-                        Some(Ok(false)) => "nothing to restart".to_string(),
-                        Some(Err(e)) => format!("refused: {e}"),
+                        Some(answer) => restart_answer(answer),
                     }),
                 })
                 .collect(),
@@ -449,6 +449,15 @@ impl PathFaults {
             delay_max_s: self.delay_max_ms as f64 / 1000.0,
             pending_at_end: self.queue.len() as u64,
         }
+    }
+}
+
+/// A restart's answer as the report and the journal give it: `restarted`, `nothing to restart`
+/// (a stack in the harness's memory), or `refused: …`.
+fn restart_answer(answer: &Result<Restart, RestartError>) -> String {
+    match answer {
+        Ok(r) => r.as_str().to_string(),
+        Err(e) => format!("refused: {e}"),
     }
 }
 

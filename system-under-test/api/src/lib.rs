@@ -980,13 +980,40 @@ pub trait Stack: Send + Sync {
     /// A short name for reports, such as `in-process`.
     fn name(&self) -> String;
     /// Restart the stack at `at` as its operators would, down for about `down_ms` of the
-    /// caller's time, keeping what it acknowledged: `Ok(true)` once the restart is under way,
-    /// `Ok(false)` if this stack has nothing to restart (one in the caller's memory), `Err` if
-    /// it refused.
-    fn restart(&mut self, at: Millis, down_ms: Millis) -> Result<bool, String> {
+    /// caller's time, keeping what it acknowledged: `Restarting` once the restart is under
+    /// way, `NothingToRestart` for a stack in the caller's memory, or why it could not.
+    fn restart(&mut self, at: Millis, down_ms: Millis) -> Result<Restart, RestartError> {
         let _ = (at, down_ms);
-        Ok(false)
+        Ok(Restart::NothingToRestart)
     }
+}
+
+/// What a stack asked to restart answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    Restarting,
+    /// The stack lives in the caller's memory: there is no process to restart.
+    NothingToRestart,
+}
+
+impl Restart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restart::Restarting => "restarted",
+            Restart::NothingToRestart => "nothing to restart",
+        }
+    }
+}
+
+/// Why a stack did not restart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestartError {
+    /// The stack answered and refused (its refusal, as it gave it).
+    #[error("{0}")]
+    Refused(String),
+    /// The stack could not be reached to ask.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 #[cfg(test)]
