@@ -102,9 +102,9 @@ impl Shard {
             .filter(|s| !mine.contains(s))
             .collect();
         if !others.is_empty() {
-            for target in ["grid", "command", "matcher"] {
+            for target in baoan_scenarios::SURGE_TARGETS {
                 scenario.surges.push(baoan_scenarios::Surge {
-                    target: target.into(),
+                    target: target.as_str().into(),
                     start: baoan_scenarios::Dur(0),
                     end: scenario.duration,
                     streets: others.clone(),
@@ -512,7 +512,7 @@ fn simulate(
             break;
         }
         app.update();
-        if clock.ticks % 256 == 0 {
+        if clock.ticks.is_multiple_of(256) {
             bar.update(clock.now_ms, app.world().resource::<Journal>().events);
         }
         if let Some(stats) = transport {

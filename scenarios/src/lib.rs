@@ -24,8 +24,18 @@ pub use dur::Dur;
 pub use locate::SourceMap;
 pub use metrics::{METRICS, MetricDef, MetricKind};
 
-/// Loops a surge can target. Later loops (command, matcher, ...) add their names here.
-pub const LOOPS: &[&str] = &["grid", "command", "matcher"];
+/// The modules whose arrivals a surge can change (items, emergencies, sightings): the loops that
+/// work street by street. The rest (block data's feeds, the cases loops) are district-wide.
+pub const SURGE_TARGETS: [baoan_api::Module; 3] = [
+    baoan_api::Module::Grid,
+    baoan_api::Module::Command,
+    baoan_api::Module::Matcher,
+];
+
+/// The names of `SURGE_TARGETS`, as a scenario writes them.
+pub fn surge_target_names() -> Vec<&'static str> {
+    SURGE_TARGETS.iter().map(|m| m.as_str()).collect()
+}
 /// Emergency categories a command surge may be limited to.
 pub const CATEGORIES: &[&str] = &[
     "natural_disaster",
@@ -904,10 +914,14 @@ impl Scenario {
             );
         }
         for (i, s) in self.surges.iter().enumerate() {
-            if !LOOPS.contains(&s.target.as_str()) {
+            if !surge_target_names().contains(&s.target.as_str()) {
                 bad(
                     &format!("surge[{i}].loop"),
-                    format!("expected one of {}, got {:?}", LOOPS.join(", "), s.target),
+                    format!(
+                        "expected one of {}, got {:?}",
+                        surge_target_names().join(", "),
+                        s.target
+                    ),
                 );
             }
             if s.start >= s.end {

@@ -292,7 +292,7 @@ impl MatcherConfig {
             surges: s
                 .surges
                 .iter()
-                .filter(|x| x.target == "matcher")
+                .filter(|x| x.target == NAME)
                 .map(|x| MatcherSurge {
                     start_ms: x.start.ms(),
                     end_ms: x.end.ms(),

@@ -106,7 +106,7 @@ impl CommandConfig {
             .surges
             .iter()
             .enumerate()
-            .filter(|(_, x)| x.target == "command")
+            .filter(|(_, x)| x.target == NAME)
         {
             let streets = street_mask(
                 s,

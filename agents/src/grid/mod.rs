@@ -91,7 +91,7 @@ impl GridConfig {
             return Err(problems);
         }
         let mut surges = Vec::new();
-        for surge in s.surges.iter().filter(|x| x.target == "grid") {
+        for surge in s.surges.iter().filter(|x| x.target == NAME) {
             let mut mask = vec![surge.streets.is_empty(); district.streets.len()];
             for name in &surge.streets {
                 if let Some(street) = district.street_by_name(name) {
