@@ -14,6 +14,9 @@ pub enum RunError {
     /// The scenario checked against the district and the loops: each problem names its field.
     #[error("{}", lines(.0))]
     Problems(Vec<Problem>),
+    /// A planner's posts file, located.
+    #[error(transparent)]
+    Posts(#[from] baoan_agents::command::PostsError),
     /// A file the user named could not be read.
     #[error("{}: cannot read {what}: {source}", path.display())]
     Read {
@@ -78,6 +81,7 @@ impl RunError {
         match self {
             RunError::Scenario(_)
             | RunError::Problems(_)
+            | RunError::Posts(_)
             | RunError::Read { .. }
             | RunError::BadInput(_) => 2,
             // A bad URL, tokens file or spec is the engineer's to fix; a server that cannot be

@@ -321,7 +321,7 @@ pub fn check_inputs(
         c.posts_csv = Some((posts.display().to_string(), text));
     }
     if let Some(Some((file, text))) = command.as_ref().map(|c| &c.posts_csv) {
-        baoan_agents::command::read_posts_csv(file, text).map_err(RunError::BadInput)?;
+        baoan_agents::command::read_posts_csv(file, text)?;
     }
     Ok(command)
 }
@@ -464,8 +464,7 @@ fn prepare(
     let command = match command_config {
         Some(config) if config.enabled => {
             let placement =
-                command::place(&twin, &config, &baoan_world::RngStreams::new(scenario.seed))
-                    .map_err(RunError::BadInput)?;
+                command::place(&twin, &config, &baoan_world::RngStreams::new(scenario.seed))?;
             Some((config, placement))
         }
         _ => None,

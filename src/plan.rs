@@ -151,8 +151,7 @@ fn points_file(twin: &Twin, path: &Path, source: &str) -> Result<Vec<Candidate>,
     let text = std::fs::read_to_string(path)
         .map_err(|e| RunError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
     let file = path.display().to_string();
-    read_posts_csv(&file, &text)
-        .map_err(RunError::BadInput)?
+    read_posts_csv(&file, &text)?
         .into_iter()
         .enumerate()
         .map(|(i, p)| match twin.district.grid_at(p) {
@@ -279,8 +278,7 @@ impl PlanningArea {
             scenario.scale, scenario.seed
         ));
         let (twin, _) = Twin::build(scenario.scale, scenario.seed);
-        let placement = command::place(&twin, config, &RngStreams::new(scenario.seed))
-            .map_err(RunError::BadInput)?;
+        let placement = command::place(&twin, config, &RngStreams::new(scenario.seed))?;
         let (demand, hours) = expected_demand(&twin, config, &placement);
         Ok(PlanningArea {
             twin,

@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, LogNormal, Poisson};
 
 pub use definition::{Definition, NAME};
-pub use place::{Placement, UnitSpec, place, read_posts_csv};
+pub use place::{Placement, PostsError, UnitSpec, place, read_posts_csv};
 pub use record::{CommandLedger, CommandOutcome, TierRow, finish, take_outcomes, tiers_of};
 
 use crate::handoff::{LeadProgress, PoliceLead};

@@ -78,39 +78,65 @@ fn scaled(n: u32, scale: f64) -> usize {
     ((n as f64 * scale).round() as usize).max(1)
 }
 
+/// A planner's posts file that cannot be taken as posts: the file, the line, and what was
+/// expected there.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PostsError {
+    #[error("{file}:1: empty; expected a header with x_m,y_m or lon,lat")]
+    Empty { file: String },
+    #[error("{file}:1: expected columns x_m,y_m or lon,lat, got {header:?}")]
+    Header { file: String, header: String },
+    #[error("{file}:{line}: column {column}: expected a number, got {got:?}")]
+    NotANumber {
+        file: String,
+        line: usize,
+        column: String,
+        got: String,
+    },
+    #[error("{file}: no posts listed")]
+    NoPosts { file: String },
+    #[error("{file}:{line}: post at ({x:.0}, {y:.0}) is outside the district")]
+    OutsideDistrict {
+        file: String,
+        line: usize,
+        x: f64,
+        y: f64,
+    },
+}
+
 /// A planner's posts: a CSV with a header naming `x_m,y_m` (local metres) or `lon,lat`.
-pub fn read_posts_csv(file: &str, text: &str) -> Result<Vec<Coord<f64>>, String> {
+pub fn read_posts_csv(file: &str, text: &str) -> Result<Vec<Coord<f64>>, PostsError> {
     let mut lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines
         .next()
-        .ok_or_else(|| format!("{file}:1: empty; expected a header with x_m,y_m or lon,lat"))?;
+        .ok_or_else(|| PostsError::Empty { file: file.into() })?;
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
     let find = |name: &str| cols.iter().position(|c| *c == name);
     let (a, b, lonlat) = match (find("x_m"), find("y_m"), find("lon"), find("lat")) {
         (Some(x), Some(y), _, _) => (x, y, false),
         (_, _, Some(lon), Some(lat)) => (lon, lat, true),
         _ => {
-            return Err(format!(
-                "{file}:1: expected columns x_m,y_m or lon,lat, got {header:?}"
-            ));
+            return Err(PostsError::Header {
+                file: file.into(),
+                header: header.into(),
+            });
         }
     };
     let mut out = Vec::new();
     for (i, line) in lines {
         let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let num = |k: usize, name: &str| -> Result<f64, String> {
+        let num = |k: usize, name: &str| -> Result<f64, PostsError> {
             f.get(k)
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| {
-                    format!(
-                        "{file}:{}: column {name}: expected a number, got {:?}",
-                        i + 1,
-                        f.get(k).copied().unwrap_or("")
-                    )
+                .ok_or_else(|| PostsError::NotANumber {
+                    file: file.into(),
+                    line: i + 1,
+                    column: name.into(),
+                    got: f.get(k).copied().unwrap_or("").into(),
                 })
         };
         let (u, v) = (num(a, cols[a])?, num(b, cols[b])?);
@@ -121,7 +147,7 @@ pub fn read_posts_csv(file: &str, text: &str) -> Result<Vec<Coord<f64>>, String>
         });
     }
     if out.is_empty() {
-        return Err(format!("{file}: no posts listed"));
+        return Err(PostsError::NoPosts { file: file.into() });
     }
     Ok(out)
 }
@@ -131,7 +157,7 @@ pub fn place(
     twin: &Twin,
     config: &CommandConfig,
     streams: &RngStreams,
-) -> Result<Placement, String> {
+) -> Result<Placement, PostsError> {
     let d = &twin.district;
     let pop = &twin.population;
     let mut rng = streams.stream("command/placement/transit");
@@ -255,17 +281,15 @@ fn posts_from_csv(
     file: &str,
     text: &str,
     key_areas: &[KeyArea],
-) -> Result<Vec<Post>, String> {
+) -> Result<Vec<Post>, PostsError> {
     let points = read_posts_csv(file, text)?;
     let mut posts = Vec::new();
     for (i, p) in points.iter().enumerate() {
-        let grid = d.grid_at(*p).ok_or_else(|| {
-            format!(
-                "{file}:{}: post at ({:.0}, {:.0}) is outside the district",
-                i + 2,
-                p.x,
-                p.y
-            )
+        let grid = d.grid_at(*p).ok_or_else(|| PostsError::OutsideDistrict {
+            file: file.into(),
+            line: i + 2,
+            x: p.x,
+            y: p.y,
         })?;
         let nearest = key_areas
             .iter()
@@ -475,10 +499,12 @@ mod tests {
             2
         );
         let e = read_posts_csv("p.csv", "x_m,y_m\n1,2\n3,four\n").unwrap_err();
-        assert!(e.starts_with("p.csv:3: column y_m"), "{e}");
+        assert!(e.to_string().starts_with("p.csv:3: column y_m"), "{e}");
+        assert!(matches!(e, PostsError::NotANumber { line: 3, .. }), "{e:?}");
         assert!(
             read_posts_csv("p.csv", "a,b\n")
                 .unwrap_err()
+                .to_string()
                 .contains("expected columns")
         );
     }
