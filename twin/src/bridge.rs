@@ -642,3 +642,63 @@ fn carry_commands(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baoan_api::{PersonId, Role};
+    use baoan_scenarios::Dur;
+
+    /// A stack that answers every call with nothing and counts what reached it.
+    struct Counting(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+    impl Stack for Counting {
+        fn send(&mut self, _: &Envelope) -> Result<Vec<Outcome>, ApiError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(Vec::new())
+        }
+        fn advance(&mut self, _: Millis) -> Vec<Outcome> {
+            Vec::new()
+        }
+        fn name(&self) -> String {
+            "counting".into()
+        }
+    }
+
+    #[test]
+    fn a_call_outside_the_ticks_is_counted_and_a_fault_window_refuses_what_it_would_hold() {
+        let reached = std::sync::Arc::default();
+        let mut world = World::new();
+        world.insert_resource(StackBridge::new(Box::new(Counting(std::sync::Arc::clone(
+            &reached,
+        )))));
+        world.insert_resource(Journal::default());
+        world.insert_resource(PathFaults::new(&[Fault {
+            start: Dur(0),
+            end: Dur(60_000),
+            module: "grid".into(),
+            kind: FaultKind::Down,
+            share: None,
+            delay: None,
+        }]));
+        let admin = Actor {
+            role: Role::Admin,
+            person: PersonId(1),
+        };
+        // The grid is down at the start: its set-up call cannot wait, so it is refused.
+        let down = StackDoor::call_in_world(&mut world, 0, admin, Command::QueryBacklog, 7);
+        assert!(down.unwrap_err().to_string().contains("fault window"));
+        // Another module, or the grid after the window, goes through.
+        let query = Command::QueryCareStats;
+        assert!(StackDoor::call_in_world(&mut world, 0, admin, query, 8).is_ok());
+        let later = StackDoor::call_in_world(&mut world, 60_000, admin, Command::QueryBacklog, 9);
+        assert!(later.is_ok());
+        let bridge = world.resource::<StackBridge>();
+        assert_eq!((bridge.sent(), bridge.refused()), (3, 1));
+        assert_eq!(reached.load(std::sync::atomic::Ordering::Relaxed), 2);
+        // Each call and each refusal is in the journal, like a call during a tick.
+        assert_eq!(world.resource::<Journal>().events, 3);
+        let summary = world.resource::<PathFaults>().summary();
+        assert_eq!(summary.windows[0].refused, 1);
+    }
+}
