@@ -102,10 +102,10 @@ pub struct StackDoor<'w> {
 }
 
 impl StackDoor<'_> {
-    /// Carries one call made at `at`, as an actor's call would be: journaled with its answer,
-    /// counted, and subject to the scenario's faults. Nothing can wait outside the ticks, so a
-    /// call a fault window would hold is refused instead (and counted as refused); added latency
-    /// is counted and the call delivered.
+    /// Carries one set-up call made at `at` (before the first tick), as an actor's call would
+    /// be: journaled with its answer, counted, and subject to the scenario's faults. The run
+    /// cannot start without its answer, so a call a fault window would hold is refused instead
+    /// (and counted as refused); added latency is counted and the call delivered.
     pub fn call(
         &mut self,
         at: Millis,
@@ -117,7 +117,7 @@ impl StackDoor<'_> {
             &mut self.bridge,
             &mut self.journal,
             &mut self.faults,
-            at,
+            Outside::BeforeRun,
             ToStack {
                 envelope: Envelope {
                     actor,
@@ -134,8 +134,11 @@ impl StackDoor<'_> {
         self.journal.record(at, kind, data);
     }
 
-    /// `call` from the end of a run, with the world in hand.
-    pub fn call_in_world(
+    /// One of the report's queries after the last tick, made at `at`: journaled, counted and
+    /// faulted like any call. Nothing else waits for it, so it waits out a fault window as a
+    /// held call would: delivered when a module down is back, tried again after an error,
+    /// delivered late under added latency.
+    pub fn call_after_run(
         world: &mut World,
         at: Millis,
         actor: Actor,
@@ -146,22 +149,104 @@ impl StackDoor<'_> {
         let mut door = state
             .get_mut(world)
             .expect("a run's world holds the bridge, the journal and the faults");
-        door.call(at, actor, command, client_ref)
+        let door = &mut door;
+        call_outside_ticks(
+            &mut door.bridge,
+            &mut door.journal,
+            &mut door.faults,
+            Outside::AfterRun,
+            ToStack {
+                envelope: Envelope {
+                    actor,
+                    sent_at: at,
+                    command,
+                },
+                client_ref,
+            },
+        )
     }
 }
+
+/// Where a call outside the ticks is made: before the first (a loop's set-up, which the run
+/// cannot start without) or after the last (the report's queries, which may wait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outside {
+    BeforeRun,
+    AfterRun,
+}
+
+/// The most times one call outside the ticks may be held: a bound, not a hang (a window ends
+/// within a year; an error share below one lets a call through).
+const MAX_HOLDS: u32 = 4_000_000;
 
 fn call_outside_ticks(
     bridge: &mut StackBridge,
     journal: &mut Journal,
     faults: &mut PathFaults,
-    at: Millis,
-    call: ToStack,
+    when: Outside,
+    mut call: ToStack,
 ) -> Result<Vec<Outcome>, ApiError> {
     let module = call.envelope.command.module();
-    if let Verdict::Hold {
-        until,
-        refused: true,
-    } = faults.decide(module, at, false)
+    let first_at = call.envelope.sent_at;
+    let mut at = first_at;
+    let mut delayed = false;
+    for holds in 0.. {
+        assert!(
+            holds < MAX_HOLDS,
+            "a call after the run held {MAX_HOLDS} times by the scenario's faults"
+        );
+        let (until, refused) = match faults.decide(module, at, delayed) {
+            Verdict::Pass => break,
+            Verdict::Hold { refused: false, .. } if when == Outside::BeforeRun => break,
+            Verdict::Hold { until, refused } => (until, refused),
+        };
+        if when == Outside::BeforeRun {
+            return Err(refuse_before_run(bridge, journal, &call, until));
+        }
+        journal.record(
+            at,
+            "held",
+            &serde_json::json!({ "client_ref": call.client_ref, "until": until, "refused": refused }),
+        );
+        if holds == 0 {
+            faults.calls_held += 1;
+        }
+        delayed |= !refused;
+        at = until;
+    }
+    if at > first_at {
+        faults.delay_total_ms += at - first_at;
+        faults.delay_max_ms = faults.delay_max_ms.max(at - first_at);
+    }
+    call.envelope.sent_at = at;
+    let mut answered = Ok(Vec::new());
+    let mut refusals = Vec::new();
+    Carry {
+        bridge,
+        journal,
+        outcomes: &mut |o: FromStack| {
+            if let Ok(list) = &mut answered {
+                list.push(o.outcome);
+            }
+        },
+        refusals: &mut |r: Refused| refusals.push(r.error),
+    }
+    .deliver(&call, first_at);
+    match refusals.pop() {
+        Some(error) => Err(error),
+        None => answered,
+    }
+}
+
+/// A set-up call a fault window would hold: refused, counted and journaled.
+fn refuse_before_run(
+    bridge: &mut StackBridge,
+    journal: &mut Journal,
+    call: &ToStack,
+    until: Millis,
+) -> ApiError {
+    let module = call.envelope.command.module();
+    let at = call.envelope.sent_at;
     {
         let error = ApiError::Refused {
             what: "call".into(),
@@ -182,24 +267,7 @@ fn call_outside_ticks(
                 error: &error,
             },
         );
-        return Err(error);
-    }
-    let mut answered = Ok(Vec::new());
-    let mut refusals = Vec::new();
-    Carry {
-        bridge,
-        journal,
-        outcomes: &mut |o: FromStack| {
-            if let Ok(list) = &mut answered {
-                list.push(o.outcome);
-            }
-        },
-        refusals: &mut |r: Refused| refusals.push(r.error),
-    }
-    .deliver(&call, at);
-    match refusals.pop() {
-        Some(error) => Err(error),
-        None => answered,
+        error
     }
 }
 
@@ -649,12 +717,14 @@ mod tests {
     use baoan_api::{PersonId, Role};
     use baoan_scenarios::Dur;
 
+    use std::sync::atomic::{AtomicU64, Ordering};
+
     /// A stack that answers every call with nothing and counts what reached it.
-    struct Counting(std::sync::Arc<std::sync::atomic::AtomicU64>);
+    struct Counting(std::sync::Arc<AtomicU64>);
 
     impl Stack for Counting {
         fn send(&mut self, _: &Envelope) -> Result<Vec<Outcome>, ApiError> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.fetch_add(1, Ordering::Relaxed);
             Ok(Vec::new())
         }
         fn advance(&mut self, _: Millis) -> Vec<Outcome> {
@@ -665,8 +735,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_call_outside_the_ticks_is_counted_and_a_fault_window_refuses_what_it_would_hold() {
+    fn world_with_grid_down_until(end: u64) -> (World, std::sync::Arc<AtomicU64>) {
         let reached = std::sync::Arc::default();
         let mut world = World::new();
         world.insert_resource(StackBridge::new(Box::new(Counting(std::sync::Arc::clone(
@@ -675,30 +744,50 @@ mod tests {
         world.insert_resource(Journal::default());
         world.insert_resource(PathFaults::new(&[Fault {
             start: Dur(0),
-            end: Dur(60_000),
+            end: Dur(end),
             module: "grid".into(),
             kind: FaultKind::Down,
             share: None,
             delay: None,
         }]));
-        let admin = Actor {
-            role: Role::Admin,
-            person: PersonId(1),
-        };
+        (world, reached)
+    }
+
+    const ADMIN: Actor = Actor {
+        role: Role::Admin,
+        person: PersonId(1),
+    };
+
+    #[test]
+    fn a_set_up_call_is_counted_and_journaled_and_a_fault_window_refuses_what_it_would_hold() {
+        let (mut world, reached) = world_with_grid_down_until(60_000);
+        let mut state: SystemState<StackDoor> = SystemState::new(&mut world);
+        let mut door = state.get_mut(&mut world).unwrap();
         // The grid is down at the start: its set-up call cannot wait, so it is refused.
-        let down = StackDoor::call_in_world(&mut world, 0, admin, Command::QueryBacklog, 7);
+        let down = door.call(0, ADMIN, Command::QueryBacklog, 7);
         assert!(down.unwrap_err().to_string().contains("fault window"));
-        // Another module, or the grid after the window, goes through.
-        let query = Command::QueryCareStats;
-        assert!(StackDoor::call_in_world(&mut world, 0, admin, query, 8).is_ok());
-        let later = StackDoor::call_in_world(&mut world, 60_000, admin, Command::QueryBacklog, 9);
-        assert!(later.is_ok());
+        // Another module goes through.
+        assert!(door.call(0, ADMIN, Command::QueryCareStats, 8).is_ok());
         let bridge = world.resource::<StackBridge>();
-        assert_eq!((bridge.sent(), bridge.refused()), (3, 1));
-        assert_eq!(reached.load(std::sync::atomic::Ordering::Relaxed), 2);
-        // Each call and each refusal is in the journal, like a call during a tick.
-        assert_eq!(world.resource::<Journal>().events, 3);
+        assert_eq!((bridge.sent(), bridge.refused()), (2, 1));
+        assert_eq!(reached.load(Ordering::Relaxed), 1);
+        // The refusal and the call are in the journal, like calls during a tick.
+        assert_eq!(world.resource::<Journal>().events, 2);
+        assert_eq!(
+            world.resource::<PathFaults>().summary().windows[0].refused,
+            1
+        );
+    }
+
+    #[test]
+    fn a_query_after_the_run_waits_out_a_window_that_outlasts_the_run() {
+        let (mut world, reached) = world_with_grid_down_until(90_000);
+        let answer = StackDoor::call_after_run(&mut world, 60_000, ADMIN, Command::QueryBacklog, 9);
+        assert!(answer.is_ok(), "{answer:?}");
+        assert_eq!(reached.load(Ordering::Relaxed), 1);
         let summary = world.resource::<PathFaults>().summary();
-        assert_eq!(summary.windows[0].refused, 1);
+        assert_eq!((summary.calls_held, summary.delay_max_s), (1, 30.0));
+        // Held, then carried: both in the journal.
+        assert_eq!(world.resource::<Journal>().events, 2);
     }
 }

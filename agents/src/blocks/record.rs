@@ -320,7 +320,7 @@ fn export_linkage(world: &mut World, now: u64) -> Vec<PlacedRecord> {
         role: Role::Auditor,
         person: PersonId(4),
     };
-    match StackDoor::call_in_world(
+    match StackDoor::call_after_run(
         world,
         now,
         auditor,

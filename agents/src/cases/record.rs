@@ -151,7 +151,7 @@ fn probe(
     command: Command,
     at: u64,
 ) -> Result<Vec<Outcome>, ApiError> {
-    StackDoor::call_in_world(world, at, actor, command, super::TAG_SETUP)
+    StackDoor::call_after_run(world, at, actor, command, super::TAG_SETUP)
 }
 
 /// The cases section of the report, loop by loop: disputes, credit, oversight, care (in that

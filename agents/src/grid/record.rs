@@ -634,7 +634,7 @@ fn ask_stack(
     now: u64,
     command: Command,
 ) -> Result<Vec<Outcome>, baoan_api::ApiError> {
-    StackDoor::call_in_world(world, now, staff::ANALYST, command, super::TAG_SETUP)
+    StackDoor::call_after_run(world, now, staff::ANALYST, command, super::TAG_SETUP)
 }
 
 fn query_backlog(world: &mut World, now: u64) -> Option<baoan_api::Backlog> {
