@@ -42,13 +42,18 @@ pub(crate) fn note_refusal(
     }
 }
 
+/// A loop's ledger that counts the stack's refusals of its calls and keeps notes of them.
+pub(crate) trait CountsRefusals {
+    fn refusals(&mut self) -> (&mut u64, &mut Vec<String>);
+}
+
 /// A call a loop makes before the run's first tick (an address library, a directory, the
-/// departments' exports, enrolments): sent at time 0, a refusal counted and noted for the report.
+/// departments' exports, enrolments): sent at time 0 with the loop's set-up tag, a refusal
+/// counted and noted in its ledger for the report.
 pub(crate) fn send_before_run(
     door: &mut baoan_world::bridge::StackDoor,
     client_ref: u64,
-    refused: &mut u64,
-    notes: &mut Vec<String>,
+    ledger: &mut impl CountsRefusals,
     actor: baoan_api::Actor,
     command: baoan_api::Command,
 ) -> Option<Vec<baoan_api::Outcome>> {
@@ -56,6 +61,7 @@ pub(crate) fn send_before_run(
     match door.call(0, actor, command, client_ref) {
         Ok(out) => Some(out),
         Err(e) => {
+            let (refused, notes) = ledger.refusals();
             *refused += 1;
             notes.push(format!("refused {kind}: {e}"));
             None

@@ -113,19 +113,31 @@ impl StackDoor<'_> {
         command: Command,
         client_ref: u64,
     ) -> Result<Vec<Outcome>, ApiError> {
+        self.carry(Outside::BeforeRun, at, actor, command, client_ref)
+    }
+
+    fn carry(
+        &mut self,
+        when: Outside,
+        at: Millis,
+        actor: Actor,
+        command: Command,
+        client_ref: u64,
+    ) -> Result<Vec<Outcome>, ApiError> {
+        let call = ToStack {
+            envelope: Envelope {
+                actor,
+                sent_at: at,
+                command,
+            },
+            client_ref,
+        };
         call_outside_ticks(
             &mut self.bridge,
             &mut self.journal,
             &mut self.faults,
-            Outside::BeforeRun,
-            ToStack {
-                envelope: Envelope {
-                    actor,
-                    sent_at: at,
-                    command,
-                },
-                client_ref,
-            },
+            when,
+            call,
         )
     }
 
@@ -149,21 +161,7 @@ impl StackDoor<'_> {
         let mut door = state
             .get_mut(world)
             .expect("a run's world holds the bridge, the journal and the faults");
-        let door = &mut door;
-        call_outside_ticks(
-            &mut door.bridge,
-            &mut door.journal,
-            &mut door.faults,
-            Outside::AfterRun,
-            ToStack {
-                envelope: Envelope {
-                    actor,
-                    sent_at: at,
-                    command,
-                },
-                client_ref,
-            },
-        )
+        door.carry(Outside::AfterRun, at, actor, command, client_ref)
     }
 }
 

@@ -10,7 +10,7 @@ mod record;
 use std::collections::HashMap;
 
 use baoan_api::blocks::{Feed, Finding, Record, RecordKey, VerificationTask};
-use baoan_api::{Actor, Command, Envelope, Outcome, PersonId, Role};
+use baoan_api::{Actor, Command, Envelope, PersonId, Role};
 use baoan_scenarios::{BlocksLoop, Scenario};
 use baoan_world::Twin;
 use baoan_world::bridge::{StackDoor, ToStack};
@@ -154,9 +154,10 @@ fn load_feeds(
         building_of_room,
         grid_of_community,
     };
-    send_setup(
+    crate::send_before_run(
         &mut door,
-        &mut ledger,
+        TAG_SETUP,
+        &mut *ledger,
         staff::ADMIN,
         Command::LoadAddressLibrary { library },
     );
@@ -207,24 +208,6 @@ fn load_feeds(
     );
 }
 
-/// A setup call made before the run's first tick (the library, the departments' exports).
-fn send_setup(
-    door: &mut StackDoor,
-    ledger: &mut BlocksLedger,
-    actor: Actor,
-    command: Command,
-) -> Option<Vec<Outcome>> {
-    let l = &mut *ledger;
-    crate::send_before_run(
-        door,
-        TAG_SETUP,
-        &mut l.refused,
-        &mut l.notes,
-        actor,
-        command,
-    )
-}
-
 fn send_bulk(bulk: &mut Vec<Record>, door: &mut StackDoor, ledger: &mut BlocksLedger) {
     if bulk.is_empty() {
         return;
@@ -232,8 +215,9 @@ fn send_bulk(bulk: &mut Vec<Record>, door: &mut StackDoor, ledger: &mut BlocksLe
     let feed = bulk[0].key().feed;
     ledger.sending(bulk, 0);
     let batch = std::mem::take(bulk);
-    if let Some(out) = send_setup(
+    if let Some(out) = crate::send_before_run(
         door,
+        TAG_SETUP,
         ledger,
         department(feed),
         Command::IngestRecords { records: batch },

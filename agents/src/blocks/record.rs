@@ -39,6 +39,12 @@ pub struct BlocksLedger {
     pub metrics: Metrics,
 }
 
+impl crate::CountsRefusals for BlocksLedger {
+    fn refusals(&mut self) -> (&mut u64, &mut Vec<String>) {
+        (&mut self.refused, &mut self.notes)
+    }
+}
+
 fn feed_name(f: Feed) -> &'static str {
     match f {
         Feed::HouseholdRegistration => "household_registration",

@@ -243,15 +243,7 @@ fn send_before_run(
     actor: Actor,
     command: Command,
 ) -> Option<Vec<Outcome>> {
-    let l = &mut *ledger;
-    crate::send_before_run(
-        door,
-        TAG_SETUP,
-        &mut l.refused,
-        &mut l.notes,
-        actor,
-        command,
-    )
+    crate::send_before_run(door, TAG_SETUP, ledger, actor, command)
 }
 
 /// Teams, the case directory, care enrolments, and every arrival of the run on the agenda.

@@ -85,6 +85,12 @@ pub struct CasesLedger {
     metrics: Metrics,
 }
 
+impl crate::CountsRefusals for CasesLedger {
+    fn refusals(&mut self) -> (&mut u64, &mut Vec<String>) {
+        (&mut self.refused, &mut self.notes)
+    }
+}
+
 fn level_name(l: EscalationLevel) -> &'static str {
     match l {
         EscalationLevel::Street => "street",
