@@ -776,14 +776,13 @@ fn act(
             CommandAction::Decline { unit, incident } => {
                 release(&units, &mut people, unit, at);
                 ledger.unit_released(incident, unit);
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: responder(unit),
-                        sent_at: at,
-                        command: Command::UnitDeclined { incident, unit },
-                    },
-                    client_ref: TAG_DECLINE | unit.0 as u64,
-                });
+                send_as_unit(
+                    &mut out,
+                    unit,
+                    at,
+                    Command::UnitDeclined { incident, unit },
+                    TAG_DECLINE | unit.0 as u64,
+                );
             }
             CommandAction::Arrive { unit, incident } => {
                 let class = people
@@ -792,14 +791,13 @@ fn act(
                 if let Some(p) = ledger.arrived(incident, unit, class, at) {
                     progress.write(p);
                 }
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: responder(unit),
-                        sent_at: at,
-                        command: Command::UnitArrived { incident, unit },
-                    },
-                    client_ref: TAG_OTHER | unit.0 as u64,
-                });
+                send_as_unit(
+                    &mut out,
+                    unit,
+                    at,
+                    Command::UnitArrived { incident, unit },
+                    TAG_OTHER | unit.0 as u64,
+                );
                 work_on_scene(at, unit, incident, em, &mut agenda);
             }
             CommandAction::Clear { unit, incident } => {
@@ -835,6 +833,24 @@ fn responder(u: UnitId) -> Actor {
         role: Role::Responder,
         person: PersonId(6_000_000 + u.0),
     }
+}
+
+/// A unit's responder tells the stack something at `at`.
+fn send_as_unit(
+    out: &mut MessageWriter<ToStack>,
+    unit: UnitId,
+    at: u64,
+    command: Command,
+    client_ref: u64,
+) {
+    out.write(ToStack {
+        envelope: Envelope {
+            actor: responder(unit),
+            sent_at: at,
+            command,
+        },
+        client_ref,
+    });
 }
 
 /// An emergency happens: the truth, the ledger, the journal, and its call after a delay.
@@ -946,25 +962,23 @@ fn clear(
     agenda: &mut Agenda<CommandAction>,
     out: &mut MessageWriter<ToStack>,
 ) {
-    out.write(ToStack {
-        envelope: Envelope {
-            actor: responder(unit),
-            sent_at: at,
-            command: Command::UnitCleared { incident, unit },
-        },
-        client_ref: TAG_OTHER | unit.0 as u64,
-    });
+    send_as_unit(
+        out,
+        unit,
+        at,
+        Command::UnitCleared { incident, unit },
+        TAG_OTHER | unit.0 as u64,
+    );
     ledger.unit_cleared(incident, unit);
     if ledger.ready_to_close(incident) {
         ledger.closing(incident);
-        out.write(ToStack {
-            envelope: Envelope {
-                actor: responder(unit),
-                sent_at: at,
-                command: Command::CloseIncident { incident },
-            },
-            client_ref: TAG_OTHER | incident.0,
-        });
+        send_as_unit(
+            out,
+            unit,
+            at,
+            Command::CloseIncident { incident },
+            TAG_OTHER | incident.0,
+        );
     }
     // Home again after the trip back.
     let entity = units.entities[unit.0 as usize - 1];
@@ -1000,20 +1014,19 @@ fn report_available(
     if u.incident.is_some() {
         return;
     }
-    out.write(ToStack {
-        envelope: Envelope {
-            actor: responder(unit),
-            sent_at: at,
-            command: Command::UnitAvailable {
-                unit,
-                available,
-                x_m: u.spec.home.x,
-                y_m: u.spec.home.y,
-                grid: u.spec.grid,
-            },
+    send_as_unit(
+        out,
+        unit,
+        at,
+        Command::UnitAvailable {
+            unit,
+            available,
+            x_m: u.spec.home.x,
+            y_m: u.spec.home.y,
+            grid: u.spec.grid,
         },
-        client_ref: TAG_AVAILABLE | unit.0 as u64,
-    });
+        TAG_AVAILABLE | unit.0 as u64,
+    );
 }
 
 fn release(units: &Units, people: &mut Query<&mut Unit>, unit: UnitId, at: u64) {
