@@ -321,7 +321,8 @@ pub fn check_inputs(
         c.posts_csv = Some((posts.display().to_string(), text));
     }
     if let Some(Some((file, text))) = command.as_ref().map(|c| &c.posts_csv) {
-        baoan_agents::command::read_posts_csv(file, text)?;
+        let crs = command.as_ref().map_or(baoan_world::proj::Crs::Wgs84, |c| c.posts_crs);
+        baoan_agents::command::read_posts_csv(file, text, &baoan_world::proj::BAOAN, crs)?;
     }
     Ok(command)
 }

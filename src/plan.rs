@@ -17,7 +17,8 @@ use baoan_reports::html::{Section, Table};
 use baoan_reports::plot::{self, Series};
 use baoan_reports::round3;
 use baoan_scenarios::Scenario;
-use baoan_world::{RngStreams, Twin, proj};
+use baoan_world::proj::Crs;
+use baoan_world::{RngStreams, Twin};
 use serde::Serialize;
 
 use crate::{Progress, RunError, RunOptions, check_inputs, load_scenario};
@@ -151,7 +152,7 @@ fn points_file(twin: &Twin, path: &Path, source: &str) -> Result<Vec<Candidate>,
     let text = std::fs::read_to_string(path)
         .map_err(|e| RunError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
     let file = path.display().to_string();
-    read_posts_csv(&file, &text)?
+    read_posts_csv(&file, &text, &twin.district.frame, Crs::Wgs84)?
         .into_iter()
         .enumerate()
         .map(|(i, p)| match twin.district.grid_at(p) {
@@ -172,12 +173,12 @@ fn points_file(twin: &Twin, path: &Path, source: &str) -> Result<Vec<Candidate>,
 }
 
 fn write_posts(twin: &Twin, layout: &[Candidate], path: &Path) -> Result<(), RunError> {
-    let mut s = String::from("lon,lat,x_m,y_m,grid,grid_code,street,community,source\n");
+    let mut s = String::from("lon,lat,crs,x_m,y_m,grid,grid_code,street,community,source\n");
     for c in layout {
         let g = &twin.district.grids[c.grid as usize];
-        let (lon, lat) = proj::to_lonlat(geo::Coord { x: c.x_m, y: c.y_m });
+        let (lon, lat) = twin.district.frame.to_lonlat(geo::Coord { x: c.x_m, y: c.y_m });
         s += &format!(
-            "{lon:.6},{lat:.6},{:.1},{:.1},{},{},{},{},{}\n",
+            "{lon:.6},{lat:.6},wgs84,{:.1},{:.1},{},{},{},{},{}\n",
             c.x_m,
             c.y_m,
             g.id,

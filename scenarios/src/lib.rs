@@ -245,6 +245,9 @@ pub struct CommandLoop {
     /// A planner's posts: CSV with columns x_m,y_m (local metres) or lon,lat; optional.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub posts_csv: Option<String>,
+    /// The datum of `posts_csv`'s lon,lat: "wgs84" (GPS, OpenStreetMap; the default) or
+    /// "gcj02" (Chinese web maps). A row's own `crs` column overrides it.
+    pub posts_crs: String,
 }
 
 impl Default for CommandLoop {
@@ -258,6 +261,7 @@ impl Default for CommandLoop {
             posts: 161,
             key_areas: 92,
             posts_csv: None,
+            posts_crs: "wgs84".into(),
         }
     }
 }

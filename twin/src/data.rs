@@ -2,7 +2,7 @@
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 
-use crate::proj::to_metres;
+use crate::proj::{BAOAN, Crs};
 
 pub const OUTLINE_GEOJSON: &str = include_str!("../data/outline.geojson");
 pub const DIVISIONS_CSV: &str = include_str!("../data/divisions.csv");
@@ -103,7 +103,7 @@ pub fn divisions() -> Vec<Division> {
         .collect()
 }
 
-/// The district's land outline in local metres.
+/// The district's land outline in local metres (the file is GCJ-02; the frame is WGS-84).
 pub fn outline() -> MultiPolygon<f64> {
     let v: serde_json::Value =
         serde_json::from_str(OUTLINE_GEOJSON).expect("outline.geojson is valid JSON");
@@ -118,7 +118,7 @@ pub fn outline() -> MultiPolygon<f64> {
             .map(|p| {
                 let lon = p[0].as_f64().expect("outline.geojson: longitude");
                 let lat = p[1].as_f64().expect("outline.geojson: latitude");
-                to_metres(lon, lat)
+                BAOAN.project(Crs::Gcj02, lon, lat)
             })
             .collect::<Vec<Coord<f64>>>()
             .into()

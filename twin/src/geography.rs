@@ -14,7 +14,7 @@ use rstar::{AABB, RTree};
 use serde::Serialize;
 
 use crate::data::{self, facts};
-use crate::proj::to_metres;
+use crate::proj::{BAOAN, Crs, Frame};
 use crate::rng::RngStreams;
 
 #[derive(Debug, Clone)]
@@ -96,6 +96,8 @@ impl Counts {
 }
 
 pub struct District {
+    /// The local metric frame every shape here is in.
+    pub frame: Frame,
     pub scale: f64,
     pub seed: u64,
     pub outline: MultiPolygon<f64>,
@@ -299,7 +301,10 @@ impl District {
         );
         let divisions = data::divisions();
 
-        let street_sites: Vec<Coord<f64>> = seeds.iter().map(|s| to_metres(s.lon, s.lat)).collect();
+        let street_sites: Vec<Coord<f64>> = seeds
+            .iter()
+            .map(|s| BAOAN.project(Crs::Gcj02, s.lon, s.lat))
+            .collect();
         let street_shapes = partition(&outline, &street_sites);
 
         // Communities per street in proportion to the division list's counts.
@@ -393,6 +398,7 @@ impl District {
                 .collect(),
         );
         District {
+            frame: BAOAN,
             scale,
             seed,
             outline_area_m2: outline.unsigned_area(),

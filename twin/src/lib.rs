@@ -11,6 +11,7 @@ pub mod data;
 pub mod geography;
 pub mod ids;
 pub mod kernel;
+pub mod layers;
 pub mod population;
 pub mod proj;
 pub mod rng;

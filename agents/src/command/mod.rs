@@ -17,6 +17,7 @@ use baoan_api::{
 use baoan_scenarios::{Problem, Scenario};
 use baoan_world::bridge::{FromStack, StackDoor, ToStack};
 use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams, hour_of_day};
+use baoan_world::proj::Crs;
 use baoan_world::{Mode, Twin, data};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
@@ -74,6 +75,8 @@ pub struct CommandConfig {
     pub posts: u32,
     pub key_areas: u32,
     pub posts_csv: Option<(String, String)>,
+    /// The datum of the posts file's lon,lat (`command.posts_crs`, or `--crs`).
+    pub posts_crs: Crs,
     pub surges: Vec<CommandSurge>,
     pub disruptions: Vec<DisruptionWindow>,
     pub end_ms: u64,
@@ -164,6 +167,10 @@ impl CommandConfig {
                 }
             }
         };
+        let posts_crs = s.command.posts_crs.parse::<Crs>().unwrap_or_else(|e| {
+            problems.push(s.problem("command.posts_crs", e.to_string()));
+            Crs::Wgs84
+        });
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -177,6 +184,7 @@ impl CommandConfig {
             posts: c.posts,
             key_areas: c.key_areas,
             posts_csv,
+            posts_crs,
             surges,
             disruptions,
             end_ms: s.duration.ms(),

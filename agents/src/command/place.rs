@@ -4,7 +4,8 @@
 
 use baoan_api::UnitClass;
 use baoan_world::population::Population;
-use baoan_world::{District, RngStreams, Twin, proj};
+use baoan_world::proj::{Crs, Frame};
+use baoan_world::{District, RngStreams, Twin};
 use bevy_ecs::prelude::Resource;
 use geo::Coord;
 use rand::Rng;
@@ -93,6 +94,12 @@ pub enum PostsError {
         column: String,
         got: String,
     },
+    #[error("{file}:{line}: column crs: {error}")]
+    Crs {
+        file: String,
+        line: usize,
+        error: String,
+    },
     #[error("{file}: no posts listed")]
     NoPosts { file: String },
     #[error("{file}:{line}: post at ({x:.0}, {y:.0}) is outside the district")]
@@ -105,7 +112,14 @@ pub enum PostsError {
 }
 
 /// A planner's posts: a CSV with a header naming `x_m,y_m` (local metres) or `lon,lat`.
-pub fn read_posts_csv(file: &str, text: &str) -> Result<Vec<Coord<f64>>, PostsError> {
+/// Longitude and latitude are in `crs` (the caller's stated default, WGS-84 unless told), or in
+/// the datum a row's own `crs` column names (`wgs84` or `gcj02`).
+pub fn read_posts_csv(
+    file: &str,
+    text: &str,
+    frame: &Frame,
+    crs: Crs,
+) -> Result<Vec<Coord<f64>>, PostsError> {
     let mut lines = text
         .lines()
         .enumerate()
@@ -125,6 +139,7 @@ pub fn read_posts_csv(file: &str, text: &str) -> Result<Vec<Coord<f64>>, PostsEr
             });
         }
     };
+    let crs_column = find("crs");
     let mut out = Vec::new();
     for (i, line) in lines {
         let f: Vec<&str> = line.split(',').map(str::trim).collect();
@@ -140,8 +155,16 @@ pub fn read_posts_csv(file: &str, text: &str) -> Result<Vec<Coord<f64>>, PostsEr
                 })
         };
         let (u, v) = (num(a, cols[a])?, num(b, cols[b])?);
+        let row_crs = match crs_column.and_then(|k| f.get(k)).filter(|c| !c.is_empty()) {
+            Some(c) => c.parse::<Crs>().map_err(|e| PostsError::Crs {
+                file: file.into(),
+                line: i + 1,
+                error: e.to_string(),
+            })?,
+            None => crs,
+        };
         out.push(if lonlat {
-            proj::to_metres(u, v)
+            frame.project(row_crs, u, v)
         } else {
             Coord { x: u, y: v }
         });
@@ -171,7 +194,7 @@ pub fn place(
     // patrols, stations and volunteers exactly where they were: layouts compare like for like.
     let mut post_rng = streams.stream("command/placement/posts");
     let posts: Vec<Post> = match &config.posts_csv {
-        Some((file, text)) => posts_from_csv(d, file, text, &key_areas)?,
+        Some((file, text)) => posts_from_csv(d, file, text, config.posts_crs, &key_areas)?,
         None => posts_at_key_areas(
             d,
             scaled(config.posts, config.scale).max(k),
@@ -280,9 +303,10 @@ fn posts_from_csv(
     d: &District,
     file: &str,
     text: &str,
+    crs: Crs,
     key_areas: &[KeyArea],
 ) -> Result<Vec<Post>, PostsError> {
-    let points = read_posts_csv(file, text)?;
+    let points = read_posts_csv(file, text, &d.frame, crs)?;
     let mut posts = Vec::new();
     for (i, p) in points.iter().enumerate() {
         let grid = d.grid_at(*p).ok_or_else(|| PostsError::OutsideDistrict {
@@ -474,6 +498,7 @@ fn add_volunteers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baoan_world::proj::BAOAN;
 
     #[test]
     fn duty_windows_wrap_midnight() {
@@ -493,19 +518,39 @@ mod tests {
     #[test]
     fn a_posts_file_names_the_line_that_is_wrong() {
         assert_eq!(
-            read_posts_csv("p.csv", "x_m,y_m\n1,2\n3,4\n")
+            read_posts_csv("p.csv", "x_m,y_m\n1,2\n3,4\n", &BAOAN, Crs::Wgs84)
                 .unwrap()
                 .len(),
             2
         );
-        let e = read_posts_csv("p.csv", "x_m,y_m\n1,2\n3,four\n").unwrap_err();
+        let e = read_posts_csv("p.csv", "x_m,y_m\n1,2\n3,four\n", &BAOAN, Crs::Wgs84).unwrap_err();
         assert!(e.to_string().starts_with("p.csv:3: column y_m"), "{e}");
         assert!(matches!(e, PostsError::NotANumber { line: 3, .. }), "{e:?}");
         assert!(
-            read_posts_csv("p.csv", "a,b\n")
+            read_posts_csv("p.csv", "a,b\n", &BAOAN, Crs::Wgs84)
                 .unwrap_err()
                 .to_string()
                 .contains("expected columns")
         );
+    }
+
+    #[test]
+    fn posts_in_gcj02_land_where_the_same_posts_in_wgs84_do() {
+        let (lon, lat) = (113.88, 22.60);
+        let (g_lon, g_lat) = baoan_world::proj::wgs84_to_gcj02(lon, lat);
+        let wgs = format!("lon,lat\n{lon},{lat}\n");
+        let gcj = format!("lon,lat\n{g_lon},{g_lat}\n");
+        let by_row = format!("lon,lat,crs\n{g_lon},{g_lat},gcj02\n");
+        let a = read_posts_csv("w.csv", &wgs, &BAOAN, Crs::Wgs84).unwrap()[0];
+        let b = read_posts_csv("g.csv", &gcj, &BAOAN, Crs::Gcj02).unwrap()[0];
+        let c = read_posts_csv("r.csv", &by_row, &BAOAN, Crs::Wgs84).unwrap()[0];
+        let wrong = read_posts_csv("g.csv", &gcj, &BAOAN, Crs::Wgs84).unwrap()[0];
+        let apart = |p: Coord<f64>, q: Coord<f64>| ((p.x - q.x).powi(2) + (p.y - q.y).powi(2)).sqrt();
+        assert!(apart(a, b) < 1.0 && apart(a, c) < 1.0);
+        // Read in the wrong datum, the post lands several hundred metres off.
+        assert!(apart(a, wrong) > 200.0, "{}", apart(a, wrong));
+        let e = read_posts_csv("r.csv", "lon,lat,crs\n113.9,22.6,bd09\n", &BAOAN, Crs::Wgs84)
+            .unwrap_err();
+        assert!(e.to_string().starts_with("r.csv:2: column crs"), "{e}");
     }
 }
