@@ -15,6 +15,7 @@ pub mod layers;
 pub mod population;
 pub mod proj;
 pub mod rng;
+pub mod roads;
 pub mod travel;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use serde::Serialize;
 pub use geography::{Counts, District};
 pub use population::Population;
 pub use rng::RngStreams;
+pub use roads::RoadGraph;
 pub use travel::{Mode, TravelTimes};
 
 /// The built world, shared read-only by every plugin.

@@ -1,9 +1,12 @@
 //! Travel times between any two grids for walking, e-bike and car, by hour of day.
 //!
-//! A road network joins each grid's site to its nearest neighbours over land; shortest network
-//! distances between all pairs are computed once (Dijkstra from every grid, in parallel) and
-//! stored as one compact matrix. A look-up is then O(1): distance × the mode's pace × the hour's
-//! congestion factor, plus the mode's fixed overhead (unlocking a bike, reaching a car).
+//! Two sources, one interface. Without road data (the default district), a network joins each
+//! grid's site to its nearest neighbours over land; shortest network distances between all pairs
+//! are computed once (Dijkstra from every grid, in parallel) and stored as one compact matrix. A
+//! look-up is then O(1): distance × the mode's pace × the hour's congestion factor, plus the
+//! mode's fixed overhead (unlocking a bike, reaching a car). With a district pack's roads,
+//! `TravelTimes::from_roads` computes times per mode over the real road graph instead
+//! (`roads.rs`).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -13,6 +16,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::geography::District;
+use crate::roads::{RoadGraph, RoadPerf, RoadReport, RoadTimes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,15 +76,23 @@ const LINKS_PER_SITE: usize = 8;
 /// Matrix unit: distances are stored in 2 m steps, so u16 reaches 131 km.
 const METRES_PER_UNIT: f64 = 2.0;
 
+/// Where the times come from.
+enum Source {
+    /// The neighbour network: distance from grid i to grid j in `METRES_PER_UNIT`, row-major.
+    Network { distance: Vec<u16> },
+    /// Real roads, per mode.
+    Roads(Box<RoadTimes>),
+}
+
 pub struct TravelTimes {
     n: usize,
-    /// Network distance from grid i to grid j in `METRES_PER_UNIT`, row-major.
-    distance: Vec<u16>,
+    source: Source,
     /// Mean distance from a grid's site to a point inside it.
     within_m: Vec<f32>,
     pub modes: [ModeParams; 3],
-    /// Network links, for reports and tests.
+    /// Network links (the neighbour network), or road segments (roads), for reports and tests.
     pub links: usize,
+    /// Links added to join islands of the neighbour network (none over roads).
     pub bridges_added: usize,
 }
 
@@ -139,39 +151,100 @@ impl TravelTimes {
                     .map(|d| d.min(u16::MAX as u32) as u16)
             })
             .collect();
-        let within_m = district
-            .grids
-            .iter()
-            .map(|g| (0.5 * g.area_m2.sqrt()) as f32)
-            .collect();
         TravelTimes {
             n,
-            distance,
-            within_m,
+            source: Source::Network { distance },
+            within_m: within_m(district),
             modes: [WALK, EBIKE, CAR],
             links,
             bridges_added,
         }
     }
 
-    /// Network distance between two grids' sites, metres.
+    /// Travel times over a district pack's roads: one Dijkstra per grid and mode over `graph`
+    /// (see `roads.rs`). The modes' parameters stay those of the neighbour network: overheads,
+    /// the walk and e-bike hour factors, the fallback for unreachable pairs and the local-trip
+    /// rule use them; the car's congestion is by road class instead
+    /// (`roads::CAR_MAJOR_HOUR_FACTOR`, `roads::CAR_MINOR_HOUR_FACTOR`).
+    pub fn from_roads(district: &District, graph: &RoadGraph) -> TravelTimes {
+        Self::from_road_times(district, RoadTimes::build(district, graph, true))
+    }
+
+    pub(crate) fn from_road_times(district: &District, roads: RoadTimes) -> TravelTimes {
+        TravelTimes {
+            n: district.grids.len(),
+            links: roads.report.segments,
+            source: Source::Roads(Box::new(roads)),
+            within_m: within_m(district),
+            modes: [WALK, EBIKE, CAR],
+            bridges_added: 0,
+        }
+    }
+
+    /// "roads" or "neighbour network".
+    pub fn source_name(&self) -> &'static str {
+        match self.source {
+            Source::Network { .. } => "neighbour network",
+            Source::Roads(_) => "roads",
+        }
+    }
+
+    /// What the road graph held and which grids it could not reach (roads only).
+    pub fn road_report(&self) -> Option<&RoadReport> {
+        match &self.source {
+            Source::Roads(r) => Some(&r.report),
+            Source::Network { .. } => None,
+        }
+    }
+
+    /// Wall-clock seconds of the road build (roads only; for perf output, never reports).
+    pub fn road_perf(&self) -> Option<RoadPerf> {
+        match &self.source {
+            Source::Roads(r) => Some(r.perf),
+            Source::Network { .. } => None,
+        }
+    }
+
+    /// Distance between two grids' sites, metres. The neighbour network: its shortest network
+    /// distance. Roads: an *equivalent* distance, the car's free-flow time (access legs
+    /// included, overhead not) converted at the car's nominal pace (`speed_m_per_s /
+    /// street_factor`), so the planner's radius test, which divides a time budget by that pace,
+    /// reads the road graph. A grid with itself: half the square root of its area.
     pub fn distance_m(&self, from: u32, to: u32) -> f64 {
         if from == to {
             return self.within_m[from as usize] as f64;
         }
-        self.distance[from as usize * self.n + to as usize] as f64 * METRES_PER_UNIT
+        match &self.source {
+            Source::Network { distance } => {
+                distance[from as usize * self.n + to as usize] as f64 * METRES_PER_UNIT
+            }
+            Source::Roads(r) => {
+                let car = &self.modes[Mode::Car as usize];
+                r.car_free_flow_s(car, from, to) * car.speed_m_per_s / car.street_factor
+            }
+        }
     }
 
     /// Seconds to travel from grid `from` to grid `to` by `mode`, leaving in `hour` (0-23).
+    /// Over roads, a pair a grid of which is unreachable for the mode goes the straight line ×
+    /// `roads::FALLBACK_DETOUR` (counted in `road_report().fallback_pairs_by_mode`); a grid with
+    /// itself is as on the neighbour network (half the square root of its area).
     pub fn seconds(&self, mode: Mode, from: u32, to: u32, hour: usize) -> f64 {
         let p = &self.modes[mode as usize];
+        if let Source::Roads(r) = &self.source
+            && from != to
+        {
+            return r.seconds(p, mode, from, to, hour % 24);
+        }
         p.overhead_s
             + self.distance_m(from, to) * p.street_factor / p.speed_m_per_s
                 * p.hour_factor[hour % 24]
     }
 
-    /// Seconds from one point to another (local metres) by `mode`: short trips follow local
-    /// streets (straight line × 1.3); longer ones the network between the two grids' sites.
+    /// Seconds from one point to another (local metres) by `mode`: short trips (the same grid,
+    /// or under `LOCAL_TRIP_M` straight) follow local streets (straight line × `LOCAL_DETOUR` ×
+    /// the mode's street factor); longer ones the network or the roads between the two grids'
+    /// sites, never quicker than the local-street time.
     pub fn seconds_between(
         &self,
         mode: Mode,
@@ -183,7 +256,17 @@ impl TravelTimes {
     ) -> f64 {
         let straight = ((from.x - to.x).powi(2) + (from.y - to.y).powi(2)).sqrt();
         let local = straight * LOCAL_DETOUR;
-        let metres = if from_grid == to_grid || straight < LOCAL_TRIP_M {
+        let short = from_grid == to_grid || straight < LOCAL_TRIP_M;
+        if let Source::Roads(r) = &self.source
+            && !short
+        {
+            let p = &self.modes[mode as usize];
+            let h = hour % 24;
+            let local_s =
+                p.overhead_s + local * p.street_factor / p.speed_m_per_s * p.hour_factor[h];
+            return r.seconds(p, mode, from_grid, to_grid, h).max(local_s);
+        }
+        let metres = if short {
             local
         } else {
             self.distance_m(from_grid, to_grid).max(local)
@@ -197,8 +280,20 @@ impl TravelTimes {
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.distance.len() * 2 + self.within_m.len() * 4
+        self.within_m.len() * 4
+            + match &self.source {
+                Source::Network { distance } => distance.len() * 2,
+                Source::Roads(r) => r.memory_bytes(),
+            }
     }
+}
+
+fn within_m(district: &District) -> Vec<f32> {
+    district
+        .grids
+        .iter()
+        .map(|g| (0.5 * g.area_m2.sqrt()) as f32)
+        .collect()
 }
 
 fn dist_units(a: Coord<f64>, b: Coord<f64>) -> u32 {
