@@ -19,6 +19,8 @@ pub struct StreetFigures {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Figures {
+    /// The district's name (the pack's title).
+    pub title: String,
     pub scale: f64,
     pub seed: u64,
     pub streets: usize,
@@ -35,15 +37,26 @@ pub struct Figures {
     pub addresses: u64,
     pub companies: usize,
     pub road_network_links: usize,
+    /// What travel times come from: "roads" (the pack's road graph) or "neighbour network".
+    pub travel: String,
     pub item_types: usize,
+    /// The pack's name and content hash.
+    pub pack: baoan_world::pack::PackId,
+    /// Coordinates: every lon/lat the twin writes is WGS-84; the local frame's origin.
+    pub datum: &'static str,
+    pub frame_origin: [f64; 2],
+    /// Where the population total comes from.
+    pub population_source: String,
     /// What is real and what is synthesised.
-    pub provenance: &'static str,
+    pub provenance: String,
+    /// What the twin generated rather than read, level by level.
+    pub generated: Vec<String>,
     pub by_street: Vec<StreetFigures>,
 }
 
-pub const PROVENANCE: &str = "Outline, street names and codes, community names: public data (twin/data/PROVENANCE.md). \
-Street boundaries are Voronoi cells of hand-placed street seeds clipped to the outline; communities and grids, \
-roads, buildings, residents and companies are synthesised deterministically from the seed.";
+/// What every district's twin synthesises, whatever its pack.
+pub const SYNTHETIC: &str = "Buildings, the address library, residents and companies are \
+synthesised deterministically from the seed; no real person or record is in the twin.";
 
 impl Figures {
     pub fn of(twin: &Twin) -> Figures {
@@ -67,6 +80,7 @@ impl Figures {
             })
             .collect();
         Figures {
+            title: d.title.clone(),
             scale: d.scale,
             seed: d.seed,
             streets: d.streets.len(),
@@ -82,8 +96,14 @@ impl Figures {
             addresses: p.buildings.len() as u64 + p.rooms(),
             companies: p.companies.len(),
             road_network_links: twin.travel.links,
+            travel: twin.travel.source_name().into(),
             item_types: baoan_api::catalogue::item_types().len(),
-            provenance: PROVENANCE,
+            pack: d.pack.clone(),
+            datum: "wgs84",
+            frame_origin: [d.frame.origin_lon, d.frame.origin_lat],
+            population_source: d.population_source.clone(),
+            provenance: format!("pack {}: {} {SYNTHETIC}", d.pack.name, d.notes),
+            generated: d.generated.clone(),
             by_street,
         }
     }
@@ -117,8 +137,10 @@ impl Figures {
 
     pub fn text(&self) -> String {
         let mut s = format!(
-            "Bao'an District (synthetic twin), scale {} seed {}\n{:.1} km², {} streets, {} communities, {} grids (mean {:.3} km²)\n\
+            "{} (twin of pack {}), scale {} seed {}\n{:.1} km², {} streets, {} communities, {} grids (mean {:.3} km²)\n\
 {} residents in {} households ({:.1}% registered), {} buildings on {} roads, {} standard addresses, {} companies\n\n",
+            self.title,
+            self.pack.name,
             self.scale,
             self.seed,
             self.area_km2,
@@ -150,9 +172,11 @@ impl Figures {
                 st.residents
             );
         }
-        s += "\npublished figure vs twin:\n";
-        for (what, published, twin) in self.against_facts() {
-            s += &format!("  {what:<12} {published:>10} {twin:>10}\n");
+        if self.pack.name == "baoan" {
+            s += "\npublished figure vs twin:\n";
+            for (what, published, twin) in self.against_facts() {
+                s += &format!("  {what:<12} {published:>10} {twin:>10}\n");
+            }
         }
         s += &format!("\n{}\n", self.provenance);
         s

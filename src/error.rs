@@ -17,6 +17,9 @@ pub enum RunError {
     /// A planner's posts file, located.
     #[error(transparent)]
     Posts(#[from] baoan_agents::command::PostsError),
+    /// A district pack: its file, feature and field.
+    #[error(transparent)]
+    Pack(#[from] baoan_world::pack::PackError),
     /// A file the user named could not be read.
     #[error("{}: cannot read {what}: {source}", path.display())]
     Read {
@@ -82,6 +85,7 @@ impl RunError {
             RunError::Scenario(_)
             | RunError::Problems(_)
             | RunError::Posts(_)
+            | RunError::Pack(_)
             | RunError::Read { .. }
             | RunError::BadInput(_) => 2,
             // A bad URL, tokens file or spec is the engineer's to fix; a server that cannot be

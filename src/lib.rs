@@ -5,6 +5,7 @@ pub mod compare;
 pub mod district;
 mod error;
 pub mod merge;
+pub mod packs;
 pub mod plan;
 mod progress;
 
@@ -25,6 +26,7 @@ use baoan_stack::InProcessStack;
 use baoan_stack::MatcherService;
 use baoan_world::bridge::{BridgePlugin, PathFaults, StackBridge};
 use baoan_world::kernel::{Journal, KernelPlugin, SimClock};
+use baoan_world::pack::{Pack, StreetName};
 use baoan_world::{BuildTimings, Twin};
 use bevy_app::{App, Update};
 use bevy_ecs::schedule::{LogLevel, ScheduleBuildSettings};
@@ -42,6 +44,8 @@ pub struct RunOptions {
     pub scale: Option<f64>,
     /// A planner's posts (CSV), replacing the scenario's placement.
     pub posts: Option<PathBuf>,
+    /// The datum of the posts file's lon,lat (`--crs`), overriding `command.posts_crs`.
+    pub posts_crs: Option<baoan_world::proj::Crs>,
     pub out: Option<PathBuf>,
     pub journal: bool,
     pub junit: bool,
@@ -50,6 +54,8 @@ pub struct RunOptions {
     pub stack: Option<baoan_load::HttpStackSpec>,
     /// Run one shard of the district (`--shard i/n`).
     pub shard: Option<Shard>,
+    /// A district pack folder (`--pack`), overriding the scenario's `district`.
+    pub pack: Option<PathBuf>,
 }
 
 /// One of `count` shards of a run, split by street (`twin run --shard index/count`): street `k`
@@ -81,9 +87,14 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// The streets (English names) this shard simulates.
+    /// The streets (English names) of the default district this shard simulates.
     pub fn streets(&self) -> Vec<String> {
-        baoan_world::data::street_seeds()
+        self.streets_of(&Pack::baoan().street_names())
+    }
+
+    /// The streets (English names) of a district's `names` this shard simulates.
+    pub fn streets_of(&self, names: &[StreetName]) -> Vec<String> {
+        names
             .iter()
             .enumerate()
             .filter(|(k, _)| *k as u32 % self.count + 1 == self.index)
@@ -91,12 +102,21 @@ impl Shard {
             .collect()
     }
 
-    /// The scenario as this shard runs it: the street-local loops (grid, command, matcher)
-    /// only in its streets — a surge of zero everywhere else for the whole run — and the
-    /// district-wide ones (block data's feeds, the cases loops) on shard 1 alone.
-    pub fn apply(&self, mut scenario: Scenario) -> Scenario {
-        let mine = self.streets();
-        let others: Vec<String> = baoan_world::data::street_seeds()
+    /// The scenario as this shard runs it on a district of streets `names`: the street-local
+    /// loops (grid, command, matcher) only in its streets — a surge of zero everywhere else for
+    /// the whole run — and the district-wide ones (block data's feeds, the cases loops) on
+    /// shard 1 alone. A district with fewer streets than shards is refused.
+    pub fn apply(&self, mut scenario: Scenario, names: &[StreetName]) -> Result<Scenario, RunError> {
+        if self.count as usize > names.len() {
+            return Err(RunError::BadInput(format!(
+                "--shard {}/{}: the district has only {} streets to split",
+                self.index,
+                self.count,
+                names.len()
+            )));
+        }
+        let mine = self.streets_of(names);
+        let others: Vec<String> = names
             .iter()
             .map(|s| s.name_en.to_string())
             .filter(|s| !mine.contains(s))
@@ -118,7 +138,7 @@ impl Shard {
             scenario.blocks.enabled = false;
             scenario.cases.enabled = false;
         }
-        scenario
+        Ok(scenario)
     }
 }
 
@@ -294,15 +314,35 @@ pub fn run(file: &Path, opts: &RunOptions) -> Result<RunSummary, RunError> {
     run_scenario(load_scenario(file, opts.seed, opts.scale)?, opts)
 }
 
+/// The district pack a run uses: `--pack`, else the scenario's `district` (a folder relative to
+/// the scenario file, or "baoan"), else the built-in Bao'an pack.
+pub fn resolve_pack(scenario: &Scenario, opts: &RunOptions) -> Result<Pack, RunError> {
+    if let Some(dir) = &opts.pack {
+        return Ok(Pack::load(dir)?);
+    }
+    match scenario.district.as_deref() {
+        None | Some("baoan") => Ok(Pack::baoan()),
+        Some(dir) => {
+            let base = Path::new(&scenario.source.file)
+                .parent()
+                .unwrap_or(Path::new("."));
+            Ok(Pack::load(&base.join(dir))?)
+        }
+    }
+}
+
 /// Everything about a run's input that can be checked without building the district: the
-/// scenario's street names, and the command loop's settings with a planner's posts file (the
-/// scenario's `command.posts_csv`, or `--posts`, which wins). `twin validate` runs the same.
+/// scenario's street names (the pack's), and the command loop's settings with a planner's posts
+/// file (the scenario's `command.posts_csv`, or `--posts`, which wins). `twin validate` runs the
+/// same.
 pub fn check_inputs(
     scenario: &Scenario,
     opts: &RunOptions,
+    pack: &Pack,
 ) -> Result<Option<CommandConfig>, RunError> {
-    let mut problems = GridConfig::unknown_streets(scenario);
-    let mut command = match CommandConfig::from_scenario(scenario) {
+    let streets = pack.street_names();
+    let mut problems = GridConfig::unknown_streets(scenario, &streets);
+    let mut command = match CommandConfig::from_scenario(scenario, &streets) {
         Ok(c) => Some(c),
         Err(p) => {
             problems.extend(p);
@@ -320,9 +360,16 @@ pub fn check_inputs(
         })?;
         c.posts_csv = Some((posts.display().to_string(), text));
     }
+    if let (Some(c), Some(crs)) = (command.as_mut(), opts.posts_crs) {
+        c.posts_crs = crs;
+    }
     if let Some(Some((file, text))) = command.as_ref().map(|c| &c.posts_csv) {
         let crs = command.as_ref().map_or(baoan_world::proj::Crs::Wgs84, |c| c.posts_crs);
-        baoan_agents::command::read_posts_csv(file, text, &baoan_world::proj::BAOAN, crs)?;
+        let frame = baoan_world::proj::Frame {
+            origin_lon: pack.origin.0,
+            origin_lat: pack.origin.1,
+        };
+        baoan_agents::command::read_posts_csv(file, text, &frame, crs)?;
     }
     Ok(command)
 }
@@ -438,12 +485,13 @@ fn prepare(
     built: Option<&Twin>,
 ) -> Result<Prepared, RunError> {
     let scenario_toml = scenario.to_toml();
+    let pack = resolve_pack(&scenario, opts)?;
     let scenario = match opts.shard {
-        Some(shard) => shard.apply(scenario),
+        Some(shard) => shard.apply(scenario, &pack.street_names())?,
         None => scenario,
     };
     // Bad input is refused before anything is built or written.
-    let command_config = check_inputs(&scenario, opts)?;
+    let command_config = check_inputs(&scenario, opts, &pack)?;
     // A deployed stack is reached (and its clock and matcher checked) before the district is
     // built: a wrong URL or token costs a second, not a build.
     let http = match &opts.stack {
@@ -451,15 +499,19 @@ fn prepare(
         None => None,
     };
     let (twin, timings) = match built {
-        Some(t) if t.district.scale == scenario.scale && t.district.seed == scenario.seed => {
+        Some(t)
+            if t.district.scale == scenario.scale
+                && t.district.seed == scenario.seed
+                && t.district.pack == pack.id() =>
+        {
             (t.clone(), BuildTimings::default())
         }
         _ => {
             opts.progress.message(&format!(
-                "building the district at scale {} (seed {})",
-                scenario.scale, scenario.seed
+                "building district {} at scale {} (seed {})",
+                pack.name, scenario.scale, scenario.seed
             ));
-            Twin::build(scenario.scale, scenario.seed)
+            Twin::from_pack(&pack, scenario.scale, scenario.seed)?
         }
     };
     let command = match command_config {
@@ -537,6 +589,11 @@ fn assemble_report(
 ) -> (Report, Vec<html::Section>, baoan_reports::Metrics) {
     let stack_name = app.world().resource::<StackBridge>().stack_name();
     let mut report = Report::new(scenario, &stack_name, BUILD, reproduce(scenario, opts));
+    let pack = &app.world().resource::<Twin>().district.pack;
+    report.pack = baoan_reports::PackRef {
+        name: pack.name.clone(),
+        hash: pack.hash.clone(),
+    };
     report.section("district", counts);
     let mut metrics = baoan_reports::Metrics::default();
     let mut sections = vec![counts.html_section()];
@@ -577,6 +634,9 @@ fn reproduce(scenario: &Scenario, opts: &RunOptions) -> String {
     }
     if let Some(shard) = opts.shard {
         reproduce.push_str(&format!(" --shard {}/{}", shard.index, shard.count));
+    }
+    if let Some(pack) = &opts.pack {
+        reproduce.push_str(&format!(" --pack {}", pack.display()));
     }
     reproduce
 }

@@ -4,9 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use baoan_twin::{Progress, RunError, RunOptions, district::Figures};
+use baoan_twin::{Progress, RunError, RunOptions};
 use clap::{Parser, Subcommand};
 
 // Linking a whole district's feeds allocates and frees tens of millions of small objects on one
@@ -43,6 +42,14 @@ enum Cmd {
         /// A planner's police posts: CSV with x_m,y_m (local metres) or lon,lat columns.
         #[arg(long)]
         posts: Option<PathBuf>,
+        /// The datum of --posts' lon,lat: wgs84 (GPS, OpenStreetMap) or gcj02 (Chinese web
+        /// maps); default the scenario's command.posts_crs, which defaults to wgs84.
+        #[arg(long)]
+        crs: Option<baoan_world::proj::Crs>,
+        /// A district pack folder (with district.toml), instead of the scenario's `district`
+        /// (default: the built-in Bao'an pack).
+        #[arg(long)]
+        pack: Option<PathBuf>,
         /// Output folder (default: the scenario's output.dir, else out/<name>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -73,15 +80,28 @@ enum Cmd {
         #[arg(long, default_value = "out/merged")]
         out: PathBuf,
     },
-    /// Print the district's figures.
+    /// Build a district and print its figures; with --pack, validate the pack first and say
+    /// what was read, generated and dropped. Draws the district (streets, roads, places) in
+    /// an HTML page.
     District {
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// A district pack folder (default: the built-in Bao'an pack).
+        #[arg(long)]
+        pack: Option<PathBuf>,
+        /// Where the page goes (default out/district-<pack>).
+        #[arg(long)]
+        out: Option<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Make and inspect district packs.
+    Pack {
+        #[command(subcommand)]
+        what: PackCmd,
     },
     /// Plan for the district: where police posts should go.
     Plan {
@@ -99,8 +119,13 @@ enum Cmd {
         #[arg(long, default_value = "out/compare")]
         out: PathBuf,
     },
-    /// Check a scenario file without running it.
-    Validate { file: PathBuf },
+    /// Check a scenario file (and the district pack it names) without running it.
+    Validate {
+        file: PathBuf,
+        /// A district pack folder, instead of the scenario's `district`.
+        #[arg(long)]
+        pack: Option<PathBuf>,
+    },
     /// Serve the stack over HTTP for clients and load tests: every command at
     /// POST /{module}/{kind} with a bearer token, and GET /health, /metrics (Prometheus) and
     /// /openapi.json. Every call is journaled (SQLite or PostgreSQL) before it is answered, and
@@ -304,6 +329,38 @@ fn seconds(flag: &str, s: f64) -> Result<std::time::Duration, RunError> {
 }
 
 #[derive(Subcommand)]
+enum PackCmd {
+    /// Make a district pack from an OpenStreetMap extract: roads, places and land use from its
+    /// tags; the boundary given, else the extract's largest administrative area, else the
+    /// roads' hull; streets, communities and grids generated inside it where people live.
+    FromOsm {
+        /// The extract (.osm.pbf), e.g. from Geofabrik or BBBike.
+        extract: PathBuf,
+        /// The district's boundary (GeoJSON Polygon or MultiPolygon, WGS-84 unless --crs).
+        #[arg(long)]
+        boundary: Option<PathBuf>,
+        /// The boundary file's datum.
+        #[arg(long, default_value = "wgs84")]
+        crs: baoan_world::proj::Crs,
+        /// Streets to generate.
+        #[arg(long, default_value_t = 4)]
+        streets: usize,
+        /// Communities to generate (default: one per 39 grids, as in Bao'an).
+        #[arg(long)]
+        communities: Option<usize>,
+        /// Grids to generate (default: one per 0.084 km² of habitable land, as in Bao'an).
+        #[arg(long)]
+        grids: Option<usize>,
+        /// The pack's short name (default: the extract's file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The pack's folder (created; must not hold a pack already).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum PlanCmd {
     /// Choose N post sites maximising 1-3-5 coverage of the scenario's emergency demand; writes
     /// posts.csv (readable by `twin run --posts`), plan.json and index.html.
@@ -314,9 +371,16 @@ enum PlanCmd {
         /// How many posts.
         #[arg(long)]
         posts: usize,
-        /// The current posts (CSV: x_m,y_m or lon,lat), evaluated and offered as candidates.
+        /// The current posts (CSV: x_m,y_m or lon,lat), evaluated and offered as candidates
+        /// (default: the pack's posts, when it has them).
         #[arg(long)]
         current: Option<PathBuf>,
+        /// A district pack folder, instead of the scenario's `district`.
+        #[arg(long)]
+        pack: Option<PathBuf>,
+        /// The datum of lon,lat in --current and --candidates: wgs84 (default) or gcj02.
+        #[arg(long, default_value = "wgs84")]
+        crs: baoan_world::proj::Crs,
         /// Candidate sites (CSV) instead of the busiest grids' sites.
         #[arg(long)]
         candidates: Option<PathBuf>,
@@ -381,6 +445,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             seed,
             scale,
             posts,
+            crs,
+            pack,
             out,
             journal,
             junit,
@@ -392,16 +458,46 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 seed,
                 scale,
                 posts,
+                posts_crs: crs,
                 out,
                 journal,
                 junit,
                 progress: progress(quiet),
                 stack: stack.spec()?,
                 shard,
+                pack,
             };
             run(&file, &opts, quiet)
         }
-        Cmd::District { scale, seed, json } => district(scale, seed, json),
+        Cmd::District {
+            scale,
+            seed,
+            pack,
+            out,
+            json,
+        } => district(scale, seed, pack, out, json),
+        Cmd::Pack {
+            what:
+                PackCmd::FromOsm {
+                    extract,
+                    boundary,
+                    crs,
+                    streets,
+                    communities,
+                    grids,
+                    name,
+                    out,
+                },
+        } => baoan_twin::packs::from_osm(&baoan_twin::packs::FromOsm {
+            extract,
+            boundary,
+            crs,
+            streets,
+            communities,
+            grids,
+            name,
+            out,
+        }),
         Cmd::Merge { dirs, out } => merge(&dirs, &out),
         Cmd::Plan {
             what:
@@ -409,6 +505,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                     scenario,
                     posts,
                     current,
+                    pack,
+                    crs,
                     candidates,
                     out,
                     simulate,
@@ -423,6 +521,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             scenario,
             posts,
             current,
+            pack,
+            crs,
             candidates,
             out,
             simulate,
@@ -504,7 +604,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             };
             soak(&target, &spec, &out)
         }
-        Cmd::Validate { file } => validate(&file),
+        Cmd::Validate { file, pack } => validate(&file, pack),
     }
 }
 
@@ -738,16 +838,23 @@ fn soak(
 }
 
 /// `twin validate`: the scenario and the inputs it names, checked without running.
-fn validate(file: &std::path::Path) -> Result<u8, RunError> {
+fn validate(file: &std::path::Path, pack: Option<PathBuf>) -> Result<u8, RunError> {
     let s = baoan_twin::load_scenario(file, None, None)?;
-    baoan_twin::check_inputs(&s, &RunOptions::default())?;
+    let opts = RunOptions {
+        pack,
+        ..RunOptions::default()
+    };
+    let pack = baoan_twin::resolve_pack(&s, &opts)?;
+    baoan_twin::check_inputs(&s, &opts, &pack)?;
     println!(
-        "{}: valid scenario {:?} ({} simulated, scale {}, {} SLOs)",
+        "{}: valid scenario {:?} ({} simulated, scale {}, {} SLOs) on district pack {} ({})",
         file.display(),
         s.name,
         s.duration,
         s.scale,
-        s.slos.len()
+        s.slos.len(),
+        pack.name,
+        &pack.hash[..12]
     );
     Ok(0)
 }
@@ -881,32 +988,29 @@ fn print_slos(slos: &[baoan_reports::SloResult]) {
     }
 }
 
-fn district(scale: f64, seed: u64, json: bool) -> Result<u8, RunError> {
+/// `twin district`: load and check the pack, build its district, print what was read,
+/// generated and dropped with the figures, and draw it.
+fn district(
+    scale: f64,
+    seed: u64,
+    pack: Option<PathBuf>,
+    out: Option<PathBuf>,
+    json: bool,
+) -> Result<u8, RunError> {
     if !(scale > 0.0 && scale <= 1.0) {
         return Err(RunError::BadInput(format!(
             "--scale: expected a number in (0, 1], got {scale}"
         )));
     }
-    let started = Instant::now();
-    let (twin, timings) = baoan_world::Twin::build(scale, seed);
-    let build_s = started.elapsed().as_secs_f64();
-    let figures = Figures::of(&twin);
-    let rss = baoan_twin::peak_rss_mib();
+    let shown = baoan_twin::packs::show(scale, seed, pack.as_deref(), out.as_deref())?;
     if json {
-        let value = serde_json::json!({
-            "figures": figures,
-            "perf": { "build_s": build_s, "steps": timings, "peak_rss_mib": rss, "travel_matrix_mib": twin.travel.memory_bytes() as f64 / 1048576.0, "population_mib": twin.population.memory_bytes() as f64 / 1048576.0 },
-        });
         println!(
             "{}",
-            serde_json::to_string_pretty(&value).expect("serialises")
+            serde_json::to_string_pretty(&shown.json).expect("serialises")
         );
     } else {
-        print!("{}", figures.text());
-        println!(
-            "\nbuilt in {build_s:.2} s (geography {:.2} s, travel times {:.2} s, population {:.2} s), peak memory {rss:.0} MiB",
-            timings.geography_s, timings.travel_s, timings.population_s
-        );
+        print!("{}", shown.text);
     }
+    eprintln!("twin: district page at {}", shown.page.display());
     Ok(0)
 }

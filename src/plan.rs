@@ -21,7 +21,8 @@ use baoan_world::proj::Crs;
 use baoan_world::{RngStreams, Twin};
 use serde::Serialize;
 
-use crate::{Progress, RunError, RunOptions, check_inputs, load_scenario};
+use crate::{Progress, RunError, RunOptions, check_inputs, load_scenario, resolve_pack};
+use baoan_world::pack::Pack;
 
 /// Six decimals: enough to show a gap of 0.01 % and stay byte-stable in plan.json.
 fn round6(x: f64) -> f64 {
@@ -33,6 +34,10 @@ pub struct PlanOptions {
     pub scenario: PathBuf,
     pub posts: usize,
     pub current: Option<PathBuf>,
+    /// A district pack folder, instead of the scenario's `district`.
+    pub pack: Option<PathBuf>,
+    /// The datum of lon,lat in `current` and `candidates`.
+    pub crs: Crs,
     pub candidates: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub simulate: bool,
@@ -148,11 +153,25 @@ fn tier(name: &str, class: UnitClass, twin: &Twin) -> Tier {
     }
 }
 
-fn points_file(twin: &Twin, path: &Path, source: &str) -> Result<Vec<Candidate>, RunError> {
+fn points_file(
+    twin: &Twin,
+    path: &Path,
+    source: &str,
+    crs: Crs,
+) -> Result<Vec<Candidate>, RunError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| RunError::BadInput(format!("{}: cannot read: {e}", path.display())))?;
-    let file = path.display().to_string();
-    read_posts_csv(&file, &text, &twin.district.frame, Crs::Wgs84)?
+    points_text(twin, &path.display().to_string(), &text, source, crs)
+}
+
+fn points_text(
+    twin: &Twin,
+    file: &str,
+    text: &str,
+    source: &str,
+    crs: Crs,
+) -> Result<Vec<Candidate>, RunError> {
+    read_posts_csv(file, text, &twin.district.frame, crs)?
         .into_iter()
         .enumerate()
         .map(|(i, p)| match twin.district.grid_at(p) {
@@ -194,11 +213,16 @@ fn write_posts(twin: &Twin, layout: &[Candidate], path: &Path) -> Result<(), Run
 /// Plan the posts and write posts.csv, plan.json and index.html.
 pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
     let scenario = load_scenario(&opts.scenario, None, None)?;
-    let config = check_inputs(&scenario, &RunOptions::default())?
+    let run_opts = RunOptions {
+        pack: opts.pack.clone(),
+        ..RunOptions::default()
+    };
+    let pack = resolve_pack(&scenario, &run_opts)?;
+    let config = check_inputs(&scenario, &run_opts, &pack)?
         .ok_or_else(|| RunError::BadInput("the scenario has no command loop to plan for".into()))?;
     check_plan_options(opts)?;
-    let area = PlanningArea::build(&scenario, &config, opts.progress)?;
-    let current = current_posts(&area, opts)?;
+    let area = PlanningArea::build(&scenario, &config, &pack, opts.progress)?;
+    let current = current_posts(&area, &pack, opts)?;
     let candidates = candidate_sites(&area, &current, opts, scenario.scale)?;
     let tiers = tiers(&area.twin);
     let started = Instant::now();
@@ -229,7 +253,7 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
     write_posts(&area.twin, &current, &out.join("current-posts.csv"))?;
     let simulated = if opts.simulate {
         let expected = (solution.coverage, current_coverage);
-        simulate_layouts(&scenario, &area.twin, &out, expected, opts.progress)?
+        simulate_layouts(&scenario, &area.twin, &out, expected, opts)?
     } else {
         Vec::new()
     };
@@ -272,13 +296,14 @@ impl PlanningArea {
     fn build(
         scenario: &Scenario,
         config: &CommandConfig,
+        pack: &Pack,
         progress: Progress,
     ) -> Result<PlanningArea, RunError> {
         progress.message(&format!(
-            "building the district at scale {} (seed {})",
-            scenario.scale, scenario.seed
+            "building district {} at scale {} (seed {})",
+            pack.name, scenario.scale, scenario.seed
         ));
-        let (twin, _) = Twin::build(scenario.scale, scenario.seed);
+        let (twin, _) = Twin::from_pack(pack, scenario.scale, scenario.seed)?;
         let placement = command::place(&twin, config, &RngStreams::new(scenario.seed))?;
         let (demand, hours) = expected_demand(&twin, config, &placement);
         Ok(PlanningArea {
@@ -311,11 +336,16 @@ fn tiers(twin: &Twin) -> [Tier; 2] {
     ]
 }
 
-/// The current posts: a planner's file, or else the scenario's own placement.
-fn current_posts(area: &PlanningArea, opts: &PlanOptions) -> Result<Vec<Candidate>, RunError> {
-    Ok(match &opts.current {
-        Some(p) => points_file(&area.twin, p, "current post")?,
-        None => area
+/// The current posts: a planner's file, else the pack's, else the scenario's own placement.
+fn current_posts(
+    area: &PlanningArea,
+    pack: &Pack,
+    opts: &PlanOptions,
+) -> Result<Vec<Candidate>, RunError> {
+    Ok(match (&opts.current, &pack.posts) {
+        (Some(p), _) => points_file(&area.twin, p, "current post", opts.crs)?,
+        (None, Some(f)) => points_text(&area.twin, &f.file, &f.text, "current post", f.crs)?,
+        (None, None) => area
             .placement
             .posts
             .iter()
@@ -346,7 +376,7 @@ fn candidate_sites(
         .collect();
     candidates.extend(current.iter().cloned());
     match &opts.candidates {
-        Some(p) => candidates.extend(points_file(twin, p, "candidate file")?),
+        Some(p) => candidates.extend(points_file(twin, p, "candidate file", opts.crs)?),
         None => {
             let demand = &area.demand;
             let mut busiest: Vec<u32> = (0..twin.district.grids.len() as u32).collect();
@@ -460,8 +490,9 @@ fn simulate_layouts(
     twin: &Twin,
     out: &Path,
     expected: (f64, Option<f64>),
-    progress: Progress,
+    opts: &PlanOptions,
 ) -> Result<Vec<SimulatedLayout>, RunError> {
+    let progress = opts.progress;
     let (planned, current) = expected;
     let mut layouts = vec![("planned".to_string(), out.join("posts.csv"), planned)];
     if let Some(c) = current {
@@ -477,6 +508,7 @@ fn simulate_layouts(
             posts: Some(posts),
             out: Some(out.join(format!("run-{name}"))),
             progress: Progress::Quiet,
+            pack: opts.pack.clone(),
             ..RunOptions::default()
         };
         let summary = crate::run_scenario_on(scenario.clone(), &run_opts, Some(twin))?;
@@ -768,13 +800,15 @@ pub fn compare_layouts(
     progress: Progress,
 ) -> Result<LayoutComparison, RunError> {
     let scenario = load_scenario(scenario_path, None, None)?;
-    let config = check_inputs(&scenario, &RunOptions::default())?.ok_or_else(|| {
+    let run_opts = RunOptions::default();
+    let pack = resolve_pack(&scenario, &run_opts)?;
+    let config = check_inputs(&scenario, &run_opts, &pack)?.ok_or_else(|| {
         RunError::BadInput("the scenario has no command loop to compare layouts for".into())
     })?;
-    let area = PlanningArea::build(&scenario, &config, progress)?;
+    let area = PlanningArea::build(&scenario, &config, &pack, progress)?;
     let (la, lb) = (
-        points_file(&area.twin, a, "layout a")?,
-        points_file(&area.twin, b, "layout b")?,
+        points_file(&area.twin, a, "layout a", Crs::Wgs84)?,
+        points_file(&area.twin, b, "layout b", Crs::Wgs84)?,
     );
     let tiers = tiers(&area.twin);
     let all: Vec<Candidate> = la.iter().chain(&lb).cloned().collect();

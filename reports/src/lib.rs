@@ -81,6 +81,13 @@ pub struct ScenarioInfo {
     pub toml: String,
 }
 
+/// Which district pack a report stands on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PackRef {
+    pub name: String,
+    pub hash: String,
+}
+
 /// report.json: deterministic for a scenario, seed and build.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -92,6 +99,9 @@ pub struct Report {
     pub duration_s: f64,
     pub tick_ms: u64,
     pub stack: String,
+    /// The district pack the run used: its name and content hash (SHA-256 of its manifest and
+    /// files), so every report says which data it stands on.
+    pub pack: PackRef,
     /// One section per subject (district, grid loop ...), in name order.
     pub sections: BTreeMap<String, serde_json::Value>,
     pub slos: Vec<SloResult>,
@@ -117,6 +127,7 @@ impl Report {
             duration_s: scenario.duration.as_secs_f64(),
             tick_ms: scenario.tick.ms(),
             stack: stack.into(),
+            pack: PackRef::default(),
             sections: BTreeMap::new(),
             slos: Vec::new(),
             invariants: Vec::new(),

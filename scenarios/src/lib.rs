@@ -72,6 +72,10 @@ pub struct Scenario {
     /// keeps the 10 streets and scales the rest.
     #[serde(default = "one")]
     pub scale: f64,
+    /// The district pack the run uses: a folder holding `district.toml`, relative to this file;
+    /// absent or "baoan" for the built-in Bao'an pack. `twin run --pack DIR` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
     #[serde(default)]
     pub grid: GridLoop,
     #[serde(default)]

@@ -62,6 +62,7 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
                     duration,
                     tick,
                     scale,
+                    district: None,
                     grid,
                     command,
                     matcher,

@@ -4,10 +4,10 @@ use geo::{Coord, LineString, MultiPolygon, Polygon};
 
 use crate::proj::{BAOAN, Crs};
 
-pub const OUTLINE_GEOJSON: &str = include_str!("../data/outline.geojson");
-pub const DIVISIONS_CSV: &str = include_str!("../data/divisions.csv");
-pub const STREET_SEEDS_CSV: &str = include_str!("../data/street_seeds.csv");
-pub const FACTS_TOML: &str = include_str!("../data/facts.toml");
+pub const OUTLINE_GEOJSON: &str = include_str!("../data/baoan/outline.geojson");
+pub const DIVISIONS_CSV: &str = include_str!("../data/baoan/divisions.csv");
+pub const STREET_SEEDS_CSV: &str = include_str!("../data/baoan/street_seeds.csv");
+pub const FACTS_TOML: &str = include_str!("../data/baoan/facts.toml");
 
 /// The district's published figures that the default twin reproduces.
 pub mod facts {

@@ -117,7 +117,9 @@ impl fmt::Display for RoadClass {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown road class {0:?}: expected an OpenStreetMap highway value such as primary, residential or footway")]
+#[error(
+    "unknown road class {0:?}: expected an OpenStreetMap highway value such as primary, residential or footway"
+)]
 pub struct UnknownRoadClass(pub String);
 
 impl FromStr for RoadClass {
@@ -216,7 +218,9 @@ impl fmt::Display for PlaceKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown place kind {0:?}: expected one of metro_entrance, bus_station, school, hospital, mall, park, police, fire_station, urban_village")]
+#[error(
+    "unknown place kind {0:?}: expected one of metro_entrance, bus_station, school, hospital, mall, park, police, fire_station, urban_village"
+)]
 pub struct UnknownPlaceKind(pub String);
 
 impl FromStr for PlaceKind {
@@ -298,7 +302,9 @@ impl fmt::Display for LandClass {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown land-use class {0:?}: expected one of residential, urban_village, commercial, industrial, airport, water, forest, park")]
+#[error(
+    "unknown land-use class {0:?}: expected one of residential, urban_village, commercial, industrial, airport, water, forest, park"
+)]
 pub struct UnknownLandClass(pub String);
 
 impl FromStr for LandClass {
@@ -345,7 +351,10 @@ mod tests {
 
     #[test]
     fn osm_highway_values_map_to_classes_and_names_round_trip() {
-        assert_eq!(RoadClass::from_osm("motorway_link"), Some(RoadClass::Motorway));
+        assert_eq!(
+            RoadClass::from_osm("motorway_link"),
+            Some(RoadClass::Motorway)
+        );
         assert_eq!(RoadClass::from_osm("construction"), None);
         for c in RoadClass::ALL {
             assert_eq!(c.name().parse::<RoadClass>(), Ok(c));

@@ -11,7 +11,10 @@ pub mod data;
 pub mod geography;
 pub mod ids;
 pub mod kernel;
+pub mod land;
 pub mod layers;
+
+pub mod pack;
 pub mod population;
 pub mod proj;
 pub mod rng;
@@ -47,12 +50,27 @@ pub struct BuildTimings {
 }
 
 impl Twin {
-    /// Build the default district at `scale` from `seed`.
+    /// Build the default district (the built-in Bao'an pack) at `scale` from `seed`.
     pub fn build(scale: f64, seed: u64) -> (Twin, BuildTimings) {
+        Twin::from_pack(&pack::Pack::baoan(), scale, seed)
+            .expect("the built-in pack builds (tested)")
+    }
+
+    /// Build a pack's district at `scale` from `seed`: its divisions, travel times (on its roads
+    /// when it has them, else the neighbour network) and population.
+    pub fn from_pack(
+        pack: &pack::Pack,
+        scale: f64,
+        seed: u64,
+    ) -> Result<(Twin, BuildTimings), pack::PackError> {
         let t0 = Instant::now();
-        let district = District::build(scale, seed);
+        let district = District::from_pack(pack, scale, seed)?;
         let t1 = Instant::now();
-        let travel = TravelTimes::build(&district);
+        let travel = if pack.roads.is_empty() {
+            TravelTimes::build(&district)
+        } else {
+            TravelTimes::from_roads(&district, &RoadGraph::build(&pack.roads, &district.frame))
+        };
         let t2 = Instant::now();
         let population = Population::build(&district, &RngStreams::new(seed));
         let t3 = Instant::now();
@@ -61,13 +79,13 @@ impl Twin {
             travel_s: (t2 - t1).as_secs_f64(),
             population_s: (t3 - t2).as_secs_f64(),
         };
-        (
+        Ok((
             Twin {
                 district: Arc::new(district),
                 population: Arc::new(population),
                 travel: Arc::new(travel),
             },
             timings,
-        )
+        ))
     }
 }

@@ -14,7 +14,6 @@ use rand_distr::{Distribution, LogNormal};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::data::facts;
 use crate::geography::{District, Grid, apportion};
 use crate::ids;
 use crate::rng::{RngStreams, mix64};
@@ -178,13 +177,15 @@ impl Population {
     /// Residents for every grid of `district` (≈4.48 M at scale 1), in parallel by grid with a
     /// random stream per grid, so the thread count never changes the result.
     pub fn build(district: &District, streams: &RngStreams) -> Population {
-        let total = (facts::POPULATION as f64 * district.scale).round() as usize;
+        let total = (district.population_total as f64 * district.scale).round() as usize;
         let mut weight_rng = streams.stream("population/grid-weights");
         let spread = LogNormal::new(0.0, 0.3).expect("valid");
+        // Each grid's expected residents (the pack's figures, or its share of habitable land),
+        // times a grid's own character.
         let weights: Vec<f64> = district
             .grids
             .iter()
-            .map(|_| spread.sample(&mut weight_rng))
+            .map(|g| district.grid_residents[g.id as usize] * spread.sample(&mut weight_rng))
             .collect();
         let per_grid = apportion(total, &weights, 1);
 
@@ -418,6 +419,7 @@ fn generate_grid(
     let mut builder = GridBuilder {
         grid,
         g,
+        land: &district.land,
         bbox: g.shape.bounding_rect().expect("a grid has an extent"),
         next_number: vec![1u16; road_count],
         rooms_total: 0,
@@ -443,6 +445,7 @@ fn generate_grid(
 struct GridBuilder<'a> {
     grid: u32,
     g: &'a Grid,
+    land: &'a crate::land::LandMask,
     bbox: geo::Rect<f64>,
     next_number: Vec<u16>,
     rooms_total: u32,
@@ -450,7 +453,8 @@ struct GridBuilder<'a> {
 }
 
 impl GridBuilder<'_> {
-    /// A point inside the grid (its site if 200 tries miss, for a sliver of a grid).
+    /// A point inside the grid where people can live — never on the airport, on water or in a
+    /// forest park — (its site, which is drawn on habitable land, if 200 tries miss).
     fn position(&self, rng: &mut ChaCha8Rng) -> [f32; 2] {
         let (bbox, g) = (self.bbox, self.g);
         for _ in 0..200 {
@@ -458,7 +462,7 @@ impl GridBuilder<'_> {
                 x: rng.random_range(bbox.min().x..=bbox.max().x),
                 y: rng.random_range(bbox.min().y..=bbox.max().y),
             };
-            if g.shape.contains(&Point(p)) {
+            if g.shape.contains(&Point(p)) && self.land.habitable(p) {
                 return [p.x as f32, p.y as f32];
             }
         }

@@ -68,7 +68,12 @@ pub struct UnknownCrs(pub String);
 impl FromStr for Crs {
     type Err = UnknownCrs;
     fn from_str(s: &str) -> Result<Crs, UnknownCrs> {
-        match s.trim().to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', '_'], "")
+            .as_str()
+        {
             "wgs84" | "epsg4326" | "gps" => Ok(Crs::Wgs84),
             "gcj02" | "amap" | "mars" => Ok(Crs::Gcj02),
             _ => Err(UnknownCrs(s.into())),

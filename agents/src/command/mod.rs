@@ -17,8 +17,9 @@ use baoan_api::{
 use baoan_scenarios::{Problem, Scenario};
 use baoan_world::bridge::{FromStack, StackDoor, ToStack};
 use baoan_world::kernel::{Agenda, Journal, LoopSet, SimClock, SimSet, Streams, hour_of_day};
+use baoan_world::pack::StreetName;
 use baoan_world::proj::Crs;
-use baoan_world::{Mode, Twin, data};
+use baoan_world::{Mode, Twin};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 use geo::Coord;
@@ -87,11 +88,12 @@ fn street_mask(
     s: &Scenario,
     field: &str,
     names: &[String],
+    streets: &[StreetName],
     problems: &mut Vec<Problem>,
 ) -> Vec<bool> {
-    let mut mask = vec![names.is_empty(); 10];
+    let mut mask = vec![names.is_empty(); streets.len()];
     for (j, name) in names.iter().enumerate() {
-        match data::street_index(name) {
+        match streets.iter().position(|st| st.answers_to(name)) {
             Some(i) => mask[i] = true,
             None => problems
                 .push(s.problem(&format!("{field}[{j}]"), format!("unknown street {name:?}"))),
@@ -101,8 +103,12 @@ fn street_mask(
 }
 
 impl CommandConfig {
-    /// The command loop's settings, with street names and a planner's posts file checked.
-    pub fn from_scenario(s: &Scenario) -> Result<CommandConfig, Vec<Problem>> {
+    /// The command loop's settings, with street names (the district's `streets`) and a
+    /// planner's posts file checked.
+    pub fn from_scenario(
+        s: &Scenario,
+        streets: &[StreetName],
+    ) -> Result<CommandConfig, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut surges = Vec::new();
         for (i, surge) in s
@@ -115,6 +121,7 @@ impl CommandConfig {
                 s,
                 &format!("surge[{i}].streets"),
                 &surge.streets,
+                streets,
                 &mut problems,
             );
             let categories = surge
@@ -137,6 +144,7 @@ impl CommandConfig {
                 s,
                 &format!("disruption[{i}].streets"),
                 &d.streets,
+                streets,
                 &mut problems,
             );
             disruptions.push(DisruptionWindow {

@@ -14,7 +14,8 @@ use baoan_api::{Command, Directory, GridEntry, ResolverEntry};
 use baoan_scenarios::{Problem, Scenario};
 use baoan_world::bridge::StackDoor;
 use baoan_world::kernel::{Agenda, LoopSet, SimSet};
-use baoan_world::{District, Twin, data};
+use baoan_world::pack::StreetName;
+use baoan_world::{District, Twin};
 use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 
@@ -62,15 +63,16 @@ pub const WORK_END_MS: u64 = 20 * 3_600_000;
 
 impl GridConfig {
     /// Every surge street named in the scenario that is not one of the district's streets,
-    /// located in the file. Needs no district, so it can run before one is built.
-    pub fn unknown_streets(s: &Scenario) -> Vec<Problem> {
+    /// located in the file. Needs only the pack's street names, so it can run before the
+    /// district is built.
+    pub fn unknown_streets(s: &Scenario, streets: &[StreetName]) -> Vec<Problem> {
         let mut problems = Vec::new();
         for (i, surge) in s.surges.iter().enumerate() {
             for (j, name) in surge.streets.iter().enumerate() {
-                if data::street_index(name).is_none() {
-                    let known = data::street_seeds()
+                if !streets.iter().any(|st| st.answers_to(name)) {
+                    let known = streets
                         .iter()
-                        .map(|x| format!("{} ({})", x.name_en, x.name_zh))
+                        .map(|x| format!("{} ({})", x.name_en, x.name))
                         .collect::<Vec<_>>();
                     problems.push(s.problem(
                         &format!("surge[{i}].streets[{j}]"),
@@ -86,7 +88,7 @@ impl GridConfig {
     }
 
     pub fn from_scenario(s: &Scenario, district: &District) -> Result<GridConfig, Vec<Problem>> {
-        let problems = Self::unknown_streets(s);
+        let problems = Self::unknown_streets(s, &district.street_names());
         if !problems.is_empty() {
             return Err(problems);
         }
