@@ -12,6 +12,7 @@ pub mod geography;
 pub mod ids;
 pub mod kernel;
 pub mod layers;
+pub mod osm;
 pub mod population;
 pub mod proj;
 pub mod rng;
