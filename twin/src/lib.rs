@@ -13,7 +13,7 @@ pub mod ids;
 pub mod kernel;
 pub mod land;
 pub mod layers;
-
+pub mod osm;
 pub mod pack;
 pub mod population;
 pub mod proj;
