@@ -106,7 +106,11 @@ impl Shard {
     /// loops (grid, command, matcher) only in its streets — a surge of zero everywhere else for
     /// the whole run — and the district-wide ones (block data's feeds, the cases loops) on
     /// shard 1 alone. A district with fewer streets than shards is refused.
-    pub fn apply(&self, mut scenario: Scenario, names: &[StreetName]) -> Result<Scenario, RunError> {
+    pub fn apply(
+        &self,
+        mut scenario: Scenario,
+        names: &[StreetName],
+    ) -> Result<Scenario, RunError> {
         if self.count as usize > names.len() {
             return Err(RunError::BadInput(format!(
                 "--shard {}/{}: the district has only {} streets to split",
@@ -364,7 +368,9 @@ pub fn check_inputs(
         c.posts_crs = crs;
     }
     if let Some(Some((file, text))) = command.as_ref().map(|c| &c.posts_csv) {
-        let crs = command.as_ref().map_or(baoan_world::proj::Crs::Wgs84, |c| c.posts_crs);
+        let crs = command
+            .as_ref()
+            .map_or(baoan_world::proj::Crs::Wgs84, |c| c.posts_crs);
         let frame = baoan_world::proj::Frame {
             origin_lon: pack.origin.0,
             origin_lat: pack.origin.1,

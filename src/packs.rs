@@ -161,12 +161,7 @@ fn draw(pack: &Pack, twin: &Twin, figures: &Figures) -> String {
     let b = d.outline.bounding_rect().expect("a district has an extent");
     let (w, h) = (b.width().max(1.0), b.height().max(1.0));
     let scale = 1000.0 / w.max(h);
-    let pt = |c: Coord<f64>| {
-        (
-            (c.x - b.min().x) * scale,
-            (b.max().y - c.y) * scale,
-        )
-    };
+    let pt = |c: Coord<f64>| ((c.x - b.min().x) * scale, (b.max().y - c.y) * scale);
     let path = |mp: &MultiPolygon<f64>| {
         let mut s = String::new();
         for poly in &mp.0 {
@@ -227,7 +222,10 @@ fn draw(pack: &Pack, twin: &Twin, figures: &Figures) -> String {
             svg,
             r#"<path d="{s}" stroke="{colour}" stroke-width="{width}"><title>{}{}</title></path>"#,
             r.class,
-            r.name.as_deref().map(|n| format!(": {n}")).unwrap_or_default()
+            r.name
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
         );
     }
     svg += r#"</g><g id="places">"#;
@@ -238,7 +236,10 @@ fn draw(pack: &Pack, twin: &Twin, figures: &Figures) -> String {
             r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{}"><title>{}{}</title></circle>"#,
             place_colour(p.kind),
             p.kind,
-            p.name.as_deref().map(|n| format!(": {}", escape(n))).unwrap_or_default()
+            p.name
+                .as_deref()
+                .map(|n| format!(": {}", escape(n)))
+                .unwrap_or_default()
         );
     }
     svg += "</g></svg>";
@@ -314,7 +315,11 @@ fn draw(pack: &Pack, twin: &Twin, figures: &Figures) -> String {
             dropped
         },
         provenance = escape(&figures.provenance),
-        osm = if pack.layers.iter().any(|l| l.file.as_deref().is_some_and(|f| f.ends_with(".pbf"))) {
+        osm = if pack
+            .layers
+            .iter()
+            .any(|l| l.file.as_deref().is_some_and(|f| f.ends_with(".pbf")))
+        {
             "<p>Map data © OpenStreetMap contributors, ODbL.</p>"
         } else {
             ""
@@ -396,7 +401,10 @@ pub fn from_osm(opts: &FromOsm) -> Result<u8, RunError> {
         error: e.to_string(),
     })?;
     let (boundary, boundary_source) = match &opts.boundary {
-        Some(path) => (boundary_file(path, opts.crs)?, format!("{} (given)", path.display())),
+        Some(path) => (
+            boundary_file(path, opts.crs)?,
+            format!("{} (given)", path.display()),
+        ),
         None => match osm.admin.iter().max_by(|a, b| {
             a.shape
                 .unsigned_area()
@@ -405,7 +413,10 @@ pub fn from_osm(opts: &FromOsm) -> Result<u8, RunError> {
         }) {
             Some(a) => (
                 a.shape.clone(),
-                format!("the extract's administrative boundary {} (level {})", a.name, a.admin_level),
+                format!(
+                    "the extract's administrative boundary {} (level {})",
+                    a.name, a.admin_level
+                ),
             ),
             None => {
                 let points: MultiPoint<f64> = osm
@@ -456,7 +467,13 @@ pub fn from_osm(opts: &FromOsm) -> Result<u8, RunError> {
             .trim_end_matches(".osm.pbf")
             .trim_end_matches(".pbf")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect()
     });
     let write = |file: &str, text: &[u8]| {
@@ -576,18 +593,17 @@ fn boundary_file(path: &Path, crs: Crs) -> Result<MultiPolygon<f64>, RunError> {
 
 /// A WGS-84 MultiPolygon as a GeoJSON FeatureCollection of one feature.
 fn geojson_of(mp: &MultiPolygon<f64>) -> String {
-    let polys: Vec<serde_json::Value> = mp
-        .0
-        .iter()
-        .map(|p| {
-            let ring = |r: &geo::LineString<f64>| -> Vec<[f64; 2]> {
-                r.0.iter().map(|c| [c.x, c.y]).collect()
-            };
-            let mut rings = vec![ring(p.exterior())];
-            rings.extend(p.interiors().iter().map(ring));
-            json!(rings)
-        })
-        .collect();
+    let polys: Vec<serde_json::Value> =
+        mp.0.iter()
+            .map(|p| {
+                let ring = |r: &geo::LineString<f64>| -> Vec<[f64; 2]> {
+                    r.0.iter().map(|c| [c.x, c.y]).collect()
+                };
+                let mut rings = vec![ring(p.exterior())];
+                rings.extend(p.interiors().iter().map(ring));
+                json!(rings)
+            })
+            .collect();
     json!({
         "type": "FeatureCollection",
         "features": [{

@@ -195,7 +195,10 @@ fn write_posts(twin: &Twin, layout: &[Candidate], path: &Path) -> Result<(), Run
     let mut s = String::from("lon,lat,crs,x_m,y_m,grid,grid_code,street,community,source\n");
     for c in layout {
         let g = &twin.district.grids[c.grid as usize];
-        let (lon, lat) = twin.district.frame.to_lonlat(geo::Coord { x: c.x_m, y: c.y_m });
+        let (lon, lat) = twin
+            .district
+            .frame
+            .to_lonlat(geo::Coord { x: c.x_m, y: c.y_m });
         s += &format!(
             "{lon:.6},{lat:.6},wgs84,{:.1},{:.1},{},{},{},{},{}\n",
             c.x_m,

@@ -72,7 +72,11 @@ fn nobody_lives_on_the_airport_water_or_forest_parks() {
         x: b.position[0] as f64,
         y: b.position[1] as f64,
     };
-    assert!(twin.population.buildings.len() > 200, "{}", twin.population.buildings.len());
+    assert!(
+        twin.population.buildings.len() > 200,
+        "{}",
+        twin.population.buildings.len()
+    );
     let off = twin
         .population
         .buildings

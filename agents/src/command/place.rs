@@ -545,12 +545,18 @@ mod tests {
         let b = read_posts_csv("g.csv", &gcj, &BAOAN, Crs::Gcj02).unwrap()[0];
         let c = read_posts_csv("r.csv", &by_row, &BAOAN, Crs::Wgs84).unwrap()[0];
         let wrong = read_posts_csv("g.csv", &gcj, &BAOAN, Crs::Wgs84).unwrap()[0];
-        let apart = |p: Coord<f64>, q: Coord<f64>| ((p.x - q.x).powi(2) + (p.y - q.y).powi(2)).sqrt();
+        let apart =
+            |p: Coord<f64>, q: Coord<f64>| ((p.x - q.x).powi(2) + (p.y - q.y).powi(2)).sqrt();
         assert!(apart(a, b) < 1.0 && apart(a, c) < 1.0);
         // Read in the wrong datum, the post lands several hundred metres off.
         assert!(apart(a, wrong) > 200.0, "{}", apart(a, wrong));
-        let e = read_posts_csv("r.csv", "lon,lat,crs\n113.9,22.6,bd09\n", &BAOAN, Crs::Wgs84)
-            .unwrap_err();
+        let e = read_posts_csv(
+            "r.csv",
+            "lon,lat,crs\n113.9,22.6,bd09\n",
+            &BAOAN,
+            Crs::Wgs84,
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("r.csv:2: column crs"), "{e}");
     }
 }

@@ -1,0 +1,235 @@
+//! District packs through the `twin` binary, on a real OpenStreetMap extract (central Helsinki,
+//! © OpenStreetMap contributors, ODbL; see twin/data/osm/README.md) and on the default pack:
+//! make a pack, build its district, run the smoke scenario on it, and check its travel times.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use baoan_world::pack::Pack;
+use baoan_world::roads::top_speed_m_per_s;
+use baoan_world::{Mode, Twin};
+
+const EXTRACT: &str = "twin/data/osm/helsinki.osm.pbf";
+
+fn twin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("baoan-packs-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A pack made from the real extract, as a planner elsewhere would make one.
+fn helsinki_pack(name: &str) -> PathBuf {
+    let dir = temp_dir(name).join("pack");
+    let out = twin(&[
+        "pack",
+        "from-osm",
+        EXTRACT,
+        "--streets",
+        "3",
+        "--grids",
+        "40",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    dir
+}
+
+#[test]
+fn a_pack_from_a_real_extract_builds_and_runs_the_smoke_scenario_keeping_every_invariant() {
+    let pack = helsinki_pack("smoke");
+    let page = pack.parent().unwrap().join("page");
+    let shown = twin(&[
+        "district",
+        "--pack",
+        pack.to_str().unwrap(),
+        "--out",
+        page.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown));
+    let v: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(v["figures"]["travel"], "roads");
+    assert_eq!(v["figures"]["grids"], 40);
+    assert!(v["pack"]["layers"].as_array().unwrap().len() >= 8);
+    let html = std::fs::read_to_string(page.join("index.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("OpenStreetMap contributors"));
+
+    let out_dir = pack.parent().unwrap().join("run");
+    let run = twin(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--pack",
+        pack.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["pack"]["name"], "helsinki");
+    assert_eq!(
+        report["pack"]["hash"],
+        Pack::load(&pack).unwrap().hash.as_str()
+    );
+    assert_eq!(report["passed"], true);
+    for inv in report["invariants"].as_array().unwrap() {
+        assert_eq!(inv["holds"], true, "invariant failed on the pack: {inv}");
+    }
+    assert!(!report["invariants"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn on_real_roads_no_trip_beats_the_straight_line_and_every_grid_is_reachable_or_reported() {
+    let pack = Pack::load(&helsinki_pack("roads")).unwrap();
+    assert!(pack.roads.len() > 2000);
+    let (twin, _) = Twin::from_pack(&pack, 1.0, 5).unwrap();
+    let t = &twin.travel;
+    assert_eq!(t.source_name(), "roads");
+    let d = &twin.district;
+    let report = t.road_report().expect("a road report");
+    let n = d.grids.len() as u32;
+    for (m, mode) in Mode::ALL.into_iter().enumerate() {
+        let unreachable = &report.unreachable_grids_by_mode[m];
+        for &g in unreachable {
+            assert!(g < n);
+        }
+        let top = top_speed_m_per_s(mode);
+        for a in 0..n {
+            for b in 0..n {
+                if a == b {
+                    continue;
+                }
+                let (p, q) = (d.grids[a as usize].site, d.grids[b as usize].site);
+                let straight = ((p.x - q.x).powi(2) + (p.y - q.y).powi(2)).sqrt();
+                for hour in [3, 8, 18] {
+                    let s = t.seconds(mode, a, b, hour);
+                    assert!(
+                        s + 1e-6 >= straight / top,
+                        "{mode:?} {a}->{b} at {hour}h: {s:.1} s for {straight:.0} m"
+                    );
+                }
+            }
+        }
+    }
+    // The extract's roads reach every grid of its own hull.
+    assert!(report.unreachable_grids_by_mode.iter().all(Vec::is_empty));
+}
+
+/// A boundary file with one bad feature, written for `from-osm --boundary`.
+fn boundary(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn from_osm_refuses_bad_input_naming_the_file_the_feature_and_the_field() {
+    let dir = temp_dir("bad");
+    let out_dir = dir.join("pack");
+    let run = |b: &str| {
+        twin(&[
+            "pack",
+            "from-osm",
+            EXTRACT,
+            "--boundary",
+            b,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+    };
+    // An unclosed ring.
+    let open = boundary(
+        &dir,
+        "open.geojson",
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[24.93,60.16],[24.96,60.16],[24.96,60.18],[24.93,60.18]]]}}]}"#,
+    );
+    let o = run(&open);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("open.geojson: feature 0: field geometry.coordinates[0]"),
+        "{}",
+        text(&o)
+    );
+    // Not GeoJSON.
+    let csv = boundary(&dir, "b.geojson", "lon,lat\n1,2\n");
+    let o = run(&csv);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("b.geojson:1:1: expected GeoJSON"),
+        "{}",
+        text(&o)
+    );
+    // A boundary with no roads of the extract inside it (the Bao'an outline).
+    let o = run("twin/data/baoan/outline.geojson");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("helsinki.osm.pbf: no roads inside the boundary"),
+        "{}",
+        text(&o)
+    );
+    // A file that is not an extract.
+    let o = twin(&[
+        "pack",
+        "from-osm",
+        "scenarios/smoke.toml",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("smoke.toml"), "{}", text(&o));
+    // Nothing was written by any of them.
+    assert!(!out_dir.join("district.toml").exists());
+}
+
+#[test]
+fn a_bad_pack_on_the_command_line_exits_2_with_its_place() {
+    let dir = temp_dir("badpack");
+    std::fs::write(
+        dir.join("district.toml"),
+        "[pack]\nname = \"x\"\n[boundary]\nfile = \"b.geojson\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.geojson"),
+        r#"{"type":"Polygon","coordinates":[[[1,1],[2,1],[2,2],[1,3]]]}"#,
+    )
+    .unwrap();
+    for args in [
+        vec!["district", "--pack", dir.to_str().unwrap()],
+        vec![
+            "run",
+            "scenarios/smoke.toml",
+            "--pack",
+            dir.to_str().unwrap(),
+            "--quiet",
+        ],
+    ] {
+        let o = twin(&args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains("b.geojson: feature 0: field geometry.coordinates[0]"),
+            "{}",
+            text(&o)
+        );
+    }
+}
