@@ -595,10 +595,19 @@ fn assemble_report(
 ) -> (Report, Vec<html::Section>, baoan_reports::Metrics) {
     let stack_name = app.world().resource::<StackBridge>().stack_name();
     let mut report = Report::new(scenario, &stack_name, BUILD, reproduce(scenario, opts));
-    let pack = &app.world().resource::<Twin>().district.pack;
+    let district = &app.world().resource::<Twin>().district;
     report.pack = baoan_reports::PackRef {
-        name: pack.name.clone(),
-        hash: pack.hash.clone(),
+        name: district.pack.name.clone(),
+        hash: district.pack.hash.clone(),
+    };
+    report.coordinates = baoan_reports::Coordinates {
+        datum: "wgs84".into(),
+        frame_origin: [district.frame.origin_lon, district.frame.origin_lat],
+        posts_crs: app
+            .world()
+            .get_resource::<CommandConfig>()
+            .filter(|c| c.posts_csv.is_some())
+            .map(|c| c.posts_crs.to_string()),
     };
     report.section("district", counts);
     let mut metrics = baoan_reports::Metrics::default();
@@ -643,6 +652,9 @@ fn reproduce(scenario: &Scenario, opts: &RunOptions) -> String {
     }
     if let Some(pack) = &opts.pack {
         reproduce.push_str(&format!(" --pack {}", pack.display()));
+    }
+    if let Some(crs) = opts.posts_crs {
+        reproduce.push_str(&format!(" --crs {crs}"));
     }
     reproduce
 }

@@ -233,3 +233,35 @@ fn a_bad_pack_on_the_command_line_exits_2_with_its_place() {
         );
     }
 }
+
+#[test]
+fn the_packs_fire_stations_and_transit_hubs_place_the_command_loop() {
+    use baoan_agents::command::{CommandConfig, place};
+    use baoan_api::UnitClass;
+    use baoan_world::layers::PlaceKind;
+    let pack = Pack::load(&helsinki_pack("places")).unwrap();
+    let (twin, _) = Twin::from_pack(&pack, 1.0, 5).unwrap();
+    let d = &twin.district;
+    let fire: Vec<_> = d
+        .places
+        .iter()
+        .filter(|p| p.kind == PlaceKind::FireStation && p.grid.is_some())
+        .collect();
+    assert!(!fire.is_empty(), "the extract maps a fire station");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/smoke.toml");
+    let scenario = baoan_scenarios::Scenario::load(&file).unwrap();
+    let config = CommandConfig::from_scenario(&scenario, &pack.street_names()).unwrap();
+    let placement = place(&twin, &config, &baoan_world::RngStreams::new(5)).unwrap();
+    let crews: Vec<_> = placement
+        .units
+        .iter()
+        .filter(|u| u.class == UnitClass::Fire)
+        .collect();
+    assert!(!crews.is_empty());
+    for u in crews {
+        assert!(
+            fire.iter().any(|p| p.at == u.home),
+            "a fire crew away from the pack's fire stations"
+        );
+    }
+}

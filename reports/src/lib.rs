@@ -88,6 +88,15 @@ pub struct PackRef {
     pub hash: String,
 }
 
+/// The coordinate systems a run used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Coordinates {
+    pub datum: String,
+    pub frame_origin: [f64; 2],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub posts_crs: Option<String>,
+}
+
 /// report.json: deterministic for a scenario, seed and build.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -102,6 +111,9 @@ pub struct Report {
     /// The district pack the run used: its name and content hash (SHA-256 of its manifest and
     /// files), so every report says which data it stands on.
     pub pack: PackRef,
+    /// The datums: every lon/lat the twin writes is WGS-84, about this frame origin; and the
+    /// datum a planner's posts file was read in, when the run had one.
+    pub coordinates: Coordinates,
     /// One section per subject (district, grid loop ...), in name order.
     pub sections: BTreeMap<String, serde_json::Value>,
     pub slos: Vec<SloResult>,
@@ -128,6 +140,7 @@ impl Report {
             tick_ms: scenario.tick.ms(),
             stack: stack.into(),
             pack: PackRef::default(),
+            coordinates: Coordinates::default(),
             sections: BTreeMap::new(),
             slos: Vec::new(),
             invariants: Vec::new(),

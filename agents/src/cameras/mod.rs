@@ -469,6 +469,9 @@ pub struct ReviewDesk {
 
 #[derive(Resource)]
 pub(crate) struct MatcherRng {
+    /// How many faces each point sees each hour: its own stream, so nothing the run does
+    /// (who is found, how busy the review desk is) changes how many faces pass.
+    counts: ChaCha8Rng,
     sightings: ChaCha8Rng,
     faces: ChaCha8Rng,
     review: ChaCha8Rng,
@@ -872,6 +875,7 @@ fn matcher_rng(s: RngStreams, config: &MatcherConfig) -> MatcherRng {
         / 86_400_000.0;
     let det_share = (config.det_searches as f64 / expected_sent.max(1.0)).min(1.0);
     MatcherRng {
+        counts: s.stream("matcher/sighting-counts"),
         sightings: s.stream("matcher/sightings"),
         faces: s.stream("matcher/captures"),
         review: s.stream("matcher/review"),
@@ -902,9 +906,12 @@ fn sightings_arise(
     if !clock.now_ms.is_multiple_of(3_600_000) || clock.now_ms >= config.end_ms {
         return;
     }
-    // Who passes and which listed people are among them come from one stream; which of the
-    // others are sent, from another: changing `sampling` changes nothing else.
+    // How many pass comes from one stream; which listed people are among them from another
+    // (the list shrinks as police find people, at times the review desk's load decides); which
+    // of the others are sent, from a third. So `sampling` never changes how many faces pass,
+    // and changes who is listed among them only through who has been found.
     let MatcherRng {
+        counts,
         sightings: rng,
         sampled,
         shadow,
@@ -931,7 +938,7 @@ fn sightings_arise(
         if lambda <= 0.0 {
             continue;
         }
-        let n = Poisson::new(lambda).expect("positive").sample(rng) as u64;
+        let n = Poisson::new(lambda).expect("positive").sample(counts) as u64;
         ledger.seen += n;
         let community = &d.communities[p.community as usize];
         let first = pop.grid_first_resident[community.grids.start as usize];

@@ -3,6 +3,8 @@
 //! 100,000 volunteer guards at their buildings with their daily rhythm, and department stations.
 
 use baoan_api::UnitClass;
+use baoan_world::geography::DistrictPlace;
+use baoan_world::layers::PlaceKind;
 use baoan_world::population::Population;
 use baoan_world::proj::{Crs, Frame};
 use baoan_world::{District, RngStreams, Twin};
@@ -235,14 +237,36 @@ fn crowd_scores(
         .iter()
         .map(|g| pop.residents_of_grid(g.id).len() as f64 / (g.area_m2 / 1e6).max(0.01))
         .collect();
-    let transit = draw_transit(&density, scaled(45, config.scale).min(n), rng);
+    // Transit hubs and other crowd places: the pack's (metro entrances and bus stations are
+    // hubs; malls, schools, hospitals, parks and urban villages draw crowds too), else drawn
+    // where people live densely.
+    let mut crowd = vec![0.0; n];
+    let transit = if d.places.iter().any(|p| p.grid.is_some()) {
+        let mut transit = vec![false; n];
+        for p in &d.places {
+            let Some(g) = p.grid else { continue };
+            match p.kind {
+                PlaceKind::MetroEntrance | PlaceKind::BusStation => transit[g as usize] = true,
+                k if k.draws_crowds() => crowd[g as usize] = CROWD_PLACE_SCORE,
+                _ => {}
+            }
+        }
+        transit
+    } else {
+        draw_transit(&density, scaled(45, config.scale).min(n), rng)
+    };
     let zd = z_scores(&density);
     let zc = z_scores(&companies.iter().map(|&c| c as f64).collect::<Vec<_>>());
     let score: Vec<f64> = (0..n)
-        .map(|g| zd[g] + zc[g] + if transit[g] { 1.5 } else { 0.0 })
+        .map(|g| zd[g] + zc[g] + if transit[g] { TRANSIT_SCORE } else { crowd[g] })
         .collect();
     (score, transit)
 }
+
+/// A transit hub's weight in a grid's crowd score, in standard deviations of density (assumed).
+const TRANSIT_SCORE: f64 = 1.5;
+/// Another crowd place's (mall, school, hospital, park, urban village), half a hub's (assumed).
+const CROWD_PLACE_SCORE: f64 = 0.75;
 
 /// Transit hubs where people live densely: grids drawn by density until `count` are hubs (or
 /// the draws run out).
@@ -409,15 +433,42 @@ fn add_patrols_and_stations(
         (UnitClass::Hazmat, "hazmat station", 2, 2),
     ];
     for (class, role, count, per_site) in stations {
-        at_random_sites(
-            d,
-            rng,
-            class,
-            role,
-            scaled(count, config.scale),
-            per_site,
-            units,
-        );
+        // Where the pack has the real stations, the units are there: patrol cars start from
+        // police stations, fire crews from fire stations.
+        let real = match class {
+            UnitClass::Police => Some(PlaceKind::Police),
+            UnitClass::Fire => Some(PlaceKind::FireStation),
+            _ => None,
+        };
+        let sites: Vec<&DistrictPlace> = d
+            .places
+            .iter()
+            .filter(|p| Some(p.kind) == real && p.grid.is_some())
+            .collect();
+        if sites.is_empty() {
+            at_random_sites(
+                d,
+                rng,
+                class,
+                role,
+                scaled(count, config.scale),
+                per_site,
+                units,
+            );
+            continue;
+        }
+        let units_wanted = (scaled(count, config.scale) * per_site).max(sites.len() * per_site);
+        for k in 0..units_wanted {
+            let p = sites[k % sites.len()];
+            units.push(UnitSpec {
+                class,
+                role,
+                home: p.at,
+                grid: p.grid.expect("filtered"),
+                duty: None,
+                post: None,
+            });
+        }
     }
     for s in &d.streets {
         let g = &d.grids[s.grids.start as usize + rng.random_range(0..s.grids.len())];
