@@ -265,3 +265,50 @@ fn the_packs_fire_stations_and_transit_hubs_place_the_command_loop() {
         );
     }
 }
+
+#[test]
+fn a_scenario_naming_its_pack_validates_and_replays_byte_for_byte() {
+    let v = twin(&["validate", "scenarios/helsinki-day.toml"]);
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    assert!(
+        text(&v).contains("on district pack helsinki"),
+        "{}",
+        text(&v)
+    );
+    let dir = temp_dir("replay");
+    let reports: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|k| {
+            let out = dir.join(k);
+            let o = twin(&[
+                "run",
+                "scenarios/helsinki-day.toml",
+                "--out",
+                out.to_str().unwrap(),
+                "--quiet",
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+            std::fs::read_to_string(out.join("report.json")).unwrap()
+        })
+        .collect();
+    assert_eq!(reports[0], reports[1]);
+    let r: serde_json::Value = serde_json::from_str(&reports[0]).unwrap();
+    assert_eq!(r["sections"]["district"]["travel"], "roads");
+    // A Bao'an street in a surge is refused on a pack that has no such street.
+    let scenario = dir.join("s.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"s\"\nduration = \"1h\"\ndistrict = \"{}\"\n[[surge]]\nloop = \"grid\"\nstart = \"00:00\"\nend = \"01:00\"\nstreets = [\"Xixiang\"]\nmultiplier = 2\n",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("packs/helsinki").display()
+        ),
+    )
+    .unwrap();
+    let o = twin(&["validate", scenario.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("unknown street \"Xixiang\"") && text(&o).contains("Street 1"),
+        "{}",
+        text(&o)
+    );
+}
