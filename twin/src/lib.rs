@@ -39,6 +39,8 @@ pub struct Twin {
     pub district: Arc<District>,
     pub population: Arc<Population>,
     pub travel: Arc<TravelTimes>,
+    /// The pack's road graph, when it has roads (the stack's arrival estimator gets it too).
+    pub roads: Option<Arc<RoadGraph>>,
 }
 
 /// Wall-clock seconds each build step took (for perf.json, never for report.json).
@@ -66,10 +68,11 @@ impl Twin {
         let t0 = Instant::now();
         let district = District::from_pack(pack, scale, seed)?;
         let t1 = Instant::now();
-        let travel = if pack.roads.is_empty() {
-            TravelTimes::build(&district)
-        } else {
-            TravelTimes::from_roads(&district, &RoadGraph::build(&pack.roads, &district.frame))
+        let roads = (!pack.roads.is_empty())
+            .then(|| Arc::new(RoadGraph::build(&pack.roads, &district.frame)));
+        let travel = match &roads {
+            None => TravelTimes::build(&district),
+            Some(graph) => TravelTimes::from_roads(&district, graph),
         };
         let t2 = Instant::now();
         let population = Population::build(&district, &RngStreams::new(seed));
@@ -84,6 +87,7 @@ impl Twin {
                 district: Arc::new(district),
                 population: Arc::new(population),
                 travel: Arc::new(travel),
+                roads,
             },
             timings,
         ))

@@ -362,6 +362,35 @@ impl RoadGraph {
         self.nodes.len()
     }
 
+    /// The mode's network as the stack's arrival estimator takes it: only the nodes the mode's
+    /// arcs touch (renumbered in id order), and its directed arcs.
+    pub fn network(&self, mode: Mode) -> baoan_api::RoadNetwork {
+        let csr = &self.modes[mode as usize];
+        let mut used = vec![false; self.nodes.len()];
+        for v in 0..self.nodes.len() as u32 {
+            for a in csr.out(v) {
+                used[v as usize] = true;
+                used[csr.targets[a] as usize] = true;
+            }
+        }
+        let mut index = vec![u32::MAX; self.nodes.len()];
+        let mut nodes = Vec::new();
+        for (v, &u) in used.iter().enumerate() {
+            if u {
+                index[v] = nodes.len() as u32;
+                let p = self.nodes[v];
+                nodes.push([p.x, p.y]);
+            }
+        }
+        let mut arcs = Vec::with_capacity(csr.targets.len());
+        for v in 0..self.nodes.len() as u32 {
+            for a in csr.out(v) {
+                arcs.push([index[v as usize], index[csr.targets[a] as usize]]);
+            }
+        }
+        baoan_api::RoadNetwork { nodes, arcs }
+    }
+
     /// A node's position, local metres.
     pub fn node(&self, id: u32) -> Coord<f64> {
         self.nodes[id as usize]

@@ -444,6 +444,22 @@ fn load_command_directory(twin: Res<Twin>, placement: Res<Placement>, mut door: 
         Command::LoadCommandDirectory { directory },
         TAG_SETUP,
     );
+    // With real roads, the stack estimates arrivals on the same graph the twin drives on
+    // (vehicles' roads: one-ways kept).
+    if let Some(graph) = &twin.roads {
+        let network = graph.network(Mode::Car);
+        door.record(
+            0,
+            "road_network",
+            &serde_json::json!({"nodes": network.nodes.len(), "arcs": network.arcs.len()}),
+        );
+        let _ = door.call(
+            0,
+            staff::ADMIN,
+            Command::LoadRoadNetwork { network },
+            TAG_SETUP,
+        );
+    }
 }
 
 /// Six leaders per district and street centre, two on duty in each eight-hour shift.

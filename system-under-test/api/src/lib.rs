@@ -24,7 +24,8 @@ pub use matcher::{
     WatchlistEntry,
 };
 pub use units::{
-    Centre, CommandDirectory, IncidentId, IncidentSource, LeaderEntry, UnitClass, UnitEntry, UnitId,
+    Centre, CommandDirectory, IncidentId, IncidentSource, LeaderEntry, RoadNetwork, UnitClass,
+    UnitEntry, UnitId,
 };
 
 /// The numbered data lines of an embedded CSV after its header, which must be `header`
@@ -223,6 +224,11 @@ pub enum Command {
     /// Replace the command module's organisation data: units, leaders, grids (admin).
     LoadCommandDirectory {
         directory: CommandDirectory,
+    },
+    /// The roads the command module estimates arrival times on (admin). Optional: without it
+    /// the estimate is the straight line with a detour factor. Allowed before any incident.
+    LoadRoadNetwork {
+        network: RoadNetwork,
     },
     /// An emergency reported to command. `incident_ref` is the sender's key, as for reports.
     ReportIncident {
@@ -475,6 +481,7 @@ impl Command {
             Command::QueryAssessment => "query_assessment",
             Command::QueryBacklog => "query_backlog",
             Command::LoadCommandDirectory { .. } => "load_command_directory",
+            Command::LoadRoadNetwork { .. } => "load_road_network",
             Command::ReportIncident { .. } => "report_incident",
             Command::UnitDeclined { .. } => "unit_declined",
             Command::UnitArrived { .. } => "unit_arrived",
@@ -522,6 +529,7 @@ impl Command {
             | Command::QueryAssessment
             | Command::QueryBacklog => Module::Grid,
             Command::LoadCommandDirectory { .. }
+            | Command::LoadRoadNetwork { .. }
             | Command::ReportIncident { .. }
             | Command::UnitDeclined { .. }
             | Command::UnitArrived { .. }
@@ -576,7 +584,7 @@ impl Command {
             Command::VerifyTask { .. } => &[Role::Inspector],
             Command::QueryAssessment => &[Role::Analyst, Role::Auditor, Role::Admin],
             Command::QueryBacklog => &[Role::Analyst, Role::Dispatcher, Role::Admin],
-            Command::LoadCommandDirectory { .. } => &[Role::Admin],
+            Command::LoadCommandDirectory { .. } | Command::LoadRoadNetwork { .. } => &[Role::Admin],
             Command::ReportIncident {
                 source: IncidentSource::Inspector,
                 ..
@@ -693,6 +701,11 @@ pub enum Outcome {
     CommandDirectoryLoaded {
         units: u32,
         leaders: u32,
+    },
+    /// The command module took a road network for its arrival estimates.
+    RoadNetworkLoaded {
+        nodes: u32,
+        arcs: u32,
     },
     /// An incident was taken on: its lead centre and the leaders on duty there.
     IncidentOpened {

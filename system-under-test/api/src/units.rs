@@ -120,6 +120,16 @@ pub struct LeaderEntry {
     pub centre: Centre,
 }
 
+/// The district's roads as the command module's arrival estimator reads them: nodes in the
+/// district's local metres and the directed arcs a vehicle may take between them (an arc's
+/// length is the straight line between its ends). The harness sends the same graph its own
+/// travel times come from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoadNetwork {
+    pub nodes: Vec<[f64; 2]>,
+    pub arcs: Vec<[u32; 2]>,
+}
+
 /// The command module's organisation data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandDirectory {

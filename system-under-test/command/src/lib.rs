@@ -7,6 +7,8 @@
 //! Nearest-free queries go through an R-tree per unit class. Like every module of the stack it
 //! never reads a clock and depends only on `baoan-api`.
 
+pub mod roads;
+
 use std::collections::{BTreeSet, HashMap};
 
 use baoan_api::emergency::{self, Owner, Severity};
@@ -37,6 +39,9 @@ pub fn pace(class: UnitClass) -> (f64, f64) {
         UnitClass::Flood => (5.0, 120.0),
     }
 }
+
+/// Streets against the straight line, when no road network is loaded (assumed).
+pub const STRAIGHT_LINE_DETOUR: f64 = 1.3;
 
 pub fn eta_s(class: UnitClass, distance_m: f64) -> f64 {
     let (speed, turnout) = pace(class);
@@ -163,6 +168,8 @@ struct Dir {
 #[derive(Default)]
 pub struct CommandService {
     dir: Option<Dir>,
+    /// The road network arrival estimates follow, when one was loaded.
+    roads: Option<roads::Roads>,
     units: Vec<UnitState>,
     free: HashMap<UnitClass, RTree<Point>>,
     incidents: Vec<Incident>,
@@ -219,6 +226,7 @@ impl CommandService {
         let now = env.sent_at;
         match &env.command {
             Command::LoadCommandDirectory { directory } => self.load(directory),
+            Command::LoadRoadNetwork { network } => self.load_roads(network),
             Command::ReportIncident {
                 incident_ref,
                 emergency_type,
@@ -262,6 +270,32 @@ impl CommandService {
             task: 0,
             problem: "no command directory loaded yet".into(),
         })
+    }
+
+    fn load_roads(&mut self, network: &baoan_api::RoadNetwork) -> Result<Vec<Outcome>, ApiError> {
+        if !self.incidents.is_empty() {
+            return Err(ApiError::Conflict {
+                task: 0,
+                problem: "the road network cannot be replaced once incidents exist".into(),
+            });
+        }
+        let r = roads::Roads::new(network)?;
+        let out = Outcome::RoadNetworkLoaded {
+            nodes: r.nodes() as u32,
+            arcs: r.arcs() as u32,
+        };
+        self.roads = Some(r);
+        Ok(vec![out])
+    }
+
+    /// Metres a unit drives from `from` to `to`: on the roads when a network is loaded and
+    /// joins them, else the straight line with a detour factor.
+    fn travel_m(&self, from: [f64; 2], to: [f64; 2]) -> f64 {
+        let straight = ((from[0] - to[0]).powi(2) + (from[1] - to[1]).powi(2)).sqrt();
+        self.roads
+            .as_ref()
+            .and_then(|r| r.distance_m(from, to))
+            .unwrap_or(straight * STRAIGHT_LINE_DETOUR)
     }
 
     fn load(&mut self, d: &CommandDirectory) -> Result<Vec<Outcome>, ApiError> {
@@ -556,8 +590,9 @@ impl CommandService {
         };
         self.free.get_mut(&class).expect("tree").remove(&point);
         let index = point.data as usize;
+        let at = [self.units[index].x_m, self.units[index].y_m];
+        let distance = self.travel_m(at, [x, y]);
         let unit = &mut self.units[index];
-        let distance = ((unit.x_m - x).powi(2) + (unit.y_m - y).powi(2)).sqrt() * 1.3;
         let eta = eta_s(class, distance);
         unit.status = UnitStatus::Dispatched(id);
         let unit_id = unit.entry.unit;

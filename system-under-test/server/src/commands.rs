@@ -16,7 +16,7 @@ use baoan_api::cases::{
     PremisesFinding, Subject,
 };
 use baoan_api::{
-    AlertId, Centre, Command, CommandDirectory, Department, Directory, GridEntry, IncidentId,
+    AlertId, Centre, Command, CommandDirectory, Department, Directory, GridEntry, IncidentId, RoadNetwork,
     IncidentSource, LeaderEntry, ListKind, MatchPolicy, Module, PersonId, ReportSource,
     ResolverEntry, Severity, Sighting, TaskId, UnitClass, UnitEntry, UnitId, WatchlistEntry,
 };
@@ -31,6 +31,7 @@ pub const COMMAND_KINDS: &[(Module, &str)] = &[
     (Module::Grid, "query_assessment"),
     (Module::Grid, "query_backlog"),
     (Module::Command, "load_command_directory"),
+    (Module::Command, "load_road_network"),
     (Module::Command, "report_incident"),
     (Module::Command, "unit_declined"),
     (Module::Command, "unit_arrived"),
@@ -184,6 +185,12 @@ fn command_examples() -> Vec<Command> {
                     person: PersonId(3_000_001),
                     centre: Centre::Street(0),
                 }],
+            },
+        },
+        Command::LoadRoadNetwork {
+            network: RoadNetwork {
+                nodes: vec![[1000.0, 1000.0], [1200.0, 800.0]],
+                arcs: vec![[0, 1], [1, 0]],
             },
         },
         incident(IncidentSource::Call),
@@ -482,9 +489,10 @@ mod tests {
             Command::CompleteCareService { .. } => 38,
             Command::QueryCare { .. } => 39,
             Command::QueryCareStats => 40,
+            Command::LoadRoadNetwork { .. } => 41,
         }
     }
-    const VARIANTS: usize = 41;
+    const VARIANTS: usize = 42;
 
     #[test]
     fn every_command_variant_has_an_example_and_a_route_and_nothing_else_is_routed() {
