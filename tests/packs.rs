@@ -294,6 +294,19 @@ fn a_scenario_naming_its_pack_validates_and_replays_byte_for_byte() {
     assert_eq!(reports[0], reports[1]);
     let r: serde_json::Value = serde_json::from_str(&reports[0]).unwrap();
     assert_eq!(r["sections"]["district"]["travel"], "roads");
+    // The stack estimates arrivals on the same roads: it took the network at set-up.
+    let journaled = dir.join("journaled");
+    let o = twin(&[
+        "run",
+        "scenarios/helsinki-day.toml",
+        "--out",
+        journaled.to_str().unwrap(),
+        "--journal",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let journal = std::fs::read_to_string(journaled.join("journal.jsonl")).unwrap();
+    assert!(journal.contains("\"road_network_loaded\""), "the stack never took the roads");
     // A Bao'an street in a surge is refused on a pack that has no such street.
     let scenario = dir.join("s.toml");
     std::fs::write(

@@ -584,7 +584,9 @@ impl Command {
             Command::VerifyTask { .. } => &[Role::Inspector],
             Command::QueryAssessment => &[Role::Analyst, Role::Auditor, Role::Admin],
             Command::QueryBacklog => &[Role::Analyst, Role::Dispatcher, Role::Admin],
-            Command::LoadCommandDirectory { .. } | Command::LoadRoadNetwork { .. } => &[Role::Admin],
+            Command::LoadCommandDirectory { .. } | Command::LoadRoadNetwork { .. } => {
+                &[Role::Admin]
+            }
             Command::ReportIncident {
                 source: IncidentSource::Inspector,
                 ..

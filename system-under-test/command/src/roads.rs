@@ -167,7 +167,7 @@ mod tests {
         // Access legs count.
         let d = r.distance_m([0.0, -30.0], [100.0, 40.0]).unwrap();
         assert!(d >= ((100.0f64).powi(2) + 70.0f64.powi(2)).sqrt());
-        assert!((d - (30.0 + 100.0 + 60.0)).abs() < 0.5, "{d}");
+        assert!((d - (30.0 + 100.0 + 40.0)).abs() < 0.5, "{d}");
     }
 
     #[test]

@@ -16,9 +16,10 @@ use baoan_api::cases::{
     PremisesFinding, Subject,
 };
 use baoan_api::{
-    AlertId, Centre, Command, CommandDirectory, Department, Directory, GridEntry, IncidentId, RoadNetwork,
+    AlertId, Centre, Command, CommandDirectory, Department, Directory, GridEntry, IncidentId,
     IncidentSource, LeaderEntry, ListKind, MatchPolicy, Module, PersonId, ReportSource,
-    ResolverEntry, Severity, Sighting, TaskId, UnitClass, UnitEntry, UnitId, WatchlistEntry,
+    ResolverEntry, RoadNetwork, Severity, Sighting, TaskId, UnitClass, UnitEntry, UnitId,
+    WatchlistEntry,
 };
 
 /// Every command as `(module, kind)`: the server's routes are `POST /{module}/{kind}`.
