@@ -333,31 +333,7 @@ enum PackCmd {
     /// Make a district pack from an OpenStreetMap extract: roads, places and land use from its
     /// tags; the boundary given, else the extract's largest administrative area, else the
     /// roads' hull; streets, communities and grids generated inside it where people live.
-    FromOsm {
-        /// The extract (.osm.pbf), e.g. from Geofabrik or BBBike.
-        extract: PathBuf,
-        /// The district's boundary (GeoJSON Polygon or MultiPolygon, WGS-84 unless --crs).
-        #[arg(long)]
-        boundary: Option<PathBuf>,
-        /// The boundary file's datum.
-        #[arg(long, default_value = "wgs84")]
-        crs: baoan_world::proj::Crs,
-        /// Streets to generate.
-        #[arg(long, default_value_t = 4)]
-        streets: usize,
-        /// Communities to generate (default: one per 39 grids, as in Bao'an).
-        #[arg(long)]
-        communities: Option<usize>,
-        /// Grids to generate (default: one per 0.084 km² of habitable land, as in Bao'an).
-        #[arg(long)]
-        grids: Option<usize>,
-        /// The pack's short name (default: the extract's file name).
-        #[arg(long)]
-        name: Option<String>,
-        /// The pack's folder (created; must not hold a pack already).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    FromOsm(baoan_twin::packs::FromOsm),
 }
 
 #[derive(Subcommand)]
@@ -477,27 +453,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             json,
         } => district(scale, seed, pack, out, json),
         Cmd::Pack {
-            what:
-                PackCmd::FromOsm {
-                    extract,
-                    boundary,
-                    crs,
-                    streets,
-                    communities,
-                    grids,
-                    name,
-                    out,
-                },
-        } => baoan_twin::packs::from_osm(&baoan_twin::packs::FromOsm {
-            extract,
-            boundary,
-            crs,
-            streets,
-            communities,
-            grids,
-            name,
-            out,
-        }),
+            what: PackCmd::FromOsm(opts),
+        } => baoan_twin::packs::from_osm(&opts),
         Cmd::Merge { dirs, out } => merge(&dirs, &out),
         Cmd::Plan {
             what:

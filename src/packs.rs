@@ -370,14 +370,30 @@ fn place_colour(k: PlaceKind) -> &'static str {
 }
 
 /// `twin pack from-osm`'s options.
+#[derive(Debug, Clone, clap::Args)]
 pub struct FromOsm {
+    /// The extract (.osm.pbf), e.g. from Geofabrik or BBBike.
     pub extract: PathBuf,
+    /// The district's boundary (GeoJSON Polygon or MultiPolygon, WGS-84 unless --crs).
+    #[arg(long)]
     pub boundary: Option<PathBuf>,
+    /// The boundary file's datum.
+    #[arg(long, default_value = "wgs84")]
     pub crs: Crs,
+    /// Streets to generate.
+    #[arg(long, default_value_t = 4)]
     pub streets: usize,
+    /// Communities to generate (default: one per 39 grids, as in Bao'an).
+    #[arg(long)]
     pub communities: Option<usize>,
+    /// Grids to generate (default: one per 0.084 km² of habitable land, as in Bao'an).
+    #[arg(long)]
     pub grids: Option<usize>,
+    /// The pack's short name (default: the extract's file name).
+    #[arg(long)]
     pub name: Option<String>,
+    /// The pack's folder (created; must not hold a pack already).
+    #[arg(long)]
     pub out: PathBuf,
 }
 
@@ -550,45 +566,20 @@ source = "{osm_source}"
     Ok(0)
 }
 
-/// A boundary file given on the command line, read as a pack's boundary would be: every area
-/// of it, a broken ring refused with its feature and field.
+/// A boundary file given on the command line, read as a pack's boundary is: every area of it,
+/// a broken ring refused with its feature and field.
 fn boundary_file(path: &Path, crs: Crs) -> Result<MultiPolygon<f64>, RunError> {
-    let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| RunError::Read {
         path: path.to_path_buf(),
         what: "the boundary",
         source,
     })?;
-    let (features, bad) = read::features(&file, &text, crs)?;
-    if let Some(b) = bad.first() {
-        return Err(RunError::Pack(PackError::Field {
-            file,
-            feature: Some(b.index),
-            field: b.field.clone(),
-            expected: b.expected.clone(),
-        }));
-    }
-    let mut polygons = Vec::new();
-    for f in features {
-        match f.geometry {
-            read::Geometry::Areas(mp) => polygons.extend(mp.0),
-            _ => {
-                return Err(RunError::Pack(PackError::Field {
-                    file,
-                    feature: Some(f.index),
-                    field: "geometry.type".into(),
-                    expected: "a Polygon or MultiPolygon".into(),
-                }));
-            }
-        }
-    }
-    if polygons.is_empty() {
-        return Err(RunError::Pack(PackError::Unusable {
-            file,
-            what: "no polygon in the boundary".into(),
-        }));
-    }
-    Ok(MultiPolygon(polygons))
+    Ok(read::all_areas(
+        &path.display().to_string(),
+        &text,
+        crs,
+        "the boundary",
+    )?)
 }
 
 /// A WGS-84 MultiPolygon as a GeoJSON FeatureCollection of one feature.

@@ -306,7 +306,10 @@ fn a_scenario_naming_its_pack_validates_and_replays_byte_for_byte() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let journal = std::fs::read_to_string(journaled.join("journal.jsonl")).unwrap();
-    assert!(journal.contains("\"road_network_loaded\""), "the stack never took the roads");
+    assert!(
+        journal.contains("\"road_network_loaded\""),
+        "the stack never took the roads"
+    );
     // A Bao'an street in a surge is refused on a pack that has no such street.
     let scenario = dir.join("s.toml");
     std::fs::write(

@@ -760,12 +760,10 @@ fn build_communities(
 #[allow(clippy::too_many_arguments)]
 fn build_grids(
     pack: &Pack,
-    streets: &[Cell],
     street_people: &[f64],
     communities: &[Vec<Cell>],
     land: &LandMask,
     counts: Counts,
-    community_total: usize,
     streams: &RngStreams,
     generated: &mut Vec<String>,
     project: impl Fn(&MultiPolygon<f64>) -> MultiPolygon<f64>,
@@ -816,11 +814,10 @@ fn build_grids(
         }
         return Ok(out);
     }
-    debug_assert_eq!(community_total, flat.len());
-    let per_street = apportion(counts.grids.max(community_total), street_people, 0);
+    let per_street = apportion(counts.grids.max(flat.len()), street_people, 0);
     generated.push(format!(
         "{} grids: Voronoi cells of relaxed points inside each community, drawn where people live; each street's share by its population",
-        counts.grids.max(community_total)
+        counts.grids.max(flat.len())
     ));
     let mut c0 = 0;
     for (s, list) in communities.iter().enumerate() {
@@ -851,7 +848,6 @@ fn build_grids(
         }
         c0 += list.len();
     }
-    let _ = streets;
     Ok(out)
 }
 /// A division level being built: shapes with their names, codes and sites.
@@ -863,16 +859,13 @@ struct Cell {
     site: Coord<f64>,
 }
 
-/// A point well inside a shape (the centroid if it is inside, else the middle of the largest
-/// part's first interior sample), for assigning a given polygon to its parent.
+/// A point inside a shape: its centroid if that is inside, else a random point inside it drawn
+/// where people live. Given polygons are assigned to their parent by it, and it is their site.
 fn inner_point(shape: &MultiPolygon<f64>, land: &LandMask, rng: &mut impl Rng) -> Coord<f64> {
     use geo::Centroid;
     match shape.centroid() {
         Some(c) if shape.contains(&c) => c.0,
-        _ => sample_inside(shape, 1, &LandMask::empty(), rng)
-            .first()
-            .copied()
-            .unwrap_or_else(|| sample_inside(shape, 1, land, rng)[0]),
+        _ => sample_inside(shape, 1, land, rng)[0],
     }
 }
 
@@ -937,16 +930,13 @@ impl District {
             &mut generated,
             project,
         )?;
-        let community_total: usize = per_street_communities.iter().map(Vec::len).sum();
         // Grids, community by community.
         let grid_cells = build_grids(
             pack,
-            &streets,
             &street_people,
             &per_street_communities,
             &land,
             counts,
-            community_total,
             &streams,
             &mut generated,
             project,

@@ -560,41 +560,36 @@ impl Loader {
         let crs = self.crs(map, "boundary.crs", &r.crs)?;
         let file = self.files.label(&r.file);
         let text = self.text(&r.file)?;
-        let (features, bad) = read::features(&file, &text, crs)?;
-        if let Some(b) = bad.first() {
-            return Err(PackError::Field {
-                file,
-                feature: Some(b.index),
-                field: b.field.clone(),
-                expected: b.expected.clone(),
-            });
-        }
-        let mut polygons = Vec::new();
-        for f in &features {
-            match &f.geometry {
-                Geometry::Areas(mp) => polygons.extend(mp.0.iter().cloned()),
-                _ => {
-                    return Err(PackError::Field {
-                        file,
-                        feature: Some(f.index),
-                        field: "geometry.type".into(),
-                        expected: "a Polygon or MultiPolygon (the district's boundary)".into(),
-                    });
-                }
-            }
-        }
-        if polygons.is_empty() {
-            return Err(PackError::Unusable {
-                file,
-                what: "no polygon in the boundary file".into(),
-            });
-        }
+        let boundary = read::all_areas(&file, &text, crs, "the district's boundary")?;
         self.info(
             "boundary",
             Some((&r.file, Some(crs), &r.source, r.real)),
-            polygons.len(),
+            boundary.0.len(),
         );
-        Ok(MultiPolygon(polygons))
+        Ok(boundary)
+    }
+
+    /// A GeoJSON layer's features in its datum; features whose geometry is broken are dropped
+    /// and listed under `layer`.
+    fn droppable_features(
+        &mut self,
+        map: &scenarios_map::Map,
+        layer: &str,
+        r: &LayerRef,
+    ) -> Result<(Vec<Feature>, Crs), PackError> {
+        let crs = self.crs(map, &format!("{layer}.crs"), &r.crs)?;
+        let label = self.files.label(&r.file);
+        let text = self.text(&r.file)?;
+        let (features, bad) = read::features(&label, &text, crs)?;
+        for b in bad {
+            drop_note(
+                &mut self.dropped,
+                layer,
+                &format!("{}: {}", b.field, b.expected),
+                format!("feature {}", b.index),
+            );
+        }
+        Ok((features, crs))
     }
 
     fn divisions(
@@ -771,18 +766,7 @@ impl Loader {
         let (lines, crs) = if Self::is_osm(&r.file) {
             (self.osm(&r.file)?.roads, Crs::Wgs84)
         } else {
-            let crs = self.crs(map, "roads.crs", &r.crs)?;
-            let label = self.files.label(&r.file);
-            let text = self.text(&r.file)?;
-            let (features, bad) = read::features(&label, &text, crs)?;
-            for b in bad {
-                drop_note(
-                    &mut self.dropped,
-                    "roads",
-                    &format!("{}: {}", b.field, b.expected),
-                    format!("feature {}", b.index),
-                );
-            }
+            let (features, crs) = self.droppable_features(map, "roads", r)?;
             let mut lines = Vec::new();
             for f in features {
                 match road_of(&f) {
@@ -917,18 +901,7 @@ impl Loader {
         let (land, crs) = if Self::is_osm(&r.file) {
             (self.osm(&r.file)?.land, Crs::Wgs84)
         } else {
-            let crs = self.crs(map, "land_use.crs", &r.crs)?;
-            let label = self.files.label(&r.file);
-            let text = self.text(&r.file)?;
-            let (features, bad) = read::features(&label, &text, crs)?;
-            for b in bad {
-                drop_note(
-                    &mut self.dropped,
-                    "land_use",
-                    &format!("{}: {}", b.field, b.expected),
-                    format!("feature {}", b.index),
-                );
-            }
+            let (features, crs) = self.droppable_features(map, "land_use", r)?;
             let mut out = Vec::new();
             for f in features {
                 let class = f.text("class").map(|c| c.parse::<LandClass>());

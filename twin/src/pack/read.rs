@@ -128,6 +128,46 @@ pub fn features(
     Ok((good, bad))
 }
 
+/// Every polygon of a file that must be whole (a boundary): a broken ring, or a feature that is
+/// not an area, refuses the file naming the feature and the field.
+pub fn all_areas(
+    file: &str,
+    text: &str,
+    crs: Crs,
+    what: &str,
+) -> Result<MultiPolygon<f64>, PackError> {
+    let (found, bad) = features(file, text, crs)?;
+    if let Some(b) = bad.first() {
+        return Err(PackError::Field {
+            file: file.into(),
+            feature: Some(b.index),
+            field: b.field.clone(),
+            expected: b.expected.clone(),
+        });
+    }
+    let mut polygons = Vec::new();
+    for f in found {
+        match f.geometry {
+            Geometry::Areas(mp) => polygons.extend(mp.0),
+            _ => {
+                return Err(PackError::Field {
+                    file: file.into(),
+                    feature: Some(f.index),
+                    field: "geometry.type".into(),
+                    expected: format!("a Polygon or MultiPolygon ({what})"),
+                });
+            }
+        }
+    }
+    if polygons.is_empty() {
+        return Err(PackError::Unusable {
+            file: file.into(),
+            what: format!("no polygon in {what}"),
+        });
+    }
+    Ok(MultiPolygon(polygons))
+}
+
 type GeomError = (String, String);
 
 fn position(v: &Value, crs: Crs, field: &str) -> Result<Coord<f64>, GeomError> {
