@@ -154,9 +154,9 @@ fn pack_text(pack: &Pack) -> String {
     s
 }
 
-/// The district drawn in one self-contained page: streets, grids, land use, roads and places,
-/// each a layer that can be switched off, with names on hover.
-fn draw(pack: &Pack, twin: &Twin, figures: &Figures) -> String {
+/// The district as one SVG: land use, grids, streets, roads and places, each a group the page
+/// can hide, with names on hover; north up, 1,000 units across its longer side.
+fn svg(pack: &Pack, twin: &Twin) -> String {
     let d = &twin.district;
     let b = d.outline.bounding_rect().expect("a district has an extent");
     let (w, h) = (b.width().max(1.0), b.height().max(1.0));
@@ -243,6 +243,14 @@ fn draw(pack: &Pack, twin: &Twin, figures: &Figures) -> String {
         );
     }
     svg += "</g></svg>";
+    svg
+}
+
+/// The district drawn in one self-contained page: streets, grids, land use, roads and places,
+/// each a layer that can be switched off, with names on hover.
+fn draw(pack: &Pack, twin: &Twin, figures: &Figures) -> String {
+    let d = &twin.district;
+    let svg = svg(pack, twin);
     let layers: String = pack
         .layers
         .iter()
@@ -416,7 +424,97 @@ pub fn from_osm(opts: &FromOsm) -> Result<u8, RunError> {
         file: label.clone(),
         error: e.to_string(),
     })?;
-    let (boundary, boundary_source) = match &opts.boundary {
+    let (boundary, boundary_source) = choose_boundary(opts, &osm, &label)?;
+    let inside = osm
+        .roads
+        .iter()
+        .filter(|r| r.line.intersects(&boundary))
+        .count();
+    if inside == 0 {
+        return Err(RunError::Pack(PackError::Unusable {
+            file: label,
+            what: format!(
+                "no roads inside the boundary ({} roads in the extract, none inside {})",
+                osm.roads.len(),
+                boundary_source
+            ),
+        }));
+    }
+    let extract_name = opts
+        .extract
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "extract.osm.pbf".into());
+    let name = opts.name.clone().unwrap_or_else(|| {
+        extract_name
+            .trim_end_matches(".osm.pbf")
+            .trim_end_matches(".pbf")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    });
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(RunError::BadInput(format!(
+            "--name: expected letters, digits, - and _ (it names output folders), got {name:?}"
+        )));
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|source| RunError::Write {
+        path: opts.out.clone(),
+        what: "the pack's folder",
+        source,
+    })?;
+    let write = |file: &str, text: &[u8]| {
+        let path = opts.out.join(file);
+        std::fs::write(&path, text).map_err(|source| RunError::Write {
+            path,
+            what: "a file of the pack",
+            source,
+        })
+    };
+    let bytes = std::fs::read(&opts.extract).map_err(|source| RunError::Read {
+        path: opts.extract.clone(),
+        what: "the extract",
+        source,
+    })?;
+    write(&extract_name, &bytes)?;
+    write("boundary.geojson", geojson_of(&boundary).as_bytes())?;
+    let boundary_real = opts.boundary.is_some() || !osm.admin.is_empty();
+    let manifest = manifest_text(opts, &name, &extract_name, &boundary_source, boundary_real);
+    write("district.toml", manifest.as_bytes())?;
+    let pack = Pack::load(&opts.out)?;
+    print!("{}", pack_text(&pack));
+    println!(
+        "boundary: {boundary_source}; {inside} of {} roads inside it",
+        osm.roads.len()
+    );
+    eprintln!(
+        "twin: pack {} written to {} in {:.2} s; next: twin district --pack {}",
+        pack.name,
+        opts.out.display(),
+        started.elapsed().as_secs_f64(),
+        opts.out.display()
+    );
+    Ok(0)
+}
+
+/// The boundary of a pack made from an extract, and where it came from: the file given, else
+/// the extract's largest complete administrative area, else the hull of its roads.
+fn choose_boundary(
+    opts: &FromOsm,
+    osm: &baoan_world::osm::OsmData,
+    label: &str,
+) -> Result<(MultiPolygon<f64>, String), RunError> {
+    Ok(match &opts.boundary {
         Some(path) => (
             boundary_file(path, opts.crs)?,
             format!("{} (given)", path.display()),
@@ -442,7 +540,7 @@ pub fn from_osm(opts: &FromOsm) -> Result<u8, RunError> {
                     .collect();
                 if points.0.is_empty() {
                     return Err(RunError::Pack(PackError::Unusable {
-                        file: label,
+                        file: label.into(),
                         what: "no roads in the extract".into(),
                     }));
                 }
@@ -452,61 +550,18 @@ pub fn from_osm(opts: &FromOsm) -> Result<u8, RunError> {
                 )
             }
         },
-    };
-    let inside = osm
-        .roads
-        .iter()
-        .filter(|r| r.line.intersects(&boundary))
-        .count();
-    if inside == 0 {
-        return Err(RunError::Pack(PackError::Unusable {
-            file: label,
-            what: format!(
-                "no roads inside the boundary ({} roads in the extract, none inside {})",
-                osm.roads.len(),
-                boundary_source
-            ),
-        }));
-    }
-    std::fs::create_dir_all(&opts.out).map_err(|source| RunError::Write {
-        path: opts.out.clone(),
-        what: "the pack's folder",
-        source,
-    })?;
-    let extract_name = opts
-        .extract
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "extract.osm.pbf".into());
-    let name = opts.name.clone().unwrap_or_else(|| {
-        extract_name
-            .trim_end_matches(".osm.pbf")
-            .trim_end_matches(".pbf")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    });
-    let write = |file: &str, text: &[u8]| {
-        let path = opts.out.join(file);
-        std::fs::write(&path, text).map_err(|source| RunError::Write {
-            path,
-            what: "a file of the pack",
-            source,
-        })
-    };
-    let bytes = std::fs::read(&opts.extract).map_err(|source| RunError::Read {
-        path: opts.extract.clone(),
-        what: "the extract",
-        source,
-    })?;
-    write(&extract_name, &bytes)?;
-    write("boundary.geojson", geojson_of(&boundary).as_bytes())?;
+    })
+}
+
+/// The manifest of a pack made from an extract: its layers all read from the extract, its
+/// divisions generated.
+fn manifest_text(
+    opts: &FromOsm,
+    name: &str,
+    extract_name: &str,
+    boundary_source: &str,
+    boundary_real: bool,
+) -> String {
     let mut generate = format!("streets = {}\n", opts.streets);
     if let Some(c) = opts.communities {
         let _ = writeln!(generate, "communities = {c}");
@@ -515,7 +570,7 @@ pub fn from_osm(opts: &FromOsm) -> Result<u8, RunError> {
         let _ = writeln!(generate, "grids = {g}");
     }
     let osm_source = "© OpenStreetMap contributors, ODbL 1.0";
-    let manifest = format!(
+    format!(
         r#"# Made by `twin pack from-osm {extract}` (baoan-twin). Roads, places and land use come
 # from the extract's tags; streets, communities and grids are generated inside the boundary,
 # weighted by where people live. See PACKS.md.
@@ -546,24 +601,15 @@ source = "{osm_source}"
 file = "{extract_name}"
 source = "{osm_source}"
 "#,
-        extract = label,
-        boundary_real = opts.boundary.is_some() || !osm.admin.is_empty(),
-    );
-    write("district.toml", manifest.as_bytes())?;
-    let pack = Pack::load(&opts.out)?;
-    print!("{}", pack_text(&pack));
-    println!(
-        "boundary: {boundary_source}; {inside} of {} roads inside it",
-        osm.roads.len()
-    );
-    eprintln!(
-        "twin: pack {} written to {} in {:.2} s; next: twin district --pack {}",
-        pack.name,
-        opts.out.display(),
-        started.elapsed().as_secs_f64(),
-        opts.out.display()
-    );
-    Ok(0)
+        extract = toml_escape(&opts.extract.display().to_string()),
+        extract_name = toml_escape(extract_name),
+        boundary_source = toml_escape(boundary_source),
+    )
+}
+
+/// A string as the inside of a TOML basic string.
+fn toml_escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// A boundary file given on the command line, read as a pack's boundary is: every area of it,

@@ -869,6 +869,78 @@ fn inner_point(shape: &MultiPolygon<f64>, land: &LandMask, rng: &mut impl Rng) -
     }
 }
 
+/// The levels numbered and linked: streets in order, their communities, their grids (a grid
+/// without a code from the pack is numbered within its community).
+fn assemble(
+    streets: Vec<Cell>,
+    per_street_communities: &[Vec<Cell>],
+    grid_cells: &[Vec<Cell>],
+) -> (Vec<Street>, Vec<Community>, Vec<Grid>) {
+    let mut out_streets = Vec::new();
+    let mut communities = Vec::new();
+    let mut grids = Vec::new();
+    for (s, street) in streets.into_iter().enumerate() {
+        let first_community = communities.len() as u32;
+        let first_grid = grids.len() as u32;
+        for community in per_street_communities[s].iter() {
+            let id = communities.len() as u32;
+            let grid_start = grids.len() as u32;
+            for (g, cell) in grid_cells[id as usize].iter().enumerate() {
+                grids.push(Grid {
+                    id: grids.len() as u32,
+                    community: id,
+                    street: s as u32,
+                    code: if cell.code.is_empty() {
+                        format!("{}-{:03}", community.code, g + 1)
+                    } else {
+                        cell.code.clone()
+                    },
+                    area_m2: cell.shape.unsigned_area(),
+                    shape: cell.shape.clone(),
+                    site: cell.site,
+                });
+            }
+            communities.push(Community {
+                id,
+                street: s as u32,
+                code: community.code.clone(),
+                name: community.name.clone(),
+                area_m2: community.shape.unsigned_area(),
+                shape: community.shape.clone(),
+                site: community.site,
+                grids: grid_start..grids.len() as u32,
+            });
+        }
+        out_streets.push(Street {
+            id: s as u32,
+            code: street.code,
+            name_zh: street.name,
+            name_en: street.name_en,
+            area_m2: street.shape.unsigned_area(),
+            shape: street.shape,
+            communities: first_community..communities.len() as u32,
+            grids: first_grid..grids.len() as u32,
+        });
+    }
+    (out_streets, communities, grids)
+}
+
+/// Grids by bounding box, for point look-up.
+fn grid_index(grids: &[Grid]) -> RTree<GeomWithData<Rectangle<[f64; 2]>, u32>> {
+    RTree::bulk_load(
+        grids
+            .iter()
+            .map(|g| {
+                let b = g.shape.bounding_rect().expect("a grid has an extent");
+                GeomWithData::new(
+                    Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
+                    g.id,
+                )
+            })
+            .collect(),
+    )
+}
+
 impl District {
     /// The default district (the built-in Bao'an pack) at `scale`, deterministic from `seed`.
     pub fn build(scale: f64, seed: u64) -> District {
@@ -942,65 +1014,9 @@ impl District {
             project,
         )?;
 
-        let mut out_streets = Vec::new();
-        let mut communities = Vec::new();
-        let mut grids = Vec::new();
-        for (s, street) in streets.into_iter().enumerate() {
-            let first_community = communities.len() as u32;
-            let first_grid = grids.len() as u32;
-            for community in per_street_communities[s].iter() {
-                let id = communities.len() as u32;
-                let grid_start = grids.len() as u32;
-                for (g, cell) in grid_cells[id as usize].iter().enumerate() {
-                    grids.push(Grid {
-                        id: grids.len() as u32,
-                        community: id,
-                        street: s as u32,
-                        code: if cell.code.is_empty() {
-                            format!("{}-{:03}", community.code, g + 1)
-                        } else {
-                            cell.code.clone()
-                        },
-                        area_m2: cell.shape.unsigned_area(),
-                        shape: cell.shape.clone(),
-                        site: cell.site,
-                    });
-                }
-                communities.push(Community {
-                    id,
-                    street: s as u32,
-                    code: community.code.clone(),
-                    name: community.name.clone(),
-                    area_m2: community.shape.unsigned_area(),
-                    shape: community.shape.clone(),
-                    site: community.site,
-                    grids: grid_start..grids.len() as u32,
-                });
-            }
-            out_streets.push(Street {
-                id: s as u32,
-                code: street.code,
-                name_zh: street.name,
-                name_en: street.name_en,
-                area_m2: street.shape.unsigned_area(),
-                shape: street.shape,
-                communities: first_community..communities.len() as u32,
-                grids: first_grid..grids.len() as u32,
-            });
-        }
-
-        let index = RTree::bulk_load(
-            grids
-                .iter()
-                .map(|g| {
-                    let b = g.shape.bounding_rect().expect("a grid has an extent");
-                    GeomWithData::new(
-                        Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
-                        g.id,
-                    )
-                })
-                .collect(),
-        );
+        let (out_streets, communities, grids) =
+            assemble(streets, &per_street_communities, &grid_cells);
+        let index = grid_index(&grids);
         let mut district = District {
             frame,
             pack: pack.id(),
@@ -1025,21 +1041,26 @@ impl District {
             generated,
             index,
         };
-        district.places = pack
+        district.locate_places(pack);
+        district.spread_population(pack, &streams);
+        Ok(district)
+    }
+
+    /// The pack's places in local metres, each with the grid it is in.
+    fn locate_places(&mut self, pack: &Pack) {
+        self.places = pack
             .places
             .iter()
             .map(|p| {
-                let at = frame.to_metres(p.lon, p.lat);
+                let at = self.frame.to_metres(p.lon, p.lat);
                 DistrictPlace {
                     kind: p.kind,
                     name: p.name.clone(),
                     at,
-                    grid: district.grid_at(at),
+                    grid: self.grid_at(at),
                 }
             })
             .collect();
-        district.spread_population(pack, &streams);
-        Ok(district)
     }
 
     /// Residents per grid at scale 1: the pack's total spread over habitable land by land-use

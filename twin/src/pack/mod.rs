@@ -9,6 +9,7 @@
 //! district is (a boundary or a division polygon that is broken, a manifest that names a missing
 //! file), naming the file, the feature and the field.
 
+mod divisions;
 pub mod manifest;
 pub mod read;
 
@@ -636,121 +637,32 @@ impl Loader {
                 ),
             ));
         }
-        if let Some(f) = &r.file {
-            let label = self.files.label(f);
-            let text = self.text(f)?;
-            let (features, bad) = read::features(&label, &text, crs)?;
-            if let Some(b) = bad.first() {
-                return Err(PackError::Field {
-                    file: label,
-                    feature: Some(b.index),
-                    field: b.field.clone(),
-                    expected: b.expected.clone(),
-                });
+        let (f, divisions) = match (&r.file, &r.seeds, &r.names) {
+            (Some(f), _, _) => {
+                let (label, text) = (self.files.label(f), self.text(f)?);
+                (
+                    f,
+                    Divisions::Polygons(divisions::areas(&label, &text, crs, layer)?),
+                )
             }
-            let mut areas = Vec::new();
-            for f in features {
-                let Geometry::Areas(shape) = &f.geometry else {
-                    return Err(PackError::Field {
-                        file: label,
-                        feature: Some(f.index),
-                        field: "geometry.type".into(),
-                        expected: format!("a Polygon or MultiPolygon (one of the {layer})"),
-                    });
-                };
-                areas.push(Area {
-                    index: f.index,
-                    name: f.text("name"),
-                    name_en: f.text("name_en"),
-                    code: f.text("code"),
-                    parent: f.text(if layer == "grids" {
-                        "community"
-                    } else {
-                        "street"
-                    }),
-                    shape: shape.clone(),
-                });
+            (_, Some(f), _) => {
+                let (label, text) = (self.files.label(f), self.text(f)?);
+                (f, Divisions::Seeds(divisions::seeds(&label, &text, crs)?))
             }
-            if areas.is_empty() {
-                return Err(PackError::Unusable {
-                    file: label,
-                    what: format!("no polygons of {layer}"),
-                });
+            (_, _, Some(f)) => {
+                let (label, text) = (self.files.label(f), self.text(f)?);
+                (f, Divisions::Names(divisions::names(&label, &text)?))
             }
-            self.info(layer, Some((f, Some(crs), &r.source, r.real)), areas.len());
-            return Ok(Divisions::Polygons(areas));
-        }
-        if let Some(f) = &r.seeds {
-            let label = self.files.label(f);
-            let text = self.text(f)?;
-            let t = Table::parse(&label, &text)?;
-            let (code, name, lon, lat) = (
-                t.column("code")?,
-                t.column("name")?,
-                t.column("lon")?,
-                t.column("lat")?,
-            );
-            let name_en = t.optional("name_en");
-            let mut seeds = Vec::new();
-            for (line, row) in &t.rows {
-                let num = |k: usize, field: &str| {
-                    row.get(k)
-                        .and_then(|v| v.parse::<f64>().ok())
-                        .filter(|v| v.is_finite())
-                        .ok_or_else(|| PackError::Syntax {
-                            file: label.clone(),
-                            line: *line,
-                            column: k + 1,
-                            expected: format!("a number in column {field}"),
-                        })
-                };
-                let (x, y) = crs.to_wgs84(num(lon, "lon")?, num(lat, "lat")?);
-                let get = |k: usize| row.get(k).cloned().unwrap_or_default();
-                seeds.push(Seed {
-                    code: get(code),
-                    name: get(name),
-                    name_en: name_en.map(get).unwrap_or_else(|| get(name)),
-                    lon: x,
-                    lat: y,
-                });
-            }
-            self.info(layer, Some((f, Some(crs), &r.source, r.real)), seeds.len());
-            return Ok(Divisions::Seeds(seeds));
-        }
-        let f = r.names.as_ref().expect("one of the three");
-        let label = self.files.label(f);
-        let text = self.text(f)?;
-        let t = Table::parse(&label, &text)?;
-        let (code, name) = (t.column("code")?, t.column("name")?);
-        let parent = t
-            .optional("parent_code")
-            .or(t.optional("street"))
-            .ok_or_else(|| PackError::Syntax {
-                file: label.clone(),
-                line: 1,
-                column: 1,
-                expected: "a column parent_code or street (the street each community is in)".into(),
-            })?;
-        let level = t.optional("level");
-        let rows: Vec<NameRow> = t
-            .rows
-            .iter()
-            .filter(|(_, row)| {
-                level.is_none_or(|k| row.get(k).map(String::as_str) == Some("community"))
-            })
-            .map(|(_, row)| NameRow {
-                code: row.get(code).cloned().unwrap_or_default(),
-                name: row
-                    .get(name)
-                    .cloned()
-                    .unwrap_or_default()
-                    .trim_end_matches("居委会")
-                    .to_string(),
-                parent: row.get(parent).cloned().unwrap_or_default(),
-            })
-            .collect();
-        self.info(layer, Some((f, Some(crs), &r.source, r.real)), rows.len());
-        Ok(Divisions::Names(rows))
+            (None, None, None) => unreachable!("exactly one is given (checked above)"),
+        };
+        let items = match &divisions {
+            Divisions::Polygons(a) => a.len(),
+            Divisions::Seeds(s) => s.len(),
+            Divisions::Names(n) => n.len(),
+            Divisions::Generate => 0,
+        };
+        self.info(layer, Some((f, Some(crs), &r.source, r.real)), items);
+        Ok(divisions)
     }
 
     fn roads(
