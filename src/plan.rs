@@ -144,11 +144,14 @@ fn tier(name: &str, class: UnitClass, twin: &Twin) -> Tier {
     let (mode, turnout_s) = mode_of(class);
     let p = twin.travel.modes[mode as usize];
     let budget_s = class.limit_s().expect("a tier") - turnout_s - p.overhead_s;
+    // The hour's congestion: the mode's curve, or over real roads the car's per-class curves
+    // weighted by how much of its time is on major roads.
+    let hour_factor = twin.travel.hour_factors(mode);
     Tier {
         name: name.into(),
         weight: 1.0,
         radius_m: std::array::from_fn(|h| {
-            (budget_s * p.speed_m_per_s / (p.street_factor * p.hour_factor[h])).max(0.0)
+            (budget_s * p.speed_m_per_s / (p.street_factor * hour_factor[h])).max(0.0)
         }),
     }
 }

@@ -328,3 +328,23 @@ fn a_scenario_naming_its_pack_validates_and_replays_byte_for_byte() {
         text(&o)
     );
 }
+
+#[test]
+fn the_planner_reads_congestion_by_road_class_over_real_roads() {
+    use baoan_world::roads::{CAR_MAJOR_HOUR_FACTOR, CAR_MINOR_HOUR_FACTOR};
+    use baoan_world::travel::CAR;
+    let pack = Pack::load(&helsinki_pack("congestion")).unwrap();
+    let (twin, _) = Twin::from_pack(&pack, 1.0, 5).unwrap();
+    let f = twin.travel.hour_factors(Mode::Car);
+    for h in 0..24 {
+        assert!(
+            f[h] >= CAR_MINOR_HOUR_FACTOR[h] - 1e-12 && f[h] <= CAR_MAJOR_HOUR_FACTOR[h] + 1e-12
+        );
+    }
+    // Rush hour is slower than night on the extract's roads, whose primary and secondary
+    // roads carry part of every car trip.
+    assert!(f[18] > f[3] + 0.05, "{f:?}");
+    // Without roads the planner keeps the neighbour network's curve.
+    let (default, _) = Twin::build(0.01, 5);
+    assert_eq!(default.travel.hour_factors(Mode::Car), CAR.hour_factor);
+}

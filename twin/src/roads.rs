@@ -882,6 +882,19 @@ impl RoadTimes {
         }
     }
 
+    /// The share of all pairs' free-flow car time spent on major roads (access legs, which
+    /// count as minor, left out), for the planner's district-wide congestion.
+    pub(crate) fn car_major_share(&self) -> f64 {
+        let (mut major, mut minor) = (0u64, 0u64);
+        for (&a, &b) in self.car_major.iter().zip(&self.car_minor) {
+            if a != UNREACHABLE && b != UNREACHABLE {
+                major += a as u64;
+                minor += b as u64;
+            }
+        }
+        major as f64 / (major + minor).max(1) as f64
+    }
+
     pub(crate) fn memory_bytes(&self) -> usize {
         2 * (self.walk.len() + self.ebike.len() + self.car_major.len() + self.car_minor.len())
             + 8 * self.access_s.iter().map(Vec::len).sum::<usize>()

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::geography::District;
-use crate::roads::{RoadGraph, RoadPerf, RoadReport, RoadTimes};
+use crate::roads::{self, RoadGraph, RoadPerf, RoadReport, RoadTimes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -222,6 +222,23 @@ impl TravelTimes {
                 let car = &self.modes[Mode::Car as usize];
                 r.car_free_flow_s(car, from, to) * car.speed_m_per_s / car.street_factor
             }
+        }
+    }
+
+    /// Each hour's factor on free-flow travel for a mode, district-wide, for the post planner's
+    /// radius test (`distance_m` × factor against a time budget). The neighbour network: the
+    /// mode's own curve. Roads: walk and e-bike keep theirs; the car's is the per-class curves
+    /// weighted by the share of car time spent on major roads over all pairs of grids.
+    pub fn hour_factors(&self, mode: Mode) -> [f64; 24] {
+        match (&self.source, mode) {
+            (Source::Roads(r), Mode::Car) => {
+                let major = r.car_major_share();
+                std::array::from_fn(|h| {
+                    major * roads::CAR_MAJOR_HOUR_FACTOR[h]
+                        + (1.0 - major) * roads::CAR_MINOR_HOUR_FACTOR[h]
+                })
+            }
+            _ => self.modes[mode as usize].hour_factor,
         }
     }
 
