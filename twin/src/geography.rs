@@ -630,6 +630,126 @@ fn parent_of(
     parents.iter().position(|c| c.shape.contains(&Point(p)))
 }
 
+/// Communities from the pack's polygons, each in the street it names or lies in, clipped to it;
+/// a street the pack gives none in becomes one community.
+fn given_communities(
+    areas: &[pack::Area],
+    streets: &[Cell],
+    land: &LandMask,
+    streams: &RngStreams,
+    generated: &mut Vec<String>,
+    project: impl Fn(&MultiPolygon<f64>) -> MultiPolygon<f64>,
+    file: &str,
+) -> Result<Vec<Vec<Cell>>, PackError> {
+    let mut out: Vec<Vec<Cell>> = streets.iter().map(|_| Vec::new()).collect();
+    let parents: Vec<&Cell> = streets.iter().collect();
+    for (i, a) in areas.iter().enumerate() {
+        let mut rng = streams.stream_for("geography/community-site", i as u64);
+        let shape = project(&a.shape);
+        let s = parent_of(a, &shape, &parents, land, &mut rng).ok_or_else(|| PackError::Field {
+            file: file.into(),
+            feature: Some(a.index),
+            field: "properties.street".into(),
+            expected:
+                "a community inside one of the streets (name its street, or draw it inside one)"
+                    .into(),
+        })?;
+        let shape = clip_to(
+            a,
+            shape,
+            &streets[s].shape,
+            file,
+            "a community inside its street",
+        )?;
+        let code = a
+            .code
+            .clone()
+            .unwrap_or_else(|| format!("{}-{:03}", streets[s].code, out[s].len() + 1));
+        out[s].push(Cell {
+            site: inner_point(&shape, land, &mut rng),
+            name: a.name.clone().unwrap_or_else(|| code.clone()),
+            name_en: a.name_en.clone().unwrap_or_default(),
+            code,
+            shape,
+        });
+    }
+    for (s, list) in out.iter_mut().enumerate() {
+        if list.is_empty() {
+            generated.push(format!(
+                "1 community for street {} (the pack has none in it): the whole street",
+                streets[s].name
+            ));
+            list.push(Cell {
+                code: format!("{}-001", streets[s].code),
+                name: streets[s].name.clone(),
+                name_en: streets[s].name_en.clone(),
+                shape: streets[s].shape.clone(),
+                site: streets[s].site,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Communities generated inside each street: as many as the pack's name list gives the street
+/// (names and codes taken in order), else a share of the count by the street's population.
+fn generated_communities(
+    divisions: &Divisions,
+    streets: &[Cell],
+    street_people: &[f64],
+    land: &LandMask,
+    counts: Counts,
+    streams: &RngStreams,
+    generated: &mut Vec<String>,
+) -> Vec<Vec<Cell>> {
+    let mut out: Vec<Vec<Cell>> = streets.iter().map(|_| Vec::new()).collect();
+    let listed: Vec<Vec<&crate::pack::NameRow>> = streets
+        .iter()
+        .map(|s| match divisions {
+            Divisions::Names(rows) => rows.iter().filter(|r| r.parent == s.code).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let weights: Vec<f64> = match divisions {
+        // The real number of communities each street has.
+        Divisions::Names(_) => listed.iter().map(|l| l.len().max(1) as f64).collect(),
+        _ => street_people.to_vec(),
+    };
+    let per_street = apportion(counts.communities, &weights, 1);
+    generated.push(format!(
+        "{} communities: Voronoi cells of relaxed points inside each street, drawn where people live{}",
+        counts.communities,
+        if matches!(divisions, Divisions::Names(_)) { "; names and codes from the pack's list" } else { "" }
+    ));
+    for (s, street) in streets.iter().enumerate() {
+        let mut rng = streams.stream(&format!("geography/communities/{}", street.code));
+        for (c, (shape, site)) in generate_cells(&street.shape, per_street[s], land, &mut rng)
+            .into_iter()
+            .enumerate()
+        {
+            let (code, name) = match listed[s].get(c) {
+                Some(d) => (d.code.clone(), d.name.clone()),
+                None if matches!(divisions, Divisions::Names(_)) => (
+                    format!("{}{:03}", street.code, 900 + c),
+                    format!("{}第{}社区", street.name, c + 1),
+                ),
+                None => (
+                    format!("{}-{:03}", street.code, c + 1),
+                    format!("{} {}", street.name_en, c + 1),
+                ),
+            };
+            out[s].push(Cell {
+                code,
+                name,
+                name_en: String::new(),
+                shape,
+                site,
+            });
+        }
+    }
+    out
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build_communities(
     pack: &Pack,
@@ -641,54 +761,10 @@ fn build_communities(
     generated: &mut Vec<String>,
     project: impl Fn(&MultiPolygon<f64>) -> MultiPolygon<f64>,
 ) -> Result<Vec<Vec<Cell>>, PackError> {
-    let file = layer_file(pack, "communities");
-    let mut out: Vec<Vec<Cell>> = streets.iter().map(|_| Vec::new()).collect();
-    match &pack.communities {
+    Ok(match &pack.communities {
         Divisions::Polygons(areas) => {
-            let parents: Vec<&Cell> = streets.iter().collect();
-            for (i, a) in areas.iter().enumerate() {
-                let mut rng = streams.stream_for("geography/community-site", i as u64);
-                let shape = project(&a.shape);
-                let s = parent_of(a, &shape, &parents, land, &mut rng).ok_or_else(|| PackError::Field {
-                    file: file.clone(),
-                    feature: Some(a.index),
-                    field: "properties.street".into(),
-                    expected: "a community inside one of the streets (name its street, or draw it inside one)".into(),
-                })?;
-                let shape = clip_to(
-                    a,
-                    shape,
-                    &streets[s].shape,
-                    &file,
-                    "a community inside its street",
-                )?;
-                let code = a
-                    .code
-                    .clone()
-                    .unwrap_or_else(|| format!("{}-{:03}", streets[s].code, out[s].len() + 1));
-                out[s].push(Cell {
-                    site: inner_point(&shape, land, &mut rng),
-                    name: a.name.clone().unwrap_or_else(|| code.clone()),
-                    name_en: a.name_en.clone().unwrap_or_default(),
-                    code,
-                    shape,
-                });
-            }
-            for (s, list) in out.iter_mut().enumerate() {
-                if list.is_empty() {
-                    generated.push(format!(
-                        "1 community for street {} (the pack has none in it): the whole street",
-                        streets[s].name
-                    ));
-                    list.push(Cell {
-                        code: format!("{}-001", streets[s].code),
-                        name: streets[s].name.clone(),
-                        name_en: streets[s].name_en.clone(),
-                        shape: streets[s].shape.clone(),
-                        site: streets[s].site,
-                    });
-                }
-            }
+            let file = layer_file(pack, "communities");
+            given_communities(areas, streets, land, streams, generated, project, &file)?
         }
         Divisions::Generate if matches!(pack.grids, Divisions::Polygons(_)) => {
             // Real grids and no communities given: one community per street holds its grids.
@@ -696,65 +772,29 @@ fn build_communities(
                 "{} communities, one per street (the pack gives grids, not communities)",
                 streets.len()
             ));
-            for (s, street) in streets.iter().enumerate() {
-                out[s].push(Cell {
-                    code: format!("{}-001", street.code),
-                    name: street.name.clone(),
-                    name_en: street.name_en.clone(),
-                    shape: street.shape.clone(),
-                    site: street.site,
-                });
-            }
-        }
-        divisions => {
-            let listed: Vec<Vec<&crate::pack::NameRow>> = streets
+            streets
                 .iter()
-                .map(|s| match divisions {
-                    Divisions::Names(rows) => rows.iter().filter(|r| r.parent == s.code).collect(),
-                    _ => Vec::new(),
+                .map(|street| {
+                    vec![Cell {
+                        code: format!("{}-001", street.code),
+                        name: street.name.clone(),
+                        name_en: street.name_en.clone(),
+                        shape: street.shape.clone(),
+                        site: street.site,
+                    }]
                 })
-                .collect();
-            let weights: Vec<f64> = match divisions {
-                // The real number of communities each street has.
-                Divisions::Names(_) => listed.iter().map(|l| l.len().max(1) as f64).collect(),
-                _ => street_people.to_vec(),
-            };
-            let per_street = apportion(counts.communities, &weights, 1);
-            generated.push(format!(
-                "{} communities: Voronoi cells of relaxed points inside each street, drawn where people live{}",
-                counts.communities,
-                if matches!(divisions, Divisions::Names(_)) { "; names and codes from the pack's list" } else { "" }
-            ));
-            for (s, street) in streets.iter().enumerate() {
-                let mut rng = streams.stream(&format!("geography/communities/{}", street.code));
-                for (c, (shape, site)) in
-                    generate_cells(&street.shape, per_street[s], land, &mut rng)
-                        .into_iter()
-                        .enumerate()
-                {
-                    let (code, name) = match listed[s].get(c) {
-                        Some(d) => (d.code.clone(), d.name.clone()),
-                        None if matches!(divisions, Divisions::Names(_)) => (
-                            format!("{}{:03}", street.code, 900 + c),
-                            format!("{}第{}社区", street.name, c + 1),
-                        ),
-                        None => (
-                            format!("{}-{:03}", street.code, c + 1),
-                            format!("{} {}", street.name_en, c + 1),
-                        ),
-                    };
-                    out[s].push(Cell {
-                        code,
-                        name,
-                        name_en: String::new(),
-                        shape,
-                        site,
-                    });
-                }
-            }
+                .collect()
         }
-    }
-    Ok(out)
+        divisions => generated_communities(
+            divisions,
+            streets,
+            street_people,
+            land,
+            counts,
+            streams,
+            generated,
+        ),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
