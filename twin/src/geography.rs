@@ -630,6 +630,39 @@ fn parent_of(
     parents.iter().position(|c| c.shape.contains(&Point(p)))
 }
 
+/// A pack's polygon placed in the level above: the parent its property names or a point of it
+/// lies in, the polygon clipped to that parent, and a site inside it. `names` are the child's,
+/// the parent's and the parents' names, for the error.
+fn place_given(
+    a: &pack::Area,
+    parents: &[&Cell],
+    land: &LandMask,
+    rng: &mut impl Rng,
+    project: &impl Fn(&MultiPolygon<f64>) -> MultiPolygon<f64>,
+    file: &str,
+    names: (&str, &str, &str),
+) -> Result<(usize, MultiPolygon<f64>, Coord<f64>), PackError> {
+    let (child, parent, plural) = names;
+    let shape = project(&a.shape);
+    let p = parent_of(a, &shape, parents, land, rng).ok_or_else(|| PackError::Field {
+        file: file.into(),
+        feature: Some(a.index),
+        field: format!("properties.{parent}"),
+        expected: format!(
+            "a {child} inside one of the {plural} (name its {parent}, or draw it inside one)"
+        ),
+    })?;
+    let shape = clip_to(
+        a,
+        shape,
+        &parents[p].shape,
+        file,
+        &format!("a {child} inside its {parent}"),
+    )?;
+    let site = inner_point(&shape, land, rng);
+    Ok((p, shape, site))
+}
+
 /// Communities from the pack's polygons, each in the street it names or lies in, clipped to it;
 /// a street the pack gives none in becomes one community.
 fn given_communities(
@@ -645,28 +678,21 @@ fn given_communities(
     let parents: Vec<&Cell> = streets.iter().collect();
     for (i, a) in areas.iter().enumerate() {
         let mut rng = streams.stream_for("geography/community-site", i as u64);
-        let shape = project(&a.shape);
-        let s = parent_of(a, &shape, &parents, land, &mut rng).ok_or_else(|| PackError::Field {
-            file: file.into(),
-            feature: Some(a.index),
-            field: "properties.street".into(),
-            expected:
-                "a community inside one of the streets (name its street, or draw it inside one)"
-                    .into(),
-        })?;
-        let shape = clip_to(
+        let (s, shape, site) = place_given(
             a,
-            shape,
-            &streets[s].shape,
+            &parents,
+            land,
+            &mut rng,
+            &project,
             file,
-            "a community inside its street",
+            ("community", "street", "streets"),
         )?;
         let code = a
             .code
             .clone()
             .unwrap_or_else(|| format!("{}-{:03}", streets[s].code, out[s].len() + 1));
         out[s].push(Cell {
-            site: inner_point(&shape, land, &mut rng),
+            site,
             name: a.name.clone().unwrap_or_else(|| code.clone()),
             name_en: a.name_en.clone().unwrap_or_default(),
             code,
@@ -814,22 +840,17 @@ fn build_grids(
     if let Divisions::Polygons(areas) = &pack.grids {
         for (i, a) in areas.iter().enumerate() {
             let mut rng = streams.stream_for("geography/grid-site", i as u64);
-            let shape = project(&a.shape);
-            let c = parent_of(a, &shape, &flat, land, &mut rng).ok_or_else(|| PackError::Field {
-                file: file.clone(),
-                feature: Some(a.index),
-                field: "properties.community".into(),
-                expected: "a grid inside one of the communities (name its community, or draw it inside one)".into(),
-            })?;
-            let shape = clip_to(
+            let (c, shape, site) = place_given(
                 a,
-                shape,
-                &flat[c].shape,
+                &flat,
+                land,
+                &mut rng,
+                &project,
                 &file,
-                "a grid inside its community",
+                ("grid", "community", "communities"),
             )?;
             out[c].push(Cell {
-                site: inner_point(&shape, land, &mut rng),
+                site,
                 code: a.code.clone().unwrap_or_default(),
                 name: a.name.clone().unwrap_or_default(),
                 name_en: String::new(),
