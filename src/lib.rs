@@ -69,7 +69,7 @@ pub struct Shard {
 impl Shard {
     /// `3/10`; why not, saying what was expected.
     pub fn parse(text: &str) -> Result<Shard, String> {
-        let streets = baoan_world::data::street_seeds().len() as u32;
+        let streets = baoan_world::data::facts::STREETS as u32;
         let bad = || {
             format!(
                 "--shard: expected i/n with 1 <= i <= n <= {streets} (the district's streets), \
@@ -371,11 +371,7 @@ pub fn check_inputs(
         let crs = command
             .as_ref()
             .map_or(baoan_world::proj::Crs::Wgs84, |c| c.posts_crs);
-        let frame = baoan_world::proj::Frame {
-            origin_lon: pack.origin.0,
-            origin_lat: pack.origin.1,
-        };
-        baoan_agents::command::read_posts_csv(file, text, &frame, crs)?;
+        baoan_agents::command::read_posts_csv(file, text, &pack.frame(), crs)?;
     }
     Ok(command)
 }

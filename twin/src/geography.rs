@@ -1012,10 +1012,7 @@ impl District {
     /// never the pack's own polygons), deterministic from `seed`.
     pub fn from_pack(pack: &Pack, scale: f64, seed: u64) -> Result<District, PackError> {
         let streams = RngStreams::new(seed);
-        let frame = Frame {
-            origin_lon: pack.origin.0,
-            origin_lat: pack.origin.1,
-        };
+        let frame = pack.frame();
         let project = |mp: &MultiPolygon<f64>| -> MultiPolygon<f64> {
             mp.map_coords(|c| frame.to_metres(c.x, c.y))
         };

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::layers::{
     AdminArea, Dropped, LandClass, LandPatch, Oneway, Place, PlaceKind, RoadClass, RoadLine,
 };
-use crate::proj::Crs;
+use crate::proj::{Crs, Frame};
 use manifest::{DivisionRef, LayerRef, Manifest};
 use read::{Feature, Geometry, Table};
 
@@ -255,6 +255,14 @@ impl StreetName {
 }
 
 impl Pack {
+    /// The local metric frame the pack's district is built in.
+    pub fn frame(&self) -> Frame {
+        Frame {
+            origin_lon: self.origin.0,
+            origin_lat: self.origin.1,
+        }
+    }
+
     /// The district's streets in order, as the built district will name them.
     pub fn street_names(&self) -> Vec<StreetName> {
         match &self.streets {
@@ -408,9 +416,9 @@ impl Loader {
     }
 
     /// An OSM extract's layers, read once however many layers name it.
-    fn osm(&mut self, file: &str) -> Result<crate::osm::OsmData, PackError> {
-        if let Some(d) = self.osm.get(file) {
-            return Ok(d.clone());
+    fn osm(&mut self, file: &str) -> Result<&crate::osm::OsmData, PackError> {
+        if self.osm.contains_key(file) {
+            return Ok(&self.osm[file]);
         }
         self.bytes(file)?;
         let path = self.files.path(file).ok_or_else(|| PackError::Unusable {
@@ -421,11 +429,8 @@ impl Loader {
             file: self.files.label(file),
             error: e.to_string(),
         })?;
-        for d in &data.dropped {
-            self.dropped.push(d.clone());
-        }
-        self.osm.insert(file.to_string(), data.clone());
-        Ok(data)
+        self.dropped.extend(data.dropped.iter().cloned());
+        Ok(self.osm.entry(file.to_string()).or_insert(data))
     }
 
     fn info(&mut self, layer: &str, r: Option<(&str, Option<Crs>, &str, bool)>, items: usize) {
@@ -676,7 +681,7 @@ impl Loader {
             return Ok(Vec::new());
         };
         let (lines, crs) = if Self::is_osm(&r.file) {
-            (self.osm(&r.file)?.roads, Crs::Wgs84)
+            (self.osm(&r.file)?.roads.clone(), Crs::Wgs84)
         } else {
             let (features, crs) = self.droppable_features(map, "roads", r)?;
             let mut lines = Vec::new();
@@ -731,7 +736,7 @@ impl Loader {
             return Ok(Vec::new());
         };
         let (places, crs) = if Self::is_osm(&r.file) {
-            (self.osm(&r.file)?.places, Crs::Wgs84)
+            (self.osm(&r.file)?.places.clone(), Crs::Wgs84)
         } else {
             let crs = self.crs(map, "places.crs", &r.crs)?;
             let label = self.files.label(&r.file);
@@ -811,7 +816,7 @@ impl Loader {
             return Ok(Vec::new());
         };
         let (land, crs) = if Self::is_osm(&r.file) {
-            (self.osm(&r.file)?.land, Crs::Wgs84)
+            (self.osm(&r.file)?.land.clone(), Crs::Wgs84)
         } else {
             let (features, crs) = self.droppable_features(map, "land_use", r)?;
             let mut out = Vec::new();
