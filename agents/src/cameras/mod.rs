@@ -766,6 +766,7 @@ fn pick_resident(
         match list {
             ListKind::Wanted => (18..=60).contains(&age),
             ListKind::Missing => !(14..65).contains(&age),
+            ListKind::KeyPerson => age >= 18,
         }
     };
     for _ in 0..200 {
@@ -794,6 +795,7 @@ fn someone_else(
                 (rng.random_range(65..90), rng.random())
             }
         }
+        ListKind::KeyPerson => (rng.random_range(18..=70), rng.random()),
     };
     if present {
         *visitor_next += 1;
@@ -831,6 +833,7 @@ fn watchlist_entries(wl: &Watchlist, dim: usize) -> Vec<WatchlistEntry> {
             legal_basis: match e.list {
                 ListKind::Wanted => format!("synthetic arrest warrant BA-W-{k:05}"),
                 ListKind::Missing => format!("synthetic missing-person report BA-M-{k:05}"),
+                ListKind::KeyPerson => format!("synthetic key-person register BA-K-{k:05}"),
             },
             owner: match e.list {
                 ListKind::Wanted => {
@@ -839,6 +842,7 @@ fn watchlist_entries(wl: &Watchlist, dim: usize) -> Vec<WatchlistEntry> {
                 ListKind::Missing => {
                     "Bao'an public security sub-bureau, missing-persons desk (synthetic)".into()
                 }
+                ListKind::KeyPerson => "community health centre (synthetic)".into(),
             },
             expires_at: e.expires_at,
             embedding: wl.vectors[k * dim..(k + 1) * dim].to_vec(),

@@ -390,6 +390,7 @@ impl MatcherLedger {
             let list = match watchlist.entries[entry as usize].list {
                 baoan_api::ListKind::Wanted => "wanted",
                 baoan_api::ListKind::Missing => "missing",
+                baoan_api::ListKind::KeyPerson => "key_person",
             };
             *self.found.entry(list).or_default() += 1;
             agenda.schedule(at + 600_000, MatcherAction::Remove { entry });

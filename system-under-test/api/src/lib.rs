@@ -12,6 +12,7 @@ pub mod catalogue;
 pub mod emergency;
 pub mod faults;
 pub mod http;
+pub mod key_persons;
 pub mod matcher;
 pub mod units;
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use catalogue::{Department, ItemType, Urgency};
 pub use emergency::{Category, EmergencyType, Owner, Severity, UnitKind};
+pub use key_persons::{KEY_PERSON_CRISIS, KEY_PERSON_REF_BASE};
 pub use matcher::{
     AlertCandidate, AlertId, LEAD_REF_BASE, ListKind, MatchPolicy, Sighting, WATCHLIST_LEAD,
     WatchlistEntry,
@@ -100,11 +102,14 @@ pub enum Role {
     /// A community care worker: the only role that may read care records, and only their own
     /// community's.
     CareWorker,
+    /// A member of a key person's five-in-one team (police officer, doctor, grid inspector,
+    /// social worker, guardian): acts on, and reads, only the records of their own people.
+    KeyPersonTeam,
 }
 
 impl Role {
     /// Every role, in the order above (a development token table has one token for each).
-    pub const ALL: [Role; 12] = [
+    pub const ALL: [Role; 13] = [
         Role::Inspector,
         Role::Resolver,
         Role::Dispatcher,
@@ -117,6 +122,7 @@ impl Role {
         Role::Department,
         Role::Caseworker,
         Role::CareWorker,
+        Role::KeyPersonTeam,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -133,6 +139,7 @@ impl Role {
             Role::Department => "department",
             Role::Caseworker => "caseworker",
             Role::CareWorker => "care_worker",
+            Role::KeyPersonTeam => "key_person_team",
         }
     }
 }
@@ -403,6 +410,74 @@ pub enum Command {
     },
     /// Care in counts only (analysts, auditors, admins).
     QueryCareStats,
+    /// Replace the key-persons module's organisation data: the teams' professional members
+    /// (admin).
+    LoadKeyPersonDirectory {
+        directory: key_persons::KeyPersonDirectory,
+    },
+    /// A person enters management: a hospital's diagnosis through the health bureau, or the
+    /// police's order of community drug treatment or rehabilitation (department feeds).
+    /// `person_ref` is the sender's key, as for reports.
+    RegisterKeyPerson {
+        person_ref: u64,
+        category: key_persons::Category,
+        /// The risk grade at registration, 0–5.
+        risk: u8,
+        grid: u32,
+        community: u32,
+        street: u32,
+        x_m: f64,
+        y_m: f64,
+        /// The family guardian, who joins the team.
+        guardian: Option<PersonId>,
+        /// Months already under management elsewhere (a register carried over): where a drug
+        /// term stands.
+        months_in_management: u16,
+        /// The next follow-up's due date as a register carried over has it (at most 90 days
+        /// ahead); `None`: set by the grade from now.
+        next_due_at: Option<Millis>,
+        observed_at: Millis,
+    },
+    /// A follow-up made by a team member, with its findings; re-grades the person and sets the
+    /// next follow-up.
+    RecordFollowUp {
+        person: u64,
+        findings: key_persons::Findings,
+    },
+    /// A team member (a guardian, the inspector on patrol) saw warning signs: a follow-up is
+    /// pushed forward.
+    ReportWarningSign {
+        person: u64,
+        observed_at: Millis,
+    },
+    /// The person is in crisis (harm imminent, or done): command takes it as an incident needing
+    /// the 1-3-5 tiers and a medical unit. `crisis_ref` is the sender's key.
+    ReportCrisis {
+        crisis_ref: u64,
+        person: u64,
+        source: key_persons::CrisisSource,
+        grid: u32,
+        x_m: f64,
+        y_m: f64,
+        observed_at: Millis,
+    },
+    /// The person leaves management.
+    CloseKeyPerson {
+        person: u64,
+        reason: key_persons::ClosureReason,
+    },
+    /// Read a record (its own team, auditors; a closed record auditors only); audited.
+    QueryKeyPerson {
+        person: u64,
+    },
+    /// Key persons in counts only (analysts, auditors, admins).
+    QueryKeyPersonStats,
+    /// The module's access log: every look-up, allowed or refused (auditors).
+    ExportKeyPersonAccess,
+    /// Replace the policy on face sightings of key persons (admin); a new policy version.
+    SetSightingPolicy {
+        policy: key_persons::SightingPolicy,
+    },
 }
 
 /// The stack's domain modules, each owning its commands.
@@ -414,6 +489,7 @@ pub enum Module {
     Matcher,
     Blocks,
     Cases,
+    KeyPersons,
 }
 
 /// A module name that is not one of the stack's modules.
@@ -426,17 +502,18 @@ pub struct UnknownModule {
 impl Module {
     /// Every module, in the order the stack lists them: each list of module names (fault
     /// targets, routes, scenario strategies) derives from this one.
-    pub const ALL: [Module; 5] = [
+    pub const ALL: [Module; 6] = [
         Module::Grid,
         Module::Command,
         Module::Matcher,
         Module::Blocks,
         Module::Cases,
+        Module::KeyPersons,
     ];
 
     /// The name of every module, in the order of `ALL`.
-    pub const NAMES: [&'static str; 5] = {
-        let mut names = [""; 5];
+    pub const NAMES: [&'static str; 6] = {
+        let mut names = [""; 6];
         let mut i = 0;
         while i < names.len() {
             names[i] = Module::ALL[i].as_str();
@@ -460,6 +537,7 @@ impl Module {
             Module::Matcher => "matcher",
             Module::Blocks => "blocks",
             Module::Cases => "cases",
+            Module::KeyPersons => "key_persons",
         }
     }
 }
@@ -515,6 +593,16 @@ impl Command {
             Command::CompleteCareService { .. } => "complete_care_service",
             Command::QueryCare { .. } => "query_care",
             Command::QueryCareStats => "query_care_stats",
+            Command::LoadKeyPersonDirectory { .. } => "load_key_person_directory",
+            Command::RegisterKeyPerson { .. } => "register_key_person",
+            Command::RecordFollowUp { .. } => "record_follow_up",
+            Command::ReportWarningSign { .. } => "report_warning_sign",
+            Command::ReportCrisis { .. } => "report_crisis",
+            Command::CloseKeyPerson { .. } => "close_key_person",
+            Command::QueryKeyPerson { .. } => "query_key_person",
+            Command::QueryKeyPersonStats => "query_key_person_stats",
+            Command::ExportKeyPersonAccess => "export_key_person_access",
+            Command::SetSightingPolicy { .. } => "set_sighting_policy",
         }
     }
 
@@ -563,6 +651,16 @@ impl Command {
             | Command::CompleteCareService { .. }
             | Command::QueryCare { .. }
             | Command::QueryCareStats => Module::Cases,
+            Command::LoadKeyPersonDirectory { .. }
+            | Command::RegisterKeyPerson { .. }
+            | Command::RecordFollowUp { .. }
+            | Command::ReportWarningSign { .. }
+            | Command::ReportCrisis { .. }
+            | Command::CloseKeyPerson { .. }
+            | Command::QueryKeyPerson { .. }
+            | Command::QueryKeyPersonStats
+            | Command::ExportKeyPersonAccess
+            | Command::SetSightingPolicy { .. } => Module::KeyPersons,
         }
     }
 
@@ -631,6 +729,21 @@ impl Command {
             | Command::CompleteCareService { .. }
             | Command::QueryCare { .. } => &[Role::CareWorker],
             Command::QueryCareStats => &[Role::Analyst, Role::Auditor, Role::Admin],
+            Command::LoadKeyPersonDirectory { .. } | Command::SetSightingPolicy { .. } => {
+                &[Role::Admin]
+            }
+            Command::RegisterKeyPerson { .. } => &[Role::Department],
+            Command::RecordFollowUp { .. }
+            | Command::ReportWarningSign { .. }
+            | Command::CloseKeyPerson { .. } => &[Role::KeyPersonTeam],
+            Command::ReportCrisis {
+                source: key_persons::CrisisSource::Caller,
+                ..
+            } => &[Role::Dispatcher],
+            Command::ReportCrisis { .. } => &[Role::KeyPersonTeam],
+            Command::QueryKeyPerson { .. } => &[Role::KeyPersonTeam, Role::Auditor],
+            Command::QueryKeyPersonStats => &[Role::Analyst, Role::Auditor, Role::Admin],
+            Command::ExportKeyPersonAccess => &[Role::Auditor],
         }
     }
 }
@@ -916,6 +1029,86 @@ pub enum Outcome {
     CareStatsAnswered {
         stats: cases::CareStats,
     },
+    KeyPersonDirectoryLoaded {
+        members: u32,
+    },
+    /// A person entered management: their team and the first follow-up pushed to it.
+    KeyPersonRegistered {
+        person: u64,
+        person_ref: u64,
+        team: key_persons::Team,
+        risk: u8,
+        task: key_persons::FollowUpTask,
+    },
+    /// A follow-up recorded; the next one pushed (none once the record is closed).
+    FollowUpRecorded {
+        person: u64,
+        on_time: bool,
+        risk: u8,
+        task: Option<key_persons::FollowUpTask>,
+    },
+    /// The person's risk grade changed.
+    KeyPersonRegraded {
+        person: u64,
+        from: u8,
+        to: u8,
+    },
+    /// A warning sign brought the next follow-up forward.
+    FollowUpPushed {
+        task: key_persons::FollowUpTask,
+    },
+    /// A follow-up is past due: the street (then the district) supervises it.
+    FollowUpOverdue {
+        person: u64,
+        level: EscalationLevel,
+    },
+    /// A high grade put the person under the street's (grade 3–4) or the district's (5)
+    /// supervision.
+    KeyPersonEscalated {
+        person: u64,
+        level: EscalationLevel,
+        reason: key_persons::EscalationReason,
+    },
+    /// The police were told (a grade of 3 or more, a positive test, a serious breach).
+    PoliceNotified {
+        person: u64,
+        reason: String,
+    },
+    /// A crisis taken on: command has it as an incident.
+    CrisisOpened {
+        crisis: u64,
+        crisis_ref: u64,
+        person: u64,
+        incident: IncidentId,
+    },
+    KeyPersonClosed {
+        person: u64,
+        at: Millis,
+        reason: key_persons::ClosureReason,
+    },
+    KeyPersonAnswered {
+        view: key_persons::KeyPersonView,
+    },
+    KeyPersonStatsAnswered {
+        stats: key_persons::KeyPersonStats,
+    },
+    KeyPersonAccessExported {
+        entries: Vec<key_persons::AccessEntry>,
+    },
+    SightingPolicySet {
+        version: u32,
+    },
+    /// A confirmed face sighting of a key person, for the team (and for police only if the
+    /// policy says the person's grade needs them).
+    CareLead {
+        person: u64,
+        camera: u32,
+        grid: u32,
+        seen_at: Millis,
+        risk: u8,
+        police: bool,
+        policy_version: u32,
+    },
 }
 
 /// The automatic assessment the platform keeps of its people.
@@ -1050,6 +1243,7 @@ mod tests {
             Role::Department => 9,
             Role::Caseworker => 10,
             Role::CareWorker => 11,
+            Role::KeyPersonTeam => 12,
         }
     }
 

@@ -28,6 +28,10 @@ pub enum ListKind {
     Wanted,
     /// Reported missing (a child, an elderly person with dementia).
     Missing,
+    /// A key person under community management (the key-persons module's register): a
+    /// confirmed sighting is a care lead for their team, and goes to police only as the
+    /// sighting policy says.
+    KeyPerson,
 }
 
 /// One watchlist entry. `entry_ref` is the owner's key; the embedding is a synthetic identity

@@ -79,6 +79,15 @@ pub fn needs(emergency_type: u16, severity: Severity) -> Vec<UnitClass> {
         // A confirmed watchlist alert: the nearest police unit, to find and check the person.
         return vec![UnitClass::Police];
     }
+    if emergency_type == baoan_api::KEY_PERSON_CRISIS {
+        // A key person in crisis: the 1-3-5 tiers and an ambulance to take them to hospital.
+        return vec![
+            UnitClass::Volunteer,
+            UnitClass::AuxiliaryPolice,
+            UnitClass::Police,
+            UnitClass::Medical,
+        ];
+    }
     let serious = matches!(severity, Severity::I | Severity::II);
     let mut out = vec![
         UnitClass::Volunteer,
@@ -458,6 +467,30 @@ impl CommandService {
         )
     }
 
+    /// A key person in crisis (the key-persons module's hand-off): the 1-3-5 tiers and a
+    /// medical unit go to where the person is.
+    pub fn open_key_person_incident(
+        &mut self,
+        now: Millis,
+        incident_ref: u64,
+        grid: u32,
+        x_m: f64,
+        y_m: f64,
+        observed_at: Millis,
+    ) -> Result<Vec<Outcome>, ApiError> {
+        self.report(
+            now,
+            incident_ref,
+            baoan_api::KEY_PERSON_CRISIS,
+            Severity::IV,
+            grid,
+            x_m,
+            y_m,
+            observed_at,
+            true,
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn report(
         &mut self,
@@ -490,7 +523,12 @@ impl CommandService {
         let owner = match emergency::emergency_type(emergency_type) {
             Some(kind) => kind.owner,
             // Only the stack itself opens leads (`open_lead`), never a client.
-            None if emergency_type == WATCHLIST_LEAD && internal => Some(Owner::PublicSecurity),
+            None if internal
+                && (emergency_type == WATCHLIST_LEAD
+                    || emergency_type == baoan_api::KEY_PERSON_CRISIS) =>
+            {
+                Some(Owner::PublicSecurity)
+            }
             None => {
                 return Err(invalid(
                     "emergency_type",

@@ -66,6 +66,16 @@ pub const COMMAND_KINDS: &[(Module, &str)] = &[
     (Module::Cases, "complete_care_service"),
     (Module::Cases, "query_care"),
     (Module::Cases, "query_care_stats"),
+    (Module::KeyPersons, "load_key_person_directory"),
+    (Module::KeyPersons, "register_key_person"),
+    (Module::KeyPersons, "record_follow_up"),
+    (Module::KeyPersons, "report_warning_sign"),
+    (Module::KeyPersons, "report_crisis"),
+    (Module::KeyPersons, "close_key_person"),
+    (Module::KeyPersons, "query_key_person"),
+    (Module::KeyPersons, "query_key_person_stats"),
+    (Module::KeyPersons, "export_key_person_access"),
+    (Module::KeyPersons, "set_sighting_policy"),
 ];
 
 /// The friendly alias of `grid/submit_report`: where a reporting client posts its reports.
@@ -99,6 +109,7 @@ pub fn examples() -> Vec<Command> {
         credit_examples(),
         business_examples(),
         care_examples(),
+        key_person_examples(),
     ]
     .concat()
 }
@@ -441,6 +452,77 @@ fn care_examples() -> Vec<Command> {
     ]
 }
 
+/// Key persons': the directory, a registration, a follow-up, a warning sign, a crisis from the
+/// team and from a caller, a closure, look-ups, the access log and the sighting policy.
+fn key_person_examples() -> Vec<Command> {
+    use baoan_api::key_persons::{
+        Category, ClosureReason, CrisisSource, Findings, Function, KeyPersonDirectory,
+        SightingPolicy, TeamMemberEntry, UrineTest,
+    };
+    let crisis = |crisis_ref, source| Command::ReportCrisis {
+        crisis_ref,
+        person: 1,
+        source,
+        grid: 0,
+        x_m: 120.0,
+        y_m: 80.0,
+        observed_at: 0,
+    };
+    vec![
+        Command::LoadKeyPersonDirectory {
+            directory: KeyPersonDirectory {
+                members: vec![TeamMemberEntry {
+                    person: PersonId(8_000_000),
+                    function: Function::Police,
+                    community: 0,
+                    grid: None,
+                }],
+            },
+        },
+        Command::RegisterKeyPerson {
+            person_ref: 1,
+            category: Category::CommunityDrugTreatment,
+            risk: 1,
+            grid: 0,
+            community: 0,
+            street: 0,
+            x_m: 120.0,
+            y_m: 80.0,
+            guardian: Some(PersonId(9_000_000)),
+            months_in_management: 4,
+            next_due_at: Some(7 * 86_400_000),
+            observed_at: 0,
+        },
+        Command::RecordFollowUp {
+            person: 1,
+            findings: Findings {
+                risk: 1,
+                adherent: true,
+                warning_signs: false,
+                urine: Some(UrineTest::Negative),
+            },
+        },
+        Command::ReportWarningSign {
+            person: 1,
+            observed_at: 0,
+        },
+        crisis(1, CrisisSource::Team),
+        crisis(2, CrisisSource::Caller),
+        Command::CloseKeyPerson {
+            person: 1,
+            reason: ClosureReason::MovedAway,
+        },
+        Command::QueryKeyPerson { person: 1 },
+        Command::QueryKeyPersonStats,
+        Command::ExportKeyPersonAccess,
+        Command::SetSightingPolicy {
+            policy: SightingPolicy {
+                police_from_risk: 3,
+            },
+        },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,9 +573,19 @@ mod tests {
             Command::QueryCare { .. } => 39,
             Command::QueryCareStats => 40,
             Command::LoadRoadNetwork { .. } => 41,
+            Command::LoadKeyPersonDirectory { .. } => 42,
+            Command::RegisterKeyPerson { .. } => 43,
+            Command::RecordFollowUp { .. } => 44,
+            Command::ReportWarningSign { .. } => 45,
+            Command::ReportCrisis { .. } => 46,
+            Command::CloseKeyPerson { .. } => 47,
+            Command::QueryKeyPerson { .. } => 48,
+            Command::QueryKeyPersonStats => 49,
+            Command::ExportKeyPersonAccess => 50,
+            Command::SetSightingPolicy { .. } => 51,
         }
     }
-    const VARIANTS: usize = 42;
+    const VARIANTS: usize = 52;
 
     #[test]
     fn every_command_variant_has_an_example_and_a_route_and_nothing_else_is_routed() {

@@ -12,6 +12,7 @@ use baoan_block_data::BlockDataService;
 pub use baoan_cases::{CasesConfig, CasesService};
 use baoan_command::CommandService;
 use baoan_grid::{GridService, Table};
+pub use baoan_key_persons::KeyPersonsService;
 pub use baoan_matcher::MatcherService;
 use serde::Serialize;
 
@@ -145,11 +146,14 @@ pub struct InProcessStack {
     pub matcher: MatcherService,
     pub blocks: BlockDataService,
     pub cases: CasesService,
+    pub key_persons: KeyPersonsService,
     audit: AuditLog,
     /// Confirmed alerts command refused to open, and why (reported, never dropped silently).
     lead_refusals: Vec<(AlertId, String)>,
     /// Acute cases command refused to open, and why.
     case_refusals: Vec<(u64, String)>,
+    /// Key-person crises command refused to open, and why.
+    crisis_refusals: Vec<(u64, String)>,
 }
 
 /// Block data as the cases module sees it: addresses for registrations, representatives for
@@ -193,6 +197,74 @@ impl InProcessStack {
         &self.case_refusals
     }
 
+    pub fn crisis_refusals(&self) -> &[(u64, String)] {
+        &self.crisis_refusals
+    }
+
+    /// Key persons in crisis go to command as incidents (the 1-3-5 tiers and an ambulance);
+    /// the module learns the incident.
+    fn open_crises(&mut self, now: Millis, outcomes: &mut Vec<Outcome>) {
+        for c in self.key_persons.take_crises() {
+            let opened = self.command.open_key_person_incident(
+                now,
+                c.incident_ref(),
+                c.grid,
+                c.x_m,
+                c.y_m,
+                c.at.min(now),
+            );
+            match opened {
+                Ok(more) => {
+                    if let Some(incident) = more.iter().find_map(|o| match o {
+                        Outcome::IncidentOpened { incident, .. } => Some(*incident),
+                        _ => None,
+                    }) {
+                        self.key_persons.set_incident(c.crisis, incident);
+                        outcomes.push(Outcome::CrisisOpened {
+                            crisis: c.crisis,
+                            crisis_ref: c.crisis_ref,
+                            person: c.person,
+                            incident,
+                        });
+                    }
+                    outcomes.extend(more);
+                }
+                Err(err) => self.crisis_refusals.push((c.crisis, err.to_string())),
+            }
+        }
+    }
+
+    /// A confirmed alert: a key person's entry is a care lead for their team (police only as
+    /// the sighting policy says); any other entry sends the nearest police.
+    fn confirmed_alert(
+        &mut self,
+        now: Millis,
+        alert: AlertId,
+        entry_ref: u64,
+        outcomes: &mut Vec<Outcome>,
+    ) {
+        let Some(s) = self.matcher.confirmed_sighting(alert).cloned() else {
+            return;
+        };
+        let at = s.captured_at.min(now);
+        if entry_ref >= baoan_key_persons::KEY_PERSON_ENTRY_BASE {
+            let Some(lead) = self.key_persons.care_lead(entry_ref, s.camera, s.grid, at) else {
+                return;
+            };
+            let police = matches!(lead, Outcome::CareLead { police: true, .. });
+            outcomes.push(lead);
+            if !police {
+                return;
+            }
+        }
+        match self.command.open_lead(now, alert, s.grid, s.x_m, s.y_m, at) {
+            Ok(more) => outcomes.extend(more),
+            // Command could not take it (no directory, an unknown grid): the alert stays
+            // confirmed, and the refusal is kept for the report.
+            Err(e) => self.lead_refusals.push((alert, e.to_string())),
+        }
+    }
+
     /// Acute cases go to command as police incidents; the case learns its incident.
     fn escalate_cases(&mut self, now: Millis, outcomes: &mut Vec<Outcome>) {
         for e in self.cases.take_escalations() {
@@ -229,6 +301,9 @@ fn lookup_detail(command: &Command, outcomes: Option<&Vec<Outcome>>) -> Option<S
         Command::QueryCredit { subject } => format!("look-up of the credit of {subject:?}"),
         Command::QueryCare { care } => format!("look-up of care record {care}"),
         Command::QueryCareStats => "care counts".to_string(),
+        Command::QueryKeyPerson { person } => format!("look-up of key person record {person}"),
+        Command::QueryKeyPersonStats => "key-person counts".to_string(),
+        Command::ExportKeyPersonAccess => "export of the key-person access log".to_string(),
         _ => return None,
     };
     let answer = outcomes
@@ -253,6 +328,14 @@ fn lookup_detail(command: &Command, outcomes: Option<&Vec<Outcome>>) -> Option<S
             }
             Outcome::CareAnswered { .. } => Some("returned the care record".into()),
             Outcome::CareStatsAnswered { .. } => Some("returned counts only".into()),
+            Outcome::KeyPersonAnswered { view } => Some(format!(
+                "returned the record ({} history entries)",
+                view.history.len()
+            )),
+            Outcome::KeyPersonStatsAnswered { .. } => Some("returned counts only".into()),
+            Outcome::KeyPersonAccessExported { entries } => {
+                Some(format!("returned {} access entries", entries.len()))
+            }
             _ => None,
         })
         .unwrap_or_else(|| "nothing returned".into());
@@ -287,6 +370,15 @@ fn audit_detail(outcomes: &[Outcome]) -> Option<String> {
             Outcome::AlertRejected { alert } => {
                 Some(format!("alert {} rejected; its sighting deleted", alert.0))
             }
+            Outcome::CareLead {
+                person,
+                police,
+                policy_version,
+                ..
+            } => Some(format!(
+                "care lead on key person {person} to the team{} (sighting policy v{policy_version})",
+                if *police { " and police" } else { " only" }
+            )),
             Outcome::WatchlistUpdated { version, active } => {
                 Some(format!("watchlist v{version}: {active} active entries"))
             }
@@ -304,35 +396,23 @@ impl Stack for InProcessStack {
             Module::Matcher => self.matcher.handle(env),
             Module::Blocks => self.blocks.handle(env),
             Module::Cases => self.cases.handle(env, &BlocksRegistry(&self.blocks)),
+            Module::KeyPersons => self.key_persons.handle(env),
         };
-        // A confirmed alert is handed to command inside the stack: the nearest police go.
+        // A confirmed alert is handed on inside the stack: the nearest police go, or a key
+        // person's team.
         let result = result.map(|mut outcomes| {
-            let confirmed: Vec<AlertId> = outcomes
+            let confirmed: Vec<(AlertId, u64)> = outcomes
                 .iter()
                 .filter_map(|o| match o {
-                    Outcome::AlertConfirmed { alert, .. } => Some(*alert),
+                    Outcome::AlertConfirmed { alert, entry_ref } => Some((*alert, *entry_ref)),
                     _ => None,
                 })
                 .collect();
-            for alert in confirmed {
-                let Some(s) = self.matcher.confirmed_sighting(alert).cloned() else {
-                    continue;
-                };
-                match self.command.open_lead(
-                    env.sent_at,
-                    alert,
-                    s.grid,
-                    s.x_m,
-                    s.y_m,
-                    s.captured_at.min(env.sent_at),
-                ) {
-                    Ok(more) => outcomes.extend(more),
-                    // Command could not take it (no directory, an unknown grid): the alert
-                    // stays confirmed, and the refusal is kept for the report.
-                    Err(e) => self.lead_refusals.push((alert, e.to_string())),
-                }
+            for (alert, entry_ref) in confirmed {
+                self.confirmed_alert(env.sent_at, alert, entry_ref, &mut outcomes);
             }
             self.escalate_cases(env.sent_at, &mut outcomes);
+            self.open_crises(env.sent_at, &mut outcomes);
             outcomes
         });
         let verdict = match &result {
@@ -355,6 +435,7 @@ impl Stack for InProcessStack {
         out.extend(self.matcher.advance(now));
         out.extend(self.cases.advance(now));
         out.extend(self.blocks.advance(now as i64));
+        out.extend(self.key_persons.advance(now));
         out
     }
 
