@@ -4,7 +4,8 @@
 use bevy_ecs::prelude::*;
 
 /// Police are needed where the stack will open an incident under `key` by itself: a confirmed
-/// watchlist alert's lead (the matcher loop), an acute dispute case (the cases loops). Command's
+/// watchlist alert's lead (the matcher loop), an acute dispute case (the cases loops), a key
+/// person in crisis (the key-persons loop). Command's
 /// actors need to know where to go; the stack, as in life, tells them only the incident.
 #[derive(Message, Debug, Clone, PartialEq)]
 pub enum PoliceLead {
@@ -19,11 +20,15 @@ pub enum PoliceLead {
     Withdrawn { key: u64 },
 }
 
-/// How far command has got with a lead (`key`): when police were first sent and when the first
-/// police unit arrived. Sent whenever either changes; each message carries both.
+/// How far command has got with a lead (`key`): when units were first sent, when the first
+/// police unit arrived, and the first arrival of each unit class (the 1-3-5 tiers and the
+/// ambulance of a key person's crisis). Sent whenever one of them changes; each message carries
+/// them all.
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeadProgress {
     pub key: u64,
     pub dispatched_at: Option<u64>,
     pub police_arrived_at: Option<u64>,
+    /// First arrival of each class, in the order of `UnitClass::ALL`.
+    pub first_arrival: [Option<u64>; 7],
 }

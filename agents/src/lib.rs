@@ -14,6 +14,7 @@ pub mod cases;
 pub mod command;
 pub mod grid;
 pub mod handoff;
+pub mod key_persons;
 pub mod registry;
 
 /// What a loop hands the run when it ends: its report section, its part of index.html, the

@@ -46,12 +46,13 @@ pub trait LoopDef: Sync {
 
 /// Every loop, in the order its systems run within each stage of a tick and its section is
 /// listed in the report. The grid loop runs in every scenario; the others when enabled.
-pub static LOOPS: [&dyn LoopDef; 5] = [
+pub static LOOPS: [&dyn LoopDef; 6] = [
     &crate::grid::Definition,
     &crate::command::Definition,
     &crate::cameras::Definition,
     &crate::blocks::Definition,
     &crate::cases::Definition,
+    &crate::key_persons::Definition,
 ];
 
 /// The loops' names in kernel order, for `KernelPlugin::loops`.
@@ -119,6 +120,10 @@ pub mod tags {
         first: 40,
         count: 8,
     };
+    pub const KEY_PERSONS: TagRange = TagRange {
+        first: 48,
+        count: 8,
+    };
     /// 64: residents' hotline calls about a grid item (`HOTLINE_REF`, bit 62); 65: the grid
     /// loop's set-up and the report's queries.
     pub const GRID_MORE: TagRange = TagRange {
@@ -180,6 +185,9 @@ mod tests {
             ("command", crate::command::TAG_SETUP),
             ("blocks", crate::blocks::TAG_SETUP),
             ("cases", crate::cases::TAG_SETUP),
+            ("key_persons", crate::key_persons::TAG_REGISTER),
+            ("key_persons", crate::key_persons::TAG_PROBE),
+            ("key_persons", crate::key_persons::TAG_SETUP),
         ];
         for &(owner, tag) in claimed {
             for l in LOOPS {
@@ -213,7 +221,7 @@ mod tests {
     fn the_kernel_order_is_the_registry_order() {
         assert_eq!(
             loop_names(),
-            ["grid", "command", "matcher", "blocks", "cases"]
+            ["grid", "command", "matcher", "blocks", "cases", "key_persons"]
         );
         assert!(find("matcher").is_some());
         assert!(find("firesafety").is_none());

@@ -86,6 +86,8 @@ pub struct Scenario {
     pub blocks: BlocksLoop,
     #[serde(default)]
     pub cases: CasesLoop,
+    #[serde(default)]
+    pub key_persons: KeyPersonsLoop,
     #[serde(default, rename = "surge", skip_serializing_if = "Vec::is_empty")]
     pub surges: Vec<Surge>,
     /// Roads slowed or cut (typhoon, flooding) for a window, in some streets.
@@ -456,6 +458,71 @@ impl Default for CasesLoop {
     }
 }
 
+/// The key-persons loop: residents with severe mental disorders and in community drug treatment
+/// or rehabilitation, their hidden course, and the five-in-one teams that follow them up. Off
+/// unless the scenario turns it on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeyPersonsLoop {
+    pub enabled: bool,
+    /// People with severe mental disorders under management per 1,000 residents. Default 4.5:
+    /// the registered prevalence the National Mental Health Work Plan (2015–2020) set as its
+    /// target; Bao'an's own register is not public.
+    pub mental_per_1000: f64,
+    /// People in community drug treatment per 1,000 residents. Default 0.3: assumed, a share of
+    /// the 0.8 per 1,000 registered drug users nationally (China Drug Situation Report 2022).
+    pub drug_treatment_per_1000: f64,
+    /// People in community rehabilitation per 1,000 residents. Default 0.2: assumed, as above.
+    pub rehabilitation_per_1000: f64,
+    /// People a community mental-health doctor follows. Default 150: assumed.
+    pub doctor_caseload: u32,
+    /// People a drug-treatment social worker follows. Default 30: the 30:1 staffing of the
+    /// community drug treatment and rehabilitation work norms.
+    pub social_worker_caseload: u32,
+    /// Community police officers per community. Default 2: assumed.
+    pub police_per_community: u32,
+    /// Share of working time the members spend on key persons beside their other work (the
+    /// grid inspector patrols, the police officer answers calls). Defaults: doctor 0.8, social
+    /// worker 0.9, police 0.2, inspector 0.1 — assumed.
+    pub doctor_time_share: f64,
+    pub social_worker_time_share: f64,
+    pub police_time_share: f64,
+    pub inspector_time_share: f64,
+    /// Hours a follow-up visit takes, travel included. Default 1.5: assumed.
+    pub visit_hours: f64,
+    /// From this grade a confirmed face sighting of a key person reaches police as well as the
+    /// team (0–5; 6 = never). Default 4: assumed policy.
+    pub sighting_police_from_risk: u8,
+    /// Out-of-team look-ups a day the twin attempts (another team's member, a guardian, an
+    /// analyst, a closed record's former team), each of which the stack must refuse and log.
+    /// Default 20.
+    pub probes_per_day: f64,
+    /// Look-ups a team member makes before a visit: the share of visits with one. Default 1.0.
+    pub look_up_share: f64,
+}
+
+impl Default for KeyPersonsLoop {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            mental_per_1000: 4.5,
+            drug_treatment_per_1000: 0.3,
+            rehabilitation_per_1000: 0.2,
+            doctor_caseload: 150,
+            social_worker_caseload: 30,
+            police_per_community: 2,
+            doctor_time_share: 0.8,
+            social_worker_time_share: 0.9,
+            police_time_share: 0.2,
+            inspector_time_share: 0.1,
+            visit_hours: 1.5,
+            sighting_police_from_risk: 4,
+            probes_per_day: 20.0,
+            look_up_share: 1.0,
+        }
+    }
+}
+
 impl Default for BlocksLoop {
     fn default() -> Self {
         Self {
@@ -725,6 +792,7 @@ impl Scenario {
         self.check_command(&mut bad);
         self.check_blocks(&mut bad);
         self.check_cases(&mut bad);
+        self.check_key_persons(&mut bad);
         self.check_matcher_sizes(&mut bad);
         self.check_matcher_behaviour(&mut bad);
         self.check_slos(&mut bad);
@@ -1219,6 +1287,70 @@ impl Scenario {
             bad(
                 "cases.care_workers_per_community",
                 format!("expected 1..=1000, got {}", k.care_workers_per_community),
+            );
+        }
+    }
+
+    /// The key-persons loop: prevalences, caseloads, time shares, the sighting policy.
+    fn check_key_persons(&self, bad: &mut impl FnMut(&str, String)) {
+        let k = &self.key_persons;
+        for (field, v, hi) in [
+            ("key_persons.mental_per_1000", k.mental_per_1000, 100.0),
+            (
+                "key_persons.drug_treatment_per_1000",
+                k.drug_treatment_per_1000,
+                100.0,
+            ),
+            (
+                "key_persons.rehabilitation_per_1000",
+                k.rehabilitation_per_1000,
+                100.0,
+            ),
+            ("key_persons.visit_hours", k.visit_hours, 24.0),
+            ("key_persons.probes_per_day", k.probes_per_day, 1_000_000.0),
+        ] {
+            range(bad, field, v, 0.0, hi);
+        }
+        for (field, v) in [
+            ("key_persons.doctor_time_share", k.doctor_time_share),
+            ("key_persons.social_worker_time_share", k.social_worker_time_share),
+            ("key_persons.police_time_share", k.police_time_share),
+            ("key_persons.inspector_time_share", k.inspector_time_share),
+            ("key_persons.look_up_share", k.look_up_share),
+        ] {
+            range(bad, field, v, 0.0, 1.0);
+        }
+        if k.visit_hours <= 0.0 {
+            bad(
+                "key_persons.visit_hours",
+                format!("expected more than 0 hours, got {}", k.visit_hours),
+            );
+        }
+        for (field, v) in [
+            ("key_persons.doctor_caseload", k.doctor_caseload),
+            ("key_persons.social_worker_caseload", k.social_worker_caseload),
+            ("key_persons.police_per_community", k.police_per_community),
+        ] {
+            if !(1..=10_000).contains(&v) {
+                bad(field, format!("expected 1..=10000, got {v}"));
+            }
+        }
+        for (field, v) in [
+            ("key_persons.doctor_time_share", k.doctor_time_share),
+            ("key_persons.social_worker_time_share", k.social_worker_time_share),
+            ("key_persons.police_time_share", k.police_time_share),
+        ] {
+            if k.enabled && v <= 0.0 {
+                bad(field, "expected more than 0: nobody would follow anyone up".into());
+            }
+        }
+        if k.sighting_police_from_risk > 6 {
+            bad(
+                "key_persons.sighting_police_from_risk",
+                format!(
+                    "expected a grade 0..=5, or 6 for never, got {}",
+                    k.sighting_police_from_risk
+                ),
             );
         }
     }

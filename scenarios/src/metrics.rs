@@ -319,6 +319,51 @@ pub const METRICS: &[MetricDef] = &[
         about: "cases-loop commands the stack refused",
     },
     MetricDef {
+        name: "key_persons.on_time",
+        kind: MetricKind::Figure,
+        about: "share of key-person follow-ups made by their due date",
+    },
+    MetricDef {
+        name: "key_persons.incidents_occurred",
+        kind: MetricKind::Figure,
+        about: "harm by key persons (肇事肇祸) that happened in the run",
+    },
+    MetricDef {
+        name: "key_persons.prevented",
+        kind: MetricKind::Figure,
+        about: "harm that would have happened with nobody acting, on the same draws, and did not",
+    },
+    MetricDef {
+        name: "key_persons.prevented_share",
+        kind: MetricKind::Figure,
+        about: "prevented / harm that would have happened with nobody acting",
+    },
+    MetricDef {
+        name: "key_persons.onset_to_detection_s",
+        kind: MetricKind::Seconds,
+        about: "an episode began (warning signs) -> a follow-up found it",
+    },
+    MetricDef {
+        name: "key_persons.handoff_police_s",
+        kind: MetricKind::Seconds,
+        about: "a key person's crisis occurred -> first police unit on scene",
+    },
+    MetricDef {
+        name: "key_persons.utilisation",
+        kind: MetricKind::Figure,
+        about: "share of the doctors' and social workers' key-person time spent on visits",
+    },
+    MetricDef {
+        name: "key_persons.probes_answered",
+        kind: MetricKind::Figure,
+        about: "out-of-team look-ups the stack answered (must be 0)",
+    },
+    MetricDef {
+        name: "key_persons.rejected",
+        kind: MetricKind::Figure,
+        about: "key-persons commands the stack refused, out-of-team probes aside",
+    },
+    MetricDef {
         name: "faults.calls_held",
         kind: MetricKind::Figure,
         about: "calls the scenario's faults held back at least once",

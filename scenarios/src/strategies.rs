@@ -40,6 +40,7 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
         matcher_loop(),
         cases_loop(),
         prop::collection::vec(fault(), 0..3),
+        key_persons_loop(),
     )
         .prop_map(
             |(
@@ -54,6 +55,7 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
                 matcher,
                 cases,
                 faults,
+                key_persons,
             )| {
                 Scenario {
                     name: "generated".into(),
@@ -71,6 +73,7 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
                         ..crate::BlocksLoop::default()
                     },
                     cases,
+                    key_persons,
                     surges,
                     disruptions,
                     faults,
@@ -254,6 +257,32 @@ fn matcher_loop() -> impl Strategy<Value = MatcherLoop> {
 /// The cases loops at rates a small district still sees: disputes, credit records,
 /// registrations (checked against block data only when it runs, which it does not here) and
 /// care visits.
+/// The key-persons loop at raised prevalences (a small district still has people to follow),
+/// staffing from thin to ample, and any sighting policy.
+fn key_persons_loop() -> impl Strategy<Value = crate::KeyPersonsLoop> {
+    (
+        prop::bool::weighted(0.5),
+        (5u32..=60),
+        (1u32..=10),
+        (20u32..=300),
+        (1u32..=10).prop_map(|x| x as f64 / 10.0),
+        0u8..=6,
+    )
+        .prop_map(
+            |(enabled, mental, drugs, caseload, share, police_from)| crate::KeyPersonsLoop {
+                enabled,
+                mental_per_1000: f64::from(mental),
+                drug_treatment_per_1000: f64::from(drugs),
+                rehabilitation_per_1000: f64::from(drugs) / 2.0,
+                doctor_caseload: caseload,
+                doctor_time_share: share,
+                sighting_police_from_risk: police_from,
+                probes_per_day: 50.0,
+                ..crate::KeyPersonsLoop::default()
+            },
+        )
+}
+
 fn cases_loop() -> impl Strategy<Value = crate::CasesLoop> {
     (
         prop::bool::weighted(0.6),

@@ -25,6 +25,7 @@ impl Rec {
             key,
             dispatched_at: self.dispatched_at,
             police_arrived_at: self.first_arrival[class_index(UnitClass::Police)],
+            first_arrival: self.first_arrival,
         }
     }
 }
@@ -166,7 +167,7 @@ impl CommandLedger {
         self.recs.get_mut(key)
     }
 
-    /// A unit reached its incident; when it is the first police unit at a lead, the lead's
+    /// A unit reached its incident; when it is the first of its class at a lead, the lead's
     /// progress for the loop that raised it.
     pub fn arrived(
         &mut self,
@@ -188,7 +189,7 @@ impl CommandLedger {
             return None;
         }
         *slot = Some(at);
-        (r.lead && class == UnitClass::Police).then(|| r.lead_progress(key))
+        r.lead.then(|| r.lead_progress(key))
     }
 
     /// Another loop expects the stack to open an incident under `key` (police needed), or no

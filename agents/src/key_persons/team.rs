@@ -1,0 +1,324 @@
+//! Who the key persons are and who works them: people drawn from the residents at the
+//! scenario's prevalences, and the communities' professional team members, each with working
+//! hours and the share of their time their other work leaves for key persons.
+
+use std::collections::BTreeMap;
+
+use baoan_api::key_persons::{Category, Function, KeyPersonDirectory, TeamMemberEntry};
+use baoan_api::{Actor, PersonId, Role};
+use baoan_scenarios::KeyPersonsLoop;
+use baoan_world::Twin;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use super::course::{self, Course};
+use super::{DAY, HOUR, Person};
+
+/// Key-person staff identities: function, community and number within the community.
+fn member_id(function: Function, community: u32, k: u32) -> PersonId {
+    let f = Function::ALL
+        .iter()
+        .position(|&x| x == function)
+        .expect("a function") as u32;
+    PersonId(10_000_000 + community * 1_000 + f * 100 + k)
+}
+
+/// A guardian's identity on the platform (a family member who signed the guardianship).
+fn guardian_id(i: usize) -> PersonId {
+    PersonId(20_000_000 + i as u32)
+}
+
+/// The register's grades at the start: mostly stable (assumed shares: 0 for 80%, 1 for 12%, 2
+/// for 6%, 3 for 2%).
+pub fn register_grade(rng: &mut ChaCha8Rng) -> u8 {
+    match rng.random::<f64>() {
+        u if u < 0.80 => 0,
+        u if u < 0.92 => 1,
+        u if u < 0.98 => 2,
+        _ => 3,
+    }
+}
+
+/// People of each category drawn from the adult residents, with their course over the run.
+pub fn draw_people(twin: &Twin, k: &KeyPersonsLoop, end: u64, rng: &mut ChaCha8Rng) -> Vec<Person> {
+    let pop = &twin.population;
+    let residents = pop.residents();
+    let mut people = Vec::new();
+    for (category, per_1000) in [
+        (Category::SevereMentalDisorder, k.mental_per_1000),
+        (Category::CommunityDrugTreatment, k.drug_treatment_per_1000),
+        (Category::CommunityRehabilitation, k.rehabilitation_per_1000),
+    ] {
+        let n = (residents as f64 * per_1000 / 1000.0).round() as usize;
+        for _ in 0..n {
+            let mut r = rng.random_range(0..residents as u32);
+            for _ in 0..10 {
+                if pop.resident_age[r as usize] >= 18 {
+                    break;
+                }
+                r = rng.random_range(0..residents as u32);
+            }
+            let grid = (pop.grid_first_resident.partition_point(|&f| f <= r) - 1) as u32;
+            let g = &twin.district.grids[grid as usize];
+            let at = g.random_point(rng);
+            let i = people.len();
+            let guardian =
+                (rng.random::<f64>() < course::GUARDIAN_SHARE.value).then(|| guardian_id(i));
+            let course = Course::draw(rng, category, end);
+            let n_ep = course.episodes.len();
+            people.push(Person {
+                category,
+                grid,
+                community: g.community,
+                street: g.street,
+                x: at.x,
+                y: at.y,
+                guardian,
+                course,
+                record: None,
+                team: None,
+                ended: vec![None; n_ep],
+                detected: vec![None; n_ep],
+                harm_at: None,
+                closed: false,
+                task_version: 0,
+                police_joins: false,
+            });
+        }
+    }
+    people
+}
+
+/// One professional team member: how much of their time is for key persons, the visits booked
+/// on each day, and the time spent on visits made.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub function: Function,
+    pub community: u32,
+    pub share: f64,
+    /// Visits booked per day (day number → count).
+    pub booked: BTreeMap<u64, u32>,
+    pub busy_ms: u64,
+}
+
+impl Member {
+    /// Visits a day fit in their key-person time: a working day of nine hours times their share.
+    fn per_day(&self, visit_ms: u64) -> u32 {
+        ((9.0 * HOUR as f64 * self.share) / visit_ms as f64).floor().max(1.0) as u32
+    }
+
+    fn free_on(&self, day: u64, visit_ms: u64) -> bool {
+        self.booked.get(&day).copied().unwrap_or(0) < self.per_day(visit_ms)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Staff {
+    pub members: BTreeMap<PersonId, Member>,
+    pub visit_ms: u64,
+    /// Doctors of each community (for the probes' "another community's doctor").
+    pub doctors: Vec<PersonId>,
+}
+
+/// Working hours, every day: 08:30–17:30 (assumed).
+const OPEN: u64 = 8 * HOUR + HOUR / 2;
+const WORKING_DAY: u64 = 9 * HOUR;
+
+impl Staff {
+    /// Doctors by caseload for the community's mental-disorder patients, social workers by
+    /// caseload for its drug cases (at least one: the community's cadre for the others), the
+    /// community police officers, and every grid's inspector (their own identity: they patrol
+    /// for the grid loop too).
+    pub fn hire(
+        twin: &Twin,
+        k: &KeyPersonsLoop,
+        people: &[Person],
+        directory: &mut KeyPersonDirectory,
+    ) -> Staff {
+        let n = twin.district.communities.len();
+        let (mut mental, mut drugs) = (vec![0u32; n], vec![0u32; n]);
+        for p in people {
+            if p.category.drugs() {
+                drugs[p.community as usize] += 1;
+            } else {
+                mental[p.community as usize] += 1;
+            }
+        }
+        let mut staff = Staff {
+            visit_ms: (k.visit_hours * HOUR as f64) as u64,
+            ..Staff::default()
+        };
+        for c in &twin.district.communities {
+            let ci = c.id as usize;
+            let counts = [
+                (Function::Police, k.police_per_community, k.police_time_share),
+                (
+                    Function::Doctor,
+                    mental[ci].div_ceil(k.doctor_caseload).max(1),
+                    k.doctor_time_share,
+                ),
+                (
+                    Function::SocialWorker,
+                    drugs[ci].div_ceil(k.social_worker_caseload).max(1),
+                    k.social_worker_time_share,
+                ),
+            ];
+            for (function, count, share) in counts {
+                for j in 0..count {
+                    let person = member_id(function, c.id, j);
+                    staff.add(directory, person, function, c.id, None, share);
+                    if function == Function::Doctor {
+                        staff.doctors.push(person);
+                    }
+                }
+            }
+            for g in c.grids.clone() {
+                let person = crate::staff::inspector(g);
+                staff.add(
+                    directory,
+                    person,
+                    Function::GridInspector,
+                    c.id,
+                    Some(g),
+                    k.inspector_time_share,
+                );
+            }
+        }
+        staff
+    }
+
+    fn add(
+        &mut self,
+        directory: &mut KeyPersonDirectory,
+        person: PersonId,
+        function: Function,
+        community: u32,
+        grid: Option<u32>,
+        share: f64,
+    ) {
+        directory.members.push(TeamMemberEntry {
+            person,
+            function,
+            community,
+            grid,
+        });
+        self.members.insert(
+            person,
+            Member {
+                function,
+                community,
+                share,
+                booked: BTreeMap::new(),
+                busy_ms: 0,
+            },
+        );
+    }
+
+    pub fn count_by_function(&self) -> BTreeMap<&'static str, u64> {
+        let mut out = BTreeMap::new();
+        for m in self.members.values() {
+            *out.entry(m.function.as_str()).or_default() += 1;
+        }
+        out
+    }
+
+    /// Book a visit by `lead` (and `police` with them) no sooner than `ready`: the first day
+    /// both have a free slot in their key-person time (a working day of nine hours times their
+    /// share, in visits), at that slot's place in the day. Returns when the visit starts.
+    pub fn book(&mut self, lead: PersonId, police: Option<PersonId>, ready: u64) -> u64 {
+        let visit = self.visit_ms;
+        let who: Vec<PersonId> = [Some(lead), police].into_iter().flatten().collect();
+        let mut day = ready / DAY;
+        if ready % DAY >= OPEN + WORKING_DAY - visit.min(WORKING_DAY) {
+            day += 1;
+        }
+        // A year ahead at most: past that the visit is as late as it can usefully be.
+        for _ in 0..366 {
+            if who
+                .iter()
+                .all(|p| self.members.get(p).is_none_or(|m| m.free_on(day, visit)))
+            {
+                break;
+            }
+            day += 1;
+        }
+        let mut slot = 0;
+        for p in &who {
+            if let Some(m) = self.members.get_mut(p) {
+                let used = m.booked.entry(day).or_default();
+                slot = slot.max(*used);
+                *used += 1;
+            }
+        }
+        let per_day = who
+            .iter()
+            .filter_map(|p| self.members.get(p))
+            .map(|m| m.per_day(visit))
+            .max()
+            .unwrap_or(1);
+        let start = day * DAY + OPEN + (WORKING_DAY - visit.min(WORKING_DAY)) * u64::from(slot) / u64::from(per_day);
+        start.max(ready)
+    }
+
+    /// A visit was made: its time on each member's account.
+    pub fn visited(&mut self, lead: PersonId, police: Option<PersonId>) {
+        for p in [Some(lead), police].into_iter().flatten() {
+            if let Some(m) = self.members.get_mut(&p) {
+                m.busy_ms += self.visit_ms;
+            }
+        }
+    }
+}
+
+/// An out-of-team reader for a probe of `kind`: 0 another community's doctor, 1 the person's
+/// guardian, 2 an analyst, 3 a closed record's former doctor. `None` when the run has no such
+/// pair (no second community, no guardian, nothing closed yet).
+pub fn probe_target(
+    people: &[Person],
+    staff: &Staff,
+    kind: u8,
+    rng: &mut ChaCha8Rng,
+) -> Option<(u64, Actor)> {
+    if people.is_empty() {
+        return None;
+    }
+    let team_actor = |person| Actor {
+        role: Role::KeyPersonTeam,
+        person,
+    };
+    let pick_open = |rng: &mut ChaCha8Rng| {
+        (0..20).find_map(|_| {
+            let p = &people[rng.random_range(0..people.len())];
+            (!p.closed).then_some(p).and_then(|p| Some((p, p.record?)))
+        })
+    };
+    match kind {
+        0 => {
+            let (p, record) = pick_open(rng)?;
+            let team = p.team.as_ref()?;
+            let other = (0..20).find_map(|_| {
+                let d = staff.doctors[rng.random_range(0..staff.doctors.len())];
+                (!team.has(d)).then_some(d)
+            })?;
+            Some((record, team_actor(other)))
+        }
+        1 => {
+            let (p, record) = pick_open(rng)?;
+            Some((record, team_actor(p.guardian?)))
+        }
+        2 => {
+            let (_, record) = pick_open(rng)?;
+            Some((record, crate::staff::ANALYST))
+        }
+        _ => {
+            let closed: Vec<&Person> = people.iter().filter(|p| p.closed && p.record.is_some()).collect();
+            if closed.is_empty() {
+                return None;
+            }
+            let p = closed[rng.random_range(0..closed.len())];
+            let team = p.team.as_ref()?;
+            let doctor = team.member(Function::Doctor).or(team.member(Function::SocialWorker))?;
+            Some((p.record?, team_actor(doctor)))
+        }
+    }
+}
