@@ -327,7 +327,6 @@ fn act(
     mut ledger: ResMut<CasesLedger>,
     mut agenda: ResMut<Agenda<CasesAction>>,
     mut out: MessageWriter<ToStack>,
-    mut police: MessageWriter<PoliceLead>,
 ) {
     let state = &mut *state;
     let mut rng = state.rng.take().expect("set up");
@@ -342,7 +341,7 @@ fn act(
         out: &mut out,
     };
     for (at, o) in heard {
-        answer(&mut tick, at, o, &mut police);
+        answer(&mut tick, at, o);
     }
     while let Some((at, action)) = tick.agenda.pop_before(clock.tick_end()) {
         do_action(&mut tick, at, action);
@@ -351,13 +350,10 @@ fn act(
 }
 
 /// Act on one thing the platform said.
-fn answer(tick: &mut Tick, at: u64, o: Outcome, police: &mut MessageWriter<PoliceLead>) {
+fn answer(tick: &mut Tick, at: u64, o: Outcome) {
     match o {
         Outcome::CaseOpened { case, tasks, .. } | Outcome::CaseReassessed { case, tasks, .. } => {
             disputes::take_tasks(tick, case, tasks, at)
-        }
-        Outcome::CaseEscalated { case, .. } => {
-            disputes::expect_police_at_household(tick.truth, case, at, police)
         }
         Outcome::CreditRecorded { deliveries, .. } => {
             credit::schedule_acknowledgements(tick, &deliveries, at)
@@ -416,12 +412,18 @@ pub fn hear(
     mut agenda: ResMut<Agenda<CasesAction>>,
     mut outcomes: MessageReader<FromStack>,
     mut refusals: MessageReader<Refused>,
+    mut police: MessageWriter<PoliceLead>,
 ) {
     for msg in outcomes.read() {
         if !record::is_cases_outcome(&msg.outcome) {
             continue;
         }
         disputes::note_case_opened(&mut truth, msg);
+        // Command's units hear of their dispatch at the start of the next tick: the household's
+        // place must reach command before then, in this tick (command folds leads in after Hear).
+        if let Outcome::CaseEscalated { case, .. } = msg.outcome {
+            disputes::expect_police_at_household(&truth, case, msg.at, &mut police);
+        }
         credit::maybe_appeal(&config, &truth, &ledger, &mut state, &mut agenda, msg);
         ledger.take(&msg.outcome, msg.at);
         state.heard.push((msg.at, msg.outcome.clone()));

@@ -320,6 +320,9 @@ pub struct Emergencies {
     cumulative_grid_crowd: Vec<f64>,
     rng: Option<ChaCha8Rng>,
     unit_rng: Option<ChaCha8Rng>,
+    /// Units dispatched to an incident whose place the twin did not know when they heard of
+    /// it: they cannot set off (another loop's lead reached command too late).
+    pub blind_dispatches: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -708,9 +711,11 @@ fn hear_outcomes(
             continue;
         };
         let Some(key) = em.by_incident.get(incident) else {
+            em.blind_dispatches += 1;
             continue;
         };
         let Some(truth) = em.truth.get(key) else {
+            em.blind_dispatches += 1;
             continue;
         };
         let rng = em

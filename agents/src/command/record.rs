@@ -432,12 +432,18 @@ pub fn finish(world: &mut World) -> CommandOutcome {
     let placement = world.resource::<Placement>().clone();
     let config = world.resource::<CommandConfig>().clone();
     let load = unit_load(world, now);
+    let blind = world.resource::<Emergencies>().blind_dispatches;
     let mut ledger = std::mem::take(&mut *world.resource_mut::<CommandLedger>());
     let open = open_incidents(&ledger);
     let open_reasons = judge_open(&mut ledger, &open, now, &twin.district, &placement);
     set_figures(&mut ledger);
     let tiers = tier_rows(&ledger, &placement, &load);
-    let invariants = invariants(&ledger, &open, &open_reasons);
+    let mut invariants = invariants(&ledger, &open, &open_reasons);
+    invariants.push(Invariant::check(
+        "every unit dispatched knows where to go",
+        blind == 0,
+        format!("{blind} dispatches to an incident whose place the units did not know"),
+    ));
     let streets = &twin.district.streets;
     let section = serde_json::json!({
         "placement": {
