@@ -48,6 +48,42 @@ fn a_bad_scenario_exits_2_naming_file_line_and_column() {
 }
 
 #[test]
+fn a_bad_key_persons_section_exits_2_naming_each_place() {
+    let dir = temp_dir("bad-key-persons");
+    let file = dir.join("kp.toml");
+    std::fs::write(
+        &file,
+        "name = \"kp\"\nduration = \"2h\"\n\n[key_persons]\nenabled = true\ndoctor_time_share = 1.5\nsighting_police_from_risk = 9\n",
+    )
+    .unwrap();
+    let out = twin()
+        .args(["run", file.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("kp.toml:6:21") && err.contains("key_persons.doctor_time_share"),
+        "{err}"
+    );
+    assert!(
+        err.contains("kp.toml:7:29") && err.contains("expected a grade 0..=5, or 6 for never"),
+        "{err}"
+    );
+    std::fs::write(&file, "name = \"kp\"\n[key_persons]\nenabeld = true\n").unwrap();
+    let out = twin()
+        .args(["run", file.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("kp.toml:3:1") && err.contains("enabeld"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_unknown_street_in_a_surge_is_bad_input_with_its_place() {
     let dir = temp_dir("street");
     let file = dir.join("s.toml");

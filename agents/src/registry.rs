@@ -221,7 +221,14 @@ mod tests {
     fn the_kernel_order_is_the_registry_order() {
         assert_eq!(
             loop_names(),
-            ["grid", "command", "matcher", "blocks", "cases", "key_persons"]
+            [
+                "grid",
+                "command",
+                "matcher",
+                "blocks",
+                "cases",
+                "key_persons"
+            ]
         );
         assert!(find("matcher").is_some());
         assert!(find("firesafety").is_none());

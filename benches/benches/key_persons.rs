@@ -57,7 +57,7 @@ fn stack() -> InProcessStack {
 }
 
 fn registration(i: u64) -> Envelope {
-    let category = if i % 10 == 0 {
+    let category = if i.is_multiple_of(10) {
         Category::CommunityDrugTreatment
     } else {
         Category::SevereMentalDisorder
@@ -122,7 +122,7 @@ fn bench(c: &mut Criterion) {
             let envelopes: Vec<Envelope> = (next..next + n)
                 .map(|i| {
                     let person = i % REGISTER;
-                    let drugs = person % 10 == 0;
+                    let drugs = person.is_multiple_of(10);
                     Envelope {
                         actor: actor(Role::KeyPersonTeam, leads[person as usize].0),
                         sent_at: 2_000 + i,

@@ -1313,7 +1313,10 @@ impl Scenario {
         }
         for (field, v) in [
             ("key_persons.doctor_time_share", k.doctor_time_share),
-            ("key_persons.social_worker_time_share", k.social_worker_time_share),
+            (
+                "key_persons.social_worker_time_share",
+                k.social_worker_time_share,
+            ),
             ("key_persons.police_time_share", k.police_time_share),
             ("key_persons.inspector_time_share", k.inspector_time_share),
             ("key_persons.look_up_share", k.look_up_share),
@@ -1328,7 +1331,10 @@ impl Scenario {
         }
         for (field, v) in [
             ("key_persons.doctor_caseload", k.doctor_caseload),
-            ("key_persons.social_worker_caseload", k.social_worker_caseload),
+            (
+                "key_persons.social_worker_caseload",
+                k.social_worker_caseload,
+            ),
             ("key_persons.police_per_community", k.police_per_community),
         ] {
             if !(1..=10_000).contains(&v) {
@@ -1337,11 +1343,17 @@ impl Scenario {
         }
         for (field, v) in [
             ("key_persons.doctor_time_share", k.doctor_time_share),
-            ("key_persons.social_worker_time_share", k.social_worker_time_share),
+            (
+                "key_persons.social_worker_time_share",
+                k.social_worker_time_share,
+            ),
             ("key_persons.police_time_share", k.police_time_share),
         ] {
             if k.enabled && v <= 0.0 {
-                bad(field, "expected more than 0: nobody would follow anyone up".into());
+                bad(
+                    field,
+                    "expected more than 0: nobody would follow anyone up".into(),
+                );
             }
         }
         if k.sighting_police_from_risk > 6 {

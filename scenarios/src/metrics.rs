@@ -321,7 +321,7 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef {
         name: "key_persons.on_time",
         kind: MetricKind::Figure,
-        about: "share of key-person follow-ups made by their due date",
+        about: "share of key-person follow-ups made by their due date, of those done or fallen due in the run",
     },
     MetricDef {
         name: "key_persons.incidents_occurred",

@@ -268,8 +268,8 @@ fn key_persons_loop() -> impl Strategy<Value = crate::KeyPersonsLoop> {
         (1u32..=10).prop_map(|x| x as f64 / 10.0),
         0u8..=6,
     )
-        .prop_map(
-            |(enabled, mental, drugs, caseload, share, police_from)| crate::KeyPersonsLoop {
+        .prop_map(|(enabled, mental, drugs, caseload, share, police_from)| {
+            crate::KeyPersonsLoop {
                 enabled,
                 mental_per_1000: f64::from(mental),
                 drug_treatment_per_1000: f64::from(drugs),
@@ -279,8 +279,8 @@ fn key_persons_loop() -> impl Strategy<Value = crate::KeyPersonsLoop> {
                 sighting_police_from_risk: police_from,
                 probes_per_day: 50.0,
                 ..crate::KeyPersonsLoop::default()
-            },
-        )
+            }
+        })
 }
 
 fn cases_loop() -> impl Strategy<Value = crate::CasesLoop> {

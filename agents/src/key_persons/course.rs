@@ -34,8 +34,10 @@ const fn assumed(name: &'static str, value: f64, unit: &'static str) -> Assumpti
 
 /// Episodes a year: mental disorders (about half relapse within a year off treatment; under
 /// management fewer) and drug use (relapse is the rule in the first years).
-pub const EPISODES_MENTAL: Assumption = assumed("key_persons.episodes_per_year.mental", 0.8, "1/year");
-pub const EPISODES_DRUGS: Assumption = assumed("key_persons.episodes_per_year.drugs", 1.2, "1/year");
+pub const EPISODES_MENTAL: Assumption =
+    assumed("key_persons.episodes_per_year.mental", 0.8, "1/year");
+pub const EPISODES_DRUGS: Assumption =
+    assumed("key_persons.episodes_per_year.drugs", 1.2, "1/year");
 /// Mean days of prodrome (warning signs, missed doses, craving) before a relapse.
 pub const PRODROME_DAYS: Assumption = assumed("key_persons.prodrome_days", 10.0, "days");
 /// Mean days from relapse to harm, for an episode that would end in harm.
@@ -55,7 +57,8 @@ pub const URINE_SENSITIVITY: Assumption =
     assumed("key_persons.urine_sensitivity", 0.95, "probability");
 /// Treatment adjusted at a follow-up ends the episode with this probability (prodrome; relapse
 /// at grade 3).
-pub const TREAT_PRODROME: Assumption = assumed("key_persons.treatment.prodrome", 0.7, "probability");
+pub const TREAT_PRODROME: Assumption =
+    assumed("key_persons.treatment.prodrome", 0.7, "probability");
 pub const TREAT_RELAPSE: Assumption = assumed("key_persons.treatment.relapse", 0.5, "probability");
 /// A guardian notices warning signs at this rate a day while an episode is on; the inspector on
 /// patrol notices a relapse at the second.
@@ -145,7 +148,8 @@ impl Course {
             let relapse = t + exp_days(rng, PRODROME_DAYS.value);
             let harmful = rng.random::<f64>() < harm;
             let harm_at = harmful.then(|| relapse + exp_days(rng, RELAPSE_TO_HARM_DAYS.value));
-            let remits_at = harm_at.unwrap_or_else(|| relapse + exp_days(rng, REMISSION_DAYS.value));
+            let remits_at =
+                harm_at.unwrap_or_else(|| relapse + exp_days(rng, REMISSION_DAYS.value));
             episodes.push(Episode {
                 onset: t,
                 relapse,

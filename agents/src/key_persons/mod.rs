@@ -259,21 +259,30 @@ fn setup(
     );
     let mut visits = streams.0.stream("key_persons/visits");
     for i in 0..state.people.len() {
-        register(&mut state, i, &mut door, &mut ledger, &mut visits, &mut rng, &mut agenda);
+        register(
+            &mut state,
+            i,
+            &mut door,
+            &mut ledger,
+            &mut visits,
+            &mut rng,
+            &mut agenda,
+        );
     }
     let state = &mut *state;
     for (i, p) in state.people.iter().enumerate() {
         schedule_course(i, p, end, &mut rng, &mut agenda);
     }
-    let probes = streams.0.stream("key_persons/probes");
-    let mut t = 0;
-    let mut r = probes.clone();
-    while k.probes_per_day > 0.0 {
-        t += exp_ms(&mut r, DAY as f64 / k.probes_per_day);
-        if t >= end {
-            break;
+    let mut r = streams.0.stream("key_persons/probes");
+    if k.probes_per_day > 0.0 {
+        let mut t = 0;
+        loop {
+            t += exp_ms(&mut r, DAY as f64 / k.probes_per_day);
+            if t >= end {
+                break;
+            }
+            agenda.schedule(t, KpAction::Probe);
         }
-        agenda.schedule(t, KpAction::Probe);
     }
     state.visits = Some(visits);
     state.probes = Some(r);
@@ -369,14 +378,34 @@ fn schedule_course(
     };
     for (e, ep) in p.course.episodes.iter().enumerate() {
         if let Some(h) = ep.harm_at {
-            put(h, KpAction::Harm { person: i, episode: e });
+            put(
+                h,
+                KpAction::Harm {
+                    person: i,
+                    episode: e,
+                },
+            );
         }
         if p.guardian.is_some() {
             let t = ep.onset + exp_ms(rng, DAY as f64 / course::GUARDIAN_NOTICES.value);
-            put(t, KpAction::Notice { person: i, episode: e, by: Function::Guardian });
+            put(
+                t,
+                KpAction::Notice {
+                    person: i,
+                    episode: e,
+                    by: Function::Guardian,
+                },
+            );
         }
         let t = ep.relapse + exp_ms(rng, DAY as f64 / course::INSPECTOR_NOTICES.value);
-        put(t, KpAction::Notice { person: i, episode: e, by: Function::GridInspector });
+        put(
+            t,
+            KpAction::Notice {
+                person: i,
+                episode: e,
+                by: Function::GridInspector,
+            },
+        );
     }
     if let Some((t, died)) = p.course.leaves_at {
         put(t, KpAction::Leave { person: i, died });
@@ -437,7 +466,11 @@ fn act(
         };
         match action {
             KpAction::Visit { person, version } => tick.visit(person, version, at),
-            KpAction::Notice { person, episode, by } => tick.notice(person, episode, by, at),
+            KpAction::Notice {
+                person,
+                episode,
+                by,
+            } => tick.notice(person, episode, by, at),
             KpAction::Harm { person, episode } => {
                 if let Some(call) = tick.harm(person, episode, at) {
                     agenda.schedule(call.0, call.1);
@@ -469,7 +502,9 @@ impl Tick<'_, '_> {
 
     /// A follow-up: a look-up of the record first, then the findings as the person really is.
     fn visit(&mut self, i: usize, version: u32, at: u64) {
-        let Some(record) = self.open_record(i) else { return };
+        let Some(record) = self.open_record(i) else {
+            return;
+        };
         let p = &self.state.people[i];
         if version != p.task_version {
             return;
@@ -480,7 +515,10 @@ impl Tick<'_, '_> {
             } else {
                 [Function::Doctor, Function::SocialWorker]
             };
-            first.into_iter().chain([Function::Police]).find_map(|f| t.member(f))
+            first
+                .into_iter()
+                .chain([Function::Police])
+                .find_map(|f| t.member(f))
         });
         let Some(lead) = lead else { return };
         if self.visits.random::<f64>() < self.look_up_share {
@@ -503,7 +541,8 @@ impl Tick<'_, '_> {
         let near_harm = episode.is_some_and(|e| p.course.episodes[e].harm_at.is_some());
         let risk = course::assessed_grade(shown, near_harm, self.visits);
         let urine = p.category.drugs().then(|| {
-            if truly == State::Relapse && self.visits.random::<f64>() < course::URINE_SENSITIVITY.value
+            if truly == State::Relapse
+                && self.visits.random::<f64>() < course::URINE_SENSITIVITY.value
             {
                 UrineTest::Positive
             } else if self.visits.random::<f64>() < 0.02 {
@@ -560,8 +599,17 @@ impl Tick<'_, '_> {
         }
     }
 
-    fn report_crisis(&mut self, i: usize, source: CrisisSource, actor: Actor, occurred: u64, at: u64) {
-        let Some(record) = self.state.people[i].record else { return };
+    fn report_crisis(
+        &mut self,
+        i: usize,
+        source: CrisisSource,
+        actor: Actor,
+        occurred: u64,
+        at: u64,
+    ) {
+        let Some(record) = self.state.people[i].record else {
+            return;
+        };
         let crisis_ref = self.state.next_crisis_ref;
         self.state.next_crisis_ref += 1;
         self.state.crises.insert(crisis_ref, (i, occurred, source));
@@ -586,12 +634,16 @@ impl Tick<'_, '_> {
 
     /// A guardian or the inspector saw warning signs: they tell the team through the platform.
     fn notice(&mut self, i: usize, e: usize, by: Function, at: u64) {
-        let Some(record) = self.open_record(i) else { return };
+        let Some(record) = self.open_record(i) else {
+            return;
+        };
         let p = &self.state.people[i];
         if p.state_at(at).0 != Some(e) {
             return;
         }
-        let Some(who) = p.team.as_ref().and_then(|t| t.member(by)) else { return };
+        let Some(who) = p.team.as_ref().and_then(|t| t.member(by)) else {
+            return;
+        };
         send(
             self.out,
             team_actor(who),
@@ -617,7 +669,13 @@ impl Tick<'_, '_> {
         let managed = !p.closed;
         self.ledger.harm(at, managed);
         let call = at + exp_ms(self.visits, course::CALL_DELAY_MIN.value * 60_000.0);
-        (managed && call < self.end).then_some((call, KpAction::Call { person: i, harm_at: at }))
+        (managed && call < self.end).then_some((
+            call,
+            KpAction::Call {
+                person: i,
+                harm_at: at,
+            },
+        ))
     }
 
     fn call(&mut self, i: usize, harm_at: u64, at: u64) {
@@ -630,8 +688,13 @@ impl Tick<'_, '_> {
         let record = self.open_record(i);
         let p = &mut self.state.people[i];
         p.closed = true;
-        let (Some(record), Some(team)) = (record, p.team.as_ref()) else { return };
-        let Some(who) = team.member(Function::Police).or(team.member(Function::Doctor)) else {
+        let (Some(record), Some(team)) = (record, p.team.as_ref()) else {
+            return;
+        };
+        let Some(who) = team
+            .member(Function::Police)
+            .or(team.member(Function::Doctor))
+        else {
             return;
         };
         let reason = if died {
@@ -656,7 +719,8 @@ impl Tick<'_, '_> {
     fn probe(&mut self, at: u64) {
         let rng = self.state.probes.as_mut().expect("set up");
         let kind = rng.random_range(0..4u8);
-        let Some((record, who)) = team::probe_target(&self.state.people, &self.state.staff, kind, rng)
+        let Some((record, who)) =
+            team::probe_target(&self.state.people, &self.state.staff, kind, rng)
         else {
             return;
         };
@@ -680,7 +744,10 @@ fn answer(
     o: Outcome,
 ) {
     match o {
-        Outcome::FollowUpRecorded { task: Some(task), .. } | Outcome::FollowUpPushed { task } => {
+        Outcome::FollowUpRecorded {
+            task: Some(task), ..
+        }
+        | Outcome::FollowUpPushed { task } => {
             if let Some(&i) = state.by_record.get(&task.person) {
                 plan_visit(state, i, task, at, visits, agenda);
             }
@@ -697,8 +764,15 @@ fn answer(
 /// Command took a crisis: its units need to know where the person is before they hear of
 /// their dispatch (the next tick's first stage), so the lead goes out in this tick's Hear,
 /// ahead of command's Record.
-fn expect_units(state: &mut KpState, crisis: u64, crisis_ref: u64, police: &mut MessageWriter<PoliceLead>) {
-    let Some(&(i, occurred, _)) = state.crises.get(&crisis_ref) else { return };
+fn expect_units(
+    state: &mut KpState,
+    crisis: u64,
+    crisis_ref: u64,
+    police: &mut MessageWriter<PoliceLead>,
+) {
+    let Some(&(i, occurred, _)) = state.crises.get(&crisis_ref) else {
+        return;
+    };
     let key = KEY_PERSON_REF_BASE + crisis;
     state.crisis_keys.insert(key, crisis_ref);
     let p = &state.people[i];
@@ -713,8 +787,12 @@ fn expect_units(state: &mut KpState, crisis: u64, crisis_ref: u64, police: &mut 
 
 /// The first ambulance at a crisis takes the person to hospital: the episode ends there.
 fn admit(state: &mut KpState, ledger: &mut KeyPersonsLedger, p: &LeadProgress) {
-    let Some(&crisis_ref) = state.crisis_keys.get(&p.key) else { return };
-    let Some(&(i, occurred, source)) = state.crises.get(&crisis_ref) else { return };
+    let Some(&crisis_ref) = state.crisis_keys.get(&p.key) else {
+        return;
+    };
+    let Some(&(i, occurred, source)) = state.crises.get(&crisis_ref) else {
+        return;
+    };
     ledger.lead_progress(crisis_ref, occurred, source, p);
     let medical = UnitClass::ALL
         .iter()

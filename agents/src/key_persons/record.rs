@@ -86,6 +86,8 @@ pub struct KeyPersonsLedger {
     policy_from: u8,
     visits_by_state: [u64; 3],
     detections: (u64, u64),
+    /// Onset → detection of every episode found, for the CDF.
+    detection_ms: Vec<u64>,
     pub treated: u64,
     harm: (u64, u64),
     crises: BTreeMap<u64, CrisisRec>,
@@ -119,6 +121,7 @@ impl KeyPersonsLedger {
     pub fn detected(&mut self, after_onset_ms: u64, before_relapse: bool) {
         self.detections.0 += 1;
         self.detections.1 += u64::from(before_relapse);
+        self.detection_ms.push(after_onset_ms);
         self.metrics
             .hist("key_persons.onset_to_detection_s")
             .record_ms(after_onset_ms);
@@ -293,7 +296,10 @@ fn check_closed(world: &mut World, end: u64) -> (u64, u64, u64) {
             .filter(|p| p.closed)
             .filter_map(|p| {
                 let t = p.team.as_ref()?;
-                Some((p.record?, t.member(Function::Doctor).or(t.member(Function::Police))?))
+                Some((
+                    p.record?,
+                    t.member(Function::Doctor).or(t.member(Function::Police))?,
+                ))
             })
             .take(20)
             .collect()
@@ -308,10 +314,24 @@ fn check_closed(world: &mut World, end: u64) -> (u64, u64, u64) {
             role: Role::KeyPersonTeam,
             person: member,
         };
-        if probe(world, member, Command::QueryKeyPerson { person: record }, end).is_some() {
+        if probe(
+            world,
+            member,
+            Command::QueryKeyPerson { person: record },
+            end,
+        )
+        .is_some()
+        {
             answered += 1;
         }
-        if probe(world, auditor, Command::QueryKeyPerson { person: record }, end).is_none() {
+        if probe(
+            world,
+            auditor,
+            Command::QueryKeyPerson { person: record },
+            end,
+        )
+        .is_none()
+        {
             auditor_refused += 1;
         }
     }
@@ -320,7 +340,11 @@ fn check_closed(world: &mut World, end: u64) -> (u64, u64, u64) {
 
 /// The access log checked against the teams: allowed reads of a record by anyone but its
 /// team's professionals or an auditor, or by its team after it closed.
-fn reads_outside_team(world: &World, entries: &[AccessEntry], closed_at: &HashMap<u64, u64>) -> u64 {
+fn reads_outside_team(
+    world: &World,
+    entries: &[AccessEntry],
+    closed_at: &HashMap<u64, u64>,
+) -> u64 {
     let state = world.resource::<KpState>();
     entries
         .iter()
@@ -345,7 +369,12 @@ pub fn finish(world: &mut World) -> LoopOutcome {
     let config = world.resource::<KeyPersonsConfig>().clone();
     let end = config.end_ms;
     let (closed_checked, closed_answered, auditor_refused) = check_closed(world, end);
-    let stats = probe(world, crate::staff::ANALYST, Command::QueryKeyPersonStats, end);
+    let stats = probe(
+        world,
+        crate::staff::ANALYST,
+        Command::QueryKeyPersonStats,
+        end,
+    );
     let auditor = Actor {
         role: Role::Auditor,
         person: PersonId(2_900),
@@ -378,7 +407,10 @@ pub fn finish(world: &mut World) -> LoopOutcome {
         .filter(|e| e.onset < end)
         .count() as u64;
     let utilisation = utilisation(&state.staff, end);
-    let open_twin = people.iter().filter(|p| !p.closed && p.record.is_some()).count() as u64;
+    let open_twin = people
+        .iter()
+        .filter(|p| !p.closed && p.record.is_some())
+        .count() as u64;
     let mut registered: BTreeMap<&str, u64> = BTreeMap::new();
     for p in people.iter().filter(|p| p.record.is_some()) {
         *registered.entry(p.category.as_str()).or_default() += 1;
@@ -389,8 +421,17 @@ pub fn finish(world: &mut World) -> LoopOutcome {
         _ => None,
     });
     let handoffs = handoffs(&mut ledger);
+    // Follow-ups that fell due in the run and were never made count against the share, by the
+    // grade that set them: a team too stretched to visit must not look punctual.
+    let mut missed = [0u64; 3];
+    for (record, &(due, _)) in &ledger.due {
+        if due < end {
+            missed[band(ledger.grade.get(record).copied().unwrap_or(0))] += 1;
+        }
+    }
     let done: u64 = ledger.follow_ups.iter().map(|f| f.0).sum();
     let on_time: u64 = ledger.follow_ups.iter().map(|f| f.1).sum();
+    let due: u64 = done + missed.iter().sum::<u64>();
     let overdue_open = ledger
         .due
         .values()
@@ -403,10 +444,13 @@ pub fn finish(world: &mut World) -> LoopOutcome {
         + 2 * closed_checked
         + u64::from(stats_open.is_some());
     let m = &mut ledger.metrics;
-    m.set("key_persons.on_time", share(on_time, done));
+    m.set("key_persons.on_time", share(on_time, due));
     m.set("key_persons.incidents_occurred", occurred as f64);
     m.set("key_persons.prevented", prevented as f64);
-    m.set("key_persons.prevented_share", share(prevented, counterfactual));
+    m.set(
+        "key_persons.prevented_share",
+        share(prevented, counterfactual),
+    );
     m.set("key_persons.utilisation", utilisation.1);
     m.set("key_persons.probes_answered", ledger.probes_answered as f64);
     m.set("key_persons.rejected", ledger.refused as f64);
@@ -465,7 +509,10 @@ pub fn finish(world: &mut World) -> LoopOutcome {
             ),
         ));
     }
-    let onset = ledger.metrics.hist("key_persons.onset_to_detection_s").summary();
+    let onset = ledger
+        .metrics
+        .hist("key_persons.onset_to_detection_s")
+        .summary();
     let section = json!({
         "registered": {"total": ledger.registered.values().sum::<u64>(), "by_category": ledger.registered},
         "teams": {
@@ -474,8 +521,9 @@ pub fn finish(world: &mut World) -> LoopOutcome {
         },
         "follow_ups": {
             "done": done,
-            "on_time": share(on_time, done),
-            "by_level": BANDS.iter().zip(ledger.follow_ups).map(|(b, (n, t))| (b.to_string(), json!({"done": n, "on_time": share(t, n)}))).collect::<BTreeMap<_, _>>(),
+            "missed": missed.iter().sum::<u64>(),
+            "on_time": share(on_time, due),
+            "by_level": BANDS.iter().zip(ledger.follow_ups).zip(missed).map(|((b, (n, t)), m)| (b.to_string(), json!({"done": n, "missed": m, "on_time": share(t, n + m)}))).collect::<BTreeMap<_, _>>(),
             "visits_finding": {"nothing": ledger.visits_by_state[0], "warning_signs": ledger.visits_by_state[1], "relapse": ledger.visits_by_state[2]},
         },
         "warning_signs": {
@@ -513,7 +561,8 @@ pub fn finish(world: &mut World) -> LoopOutcome {
         "refused": ledger.refused,
         "notes": ledger.notes,
     });
-    let html = html_section(&section);
+    let mut html = html_section(&section);
+    html.figures = figures(world, &ledger, [counterfactual, occurred, prevented]);
     LoopOutcome {
         section,
         html,
@@ -528,7 +577,11 @@ fn utilisation(staff: &super::Staff, end: u64) -> (BTreeMap<&'static str, f64>, 
     let days = end as f64 / super::DAY as f64;
     let mut by: BTreeMap<&'static str, (f64, f64)> = BTreeMap::new();
     // The inspector's part is noticing on patrol, not visits: no visit time to count.
-    for m in staff.members.values().filter(|m| m.function != Function::GridInspector) {
+    for m in staff
+        .members
+        .values()
+        .filter(|m| m.function != Function::GridInspector)
+    {
         let available = days * 9.0 * 3_600_000.0 * m.share;
         let e = by.entry(m.function.as_str()).or_default();
         e.0 += m.busy_ms as f64;
@@ -538,7 +591,13 @@ fn utilisation(staff: &super::Staff, end: u64) -> (BTreeMap<&'static str, f64>, 
         .iter()
         .filter_map(|f| by.get(f))
         .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
-    let r = |(b, a): (f64, f64)| if a > 0.0 { (b / a * 10_000.0).round() / 10_000.0 } else { 0.0 };
+    let r = |(b, a): (f64, f64)| {
+        if a > 0.0 {
+            (b / a * 10_000.0).round() / 10_000.0
+        } else {
+            0.0
+        }
+    };
     (by.into_iter().map(|(k, v)| (k, r(v))).collect(), r(lead))
 }
 
@@ -590,6 +649,67 @@ fn handoffs(ledger: &mut KeyPersonsLedger) -> serde_json::Value {
     })
 }
 
+/// The figures: where key persons live (per 1,000 residents, grid by grid), harm with nobody
+/// acting against harm that happened, and how soon the teams found an episode.
+fn figures(world: &World, ledger: &KeyPersonsLedger, harm: [u64; 3]) -> Vec<String> {
+    let twin = world.resource::<baoan_world::Twin>();
+    let state = world.resource::<KpState>();
+    let mut per_grid = vec![0u32; twin.district.grids.len()];
+    for p in &state.people {
+        per_grid[p.grid as usize] += 1;
+    }
+    let pop = &twin.population;
+    let density = per_grid.iter().enumerate().map(|(g, &n)| {
+        let residents = pop.residents_of_grid(g as u32).len();
+        (residents > 0).then(|| 1000.0 * f64::from(n) / residents as f64)
+    });
+    let mut out = Vec::new();
+    if let Ok(svg) = crate::grid_map_svg(
+        &twin.district,
+        "Key persons under management, by grid",
+        "per 1,000 residents",
+        density,
+    ) {
+        out.push(svg);
+    }
+    let bars = [
+        ("with nobody acting".to_string(), harm[0] as f64),
+        ("happened".to_string(), harm[1] as f64),
+        ("prevented".to_string(), harm[2] as f64),
+    ];
+    if let Ok(svg) =
+        baoan_reports::plot::bars_svg("Harm by key persons (same draws)", "people", &bars)
+    {
+        out.push(svg);
+    }
+    let mut days: Vec<f64> = ledger
+        .detection_ms
+        .iter()
+        .map(|&ms| ms as f64 / super::DAY as f64)
+        .collect();
+    days.sort_by(f64::total_cmp);
+    let n = days.len() as f64;
+    let points = days
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| (d, (i + 1) as f64 / n))
+        .collect();
+    if !days.is_empty()
+        && let Ok(svg) = baoan_reports::plot::cdf_svg(
+            "Episode onset to a follow-up that found it",
+            "days",
+            &[baoan_reports::plot::Series {
+                name: "episodes found".into(),
+                points,
+            }],
+            false,
+        )
+    {
+        out.push(svg);
+    }
+    out
+}
+
 fn html_section(s: &serde_json::Value) -> Section {
     let f = |p: &str| s.pointer(p).cloned().unwrap_or_default().to_string();
     let mut rows = Vec::new();
@@ -597,13 +717,25 @@ fn html_section(s: &serde_json::Value) -> Section {
         ("registered", "/registered/total"),
         ("follow-ups done", "/follow_ups/done"),
         ("follow-ups on time", "/follow_ups/on_time"),
-        ("episodes (warning signs, then relapse)", "/warning_signs/episodes"),
-        ("episodes detected by a follow-up", "/warning_signs/detected"),
-        ("… before the relapse", "/warning_signs/detected_before_relapse"),
+        (
+            "episodes (warning signs, then relapse)",
+            "/warning_signs/episodes",
+        ),
+        (
+            "episodes detected by a follow-up",
+            "/warning_signs/detected",
+        ),
+        (
+            "… before the relapse",
+            "/warning_signs/detected_before_relapse",
+        ),
         ("re-grades up / down", "/regrades/up"),
         ("police told", "/police_notified"),
         ("harm that happened", "/incidents/occurred"),
-        ("harm with nobody acting (same draws)", "/incidents/counterfactual"),
+        (
+            "harm with nobody acting (same draws)",
+            "/incidents/counterfactual",
+        ),
         ("harm prevented", "/incidents/prevented"),
         ("crises handed to command", "/acute_handoffs/opened"),
         ("look-ups / probes refused", "/access/probes/refused"),
@@ -620,7 +752,8 @@ fn html_section(s: &serde_json::Value) -> Section {
         ]);
     }
     Section {
-        title: "Key persons: severe mental disorders and drug treatment, by five-in-one teams".into(),
+        title: "Key persons: severe mental disorders and drug treatment, by five-in-one teams"
+            .into(),
         intro: format!(
             "{} people under management; follow-ups on time {}; harm happened {} times against {} with nobody acting on the same draws ({} prevented). Every look-up is checked against the access log; out-of-team probes refused: {}.",
             f("/registered/total"),
@@ -638,7 +771,11 @@ fn html_section(s: &serde_json::Value) -> Section {
             },
             Table {
                 caption: "Crises handed to command: share within the 1-3-5 limits".into(),
-                header: vec!["tier".into(), "from occurrence".into(), "from the call".into()],
+                header: vec![
+                    "tier".into(),
+                    "from occurrence".into(),
+                    "from the call".into(),
+                ],
                 rows: tiers,
             },
         ],

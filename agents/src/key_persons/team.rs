@@ -89,26 +89,45 @@ pub fn draw_people(twin: &Twin, k: &KeyPersonsLoop, end: u64, rng: &mut ChaCha8R
     people
 }
 
-/// One professional team member: how much of their time is for key persons, the visits booked
-/// on each day, and the time spent on visits made.
+/// One professional team member: how much of their time is for key persons, the visit time
+/// booked on each day, and the time spent on visits made.
 #[derive(Debug, Clone)]
 pub struct Member {
     pub function: Function,
     pub community: u32,
     pub share: f64,
-    /// Visits booked per day (day number → count).
-    pub booked: BTreeMap<u64, u32>,
+    /// Visit time booked per day (day number → ms), against `share` of a working day.
+    pub booked: BTreeMap<u64, u64>,
     pub busy_ms: u64,
 }
 
 impl Member {
-    /// Visits a day fit in their key-person time: a working day of nine hours times their share.
-    fn per_day(&self, visit_ms: u64) -> u32 {
-        ((9.0 * HOUR as f64 * self.share) / visit_ms as f64).floor().max(1.0) as u32
+    /// Their key-person time in a day: a working day of nine hours times their share.
+    fn budget(&self) -> u64 {
+        (WORKING_DAY as f64 * self.share) as u64
     }
 
-    fn free_on(&self, day: u64, visit_ms: u64) -> bool {
-        self.booked.get(&day).copied().unwrap_or(0) < self.per_day(visit_ms)
+    fn used(&self, day: u64) -> u64 {
+        self.booked.get(&day).copied().unwrap_or(0)
+    }
+
+    /// A visit can start on `day` while the day's budget is not spent.
+    fn free_on(&self, day: u64) -> bool {
+        self.used(day) < self.budget().max(1)
+    }
+
+    /// Book `visit_ms` from `day`: what overruns the day's budget is taken from the next days'
+    /// (a member with an hour a day for key persons makes a 1.5-hour visit every other day).
+    fn take(&mut self, day: u64, visit_ms: u64) {
+        let budget = self.budget().max(1);
+        let (mut day, mut left) = (day, visit_ms);
+        while left > 0 {
+            let used = self.booked.entry(day).or_default();
+            let room = budget.saturating_sub(*used).max(1).min(left);
+            *used += room;
+            left -= room;
+            day += 1;
+        }
     }
 }
 
@@ -151,7 +170,11 @@ impl Staff {
         for c in &twin.district.communities {
             let ci = c.id as usize;
             let counts = [
-                (Function::Police, k.police_per_community, k.police_time_share),
+                (
+                    Function::Police,
+                    k.police_per_community,
+                    k.police_time_share,
+                ),
                 (
                     Function::Doctor,
                     mental[ci].div_ceil(k.doctor_caseload).max(1),
@@ -223,8 +246,8 @@ impl Staff {
     }
 
     /// Book a visit by `lead` (and `police` with them) no sooner than `ready`: the first day
-    /// both have a free slot in their key-person time (a working day of nine hours times their
-    /// share, in visits), at that slot's place in the day. Returns when the visit starts.
+    /// both still have key-person time (a working day of nine hours times their share), at the
+    /// point of the day their bookings so far have reached. Returns when the visit starts.
     pub fn book(&mut self, lead: PersonId, police: Option<PersonId>, ready: u64) -> u64 {
         let visit = self.visit_ms;
         let who: Vec<PersonId> = [Some(lead), police].into_iter().flatten().collect();
@@ -232,31 +255,25 @@ impl Staff {
         if ready % DAY >= OPEN + WORKING_DAY - visit.min(WORKING_DAY) {
             day += 1;
         }
-        // A year ahead at most: past that the visit is as late as it can usefully be.
-        for _ in 0..366 {
+        // Two years ahead at most: past that the visit is as late as it can usefully be.
+        for _ in 0..730 {
             if who
                 .iter()
-                .all(|p| self.members.get(p).is_none_or(|m| m.free_on(day, visit)))
+                .all(|p| self.members.get(p).is_none_or(|m| m.free_on(day)))
             {
                 break;
             }
             day += 1;
         }
-        let mut slot = 0;
+        let mut into_day: f64 = 0.0;
         for p in &who {
             if let Some(m) = self.members.get_mut(p) {
-                let used = m.booked.entry(day).or_default();
-                slot = slot.max(*used);
-                *used += 1;
+                into_day = into_day.max(m.used(day) as f64 / m.budget().max(1) as f64);
+                m.take(day, visit);
             }
         }
-        let per_day = who
-            .iter()
-            .filter_map(|p| self.members.get(p))
-            .map(|m| m.per_day(visit))
-            .max()
-            .unwrap_or(1);
-        let start = day * DAY + OPEN + (WORKING_DAY - visit.min(WORKING_DAY)) * u64::from(slot) / u64::from(per_day);
+        let span = (WORKING_DAY - visit.min(WORKING_DAY)) as f64;
+        let start = day * DAY + OPEN + (span * into_day.min(1.0)) as u64;
         start.max(ready)
     }
 
@@ -311,13 +328,18 @@ pub fn probe_target(
             Some((record, crate::staff::ANALYST))
         }
         _ => {
-            let closed: Vec<&Person> = people.iter().filter(|p| p.closed && p.record.is_some()).collect();
+            let closed: Vec<&Person> = people
+                .iter()
+                .filter(|p| p.closed && p.record.is_some())
+                .collect();
             if closed.is_empty() {
                 return None;
             }
             let p = closed[rng.random_range(0..closed.len())];
             let team = p.team.as_ref()?;
-            let doctor = team.member(Function::Doctor).or(team.member(Function::SocialWorker))?;
+            let doctor = team
+                .member(Function::Doctor)
+                .or(team.member(Function::SocialWorker))?;
             Some((p.record?, team_actor(doctor)))
         }
     }

@@ -326,7 +326,10 @@ impl KeyPersonsService {
             c.incident = Some(incident);
             let person = c.person;
             if let Some(r) = slot(person, self.records.len()).map(|i| &mut self.records[i]) {
-                r.note(0, format!("crisis {crisis}: command incident {}", incident.0));
+                r.note(
+                    0,
+                    format!("crisis {crisis}: command incident {}", incident.0),
+                );
             }
         }
     }
@@ -423,7 +426,10 @@ impl KeyPersonsService {
                     }
                 }
                 (Function::GridInspector, None) => {
-                    return Err(invalid(format!("{field}.grid"), "expected the inspector's grid"));
+                    return Err(invalid(
+                        format!("{field}.grid"),
+                        "expected the inspector's grid",
+                    ));
                 }
                 (_, Some(_)) => {
                     return Err(invalid(
@@ -447,7 +453,14 @@ impl KeyPersonsService {
         }])
     }
 
-    fn log(&mut self, at: Millis, actor: Actor, person: Option<u64>, allowed: bool, detail: String) {
+    fn log(
+        &mut self,
+        at: Millis,
+        actor: Actor,
+        person: Option<u64>,
+        allowed: bool,
+        detail: String,
+    ) {
         self.stats.look_ups += 1;
         self.stats.look_ups_refused += u64::from(!allowed);
         self.access.push(AccessEntry {
@@ -493,7 +506,10 @@ impl KeyPersonsService {
             actor,
             Some(person),
             true,
-            format!("returned the record ({} history entries)", view.history.len()),
+            format!(
+                "returned the record ({} history entries)",
+                view.history.len()
+            ),
         );
         Ok(vec![Outcome::KeyPersonAnswered { view }])
     }

@@ -149,11 +149,7 @@ fn check_grade(risk: u8) -> Result<(), ApiError> {
 }
 
 impl KeyPersonsService {
-    pub(crate) fn register(
-        &mut self,
-        now: Millis,
-        k: Intake,
-    ) -> Result<Vec<Outcome>, ApiError> {
+    pub(crate) fn register(&mut self, now: Millis, k: Intake) -> Result<Vec<Outcome>, ApiError> {
         if let Some(&id) = self.by_ref.get(&k.person_ref) {
             return Ok(vec![self.records[(id - 1) as usize].answer.clone()]);
         }
@@ -164,7 +160,10 @@ impl KeyPersonsService {
         if k.observed_at > now {
             return Err(invalid(
                 "observed_at",
-                format!("{} ms is after the registration was sent ({now} ms)", k.observed_at),
+                format!(
+                    "{} ms is after the registration was sent ({now} ms)",
+                    k.observed_at
+                ),
             ));
         }
         let days = rules::follow_up_days(k.category, k.risk, u32::from(k.months_in));
@@ -188,7 +187,9 @@ impl KeyPersonsService {
         }
         let term_ends_at = k.category.drugs().then(|| {
             let served = u64::from(k.months_in) * 30 * DAY_MS;
-            now + (rules::DRUG_TERM_DAYS * DAY_MS).saturating_sub(served).max(DAY_MS)
+            now + (rules::DRUG_TERM_DAYS * DAY_MS)
+                .saturating_sub(served)
+                .max(DAY_MS)
         });
         let mut r = Record {
             id,
@@ -209,7 +210,10 @@ impl KeyPersonsService {
             overdue: None,
             supervision: None,
             closed: None,
-            history: vec![(now, format!("registered: {}, grade {}", k.category.as_str(), k.risk))],
+            history: vec![(
+                now,
+                format!("registered: {}, grade {}", k.category.as_str(), k.risk),
+            )],
             answer: Outcome::KeyPersonDirectoryLoaded { members: 0 },
         };
         r.answer = Outcome::KeyPersonRegistered {
@@ -292,7 +296,11 @@ impl KeyPersonsService {
                 format!("{command} on key person {person}"),
                 format!(
                     "the person's team members acting as {}",
-                    functions.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                    functions
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )),
         }
@@ -347,9 +355,19 @@ impl KeyPersonsService {
                 actor.person.0,
                 if on_time { "on time" } else { "late" },
                 findings.risk,
-                if findings.adherent { "adherent" } else { "not adherent" },
-                if findings.warning_signs { "warning signs" } else { "no warning signs" },
-                findings.urine.map_or(String::new(), |u| format!(", urine {u:?}")),
+                if findings.adherent {
+                    "adherent"
+                } else {
+                    "not adherent"
+                },
+                if findings.warning_signs {
+                    "warning signs"
+                } else {
+                    "no warning signs"
+                },
+                findings
+                    .urine
+                    .map_or(String::new(), |u| format!(", urine {u:?}")),
             ),
         );
         if let Some(u) = findings.urine {
@@ -368,7 +386,11 @@ impl KeyPersonsService {
                 person,
                 reason: format!("serious breach: {why}"),
             });
-            let closed = self.close(now, i, baoan_api::key_persons::ClosureReason::CompulsoryIsolation);
+            let closed = self.close(
+                now,
+                i,
+                baoan_api::key_persons::ClosureReason::CompulsoryIsolation,
+            );
             out.insert(
                 0,
                 Outcome::FollowUpRecorded {
@@ -488,12 +510,18 @@ impl KeyPersonsService {
             };
         }
         let i = match c.source {
-            CrisisSource::Team => self.team_record(actor, c.person, &Function::ALL, "report_crisis")?,
+            CrisisSource::Team => {
+                self.team_record(actor, c.person, &Function::ALL, "report_crisis")?
+            }
             CrisisSource::Caller => {
                 let i = slot(c.person, self.records.len())
                     .ok_or_else(|| not_found("key person", c.person))?;
                 if self.records[i].closed.is_some() {
-                    return Err(refused("key person", c.person, "closed: not under management"));
+                    return Err(refused(
+                        "key person",
+                        c.person,
+                        "closed: not under management",
+                    ));
                 }
                 i
             }
@@ -504,7 +532,10 @@ impl KeyPersonsService {
         if c.observed_at > now {
             return Err(invalid(
                 "observed_at",
-                format!("{} ms is after the report was sent ({now} ms)", c.observed_at),
+                format!(
+                    "{} ms is after the report was sent ({now} ms)",
+                    c.observed_at
+                ),
             ));
         }
         let id = self.crises.len() as u64 + 1;

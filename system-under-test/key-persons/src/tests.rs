@@ -102,14 +102,26 @@ fn a_registration_gets_a_five_in_one_team_and_a_follow_up_by_grade() {
             Function::Guardian
         ]
     );
-    assert_eq!(task.lead, PersonId(11), "the doctor leads a mental-health follow-up");
-    assert_eq!(task.due_at, 91 * DAY_MS - 1, "due by the end of the 90th day");
+    assert_eq!(
+        task.lead,
+        PersonId(11),
+        "the doctor leads a mental-health follow-up"
+    );
+    assert_eq!(
+        task.due_at,
+        91 * DAY_MS - 1,
+        "due by the end of the 90th day"
+    );
     assert!(!task.with_police);
     let out = register(&mut s, 0, Category::CommunityDrugTreatment, 3);
     let Outcome::KeyPersonRegistered { task, .. } = &out[0] else {
         panic!("{out:?}")
     };
-    assert_eq!(task.lead, PersonId(12), "the social worker leads drug treatment");
+    assert_eq!(
+        task.lead,
+        PersonId(12),
+        "the social worker leads drug treatment"
+    );
     assert_eq!(task.due_at, 15 * DAY_MS - 1);
     assert!(task.with_police);
     assert!(out.contains(&Outcome::KeyPersonEscalated {
@@ -124,7 +136,10 @@ fn only_the_team_reads_a_record_and_every_look_up_is_logged() {
     let mut s = service();
     register(&mut s, 0, Category::SevereMentalDisorder, 1);
     let q = Command::QueryKeyPerson { person: 1 };
-    assert!(s.handle(&env(actor(Role::KeyPersonTeam, 11), 5, q.clone())).is_ok());
+    assert!(
+        s.handle(&env(actor(Role::KeyPersonTeam, 11), 5, q.clone()))
+            .is_ok()
+    );
     // Another community's doctor, the guardian, an analyst: refused, and logged.
     for who in [
         actor(Role::KeyPersonTeam, 21),
@@ -154,7 +169,10 @@ fn a_closed_record_answers_auditors_only() {
         },
     );
     let q = Command::QueryKeyPerson { person: 1 };
-    assert!(s.handle(&env(actor(Role::KeyPersonTeam, 11), 2 * DAY_MS, q.clone())).is_err());
+    assert!(
+        s.handle(&env(actor(Role::KeyPersonTeam, 11), 2 * DAY_MS, q.clone()))
+            .is_err()
+    );
     let out = send(&mut s, actor(Role::Auditor, 7), 2 * DAY_MS, q);
     assert!(matches!(&out[0], Outcome::KeyPersonAnswered { view } if view.closed.is_some()));
 }
@@ -173,7 +191,10 @@ fn a_positive_test_is_a_breach_handed_to_the_police_and_the_term_closes_a_record
             findings: findings(2, Some(UrineTest::Positive)),
         },
     );
-    assert!(out.iter().any(|o| matches!(o, Outcome::PoliceNotified { person: 1, .. })));
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Outcome::PoliceNotified { person: 1, .. }))
+    );
     assert!(out.iter().any(|o| matches!(
         o,
         Outcome::KeyPersonClosed {
@@ -240,18 +261,37 @@ fn a_sighting_reaches_police_only_from_the_policys_grade() {
     let entry = crate::KEY_PERSON_ENTRY_BASE + 1;
     // No policy yet: never police.
     let lead = s.care_lead(entry, 4, 3, 50).expect("a lead");
-    assert!(matches!(lead, Outcome::CareLead { police: false, policy_version: 0, .. }));
+    assert!(matches!(
+        lead,
+        Outcome::CareLead {
+            police: false,
+            policy_version: 0,
+            ..
+        }
+    ));
     send(
         &mut s,
         actor(Role::Admin, 1),
         60,
         Command::SetSightingPolicy {
-            policy: SightingPolicy { police_from_risk: 2 },
+            policy: SightingPolicy {
+                police_from_risk: 2,
+            },
         },
     );
     let lead = s.care_lead(entry, 4, 3, 70).expect("a lead");
-    assert!(matches!(lead, Outcome::CareLead { police: true, policy_version: 1, .. }));
-    assert!(s.care_lead(5, 4, 3, 70).is_none(), "not a key person's entry");
+    assert!(matches!(
+        lead,
+        Outcome::CareLead {
+            police: true,
+            policy_version: 1,
+            ..
+        }
+    ));
+    assert!(
+        s.care_lead(5, 4, 3, 70).is_none(),
+        "not a key person's entry"
+    );
 }
 
 fn env(actor: Actor, sent_at: u64, command: Command) -> Envelope {

@@ -49,16 +49,48 @@ fn directory() -> KeyPersonDirectory {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Register { n: u64, community: u32, drugs: bool, risk: u8 },
-    FollowUp { who: u8, person: u64, risk: u8, urine: u8 },
-    Warning { who: u8, person: u64 },
-    Crisis { who: u8, person: u64, n: u64 },
-    Close { who: u8, person: u64, reason: u8 },
-    Query { who: u8, person: u64 },
-    Stats { who: u8 },
-    Export { who: u8 },
-    Policy { grade: u8 },
-    Wait { days: u64 },
+    Register {
+        n: u64,
+        community: u32,
+        drugs: bool,
+        risk: u8,
+    },
+    FollowUp {
+        who: u8,
+        person: u64,
+        risk: u8,
+        urine: u8,
+    },
+    Warning {
+        who: u8,
+        person: u64,
+    },
+    Crisis {
+        who: u8,
+        person: u64,
+        n: u64,
+    },
+    Close {
+        who: u8,
+        person: u64,
+        reason: u8,
+    },
+    Query {
+        who: u8,
+        person: u64,
+    },
+    Stats {
+        who: u8,
+    },
+    Export {
+        who: u8,
+    },
+    Policy {
+        grade: u8,
+    },
+    Wait {
+        days: u64,
+    },
 }
 
 /// Anyone who might send a command: a professional of some community, a guardian, an analyst,
@@ -69,12 +101,28 @@ fn actor_of(who: u8) -> Actor {
         person,
     };
     match who % 12 {
-        0..=5 => team(member(u32::from(who / 12) % COMMUNITIES, usize::from(who % 3), u32::from(who % 2))),
+        0..=5 => team(member(
+            u32::from(who / 12) % COMMUNITIES,
+            usize::from(who % 3),
+            u32::from(who % 2),
+        )),
         6 => team(guardian(u64::from(who % 4))),
-        7 => Actor { role: Role::Analyst, person: PersonId(2) },
-        8 => Actor { role: Role::Auditor, person: PersonId(3) },
-        9 => Actor { role: Role::Department, person: PersonId(4) },
-        10 => Actor { role: Role::Dispatcher, person: PersonId(5) },
+        7 => Actor {
+            role: Role::Analyst,
+            person: PersonId(2),
+        },
+        8 => Actor {
+            role: Role::Auditor,
+            person: PersonId(3),
+        },
+        9 => Actor {
+            role: Role::Department,
+            person: PersonId(4),
+        },
+        10 => Actor {
+            role: Role::Dispatcher,
+            person: PersonId(5),
+        },
         _ => team(PersonId(500 + u32::from(who) % COMMUNITIES)),
     }
 }
@@ -98,9 +146,20 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn command_of(op: &Op, now: u64) -> Option<(Actor, Command)> {
-    let category = |drugs| if drugs { Category::CommunityDrugTreatment } else { Category::SevereMentalDisorder };
+    let category = |drugs| {
+        if drugs {
+            Category::CommunityDrugTreatment
+        } else {
+            Category::SevereMentalDisorder
+        }
+    };
     Some(match *op {
-        Op::Register { n, community, drugs, risk } => (
+        Op::Register {
+            n,
+            community,
+            drugs,
+            risk,
+        } => (
             actor_of(9),
             Command::RegisterKeyPerson {
                 person_ref: n,
@@ -117,7 +176,12 @@ fn command_of(op: &Op, now: u64) -> Option<(Actor, Command)> {
                 observed_at: now,
             },
         ),
-        Op::FollowUp { who, person, risk, urine } => (
+        Op::FollowUp {
+            who,
+            person,
+            risk,
+            urine,
+        } => (
             actor_of(who),
             Command::RecordFollowUp {
                 person,
@@ -125,24 +189,43 @@ fn command_of(op: &Op, now: u64) -> Option<(Actor, Command)> {
                     risk,
                     adherent: urine != 0,
                     warning_signs: risk > 0,
-                    urine: [None, Some(UrineTest::Negative), Some(UrineTest::Positive), Some(UrineTest::Refused)][urine as usize],
+                    urine: [
+                        None,
+                        Some(UrineTest::Negative),
+                        Some(UrineTest::Positive),
+                        Some(UrineTest::Refused),
+                    ][urine as usize],
                 },
             },
         ),
-        Op::Warning { who, person } => (actor_of(who), Command::ReportWarningSign { person, observed_at: now }),
+        Op::Warning { who, person } => (
+            actor_of(who),
+            Command::ReportWarningSign {
+                person,
+                observed_at: now,
+            },
+        ),
         Op::Crisis { who, person, n } => (
             actor_of(who),
             Command::ReportCrisis {
                 crisis_ref: n,
                 person,
-                source: if who % 2 == 0 { CrisisSource::Team } else { CrisisSource::Caller },
+                source: if who % 2 == 0 {
+                    CrisisSource::Team
+                } else {
+                    CrisisSource::Caller
+                },
                 grid: 0,
                 x_m: 0.0,
                 y_m: 0.0,
                 observed_at: now,
             },
         ),
-        Op::Close { who, person, reason } => (
+        Op::Close {
+            who,
+            person,
+            reason,
+        } => (
             actor_of(who),
             Command::CloseKeyPerson {
                 person,
@@ -159,8 +242,15 @@ fn command_of(op: &Op, now: u64) -> Option<(Actor, Command)> {
         Op::Stats { who } => (actor_of(who), Command::QueryKeyPersonStats),
         Op::Export { who } => (actor_of(who), Command::ExportKeyPersonAccess),
         Op::Policy { grade } => (
-            Actor { role: Role::Admin, person: PersonId(1) },
-            Command::SetSightingPolicy { policy: SightingPolicy { police_from_risk: grade } },
+            Actor {
+                role: Role::Admin,
+                person: PersonId(1),
+            },
+            Command::SetSightingPolicy {
+                policy: SightingPolicy {
+                    police_from_risk: grade,
+                },
+            },
         ),
         Op::Wait { .. } => return None,
     })
@@ -169,16 +259,23 @@ fn command_of(op: &Op, now: u64) -> Option<(Actor, Command)> {
 fn is_look_up(c: &Command) -> bool {
     matches!(
         c,
-        Command::QueryKeyPerson { .. } | Command::QueryKeyPersonStats | Command::ExportKeyPersonAccess
+        Command::QueryKeyPerson { .. }
+            | Command::QueryKeyPersonStats
+            | Command::ExportKeyPersonAccess
     )
 }
 
 fn loaded() -> KeyPersonsService {
     let mut s = KeyPersonsService::new();
     s.handle(&Envelope {
-        actor: Actor { role: Role::Admin, person: PersonId(1) },
+        actor: Actor {
+            role: Role::Admin,
+            person: PersonId(1),
+        },
         sent_at: 0,
-        command: Command::LoadKeyPersonDirectory { directory: directory() },
+        command: Command::LoadKeyPersonDirectory {
+            directory: directory(),
+        },
     })
     .expect("the directory loads");
     s

@@ -47,7 +47,10 @@ fn stack() -> InProcessStack {
         grid: None,
     };
     let directory = KeyPersonDirectory {
-        members: vec![member(10, Function::Police), member(DOCTOR, Function::Doctor)],
+        members: vec![
+            member(10, Function::Police),
+            member(DOCTOR, Function::Doctor),
+        ],
     };
     let admin = |s: &mut InProcessStack, command| send(s, Role::Admin, 1, 0, command).unwrap();
     admin(&mut s, Command::LoadKeyPersonDirectory { directory });
@@ -119,7 +122,14 @@ fn sighted(s: &mut InProcessStack, sighting_ref: u64, at: u64) -> Vec<Outcome> {
         quality: 0.95,
         embedding: capture(&identity(7, 1, DIM), 0.95, 1.0, &mut rng),
     };
-    let out = send(s, Role::Camera, 900, at, Command::SubmitSighting { sighting }).unwrap();
+    let out = send(
+        s,
+        Role::Camera,
+        900,
+        at,
+        Command::SubmitSighting { sighting },
+    )
+    .unwrap();
     let Some(Outcome::AlertRaised { alert, .. }) = out.first() else {
         panic!("expected an alert, got {out:?}")
     };
@@ -146,7 +156,10 @@ fn a_confirmed_sighting_is_a_care_lead_and_reaches_police_only_from_the_policys_
         )),
         "{out:?}"
     );
-    assert!(!out.iter().any(|o| matches!(o, Outcome::IncidentOpened { .. })));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Outcome::IncidentOpened { .. }))
+    );
     assert!(s.lead_refusals().is_empty(), "no police lead was tried");
     // The doctor finds the person at grade 4: the next sighting goes to police as well (command
     // has no directory here, so the lead it was given is refused — and kept for the report).
@@ -162,8 +175,14 @@ fn a_confirmed_sighting_is_a_care_lead_and_reaches_police_only_from_the_policys_
     send(&mut s, Role::KeyPersonTeam, DOCTOR, 20_000, follow_up).unwrap();
     let out = sighted(&mut s, 2, 30_000);
     assert!(
-        out.iter()
-            .any(|o| matches!(o, Outcome::CareLead { police: true, risk: 4, .. })),
+        out.iter().any(|o| matches!(
+            o,
+            Outcome::CareLead {
+                police: true,
+                risk: 4,
+                ..
+            }
+        )),
         "{out:?}"
     );
     assert_eq!(s.lead_refusals().len(), 1, "police were asked");
@@ -195,11 +214,11 @@ fn look_ups_are_audited_in_the_stack_and_the_modules_access_log() {
         .filter(|e| e.command == "query_key_person")
         .collect();
     assert_eq!(audited.len(), 3);
-    assert!(
-        audited
-            .iter()
-            .all(|e| e.detail.as_deref().is_some_and(|d| d.starts_with("look-up of key person record 1")))
-    );
+    assert!(audited.iter().all(|e| {
+        e.detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("look-up of key person record 1"))
+    }));
     let log = s.key_persons.access_log();
     assert_eq!(log.len(), 3);
     assert_eq!(log.iter().filter(|e| e.allowed).count(), 1);
