@@ -10,7 +10,7 @@ pub use baoan_api::http::tokens::{
 };
 
 /// Every role, in the api's order: the development table has one token for each.
-pub const ROLES: [Role; 13] = Role::ALL;
+pub const ROLES: [Role; Role::ALL.len()] = Role::ALL;
 
 /// A development table: one random token (32 hex digits, 128 bits from the operating system)
 /// per role, then one gateway token (see `Tokens::development`).
