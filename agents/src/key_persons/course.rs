@@ -55,6 +55,11 @@ pub const DETECT_RELAPSE: Assumption = assumed("key_persons.detect.relapse", 0.9
 /// A urine test during drug use is positive with this probability (detection windows of days).
 pub const URINE_SENSITIVITY: Assumption =
     assumed("key_persons.urine_sensitivity", 0.95, "probability");
+/// A urine test is evaded or refused with this probability; a person in an episode takes their
+/// treatment with the second.
+pub const URINE_REFUSED: Assumption = assumed("key_persons.urine_refused", 0.02, "probability");
+pub const ADHERENT_IN_EPISODE: Assumption =
+    assumed("key_persons.adherent_in_episode", 0.5, "probability");
 /// Treatment adjusted at a follow-up ends the episode with this probability (prodrome; relapse
 /// at grade 3).
 pub const TREAT_PRODROME: Assumption =
@@ -69,11 +74,20 @@ pub const GUARDIAN_SHARE: Assumption = assumed("key_persons.guardian_share", 0.8
 /// People leave the district, or die, at these rates a year.
 pub const MOVES: Assumption = assumed("key_persons.moves_per_year", 0.05, "1/year");
 pub const DEATHS: Assumption = assumed("key_persons.deaths_per_year", 0.008, "1/year");
+/// The register's grades when the run starts: this share at grade 0 (stable).
+pub const REGISTER_STABLE: Assumption = Assumption {
+    name: "key_persons.register_grade_0_share",
+    value: 0.80,
+    unit: "share",
+    source: "assumed; the rest 0.12 at grade 1, 0.06 at 2, 0.02 at 3",
+};
+/// Members book a follow-up at most this many days before it is due.
+pub const PLAN_AHEAD_DAYS: Assumption = assumed("key_persons.plan_ahead_days", 7.0, "days");
 /// Mean minutes from harm to a caller's 110 call.
 pub const CALL_DELAY_MIN: Assumption = assumed("key_persons.call_delay_min", 2.0, "minutes");
 
 /// Every assumption of the loop, for the report.
-pub const ASSUMPTIONS: [Assumption; 19] = [
+pub const ASSUMPTIONS: [Assumption; 23] = [
     EPISODES_MENTAL,
     EPISODES_DRUGS,
     PRODROME_DAYS,
@@ -84,6 +98,8 @@ pub const ASSUMPTIONS: [Assumption; 19] = [
     DETECT_PRODROME,
     DETECT_RELAPSE,
     URINE_SENSITIVITY,
+    URINE_REFUSED,
+    ADHERENT_IN_EPISODE,
     TREAT_PRODROME,
     TREAT_RELAPSE,
     GUARDIAN_NOTICES,
@@ -91,6 +107,8 @@ pub const ASSUMPTIONS: [Assumption; 19] = [
     GUARDIAN_SHARE,
     MOVES,
     DEATHS,
+    REGISTER_STABLE,
+    PLAN_AHEAD_DAYS,
     CALL_DELAY_MIN,
     assumed("key_persons.admission_on_arrival", 1.0, "probability"),
 ];

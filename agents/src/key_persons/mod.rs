@@ -127,6 +127,21 @@ impl Person {
         (None, State::Stable)
     }
 
+    /// The member who leads follow-ups (as the platform assigns them): the doctor for mental
+    /// disorders, the drug-treatment social worker for drug cases.
+    fn lead(&self) -> Option<PersonId> {
+        let first = if self.category.drugs() {
+            [Function::SocialWorker, Function::Doctor]
+        } else {
+            [Function::Doctor, Function::SocialWorker]
+        };
+        let team = self.team.as_ref()?;
+        first
+            .into_iter()
+            .chain([Function::Police])
+            .find_map(|f| team.member(f))
+    }
+
     /// The police officer who joins visits while the person's grade is 3 or more (as the
     /// platform's tasks say), if the team has one.
     fn with_police_now(&self, _at: u64) -> Option<PersonId> {
@@ -425,7 +440,8 @@ fn plan_visit(
     let p = &mut state.people[i];
     p.task_version += 1;
     p.police_joins = task.with_police;
-    let window = (7 * DAY).min(task.due_at.saturating_sub(now) / 2);
+    let ahead = (course::PLAN_AHEAD_DAYS.value * DAY as f64) as u64;
+    let window = ahead.min(task.due_at.saturating_sub(now) / 2);
     let ready = now.max(task.due_at.saturating_sub(window)) + visits.random_range(0..HOUR);
     let police = task
         .with_police
@@ -437,6 +453,48 @@ fn plan_visit(
         version: state.people[i].task_version,
     };
     agenda.schedule(at, action);
+}
+
+/// What a follow-up finds at `at`: the episode on, where the person truly is, whether the
+/// team saw it, and the findings it records.
+struct Seen {
+    episode: Option<usize>,
+    truly: State,
+    seen: bool,
+    findings: Findings,
+}
+
+fn examine(p: &Person, at: u64, rng: &mut ChaCha8Rng) -> Seen {
+    let (episode, truly) = p.state_at(at);
+    let seen = match truly {
+        State::Stable => false,
+        State::Unstable => rng.random::<f64>() < course::DETECT_PRODROME.value,
+        State::Relapse => rng.random::<f64>() < course::DETECT_RELAPSE.value,
+    };
+    let shown = if seen { truly } else { State::Stable };
+    let near_harm = episode.is_some_and(|e| p.course.episodes[e].harm_at.is_some());
+    let risk = course::assessed_grade(shown, near_harm, rng);
+    let urine = p.category.drugs().then(|| {
+        if truly == State::Relapse && rng.random::<f64>() < course::URINE_SENSITIVITY.value {
+            UrineTest::Positive
+        } else if rng.random::<f64>() < course::URINE_REFUSED.value {
+            UrineTest::Refused
+        } else {
+            UrineTest::Negative
+        }
+    });
+    let findings = Findings {
+        risk,
+        adherent: !seen || rng.random::<f64>() < course::ADHERENT_IN_EPISODE.value,
+        warning_signs: seen,
+        urine,
+    };
+    Seen {
+        episode,
+        truly,
+        seen,
+        findings,
+    }
 }
 
 /// One tick: what the platform said last tick, then the actions that fall due.
@@ -500,7 +558,8 @@ impl Tick<'_, '_> {
         (!p.closed).then_some(p.record).flatten()
     }
 
-    /// A follow-up: a look-up of the record first, then the findings as the person really is.
+    /// A follow-up: a look-up of the record first, then the findings as the person really is,
+    /// then what the team does about what it saw.
     fn visit(&mut self, i: usize, version: u32, at: u64) {
         let Some(record) = self.open_record(i) else {
             return;
@@ -509,93 +568,62 @@ impl Tick<'_, '_> {
         if version != p.task_version {
             return;
         }
-        let lead = p.team.as_ref().and_then(|t| {
-            let first = if p.category.drugs() {
-                [Function::SocialWorker, Function::Doctor]
-            } else {
-                [Function::Doctor, Function::SocialWorker]
-            };
-            first
-                .into_iter()
-                .chain([Function::Police])
-                .find_map(|f| t.member(f))
-        });
-        let Some(lead) = lead else { return };
+        let Some(lead) = p.lead() else { return };
         if self.visits.random::<f64>() < self.look_up_share {
             self.ledger.look_ups_sent += 1;
-            send(
-                self.out,
-                team_actor(lead),
-                at,
-                Command::QueryKeyPerson { person: record },
-                TAG_QUERY | i as u64,
-            );
+            let query = Command::QueryKeyPerson { person: record };
+            send(self.out, team_actor(lead), at, query, TAG_QUERY | i as u64);
         }
-        let (episode, truly) = p.state_at(at);
-        let seen = match truly {
-            State::Stable => false,
-            State::Unstable => self.visits.random::<f64>() < course::DETECT_PRODROME.value,
-            State::Relapse => self.visits.random::<f64>() < course::DETECT_RELAPSE.value,
-        };
-        let shown = if seen { truly } else { State::Stable };
-        let near_harm = episode.is_some_and(|e| p.course.episodes[e].harm_at.is_some());
-        let risk = course::assessed_grade(shown, near_harm, self.visits);
-        let urine = p.category.drugs().then(|| {
-            if truly == State::Relapse
-                && self.visits.random::<f64>() < course::URINE_SENSITIVITY.value
-            {
-                UrineTest::Positive
-            } else if self.visits.random::<f64>() < 0.02 {
-                UrineTest::Refused
-            } else {
-                UrineTest::Negative
-            }
-        });
-        let findings = Findings {
-            risk,
-            adherent: !seen || self.visits.random::<f64>() < 0.5,
-            warning_signs: seen,
-            urine,
+        let seen = examine(p, at, self.visits);
+        let findings = seen.findings;
+        let command = Command::RecordFollowUp {
+            person: record,
+            findings,
         };
         send(
             self.out,
             team_actor(lead),
             at,
-            Command::RecordFollowUp {
-                person: record,
-                findings,
-            },
+            command,
             TAG_FOLLOW_UP | i as u64,
         );
-        self.ledger.visit(shown);
+        self.ledger
+            .visit(if seen.seen { seen.truly } else { State::Stable });
         let with_police = self.state.people[i].with_police_now(at);
         self.state.staff.visited(lead, with_police);
-        let Some(e) = episode else { return };
+        if let Some(e) = seen.episode {
+            self.act_on(i, e, lead, at, &seen);
+        }
+    }
+
+    /// The team acts on a follow-up that came during episode `e`: a positive test ends it (the
+    /// platform hands the person to the police), a grade of 4–5 is a crisis for command, a
+    /// lower one adjusted treatment, which works as the episode's draw says.
+    fn act_on(&mut self, i: usize, e: usize, lead: PersonId, at: u64, seen: &Seen) {
         let p = &mut self.state.people[i];
-        if seen && p.detected[e].is_none() {
+        if seen.seen && p.detected[e].is_none() {
             p.detected[e] = Some(at);
             let ep = p.course.episodes[e];
             self.ledger.detected(at - ep.onset, at < ep.relapse);
         }
-        if urine == Some(UrineTest::Positive) {
-            // A breach: the platform hands them to the police for compulsory isolation.
+        if seen.findings.urine == Some(UrineTest::Positive) {
             p.end_episode(e, at);
             return;
         }
-        if !seen {
+        if !seen.seen {
             return;
         }
-        if risk >= 4 {
+        if seen.findings.risk >= 4 {
             self.report_crisis(i, CrisisSource::Team, team_actor(lead), at, at);
-        } else {
-            let works = match truly {
-                State::Unstable => course::TREAT_PRODROME.value,
-                _ => course::TREAT_RELAPSE.value,
-            };
-            if p.course.episodes[e].treat_u < works {
-                p.end_episode(e, at);
-                self.ledger.treated += 1;
-            }
+            return;
+        }
+        let works = match seen.truly {
+            State::Unstable => course::TREAT_PRODROME.value,
+            _ => course::TREAT_RELAPSE.value,
+        };
+        if p.course.episodes[e].treat_u < works {
+            p.end_episode(e, at);
+            self.ledger.treated += 1;
         }
     }
 

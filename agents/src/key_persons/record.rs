@@ -364,17 +364,28 @@ fn reads_outside_team(
         .count() as u64
 }
 
-/// The section of the report: the loop's figures, its invariants and metrics.
-pub fn finish(world: &mut World) -> LoopOutcome {
-    let config = world.resource::<KeyPersonsConfig>().clone();
-    let end = config.end_ms;
-    let (closed_checked, closed_answered, auditor_refused) = check_closed(world, end);
+/// What the report asks the stack after the run, each call audited like any other: closed
+/// records checked, the analyst's counts, and the auditor's export of the access log.
+struct AfterRun {
+    /// Closed records checked, how many answered a former team member, how many refused an
+    /// auditor.
+    closed: (u64, u64, u64),
+    stats_open: Option<u64>,
+    entries: Vec<AccessEntry>,
+}
+
+fn ask_after_run(world: &mut World, end: u64) -> AfterRun {
+    let closed = check_closed(world, end);
     let stats = probe(
         world,
         crate::staff::ANALYST,
         Command::QueryKeyPersonStats,
         end,
     );
+    let stats_open = stats.into_iter().flatten().find_map(|o| match o {
+        Outcome::KeyPersonStatsAnswered { stats } => Some(stats.open),
+        _ => None,
+    });
     let auditor = Actor {
         role: Role::Auditor,
         person: PersonId(2_900),
@@ -387,75 +398,115 @@ pub fn finish(world: &mut World) -> LoopOutcome {
             _ => None,
         })
         .unwrap_or_default();
-    let mut ledger = std::mem::take(&mut *world.resource_mut::<KeyPersonsLedger>());
-    ledger.policy_from = config.loop_.sighting_police_from_risk;
-    let outside = reads_outside_team(world, &entries, &ledger.closed_at);
-    let state = world.resource::<KpState>();
-    let people = &state.people;
-    let counterfactual = people
-        .iter()
-        .filter(|p| p.course.counterfactual_harm().is_some())
-        .count() as u64;
-    let prevented = people
-        .iter()
-        .filter(|p| p.course.counterfactual_harm().is_some() && p.harm_at.is_none())
-        .count() as u64;
-    let occurred = people.iter().filter(|p| p.harm_at.is_some()).count() as u64;
-    let episodes = people
-        .iter()
-        .flat_map(|p| p.course.episodes.iter())
-        .filter(|e| e.onset < end)
-        .count() as u64;
-    let utilisation = utilisation(&state.staff, end);
-    let open_twin = people
-        .iter()
-        .filter(|p| !p.closed && p.record.is_some())
-        .count() as u64;
-    let mut registered: BTreeMap<&str, u64> = BTreeMap::new();
-    for p in people.iter().filter(|p| p.record.is_some()) {
-        *registered.entry(p.category.as_str()).or_default() += 1;
+    AfterRun {
+        closed,
+        stats_open,
+        entries,
     }
-    ledger.registered = registered;
-    let stats_open = stats.into_iter().flatten().find_map(|o| match o {
-        Outcome::KeyPersonStatsAnswered { stats } => Some(stats.open),
-        _ => None,
-    });
-    let handoffs = handoffs(&mut ledger);
-    // Follow-ups that fell due in the run and were never made count against the share, by the
-    // grade that set them: a team too stretched to visit must not look punctual.
-    let mut missed = [0u64; 3];
-    for (record, &(due, _)) in &ledger.due {
-        if due < end {
-            missed[band(ledger.grade.get(record).copied().unwrap_or(0))] += 1;
+}
+
+/// Harm read off the people: what the draws held with nobody acting, what happened, what the
+/// teams prevented, and the episodes that began in the run.
+struct Harm {
+    counterfactual: u64,
+    occurred: u64,
+    prevented: u64,
+    episodes: u64,
+}
+
+impl Harm {
+    fn count(people: &[super::Person], end: u64) -> Harm {
+        let would = |p: &&super::Person| p.course.counterfactual_harm().is_some();
+        Harm {
+            counterfactual: people.iter().filter(would).count() as u64,
+            occurred: people.iter().filter(|p| p.harm_at.is_some()).count() as u64,
+            prevented: people
+                .iter()
+                .filter(would)
+                .filter(|p| p.harm_at.is_none())
+                .count() as u64,
+            episodes: people
+                .iter()
+                .flat_map(|p| p.course.episodes.iter())
+                .filter(|e| e.onset < end)
+                .count() as u64,
         }
     }
-    let done: u64 = ledger.follow_ups.iter().map(|f| f.0).sum();
-    let on_time: u64 = ledger.follow_ups.iter().map(|f| f.1).sum();
-    let due: u64 = done + missed.iter().sum::<u64>();
-    let overdue_open = ledger
-        .due
-        .values()
-        .filter(|&&(due, escalated)| due + 60_000 < end && !escalated)
-        .count() as u64;
+}
+
+/// Follow-ups made and on time by grade band, and those fallen due in the run and never made:
+/// they count against the share, by the grade that set them, so a team too stretched to visit
+/// does not look punctual.
+struct FollowUps {
+    done: u64,
+    on_time: u64,
+    missed: [u64; 3],
+    /// Past due at the end with no escalation (an invariant's count).
+    unescalated: u64,
+}
+
+impl FollowUps {
+    fn count(ledger: &KeyPersonsLedger, end: u64) -> FollowUps {
+        let mut missed = [0u64; 3];
+        for (record, &(due, _)) in &ledger.due {
+            if due < end {
+                missed[band(ledger.grade.get(record).copied().unwrap_or(0))] += 1;
+            }
+        }
+        FollowUps {
+            done: ledger.follow_ups.iter().map(|f| f.0).sum(),
+            on_time: ledger.follow_ups.iter().map(|f| f.1).sum(),
+            missed,
+            unescalated: ledger
+                .due
+                .values()
+                .filter(|&&(due, escalated)| due + 60_000 < end && !escalated)
+                .count() as u64,
+        }
+    }
+
+    fn on_time_share(&self) -> f64 {
+        share(self.on_time, self.done + self.missed.iter().sum::<u64>())
+    }
+
+    fn json(&self, ledger: &KeyPersonsLedger) -> serde_json::Value {
+        let by_level: BTreeMap<String, serde_json::Value> = BANDS
+            .iter()
+            .zip(ledger.follow_ups)
+            .zip(self.missed)
+            .map(|((b, (n, t)), m)| {
+                let v = json!({"done": n, "missed": m, "on_time": share(t, n + m)});
+                (b.to_string(), v)
+            })
+            .collect();
+        let v = &ledger.visits_by_state;
+        json!({
+            "done": self.done,
+            "missed": self.missed.iter().sum::<u64>(),
+            "on_time": self.on_time_share(),
+            "by_level": by_level,
+            "visits_finding": {"nothing": v[0], "warning_signs": v[1], "relapse": v[2]},
+        })
+    }
+}
+
+/// The loop's invariants, each judged from outside the stack.
+fn invariants(
+    ledger: &KeyPersonsLedger,
+    after: &AfterRun,
+    outside: u64,
+    follow: &FollowUps,
+    open_twin: u64,
+) -> Vec<Invariant> {
+    let probes_sent: u64 = ledger.probes_sent.iter().sum();
     let look_ups_heard = ledger.look_ups_answered
         + ledger.look_ups_refused
         + ledger.probes_answered
         + ledger.probes_refused
-        + 2 * closed_checked
-        + u64::from(stats_open.is_some());
-    let m = &mut ledger.metrics;
-    m.set("key_persons.on_time", share(on_time, due));
-    m.set("key_persons.incidents_occurred", occurred as f64);
-    m.set("key_persons.prevented", prevented as f64);
-    m.set(
-        "key_persons.prevented_share",
-        share(prevented, counterfactual),
-    );
-    m.set("key_persons.utilisation", utilisation.1);
-    m.set("key_persons.probes_answered", ledger.probes_answered as f64);
-    m.set("key_persons.rejected", ledger.refused as f64);
-    let probes_sent: u64 = ledger.probes_sent.iter().sum();
-    let invariants = vec![
+        + 2 * after.closed.0
+        + u64::from(after.stats_open.is_some());
+    let (checked, answered, auditor_refused) = after.closed;
+    let mut out = vec![
         Invariant::check(
             "key_persons: no record read outside its team",
             outside == 0 && ledger.probes_answered == 0,
@@ -466,31 +517,34 @@ pub fn finish(world: &mut World) -> LoopOutcome {
         ),
         Invariant::check(
             "key_persons: every look-up is in the access log",
-            entries.len() as u64 == look_ups_heard,
+            after.entries.len() as u64 == look_ups_heard,
             format!(
                 "{} entries in the auditor's export; {look_ups_heard} look-ups answered or refused by the stack before it",
-                entries.len()
+                after.entries.len()
             ),
         ),
         Invariant::check(
             "key_persons: a closed record answers auditors only",
-            closed_answered == 0 && auditor_refused == 0,
+            answered == 0 && auditor_refused == 0,
             format!(
-                "of {closed_checked} closed records checked after the run, {closed_answered} answered a former team member and {auditor_refused} refused an auditor"
+                "of {checked} closed records checked after the run, {answered} answered a former team member and {auditor_refused} refused an auditor"
             ),
         ),
         Invariant::check(
             "key_persons: every due follow-up is done or escalated",
-            ledger.late_unescalated == 0 && overdue_open == 0,
+            ledger.late_unescalated == 0 && follow.unescalated == 0,
             format!(
-                "{} follow-ups done late with no escalation first; {overdue_open} past due at the end with none",
-                ledger.late_unescalated
+                "{} follow-ups done late with no escalation first; {} past due at the end with none",
+                ledger.late_unescalated, follow.unescalated
             ),
         ),
         Invariant::check(
             "key_persons: the analyst's counts agree with the register",
-            stats_open == Some(open_twin),
-            format!("stack says {stats_open:?} open records, the twin {open_twin}"),
+            after.stats_open == Some(open_twin),
+            format!(
+                "stack says {:?} open records, the twin {open_twin}",
+                after.stats_open
+            ),
         ),
         Invariant::check(
             "key_persons: no key-persons command refused",
@@ -498,9 +552,9 @@ pub fn finish(world: &mut World) -> LoopOutcome {
             format!("{} refused: {:?}", ledger.refused, ledger.notes),
         ),
     ];
-    let mut invariants = invariants;
+    // Judged only when sightings led somewhere: with none it could not fail.
     if ledger.care_leads.0 > 0 {
-        invariants.push(Invariant::check(
+        out.push(Invariant::check(
             "key_persons: no sighting reached police below the policy's grade",
             ledger.care_leads_below_policy == 0,
             format!(
@@ -509,25 +563,32 @@ pub fn finish(world: &mut World) -> LoopOutcome {
             ),
         ));
     }
+    out
+}
+
+/// The section's JSON.
+fn section_json(
+    ledger: &mut KeyPersonsLedger,
+    after: &AfterRun,
+    harm: &Harm,
+    follow: &FollowUps,
+    utilisation: BTreeMap<&'static str, f64>,
+) -> serde_json::Value {
+    let handoffs = handoffs(ledger);
     let onset = ledger
         .metrics
         .hist("key_persons.onset_to_detection_s")
         .summary();
-    let section = json!({
+    let probes_sent: u64 = ledger.probes_sent.iter().sum();
+    json!({
         "registered": {"total": ledger.registered.values().sum::<u64>(), "by_category": ledger.registered},
         "teams": {
             "make_up": "community police officer, community mental-health doctor, grid inspector, community social worker (the drug-treatment worker for drug cases), family guardian",
             "members_by_function": ledger.staff_by_function,
         },
-        "follow_ups": {
-            "done": done,
-            "missed": missed.iter().sum::<u64>(),
-            "on_time": share(on_time, due),
-            "by_level": BANDS.iter().zip(ledger.follow_ups).zip(missed).map(|((b, (n, t)), m)| (b.to_string(), json!({"done": n, "missed": m, "on_time": share(t, n + m)}))).collect::<BTreeMap<_, _>>(),
-            "visits_finding": {"nothing": ledger.visits_by_state[0], "warning_signs": ledger.visits_by_state[1], "relapse": ledger.visits_by_state[2]},
-        },
+        "follow_ups": follow.json(ledger),
         "warning_signs": {
-            "episodes": episodes,
+            "episodes": harm.episodes,
             "reported_by_guardian_or_inspector": ledger.warnings_sent,
             "follow_ups_pushed": ledger.pushed,
             "detected": ledger.detections.0,
@@ -539,30 +600,64 @@ pub fn finish(world: &mut World) -> LoopOutcome {
         "escalations": ledger.escalations,
         "police_notified": ledger.police_notified,
         "incidents": {
-            "occurred": occurred,
+            "occurred": harm.occurred,
             "occurred_off_register": ledger.harm.1,
-            "counterfactual": counterfactual,
-            "prevented": prevented,
-            "prevented_share": share(prevented, counterfactual),
+            "counterfactual": harm.counterfactual,
+            "prevented": harm.prevented,
+            "prevented_share": share(harm.prevented, harm.counterfactual),
         },
         "acute_handoffs": handoffs,
         "care_leads": {"leads": ledger.care_leads.0, "to_police": ledger.care_leads.1, "police_from_grade": ledger.policy_from,
             "note": "sightings of key persons are not generated by the twin yet: leads come only from a run whose matcher confirms a key person's entry"},
-        "utilisation": utilisation.0,
+        "utilisation": utilisation,
         "closures": ledger.closures,
         "access": {
             "look_ups": ledger.look_ups_sent,
             "look_ups_refused": ledger.look_ups_refused,
             "probes": {"sent": probes_sent, "refused": ledger.probes_refused, "answered": ledger.probes_answered},
-            "audited_entries": entries.len(),
-            "closed_records_checked": closed_checked,
+            "audited_entries": after.entries.len(),
+            "closed_records_checked": after.closed.0,
         },
         "assumptions": ASSUMPTIONS,
         "refused": ledger.refused,
         "notes": ledger.notes,
-    });
+    })
+}
+
+/// The section of the report: the loop's figures, its invariants and metrics.
+pub fn finish(world: &mut World) -> LoopOutcome {
+    let config = world.resource::<KeyPersonsConfig>().clone();
+    let end = config.end_ms;
+    let after = ask_after_run(world, end);
+    let mut ledger = std::mem::take(&mut *world.resource_mut::<KeyPersonsLedger>());
+    ledger.policy_from = config.loop_.sighting_police_from_risk;
+    let outside = reads_outside_team(world, &after.entries, &ledger.closed_at);
+    let state = world.resource::<KpState>();
+    let harm = Harm::count(&state.people, end);
+    let (utilisation, lead_utilisation) = utilisation(&state.staff, end);
+    let registered = state.people.iter().filter(|p| p.record.is_some());
+    let open_twin = registered.clone().filter(|p| !p.closed).count() as u64;
+    for p in registered {
+        *ledger.registered.entry(p.category.as_str()).or_default() += 1;
+    }
+    let follow = FollowUps::count(&ledger, end);
+    let m = &mut ledger.metrics;
+    m.set("key_persons.on_time", follow.on_time_share());
+    m.set("key_persons.incidents_occurred", harm.occurred as f64);
+    m.set("key_persons.prevented", harm.prevented as f64);
+    let prevented_share = share(harm.prevented, harm.counterfactual);
+    m.set("key_persons.prevented_share", prevented_share);
+    m.set("key_persons.utilisation", lead_utilisation);
+    m.set("key_persons.probes_answered", ledger.probes_answered as f64);
+    m.set("key_persons.rejected", ledger.refused as f64);
+    let invariants = invariants(&ledger, &after, outside, &follow, open_twin);
+    let section = section_json(&mut ledger, &after, &harm, &follow, utilisation);
     let mut html = html_section(&section);
-    html.figures = figures(world, &ledger, [counterfactual, occurred, prevented]);
+    html.figures = figures(
+        world,
+        &ledger,
+        [harm.counterfactual, harm.occurred, harm.prevented],
+    );
     LoopOutcome {
         section,
         html,

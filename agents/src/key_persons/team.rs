@@ -28,11 +28,11 @@ fn guardian_id(i: usize) -> PersonId {
     PersonId(20_000_000 + i as u32)
 }
 
-/// The register's grades at the start: mostly stable (assumed shares: 0 for 80%, 1 for 12%, 2
-/// for 6%, 3 for 2%).
+/// The register's grades at the start: mostly stable (`REGISTER_STABLE`: 0 for 80%, 1 for 12%,
+/// 2 for 6%, 3 for 2%).
 pub fn register_grade(rng: &mut ChaCha8Rng) -> u8 {
     match rng.random::<f64>() {
-        u if u < 0.80 => 0,
+        u if u < course::REGISTER_STABLE.value => 0,
         u if u < 0.92 => 1,
         u if u < 0.98 => 2,
         _ => 3,

@@ -138,6 +138,55 @@ impl Record {
     }
 }
 
+/// A registration must have a grade 0–5, a place, a time not after it was sent, and a carried
+/// over due date within the next 90 days; returns the first follow-up's due date.
+fn check_intake(k: &Intake, now: Millis) -> Result<Millis, ApiError> {
+    check_grade(k.risk)?;
+    if !k.x_m.is_finite() || !k.y_m.is_finite() {
+        return Err(invalid("x_m", "expected finite coordinates"));
+    }
+    if k.observed_at > now {
+        return Err(invalid(
+            "observed_at",
+            format!(
+                "{} ms is after the registration was sent ({now} ms)",
+                k.observed_at
+            ),
+        ));
+    }
+    let latest = now + rules::STABLE_FOLLOW_UP_DAYS * DAY_MS;
+    match k.next_due_at {
+        None => {
+            let days = rules::follow_up_days(k.category, k.risk, u32::from(k.months_in));
+            Ok(rules::due_after(now, days))
+        }
+        Some(t) if (now..=latest).contains(&t) => Ok(t),
+        Some(t) => Err(invalid(
+            "next_due_at",
+            format!(
+                "expected a time from {now} ms to {latest} ms (at most 90 days ahead), got {t}"
+            ),
+        )),
+    }
+}
+
+/// A follow-up's findings must fit the person: a grade 0–5, and a urine test exactly when the
+/// category has one.
+fn check_findings(category: Category, findings: &Findings) -> Result<(), ApiError> {
+    check_grade(findings.risk)?;
+    match (category.drugs(), findings.urine) {
+        (true, None) => Err(invalid(
+            "findings.urine",
+            "expected a urine test result at a drug-treatment follow-up",
+        )),
+        (false, Some(_)) => Err(invalid(
+            "findings.urine",
+            "expected none: urine tests are for the drug categories",
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_grade(risk: u8) -> Result<(), ApiError> {
     if risk > MAX_RISK {
         return Err(invalid(
@@ -153,33 +202,7 @@ impl KeyPersonsService {
         if let Some(&id) = self.by_ref.get(&k.person_ref) {
             return Ok(vec![self.records[(id - 1) as usize].answer.clone()]);
         }
-        check_grade(k.risk)?;
-        if !k.x_m.is_finite() || !k.y_m.is_finite() {
-            return Err(invalid("x_m", "expected finite coordinates"));
-        }
-        if k.observed_at > now {
-            return Err(invalid(
-                "observed_at",
-                format!(
-                    "{} ms is after the registration was sent ({now} ms)",
-                    k.observed_at
-                ),
-            ));
-        }
-        let days = rules::follow_up_days(k.category, k.risk, u32::from(k.months_in));
-        let next_due_at = match k.next_due_at {
-            None => rules::due_after(now, days),
-            Some(t) if t >= now && t <= now + rules::STABLE_FOLLOW_UP_DAYS * DAY_MS => t,
-            Some(t) => {
-                return Err(invalid(
-                    "next_due_at",
-                    format!(
-                        "expected a time from {now} ms to {} ms (at most 90 days ahead), got {t}",
-                        now + rules::STABLE_FOLLOW_UP_DAYS * DAY_MS
-                    ),
-                ));
-            }
-        };
+        let next_due_at = check_intake(&k, now)?;
         let team = self.assign_team(&k)?;
         let id = self.records.len() as u64 + 1;
         for &(_, p) in &team.members {
@@ -319,24 +342,48 @@ impl KeyPersonsService {
             &[Function::Doctor, Function::SocialWorker, Function::Police],
             "record_follow_up",
         )?;
-        check_grade(findings.risk)?;
-        let category = self.records[i].category;
-        match (category.drugs(), findings.urine) {
-            (true, None) => {
-                return Err(invalid(
-                    "findings.urine",
-                    "expected a urine test result at a drug-treatment follow-up",
-                ));
-            }
-            (false, Some(_)) => {
-                return Err(invalid(
-                    "findings.urine",
-                    "expected none: urine tests are for the drug categories",
-                ));
-            }
-            _ => {}
-        }
+        check_findings(self.records[i].category, findings)?;
+        let on_time = self.take_follow_up(i, actor, now, findings);
         let mut out = Vec::new();
+        self.regrade(now, i, findings.risk, &mut out);
+        let r = &self.records[i];
+        let breach = findings.urine == Some(UrineTest::Positive)
+            || r.refused_tests >= rules::REFUSED_TESTS_BREACH;
+        let task = if breach {
+            let why = if findings.urine == Some(UrineTest::Positive) {
+                "a positive urine test in community treatment (禁毒法 art. 38)"
+            } else {
+                "three tests evaded or refused (戒毒条例 art. 19)"
+            };
+            out.push(Outcome::PoliceNotified {
+                person,
+                reason: format!("serious breach: {why}"),
+            });
+            out.push(self.close(now, i, ClosureReason::CompulsoryIsolation));
+            None
+        } else {
+            let r = &mut self.records[i];
+            let days = rules::follow_up_days(r.category, r.risk, r.months_at(now));
+            r.next_due_at = rules::due_after(now, days);
+            r.with_police = r.risk >= rules::POLICE_FROM_RISK;
+            self.clock.extend(r.clock());
+            Some(r.task())
+        };
+        out.insert(
+            0,
+            Outcome::FollowUpRecorded {
+                person,
+                on_time,
+                risk: findings.risk,
+                task,
+            },
+        );
+        Ok(out)
+    }
+
+    /// Record a follow-up made on record `i`: off the overdue clock, counted, its findings on
+    /// record. Returns whether it was on time.
+    fn take_follow_up(&mut self, i: usize, actor: Actor, now: Millis, f: &Findings) -> bool {
         let r = &mut self.records[i];
         for e in r.clock() {
             self.clock.remove(&e);
@@ -348,76 +395,23 @@ impl KeyPersonsService {
         }
         self.stats.follow_ups += 1;
         self.stats.follow_ups_on_time += u64::from(on_time);
+        if let Some(u) = f.urine {
+            r.refused_tests += u8::from(u == UrineTest::Refused);
+        }
+        let said = |yes: bool, a: &'static str, b: &'static str| if yes { a } else { b };
         r.note(
             now,
             format!(
                 "follow-up by {} ({}): grade {}, {}, {}{}",
                 actor.person.0,
-                if on_time { "on time" } else { "late" },
-                findings.risk,
-                if findings.adherent {
-                    "adherent"
-                } else {
-                    "not adherent"
-                },
-                if findings.warning_signs {
-                    "warning signs"
-                } else {
-                    "no warning signs"
-                },
-                findings
-                    .urine
-                    .map_or(String::new(), |u| format!(", urine {u:?}")),
+                said(on_time, "on time", "late"),
+                f.risk,
+                said(f.adherent, "adherent", "not adherent"),
+                said(f.warning_signs, "warning signs", "no warning signs"),
+                f.urine.map_or(String::new(), |u| format!(", urine {u:?}")),
             ),
         );
-        if let Some(u) = findings.urine {
-            r.refused_tests += u8::from(u == UrineTest::Refused);
-        }
-        let breach = findings.urine == Some(UrineTest::Positive)
-            || r.refused_tests >= rules::REFUSED_TESTS_BREACH;
-        self.regrade(now, i, findings.risk, &mut out);
-        if breach {
-            let why = if findings.urine == Some(UrineTest::Positive) {
-                "a positive urine test in community treatment (禁毒法 art. 38)"
-            } else {
-                "three tests evaded or refused (戒毒条例 art. 19)"
-            };
-            out.push(Outcome::PoliceNotified {
-                person,
-                reason: format!("serious breach: {why}"),
-            });
-            let closed = self.close(
-                now,
-                i,
-                baoan_api::key_persons::ClosureReason::CompulsoryIsolation,
-            );
-            out.insert(
-                0,
-                Outcome::FollowUpRecorded {
-                    person,
-                    on_time,
-                    risk: findings.risk,
-                    task: None,
-                },
-            );
-            out.push(closed);
-            return Ok(out);
-        }
-        let r = &mut self.records[i];
-        let days = rules::follow_up_days(r.category, r.risk, r.months_at(now));
-        r.next_due_at = rules::due_after(now, days);
-        r.with_police = r.risk >= rules::POLICE_FROM_RISK;
-        self.clock.extend(r.clock());
-        out.insert(
-            0,
-            Outcome::FollowUpRecorded {
-                person,
-                on_time,
-                risk: r.risk,
-                task: Some(r.task()),
-            },
-        );
-        Ok(out)
+        on_time
     }
 
     /// A new grade from a follow-up or a crisis: the change on record, the police told from
@@ -509,6 +503,50 @@ impl KeyPersonsService {
                 None => Ok(Vec::new()),
             };
         }
+        let i = self.crisis_record(actor, now, &c)?;
+        let id = self.crises.len() as u64 + 1;
+        self.crises.push(CrisisRecord {
+            crisis_ref: c.crisis_ref,
+            person: c.person,
+            incident: None,
+        });
+        self.crisis_by_ref.insert(c.crisis_ref, id);
+        self.handoffs.push(Crisis {
+            crisis: id,
+            crisis_ref: c.crisis_ref,
+            person: c.person,
+            grid: c.grid,
+            x_m: c.x_m,
+            y_m: c.y_m,
+            at: c.observed_at,
+        });
+        self.stats.crises += 1;
+        let mut out = Vec::new();
+        self.records[i].note(now, format!("crisis {id} reported ({:?})", c.source));
+        let to = self.records[i].risk.max(4);
+        self.regrade(now, i, to, &mut out);
+        // Followed up within two weeks, with the police.
+        let r = &mut self.records[i];
+        let due = rules::due_after(now, rules::AFTER_CRISIS_DAYS);
+        if due < r.next_due_at || !r.with_police {
+            for e in r.clock() {
+                self.clock.remove(&e);
+            }
+            r.next_due_at = due.min(r.next_due_at);
+            r.with_police = true;
+            self.clock.extend(r.clock());
+        }
+        Ok(out)
+    }
+
+    /// The open record a crisis report names, checked: a team member reports their own
+    /// person's; a dispatcher any registered person's (a 110 call about them).
+    fn crisis_record(
+        &self,
+        actor: Actor,
+        now: Millis,
+        c: &CrisisReport,
+    ) -> Result<usize, ApiError> {
         let i = match c.source {
             CrisisSource::Team => {
                 self.team_record(actor, c.person, &Function::ALL, "report_crisis")?
@@ -538,38 +576,7 @@ impl KeyPersonsService {
                 ),
             ));
         }
-        let id = self.crises.len() as u64 + 1;
-        self.crises.push(CrisisRecord {
-            crisis_ref: c.crisis_ref,
-            person: c.person,
-            incident: None,
-        });
-        self.crisis_by_ref.insert(c.crisis_ref, id);
-        self.handoffs.push(Crisis {
-            crisis: id,
-            crisis_ref: c.crisis_ref,
-            person: c.person,
-            grid: c.grid,
-            x_m: c.x_m,
-            y_m: c.y_m,
-            at: c.observed_at,
-        });
-        self.stats.crises += 1;
-        let mut out = Vec::new();
-        self.records[i].note(now, format!("crisis {id} reported ({:?})", c.source));
-        let to = self.records[i].risk.max(4);
-        self.regrade(now, i, to, &mut out);
-        let r = &mut self.records[i];
-        let due = rules::due_after(now, rules::AFTER_CRISIS_DAYS);
-        if due < r.next_due_at || !r.with_police {
-            for e in r.clock() {
-                self.clock.remove(&e);
-            }
-            r.next_due_at = due.min(r.next_due_at);
-            r.with_police = true;
-            self.clock.extend(r.clock());
-        }
-        Ok(out)
+        Ok(i)
     }
 
     pub(crate) fn close_by_team(
