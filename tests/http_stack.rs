@@ -231,6 +231,25 @@ latency_ms = 1
     assert!(t.retries > 0, "the fault plan refused some calls");
 }
 
+/// The key-persons module over the wire: registrations, follow-ups, look-ups by a team member
+/// acting through the gateway, refused probes, the auditor's export — the same report as in
+/// process.
+#[test]
+fn key_persons_over_http_give_the_in_process_report() {
+    let extra = "\n[key_persons]\nenabled = true\nmental_per_1000 = 30\ndrug_treatment_per_1000 = 5\nprobes_per_day = 200\n";
+    let local = run_with("6h", extra, "kp-local", None).unwrap();
+    let served = serve(ClockMode::Caller, None);
+    let remote = run_with("6h", extra, "kp-http", Some(spec(&served, None))).unwrap();
+    assert!(
+        report_without_stack(&remote) == report_without_stack(&local),
+        "the key-persons report over HTTP differs from the in-process one"
+    );
+    let calls = remote.perf.stack.get("key_persons").map_or(0, |m| m.calls);
+    assert!(calls > 300, "key-persons calls over HTTP: {calls}");
+    let v = report_without_stack(&remote);
+    assert!(v["sections"]["key_persons"]["access"]["probes"]["refused"].as_u64() > Some(10));
+}
+
 /// A shard drives a server of its own as the whole run does: shard 2 of 2 over HTTP gives the
 /// in-process shard's report (so `twin merge` sees the same figures either way).
 #[test]
