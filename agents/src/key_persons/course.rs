@@ -74,6 +74,16 @@ pub const GUARDIAN_SHARE: Assumption = assumed("key_persons.guardian_share", 0.8
 /// People leave the district, or die, at these rates a year.
 pub const MOVES: Assumption = assumed("key_persons.moves_per_year", 0.05, "1/year");
 pub const DEATHS: Assumption = assumed("key_persons.deaths_per_year", 0.008, "1/year");
+/// People entering management during the run, a year, as a share of the register: new
+/// diagnoses against deaths, moves and recoveries for mental disorders (assumed), and a third of
+/// the register for the drug categories (the steady state of a three-year term).
+pub const NEW_MENTAL: Assumption = assumed("key_persons.new_per_year.mental", 0.07, "1/year");
+pub const NEW_DRUGS: Assumption = Assumption {
+    name: "key_persons.new_per_year.drugs",
+    value: 1.0 / 3.0,
+    unit: "1/year",
+    source: "the steady state of the three-year term (禁毒法 art. 33)",
+};
 /// The register's grades when the run starts: this share at grade 0 (stable).
 pub const REGISTER_STABLE: Assumption = Assumption {
     name: "key_persons.register_grade_0_share",
@@ -87,7 +97,7 @@ pub const PLAN_AHEAD_DAYS: Assumption = assumed("key_persons.plan_ahead_days", 7
 pub const CALL_DELAY_MIN: Assumption = assumed("key_persons.call_delay_min", 2.0, "minutes");
 
 /// Every assumption of the loop, for the report.
-pub const ASSUMPTIONS: [Assumption; 23] = [
+pub const ASSUMPTIONS: [Assumption; 25] = [
     EPISODES_MENTAL,
     EPISODES_DRUGS,
     PRODROME_DAYS,
@@ -108,6 +118,8 @@ pub const ASSUMPTIONS: [Assumption; 23] = [
     MOVES,
     DEATHS,
     REGISTER_STABLE,
+    NEW_MENTAL,
+    NEW_DRUGS,
     PLAN_AHEAD_DAYS,
     CALL_DELAY_MIN,
     assumed("key_persons.admission_on_arrival", 1.0, "probability"),
@@ -149,15 +161,16 @@ fn exp_days(rng: &mut ChaCha8Rng, mean_days: f64) -> u64 {
 }
 
 impl Course {
-    /// The person's episodes and departure over `[0, end)`.
-    pub fn draw(rng: &mut ChaCha8Rng, category: Category, end: u64) -> Course {
+    /// The person's episodes and departure over `[start, end)` (`start`: when they enter
+    /// management).
+    pub fn draw(rng: &mut ChaCha8Rng, category: Category, start: u64, end: u64) -> Course {
         let (per_year, harm) = if category.drugs() {
             (EPISODES_DRUGS.value, HARM_DRUGS.value)
         } else {
             (EPISODES_MENTAL.value, HARM_MENTAL.value)
         };
         let mut episodes = Vec::new();
-        let mut t = 0;
+        let mut t = start;
         loop {
             t += exp_days(rng, 365.0 / per_year);
             if t >= end {
@@ -178,7 +191,7 @@ impl Course {
             // The next episode starts no sooner than this one has run its course.
             t = remits_at;
         }
-        let leave = exp_days(rng, 365.0 / (MOVES.value + DEATHS.value));
+        let leave = start + exp_days(rng, 365.0 / (MOVES.value + DEATHS.value));
         let died = rng.random::<f64>() < DEATHS.value / (MOVES.value + DEATHS.value);
         Course {
             episodes,

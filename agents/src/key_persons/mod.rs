@@ -88,6 +88,8 @@ pub struct Person {
     pub x: f64,
     pub y: f64,
     pub guardian: Option<PersonId>,
+    /// When they enter management: 0 for the register the run starts with.
+    pub joins_at: u64,
     pub course: Course,
     /// The stack's record id and the team it gave, once registered.
     pub record: Option<u64>,
@@ -161,6 +163,8 @@ impl Person {
 
 #[derive(Debug, Clone)]
 pub enum KpAction {
+    /// A new diagnosis or drug order: the department registers the person.
+    Join { person: usize },
     /// The lead member (and police) make a follow-up visit, if the task is still current.
     Visit { person: usize, version: u32 },
     /// A guardian or the inspector notices warning signs during episode `episode`.
@@ -274,6 +278,10 @@ fn setup(
     );
     let mut visits = streams.0.stream("key_persons/visits");
     for i in 0..state.people.len() {
+        if state.people[i].joins_at > 0 {
+            agenda.schedule(state.people[i].joins_at, KpAction::Join { person: i });
+            continue;
+        }
         register(
             &mut state,
             i,
@@ -325,7 +333,33 @@ fn register(
     let interval = register_interval(p.category, risk, months_in);
     // A due date: the end of one of the interval's days.
     let next_due_at = rng.random_range(1..=interval / DAY) * DAY - 1;
-    let command = Command::RegisterKeyPerson {
+    let command = registration(p, i, risk, months_in, Some(next_due_at), 0);
+    let tag = TAG_REGISTER | i as u64;
+    let Some(out) = crate::send_before_run(door, tag, ledger, DEPARTMENT, command) else {
+        return;
+    };
+    for o in out {
+        ledger.take(&o, 0);
+        registered(state, &o, 0, visits, agenda);
+    }
+}
+
+/// The health bureau's or the police's feed, registering people.
+const DEPARTMENT: Actor = Actor {
+    role: Role::Department,
+    person: PersonId(9_500_000),
+};
+
+/// Person `i`'s registration at `at`.
+fn registration(
+    p: &Person,
+    i: usize,
+    risk: u8,
+    months_in: u16,
+    next_due_at: Option<u64>,
+    at: u64,
+) -> Command {
+    Command::RegisterKeyPerson {
         person_ref: i as u64,
         category: p.category,
         risk,
@@ -336,29 +370,37 @@ fn register(
         y_m: p.y,
         guardian: p.guardian,
         months_in_management: months_in,
-        next_due_at: Some(next_due_at),
-        observed_at: 0,
-    };
-    let actor = Actor {
-        role: Role::Department,
-        person: PersonId(9_500_000),
-    };
-    let Some(out) = crate::send_before_run(door, TAG_REGISTER | i as u64, ledger, actor, command)
+        next_due_at,
+        observed_at: at,
+    }
+}
+
+/// The platform registered someone: their record, their team, the first visit planned.
+fn registered(
+    state: &mut KpState,
+    o: &Outcome,
+    at: u64,
+    visits: &mut ChaCha8Rng,
+    agenda: &mut Agenda<KpAction>,
+) {
+    let Outcome::KeyPersonRegistered {
+        person,
+        person_ref,
+        team,
+        task,
+        ..
+    } = o
     else {
         return;
     };
-    for o in out {
-        ledger.take(&o, 0);
-        if let Outcome::KeyPersonRegistered {
-            person, team, task, ..
-        } = o
-        {
-            state.by_record.insert(person, i);
-            state.people[i].record = Some(person);
-            state.people[i].team = Some(team);
-            plan_visit(state, i, task, 0, visits, agenda);
-        }
+    let i = *person_ref as usize;
+    if state.people.get(i).is_none_or(|p| p.record.is_some()) {
+        return;
     }
+    state.by_record.insert(*person, i);
+    state.people[i].record = Some(*person);
+    state.people[i].team = Some(team.clone());
+    plan_visit(state, i, *task, at, visits, agenda);
 }
 
 /// The interval between follow-ups in the register carried over (the national rules the
@@ -523,6 +565,7 @@ fn act(
             end,
         };
         match action {
+            KpAction::Join { person } => tick.join(person, at),
             KpAction::Visit { person, version } => tick.visit(person, version, at),
             KpAction::Notice {
                 person,
@@ -660,6 +703,14 @@ impl Tick<'_, '_> {
         self.ledger.crisis_sent(source);
     }
 
+    /// A new diagnosis or drug order reaches the platform: the first follow-up is the platform's
+    /// to set, by the grade.
+    fn join(&mut self, i: usize, at: u64) {
+        let risk = team::register_grade(self.visits);
+        let command = registration(&self.state.people[i], i, risk, 0, None, at);
+        send(self.out, DEPARTMENT, at, command, TAG_REGISTER | i as u64);
+    }
+
     /// A guardian or the inspector saw warning signs: they tell the team through the platform.
     fn notice(&mut self, i: usize, e: usize, by: Function, at: u64) {
         let Some(record) = self.open_record(i) else {
@@ -771,6 +822,7 @@ fn answer(
     at: u64,
     o: Outcome,
 ) {
+    registered(state, &o, at, visits, agenda);
     match o {
         Outcome::FollowUpRecorded {
             task: Some(task), ..

@@ -10,6 +10,7 @@ use baoan_scenarios::KeyPersonsLoop;
 use baoan_world::Twin;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Poisson};
 
 use super::course::{self, Course};
 use super::{DAY, HOUR, Person};
@@ -39,54 +40,83 @@ pub fn register_grade(rng: &mut ChaCha8Rng) -> u8 {
     }
 }
 
-/// People of each category drawn from the adult residents, with their course over the run.
+/// People of each category drawn from the adult residents: the register when the run starts,
+/// and those who enter management during it, each with their course from then on.
 pub fn draw_people(twin: &Twin, k: &KeyPersonsLoop, end: u64, rng: &mut ChaCha8Rng) -> Vec<Person> {
-    let pop = &twin.population;
-    let residents = pop.residents();
+    let residents = twin.population.residents() as f64;
+    let years = end as f64 / (365.0 * DAY as f64);
     let mut people = Vec::new();
     for (category, per_1000) in [
         (Category::SevereMentalDisorder, k.mental_per_1000),
         (Category::CommunityDrugTreatment, k.drug_treatment_per_1000),
         (Category::CommunityRehabilitation, k.rehabilitation_per_1000),
     ] {
-        let n = (residents as f64 * per_1000 / 1000.0).round() as usize;
-        for _ in 0..n {
-            let mut r = rng.random_range(0..residents as u32);
-            for _ in 0..10 {
-                if pop.resident_age[r as usize] >= 18 {
-                    break;
-                }
-                r = rng.random_range(0..residents as u32);
-            }
-            let grid = (pop.grid_first_resident.partition_point(|&f| f <= r) - 1) as u32;
-            let g = &twin.district.grids[grid as usize];
-            let at = g.random_point(rng);
-            let i = people.len();
-            let guardian =
-                (rng.random::<f64>() < course::GUARDIAN_SHARE.value).then(|| guardian_id(i));
-            let course = Course::draw(rng, category, end);
-            let n_ep = course.episodes.len();
-            people.push(Person {
-                category,
-                grid,
-                community: g.community,
-                street: g.street,
-                x: at.x,
-                y: at.y,
-                guardian,
-                course,
-                record: None,
-                team: None,
-                ended: vec![None; n_ep],
-                detected: vec![None; n_ep],
-                harm_at: None,
-                closed: false,
-                task_version: 0,
-                police_joins: false,
-            });
+        let n = (residents * per_1000 / 1000.0).round();
+        for _ in 0..n as usize {
+            people.push(draw_person(twin, category, 0, end, rng, people.len()));
+        }
+        let rate = if category.drugs() {
+            course::NEW_DRUGS.value
+        } else {
+            course::NEW_MENTAL.value
+        };
+        let new = n * rate * years;
+        let new = if new > 0.0 {
+            Poisson::new(new).expect("positive").sample(rng) as usize
+        } else {
+            0
+        };
+        for _ in 0..new {
+            let joins = rng.random_range(0..end.max(1));
+            people.push(draw_person(twin, category, joins, end, rng, people.len()));
         }
     }
     people
+}
+
+/// One adult resident of `category` entering management at `joins`.
+fn draw_person(
+    twin: &Twin,
+    category: Category,
+    joins: u64,
+    end: u64,
+    rng: &mut ChaCha8Rng,
+    i: usize,
+) -> Person {
+    let pop = &twin.population;
+    let residents = pop.residents() as u32;
+    let mut r = rng.random_range(0..residents);
+    for _ in 0..10 {
+        if pop.resident_age[r as usize] >= 18 {
+            break;
+        }
+        r = rng.random_range(0..residents);
+    }
+    let grid = (pop.grid_first_resident.partition_point(|&f| f <= r) - 1) as u32;
+    let g = &twin.district.grids[grid as usize];
+    let at = g.random_point(rng);
+    let guardian = (rng.random::<f64>() < course::GUARDIAN_SHARE.value).then(|| guardian_id(i));
+    let course = Course::draw(rng, category, joins, end);
+    let n_ep = course.episodes.len();
+    Person {
+        category,
+        grid,
+        community: g.community,
+        street: g.street,
+        x: at.x,
+        y: at.y,
+        guardian,
+        joins_at: joins,
+        course,
+        record: None,
+        team: None,
+        ended: vec![None; n_ep],
+        detected: vec![None; n_ep],
+        harm_at: None,
+        closed: false,
+        task_version: 0,
+        police_joins: false,
+    }
 }
 
 /// One professional team member: how much of their time is for key persons, the visit time
