@@ -824,7 +824,8 @@ fn html_section(s: &serde_json::Value) -> Section {
             "… before the relapse",
             "/warning_signs/detected_before_relapse",
         ),
-        ("re-grades up / down", "/regrades/up"),
+        ("re-grades up", "/regrades/up"),
+        ("re-grades down", "/regrades/down"),
         ("police told", "/police_notified"),
         ("harm that happened", "/incidents/occurred"),
         (
@@ -833,7 +834,9 @@ fn html_section(s: &serde_json::Value) -> Section {
         ),
         ("harm prevented", "/incidents/prevented"),
         ("crises handed to command", "/acute_handoffs/opened"),
-        ("look-ups / probes refused", "/access/probes/refused"),
+        ("look-ups by the teams", "/access/look_ups"),
+        ("out-of-team probes sent", "/access/probes/sent"),
+        ("… refused", "/access/probes/refused"),
         ("access log entries", "/access/audited_entries"),
     ] {
         rows.push(vec![k.to_string(), f(p)]);

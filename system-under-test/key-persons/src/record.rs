@@ -142,18 +142,7 @@ impl Record {
 /// over due date within the next 90 days; returns the first follow-up's due date.
 fn check_intake(k: &Intake, now: Millis) -> Result<Millis, ApiError> {
     check_grade(k.risk)?;
-    if !k.x_m.is_finite() || !k.y_m.is_finite() {
-        return Err(invalid("x_m", "expected finite coordinates"));
-    }
-    if k.observed_at > now {
-        return Err(invalid(
-            "observed_at",
-            format!(
-                "{} ms is after the registration was sent ({now} ms)",
-                k.observed_at
-            ),
-        ));
-    }
+    check_place_and_time(k.x_m, k.y_m, k.observed_at, now)?;
     let latest = now + rules::STABLE_FOLLOW_UP_DAYS * DAY_MS;
     match k.next_due_at {
         None => {
@@ -168,6 +157,25 @@ fn check_intake(k: &Intake, now: Millis) -> Result<Millis, ApiError> {
             ),
         )),
     }
+}
+
+/// A place in finite metres, and a time not after the call that reports it.
+fn check_place_and_time(
+    x_m: f64,
+    y_m: f64,
+    observed_at: Millis,
+    now: Millis,
+) -> Result<(), ApiError> {
+    if !x_m.is_finite() || !y_m.is_finite() {
+        return Err(invalid("x_m", "expected finite coordinates"));
+    }
+    if observed_at > now {
+        return Err(invalid(
+            "observed_at",
+            format!("{observed_at} ms is after the call was sent ({now} ms)"),
+        ));
+    }
+    Ok(())
 }
 
 /// A follow-up's findings must fit the person: a grade 0–5, and a urine test exactly when the
@@ -564,18 +572,7 @@ impl KeyPersonsService {
                 i
             }
         };
-        if !c.x_m.is_finite() || !c.y_m.is_finite() {
-            return Err(invalid("x_m", "expected finite coordinates"));
-        }
-        if c.observed_at > now {
-            return Err(invalid(
-                "observed_at",
-                format!(
-                    "{} ms is after the report was sent ({now} ms)",
-                    c.observed_at
-                ),
-            ));
-        }
+        check_place_and_time(c.x_m, c.y_m, c.observed_at, now)?;
         Ok(i)
     }
 
