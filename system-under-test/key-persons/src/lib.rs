@@ -334,18 +334,23 @@ impl KeyPersonsService {
         }
     }
 
-    /// A face sighting of a key person confirmed by reviewers: a care lead for the team; police
-    /// too only if the person's grade is at or above the policy's. `None` when `entry_ref` is
-    /// not a key person's entry or the record is closed (a closed record leads nowhere).
+    /// A face sighting of a key person confirmed by reviewers: a care lead for the team, whose
+    /// next follow-up is brought forward as for a warning sign; police too only if the person's
+    /// grade is at or above the policy's. Nothing when `entry_ref` is not a key person's entry
+    /// or the record is closed (a closed record leads nowhere).
     pub fn care_lead(
         &mut self,
         entry_ref: u64,
         camera: u32,
         grid: u32,
         seen_at: Millis,
-    ) -> Option<Outcome> {
-        let id = entry_ref.checked_sub(KEY_PERSON_ENTRY_BASE)?;
-        let i = slot(id, self.records.len())?;
+    ) -> Vec<Outcome> {
+        let Some(i) = entry_ref
+            .checked_sub(KEY_PERSON_ENTRY_BASE)
+            .and_then(|id| slot(id, self.records.len()))
+        else {
+            return Vec::new();
+        };
         let (version, policy) = self.policy.unwrap_or((
             0,
             SightingPolicy {
@@ -354,7 +359,7 @@ impl KeyPersonsService {
         ));
         let r = &mut self.records[i];
         if r.closed.is_some() {
-            return None;
+            return Vec::new();
         }
         let police = r.risk >= policy.police_from_risk;
         r.note(
@@ -364,17 +369,19 @@ impl KeyPersonsService {
                 if police { " and police" } else { "" }
             ),
         );
-        self.stats.care_leads += 1;
-        self.stats.police_leads += u64::from(police);
-        Some(Outcome::CareLead {
-            person: id,
+        let lead = Outcome::CareLead {
+            person: r.id,
             camera,
             grid,
             seen_at,
             risk: r.risk,
             police,
             policy_version: version,
-        })
+        };
+        self.stats.care_leads += 1;
+        self.stats.police_leads += u64::from(police);
+        let task = self.bring_forward(i, seen_at);
+        vec![lead, Outcome::FollowUpPushed { task }]
     }
 
     fn set_policy(&mut self, policy: SightingPolicy) -> Result<Vec<Outcome>, ApiError> {

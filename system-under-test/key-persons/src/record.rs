@@ -479,6 +479,15 @@ impl KeyPersonsService {
         }
         let r = &mut self.records[i];
         r.note(now, format!("warning sign reported by {}", actor.person.0));
+        Ok(vec![Outcome::FollowUpPushed {
+            task: self.bring_forward(i, now),
+        }])
+    }
+
+    /// A warning sign or a care lead at `now`: record `i`'s next follow-up is due within
+    /// `WARNING_FOLLOW_UP_DAYS`, if it was not already; the task as it stands.
+    pub(crate) fn bring_forward(&mut self, i: usize, now: Millis) -> FollowUpTask {
+        let r = &mut self.records[i];
         let due = rules::due_after(now, rules::WARNING_FOLLOW_UP_DAYS);
         if due < r.next_due_at {
             for e in r.clock() {
@@ -490,7 +499,7 @@ impl KeyPersonsService {
             }
             self.clock.extend(r.clock());
         }
-        Ok(vec![Outcome::FollowUpPushed { task: r.task() }])
+        r.task()
     }
 
     pub(crate) fn crisis(

@@ -259,10 +259,14 @@ fn a_sighting_reaches_police_only_from_the_policys_grade() {
     let mut s = service();
     register(&mut s, 0, Category::SevereMentalDisorder, 2);
     let entry = crate::KEY_PERSON_ENTRY_BASE + 1;
-    // No policy yet: never police.
-    let lead = s.care_lead(entry, 4, 3, 50).expect("a lead");
+    // No policy yet: never police. The team's next follow-up comes within two days.
+    let out = s.care_lead(entry, 4, 3, 50);
+    assert!(
+        matches!(out[1], Outcome::FollowUpPushed { task } if task.due_at == 3 * DAY_MS - 1),
+        "{out:?}"
+    );
     assert!(matches!(
-        lead,
+        out[0],
         Outcome::CareLead {
             police: false,
             policy_version: 0,
@@ -279,9 +283,9 @@ fn a_sighting_reaches_police_only_from_the_policys_grade() {
             },
         },
     );
-    let lead = s.care_lead(entry, 4, 3, 70).expect("a lead");
+    let out = s.care_lead(entry, 4, 3, 70);
     assert!(matches!(
-        lead,
+        out[0],
         Outcome::CareLead {
             police: true,
             policy_version: 1,
@@ -289,7 +293,7 @@ fn a_sighting_reaches_police_only_from_the_policys_grade() {
         }
     ));
     assert!(
-        s.care_lead(5, 4, 3, 70).is_none(),
+        s.care_lead(5, 4, 3, 70).is_empty(),
         "not a key person's entry"
     );
 }

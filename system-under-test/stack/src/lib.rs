@@ -248,11 +248,11 @@ impl InProcessStack {
         };
         let at = s.captured_at.min(now);
         if entry_ref >= baoan_key_persons::KEY_PERSON_ENTRY_BASE {
-            let Some(lead) = self.key_persons.care_lead(entry_ref, s.camera, s.grid, at) else {
-                return;
-            };
-            let police = matches!(lead, Outcome::CareLead { police: true, .. });
-            outcomes.push(lead);
+            let leads = self.key_persons.care_lead(entry_ref, s.camera, s.grid, at);
+            let police = leads
+                .iter()
+                .any(|o| matches!(o, Outcome::CareLead { police: true, .. }));
+            outcomes.extend(leads);
             if !police {
                 return;
             }
