@@ -157,6 +157,11 @@ fn a_confirmed_sighting_is_a_care_lead_and_reaches_police_only_from_the_policys_
         "{out:?}"
     );
     assert!(
+        out.iter()
+            .any(|o| matches!(o, Outcome::FollowUpPushed { task } if task.person == 1)),
+        "the team's next follow-up is brought forward: {out:?}"
+    );
+    assert!(
         !out.iter()
             .any(|o| matches!(o, Outcome::IncidentOpened { .. }))
     );
