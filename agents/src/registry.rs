@@ -122,7 +122,7 @@ pub mod tags {
     };
     pub const KEY_PERSONS: TagRange = TagRange {
         first: 48,
-        count: 8,
+        count: 10,
     };
     /// 64: residents' hotline calls about a grid item (`HOTLINE_REF`, bit 62); 65: the grid
     /// loop's set-up and the report's queries.
@@ -188,6 +188,8 @@ mod tests {
             ("key_persons", crate::key_persons::TAG_REGISTER),
             ("key_persons", crate::key_persons::TAG_PROBE),
             ("key_persons", crate::key_persons::TAG_SETUP),
+            ("key_persons", crate::key_persons::TAG_SIGHTING),
+            ("key_persons", crate::key_persons::TAG_REVIEW),
         ];
         for &(owner, tag) in claimed {
             for l in LOOPS {

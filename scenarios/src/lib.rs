@@ -499,6 +499,11 @@ pub struct KeyPersonsLoop {
     pub probes_per_day: f64,
     /// Look-ups a team member makes before a visit: the share of visits with one. Default 1.0.
     pub look_up_share: f64,
+    /// Times a day a key person passes a face-capture point (their faces are enrolled on the
+    /// platform's watchlist as key persons; a confirmed sighting is a care lead). Default 0.02,
+    /// assumed: once in fifty days. Only where the matcher loop is off (it owns the watchlist
+    /// and its false-alert accounting when on).
+    pub sightings_per_person_per_day: f64,
 }
 
 impl Default for KeyPersonsLoop {
@@ -519,6 +524,7 @@ impl Default for KeyPersonsLoop {
             sighting_police_from_risk: 4,
             probes_per_day: 20.0,
             look_up_share: 1.0,
+            sightings_per_person_per_day: 0.02,
         }
     }
 }
@@ -1308,6 +1314,11 @@ impl Scenario {
             ),
             ("key_persons.visit_hours", k.visit_hours, 24.0),
             ("key_persons.probes_per_day", k.probes_per_day, 1_000_000.0),
+            (
+                "key_persons.sightings_per_person_per_day",
+                k.sightings_per_person_per_day,
+                100.0,
+            ),
         ] {
             range(bad, field, v, 0.0, hi);
         }

@@ -18,14 +18,15 @@
 
 mod course;
 mod definition;
+mod faces;
 pub mod record;
 mod team;
 
 use std::collections::{BTreeMap, HashMap};
 
 use baoan_api::key_persons::{
-    Category, ClosureReason, CrisisSource, Findings, FollowUpTask, Function, KEY_PERSON_REF_BASE,
-    KeyPersonDirectory, SightingPolicy, Team, UrineTest,
+    Category, ClosureReason, CrisisSource, Findings, FollowUpTask, Function, KEY_PERSON_ENTRY_BASE,
+    KEY_PERSON_REF_BASE, KeyPersonDirectory, SightingPolicy, Team, UrineTest,
 };
 use baoan_api::{Actor, Command, Envelope, Outcome, PersonId, Role, UnitClass};
 use baoan_scenarios::{KeyPersonsLoop, Scenario};
@@ -55,6 +56,10 @@ pub const TAG_PROBE: u64 = crate::registry::tags::KEY_PERSONS.tag(5);
 pub const TAG_CLOSE: u64 = crate::registry::tags::KEY_PERSONS.tag(6);
 /// The directory, the sighting policy and the register before the run; the report's checks.
 pub const TAG_SETUP: u64 = crate::registry::tags::KEY_PERSONS.tag(7);
+/// Face captures of key persons, and enrolments of new ones on the watchlist.
+pub const TAG_SIGHTING: u64 = crate::registry::tags::KEY_PERSONS.tag(8);
+/// The key-persons office's reviews of alerts on key persons.
+pub const TAG_REVIEW: u64 = crate::registry::tags::KEY_PERSONS.tag(9);
 
 const HOUR: u64 = 3_600_000;
 const DAY: u64 = 24 * HOUR;
@@ -67,6 +72,8 @@ fn step(stage: SimSet) -> LoopSet {
 pub struct KeyPersonsConfig {
     pub loop_: KeyPersonsLoop,
     pub end_ms: u64,
+    /// Face sightings of key persons: on where the matcher loop is off.
+    pub faces: Option<faces::Faces>,
 }
 
 impl KeyPersonsConfig {
@@ -74,6 +81,7 @@ impl KeyPersonsConfig {
         KeyPersonsConfig {
             loop_: s.key_persons.clone(),
             end_ms: s.duration.ms(),
+            faces: faces::Faces::from_scenario(s),
         }
     }
 }
@@ -163,6 +171,15 @@ impl Person {
 
 #[derive(Debug, Clone)]
 pub enum KpAction {
+    /// The person passes a face-capture point.
+    Sighted { person: usize },
+    /// The office's reviewer decides an alert.
+    Review {
+        alert: baoan_api::AlertId,
+        confirm: bool,
+    },
+    /// A newly registered person's face goes on the watchlist.
+    Enrol { person: usize },
     /// A new diagnosis or drug order: the department registers the person.
     Join { person: usize },
     /// The lead member (and police) make a follow-up visit, if the task is still current.
@@ -196,6 +213,12 @@ pub struct KpState {
     visits: Option<ChaCha8Rng>,
     probes: Option<ChaCha8Rng>,
     heard: Vec<(u64, Outcome)>,
+    /// Faces: the seed of the register's photos, who each capture was of, the alert just
+    /// confirmed (its care lead follows in the same answer).
+    face_seed: u64,
+    next_sighting: u64,
+    sighted: HashMap<u64, usize>,
+    confirmed: Option<baoan_api::AlertId>,
 }
 
 pub struct KeyPersonsLoopPlugin {
@@ -310,6 +333,45 @@ fn setup(
     state.visits = Some(visits);
     state.probes = Some(r);
     state.next_crisis_ref = 1;
+    if let Some(f) = config.faces {
+        enrol_faces(
+            &f,
+            state,
+            &streams,
+            &mut door,
+            &mut ledger,
+            &mut agenda,
+            end,
+        );
+    }
+}
+
+/// The register's faces on the watchlist, the policy the search works to, and every pass by a
+/// face point on the agenda.
+fn enrol_faces(
+    f: &faces::Faces,
+    state: &mut KpState,
+    streams: &Streams,
+    door: &mut StackDoor,
+    ledger: &mut KeyPersonsLedger,
+    agenda: &mut Agenda<KpAction>,
+    end: u64,
+) {
+    state.face_seed = streams.0.stream("key_persons/faces").random();
+    let entries = state
+        .people
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some(f.entry(state.face_seed, i, p.record?)))
+        .collect();
+    let admin = crate::staff::ADMIN;
+    let policy = f.policy(state.people.len());
+    crate::send_before_run(door, TAG_SETUP, ledger, admin, policy);
+    let upsert = Command::UpsertWatchlist { entries };
+    crate::send_before_run(door, TAG_SETUP, ledger, admin, upsert);
+    let mut rng = streams.0.stream("key_persons/sightings");
+    f.schedule(&state.people, end, &mut rng, agenda);
+    state.next_sighting = 1;
 }
 
 /// Register person `i` before the run (a register carried over: each person's next follow-up
@@ -401,6 +463,9 @@ fn registered(
     state.people[i].record = Some(*person);
     state.people[i].team = Some(team.clone());
     plan_visit(state, i, *task, at, visits, agenda);
+    if at > 0 {
+        agenda.schedule(at, KpAction::Enrol { person: i });
+    }
 }
 
 /// The interval between follow-ups in the register carried over (the national rules the
@@ -484,7 +549,11 @@ fn plan_visit(
     p.police_joins = task.with_police;
     let ahead = (course::PLAN_AHEAD_DAYS.value * DAY as f64) as u64;
     let window = ahead.min(task.due_at.saturating_sub(now) / 2);
-    let ready = now.max(task.due_at.saturating_sub(window)) + visits.random_range(0..HOUR);
+    // An hour's jitter, but never past the due date while it can still be met.
+    let jitter = visits.random_range(0..HOUR);
+    let ready = (now.max(task.due_at.saturating_sub(window)) + jitter)
+        .min(task.due_at.saturating_sub(1))
+        .max(now);
     let police = task
         .with_police
         .then(|| p.team.as_ref().and_then(|t| t.member(Function::Police)))
@@ -562,10 +631,14 @@ fn act(
             out: &mut out,
             visits: &mut visits,
             look_up_share: config.loop_.look_up_share,
+            faces: config.faces,
             end,
         };
         match action {
             KpAction::Join { person } => tick.join(person, at),
+            KpAction::Sighted { person } => tick.sighted(person, at),
+            KpAction::Review { alert, confirm } => tick.review(alert, confirm, at),
+            KpAction::Enrol { person } => tick.enrol(person, at),
             KpAction::Visit { person, version } => tick.visit(person, version, at),
             KpAction::Notice {
                 person,
@@ -592,6 +665,7 @@ struct Tick<'a, 'w> {
     out: &'a mut MessageWriter<'w, ToStack>,
     visits: &'a mut ChaCha8Rng,
     look_up_share: f64,
+    faces: Option<faces::Faces>,
     end: u64,
 }
 
@@ -711,6 +785,41 @@ impl Tick<'_, '_> {
         send(self.out, DEPARTMENT, at, command, TAG_REGISTER | i as u64);
     }
 
+    /// The person passes a face point: the capture goes to the platform's search.
+    fn sighted(&mut self, i: usize, at: u64) {
+        let (Some(f), Some(_)) = (self.faces, self.open_record(i)) else {
+            return;
+        };
+        let n = self.state.next_sighting;
+        self.state.next_sighting += 1;
+        self.state.sighted.insert(n, i);
+        let p = &self.state.people[i];
+        let (actor, command) = f.sighting(self.state.face_seed, i, p, n, at, self.visits);
+        send(self.out, actor, at, command, TAG_SIGHTING | i as u64);
+        self.ledger.sightings_sent += 1;
+    }
+
+    fn review(&mut self, alert: baoan_api::AlertId, confirm: bool, at: u64) {
+        let command = Command::ReviewAlert { alert, confirm };
+        send(self.out, faces::REVIEWER, at, command, TAG_REVIEW | alert.0);
+    }
+
+    /// A new registrant's face on the watchlist.
+    fn enrol(&mut self, i: usize, at: u64) {
+        let (Some(f), Some(record)) = (self.faces, self.open_record(i)) else {
+            return;
+        };
+        let entries = vec![f.entry(self.state.face_seed, i, record)];
+        let command = Command::UpsertWatchlist { entries };
+        send(
+            self.out,
+            crate::staff::ADMIN,
+            at,
+            command,
+            TAG_SIGHTING | i as u64,
+        );
+    }
+
     /// A guardian or the inspector saw warning signs: they tell the team through the platform.
     fn notice(&mut self, i: usize, e: usize, by: Function, at: u64) {
         let Some(record) = self.open_record(i) else {
@@ -824,6 +933,21 @@ fn answer(
 ) {
     registered(state, &o, at, visits, agenda);
     match o {
+        Outcome::AlertRaised {
+            alert,
+            sighting_ref,
+            candidates,
+            ..
+        } => {
+            // The reviewer compares the register's photo with the capture: the truth decides.
+            let Some(&i) = state.sighted.get(&sighting_ref) else {
+                return;
+            };
+            let mine = state.people[i].record.map(|r| KEY_PERSON_ENTRY_BASE + r);
+            let confirm = candidates.first().map(|c| c.entry_ref) == mine;
+            let wait = exp_ms(visits, faces::REVIEW_MIN * 60_000.0);
+            agenda.schedule(at + wait, KpAction::Review { alert, confirm });
+        }
         Outcome::FollowUpRecorded {
             task: Some(task), ..
         }
@@ -886,6 +1010,47 @@ fn admit(state: &mut KpState, ledger: &mut KeyPersonsLedger, p: &LeadProgress) {
     }
 }
 
+/// What the platform answered a capture or a review: an alert to review, a confirmation, and a
+/// care lead that also asks police (whose units must know where to go this tick).
+fn sighting_outcome(
+    state: &mut KpState,
+    ledger: &mut KeyPersonsLedger,
+    msg: &FromStack,
+    police: &mut MessageWriter<PoliceLead>,
+) {
+    match &msg.outcome {
+        Outcome::AlertRaised { .. } => {
+            ledger.alerts.0 += 1;
+            state.heard.push((msg.at, msg.outcome.clone()));
+        }
+        Outcome::AlertConfirmed { alert, .. } => {
+            ledger.alerts.1 += 1;
+            state.confirmed = Some(*alert);
+        }
+        Outcome::AlertRejected { .. } => ledger.alerts.2 += 1,
+        Outcome::CareLead {
+            person,
+            police: true,
+            seen_at,
+            ..
+        } => {
+            let (Some(alert), Some(&i)) = (state.confirmed.take(), state.by_record.get(person))
+            else {
+                return;
+            };
+            let p = &state.people[i];
+            police.write(PoliceLead::Expected {
+                key: baoan_api::LEAD_REF_BASE + alert.0,
+                grid: p.grid,
+                x: p.x,
+                y: p.y,
+                occurred_at: *seen_at,
+            });
+        }
+        _ => {}
+    }
+}
+
 /// This tick's answers to the loop, and command's progress on its crises.
 #[allow(clippy::too_many_arguments)]
 fn hear(
@@ -897,6 +1062,10 @@ fn hear(
     mut police: MessageWriter<PoliceLead>,
 ) {
     for msg in outcomes.read() {
+        let tag = msg.client_ref.map(crate::registry::tag_of);
+        if tag == Some(TAG_SIGHTING) || tag == Some(TAG_REVIEW) {
+            sighting_outcome(&mut state, &mut ledger, msg, &mut police);
+        }
         if !record::is_key_person_outcome(&msg.outcome) {
             continue;
         }

@@ -31,6 +31,10 @@ pub const KEY_PERSON_REF_BASE: u64 = 3 << 60;
 /// client), needing the 1-3-5 tiers and a medical unit.
 pub const KEY_PERSON_CRISIS: u16 = 0xFFFE;
 
+/// Watchlist entry refs of key persons enrolled for face search (`ListKind::KeyPerson`): this
+/// base plus the record id.
+pub const KEY_PERSON_ENTRY_BASE: u64 = 1 << 59;
+
 /// The highest risk grade (国家规范 0–5).
 pub const MAX_RISK: u8 = 5;
 

@@ -37,8 +37,7 @@ use rustc_hash::FxHashMap;
 
 pub use record::Record;
 
-/// Watchlist entry refs of key persons enrolled for face search: this base plus the record id.
-pub const KEY_PERSON_ENTRY_BASE: u64 = 1 << 59;
+pub use baoan_api::key_persons::KEY_PERSON_ENTRY_BASE;
 
 /// A crisis for the stack to open as a command incident.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -334,9 +333,9 @@ impl KeyPersonsService {
         }
     }
 
-    /// A face sighting of a key person confirmed by reviewers: a care lead for the team, whose
-    /// next follow-up is brought forward as for a warning sign; police too only if the person's
-    /// grade is at or above the policy's. Nothing when `entry_ref` is not a key person's entry
+    /// A face sighting of a key person confirmed by reviewers: a care lead for the team, which
+    /// from grade 1 brings the next follow-up forward as a warning sign does; police too only if
+    /// the person's grade is at or above the policy's. Nothing when `entry_ref` is not a key person's entry
     /// or the record is closed (a closed record leads nowhere).
     pub fn care_lead(
         &mut self,
@@ -380,6 +379,9 @@ impl KeyPersonsService {
         };
         self.stats.care_leads += 1;
         self.stats.police_leads += u64::from(police);
+        if r.risk < rules::LEAD_FORWARD_FROM_RISK {
+            return vec![lead];
+        }
         let task = self.bring_forward(i, seen_at);
         vec![lead, Outcome::FollowUpPushed { task }]
     }

@@ -542,7 +542,7 @@ impl KeyPersonsService {
         self.records[i].note(now, format!("crisis {id} reported ({:?})", c.source));
         let to = self.records[i].risk.max(4);
         self.regrade(now, i, to, &mut out);
-        // Followed up within two weeks, with the police.
+        // Followed up within two weeks, with the police: the team is told.
         let r = &mut self.records[i];
         let due = rules::due_after(now, rules::AFTER_CRISIS_DAYS);
         if due < r.next_due_at || !r.with_police {
@@ -553,6 +553,7 @@ impl KeyPersonsService {
             r.with_police = true;
             self.clock.extend(r.clock());
         }
+        out.push(Outcome::FollowUpPushed { task: r.task() });
         Ok(out)
     }
 

@@ -24,6 +24,9 @@ pub const REFUSED_TESTS_BREACH: u8 = 3;
 /// A warning sign brings the next follow-up forward to within this many days. Assumed: the
 /// specification asks for a prompt visit without fixing a time.
 pub const WARNING_FOLLOW_UP_DAYS: u64 = 2;
+/// A care lead from a sighting brings the next follow-up forward from this grade; at grade 0
+/// (stable) it is noted for the team only — being seen in public is no warning sign. Assumed.
+pub const LEAD_FORWARD_FROM_RISK: u8 = 1;
 /// After a crisis the person is followed up within two weeks (as for grades 3–5).
 pub const AFTER_CRISIS_DAYS: u64 = UNSTABLE_FOLLOW_UP_DAYS;
 /// An overdue follow-up goes to the street at once, and to the district a week later. Assumed
