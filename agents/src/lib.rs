@@ -26,6 +26,14 @@ pub struct LoopOutcome {
     pub metrics: baoan_reports::Metrics,
 }
 
+/// An exponential wait with the given mean (positive), in whole milliseconds.
+pub(crate) fn exp_wait(rng: &mut rand_chacha::ChaCha8Rng, mean_ms: f64) -> u64 {
+    use rand_distr::Distribution;
+    rand_distr::Exp::new(1.0 / mean_ms)
+        .expect("a positive mean")
+        .sample(rng) as u64
+}
+
 /// A loop's count of the stack's refusals of its commands, keeping the first twenty as notes
 /// for the report.
 pub(crate) fn note_refusal(

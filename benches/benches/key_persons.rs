@@ -96,9 +96,18 @@ fn registered() -> (InProcessStack, Vec<PersonId>) {
     (s, leads)
 }
 
-fn timed(s: &mut InProcessStack, envelopes: &[Envelope]) -> Duration {
+/// The time `s` takes to carry the `n` calls `make` builds from the numbers after `next` (built
+/// before the clock starts); `next` moves on past them.
+fn timed(
+    s: &mut InProcessStack,
+    next: &mut u64,
+    n: u64,
+    make: impl Fn(u64) -> Envelope,
+) -> Duration {
+    let envelopes: Vec<Envelope> = (*next..*next + n).map(make).collect();
+    *next += n;
     let start = Instant::now();
-    for e in envelopes {
+    for e in &envelopes {
         black_box(s.send(e).expect("accepted"));
     }
     start.elapsed()
@@ -109,55 +118,43 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("register_key_person", |b| {
         let (mut s, mut next) = (stack(), 0);
-        b.iter_custom(|n| {
-            let envelopes: Vec<Envelope> = (next..next + n).map(registration).collect();
-            next += n;
-            timed(&mut s, &envelopes)
-        })
+        b.iter_custom(|n| timed(&mut s, &mut next, n, registration))
     });
     g.bench_function("record_follow_up", |b| {
         let (mut s, leads) = registered();
         let mut next = 0u64;
         b.iter_custom(|n| {
-            let envelopes: Vec<Envelope> = (next..next + n)
-                .map(|i| {
-                    let person = i % REGISTER;
-                    let drugs = person.is_multiple_of(10);
-                    Envelope {
-                        actor: actor(Role::KeyPersonTeam, leads[person as usize].0),
-                        sent_at: 2_000 + i,
-                        command: Command::RecordFollowUp {
-                            person: person + 1,
-                            findings: Findings {
-                                risk: (i % 3) as u8,
-                                adherent: true,
-                                warning_signs: i % 3 != 0,
-                                urine: drugs.then_some(UrineTest::Negative),
-                            },
+            timed(&mut s, &mut next, n, |i| {
+                let person = i % REGISTER;
+                let drugs = person.is_multiple_of(10);
+                Envelope {
+                    actor: actor(Role::KeyPersonTeam, leads[person as usize].0),
+                    sent_at: 2_000 + i,
+                    command: Command::RecordFollowUp {
+                        person: person + 1,
+                        findings: Findings {
+                            risk: (i % 3) as u8,
+                            adherent: true,
+                            warning_signs: i % 3 != 0,
+                            urine: drugs.then_some(UrineTest::Negative),
                         },
-                    }
-                })
-                .collect();
-            next += n;
-            timed(&mut s, &envelopes)
+                    },
+                }
+            })
         })
     });
     g.bench_function("query_key_person", |b| {
         let (mut s, leads) = registered();
         let mut next = 0u64;
         b.iter_custom(|n| {
-            let envelopes: Vec<Envelope> = (next..next + n)
-                .map(|i| {
-                    let person = i % REGISTER;
-                    Envelope {
-                        actor: actor(Role::KeyPersonTeam, leads[person as usize].0),
-                        sent_at: 2_000 + i,
-                        command: Command::QueryKeyPerson { person: person + 1 },
-                    }
-                })
-                .collect();
-            next += n;
-            timed(&mut s, &envelopes)
+            timed(&mut s, &mut next, n, |i| {
+                let person = i % REGISTER;
+                Envelope {
+                    actor: actor(Role::KeyPersonTeam, leads[person as usize].0),
+                    sent_at: 2_000 + i,
+                    command: Command::QueryKeyPerson { person: person + 1 },
+                }
+            })
         })
     });
     g.finish();

@@ -220,10 +220,7 @@ fn bernoulli(rng: &mut ChaCha8Rng, p: f64) -> bool {
     rng.random::<f64>() < p.clamp(0.0, 1.0)
 }
 
-/// An exponential wait with the given mean, in whole milliseconds.
-fn exp_wait(rng: &mut ChaCha8Rng, mean_ms: f64) -> u64 {
-    Exp::new(1.0 / mean_ms).expect("rate").sample(rng) as u64
-}
+use crate::exp_wait;
 
 fn send(out: &mut MessageWriter<ToStack>, actor: Actor, at: u64, command: Command, tag: u64) {
     out.write(ToStack {

@@ -10,7 +10,6 @@
 use baoan_api::key_persons::Category;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp};
 
 use super::DAY;
 
@@ -155,9 +154,7 @@ pub struct Course {
 }
 
 fn exp_days(rng: &mut ChaCha8Rng, mean_days: f64) -> u64 {
-    (Exp::new(1.0 / (mean_days * DAY as f64))
-        .expect("positive")
-        .sample(rng)) as u64
+    crate::exp_wait(rng, mean_days * DAY as f64)
 }
 
 impl Course {

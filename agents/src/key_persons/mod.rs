@@ -37,7 +37,6 @@ use bevy_app::{App, Plugin, Startup, Update};
 use bevy_ecs::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Exp};
 
 pub use course::{ASSUMPTIONS, Assumption, Course, State};
 pub use definition::{Definition, NAME};
@@ -113,8 +112,8 @@ pub struct Person {
     /// The follow-up the team works on now: bumped by every new task, so an older visit is
     /// dropped.
     pub task_version: u32,
-    /// The current task has the police join the visit.
-    pub police_joins: bool,
+    /// The follow-up the platform pushed last: who leads it, whether police join, when it is due.
+    pub task: Option<FollowUpTask>,
 }
 
 impl Person {
@@ -137,28 +136,12 @@ impl Person {
         (None, State::Stable)
     }
 
-    /// The member who leads follow-ups (as the platform assigns them): the doctor for mental
-    /// disorders, the drug-treatment social worker for drug cases.
-    fn lead(&self) -> Option<PersonId> {
-        let first = if self.category.drugs() {
-            [Function::SocialWorker, Function::Doctor]
-        } else {
-            [Function::Doctor, Function::SocialWorker]
-        };
-        let team = self.team.as_ref()?;
-        first
-            .into_iter()
-            .chain([Function::Police])
-            .find_map(|f| team.member(f))
-    }
-
-    /// The police officer who joins visits while the person's grade is 3 or more (as the
-    /// platform's tasks say), if the team has one.
-    fn with_police_now(&self, _at: u64) -> Option<PersonId> {
-        if !self.police_joins {
-            return None;
-        }
-        self.team.as_ref().and_then(|t| t.member(Function::Police))
+    /// The team's police officer, when the platform's current task has police join the visit
+    /// (grades 3–5).
+    fn police_joining(&self) -> Option<PersonId> {
+        self.task
+            .filter(|t| t.with_police)
+            .and_then(|_| self.team.as_ref()?.member(Function::Police))
     }
 
     /// End episode `i` at `t` (the team's doing), if it is still on.
@@ -239,9 +222,7 @@ impl Plugin for KeyPersonsLoopPlugin {
     }
 }
 
-fn exp_ms(rng: &mut ChaCha8Rng, mean_ms: f64) -> u64 {
-    Exp::new(1.0 / mean_ms.max(1.0)).expect("rate").sample(rng) as u64
-}
+use crate::exp_wait;
 
 fn send(out: &mut MessageWriter<ToStack>, actor: Actor, at: u64, command: Command, tag: u64) {
     out.write(ToStack {
@@ -323,7 +304,7 @@ fn setup(
     if k.probes_per_day > 0.0 {
         let mut t = 0;
         loop {
-            t += exp_ms(&mut r, DAY as f64 / k.probes_per_day);
+            t += exp_wait(&mut r, DAY as f64 / k.probes_per_day);
             if t >= end {
                 break;
             }
@@ -509,7 +490,7 @@ fn schedule_course(
             );
         }
         if p.guardian.is_some() {
-            let t = ep.onset + exp_ms(rng, DAY as f64 / course::GUARDIAN_NOTICES.value);
+            let t = ep.onset + exp_wait(rng, DAY as f64 / course::GUARDIAN_NOTICES.value);
             put(
                 t,
                 KpAction::Notice {
@@ -519,7 +500,7 @@ fn schedule_course(
                 },
             );
         }
-        let t = ep.relapse + exp_ms(rng, DAY as f64 / course::INSPECTOR_NOTICES.value);
+        let t = ep.relapse + exp_wait(rng, DAY as f64 / course::INSPECTOR_NOTICES.value);
         put(
             t,
             KpAction::Notice {
@@ -546,7 +527,7 @@ fn plan_visit(
 ) {
     let p = &mut state.people[i];
     p.task_version += 1;
-    p.police_joins = task.with_police;
+    p.task = Some(task);
     let ahead = (course::PLAN_AHEAD_DAYS.value * DAY as f64) as u64;
     let window = ahead.min(task.due_at.saturating_sub(now) / 2);
     // An hour's jitter, but never past the due date while it can still be met.
@@ -554,10 +535,7 @@ fn plan_visit(
     let ready = (now.max(task.due_at.saturating_sub(window)) + jitter)
         .min(task.due_at.saturating_sub(1))
         .max(now);
-    let police = task
-        .with_police
-        .then(|| p.team.as_ref().and_then(|t| t.member(Function::Police)))
-        .flatten();
+    let police = p.police_joining();
     let at = state.staff.book(task.lead, police, ready);
     let action = KpAction::Visit {
         person: i,
@@ -685,7 +663,9 @@ impl Tick<'_, '_> {
         if version != p.task_version {
             return;
         }
-        let Some(lead) = p.lead() else { return };
+        let Some(lead) = p.task.map(|t| t.lead) else {
+            return;
+        };
         if self.visits.random::<f64>() < self.look_up_share {
             self.ledger.look_ups_sent += 1;
             let query = Command::QueryKeyPerson { person: record };
@@ -706,7 +686,7 @@ impl Tick<'_, '_> {
         );
         self.ledger
             .visit(if seen.seen { seen.truly } else { State::Stable });
-        let with_police = self.state.people[i].with_police_now(at);
+        let with_police = self.state.people[i].police_joining();
         self.state.staff.visited(lead, with_police);
         if let Some(e) = seen.episode {
             self.act_on(i, e, lead, at, &seen);
@@ -856,7 +836,7 @@ impl Tick<'_, '_> {
         p.end_episode(e, at);
         let managed = !p.closed;
         self.ledger.harm(at, managed);
-        let call = at + exp_ms(self.visits, course::CALL_DELAY_MIN.value * 60_000.0);
+        let call = at + exp_wait(self.visits, course::CALL_DELAY_MIN.value * 60_000.0);
         (managed && call < self.end).then_some((
             call,
             KpAction::Call {
@@ -945,7 +925,7 @@ fn answer(
             };
             let mine = state.people[i].record.map(|r| KEY_PERSON_ENTRY_BASE + r);
             let confirm = candidates.first().map(|c| c.entry_ref) == mine;
-            let wait = exp_ms(visits, faces::REVIEW_MIN * 60_000.0);
+            let wait = exp_wait(visits, faces::REVIEW_MIN * 60_000.0);
             agenda.schedule(at + wait, KpAction::Review { alert, confirm });
         }
         Outcome::FollowUpRecorded {

@@ -115,7 +115,7 @@ fn draw_person(
         harm_at: None,
         closed: false,
         task_version: 0,
-        police_joins: false,
+        task: None,
     }
 }
 

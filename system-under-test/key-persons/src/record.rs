@@ -372,10 +372,9 @@ impl KeyPersonsService {
         } else {
             let r = &mut self.records[i];
             let days = rules::follow_up_days(r.category, r.risk, r.months_at(now));
-            r.next_due_at = rules::due_after(now, days);
             r.with_police = r.risk >= rules::POLICE_FROM_RISK;
-            self.clock.extend(r.clock());
-            Some(r.task())
+            self.clock_due(i, rules::due_after(now, days));
+            Some(self.records[i].task())
         };
         out.insert(
             0,
@@ -392,15 +391,10 @@ impl KeyPersonsService {
     /// Record a follow-up made on record `i`: off the overdue clock, counted, its findings on
     /// record. Returns whether it was on time.
     fn take_follow_up(&mut self, i: usize, actor: Actor, now: Millis, f: &Findings) -> bool {
+        let on_time = now <= self.records[i].next_due_at;
+        self.unclock(i);
         let r = &mut self.records[i];
-        for e in r.clock() {
-            self.clock.remove(&e);
-        }
-        let on_time = now <= r.next_due_at;
         r.follow_ups += 1;
-        if r.overdue.take().is_some() {
-            self.stats.overdue_now -= 1;
-        }
         self.stats.follow_ups += 1;
         self.stats.follow_ups_on_time += u64::from(on_time);
         if let Some(u) = f.urine {
@@ -487,19 +481,30 @@ impl KeyPersonsService {
     /// A warning sign or a care lead at `now`: record `i`'s next follow-up is due within
     /// `WARNING_FOLLOW_UP_DAYS`, if it was not already; the task as it stands.
     pub(crate) fn bring_forward(&mut self, i: usize, now: Millis) -> FollowUpTask {
-        let r = &mut self.records[i];
         let due = rules::due_after(now, rules::WARNING_FOLLOW_UP_DAYS);
-        if due < r.next_due_at {
-            for e in r.clock() {
-                self.clock.remove(&e);
-            }
-            r.next_due_at = due;
-            if r.overdue.take().is_some() {
-                self.stats.overdue_now -= 1;
-            }
-            self.clock.extend(r.clock());
+        if due < self.records[i].next_due_at {
+            self.unclock(i);
+            self.clock_due(i, due);
         }
-        r.task()
+        self.records[i].task()
+    }
+
+    /// Take record `i` off the overdue clock: its timers, and the lateness they escalated.
+    fn unclock(&mut self, i: usize) {
+        let r = &mut self.records[i];
+        for e in r.clock() {
+            self.clock.remove(&e);
+        }
+        if r.overdue.take().is_some() {
+            self.stats.overdue_now -= 1;
+        }
+    }
+
+    /// Record `i`'s next follow-up is due at `due`, and on the overdue clock for it.
+    fn clock_due(&mut self, i: usize, due: Millis) {
+        let r = &mut self.records[i];
+        r.next_due_at = due;
+        self.clock.extend(r.clock());
     }
 
     pub(crate) fn crisis(
@@ -543,17 +548,15 @@ impl KeyPersonsService {
         let to = self.records[i].risk.max(4);
         self.regrade(now, i, to, &mut out);
         // Followed up within two weeks, with the police: the team is told.
-        let r = &mut self.records[i];
         let due = rules::due_after(now, rules::AFTER_CRISIS_DAYS);
-        if due < r.next_due_at || !r.with_police {
-            for e in r.clock() {
-                self.clock.remove(&e);
-            }
-            r.next_due_at = due.min(r.next_due_at);
-            r.with_police = true;
-            self.clock.extend(r.clock());
+        if due < self.records[i].next_due_at {
+            self.unclock(i);
+            self.clock_due(i, due);
         }
-        out.push(Outcome::FollowUpPushed { task: r.task() });
+        self.records[i].with_police = true;
+        out.push(Outcome::FollowUpPushed {
+            task: self.records[i].task(),
+        });
         Ok(out)
     }
 
@@ -619,15 +622,10 @@ impl KeyPersonsService {
 
     /// Close record `i`: off the clocks and the members' loads; the record stays for auditors.
     fn close(&mut self, now: Millis, i: usize, reason: ClosureReason) -> Outcome {
+        self.unclock(i);
         let r = &mut self.records[i];
-        for e in r.clock() {
-            self.clock.remove(&e);
-        }
         if let Some(t) = r.term_ends_at {
             self.clock.remove(&(t, r.id, Timer::TermEnds));
-        }
-        if r.overdue.take().is_some() {
-            self.stats.overdue_now -= 1;
         }
         r.closed = Some((now, reason));
         r.note(now, format!("closed: {reason:?}"));
