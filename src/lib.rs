@@ -284,6 +284,20 @@ pub fn build_app(
         command: command.as_ref().map(|(c, _)| c),
         placement: command.as_ref().map(|(_, p)| p),
     };
+    // One video network for every loop that watches through it.
+    let scaled = |n: u32| ((n as f64 * scenario.scale).round() as usize).max(1);
+    app.insert_resource(baoan_agents::video::VideoNetwork::site(
+        &twin,
+        &scenario.video,
+        scaled(scenario.matcher.channels),
+        scaled(scenario.matcher.lookouts),
+        &baoan_world::RngStreams::new(scenario.seed),
+    ));
+    app.insert_resource(baoan_agents::inspector_time::InspectorTime::new(
+        &scenario.grid.patrol,
+        twin.district.grids.len(),
+        scenario.duration.ms(),
+    ));
     let mut installed = Vec::new();
     for l in registry::LOOPS.iter().copied().filter(|l| l.enabled(&ctx)) {
         l.install(&mut app, &ctx).map_err(RunError::Problems)?;

@@ -14,8 +14,10 @@ pub mod cases;
 pub mod command;
 pub mod grid;
 pub mod handoff;
+pub mod inspector_time;
 pub mod key_persons;
 pub mod registry;
+pub mod video;
 
 /// What a loop hands the run when it ends: its report section, its part of index.html, the
 /// invariants it checked and its metrics for the SLOs.

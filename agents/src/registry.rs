@@ -125,10 +125,11 @@ pub mod tags {
         count: 10,
     };
     /// 64: residents' hotline calls about a grid item (`HOTLINE_REF`, bit 62); 65: the grid
-    /// loop's set-up and the report's queries.
+    /// loop's set-up and the report's queries; 66: video reports (`VIDEO_REF`); 67: supervisors'
+    /// reassignments.
     pub const GRID_MORE: TagRange = TagRange {
         first: 64,
-        count: 2,
+        count: 4,
     };
 }
 

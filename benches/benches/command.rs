@@ -80,6 +80,8 @@ fn roster() -> CommandDirectory {
         grids: (0..GRIDS).map(|g| (g / 40, g / 490)).collect(),
         units,
         leaders,
+        departments_wait: false,
+        four_duties: false,
     }
 }
 

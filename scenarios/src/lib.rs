@@ -88,6 +88,8 @@ pub struct Scenario {
     pub cases: CasesLoop,
     #[serde(default)]
     pub key_persons: KeyPersonsLoop,
+    #[serde(default)]
+    pub video: Video,
     #[serde(default, rename = "surge", skip_serializing_if = "Vec::is_empty")]
     pub surges: Vec<Surge>,
     /// Roads slowed or cut (typhoon, flooding) for a window, in some streets.
@@ -143,6 +145,26 @@ pub struct GridLoop {
     /// Resolvers per community and department, relative to the expected load.
     pub resolver_staffing: f64,
     pub patrol: Patrol,
+    pub supervision: Supervision,
+}
+
+/// What happens when a task escalates: a supervisor at that level looks at it and hands it to
+/// a resolver with less work, and escalated tasks are worked first. Off, escalation is a label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Supervision {
+    pub enabled: bool,
+    /// Mean time from the escalation to the supervisor acting on it (exponential; assumed).
+    pub act_within: Dur,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            act_within: Dur::mins(30),
+        }
+    }
 }
 
 impl Default for GridLoop {
@@ -158,6 +180,7 @@ impl Default for GridLoop {
             rework_share: 0.08,
             resolver_staffing: 1.0,
             patrol: Patrol::default(),
+            supervision: Supervision::default(),
         }
     }
 }
@@ -216,6 +239,17 @@ pub struct Patrol {
     pub detect_probability: f64,
     /// From noticing an item to the report reaching the platform (photo, form, send).
     pub report_delay: Dur,
+    /// Median time on site of a verification visit (block data, a grid task), taken from the
+    /// patrol: a sweep that falls while the inspector is on a visit does not happen.
+    pub visit_time: Dur,
+    /// Whether visits take patrol time (off: the old free visits, to measure what they cost).
+    pub visits_take_patrol: bool,
+    /// Share of the shifts an inspector may spend on visits a day; visits beyond it wait for
+    /// the next working day (assumed).
+    pub visit_budget_share: f64,
+    /// Share of verification visits whose finding is wrong (the wrong room recorded, a fix
+    /// judged wrongly; assumed).
+    pub finding_error_share: f64,
 }
 
 impl Default for Patrol {
@@ -228,6 +262,10 @@ impl Default for Patrol {
             sweep: Dur::hours(2),
             detect_probability: 0.85,
             report_delay: Dur::mins(3),
+            visit_time: Dur::mins(20),
+            visits_take_patrol: true,
+            visit_budget_share: 0.5,
+            finding_error_share: 0.05,
         }
     }
 }
@@ -254,6 +292,97 @@ pub struct CommandLoop {
     /// The datum of `posts_csv`'s lon,lat: "wgs84" (GPS, OpenStreetMap; the default) or
     /// "gcj02" (Chinese web maps). A row's own `crs` column overrides it.
     pub posts_crs: String,
+    /// 四员联动: post units also take traffic (rush-hour traffic duty, traffic control at
+    /// accidents) and first fire response in their area. Off, posts do police work only.
+    pub four_duties: bool,
+    pub centres: Centres,
+}
+
+/// The "1+10+N+124" centres as people work them: call-takers at the district centre answer
+/// the calls in turn and enter each on the platform as soon as they know where and what (the
+/// platform then sends the 1-3-5 tiers); department units wait for the lead centre — its
+/// dispatcher, or for level I and II a duty leader. Off, a call reaches the platform the moment
+/// it is made and everything is dispatched at once (call → dispatch is 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Centres {
+    pub enabled: bool,
+    /// Call-takers on duty at the district centre, 08:00–20:00 and overnight (scaled, at
+    /// least one).
+    pub call_takers_day: u32,
+    pub call_takers_night: u32,
+    /// Median time from answering a call to entering it (place and type known; lognormal).
+    pub take_call: Dur,
+    /// Median rest of the call and its form after the entry, the call-taker still busy.
+    pub wrap_up: Dur,
+    /// Median time for the lead centre's dispatcher to send the department units (lognormal).
+    pub dispatch: Dur,
+    /// Department units wait for the lead centre (dispatcher, or duty leader for I and II).
+    pub departments_wait: bool,
+    /// A leader at any district or street centre may take command of any incident (the seed);
+    /// off, only the district centre's two leaders on duty.
+    pub leaders_anywhere: bool,
+    /// Median time from a leader being free to the decision (lognormal).
+    pub leader_decision: Dur,
+    /// How long a leader stays in command of an incident, busy for any other.
+    pub leader_command: Dur,
+}
+
+impl Default for Centres {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            call_takers_day: 12,
+            call_takers_night: 6,
+            take_call: Dur::secs(40),
+            wrap_up: Dur::secs(60),
+            dispatch: Dur::secs(45),
+            departments_wait: true,
+            leaders_anywhere: true,
+            leader_decision: Dur::secs(150),
+            leader_command: Dur::mins(45),
+        }
+    }
+}
+
+/// The district's video network as a detector: channels see camera-visible grid items in the
+/// part of their grid they cover (found by automated detection and by operators' video patrol)
+/// and the 57 lookouts see smoke, fire and crowds within their radius. Counts come from the
+/// matcher's inventory (`matcher.channels`, `matcher.lookouts`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Video {
+    pub enabled: bool,
+    /// Share of its grid's street space one channel sees (assumed).
+    pub view_share_per_channel: f64,
+    /// Of camera-visible items in view, the share automated detection finds, and when.
+    pub automated_share: f64,
+    pub automated_delay: Dur,
+    /// Of those it misses, the share operators' video patrol finds, and the mean wait.
+    pub patrol_share: f64,
+    pub patrol_delay: Dur,
+    /// How far a lookout sees smoke, fire and crowd build-up, in metres.
+    pub lookout_radius_m: f64,
+    /// Of smoke, fire and crowd build-up in range, the share a lookout's operator raises, and
+    /// the mean time to see it.
+    pub lookout_share: f64,
+    pub lookout_delay: Dur,
+}
+
+impl Default for Video {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            view_share_per_channel: 0.03,
+            automated_share: 0.5,
+            automated_delay: Dur::mins(5),
+            patrol_share: 0.3,
+            patrol_delay: Dur::mins(60),
+            lookout_radius_m: 3000.0,
+            lookout_share: 0.7,
+            lookout_delay: Dur::secs(45),
+        }
+    }
 }
 
 impl Default for CommandLoop {
@@ -268,6 +397,8 @@ impl Default for CommandLoop {
             key_areas: 92,
             posts_csv: None,
             posts_crs: "wgs84".into(),
+            four_duties: true,
+            centres: Centres::default(),
         }
     }
 }
@@ -796,6 +927,8 @@ impl Scenario {
         self.check_disruptions(&mut bad);
         self.check_faults(&mut bad);
         self.check_command(&mut bad);
+        self.check_centres(&mut bad);
+        self.check_video(&mut bad);
         self.check_blocks(&mut bad);
         self.check_cases(&mut bad);
         self.check_key_persons(&mut bad);
@@ -1180,6 +1313,99 @@ impl Scenario {
                     c.posts, c.key_areas
                 ),
             );
+        }
+    }
+
+    /// The centres' staff and times, and the supervisors'.
+    fn check_centres(&self, bad: &mut impl FnMut(&str, String)) {
+        let c = &self.command.centres;
+        for (field, n) in [
+            ("command.centres.call_takers_day", c.call_takers_day),
+            ("command.centres.call_takers_night", c.call_takers_night),
+        ] {
+            if n == 0 || n > 10_000 {
+                bad(field, format!("expected 1..=10000 call-takers, got {n}"));
+            }
+        }
+        for (field, d, most) in [
+            ("command.centres.take_call", c.take_call, Dur::mins(30)),
+            ("command.centres.wrap_up", c.wrap_up, Dur::mins(30)),
+            ("command.centres.dispatch", c.dispatch, Dur::mins(30)),
+            (
+                "command.centres.leader_decision",
+                c.leader_decision,
+                Dur::hours(2),
+            ),
+            (
+                "command.centres.leader_command",
+                c.leader_command,
+                Dur::hours(24),
+            ),
+            (
+                "grid.supervision.act_within",
+                self.grid.supervision.act_within,
+                Dur::hours(72),
+            ),
+            (
+                "grid.patrol.visit_time",
+                self.grid.patrol.visit_time,
+                Dur::hours(4),
+            ),
+        ] {
+            if d.ms() == 0 || d > most {
+                bad(
+                    field,
+                    format!("expected more than 0s and at most {most}, got {d}"),
+                );
+            }
+        }
+        range(
+            bad,
+            "grid.patrol.visit_budget_share",
+            self.grid.patrol.visit_budget_share,
+            0.05,
+            1.0,
+        );
+        range(
+            bad,
+            "grid.patrol.finding_error_share",
+            self.grid.patrol.finding_error_share,
+            0.0,
+            0.5,
+        );
+    }
+
+    /// The video network's shares, delays and the lookouts' reach.
+    fn check_video(&self, bad: &mut impl FnMut(&str, String)) {
+        let v = &self.video;
+        range(
+            bad,
+            "video.view_share_per_channel",
+            v.view_share_per_channel,
+            0.0,
+            1.0,
+        );
+        range(bad, "video.automated_share", v.automated_share, 0.0, 1.0);
+        range(bad, "video.patrol_share", v.patrol_share, 0.0, 1.0);
+        range(bad, "video.lookout_share", v.lookout_share, 0.0, 1.0);
+        range(
+            bad,
+            "video.lookout_radius_m",
+            v.lookout_radius_m,
+            0.0,
+            20_000.0,
+        );
+        for (field, d) in [
+            ("video.automated_delay", v.automated_delay),
+            ("video.patrol_delay", v.patrol_delay),
+            ("video.lookout_delay", v.lookout_delay),
+        ] {
+            if d.ms() == 0 || d > Dur::hours(24) {
+                bad(
+                    field,
+                    format!("expected more than 0s and at most 24h, got {d}"),
+                );
+            }
         }
     }
 

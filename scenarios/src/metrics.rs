@@ -119,6 +119,51 @@ pub const METRICS: &[MetricDef] = &[
         about: "call received -> first unit dispatched",
     },
     MetricDef {
+        name: "command.call_answer_s",
+        kind: MetricKind::Seconds,
+        about: "a call is made -> a call-taker at the district centre answers it",
+    },
+    MetricDef {
+        name: "command.call_to_entry_s",
+        kind: MetricKind::Seconds,
+        about: "first report (call or lookout) -> the lead centre's dispatcher has entered it",
+    },
+    MetricDef {
+        name: "command.leader_wait_s",
+        kind: MetricKind::Seconds,
+        about: "a level I/II incident's department units held -> a duty leader takes command",
+    },
+    MetricDef {
+        name: "command.dispatcher_wait_s",
+        kind: MetricKind::Seconds,
+        about: "a level III/IV incident's department units held -> the lead centre's dispatcher sends them",
+    },
+    MetricDef {
+        name: "command.lookout_lead_s",
+        kind: MetricKind::Seconds,
+        about: "a lookout raised an incident -> the caller's call, for incidents a lookout saw first",
+    },
+    MetricDef {
+        name: "command.from_occurrence.volunteer.arrival_s",
+        kind: MetricKind::Seconds,
+        about: "the emergency happens -> first volunteer on scene",
+    },
+    MetricDef {
+        name: "command.from_occurrence.auxiliary_police.arrival_s",
+        kind: MetricKind::Seconds,
+        about: "the emergency happens -> first auxiliary police on scene",
+    },
+    MetricDef {
+        name: "command.from_occurrence.police.arrival_s",
+        kind: MetricKind::Seconds,
+        about: "the emergency happens -> first police on scene",
+    },
+    MetricDef {
+        name: "command.fire_first_response_s",
+        kind: MetricKind::Seconds,
+        about: "a fire happens -> the first unit of any class on scene",
+    },
+    MetricDef {
         name: "command.volunteer.arrival_s",
         kind: MetricKind::Seconds,
         about: "call -> first volunteer on scene",
@@ -172,6 +217,41 @@ pub const METRICS: &[MetricDef] = &[
         name: "command.key_area.police.within_limit_share",
         kind: MetricKind::Figure,
         about: "as above, incidents in key areas",
+    },
+    MetricDef {
+        name: "command.from_occurrence.volunteer.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "incidents with a volunteer on scene within the tier's limit of the moment it happened",
+    },
+    MetricDef {
+        name: "command.from_occurrence.key_area.volunteer.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "the same, at key areas",
+    },
+    MetricDef {
+        name: "command.from_occurrence.auxiliary_police.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "incidents with a auxiliary police on scene within the tier's limit of the moment it happened",
+    },
+    MetricDef {
+        name: "command.from_occurrence.key_area.auxiliary_police.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "the same, at key areas",
+    },
+    MetricDef {
+        name: "command.from_occurrence.police.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "incidents with a police on scene within the tier's limit of the moment it happened",
+    },
+    MetricDef {
+        name: "command.from_occurrence.key_area.police.within_limit_share",
+        kind: MetricKind::Figure,
+        about: "the same, at key areas",
+    },
+    MetricDef {
+        name: "command.lookout_first_share",
+        kind: MetricKind::Figure,
+        about: "of emergencies a lookout can see, the share a lookout raised before any caller",
     },
     MetricDef {
         name: "command.all_tiers_within_limit_share",

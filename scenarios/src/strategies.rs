@@ -74,6 +74,11 @@ pub fn small_scenario() -> impl Strategy<Value = Scenario> {
                     },
                     cases,
                     key_persons,
+                    // The seed's parity switches the video network, so both are exercised.
+                    video: crate::Video {
+                        enabled: seed % 2 == 0,
+                        ..crate::Video::default()
+                    },
                     surges,
                     disruptions,
                     faults,
@@ -102,9 +107,21 @@ fn grid_loop() -> impl Strategy<Value = GridLoop> {
         (5u32..=30).prop_map(|x| x as f64 / 10.0),
         (30u64..=240).prop_map(Dur::mins),
         (50u32..=100).prop_map(|x| x as f64 / 100.0),
+        (prop::bool::ANY, prop::bool::ANY, 0u32..=20),
     )
         .prop_map(
-            |(rate, profile, hotline, delay, on_spot, rework, staffing, sweep, detect)| GridLoop {
+            |(
+                rate,
+                profile,
+                hotline,
+                delay,
+                on_spot,
+                rework,
+                staffing,
+                sweep,
+                detect,
+                (supervise, visits_cost, wrong),
+            )| GridLoop {
                 enabled: true,
                 items_per_grid_per_day: rate,
                 profile: profile.map(str::to_string),
@@ -117,7 +134,13 @@ fn grid_loop() -> impl Strategy<Value = GridLoop> {
                 patrol: Patrol {
                     sweep,
                     detect_probability: detect,
+                    visits_take_patrol: visits_cost,
+                    finding_error_share: wrong as f64 / 100.0,
                     ..Patrol::default()
+                },
+                supervision: crate::Supervision {
+                    enabled: supervise,
+                    ..crate::Supervision::default()
                 },
             },
         )
@@ -158,14 +181,27 @@ fn command_loop() -> impl Strategy<Value = CommandLoop> {
         (0u32..=30),
         (10u64..=300),
         (20_000u32..=150_000),
+        (prop::bool::ANY, prop::bool::ANY, prop::bool::ANY, 1u32..=20),
     )
-        .prop_map(|(per_day, decline, delay_s, volunteers)| CommandLoop {
-            incidents_per_day: per_day as f64,
-            volunteer_decline_share: decline as f64 / 100.0,
-            call_delay: Dur::secs(delay_s),
-            volunteers,
-            ..CommandLoop::default()
-        })
+        .prop_map(
+            |(per_day, decline, delay_s, volunteers, (centres, anywhere, four, takers))| {
+                CommandLoop {
+                    incidents_per_day: per_day as f64,
+                    volunteer_decline_share: decline as f64 / 100.0,
+                    call_delay: Dur::secs(delay_s),
+                    volunteers,
+                    four_duties: four,
+                    centres: crate::Centres {
+                        enabled: centres,
+                        leaders_anywhere: anywhere,
+                        call_takers_day: takers,
+                        call_takers_night: takers.div_ceil(2),
+                        ..crate::Centres::default()
+                    },
+                    ..CommandLoop::default()
+                }
+            },
+        )
 }
 
 /// A disruption slowing travel (or cutting it) on a few streets for a few hours.

@@ -29,6 +29,7 @@ fn step(stage: SimSet) -> LoopSet {
     LoopSet::new(NAME, stage)
 }
 
+use crate::inspector_time::InspectorTime;
 use crate::staff;
 use feeds::{Entity, Feeds};
 
@@ -129,6 +130,7 @@ fn load_feeds(
     mut ledger: ResMut<BlocksLedger>,
     mut door: StackDoor,
     mut agenda: ResMut<Agenda<BlocksAction>>,
+    mut time: ResMut<InspectorTime>,
 ) {
     let Feeds {
         library,
@@ -201,10 +203,11 @@ fn load_feeds(
     // The exports' conflicts: their visits are drawn from a stream of their own.
     schedule_visits(
         tasks,
-        &config,
+        (&config, &truth),
         &mut streams.0.stream("blocks/inspectors/exports"),
         &mut ledger,
         &mut agenda,
+        &mut time,
     );
 }
 
@@ -226,13 +229,15 @@ fn send_bulk(bulk: &mut Vec<Record>, door: &mut StackDoor, ledger: &mut BlocksLe
     }
 }
 
-/// Inspectors reach each new task during working hours, a few hours after it was raised.
+/// Inspectors reach each new task during working hours, a few hours after it was raised —
+/// after their other visits, and on a later day when the day's visit time is spent.
 fn schedule_visits(
     tasks: Vec<(u64, VerificationTask)>,
-    config: &BlocksConfig,
+    (config, truth): (&BlocksConfig, &FeedTruth),
     rng: &mut ChaCha8Rng,
     ledger: &mut BlocksLedger,
     agenda: &mut Agenda<BlocksAction>,
+    time: &mut InspectorTime,
 ) {
     let wait = Exp::new(1.0 / VISIT_MEAN_MS).expect("positive");
     for (raised, task) in tasks {
@@ -245,6 +250,10 @@ fn schedule_visits(
         } else if t >= 18 * 3_600_000 {
             at = day + 86_400_000 + 8 * 3_600_000 + 1_800_000 + rng.random_range(0..3_600_000);
         }
+        if at >= config.end_ms {
+            continue;
+        }
+        let at = time.book(visit_grid(&task, truth), at, "block_data", rng);
         if at < config.end_ms {
             ledger.visit_planned(task.conflict);
             agenda.schedule(at, BlocksAction::Verify(task));
@@ -258,6 +267,8 @@ pub(crate) fn act(
     config: Res<BlocksConfig>,
     truth: Res<FeedTruth>,
     streams: Res<Streams>,
+    mut time: ResMut<InspectorTime>,
+    mut visit_rng: Local<Option<ChaCha8Rng>>,
     mut rng: Local<Option<ChaCha8Rng>>,
     mut ledger: ResMut<BlocksLedger>,
     mut agenda: ResMut<Agenda<BlocksAction>>,
@@ -265,7 +276,14 @@ pub(crate) fn act(
 ) {
     let rng = rng.get_or_insert_with(|| streams.0.stream("blocks/inspectors"));
     let tasks = std::mem::take(&mut ledger.new_tasks);
-    schedule_visits(tasks, &config, rng, &mut ledger, &mut agenda);
+    schedule_visits(
+        tasks,
+        (&config, &truth),
+        rng,
+        &mut ledger,
+        &mut agenda,
+        &mut time,
+    );
     while let Some((at, action)) = agenda.pop_before(clock.tick_end()) {
         match action {
             BlocksAction::Send(records) => {
@@ -281,14 +299,18 @@ pub(crate) fn act(
                 });
             }
             BlocksAction::Verify(task) => {
-                let finding = find_on_site(&task, &truth);
-                let grid = task
-                    .grid
-                    .or_else(|| {
-                        task.community
-                            .and_then(|c| truth.grid_of_community.get(&c).copied())
-                    })
-                    .unwrap_or(0);
+                let grid = visit_grid(&task, &truth);
+                // The finding may be wrong.
+                let vr = visit_rng.get_or_insert_with(|| streams.0.stream("blocks/visits"));
+                let finding = if time.finding("block_data", vr) {
+                    find_on_site(&task, &truth)
+                } else if let Some(wrong) = wrong_finding(&task, &truth) {
+                    wrong
+                } else {
+                    // No wrong finding the platform would take: the visit got it right.
+                    time.right_after_all("block_data");
+                    find_on_site(&task, &truth)
+                };
                 out.write(ToStack {
                     envelope: Envelope {
                         actor: Actor {
@@ -306,6 +328,16 @@ pub(crate) fn act(
             }
         }
     }
+}
+
+/// The grid whose inspector visits a task's place.
+fn visit_grid(task: &VerificationTask, truth: &FeedTruth) -> u32 {
+    task.grid
+        .or_else(|| {
+            task.community
+                .and_then(|c| truth.grid_of_community.get(&c).copied())
+        })
+        .unwrap_or(0)
 }
 
 /// What the inspector finds on site: the truth.
@@ -339,6 +371,26 @@ fn find_on_site(task: &VerificationTask, truth: &FeedTruth) -> Finding {
             Some(room) => Finding::AddressIs { room },
             None => Finding::AddressDoesNotExist,
         },
+    }
+}
+
+/// A wrong finding the platform would take: the person placed at a room the records give
+/// rather than where they live; a company missed in a crowded room; an address not found.
+fn wrong_finding(task: &VerificationTask, truth: &FeedTruth) -> Option<Finding> {
+    let t = |k: &RecordKey| truth.truth.get(k);
+    match (task.kind.as_str(), find_on_site(task, truth)) {
+        ("address_disagreement", Finding::PersonLivesAt { room }) => task
+            .records
+            .iter()
+            .filter_map(|k| t(k).and_then(|t| t.room))
+            .find(|r| *r != room)
+            .map(|room| Finding::PersonLivesAt { room }),
+        ("address_disagreement", _) => None,
+        (_, Finding::CompaniesPresent { mut companies }) => {
+            companies.pop();
+            Some(Finding::CompaniesPresent { companies })
+        }
+        _ => Some(Finding::AddressDoesNotExist),
     }
 }
 

@@ -522,6 +522,7 @@ fn site_cameras(
     twin: Res<Twin>,
     config: Res<MatcherConfig>,
     streams: Res<Streams>,
+    video: Res<crate::video::VideoNetwork>,
     mut cameras: ResMut<Cameras>,
     mut journal: ResMut<Journal>,
 ) {
@@ -606,46 +607,21 @@ fn site_cameras(
     for p in &mut points {
         p.per_day *= config.sightings_per_point_per_day / mean.max(1e-12);
     }
-    // Video channels: the face points are channels too; the rest watch roads, building
-    // entrances and the same public places.
-    let streets = d.streets.len();
-    let mut by_street = vec![0usize; streets];
-    let mut by_kind: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for p in &points {
-        by_street[d.grids[p.grid as usize].street as usize] += 1;
-        *by_kind.entry(p.kind.as_str()).or_default() += 1;
-    }
-    let others = config.channels.saturating_sub(points.len());
-    let split = apportion(others, &[0.45, 0.35, 0.20], 0);
-    for (name, n) in ["road", "building_entrance", "public_place"]
-        .into_iter()
-        .zip(split)
-    {
-        *by_kind.entry(name).or_default() += n;
-        for _ in 0..n {
-            let grid = pick(&by_residents, &mut rng);
-            by_street[d.grids[grid as usize].street as usize] += 1;
-        }
-    }
-    let mut lookouts = vec![0usize; streets];
-    for i in 0..config.lookouts {
-        // At least one on each street's tallest ground, the rest where people are.
-        let street = if i < streets {
-            i
-        } else {
-            d.grids[pick(&by_residents, &mut rng) as usize].street as usize
-        };
-        lookouts[street] += 1;
-    }
+    // The video channels and lookouts are the shared network's (the face points are among its
+    // place channels): the inventory reports them.
     journal.record(
         0,
         "cameras_sited",
         &serde_json::json!({"face_points": points.len(), "channels": config.channels, "lookouts": config.lookouts}),
     );
+    let mut lookouts = vec![0usize; d.streets.len()];
+    for l in &video.lookouts {
+        lookouts[l.street as usize] += 1;
+    }
     *cameras = Cameras {
         points,
-        channels_by_kind: by_kind,
-        channels_by_street: by_street,
+        channels_by_kind: video.by_kind.iter().map(|(k, v)| (*k, *v)).collect(),
+        channels_by_street: video.by_street.clone(),
         lookouts_by_street: lookouts,
     };
 }

@@ -3,6 +3,7 @@
 //! the 161 posts of the 92 key areas and on patrol — and the departments' crews at their
 //! stations. Units move on the twin's travel times, slowed or cut off by disruptions.
 
+mod centres;
 mod definition;
 mod place;
 pub mod record;
@@ -33,6 +34,12 @@ pub use record::{CommandLedger, CommandOutcome, TierRow, finish, take_outcomes, 
 
 use crate::handoff::{LeadProgress, PoliceLead};
 use crate::staff;
+use crate::video::VideoNetwork;
+use centres::CentreStaff;
+
+/// Fire types a first responder can fight before the crews come: building fire, gas explosion,
+/// e-bike battery fire (the catalogue's codes).
+pub const FIRE_TYPES: [u16; 3] = [9, 12, 16];
 
 /// Share of emergencies in working hours that the grid's inspector reports rather than a caller.
 pub const INSPECTOR_REPORTED_SHARE: f64 = 0.15;
@@ -44,6 +51,8 @@ pub const TAG_AVAILABLE: u64 = crate::registry::tags::COMMAND.tag(2);
 pub const TAG_OTHER: u64 = crate::registry::tags::COMMAND.tag(3);
 /// The command directory, sent before the run.
 pub const TAG_SETUP: u64 = crate::registry::tags::COMMAND.tag(4);
+/// A duty leader taking command (the held units' dispatches answer it).
+pub const TAG_LEADER: u64 = crate::registry::tags::COMMAND.tag(5);
 pub use crate::registry::TAG_MASK;
 
 /// A command surge resolved against the district.
@@ -82,6 +91,10 @@ pub struct CommandConfig {
     pub disruptions: Vec<DisruptionWindow>,
     pub end_ms: u64,
     pub scale: f64,
+    /// 四员联动: post units take traffic and first fire response too.
+    pub four_duties: bool,
+    /// The centres' staff and times (call-takers scaled with the district).
+    pub centres: baoan_scenarios::Centres,
 }
 
 fn street_mask(
@@ -197,9 +210,22 @@ impl CommandConfig {
             disruptions,
             end_ms: s.duration.ms(),
             scale: s.scale,
+            four_duties: c.four_duties,
+            centres: baoan_scenarios::Centres {
+                call_takers_day: scaled_staff(c.centres.call_takers_day, s.scale),
+                call_takers_night: scaled_staff(c.centres.call_takers_night, s.scale),
+                ..c.centres.clone()
+            },
         })
     }
+}
 
+/// Staff at scale: the district's figure times the scale, at least one.
+fn scaled_staff(n: u32, scale: f64) -> u32 {
+    ((n as f64 * scale).round() as u32).max(1)
+}
+
+impl CommandConfig {
     /// Travel-time multiplier for a trip leaving at `t` from or to a street.
     pub fn slowdown(&self, t: u64, streets: &[u32]) -> f64 {
         self.disruptions
@@ -249,6 +275,20 @@ pub enum CommandAction {
     },
     Call {
         key: u64,
+    },
+    /// A lookout's operator sees smoke, fire or a crowd building.
+    Sighted {
+        key: u64,
+    },
+    /// A call-taker (or a lookout's operator) has entered it: the platform hears of it now.
+    Enter {
+        key: u64,
+        source: IncidentSource,
+    },
+    /// The lead centre (its dispatcher, or a duty leader) takes command: department units go.
+    TakeCommand {
+        incident: IncidentId,
+        by: Actor,
     },
     Decline {
         unit: UnitId,
@@ -320,6 +360,7 @@ pub struct Emergencies {
     cumulative_grid_crowd: Vec<f64>,
     rng: Option<ChaCha8Rng>,
     unit_rng: Option<ChaCha8Rng>,
+    lookout_rng: Option<ChaCha8Rng>,
     /// Units dispatched to an incident whose place the twin did not know when they heard of
     /// it: they cannot set off (another loop's lead reached command too late).
     pub blind_dispatches: u64,
@@ -355,7 +396,10 @@ impl Plugin for CommandLoopPlugin {
             .init_resource::<Agenda<CommandAction>>()
             .add_message::<PoliceLead>()
             .add_message::<LeadProgress>()
-            .add_systems(Startup, (spawn_units, load_command_directory).chain())
+            .add_systems(
+                Startup,
+                (spawn_units, load_command_directory, staff_the_centres).chain(),
+            )
             .add_systems(Update, hear_outcomes.in_set(step(SimSet::Inputs)))
             .add_systems(
                 Update,
@@ -381,20 +425,19 @@ fn spawn_units(
     let mut entities = Vec::with_capacity(placement.units.len());
     for (i, spec) in placement.units.iter().enumerate() {
         let id = UnitId(i as u32 + 1);
-        // Volunteers come on and off duty by their daily rhythm, as the stack is told.
-        // Only the first of each day's changes is scheduled; each schedules the next day's, so
-        // the agenda holds two entries per volunteer however long the run.
-        if let Some((on, off)) = spec.duty {
-            for (at, available) in [(on, true), (off, false)] {
-                if at > 0 && at < config.end_ms {
-                    agenda.schedule(
-                        at,
-                        CommandAction::Shift {
-                            unit: id,
-                            available,
-                        },
-                    );
-                }
+        // Volunteers come on and off duty by their daily rhythm, and a post's traffic officer
+        // goes to and from the rush-hour traffic, as the stack is told. Only the first of each
+        // day's changes is scheduled; each schedules the next day's, so the agenda holds a
+        // unit's few daily changes however long the run.
+        for (at, available) in spec.daily_changes() {
+            if at > 0 && at < config.end_ms {
+                agenda.schedule(
+                    at,
+                    CommandAction::Shift {
+                        unit: id,
+                        available,
+                    },
+                );
             }
         }
         entities.push(
@@ -412,7 +455,12 @@ fn spawn_units(
     commands.insert_resource(Units { entities });
 }
 
-fn load_command_directory(twin: Res<Twin>, placement: Res<Placement>, mut door: StackDoor) {
+fn load_command_directory(
+    twin: Res<Twin>,
+    config: Res<CommandConfig>,
+    placement: Res<Placement>,
+    mut door: StackDoor,
+) {
     let directory = CommandDirectory {
         grids: twin
             .district
@@ -434,6 +482,8 @@ fn load_command_directory(twin: Res<Twin>, placement: Res<Placement>, mut door: 
             })
             .collect(),
         leaders: leaders(&twin),
+        departments_wait: config.centres.enabled && config.centres.departments_wait,
+        four_duties: config.four_duties,
     };
     door.record(
         0,
@@ -463,6 +513,20 @@ fn load_command_directory(twin: Res<Twin>, placement: Res<Placement>, mut door: 
             TAG_SETUP,
         );
     }
+}
+
+/// The centres' call-takers, dispatchers and leaders (the same roster the platform was given).
+fn staff_the_centres(
+    mut commands: Commands,
+    twin: Res<Twin>,
+    config: Res<CommandConfig>,
+    streams: Res<Streams>,
+) {
+    commands.insert_resource(CentreStaff::new(
+        config.centres.clone(),
+        &leaders(&twin),
+        streams.0.stream("command/centres"),
+    ));
 }
 
 /// Six leaders per district and street centre, two on duty in each eight-hour shift.
@@ -564,6 +628,7 @@ fn emergencies_arise(
     if em.rng.is_none() {
         em.rng = Some(streams.0.stream("command/emergencies"));
         em.unit_rng = Some(streams.0.stream("command/units"));
+        em.lookout_rng = Some(streams.0.stream("command/lookouts"));
         let mut acc = 0.0;
         em.cumulative_grid = district
             .grids
@@ -683,11 +748,47 @@ pub fn mode_of(class: UnitClass) -> (Mode, f64) {
     }
 }
 
+/// Department units wait for the lead centre: a level I or II incident for the first free duty
+/// leader (see `CentreStaff::leader_for`), the rest for the lead centre's dispatcher.
+#[allow(clippy::too_many_arguments)]
+fn take_command(
+    at: u64,
+    incident: IncidentId,
+    leader: bool,
+    twin: &Twin,
+    em: &Emergencies,
+    staff_at: &mut CentreStaff,
+    ledger: &mut CommandLedger,
+    agenda: &mut Agenda<CommandAction>,
+) {
+    let Some(t) = em.by_incident.get(&incident).and_then(|k| em.truth.get(k)) else {
+        return;
+    };
+    let g = &twin.district.grids[t.grid as usize];
+    let (by, when) = if leader {
+        let Some((person, seat, when)) = staff_at.leader_for(at, g.street) else {
+            return;
+        };
+        ledger.leader_chosen(seat);
+        let actor = Actor {
+            role: Role::DutyLeader,
+            person,
+        };
+        (actor, when)
+    } else {
+        let centre = centres::lead_of(t.kind, t.severity, g.community, g.street);
+        (staff::HOTLINE, staff_at.dispatch(at, centre))
+    };
+    agenda.schedule(when, CommandAction::TakeCommand { incident, by });
+}
+
 /// Dispatches become trips (or declines); everything else is the ledger's.
 fn hear_outcomes(
     twin: Res<Twin>,
     config: Res<CommandConfig>,
     units: Res<Units>,
+    mut staff_at: ResMut<CentreStaff>,
+    mut ledger: ResMut<CommandLedger>,
     mut em: ResMut<Emergencies>,
     mut people: Query<&mut Unit>,
     mut outcomes: MessageReader<FromStack>,
@@ -695,6 +796,22 @@ fn hear_outcomes(
 ) {
     let em = &mut *em;
     for msg in outcomes.read() {
+        if let Outcome::AwaitingCommand {
+            incident, leader, ..
+        } = &msg.outcome
+        {
+            take_command(
+                msg.at,
+                *incident,
+                *leader,
+                &twin,
+                em,
+                &mut staff_at,
+                &mut ledger,
+                &mut agenda,
+            );
+            continue;
+        }
         let Outcome::UnitDispatched {
             incident,
             unit,
@@ -769,7 +886,9 @@ fn act(
     clock: Res<SimClock>,
     twin: Res<Twin>,
     config: Res<CommandConfig>,
+    video: Res<VideoNetwork>,
     units: Res<Units>,
+    mut staff_at: ResMut<CentreStaff>,
     mut em: ResMut<Emergencies>,
     mut people: Query<&mut Unit>,
     mut ledger: ResMut<CommandLedger>,
@@ -802,14 +921,64 @@ fn act(
                     at,
                     key,
                     truth,
-                    &config,
+                    (&config, &video),
                     em,
                     &mut ledger,
                     &mut journal,
                     &mut agenda,
                 );
             }
-            CommandAction::Call { key } => call_in(at, key, em, &mut ledger, &mut out),
+            CommandAction::Call { key } => {
+                if ledger.reported(key) {
+                    // A lookout saw it first: the caller's call finds it on the map.
+                    ledger.call_after_lookout(key, at);
+                    continue;
+                }
+                ledger.called(key, at);
+                let (actor, source) = reported_by(at, key, em);
+                if source == IncidentSource::Call && config.centres.enabled {
+                    let (answered, entered) = staff_at.take_call(at);
+                    ledger.answered(at, answered);
+                    agenda.schedule(entered, CommandAction::Enter { key, source });
+                } else {
+                    report(at, key, actor, source, em, &mut out);
+                }
+            }
+            CommandAction::Sighted { key } => {
+                if ledger.reported(key) || !em.truth.contains_key(&key) {
+                    continue;
+                }
+                ledger.called(key, at);
+                ledger.seen_by_lookout(key);
+                // The lookout's operator at the centre enters it at once.
+                report(
+                    at,
+                    key,
+                    staff::HOTLINE,
+                    IncidentSource::Camera,
+                    em,
+                    &mut out,
+                );
+            }
+            CommandAction::Enter { key, source } => {
+                ledger.entered(key, at);
+                let actor = if source == IncidentSource::Inspector {
+                    reported_by(at, key, em).0
+                } else {
+                    staff::HOTLINE
+                };
+                report(at, key, actor, source, em, &mut out);
+            }
+            CommandAction::TakeCommand { incident, by } => {
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor: by,
+                        sent_at: at,
+                        command: Command::TakeCommand { incident },
+                    },
+                    client_ref: TAG_LEADER | incident.0,
+                });
+            }
             CommandAction::Decline { unit, incident } => {
                 release(&units, &mut people, unit, at);
                 ledger.unit_released(incident, unit);
@@ -895,7 +1064,7 @@ fn occur(
     at: u64,
     key: u64,
     truth: Truth,
-    config: &CommandConfig,
+    (config, video): (&CommandConfig, &VideoNetwork),
     em: &mut Emergencies,
     ledger: &mut CommandLedger,
     journal: &mut Journal,
@@ -906,8 +1075,15 @@ fn occur(
         .expect("positive")
         .sample(rng) as u64;
     let (severity, grid, kind) = (truth.severity, truth.grid, truth.kind);
+    let seen = lookout_sees(&truth, at, video, em.lookout_rng.as_mut().expect("set"));
     em.truth.insert(key, truth);
-    ledger.occurred(key, severity, grid);
+    ledger.occurred(key, kind, severity, grid, at);
+    if let Some(seen) = seen {
+        ledger.in_lookout_view(key);
+        if seen < (at + delay).min(config.end_ms) {
+            agenda.schedule(seen, CommandAction::Sighted { key });
+        }
+    }
     journal.record(
         at,
         "emergency_occurred",
@@ -918,30 +1094,49 @@ fn occur(
     }
 }
 
-/// The emergency is reported: by an inspector on patrol in the grid from the field app, or as a
-/// call to the command centre.
-fn call_in(
-    at: u64,
-    key: u64,
-    em: &mut Emergencies,
-    ledger: &mut CommandLedger,
-    out: &mut MessageWriter<ToStack>,
-) {
-    let t = &em.truth[&key];
-    ledger.called(key, at);
+/// Who reports an emergency that is called in: an inspector on patrol in the grid, from the field
+/// app, or a caller to the command centre.
+fn reported_by(at: u64, key: u64, em: &mut Emergencies) -> (Actor, IncidentSource) {
+    let grid = em.truth[&key].grid;
     let rng = em.rng.as_mut().expect("set when planting");
     let on_patrol = (8 * 3_600_000..18 * 3_600_000).contains(&(at % 86_400_000));
-    let (actor, source) = if on_patrol && rng.random::<f64>() < INSPECTOR_REPORTED_SHARE {
+    if on_patrol && rng.random::<f64>() < INSPECTOR_REPORTED_SHARE {
         (
             Actor {
                 role: Role::Inspector,
-                person: staff::inspector(t.grid),
+                person: staff::inspector(grid),
             },
             IncidentSource::Inspector,
         )
     } else {
         (staff::HOTLINE, IncidentSource::Call)
-    };
+    }
+}
+
+/// When a lookout's operator sees an emergency of a type visible from the rooftops within a
+/// lookout's radius, if one does (`video.lookout_share` of them, after an exponential wait).
+fn lookout_sees(t: &Truth, at: u64, video: &VideoNetwork, rng: &mut ChaCha8Rng) -> Option<u64> {
+    let v = &video.settings;
+    if !v.enabled || !crate::video::LOOKOUT_TYPES.contains(&t.kind) {
+        return None;
+    }
+    video.lookout_in_range(t.x, t.y)?;
+    if rng.random::<f64>() >= v.lookout_share {
+        return None;
+    }
+    Some(at + crate::exp_wait(rng, v.lookout_delay.ms() as f64))
+}
+
+/// The platform hears of the emergency at `at`.
+fn report(
+    at: u64,
+    key: u64,
+    actor: Actor,
+    source: IncidentSource,
+    em: &Emergencies,
+    out: &mut MessageWriter<ToStack>,
+) {
+    let t = &em.truth[&key];
     let command = Command::ReportIncident {
         incident_ref: key,
         source,

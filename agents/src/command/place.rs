@@ -5,7 +5,7 @@
 use baoan_api::UnitClass;
 use baoan_world::geography::DistrictPlace;
 use baoan_world::layers::PlaceKind;
-use baoan_world::population::Population;
+use baoan_world::population::{BuildingKind, Population};
 use baoan_world::proj::{Crs, Frame};
 use baoan_world::{District, RngStreams, Twin};
 use bevy_ecs::prelude::Resource;
@@ -30,10 +30,40 @@ pub struct UnitSpec {
     /// Daily duty window (ms since midnight, on → off, may wrap midnight); `None`: always.
     pub duty: Option<(u64, u64)>,
     pub post: Option<u32>,
+    /// A post's auxiliary officer who directs traffic in the rush hours (四员联动): off the
+    /// dispatch list then.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub traffic: bool,
 }
 
+/// The rush hours a post's traffic officer directs traffic, ms since midnight (assumed:
+/// 07:30–09:00 and 17:30–19:00).
+pub const TRAFFIC_DUTY: [(u64, u64); 2] = [
+    (7 * HOUR_MS + HOUR_MS / 2, 9 * HOUR_MS),
+    (17 * HOUR_MS + HOUR_MS / 2, 19 * HOUR_MS),
+];
+
 impl UnitSpec {
+    /// Each day's changes of availability (ms since midnight, on or off): the duty window's
+    /// ends and the traffic duty's.
+    pub fn daily_changes(&self) -> Vec<(u64, bool)> {
+        let mut out = Vec::new();
+        if let Some((on, off)) = self.duty {
+            out.extend([(on, true), (off, false)]);
+        }
+        if self.traffic {
+            for (start, end) in TRAFFIC_DUTY {
+                out.extend([(start, false), (end, true)]);
+            }
+        }
+        out
+    }
+
     pub fn on_duty_at(&self, t: u64) -> bool {
+        let d = t % DAY_MS;
+        if self.traffic && TRAFFIC_DUTY.iter().any(|(s, e)| d >= *s && d < *e) {
+            return false;
+        }
         match self.duty {
             None => true,
             Some((on, off)) => {
@@ -208,7 +238,7 @@ pub fn place(
     for ka in &key_areas {
         key_area_grid[ka.grid as usize] = true;
     }
-    let mut units = post_units(&posts);
+    let mut units = post_units(&posts, config.four_duties);
     add_patrols_and_stations(d, config, &mut rng, &mut units);
     add_volunteers(pop, config, &mut rng, &mut units);
     Ok(Placement {
@@ -255,13 +285,37 @@ fn crowd_scores(
     } else {
         draw_transit(&density, scaled(45, config.scale).min(n), rng)
     };
+    // Land use: urban-village and commercial buildings per km² (the pack's, or the synthetic
+    // population's), where the seed puts key areas.
+    let mut land = vec![0.0; n];
+    for b in &pop.buildings {
+        if matches!(
+            b.kind,
+            BuildingKind::UrbanVillage | BuildingKind::Commercial
+        ) {
+            land[b.grid as usize] += 1.0;
+        }
+    }
+    for (g, l) in d.grids.iter().zip(land.iter_mut()) {
+        *l /= (g.area_m2 / 1e6).max(0.01);
+    }
     let zd = z_scores(&density);
     let zc = z_scores(&companies.iter().map(|&c| c as f64).collect::<Vec<_>>());
+    let zl = z_scores(&land);
     let score: Vec<f64> = (0..n)
-        .map(|g| zd[g] + zc[g] + if transit[g] { TRANSIT_SCORE } else { crowd[g] })
+        .map(|g| {
+            zd[g]
+                + zc[g]
+                + LAND_USE_WEIGHT * zl[g]
+                + if transit[g] { TRANSIT_SCORE } else { crowd[g] }
+        })
         .collect();
     (score, transit)
 }
+
+/// Urban-village and commercial building density's weight in a grid's crowd score, against
+/// residents' and companies' (assumed: as much as either).
+const LAND_USE_WEIGHT: f64 = 1.0;
 
 /// A transit hub's weight in a grid's crowd score, in standard deviations of density (assumed).
 const TRANSIT_SCORE: f64 = 1.5;
@@ -395,16 +449,20 @@ fn posts_at_key_areas(
     posts
 }
 
-/// Each post: two auxiliary police and one police officer, around the clock.
-fn post_units(posts: &[Post]) -> Vec<UnitSpec> {
+/// Each post: two auxiliary police and one police officer, around the clock; with the four
+/// duties, the first auxiliary directs traffic in the rush hours.
+fn post_units(posts: &[Post], four_duties: bool) -> Vec<UnitSpec> {
     let mut units = Vec::new();
     for (i, p) in posts.iter().enumerate() {
         let home = Coord { x: p.x_m, y: p.y_m };
-        for class in [
+        for (k, class) in [
             UnitClass::AuxiliaryPolice,
             UnitClass::AuxiliaryPolice,
             UnitClass::Police,
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             units.push(UnitSpec {
                 class,
                 role: "post",
@@ -412,6 +470,7 @@ fn post_units(posts: &[Post]) -> Vec<UnitSpec> {
                 grid: p.grid,
                 duty: None,
                 post: Some(i as u32),
+                traffic: four_duties && k == 0,
             });
         }
     }
@@ -467,6 +526,7 @@ fn add_patrols_and_stations(
                 grid: p.grid.expect("filtered"),
                 duty: None,
                 post: None,
+                traffic: false,
             });
         }
     }
@@ -479,6 +539,7 @@ fn add_patrols_and_stations(
             grid: g.id,
             duty: None,
             post: None,
+            traffic: false,
         });
     }
 }
@@ -503,12 +564,26 @@ fn at_random_sites(
                 grid: g.id,
                 duty: None,
                 post: None,
+                traffic: false,
             });
         }
     }
 }
 
-/// Volunteers at their own buildings, on duty by what they do.
+/// How strongly volunteers gather at a kind of building: the seed puts the guards in urban
+/// villages and busy commercial areas (assumed weights, relative to a residential compound).
+pub fn volunteer_weight(kind: BuildingKind) -> f64 {
+    match kind {
+        BuildingKind::UrbanVillage => 3.0,
+        BuildingKind::Commercial => 3.0,
+        BuildingKind::Compound => 1.0,
+        BuildingKind::Dormitory => 1.0,
+        BuildingKind::Industrial => 0.5,
+    }
+}
+
+/// Volunteers at their own buildings — more in urban villages and commercial streets — on duty
+/// by what they do.
 fn add_volunteers(
     pop: &Population,
     config: &CommandConfig,
@@ -517,8 +592,20 @@ fn add_volunteers(
 ) {
     let volunteers = ((config.volunteers as f64 * config.scale).round() as usize).max(1);
     let buildings = &pop.buildings;
+    let mut acc = 0.0;
+    let cumulative: Vec<f64> = buildings
+        .iter()
+        .map(|b| {
+            acc += volunteer_weight(b.kind);
+            acc
+        })
+        .collect();
     for _ in 0..volunteers {
-        let b = &buildings[rng.random_range(0..buildings.len())];
+        let u = rng.random::<f64>() * acc;
+        let i = cumulative
+            .partition_point(|&c| c <= u)
+            .min(buildings.len() - 1);
+        let b = &buildings[i];
         let u: f64 = rng.random();
         let (role, duty) = if u < 0.4 {
             ("building head", (18 * HOUR_MS, 8 * HOUR_MS))
@@ -542,6 +629,7 @@ fn add_volunteers(
             grid: b.grid,
             duty: Some(duty),
             post: None,
+            traffic: false,
         });
     }
 }
@@ -560,6 +648,7 @@ mod tests {
             grid: 0,
             duty: Some((20 * HOUR_MS, 8 * HOUR_MS)),
             post: None,
+            traffic: false,
         };
         assert!(night.on_duty_at(2 * HOUR_MS));
         assert!(night.on_duty_at(DAY_MS + 21 * HOUR_MS));

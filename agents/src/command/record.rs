@@ -32,7 +32,15 @@ impl Rec {
 
 #[derive(Debug, Clone, Default)]
 struct Rec {
+    kind: u16,
+    occurred_at: u64,
+    /// First report to command: a caller's call, an inspector's report, or a lookout.
     called_at: Option<u64>,
+    /// A lookout could see it (type and range); one raised it before any caller.
+    lookout_view: bool,
+    lookout_first: bool,
+    /// Department units held for the lead centre since (and whether for a duty leader).
+    held_since: Option<(u64, bool)>,
     grid: u32,
     incident: Option<IncidentId>,
     dispatched_at: Option<u64>,
@@ -96,6 +104,17 @@ pub struct CommandLedger {
     by_street: Vec<Compliance>,
     by_hour: [Compliance; 24],
     by_grid: Vec<Compliance>,
+    /// The same tables timed from the moment each emergency happened (the seed's reading).
+    occ_overall: Compliance,
+    occ_key_area: Compliance,
+    occ_elsewhere: Compliance,
+    occ_by_street: Vec<Compliance>,
+    occ_by_hour: [Compliance; 24],
+    pub lookout_view: u64,
+    pub lookout_first: u64,
+    pub calls_after_lookout: u64,
+    /// Where the leader who took each level I/II incident sat.
+    pub leader_seats: BTreeMap<&'static str, u64>,
     pub notes: Vec<String>,
     /// Leads from confirmed watchlist alerts, closed: when police were sent and arrived.
     closed_leads: HashMap<u64, (Option<u64>, Option<u64>)>,
@@ -110,16 +129,67 @@ fn class_index(c: UnitClass) -> usize {
 }
 
 impl CommandLedger {
-    pub fn occurred(&mut self, key: u64, severity: Severity, grid: u32) {
+    pub fn occurred(&mut self, key: u64, kind: u16, severity: Severity, grid: u32, at: u64) {
         self.occurred += 1;
         *self.by_severity.entry(severity.as_str()).or_default() += 1;
         self.recs.insert(
             key,
             Rec {
+                kind,
+                occurred_at: at,
                 grid,
                 ..Rec::default()
             },
         );
+    }
+
+    /// Command already knows of it (called, reported or seen from a lookout).
+    pub fn reported(&self, key: u64) -> bool {
+        self.recs.get(&key).is_some_and(|r| r.called_at.is_some())
+    }
+
+    pub fn in_lookout_view(&mut self, key: u64) {
+        if let Some(r) = self.recs.get_mut(&key) {
+            r.lookout_view = true;
+            self.lookout_view += 1;
+        }
+    }
+
+    pub fn seen_by_lookout(&mut self, key: u64) {
+        if let Some(r) = self.recs.get_mut(&key) {
+            r.lookout_first = true;
+            self.lookout_first += 1;
+        }
+    }
+
+    /// The caller of an emergency a lookout raised first: the lead the lookout gained.
+    pub fn call_after_lookout(&mut self, key: u64, at: u64) {
+        self.calls_after_lookout += 1;
+        if let Some(seen) = self.recs.get(&key).and_then(|r| r.called_at) {
+            self.metrics
+                .hist("command.lookout_lead_s")
+                .record_ms(at.saturating_sub(seen));
+        }
+    }
+
+    /// A call-taker answered a call made at `at`.
+    pub fn answered(&mut self, at: u64, answered: u64) {
+        self.metrics
+            .hist("command.call_answer_s")
+            .record_ms(answered.saturating_sub(at));
+    }
+
+    /// The lead centre's dispatcher entered it on the platform.
+    pub fn entered(&mut self, key: u64, at: u64) {
+        if let Some(first) = self.recs.get(&key).and_then(|r| r.called_at) {
+            self.metrics
+                .hist("command.call_to_entry_s")
+                .record_ms(at.saturating_sub(first));
+        }
+    }
+
+    pub fn leader_chosen(&mut self, seat: super::centres::LeaderSeat) {
+        *self.leader_seats.entry(seat.as_str()).or_default() += 1;
     }
 
     pub fn called(&mut self, key: u64, at: u64) {
@@ -223,22 +293,29 @@ impl CommandLedger {
         }
     }
 
-    /// Fold an incident's arrivals into the compliance tables.
-    fn finalise(&mut self, r: &Rec, street: u32, key_area: bool) {
-        let Some(call) = r.called_at else { return };
+    /// Each tier's first arrival against its limit, timed from `from`, recorded under `prefix`.
+    fn judge(&mut self, r: &Rec, from: u64, prefix: &str) -> [bool; 3] {
         let mut within = [false; 3];
         for (i, tier) in UnitClass::TIERS.iter().enumerate() {
             let limit_ms = (tier.limit_s().expect("a tier") * 1000.0) as u64;
             if let Some(at) = r.first_arrival[class_index(*tier)] {
-                let ms = at.saturating_sub(call);
+                let ms = at.saturating_sub(from);
                 self.metrics
-                    .hist(&format!("command.{}.arrival_s", tier.as_str()))
+                    .hist(&format!("{prefix}.{}.arrival_s", tier.as_str()))
                     .record_ms(ms);
                 within[i] = ms <= limit_ms;
             }
-            if !within[i] && !r.escalated {
-                self.late_without_escalation += 1;
-            }
+        }
+        within
+    }
+
+    /// Fold an incident's arrivals into the compliance tables: from the call, and from the
+    /// moment it happened.
+    fn finalise(&mut self, r: &Rec, street: u32, key_area: bool) {
+        let Some(call) = r.called_at else { return };
+        let within = self.judge(r, call, "command");
+        if !r.escalated {
+            self.late_without_escalation += within.iter().filter(|w| !**w).count() as u64;
         }
         for class in [UnitClass::Fire, UnitClass::Medical] {
             if let Some(at) = r.first_arrival[class_index(class)] {
@@ -246,6 +323,13 @@ impl CommandLedger {
                     .hist(&format!("command.{}.arrival_s", class.as_str()))
                     .record_ms(at.saturating_sub(call));
             }
+        }
+        if super::FIRE_TYPES.contains(&r.kind)
+            && let Some(first) = r.first_arrival.iter().flatten().min()
+        {
+            self.metrics
+                .hist("command.fire_first_response_s")
+                .record_ms(first.saturating_sub(r.occurred_at));
         }
         self.overall.add(within);
         if key_area {
@@ -256,6 +340,15 @@ impl CommandLedger {
         self.by_street[street as usize].add(within);
         self.by_hour[hour_of_day(call)].add(within);
         self.by_grid[r.grid as usize].add(within);
+        let within = self.judge(r, r.occurred_at, "command.from_occurrence");
+        self.occ_overall.add(within);
+        if key_area {
+            self.occ_key_area.add(within)
+        } else {
+            self.occ_elsewhere.add(within)
+        }
+        self.occ_by_street[street as usize].add(within);
+        self.occ_by_hour[hour_of_day(r.occurred_at)].add(within);
     }
 }
 
@@ -273,6 +366,7 @@ pub fn take_outcomes(
     if ledger.by_grid.is_empty() {
         ledger.by_grid = vec![Compliance::default(); twin.district.grids.len()];
         ledger.by_street = vec![Compliance::default(); twin.district.streets.len()];
+        ledger.occ_by_street = vec![Compliance::default(); twin.district.streets.len()];
     }
     for msg in outcomes.read() {
         match &msg.outcome {
@@ -343,6 +437,33 @@ pub fn take_outcomes(
                     r.waited = true;
                 }
             }
+            Outcome::AwaitingCommand {
+                incident, leader, ..
+            } => {
+                // Held units keep the incident open like a wait for a free unit.
+                if let Some(r) = ledger.rec(*incident) {
+                    r.waiting += 1;
+                    r.held_since = Some((msg.at, *leader));
+                }
+            }
+            Outcome::IncidentCommanded { incident, .. } => {
+                let mut wait = None;
+                if let Some(r) = ledger.rec(*incident) {
+                    r.waiting = r.waiting.saturating_sub(1);
+                    wait = r.held_since.take();
+                }
+                if let Some((since, leader)) = wait {
+                    let name = if leader {
+                        "command.leader_wait_s"
+                    } else {
+                        "command.dispatcher_wait_s"
+                    };
+                    ledger
+                        .metrics
+                        .hist(name)
+                        .record_ms(msg.at.saturating_sub(since));
+                }
+            }
             Outcome::IncidentEscalated { incident, .. } => {
                 if let Some(r) = ledger.rec(*incident) {
                     r.escalated = true;
@@ -381,6 +502,7 @@ pub fn take_outcomes(
                 | baoan_api::Command::UnitDeclined { .. }
                 | baoan_api::Command::UnitAvailable { .. }
                 | baoan_api::Command::CloseIncident { .. }
+                | baoan_api::Command::TakeCommand { .. }
         ) {
             crate::note_refusal(&mut ledger.refused, &mut ledger.notes, r);
         }
@@ -401,6 +523,19 @@ pub struct TierRow {
     pub p50_s: f64,
     pub p90_s: f64,
     pub utilisation: f64,
+    /// The same tier timed from the moment the emergency happened.
+    #[serde(default)]
+    pub from_occurrence: FromOccurrence,
+}
+
+/// A tier's figures timed from the emergency, not the call (`TierRow::from_occurrence`).
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct FromOccurrence {
+    pub within_limit_share: f64,
+    pub key_area_share: f64,
+    pub elsewhere_share: f64,
+    pub p50_s: f64,
+    pub p90_s: f64,
 }
 
 /// The 1-3-5 table of a command section in a report, typed; `None` if the section has none.
@@ -431,6 +566,9 @@ pub fn finish(world: &mut World) -> CommandOutcome {
     let twin = world.resource::<Twin>().clone();
     let placement = world.resource::<Placement>().clone();
     let config = world.resource::<CommandConfig>().clone();
+    let lookouts = world
+        .get_resource::<crate::video::VideoNetwork>()
+        .map_or(0, |v| v.lookouts.len());
     let load = unit_load(world, now);
     let blind = world.resource::<Emergencies>().blind_dispatches;
     let mut ledger = std::mem::take(&mut *world.resource_mut::<CommandLedger>());
@@ -457,8 +595,12 @@ pub fn finish(world: &mut World) -> CommandOutcome {
         "figures": ledger.metrics.figures,
         "latency": ledger.metrics.seconds.iter().map(|(n, h)| (n.clone(), h.summary())).collect::<BTreeMap<_, _>>(),
         "utilisation": UnitClass::ALL.iter().map(|c| (c.as_str(), load.utilisation(*c))).collect::<BTreeMap<_, _>>(),
-        "by_street": streets.iter().map(|s| serde_json::json!({"code": s.code, "name_en": s.name_en, "compliance": ledger.by_street[s.id as usize]})).collect::<Vec<_>>(),
+        "by_street": streets.iter().map(|s| serde_json::json!({"code": s.code, "name_en": s.name_en, "compliance": ledger.by_street[s.id as usize], "from_occurrence": ledger.occ_by_street[s.id as usize]})).collect::<Vec<_>>(),
         "by_hour": ledger.by_hour,
+        "by_hour_from_occurrence": ledger.occ_by_hour,
+        "centres": centres_section(&config, &ledger),
+        "lookouts": lookouts_section(&ledger, lookouts),
+        "four_duties": config.four_duties,
         "notes": ledger.notes,
     });
     let html = page(&ledger, &twin.district, &placement, &tiers);
@@ -470,6 +612,38 @@ pub fn finish(world: &mut World) -> CommandOutcome {
         invariants,
         metrics,
     }
+}
+
+/// Who took the calls and decided: the staffing, and where the leaders who took command sat.
+fn centres_section(config: &CommandConfig, ledger: &CommandLedger) -> serde_json::Value {
+    let c = &config.centres;
+    serde_json::json!({
+        "enabled": c.enabled,
+        "call_takers_day": c.call_takers_day,
+        "call_takers_night": c.call_takers_night,
+        "take_call_median_s": c.take_call.ms() as f64 / 1000.0,
+        "dispatch_median_s": c.dispatch.ms() as f64 / 1000.0,
+        "departments_wait": c.departments_wait,
+        "wrap_up_median_s": c.wrap_up.ms() as f64 / 1000.0,
+        "leaders_anywhere": c.leaders_anywhere,
+        "leaders_by_seat": ledger.leader_seats,
+    })
+}
+
+/// What the lookouts saw: emergencies in their view, those they raised first, and the lead.
+fn lookouts_section(ledger: &CommandLedger, lookouts: usize) -> serde_json::Value {
+    let lead = ledger
+        .metrics
+        .seconds
+        .get("command.lookout_lead_s")
+        .map(|h| h.summary());
+    serde_json::json!({
+        "lookouts": lookouts,
+        "in_view": ledger.lookout_view,
+        "first_seen_by_lookout": ledger.lookout_first,
+        "calls_after_lookout": ledger.calls_after_lookout,
+        "lookout_lead_s": lead,
+    })
 }
 
 /// Each class's time on incidents, counting an incident still in hand up to now.
@@ -531,7 +705,9 @@ fn open_reason(r: &Rec) -> &'static str {
     if r.called_at.is_none() {
         "not yet called in"
     } else if r.incident.is_none() {
-        "not taken on by the stack"
+        "in a centre's queue, or not taken on by the stack"
+    } else if r.held_since.is_some() {
+        "awaiting the lead centre's command"
     } else if r.waiting > 0 {
         "waiting for a free unit"
     } else if r.outstanding > 0 {
@@ -581,6 +757,10 @@ fn set_figures(ledger: &mut CommandLedger) {
         ),
         ("command.all_tiers_within_limit_share", o.share(o.all_tiers)),
         (
+            "command.lookout_first_share",
+            share_of(ledger.lookout_first, ledger.lookout_view),
+        ),
+        (
             "command.escalated_share",
             share_of(ledger.escalated, judged),
         ),
@@ -594,20 +774,44 @@ fn set_figures(ledger: &mut CommandLedger) {
     for (name, v) in figures {
         m.set(name, v);
     }
+    let (o, k) = (ledger.occ_overall, ledger.occ_key_area);
+    for (tier, all, key) in [
+        ("volunteer", o.volunteer, k.volunteer),
+        ("auxiliary_police", o.auxiliary_police, k.auxiliary_police),
+        ("police", o.police, k.police),
+    ] {
+        m.set(
+            &format!("command.from_occurrence.{tier}.within_limit_share"),
+            o.share(all),
+        );
+        m.set(
+            &format!("command.from_occurrence.key_area.{tier}.within_limit_share"),
+            k.share(key),
+        );
+    }
 }
 
 /// Each tier's limit, units, shares within the limit (all, key areas, elsewhere), times and
 /// utilisation.
 fn tier_rows(ledger: &CommandLedger, placement: &Placement, load: &UnitLoad) -> Vec<TierRow> {
     let (o, k, e) = (ledger.overall, ledger.key_area, ledger.elsewhere);
+    let (oo, ok, oe) = (
+        ledger.occ_overall,
+        ledger.occ_key_area,
+        ledger.occ_elsewhere,
+    );
     UnitClass::TIERS
         .iter()
         .map(|t| {
-            let s = ledger
-                .metrics
-                .seconds
-                .get(&format!("command.{}.arrival_s", t.as_str()))
-                .map(|h| h.summary());
+            let summary = |prefix: &str| {
+                ledger
+                    .metrics
+                    .seconds
+                    .get(&format!("{prefix}.{}.arrival_s", t.as_str()))
+                    .map(|h| h.summary())
+            };
+            let s = summary("command");
+            let so = summary("command.from_occurrence");
             let pick = |c: &Compliance| match t {
                 UnitClass::Volunteer => c.share(c.volunteer),
                 UnitClass::AuxiliaryPolice => c.share(c.auxiliary_police),
@@ -623,6 +827,13 @@ fn tier_rows(ledger: &CommandLedger, placement: &Placement, load: &UnitLoad) -> 
                 p50_s: s.as_ref().map_or(0.0, |s| s.p50_s),
                 p90_s: s.as_ref().map_or(0.0, |s| s.p90_s),
                 utilisation: load.utilisation(*t),
+                from_occurrence: FromOccurrence {
+                    within_limit_share: pick(&oo),
+                    key_area_share: pick(&ok),
+                    elsewhere_share: pick(&oe),
+                    p50_s: so.as_ref().map_or(0.0, |s| s.p50_s),
+                    p90_s: so.as_ref().map_or(0.0, |s| s.p90_s),
+                },
             }
         })
         .collect()

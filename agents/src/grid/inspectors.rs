@@ -13,9 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use super::GridConfig;
 use super::record::GridLedger;
 use super::truth::GridTruth;
-
-/// Share of verifications where the inspector judges wrongly (passes a bad fix or fails a good one).
-pub const VERIFY_ERROR: f64 = 0.02;
+use crate::inspector_time::InspectorTime;
 
 #[derive(Component, Debug, Clone)]
 pub struct Inspector {
@@ -60,6 +58,7 @@ pub fn hear_outcomes(
     ledger: Res<GridLedger>,
     mut rng: Local<Option<ChaCha8Rng>>,
     mut outcomes: MessageReader<FromStack>,
+    mut time: ResMut<InspectorTime>,
     mut agenda: ResMut<Agenda<InspectorAction>>,
 ) {
     let rng = rng.get_or_insert_with(|| streams.0.stream("grid/inspectors"));
@@ -94,7 +93,9 @@ pub fn hear_outcomes(
             grid,
             baoan_world::kernel::hour_of_day(start),
         ) * 1000.0) as u64;
-        let at = start + travel_ms + rng.random_range(5 * 60_000..45 * 60_000);
+        let wanted = start + travel_ms + rng.random_range(5 * 60_000..45 * 60_000);
+        // The visit takes the inspector from patrol, after their other visits.
+        let at = time.book(inspector.grid, wanted, "grid_verification", rng);
         agenda.schedule(
             at,
             InspectorAction::Verify {
@@ -112,17 +113,44 @@ pub fn patrol_and_verify(
     streams: Res<Streams>,
     ledger: Res<GridLedger>,
     mut truth: ResMut<GridTruth>,
-    mut rng: Local<Option<ChaCha8Rng>>,
+    mut time: ResMut<InspectorTime>,
+    mut rngs: Local<Option<(ChaCha8Rng, ChaCha8Rng)>>,
     mut agenda: ResMut<Agenda<InspectorAction>>,
     mut out: MessageWriter<ToStack>,
 ) {
-    let rng = rng.get_or_insert_with(|| streams.0.stream("grid/inspector-actions"));
+    let (rng, lost) = rngs.get_or_insert_with(|| {
+        (
+            streams.0.stream("grid/inspector-actions"),
+            streams.0.stream("grid/lost-passes"),
+        )
+    });
     while let Some((at, action)) = agenda.pop_before(clock.tick_end()) {
         match action {
             InspectorAction::Report { item, seen_at } => {
                 let Some(it) = truth.items.get(&item) else {
                     continue;
                 };
+                if time.away(it.grid, seen_at) {
+                    // The sweep did not happen: the inspector was on a visit. The next pass
+                    // (the item's place on the sweep is the same) may see it.
+                    time.passes_lost += 1;
+                    if let Some(next) = super::truth::discovery_time(
+                        seen_at + 1,
+                        it.phase,
+                        &config,
+                        config.end_ms,
+                        lost,
+                    ) {
+                        agenda.schedule(
+                            next + config.report_delay_ms,
+                            InspectorAction::Report {
+                                item,
+                                seen_at: next,
+                            },
+                        );
+                    }
+                    continue;
+                }
                 if it.task.is_some() || it.fixed {
                     // Already on the platform (a resident called first): the app shows it.
                     truth.skipped_already_reported += 1;
@@ -163,7 +191,9 @@ pub fn patrol_and_verify(
                     .task_items(task)
                     .iter()
                     .all(|i| truth.items.get(i).is_none_or(|it| it.fixed));
-                let passed = really_fixed ^ (rng.random::<f64>() < VERIFY_ERROR);
+                // The finding may be wrong.
+                let right = time.finding("grid_verification", rng);
+                let passed = really_fixed == right;
                 let actor = Actor {
                     role: Role::Inspector,
                     person: crate::staff::inspector(grid),

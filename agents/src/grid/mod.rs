@@ -55,6 +55,9 @@ pub struct GridConfig {
     pub surges: Vec<SurgeWindow>,
     pub end_ms: u64,
     pub backlog_every_ms: u64,
+    /// Supervisors act on escalated tasks after a mean of this many ms; `None`: escalation is
+    /// a label only.
+    pub supervision: Option<u64>,
 }
 
 /// Where resolvers work: 08:00-20:00; urgent items are attended at any hour.
@@ -132,6 +135,10 @@ impl GridConfig {
             surges,
             end_ms: s.duration.ms(),
             backlog_every_ms: s.output.backlog_every.ms(),
+            supervision: g
+                .supervision
+                .enabled
+                .then_some(g.supervision.act_within.ms()),
         })
     }
 

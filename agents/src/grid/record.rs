@@ -18,7 +18,8 @@ use serde::Serialize;
 
 use super::GridConfig;
 use super::resolvers::Resolver;
-use super::truth::{GridTruth, HOTLINE_REF};
+use super::truth::{GridTruth, HOTLINE_REF, VIDEO_REF};
+use crate::registry::TAG_MASK;
 use crate::staff;
 
 #[derive(Debug, Clone)]
@@ -64,6 +65,13 @@ pub struct GridLedger {
     pub escalated: u64,
     pub refused: u64,
     pub verifier_was_resolver: u64,
+    /// Items first reported, by source; items the video found that nobody else would have
+    /// reported within the run.
+    pub first_by_source: BTreeMap<&'static str, u64>,
+    pub video_only: u64,
+    /// Supervisors' actions on escalated tasks.
+    pub reassigned: u64,
+    pub kept: u64,
     pub closed_twice: u64,
     pub after_close: u64,
     pub notes: Vec<String>,
@@ -97,6 +105,10 @@ impl Default for GridLedger {
             escalated: 0,
             refused: 0,
             verifier_was_resolver: 0,
+            first_by_source: BTreeMap::new(),
+            video_only: 0,
+            reassigned: 0,
+            kept: 0,
             closed_twice: 0,
             after_close: 0,
             notes: Vec::new(),
@@ -114,6 +126,16 @@ impl GridLedger {
             .map(|t| t.items.clone())
             .unwrap_or_default()
     }
+    /// Whether the twin holds the task open (created, not yet closed).
+    pub fn holds_open(&self, task: TaskId) -> bool {
+        self.tasks.contains_key(&task)
+    }
+
+    /// Whether the task has escalated (it is then worked first).
+    pub fn escalated(&self, task: TaskId) -> bool {
+        self.tasks.get(&task).is_some_and(|t| t.escalated)
+    }
+
     pub fn urgency(&self, task: TaskId) -> Option<Urgency> {
         self.tasks.get(&task).map(|t| t.urgency)
     }
@@ -194,8 +216,10 @@ impl GridLedger {
         if self.tasks.contains_key(&task) || self.is_closed(task) {
             return; // a repeated report answered with its first task
         }
-        let item = report_ref & !HOTLINE_REF;
-        let source = if report_ref & HOTLINE_REF != 0 {
+        let item = report_ref & !(HOTLINE_REF | VIDEO_REF);
+        let source = if report_ref & TAG_MASK == VIDEO_REF {
+            ReportSource::Video
+        } else if report_ref & TAG_MASK == HOTLINE_REF {
             ReportSource::Hotline
         } else {
             ReportSource::Inspector
@@ -210,6 +234,21 @@ impl GridLedger {
             it.first_source = Some(source);
             let delay = ms_between(it.occurred_at, at);
             self.metrics.hist("grid.detection_s").record_ms(delay);
+            let name = source_name(source);
+            *self.first_by_source.entry(name).or_default() += 1;
+            self.metrics
+                .hist(&format!("grid.{name}.detection_s"))
+                .record_ms(delay);
+            if source == ReportSource::Video {
+                // What the video gained over the inspector's sweep or a resident's call.
+                match it.without_video_at {
+                    Some(w) => self
+                        .metrics
+                        .hist("grid.video.gain_s")
+                        .record_ms(w.saturating_sub(at)),
+                    None => self.video_only += 1,
+                }
+            }
             let g = &mut self.grid_detected[it.grid as usize];
             g.0 += 1;
             g.1 += delay as f64 / 1000.0;
@@ -239,7 +278,7 @@ impl GridLedger {
 
     fn report_merged(&mut self, truth: &mut GridTruth, report_ref: u64, task: TaskId) {
         self.reports_merged += 1;
-        let item = report_ref & !HOTLINE_REF;
+        let item = report_ref & !(HOTLINE_REF | VIDEO_REF);
         let same_item = self
             .tasks
             .get(&task)
@@ -287,6 +326,8 @@ impl GridLedger {
             } => self.verification_requested(task, *verifier, *resolver, at),
             Outcome::TaskReworked { .. } => self.reworks += 1,
             Outcome::TaskEscalated { .. } => self.task_escalated(task),
+            Outcome::TaskReassigned { .. } => self.reassigned += 1,
+            Outcome::TaskKept { .. } => self.kept += 1,
             Outcome::TaskClosed {
                 at: closed_at,
                 overdue,
@@ -417,7 +458,9 @@ fn task_of(o: &Outcome) -> Option<TaskId> {
         | Outcome::VerificationRequested { task, .. }
         | Outcome::TaskReworked { task, .. }
         | Outcome::TaskClosed { task, .. }
-        | Outcome::TaskEscalated { task, .. } => Some(*task),
+        | Outcome::TaskEscalated { task, .. }
+        | Outcome::TaskReassigned { task, .. }
+        | Outcome::TaskKept { task, .. } => Some(*task),
         _ => None,
     }
 }
@@ -556,6 +599,8 @@ fn fmt_s(s: f64) -> String {
 struct Books<'a> {
     now: u64,
     hours: f64,
+    /// Inspectors' shift hours over the run, all grids.
+    shift_hours: f64,
     district: &'a District,
     truth: &'a GridTruth,
     ledger: &'a GridLedger,
@@ -588,9 +633,22 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
     let hours = now as f64 / 3_600_000.0;
     let staffing = resolver_staffing(world, hours);
     let backlog_every_s = world.resource::<GridConfig>().backlog_every_ms / 1000;
+    let supervision = world.resource::<GridConfig>().supervision.is_some();
+    let world_video = world.get_resource::<crate::video::VideoNetwork>().map(|v| {
+        (
+            v.channels_per_grid.iter().sum::<u32>(),
+            v.covered_grids(),
+            v.settings.enabled,
+        )
+    });
+    let inspector_time = world
+        .get_resource::<crate::inspector_time::InspectorTime>()
+        .cloned();
+    let shifts = world.resource::<GridConfig>().shifts.clone();
     let books = Books {
         now,
         hours,
+        shift_hours: shift_hours(&shifts, now) * twin.district.grids.len() as f64,
         district: &twin.district,
         truth: world.resource::<GridTruth>(),
         ledger: world.resource::<GridLedger>(),
@@ -606,6 +664,13 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         "latency": latency(&metrics),
         "by_urgency": by_urgency(&metrics),
         "by_street": by_street,
+        "by_source": by_source(&books, &metrics, world_video),
+        "supervision": {
+            "enabled": supervision,
+            "reassigned": books.ledger.reassigned,
+            "kept_with_resolver": books.ledger.kept,
+        },
+        "inspectors": inspectors_section(&books, inspector_time.as_ref()),
         "by_item_type": by_item_type(books.ledger),
         "occurred_by_hour": books.truth.occurred_by_hour,
         "backlog": backlog_section(&metrics, backlog_every_s),
@@ -734,7 +799,7 @@ fn grid_metrics(books: &Books, counts: &Counts) -> Metrics {
     let mut metrics = ledger.metrics.clone();
     for def in baoan_scenarios::METRICS
         .iter()
-        .filter(|m| m.kind == baoan_scenarios::MetricKind::Seconds)
+        .filter(|m| m.kind == baoan_scenarios::MetricKind::Seconds && m.name.starts_with("grid."))
     {
         metrics.hist(def.name);
     }
@@ -772,7 +837,7 @@ fn invariants(
     stack_backlog: Option<&baoan_api::Backlog>,
 ) -> Vec<Invariant> {
     let (truth, ledger) = (books.truth, books.ledger);
-    let reports_sent = truth.inspector_reports + truth.hotline_calls;
+    let reports_sent = truth.inspector_reports + truth.hotline_calls + truth.video_reports;
     let reports_answered = ledger.reports_accepted + ledger.reports_merged + ledger.reports_refused;
     vec![
         Invariant::check(
@@ -915,6 +980,90 @@ fn street_row(books: &Books, s: &Street) -> StreetRow {
         },
         overdue_share: share(overdue, closed),
     }
+}
+
+/// One inspector's shift hours from the start of the run to `now`.
+fn shift_hours(shifts: &[(u64, u64)], now: u64) -> f64 {
+    let day = 86_400_000;
+    let mut ms = 0;
+    for d in 0..now.div_ceil(day) {
+        for &(s, e) in shifts {
+            let (a, b) = (d * day + s, (d * day + e).min(now));
+            ms += b.saturating_sub(a);
+        }
+    }
+    ms as f64 / 3_600_000.0
+}
+
+fn source_name(source: ReportSource) -> &'static str {
+    match source {
+        ReportSource::Inspector => "inspector",
+        ReportSource::Hotline => "hotline",
+        ReportSource::Video => "video",
+    }
+}
+
+/// Detection (occurred → first reported) by the source that reported first, and what the
+/// video network adds: items it found first, how much sooner than the inspector's sweep or a
+/// resident's call, and those nobody else would have reported.
+fn by_source(
+    books: &Books,
+    metrics: &Metrics,
+    video: Option<(u32, usize, bool)>,
+) -> serde_json::Value {
+    let (truth, ledger) = (books.truth, books.ledger);
+    let summary = |name: &str| metrics.seconds.get(name).map(|h| h.summary());
+    let mut out = serde_json::Map::new();
+    for source in ["inspector", "hotline", "video"] {
+        out.insert(
+            source.into(),
+            serde_json::json!({
+                "first_reports": ledger.first_by_source.get(source).copied().unwrap_or(0),
+                "detection_s": summary(&format!("grid.{source}.detection_s")),
+            }),
+        );
+    }
+    let (channels, covered, enabled) = video.unwrap_or((0, 0, false));
+    if let Some(serde_json::Value::Object(v)) = out.get_mut("video") {
+        v.insert("enabled".into(), enabled.into());
+        v.insert("channels".into(), channels.into());
+        v.insert("grids_covered".into(), covered.into());
+        v.insert("items_in_view".into(), truth.video_in_view.into());
+        v.insert("reports_sent".into(), truth.video_reports.into());
+        v.insert("already_known".into(), truth.video_already_known.into());
+        v.insert("found_only_by_video".into(), ledger.video_only.into());
+        v.insert(
+            "gain_s".into(),
+            serde_json::to_value(summary("grid.video.gain_s")).unwrap_or_default(),
+        );
+    }
+    serde_json::Value::Object(out)
+}
+
+/// How the inspectors' shifts were spent: patrol hours, visit hours by what they were for, the
+/// sweeps lost to visits and the findings that were wrong.
+fn inspectors_section(
+    books: &Books,
+    time: Option<&crate::inspector_time::InspectorTime>,
+) -> serde_json::Value {
+    let Some(t) = time else {
+        return serde_json::Value::Null;
+    };
+    let shift_h = books.shift_hours;
+    let visit_h = t.total_visit_ms() as f64 / 3_600_000.0;
+    serde_json::json!({
+        "visits_take_patrol": t.takes_patrol,
+        "shift_hours": round3(shift_h),
+        "visit_hours": t.visit_ms.iter().map(|(k, v)| (*k, round3(*v as f64 / 3_600_000.0))).collect::<BTreeMap<_, _>>(),
+        "visits": t.visits,
+        "visit_share_of_shift": if shift_h > 0.0 { round3(visit_h / shift_h) } else { 0.0 },
+        "patrol_hours": round3((shift_h - visit_h).max(0.0)),
+        "sweeps_lost_to_visits": t.passes_lost,
+        "visits_put_off_a_day_or_more": t.deferred,
+        "mean_put_off_h": if t.deferred > 0 { round3(t.deferred_ms as f64 / t.deferred as f64 / 3_600_000.0) } else { 0.0 },
+        "finding_error_share": t.error_share,
+        "wrong_findings": t.wrong_findings,
+    })
 }
 
 fn latency(metrics: &Metrics) -> BTreeMap<String, Summary> {

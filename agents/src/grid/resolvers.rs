@@ -74,7 +74,18 @@ pub enum ResolverAction {
         task: TaskId,
         grid: u32,
     },
+    /// The supervisor at the level a task escalated to looks at it.
+    Supervise {
+        task: TaskId,
+    },
 }
+
+/// The supervisor at a street or district centre (acting through the platform as a
+/// dispatcher).
+const SUPERVISOR: Actor = Actor {
+    role: Role::Dispatcher,
+    person: PersonId(4),
+};
 
 fn index_of(person: PersonId) -> u32 {
     person.0 - crate::staff::resolver(0).0
@@ -96,17 +107,53 @@ fn start_time(t: u64, urgent: bool) -> u64 {
     }
 }
 
-/// Dispatches and reworks go into the resolver's queue.
+/// Dispatches and reworks go into the resolver's queue; a reassigned task leaves its old
+/// resolver's; an escalation brings the supervisor.
 pub fn hear_outcomes(
     clock: Res<SimClock>,
+    config: Res<GridConfig>,
+    streams: Res<Streams>,
     resolvers: Res<Resolvers>,
     ledger: Res<GridLedger>,
     mut people: Query<&mut Resolver>,
     mut outcomes: MessageReader<FromStack>,
+    mut rng: Local<Option<ChaCha8Rng>>,
     mut agenda: ResMut<Agenda<ResolverAction>>,
 ) {
     for msg in outcomes.read() {
+        match &msg.outcome {
+            Outcome::TaskEscalated { task, .. } => {
+                if let Some(mean_ms) = config.supervision {
+                    let rng = rng.get_or_insert_with(|| streams.0.stream("grid/supervisors"));
+                    let at = msg.at + crate::exp_wait(rng, mean_ms as f64);
+                    agenda.schedule(at, ResolverAction::Supervise { task: *task });
+                }
+                continue;
+            }
+            Outcome::TaskReassigned { task, from, .. } => {
+                // The old resolver lets it go (mid-way if they had started on it).
+                if let Some(mut r) = resolvers.entity(*from).and_then(|e| people.get_mut(e).ok()) {
+                    r.queue.retain(|(_, t, _)| t != task);
+                    if r.on_task == Some(*task) {
+                        r.on_task = None;
+                        agenda.schedule(
+                            clock.now_ms.max(msg.at),
+                            ResolverAction::Start {
+                                resolver: index_of(*from),
+                            },
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
         let (task, person, deadline) = match &msg.outcome {
+            Outcome::TaskReassigned {
+                task,
+                to,
+                deadline_at,
+                ..
+            } => (*task, *to, *deadline_at),
             Outcome::TaskDispatched {
                 task,
                 resolver,
@@ -161,11 +208,18 @@ pub fn work(
                 if r.on_task.is_some() {
                     continue;
                 }
-                // Urgent work jumps the queue; otherwise earliest deadline first.
+                // Escalated work first (the supervisor's word), then urgent work; otherwise
+                // earliest deadline first.
+                let escalated = config.supervision.is_some();
                 let next = r
                     .queue
                     .iter()
-                    .find(|(_, task, _)| ledger.urgency(*task) == Some(Urgency::Urgent))
+                    .find(|(_, task, _)| escalated && ledger.escalated(*task))
+                    .or_else(|| {
+                        r.queue
+                            .iter()
+                            .find(|(_, task, _)| ledger.urgency(*task) == Some(Urgency::Urgent))
+                    })
                     .or_else(|| r.queue.first())
                     .copied();
                 let Some(entry) = next else { continue };
@@ -203,7 +257,23 @@ pub fn work(
                     },
                 );
             }
+            ResolverAction::Supervise { task } => {
+                if !ledger.holds_open(task) {
+                    continue; // closed before the supervisor came to it
+                }
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor: SUPERVISOR,
+                        sent_at: at,
+                        command: Command::ReassignTask { task },
+                    },
+                    client_ref: super::truth::TAG_SUPERVISOR | task.0,
+                });
+            }
             ResolverAction::Accept { resolver, task } => {
+                if !on(&resolvers, &people, resolver, task) {
+                    continue; // reassigned while on the way
+                }
                 let person = crate::staff::resolver(resolver);
                 let actor = Actor {
                     role: Role::Resolver,
@@ -223,6 +293,9 @@ pub fn work(
                 task,
                 grid,
             } => {
+                if !on(&resolvers, &people, resolver, task) {
+                    continue;
+                }
                 let fix_holds = rng.random::<f64>() >= config.rework_share;
                 for item in ledger.task_items(task) {
                     if let Some(it) = truth.items.get_mut(&item) {
@@ -250,6 +323,13 @@ pub fn work(
             }
         }
     }
+}
+
+/// Whether the resolver is still on the task (a supervisor may have moved it).
+fn on(resolvers: &Resolvers, people: &Query<&mut Resolver>, resolver: u32, task: TaskId) -> bool {
+    people
+        .get(resolvers.entities[resolver as usize])
+        .is_ok_and(|r| r.on_task == Some(task))
 }
 
 #[cfg(test)]

@@ -17,12 +17,20 @@ use serde::Serialize;
 use super::GridConfig;
 use super::inspectors::InspectorAction;
 use crate::staff;
+use crate::video::VideoNetwork;
 
 /// Hotline reports carry the item id with this bit set, so the two reports of one item differ.
 pub const HOTLINE_REF: u64 = crate::registry::tags::GRID_MORE.tag(0);
 
 /// The grid loop's set-up (its directory) and the report's queries of the stack.
 pub const TAG_SETUP: u64 = crate::registry::tags::GRID_MORE.tag(1);
+
+/// Video reports carry the item id with this tag (the centres' operators and automated
+/// detection report through a dispatcher).
+pub const VIDEO_REF: u64 = crate::registry::tags::GRID_MORE.tag(2);
+
+/// Supervisors' reassignments of escalated tasks carry the task id with this tag.
+pub const TAG_SUPERVISOR: u64 = crate::registry::tags::GRID_MORE.tag(3);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
@@ -37,6 +45,10 @@ pub struct Item {
     pub fixed: bool,
     /// A hotline report of it was folded into another item's task.
     pub merged_elsewhere: bool,
+    /// Where it lies on its grid's patrol sweep (0..1).
+    pub phase: f64,
+    /// When the inspector or a resident would have reported it, were there no video.
+    pub without_video_at: Option<u64>,
 }
 
 /// Items not yet closed, and the tallies of all items.
@@ -49,11 +61,17 @@ pub struct GridTruth {
     pub occurred_by_grid: Vec<u32>,
     pub hotline_calls: u64,
     pub hotline_calls_skipped_fixed: u64,
+    /// Camera-visible items in a channel's view; video reports sent; those the video found
+    /// already on the platform (or fixed).
+    pub video_in_view: u64,
+    pub video_reports: u64,
+    pub video_already_known: u64,
     pub inspector_reports: u64,
     pub on_spot_reports: u64,
     pub skipped_already_reported: u64,
     cumulative_weights: Vec<f64>,
     streams: Option<(ChaCha8Rng, ChaCha8Rng)>,
+    video_rng: Option<ChaCha8Rng>,
     grid_streams: Vec<ChaCha8Rng>,
 }
 
@@ -65,6 +83,10 @@ pub enum TruthAction {
         u: f64,
     },
     HotlineCall {
+        item: u64,
+    },
+    /// Automated detection or an operator's video patrol finds it on a channel.
+    VideoReport {
         item: u64,
     },
 }
@@ -139,6 +161,7 @@ pub fn plant_items(
             streams.0.stream("grid/patrol"),
             streams.0.stream("grid/hotline"),
         ));
+        truth.video_rng = Some(streams.0.stream("grid/video"));
         truth.grid_streams = (0..twin.district.grids.len())
             .map(|g| streams.0.stream_for("grid/items", g as u64))
             .collect();
@@ -193,6 +216,7 @@ pub fn plant_items(
 pub fn occur_and_call(
     clock: Res<SimClock>,
     config: Res<GridConfig>,
+    video: Res<VideoNetwork>,
     mut truth: ResMut<GridTruth>,
     mut journal: ResMut<Journal>,
     mut agenda: ResMut<Agenda<TruthAction>>,
@@ -211,7 +235,9 @@ pub fn occur_and_call(
                 truth.occurred_by_grid[grid as usize] += 1;
                 let (patrol, hotline) = truth.streams.as_mut().expect("initialised when planting");
                 let phase: f64 = patrol.random();
+                let mut without_video_at = None;
                 if let Some(seen) = discovery_time(at, phase, &config, config.end_ms, patrol) {
+                    without_video_at = Some(seen + config.report_delay_ms);
                     inspector_agenda.schedule(
                         seen + config.report_delay_ms,
                         InspectorAction::Report {
@@ -226,6 +252,14 @@ pub fn occur_and_call(
                     let call_at = at + delay.sample(hotline) as u64;
                     if call_at < config.end_ms {
                         agenda.schedule(call_at.max(at), TruthAction::HotlineCall { item: id });
+                        without_video_at = without_video_at.min(Some(call_at)).or(Some(call_at));
+                    }
+                }
+                let rng = truth.video_rng.as_mut().expect("set when planting");
+                if let Some(found) = video_finds(&video, grid, item_type, at, rng) {
+                    truth.video_in_view += 1;
+                    if found < config.end_ms {
+                        agenda.schedule(found, TruthAction::VideoReport { item: id });
                     }
                 }
                 journal.record(
@@ -244,8 +278,38 @@ pub fn occur_and_call(
                         task: None,
                         fixed: false,
                         merged_elsewhere: false,
+                        phase,
+                        without_video_at,
                     },
                 );
+            }
+            TruthAction::VideoReport { item } => {
+                let Some(it) = truth
+                    .items
+                    .get(&item)
+                    .filter(|it| !it.fixed && it.task.is_none())
+                else {
+                    // Fixed, or already a task the operator sees on the platform's map.
+                    truth.video_already_known += 1;
+                    continue;
+                };
+                let command = Command::SubmitReport {
+                    report_ref: item | VIDEO_REF,
+                    source: ReportSource::Video,
+                    grid: it.grid,
+                    item_type: it.item_type,
+                    observed_at: at,
+                    resolved_on_spot: false,
+                };
+                truth.video_reports += 1;
+                out.write(ToStack {
+                    envelope: Envelope {
+                        actor: staff::HOTLINE,
+                        sent_at: at,
+                        command,
+                    },
+                    client_ref: item | VIDEO_REF,
+                });
             }
             TruthAction::HotlineCall { item } => {
                 let Some(it) = truth.items.get(&item) else {
@@ -278,6 +342,34 @@ pub fn occur_and_call(
     }
 }
 
+/// When the video network finds an item of a camera-visible type that occurred at `at` in a
+/// grid, if it does: the item is in some channel's view with the grid's coverage; automated
+/// detection finds its share after its delay, else operators' video patrol finds its share.
+pub fn video_finds(
+    video: &VideoNetwork,
+    grid: u32,
+    item_type: u16,
+    at: u64,
+    rng: &mut ChaCha8Rng,
+) -> Option<u64> {
+    let v = &video.settings;
+    if !v.enabled || !crate::video::visible(item_type) {
+        return None;
+    }
+    if rng.random::<f64>() >= video.coverage(grid) {
+        return None;
+    }
+    let u: f64 = rng.random();
+    if u < v.automated_share {
+        Some(at + crate::exp_wait(rng, v.automated_delay.ms() as f64))
+    } else if u < v.automated_share + (1.0 - v.automated_share) * v.patrol_share {
+        Some(at + crate::exp_wait(rng, v.patrol_delay.ms() as f64))
+    } else {
+        // In view, but nobody looked at the right moment.
+        Some(u64::MAX)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +394,7 @@ mod tests {
             surges: vec![],
             end_ms: 3 * 86_400_000,
             backlog_every_ms: 600_000,
+            supervision: None,
         }
     }
 

@@ -373,6 +373,24 @@ fn parse_csv(text: &str) -> Vec<EmergencyType> {
     types
 }
 
+/// The lead centre for a type (its owner) and severity, by the district's protocol: the
+/// district for I and II; a department's sub-centre for its own types at III and IV; otherwise
+/// the street (III) or the community (IV). Shared by the stack and the centres the twin staffs.
+pub fn lead_centre(
+    owner: Option<Owner>,
+    severity: Severity,
+    community: u32,
+    street: u32,
+) -> crate::Centre {
+    use crate::Centre;
+    match (severity, owner) {
+        (Severity::I | Severity::II, _) => Centre::District,
+        (_, Some(o)) => Centre::Department(o),
+        (Severity::III, None) => Centre::Street(street),
+        (Severity::IV, None) => Centre::Community(community),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, HashSet};

@@ -105,11 +105,14 @@ pub enum Role {
     /// A member of a key person's five-in-one team (police officer, doctor, grid inspector,
     /// social worker, guardian): acts on, and reads, only the records of their own people.
     KeyPersonTeam,
+    /// A leader on duty at the district or a street centre: decides the response to a level I
+    /// or II emergency (the department units wait for the decision).
+    DutyLeader,
 }
 
 impl Role {
     /// Every role, in the order above (a development token table has one token for each).
-    pub const ALL: [Role; 13] = [
+    pub const ALL: [Role; 14] = [
         Role::Inspector,
         Role::Resolver,
         Role::Dispatcher,
@@ -123,6 +126,7 @@ impl Role {
         Role::Caseworker,
         Role::CareWorker,
         Role::KeyPersonTeam,
+        Role::DutyLeader,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -140,6 +144,7 @@ impl Role {
             Role::Caseworker => "caseworker",
             Role::CareWorker => "care_worker",
             Role::KeyPersonTeam => "key_person_team",
+            Role::DutyLeader => "duty_leader",
         }
     }
 }
@@ -167,6 +172,9 @@ pub enum ReportSource {
     Inspector,
     /// A resident's call to the 12345 hotline, entered by a dispatcher.
     Hotline,
+    /// Seen on a video channel, by an operator's video patrol or automated detection at a
+    /// centre, and entered by the centre's dispatcher.
+    Video,
 }
 
 /// The platform's organisation data for the grid module: who works where.
@@ -224,6 +232,12 @@ pub enum Command {
         task: TaskId,
         passed: bool,
     },
+    /// A supervisor at the level a task escalated to hands it to the least-loaded resolver of
+    /// its department at that level (street, or the whole district), if one has less work than
+    /// its resolver; an escalated task is also worked first.
+    ReassignTask {
+        task: TaskId,
+    },
     /// The automatic assessment of inspectors and resolvers so far (analyst).
     QueryAssessment,
     /// Counts of tasks by state (analyst, dispatcher).
@@ -271,6 +285,11 @@ pub enum Command {
         grid: u32,
     },
     CloseIncident {
+        incident: IncidentId,
+    },
+    /// The lead centre takes command of an incident — its dispatcher for levels III and IV, a
+    /// duty leader for I and II: the department units held for the decision are dispatched.
+    TakeCommand {
         incident: IncidentId,
     },
     /// Add or replace watchlist entries (admin); a new watchlist version.
@@ -556,6 +575,7 @@ impl Command {
             Command::AcceptTask { .. } => "accept_task",
             Command::ResolveTask { .. } => "resolve_task",
             Command::VerifyTask { .. } => "verify_task",
+            Command::ReassignTask { .. } => "reassign_task",
             Command::QueryAssessment => "query_assessment",
             Command::QueryBacklog => "query_backlog",
             Command::LoadCommandDirectory { .. } => "load_command_directory",
@@ -566,6 +586,7 @@ impl Command {
             Command::UnitCleared { .. } => "unit_cleared",
             Command::UnitAvailable { .. } => "unit_available",
             Command::CloseIncident { .. } => "close_incident",
+            Command::TakeCommand { .. } => "take_command",
             Command::UpsertWatchlist { .. } => "upsert_watchlist",
             Command::RemoveWatchlistEntry { .. } => "remove_watchlist_entry",
             Command::SetMatchPolicy { .. } => "set_match_policy",
@@ -614,6 +635,7 @@ impl Command {
             | Command::AcceptTask { .. }
             | Command::ResolveTask { .. }
             | Command::VerifyTask { .. }
+            | Command::ReassignTask { .. }
             | Command::QueryAssessment
             | Command::QueryBacklog => Module::Grid,
             Command::LoadCommandDirectory { .. }
@@ -623,7 +645,8 @@ impl Command {
             | Command::UnitArrived { .. }
             | Command::UnitCleared { .. }
             | Command::UnitAvailable { .. }
-            | Command::CloseIncident { .. } => Module::Command,
+            | Command::CloseIncident { .. }
+            | Command::TakeCommand { .. } => Module::Command,
             Command::UpsertWatchlist { .. }
             | Command::RemoveWatchlistEntry { .. }
             | Command::SetMatchPolicy { .. }
@@ -673,13 +696,14 @@ impl Command {
                 ..
             } => &[Role::Inspector],
             Command::SubmitReport {
-                source: ReportSource::Hotline,
+                source: ReportSource::Hotline | ReportSource::Video,
                 ..
             } => &[Role::Dispatcher],
             Command::AcceptTask { .. } | Command::ResolveTask { .. } => {
                 &[Role::Resolver, Role::Inspector]
             }
             Command::VerifyTask { .. } => &[Role::Inspector],
+            Command::ReassignTask { .. } => &[Role::Dispatcher],
             Command::QueryAssessment => &[Role::Analyst, Role::Auditor, Role::Admin],
             Command::QueryBacklog => &[Role::Analyst, Role::Dispatcher, Role::Admin],
             Command::LoadCommandDirectory { .. } | Command::LoadRoadNetwork { .. } => {
@@ -695,6 +719,7 @@ impl Command {
             | Command::UnitCleared { .. }
             | Command::UnitAvailable { .. } => &[Role::Responder],
             Command::CloseIncident { .. } => &[Role::Responder, Role::Dispatcher],
+            Command::TakeCommand { .. } => &[Role::DutyLeader, Role::Dispatcher],
             Command::UpsertWatchlist { .. }
             | Command::RemoveWatchlistEntry { .. }
             | Command::SetMatchPolicy { .. } => &[Role::Admin],
@@ -807,6 +832,19 @@ pub enum Outcome {
         level: EscalationLevel,
         at: Millis,
     },
+    /// A supervisor moved an escalated task to another resolver.
+    TaskReassigned {
+        task: TaskId,
+        from: PersonId,
+        to: PersonId,
+        deadline_at: Millis,
+    },
+    /// A supervisor looked at an escalated task and left it with its resolver (nobody at that
+    /// level has less work); it is worked first.
+    TaskKept {
+        task: TaskId,
+        resolver: PersonId,
+    },
     Assessment {
         assessment: Assessment,
     },
@@ -852,6 +890,18 @@ pub enum Outcome {
     IncidentClosed {
         incident: IncidentId,
         at: Millis,
+    },
+    /// An incident's department units wait for the lead centre to take command: a duty leader
+    /// (`leader`: levels I and II) or its dispatcher.
+    AwaitingCommand {
+        incident: IncidentId,
+        classes: Vec<UnitClass>,
+        leader: bool,
+    },
+    /// The lead centre took command; the held units are dispatched (outcomes follow).
+    IncidentCommanded {
+        incident: IncidentId,
+        by: PersonId,
     },
     WatchlistUpdated {
         version: u32,
@@ -1244,6 +1294,7 @@ mod tests {
             Role::Caseworker => 10,
             Role::CareWorker => 11,
             Role::KeyPersonTeam => 12,
+            Role::DutyLeader => 13,
         }
     }
 

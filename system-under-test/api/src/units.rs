@@ -137,6 +137,15 @@ pub struct CommandDirectory {
     pub grids: Vec<(u32, u32)>,
     pub units: Vec<UnitEntry>,
     pub leaders: Vec<LeaderEntry>,
+    /// Department units (fire, medical, hazmat, flood) wait for the lead centre: its
+    /// dispatcher for levels III and IV, a duty leader for I and II (the 1-3-5 tiers go at
+    /// once); off, everything is dispatched on the report.
+    #[serde(default)]
+    pub departments_wait: bool,
+    /// 四员联动: fires and traffic accidents also get the nearest auxiliary police unit (a
+    /// post's first fire response and traffic control).
+    #[serde(default)]
+    pub four_duties: bool,
 }
 
 /// How an incident reached command.

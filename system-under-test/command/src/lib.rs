@@ -40,6 +40,10 @@ pub fn pace(class: UnitClass) -> (f64, f64) {
     }
 }
 
+/// 四员联动: building fire, gas explosion, e-bike battery fire (first fire response) and traffic
+/// accidents (traffic control) take a second auxiliary police unit from the posts' duties.
+pub const FOUR_DUTY_TYPES: [u16; 4] = [9, 10, 12, 16];
+
 /// Streets against the straight line, when no road network is loaded (assumed).
 pub const STRAIGHT_LINE_DETOUR: f64 = 1.3;
 
@@ -48,21 +52,7 @@ pub fn eta_s(class: UnitClass, distance_m: f64) -> f64 {
     turnout + distance_m / speed
 }
 
-/// The lead centre for a type and severity: the district for I and II; a department's
-/// sub-centre for its own types at III and IV; otherwise the street (III) or the community (IV).
-pub fn lead_centre(
-    owner: Option<Owner>,
-    severity: Severity,
-    community: u32,
-    street: u32,
-) -> Centre {
-    match (severity, owner) {
-        (Severity::I | Severity::II, _) => Centre::District,
-        (_, Some(o)) => Centre::Department(o),
-        (Severity::III, None) => Centre::Street(street),
-        (Severity::IV, None) => Centre::Community(community),
-    }
-}
+pub use baoan_api::emergency::lead_centre;
 
 /// One level up: community → street, street or department → district.
 pub fn escalate(centre: Centre, street: u32) -> Centre {
@@ -155,6 +145,10 @@ pub struct Incident {
     /// Classes still without a unit.
     pub waiting: Vec<UnitClass>,
     pub declined: Vec<UnitId>,
+    /// Department units held for a duty leader's decision (level I and II).
+    pub held: Vec<UnitClass>,
+    /// The leader who took command, when one did.
+    pub commanded_by: Option<PersonId>,
     pub closed_at: Option<Millis>,
     /// Why it is open, for the report at the end of a run.
     pub open_reason: String,
@@ -171,6 +165,8 @@ type Point = GeomWithData<[f64; 2], u32>;
 struct Dir {
     grids: Vec<(u32, u32)>,
     leaders: HashMap<Centre, Vec<PersonId>>,
+    departments_wait: bool,
+    four_duties: bool,
     unit_index: HashMap<UnitId, u32>,
 }
 
@@ -267,6 +263,7 @@ impl CommandService {
                 grid,
             } => self.available(now, *unit, *available, *x_m, *y_m, *grid),
             Command::CloseIncident { incident } => self.close(now, *incident),
+            Command::TakeCommand { incident } => self.take_command(now, env.actor, *incident),
             other => Err(invalid(
                 "type",
                 format!("{} is not a command-module command", other.kind()),
@@ -372,6 +369,8 @@ impl CommandService {
         self.dir = Some(Dir {
             grids: d.grids.clone(),
             leaders,
+            departments_wait: d.departments_wait,
+            four_duties: d.four_duties,
             unit_index,
         });
         Ok(vec![Outcome::CommandDirectoryLoaded {
@@ -571,6 +570,8 @@ impl CommandService {
             assignments: Vec::new(),
             waiting: Vec::new(),
             declined: Vec::new(),
+            held: Vec::new(),
+            commanded_by: None,
             closed_at: None,
             open_reason: "units dispatched, not yet closed".into(),
         });
@@ -582,7 +583,71 @@ impl CommandService {
             lead,
             duty: self.duty(lead, now),
         }];
-        for class in needs(emergency_type, severity) {
+        let dir = self.dir()?;
+        let waits = dir.departments_wait;
+        let leader = matches!(severity, Severity::I | Severity::II);
+        let mut classes = needs(emergency_type, severity);
+        if dir.four_duties && FOUR_DUTY_TYPES.contains(&emergency_type) {
+            classes.push(UnitClass::AuxiliaryPolice);
+        }
+        let mut held = Vec::new();
+        for class in classes {
+            if waits && class.limit_s().is_none() {
+                held.push(class);
+            } else {
+                self.dispatch_class(id, class, now, &mut out);
+            }
+        }
+        if !held.is_empty() {
+            let inc = &mut self.incidents[(id.0 - 1) as usize];
+            inc.held = held.clone();
+            inc.open_reason = "awaiting the lead centre's command".into();
+            out.push(Outcome::AwaitingCommand {
+                incident: id,
+                classes: held,
+                leader,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The lead centre takes command and the held units go now: a dispatcher for levels III and
+    /// IV; for I and II a duty leader (any leader in the directory: which of them is at work is
+    /// the organisation's business).
+    fn take_command(
+        &mut self,
+        now: Millis,
+        actor: baoan_api::Actor,
+        id: IncidentId,
+    ) -> Result<Vec<Outcome>, ApiError> {
+        let i = self.incident_index(id)?;
+        let needs_leader = matches!(self.incidents[i].severity, Severity::I | Severity::II);
+        let is_leader = self
+            .dir()?
+            .leaders
+            .values()
+            .any(|list| list.binary_search(&actor.person).is_ok());
+        if needs_leader && !is_leader {
+            return Err(ApiError::Forbidden {
+                role: actor.role.as_str().into(),
+                command: format!(
+                    "take_command for incident {} (person {})",
+                    id.0, actor.person.0
+                ),
+                allowed: "a leader listed in the command directory (level I or II)".into(),
+            });
+        }
+        let inc = &self.incidents[i];
+        if !inc.is_open() || inc.commanded_by.is_some() {
+            return Err(conflict(id, "closed, or already under a leader's command"));
+        }
+        let held = std::mem::take(&mut self.incidents[i].held);
+        self.incidents[i].commanded_by = Some(actor.person);
+        let mut out = vec![Outcome::IncidentCommanded {
+            incident: id,
+            by: actor.person,
+        }];
+        for class in held {
             self.dispatch_class(id, class, now, &mut out);
         }
         Ok(out)
@@ -860,6 +925,7 @@ impl CommandService {
         let inc = &mut self.incidents[i];
         inc.closed_at = Some(now);
         inc.waiting.clear();
+        inc.held.clear();
         inc.open_reason.clear();
         self.open -= 1;
         self.closed += 1;

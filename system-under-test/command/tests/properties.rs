@@ -58,6 +58,8 @@ fn directory(units: &[(UnitClass, f64, f64, bool)]) -> CommandDirectory {
                 centre: Centre::Street(1),
             },
         ],
+        departments_wait: false,
+        four_duties: false,
     }
 }
 

@@ -157,6 +157,7 @@ impl GridService {
             Command::AcceptTask { task } => self.accept(env.actor, *task),
             Command::ResolveTask { task } => self.resolve(env.actor, now, *task),
             Command::VerifyTask { task, passed } => self.verify(env.actor, now, *task, *passed),
+            Command::ReassignTask { task } => self.reassign(*task),
             Command::QueryAssessment => Ok(vec![Outcome::Assessment {
                 assessment: self.assessment(now),
             }]),
@@ -341,7 +342,7 @@ impl GridService {
                 problem: format!("task store full ({MAX_TASKS})"),
             });
         }
-        if source == ReportSource::Hotline
+        if source != ReportSource::Inspector
             && let Some(&task) = self
                 .open_by_place
                 .get(&(grid, item_type))
@@ -456,6 +457,83 @@ impl GridService {
             resolver: person,
             deadline_at,
         }
+    }
+
+    /// A supervisor at the task's escalation level: to the least-loaded resolver of its
+    /// department at that level (its street, or the whole district) when that one would still
+    /// have less work than its resolver has now; an unassigned task to whoever there is.
+    fn reassign(&mut self, id: TaskId) -> Result<Vec<Outcome>, ApiError> {
+        let t = self.task(id).ok_or_else(|| ApiError::NotFound {
+            what: "task".into(),
+            id: id.0.to_string(),
+        })?;
+        let Some(level) = t.escalation else {
+            return Err(conflict(id, "only an escalated task is reassigned".into()));
+        };
+        if t.state == TaskState::Closed {
+            return Err(conflict(id, "already closed".into()));
+        }
+        if !matches!(t.state, TaskState::Unassigned | TaskState::Dispatched) {
+            // The resolver is on it (or it awaits verification): nothing to move.
+            return Ok(match t.resolver {
+                Some(resolver) => vec![Outcome::TaskKept { task: id, resolver }],
+                None => vec![],
+            });
+        }
+        let dir = self.dir()?;
+        let kind = catalogue::item_type(t.item_type).expect("checked on report");
+        let street = dir.raw.grids[t.grid as usize].street;
+        let current = t.resolver.and_then(|p| dir.resolver_index.get(&p).copied());
+        let candidates: Vec<usize> = match level {
+            EscalationLevel::Street => dir
+                .street_pool
+                .get(&(kind.department, street))
+                .cloned()
+                .unwrap_or_default(),
+            EscalationLevel::District => (0..dir.raw.resolvers.len())
+                .filter(|&i| dir.raw.resolvers[i].department == kind.department)
+                .collect(),
+        };
+        let best = candidates
+            .into_iter()
+            .filter(|&i| Some(i) != current)
+            .min_by_key(|&i| (self.resolver_load[i], dir.raw.resolvers[i].person));
+        let better = match (best, current) {
+            (Some(b), Some(c)) => self.resolver_load[b] + 1 < self.resolver_load[c],
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let Some(to) = best.filter(|_| better) else {
+            return Ok(match t.resolver {
+                Some(resolver) => vec![Outcome::TaskKept { task: id, resolver }],
+                None => vec![],
+            });
+        };
+        let to_person = dir.raw.resolvers[to].person;
+        let was_unassigned = t.state == TaskState::Unassigned;
+        let from = t.resolver;
+        if let Some(c) = current {
+            self.resolver_load[c] -= 1;
+        }
+        self.resolver_load[to] += 1;
+        let t = &mut self.tasks[(id.0 - 1) as usize];
+        t.resolver = Some(to_person);
+        t.unassigned_reason = None;
+        let deadline_at = t.deadline_at;
+        if was_unassigned {
+            self.move_state(id, TaskState::Dispatched);
+            return Ok(vec![Outcome::TaskDispatched {
+                task: id,
+                resolver: to_person,
+                deadline_at,
+            }]);
+        }
+        Ok(vec![Outcome::TaskReassigned {
+            task: id,
+            from: from.expect("a dispatched task has a resolver"),
+            to: to_person,
+            deadline_at,
+        }])
     }
 
     fn task_for(&self, actor: Actor, id: TaskId) -> Result<&Task, ApiError> {

@@ -29,6 +29,7 @@ pub const COMMAND_KINDS: &[(Module, &str)] = &[
     (Module::Grid, "accept_task"),
     (Module::Grid, "resolve_task"),
     (Module::Grid, "verify_task"),
+    (Module::Grid, "reassign_task"),
     (Module::Grid, "query_assessment"),
     (Module::Grid, "query_backlog"),
     (Module::Command, "load_command_directory"),
@@ -38,6 +39,7 @@ pub const COMMAND_KINDS: &[(Module, &str)] = &[
     (Module::Command, "unit_arrived"),
     (Module::Command, "unit_cleared"),
     (Module::Command, "unit_available"),
+    (Module::Command, "take_command"),
     (Module::Command, "close_incident"),
     (Module::Matcher, "upsert_watchlist"),
     (Module::Matcher, "remove_watchlist_entry"),
@@ -158,12 +160,14 @@ fn grid_examples() -> Vec<Command> {
         },
         report(ReportSource::Inspector),
         report(ReportSource::Hotline),
+        report(ReportSource::Video),
         Command::AcceptTask { task: TaskId(1) },
         Command::ResolveTask { task: TaskId(1) },
         Command::VerifyTask {
             task: TaskId(1),
             passed: true,
         },
+        Command::ReassignTask { task: TaskId(1) },
         Command::QueryAssessment,
         Command::QueryBacklog,
     ]
@@ -197,6 +201,8 @@ fn command_examples() -> Vec<Command> {
                     person: PersonId(3_000_001),
                     centre: Centre::Street(0),
                 }],
+                departments_wait: true,
+                four_duties: false,
             },
         },
         Command::LoadRoadNetwork {
@@ -228,6 +234,9 @@ fn command_examples() -> Vec<Command> {
             grid: 0,
         },
         Command::CloseIncident {
+            incident: IncidentId(1),
+        },
+        Command::TakeCommand {
             incident: IncidentId(1),
         },
     ]
@@ -583,9 +592,11 @@ mod tests {
             Command::QueryKeyPersonStats => 49,
             Command::ExportKeyPersonAccess => 50,
             Command::SetSightingPolicy { .. } => 51,
+            Command::ReassignTask { .. } => 52,
+            Command::TakeCommand { .. } => 53,
         }
     }
-    const VARIANTS: usize = 52;
+    const VARIANTS: usize = 54;
 
     #[test]
     fn every_command_variant_has_an_example_and_a_route_and_nothing_else_is_routed() {

@@ -408,7 +408,7 @@ mod tests {
             .to_string();
         assert_eq!(
             text,
-            "Allowed roles, by source: source \"inspector\": inspector; source \"hotline\": dispatcher."
+            "Allowed roles, by source: source \"inspector\": inspector; source \"hotline\": dispatcher; source \"video\": dispatcher."
         );
         let text = doc["paths"]["/grid/query_backlog"]["post"]["description"]
             .as_str()

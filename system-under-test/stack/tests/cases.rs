@@ -207,6 +207,8 @@ fn an_acute_dispute_sends_the_nearest_police_through_command() {
                     unit(3, UnitClass::Volunteer, 260.0),
                 ],
                 leaders: vec![],
+                departments_wait: false,
+                four_duties: false,
             },
         },
     )

@@ -367,6 +367,8 @@ fn a_confirmed_alert_sends_the_nearest_police_and_only_police() {
             unit(4, UnitClass::AuxiliaryPolice, 150.0),
         ],
         leaders: vec![],
+        departments_wait: false,
+        four_duties: false,
     };
     send(
         &mut s,
