@@ -276,6 +276,8 @@ pub enum CommandAction {
     Call {
         key: u64,
     },
+    /// Someone else calls about an emergency already called in: a call-taker's time.
+    ExtraCall,
     /// A lookout's operator sees smoke, fire or a crowd building.
     Sighted {
         key: u64,
@@ -361,6 +363,7 @@ pub struct Emergencies {
     rng: Option<ChaCha8Rng>,
     unit_rng: Option<ChaCha8Rng>,
     lookout_rng: Option<ChaCha8Rng>,
+    extra_call_rng: Option<ChaCha8Rng>,
     /// Units dispatched to an incident whose place the twin did not know when they heard of
     /// it: they cannot set off (another loop's lead reached command too late).
     pub blind_dispatches: u64,
@@ -629,6 +632,7 @@ fn emergencies_arise(
         em.rng = Some(streams.0.stream("command/emergencies"));
         em.unit_rng = Some(streams.0.stream("command/units"));
         em.lookout_rng = Some(streams.0.stream("command/lookouts"));
+        em.extra_call_rng = Some(streams.0.stream("command/extra-calls"));
         let mut acc = 0.0;
         em.cumulative_grid = district
             .grids
@@ -928,57 +932,19 @@ fn act(
                     &mut agenda,
                 );
             }
-            CommandAction::Call { key } => {
-                if ledger.reported(key) {
-                    // A lookout saw it first: the caller's call finds it on the map.
-                    ledger.call_after_lookout(key, at);
-                    continue;
-                }
-                ledger.called(key, at);
-                let (actor, source) = reported_by(at, key, em);
-                if source == IncidentSource::Call && config.centres.enabled {
-                    let (answered, entered) = staff_at.take_call(at);
-                    ledger.answered(at, answered);
-                    agenda.schedule(entered, CommandAction::Enter { key, source });
-                } else {
-                    report(at, key, actor, source, em, &mut out);
-                }
-            }
-            CommandAction::Sighted { key } => {
-                if ledger.reported(key) || !em.truth.contains_key(&key) {
-                    continue;
-                }
-                ledger.called(key, at);
-                ledger.seen_by_lookout(key);
-                // The lookout's operator at the centre enters it at once.
-                report(
-                    at,
-                    key,
-                    staff::HOTLINE,
-                    IncidentSource::Camera,
-                    em,
-                    &mut out,
-                );
-            }
-            CommandAction::Enter { key, source } => {
-                ledger.entered(key, at);
-                let actor = if source == IncidentSource::Inspector {
-                    reported_by(at, key, em).0
-                } else {
-                    staff::HOTLINE
-                };
-                report(at, key, actor, source, em, &mut out);
-            }
-            CommandAction::TakeCommand { incident, by } => {
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: by,
-                        sent_at: at,
-                        command: Command::TakeCommand { incident },
-                    },
-                    client_ref: TAG_LEADER | incident.0,
-                });
-            }
+            CommandAction::Call { .. }
+            | CommandAction::ExtraCall
+            | CommandAction::Sighted { .. }
+            | CommandAction::Enter { .. }
+            | CommandAction::TakeCommand { .. } => hear_of(
+                at,
+                action,
+                &config,
+                em,
+                (&mut staff_at, &mut ledger),
+                &mut agenda,
+                &mut out,
+            ),
             CommandAction::Decline { unit, incident } => {
                 release(&units, &mut people, unit, at);
                 ledger.unit_released(incident, unit);
@@ -1030,6 +996,67 @@ fn act(
                 report_available(at, unit, available, &units, &people, &mut out);
             }
         }
+    }
+}
+
+/// Command hears of an emergency — a call (answered and entered by a call-taker when the
+/// centres are staffed), a further call about it, a lookout's sighting — and the lead centre
+/// takes command.
+fn hear_of(
+    at: u64,
+    action: CommandAction,
+    config: &CommandConfig,
+    em: &mut Emergencies,
+    (staff_at, ledger): (&mut CentreStaff, &mut CommandLedger),
+    agenda: &mut Agenda<CommandAction>,
+    out: &mut MessageWriter<ToStack>,
+) {
+    match action {
+        CommandAction::Call { key } => {
+            if ledger.reported(key) {
+                // A lookout saw it first: the caller's call finds it on the map.
+                ledger.call_after_lookout(key, at);
+                return;
+            }
+            ledger.called(key, at);
+            let (actor, source) = reported_by(at, key, em);
+            if source == IncidentSource::Call && config.centres.enabled {
+                let (answered, entered) = staff_at.take_call(at);
+                ledger.answered(at, answered);
+                agenda.schedule(entered, CommandAction::Enter { key, source });
+            } else {
+                report(at, key, actor, source, em, out);
+            }
+        }
+        CommandAction::ExtraCall => {
+            let (answered, _) = staff_at.take_call(at);
+            ledger.answered(at, answered);
+            ledger.extra_calls += 1;
+        }
+        CommandAction::Sighted { key } => {
+            if ledger.reported(key) || !em.truth.contains_key(&key) {
+                return;
+            }
+            ledger.called(key, at);
+            ledger.seen_by_lookout(key);
+            // The lookout's operator at the centre enters it at once.
+            report(at, key, staff::HOTLINE, IncidentSource::Camera, em, out);
+        }
+        CommandAction::Enter { key, source } => {
+            ledger.entered(key, at);
+            report(at, key, staff::HOTLINE, source, em, out);
+        }
+        CommandAction::TakeCommand { incident, by } => {
+            out.write(ToStack {
+                envelope: Envelope {
+                    actor: by,
+                    sent_at: at,
+                    command: Command::TakeCommand { incident },
+                },
+                client_ref: TAG_LEADER | incident.0,
+            });
+        }
+        _ => unreachable!("only the hearing actions come here"),
     }
 }
 
@@ -1092,7 +1119,34 @@ fn occur(
     if at + delay < config.end_ms {
         agenda.schedule(at + delay, CommandAction::Call { key });
     }
+    // Others who saw it call too: each call takes a call-taker's time, and makes no incident.
+    let rng = em.extra_call_rng.as_mut().expect("set");
+    let mean = extra_calls(kind);
+    if config.centres.enabled && mean > 0.0 {
+        let n = Poisson::new(mean).expect("positive").sample(rng) as u64;
+        for _ in 0..n {
+            let t = at + delay + crate::exp_wait(rng, EXTRA_CALL_SPREAD_MS);
+            if t < config.end_ms {
+                agenda.schedule(t, CommandAction::ExtraCall);
+            }
+        }
+    }
 }
+
+/// Mean further calls about one emergency, by how public it is (assumed): a typhoon's fallen
+/// trees and floods are seen by many, a fight or a fire by some, an illness by few.
+fn extra_calls(kind: u16) -> f64 {
+    match emergency::emergency_type(kind).map(|t| t.category) {
+        Some(Category::NaturalDisaster) => 3.0,
+        Some(Category::Accident) => 2.0,
+        Some(Category::SocialSecurity) => 1.0,
+        Some(Category::PublicHealth) => 0.5,
+        None => 0.0,
+    }
+}
+
+/// Mean wait of a further call after the first (assumed).
+const EXTRA_CALL_SPREAD_MS: f64 = 120_000.0;
 
 /// Who reports an emergency that is called in: an inspector on patrol in the grid, from the field
 /// app, or a caller to the command centre.

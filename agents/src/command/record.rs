@@ -113,6 +113,8 @@ pub struct CommandLedger {
     pub lookout_view: u64,
     pub lookout_first: u64,
     pub calls_after_lookout: u64,
+    /// Further calls about emergencies already called in (call-takers' time, no incident).
+    pub extra_calls: u64,
     /// Where the leader who took each level I/II incident sat.
     pub leader_seats: BTreeMap<&'static str, u64>,
     pub notes: Vec<String>,
@@ -185,6 +187,32 @@ impl CommandLedger {
             self.metrics
                 .hist("command.call_to_entry_s")
                 .record_ms(at.saturating_sub(first));
+        }
+    }
+
+    /// Department units held for the lead centre: they keep the incident open like a wait for
+    /// a free unit.
+    fn held(&mut self, incident: IncidentId, at: u64, leader: bool) {
+        if let Some(r) = self.rec(incident) {
+            r.waiting += 1;
+            r.held_since = Some((at, leader));
+        }
+    }
+
+    /// The lead centre took command: how long the held units waited, by who decided.
+    fn commanded(&mut self, incident: IncidentId, at: u64) {
+        let mut wait = None;
+        if let Some(r) = self.rec(incident) {
+            r.waiting = r.waiting.saturating_sub(1);
+            wait = r.held_since.take();
+        }
+        if let Some((since, leader)) = wait {
+            let name = if leader {
+                "command.leader_wait_s"
+            } else {
+                "command.dispatcher_wait_s"
+            };
+            self.metrics.hist(name).record_ms(at.saturating_sub(since));
         }
     }
 
@@ -439,31 +467,8 @@ pub fn take_outcomes(
             }
             Outcome::AwaitingCommand {
                 incident, leader, ..
-            } => {
-                // Held units keep the incident open like a wait for a free unit.
-                if let Some(r) = ledger.rec(*incident) {
-                    r.waiting += 1;
-                    r.held_since = Some((msg.at, *leader));
-                }
-            }
-            Outcome::IncidentCommanded { incident, .. } => {
-                let mut wait = None;
-                if let Some(r) = ledger.rec(*incident) {
-                    r.waiting = r.waiting.saturating_sub(1);
-                    wait = r.held_since.take();
-                }
-                if let Some((since, leader)) = wait {
-                    let name = if leader {
-                        "command.leader_wait_s"
-                    } else {
-                        "command.dispatcher_wait_s"
-                    };
-                    ledger
-                        .metrics
-                        .hist(name)
-                        .record_ms(msg.at.saturating_sub(since));
-                }
-            }
+            } => ledger.held(*incident, msg.at, *leader),
+            Outcome::IncidentCommanded { incident, .. } => ledger.commanded(*incident, msg.at),
             Outcome::IncidentEscalated { incident, .. } => {
                 if let Some(r) = ledger.rec(*incident) {
                     r.escalated = true;
@@ -627,6 +632,7 @@ fn centres_section(config: &CommandConfig, ledger: &CommandLedger) -> serde_json
         "wrap_up_median_s": c.wrap_up.ms() as f64 / 1000.0,
         "leaders_anywhere": c.leaders_anywhere,
         "leaders_by_seat": ledger.leader_seats,
+        "further_calls": ledger.extra_calls,
     })
 }
 

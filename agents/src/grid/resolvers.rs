@@ -257,19 +257,7 @@ pub fn work(
                     },
                 );
             }
-            ResolverAction::Supervise { task } => {
-                if !ledger.holds_open(task) {
-                    continue; // closed before the supervisor came to it
-                }
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: SUPERVISOR,
-                        sent_at: at,
-                        command: Command::ReassignTask { task },
-                    },
-                    client_ref: super::truth::TAG_SUPERVISOR | task.0,
-                });
-            }
+            ResolverAction::Supervise { task } => supervise(at, task, &ledger, &mut out),
             ResolverAction::Accept { resolver, task } => {
                 if !on(&resolvers, &people, resolver, task) {
                     continue; // reassigned while on the way
@@ -323,6 +311,21 @@ pub fn work(
             }
         }
     }
+}
+
+/// The supervisor asks the platform to move an escalated task still open.
+fn supervise(at: u64, task: TaskId, ledger: &GridLedger, out: &mut MessageWriter<ToStack>) {
+    if !ledger.holds_open(task) {
+        return; // closed before the supervisor came to it
+    }
+    out.write(ToStack {
+        envelope: Envelope {
+            actor: SUPERVISOR,
+            sent_at: at,
+            command: Command::ReassignTask { task },
+        },
+        client_ref: super::truth::TAG_SUPERVISOR | task.0,
+    });
 }
 
 /// Whether the resolver is still on the task (a supervisor may have moved it).

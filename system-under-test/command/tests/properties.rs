@@ -511,3 +511,110 @@ fn the_nearest_free_unit_goes_and_a_decline_sends_the_next() {
         "{again:?}"
     );
 }
+
+/// With department units waiting for the lead centre: a level I building fire gets its 1-3-5
+/// tiers at once and its fire crews only when a duty leader takes command (a dispatcher may not);
+/// a level IV one takes its dispatcher's word. With the four duties, a fire also draws a second
+/// auxiliary police unit.
+#[test]
+fn department_units_wait_for_the_lead_centre_and_a_serious_one_for_a_leader() {
+    let units = [
+        (UnitClass::Volunteer, 100.0, 100.0, true),
+        (UnitClass::AuxiliaryPolice, 200.0, 100.0, true),
+        (UnitClass::AuxiliaryPolice, 300.0, 100.0, true),
+        (UnitClass::Police, 400.0, 100.0, true),
+        (UnitClass::Police, 500.0, 100.0, true),
+        (UnitClass::Fire, 600.0, 100.0, true),
+        (UnitClass::Fire, 700.0, 100.0, true),
+        (UnitClass::Fire, 800.0, 100.0, true),
+    ];
+    let mut s = CommandService::new();
+    let send = |s: &mut CommandService, actor: Actor, command: Command| {
+        s.handle(&Envelope {
+            actor,
+            sent_at: 1_000,
+            command,
+        })
+    };
+    let admin = Actor {
+        role: Role::Admin,
+        person: PersonId(1),
+    };
+    let dispatcher = Actor {
+        role: Role::Dispatcher,
+        person: PersonId(3),
+    };
+    let mut dir = directory(&units);
+    dir.departments_wait = true;
+    dir.four_duties = true;
+    send(
+        &mut s,
+        admin,
+        Command::LoadCommandDirectory { directory: dir },
+    )
+    .unwrap();
+    let fire = |incident_ref, severity| Command::ReportIncident {
+        incident_ref,
+        source: IncidentSource::Call,
+        emergency_type: 9,
+        severity,
+        grid: 0,
+        x_m: 100.0,
+        y_m: 100.0,
+        observed_at: 0,
+    };
+    let classes = |out: &[baoan_api::Outcome]| -> Vec<UnitClass> {
+        out.iter()
+            .filter_map(|o| match o {
+                baoan_api::Outcome::UnitDispatched { class, .. } => Some(*class),
+                _ => None,
+            })
+            .collect()
+    };
+    let out = send(&mut s, dispatcher, fire(1, Severity::I)).unwrap();
+    let sent = classes(&out);
+    assert!(!sent.contains(&UnitClass::Fire), "{out:?}");
+    assert_eq!(
+        sent.iter()
+            .filter(|c| **c == UnitClass::AuxiliaryPolice)
+            .count(),
+        2,
+        "the post's first fire response: {out:?}"
+    );
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, baoan_api::Outcome::AwaitingCommand { leader: true, .. }))
+    );
+    let take = Command::TakeCommand {
+        incident: IncidentId(1),
+    };
+    assert!(
+        send(&mut s, dispatcher, take.clone()).is_err(),
+        "level I needs a leader"
+    );
+    let leader = Actor {
+        role: Role::DutyLeader,
+        person: PersonId(10),
+    };
+    let out = send(&mut s, leader, take.clone()).unwrap();
+    assert_eq!(
+        classes(&out),
+        vec![UnitClass::Fire, UnitClass::Fire],
+        "{out:?}"
+    );
+    assert!(send(&mut s, leader, take).is_err(), "commanded once");
+    let out = send(&mut s, dispatcher, fire(2, Severity::IV)).unwrap();
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, baoan_api::Outcome::AwaitingCommand { leader: false, .. }))
+    );
+    let out = send(
+        &mut s,
+        dispatcher,
+        Command::TakeCommand {
+            incident: IncidentId(2),
+        },
+    )
+    .unwrap();
+    assert_eq!(classes(&out), vec![UnitClass::Fire], "{out:?}");
+}

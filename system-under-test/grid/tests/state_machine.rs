@@ -67,6 +67,10 @@ enum Op {
     Query {
         role: u8,
     },
+    /// A supervisor moves an (escalated) task to a resolver with less work.
+    Reassign {
+        task: u64,
+    },
     /// The task's rightful owner takes its next step (accept, resolve, or verify).
     Progress {
         task: u64,
@@ -84,6 +88,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u64..100).prop_map(|hours| Op::Advance { hours }),
         1 => (0u8..7).prop_map(|role| Op::Query { role }),
         6 => (1u64..10, prop::bool::weighted(0.85)).prop_map(|(task, passed)| Op::Progress { task, passed }),
+        2 => (1u64..10).prop_map(|task| Op::Reassign { task }),
     ]
 }
 
@@ -226,6 +231,13 @@ fn run_ops(departments: &[Department], ops: Vec<Op>) -> Result<(u64, u64), TestC
                     passed,
                 },
             ),
+            Op::Reassign { task } => (
+                Actor {
+                    role: Role::Dispatcher,
+                    person: PersonId(4),
+                },
+                Command::ReassignTask { task: TaskId(task) },
+            ),
             Op::Advance { hours } => {
                 now += hours * 3_600_000;
                 s.advance(now);
@@ -313,6 +325,17 @@ fn run_ops(departments: &[Department], ops: Vec<Op>) -> Result<(u64, u64), TestC
                 );
             }
             prop_assert_eq!(t.closed_at.is_some(), t.state == TaskState::Closed);
+            // Whoever holds a dispatched task is a resolver of its department.
+            if t.state == TaskState::Dispatched && !t.resolved_on_spot {
+                let dept = catalogue::item_type(t.item_type).map(|k| k.department);
+                let holder = t.resolver.and_then(|p| p.0.checked_sub(500));
+                prop_assert!(
+                    holder.is_some_and(|i| Some(departments[i as usize]) == dept),
+                    "task {} held by {:?}",
+                    t.id.0,
+                    t.resolver
+                );
+            }
             prop_assert!(catalogue::item_type(t.item_type).is_some());
         }
     }
@@ -418,4 +441,97 @@ fn an_on_spot_fix_is_verified_by_another_inspector() {
     let (v, r) = verifier.expect("verification requested at once");
     assert_eq!(r, inspector(2));
     assert_ne!(v, r);
+}
+
+/// Two fire resolvers in the street; one has three tasks, the other none. A task past its
+/// deadline escalates to the street; its supervisor moves it to the idle resolver. A task not
+/// escalated is refused; one the resolver has accepted stays with them.
+#[test]
+fn a_supervisor_moves_an_escalated_task_to_the_resolver_with_less_work() {
+    let mut s = loaded(&[Department::Fire, Department::Fire]);
+    let fire = catalogue::item_types()
+        .iter()
+        .find(|k| k.department == Department::Fire && !k.on_spot)
+        .expect("a fire item");
+    let supervisor = Actor {
+        role: Role::Dispatcher,
+        person: PersonId(4),
+    };
+    let send = |s: &mut GridService, actor: Actor, at: u64, command: Command| {
+        s.handle(&Envelope {
+            actor,
+            sent_at: at,
+            command,
+        })
+    };
+    // Grid 0 is in community 0, whose resolver is person 500; community 1's is 501.
+    for r in 1..=3 {
+        send(
+            &mut s,
+            Actor {
+                role: Role::Inspector,
+                person: inspector(0),
+            },
+            1_000,
+            Command::SubmitReport {
+                report_ref: r,
+                source: ReportSource::Inspector,
+                grid: 0,
+                item_type: fire.code,
+                observed_at: 0,
+                resolved_on_spot: false,
+            },
+        )
+        .unwrap();
+    }
+    assert_eq!(s.task(TaskId(1)).unwrap().resolver, Some(PersonId(500)));
+    let early = send(
+        &mut s,
+        supervisor,
+        2_000,
+        Command::ReassignTask { task: TaskId(1) },
+    );
+    assert!(early.is_err(), "not escalated yet: {early:?}");
+    s.advance(1_000 + fire.deadline_h as u64 * 3_600_000);
+    let out = send(
+        &mut s,
+        supervisor,
+        1_000 + fire.deadline_h as u64 * 3_600_000,
+        Command::ReassignTask { task: TaskId(1) },
+    )
+    .unwrap();
+    assert!(
+        matches!(
+            out[..],
+            [baoan_api::Outcome::TaskReassigned {
+                from: PersonId(500),
+                to: PersonId(501),
+                ..
+            }]
+        ),
+        "{out:?}"
+    );
+    assert_eq!(s.task(TaskId(1)).unwrap().resolver, Some(PersonId(501)));
+    // Task 2's resolver accepts it: the supervisor leaves it with them.
+    send(
+        &mut s,
+        Actor {
+            role: Role::Resolver,
+            person: PersonId(500),
+        },
+        1_000 + fire.deadline_h as u64 * 3_600_000,
+        Command::AcceptTask { task: TaskId(2) },
+    )
+    .unwrap();
+    let kept = send(
+        &mut s,
+        supervisor,
+        1_000 + fire.deadline_h as u64 * 3_600_000,
+        Command::ReassignTask { task: TaskId(2) },
+    )
+    .unwrap();
+    assert!(
+        matches!(kept[..], [baoan_api::Outcome::TaskKept { .. }]),
+        "{kept:?}"
+    );
 }
