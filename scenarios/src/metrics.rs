@@ -24,6 +24,26 @@ pub const METRICS: &[MetricDef] = &[
         about: "an item occurred -> first reported (inspector or hotline)",
     },
     MetricDef {
+        name: "grid.inspector.detection_s",
+        kind: MetricKind::Seconds,
+        about: "an item occurred -> first reported, for items the grid's inspector reported first",
+    },
+    MetricDef {
+        name: "grid.hotline.detection_s",
+        kind: MetricKind::Seconds,
+        about: "an item occurred -> first reported, for items a resident's hotline call reported first",
+    },
+    MetricDef {
+        name: "grid.video.detection_s",
+        kind: MetricKind::Seconds,
+        about: "an item occurred -> first reported, for items the video network (automated detection or video patrol) reported first",
+    },
+    MetricDef {
+        name: "grid.video.gain_s",
+        kind: MetricKind::Seconds,
+        about: "for items video reported first: how much sooner than the inspector's sweep or a resident's call would have",
+    },
+    MetricDef {
         name: "grid.report_to_dispatch_s",
         kind: MetricKind::Seconds,
         about: "report sent -> task dispatched to a resolver",

@@ -953,7 +953,7 @@ fn pct(x: f64) -> String {
 
 fn tier_table(tiers: &[TierRow]) -> Table {
     Table {
-        caption: "Tiers of the 1-3-5 rule (from the call)".into(),
+        caption: "Tiers of the 1-3-5 rule, from the call and from the moment it happened".into(),
         header: [
             "tier",
             "limit",
@@ -963,6 +963,9 @@ fn tier_table(tiers: &[TierRow]) -> Table {
             "elsewhere",
             "p50",
             "p90",
+            "within, from occurrence",
+            "key areas, from occurrence",
+            "p50, from occurrence",
             "utilisation",
         ]
         .map(String::from)
@@ -970,6 +973,7 @@ fn tier_table(tiers: &[TierRow]) -> Table {
         rows: tiers
             .iter()
             .map(|t| {
+                let o = &t.from_occurrence;
                 vec![
                     t.tier.to_string(),
                     format!("{:.0} min", t.limit_s / 60.0),
@@ -979,6 +983,9 @@ fn tier_table(tiers: &[TierRow]) -> Table {
                     pct(t.elsewhere_share),
                     format!("{:.0} s", t.p50_s),
                     format!("{:.0} s", t.p90_s),
+                    pct(o.within_limit_share),
+                    pct(o.key_area_share),
+                    format!("{:.0} s", o.p50_s),
                     pct(t.utilisation),
                 ]
             })

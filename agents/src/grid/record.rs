@@ -1128,6 +1128,7 @@ fn page(
     };
     html.tables.push(stage_table(metrics));
     html.tables.push(urgency_table(metrics));
+    html.tables.push(source_table(books, metrics));
     html.tables.push(street_table(by_street));
     html.tables.push(assessment_table(assessed));
     for f in figures(books, metrics, map_metric) {
@@ -1137,6 +1138,41 @@ fn page(
         }
     }
     html
+}
+
+/// Detection by the source that reported an item first.
+fn source_table(books: &Books, metrics: &Metrics) -> Table {
+    Table {
+        caption: "Detection (occurred → first reported) by who reported first".into(),
+        header: ["source", "items first reported", "p50", "p90"]
+            .map(String::from)
+            .to_vec(),
+        rows: [
+            ("inspector", ReportSource::Inspector),
+            ("hotline", ReportSource::Hotline),
+            ("video", ReportSource::Video),
+        ]
+        .iter()
+        .map(|(name, source)| {
+            let s = summary_or_empty(
+                metrics,
+                &format!("grid.{}.detection_s", source_name(*source)),
+            );
+            vec![
+                name.to_string(),
+                books
+                    .ledger
+                    .first_by_source
+                    .get(name)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+                format!("{:.0} s", s.p50_s),
+                format!("{:.0} s", s.p90_s),
+            ]
+        })
+        .collect(),
+    }
 }
 
 fn intro(counts: &Counts, staffing: &Staffing) -> String {
