@@ -4,11 +4,11 @@
 //! tasks, and inspectors whose visits cost patrol time. Each is checked against its switched-off
 //! twin: the behaviour must change what is measured.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use baoan_scenarios::Scenario;
-use baoan_twin::{Progress, RunOptions, run_scenario};
 use serde_json::Value;
+
+mod common;
+use common::{f, report_of};
 
 /// A twentieth of the district for `duration`, grid and command (and the block data's visits)
 /// only, with `extra` TOML appended.
@@ -21,21 +21,7 @@ fn scenario(duration: &str, extra: &str) -> Scenario {
 }
 
 fn run(duration: &str, extra: &str) -> Value {
-    static RUNS: AtomicUsize = AtomicUsize::new(0);
-    let out = std::env::temp_dir().join(format!(
-        "baoan-twin-practice-{}-{}",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::Relaxed)
-    ));
-    let opts = RunOptions {
-        out: Some(out.clone()),
-        progress: Progress::Quiet,
-        ..RunOptions::default()
-    };
-    run_scenario(scenario(duration, extra), &opts).expect("the run");
-    let text = std::fs::read_to_string(out.join("report.json")).expect("report.json");
-    let _ = std::fs::remove_dir_all(&out);
-    let report: Value = serde_json::from_str(&text).expect("json");
+    let report = report_of(scenario(duration, extra), "practice");
     let broken: Vec<&Value> = report["invariants"]
         .as_array()
         .expect("invariants")
@@ -44,12 +30,6 @@ fn run(duration: &str, extra: &str) -> Value {
         .collect();
     assert!(broken.is_empty(), "{broken:?}");
     report
-}
-
-fn f(v: &Value, pointer: &str) -> f64 {
-    v.pointer(pointer)
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("{pointer} missing"))
 }
 
 #[test]

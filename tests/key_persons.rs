@@ -2,11 +2,11 @@
 //! figures its users read (`on_time`, `prevented`), its invariants hold, and the teams' time
 //! changes the outcome — a team with almost no time for key persons falls behind.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use baoan_scenarios::Scenario;
-use baoan_twin::{Progress, RunOptions, run_scenario};
 use serde_json::Value;
+
+mod common;
+use common::{f, report_of};
 
 /// A twentieth of the district for two weeks, key persons and command only.
 fn scenario(doctor_time_share: f64) -> Scenario {
@@ -19,27 +19,7 @@ fn scenario(doctor_time_share: f64) -> Scenario {
 }
 
 fn run(doctor_time_share: f64) -> Value {
-    static RUNS: AtomicUsize = AtomicUsize::new(0);
-    let out = std::env::temp_dir().join(format!(
-        "baoan-twin-kp-{}-{}",
-        std::process::id(),
-        RUNS.fetch_add(1, Ordering::Relaxed)
-    ));
-    let opts = RunOptions {
-        out: Some(out.clone()),
-        progress: Progress::Quiet,
-        ..RunOptions::default()
-    };
-    run_scenario(scenario(doctor_time_share), &opts).expect("the run");
-    let text = std::fs::read_to_string(out.join("report.json")).expect("report.json");
-    let _ = std::fs::remove_dir_all(&out);
-    serde_json::from_str(&text).expect("json")
-}
-
-fn f(v: &Value, pointer: &str) -> f64 {
-    v.pointer(pointer)
-        .and_then(Value::as_f64)
-        .unwrap_or_else(|| panic!("{pointer} missing"))
+    report_of(scenario(doctor_time_share), "kp")
 }
 
 #[test]

@@ -192,7 +192,8 @@ impl VideoNetwork {
     }
 }
 
-fn cumulate(w: &[f64]) -> Vec<f64> {
+/// Running sums of weights, to draw from with `pick`.
+pub(crate) fn cumulate(w: &[f64]) -> Vec<f64> {
     let mut acc = 0.0;
     w.iter()
         .map(|x| {
@@ -202,7 +203,8 @@ fn cumulate(w: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn pick(cumulative: &[f64], rng: &mut ChaCha8Rng) -> u32 {
+/// An index drawn in proportion to the weights behind `cumulative`.
+pub(crate) fn pick(cumulative: &[f64], rng: &mut ChaCha8Rng) -> u32 {
     let u = rng.random::<f64>() * cumulative.last().copied().unwrap_or(0.0);
     cumulative
         .partition_point(|&x| x <= u)

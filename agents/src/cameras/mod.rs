@@ -557,22 +557,10 @@ fn site_cameras(
     } else {
         residents.clone()
     };
-    let cumulative = |w: &[f64]| -> Vec<f64> {
-        let mut acc = 0.0;
-        w.iter()
-            .map(|x| {
-                acc += x;
-                acc
-            })
-            .collect()
-    };
-    let by_residents = cumulative(&residents);
-    let by_commerce = cumulative(&commercial);
-    let by_key_area = cumulative(&key_area);
-    let pick = |c: &[f64], rng: &mut ChaCha8Rng| -> u32 {
-        let u = rng.random::<f64>() * c.last().copied().unwrap_or(0.0);
-        c.partition_point(|&x| x <= u).min(c.len() - 1) as u32
-    };
+    use crate::video::{cumulate, pick};
+    let by_residents = cumulate(&residents);
+    let by_commerce = cumulate(&commercial);
+    let by_key_area = cumulate(&key_area);
     let counts = apportion(
         config.face_points,
         &KINDS.iter().map(|k| k.share).collect::<Vec<_>>(),

@@ -23,8 +23,6 @@ const DISPATCHERS_DEPARTMENT: (usize, usize) = (2, 1);
 const DISPATCHERS_COMMUNITY: (usize, usize) = (1, 1);
 /// Spread of every handling time around its median (lognormal σ; assumed).
 pub const HANDLING_SIGMA: f64 = 0.5;
-/// A leader's duty shift at district and street centres (as the platform's roster).
-const LEADER_SHIFT_MS: u64 = 8 * HOUR_MS;
 
 fn day(t: u64) -> bool {
     let d = t % 86_400_000;
@@ -149,18 +147,12 @@ impl CentreStaff {
             .1
     }
 
-    /// The two leaders on duty at a centre at `at`, by the roster's rotation.
+    /// The two leaders on duty at a centre at `at`, by the platform's roster rotation.
     fn on_duty(&self, centre: Centre, at: u64) -> Vec<PersonId> {
         let Some((_, list)) = self.leaders.iter().find(|(c, _)| *c == centre) else {
             return vec![];
         };
-        let shift = (at / LEADER_SHIFT_MS) as usize;
-        let mut out = vec![list[(2 * shift) % list.len()]];
-        let second = list[(2 * shift + 1) % list.len()];
-        if second != out[0] {
-            out.push(second);
-        }
-        out
+        baoan_api::units::leaders_on_duty(list, at)
     }
 
     /// A level I or II incident in `street` waits from `at` for a leader: the first free of

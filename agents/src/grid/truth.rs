@@ -293,23 +293,8 @@ pub fn occur_and_call(
                     truth.video_already_known += 1;
                     continue;
                 };
-                let command = Command::SubmitReport {
-                    report_ref: item | VIDEO_REF,
-                    source: ReportSource::Video,
-                    grid: it.grid,
-                    item_type: it.item_type,
-                    observed_at: at,
-                    resolved_on_spot: false,
-                };
+                submit(&mut out, at, item | VIDEO_REF, ReportSource::Video, it);
                 truth.video_reports += 1;
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: staff::HOTLINE,
-                        sent_at: at,
-                        command,
-                    },
-                    client_ref: item | VIDEO_REF,
-                });
             }
             TruthAction::HotlineCall { item } => {
                 let Some(it) = truth.items.get(&item) else {
@@ -320,26 +305,36 @@ pub fn occur_and_call(
                     truth.hotline_calls_skipped_fixed += 1;
                     continue;
                 }
-                let command = Command::SubmitReport {
-                    report_ref: item | HOTLINE_REF,
-                    source: ReportSource::Hotline,
-                    grid: it.grid,
-                    item_type: it.item_type,
-                    observed_at: at,
-                    resolved_on_spot: false,
-                };
+                submit(&mut out, at, item | HOTLINE_REF, ReportSource::Hotline, it);
                 truth.hotline_calls += 1;
-                out.write(ToStack {
-                    envelope: Envelope {
-                        actor: staff::HOTLINE,
-                        sent_at: at,
-                        command,
-                    },
-                    client_ref: item | HOTLINE_REF,
-                });
             }
         }
     }
+}
+
+/// A centre's dispatcher enters a report of an item (a resident's call, a video find).
+fn submit(
+    out: &mut MessageWriter<ToStack>,
+    at: u64,
+    report_ref: u64,
+    source: ReportSource,
+    it: &Item,
+) {
+    out.write(ToStack {
+        envelope: Envelope {
+            actor: staff::HOTLINE,
+            sent_at: at,
+            command: Command::SubmitReport {
+                report_ref,
+                source,
+                grid: it.grid,
+                item_type: it.item_type,
+                observed_at: at,
+                resolved_on_spot: false,
+            },
+        },
+        client_ref: report_ref,
+    });
 }
 
 /// When the video network finds an item of a camera-visible type that occurred at `at` in a

@@ -113,6 +113,24 @@ pub struct UnitEntry {
     pub on_duty: bool,
 }
 
+/// A leader's duty shift at district and street centres.
+pub const DUTY_SHIFT_MS: crate::Millis = 8 * 3_600_000;
+
+/// The two leaders of a centre's roster (sorted by person) on duty at `now`: the roster turns
+/// two places each shift.
+pub fn leaders_on_duty(roster: &[crate::PersonId], now: crate::Millis) -> Vec<crate::PersonId> {
+    if roster.is_empty() {
+        return vec![];
+    }
+    let shift = (now / DUTY_SHIFT_MS) as usize;
+    let mut out = vec![roster[(2 * shift) % roster.len()]];
+    let second = roster[(2 * shift + 1) % roster.len()];
+    if second != out[0] {
+        out.push(second);
+    }
+    out
+}
+
 /// A leader who can be on duty at a district or street centre.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaderEntry {

@@ -23,8 +23,7 @@ use rstar::primitives::GeomWithData;
 /// Bounds, so that a runaway client is an error rather than unbounded memory.
 pub const MAX_INCIDENTS: usize = 50_000_000;
 pub const MAX_UNITS: usize = 2_000_000;
-/// A leader's duty shift at district and street centres.
-pub const DUTY_SHIFT_MS: Millis = 8 * 3_600_000;
+pub use baoan_api::units::DUTY_SHIFT_MS;
 
 /// The stack's own estimate of how a class moves: speed over the ground (after detours) and the
 /// time to get going. The twin's travel model is its own; the report compares the two.
@@ -405,16 +404,10 @@ impl CommandService {
         let Some(list) = self.dir.as_ref().and_then(|d| d.leaders.get(&centre)) else {
             return vec![];
         };
-        if list.is_empty() || !matches!(centre, Centre::District | Centre::Street(_)) {
+        if !matches!(centre, Centre::District | Centre::Street(_)) {
             return vec![];
         }
-        let shift = (now / DUTY_SHIFT_MS) as usize;
-        let mut out = vec![list[(2 * shift) % list.len()]];
-        let second = list[(2 * shift + 1) % list.len()];
-        if second != out[0] {
-            out.push(second);
-        }
-        out
+        baoan_api::units::leaders_on_duty(list, now)
     }
 
     #[allow(clippy::too_many_arguments)]
