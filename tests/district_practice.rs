@@ -8,7 +8,7 @@ use baoan_scenarios::Scenario;
 use serde_json::Value;
 
 mod common;
-use common::{f, report_of};
+use common::{assert_invariants_hold, f, report_of};
 
 /// A twentieth of the district for `duration`, grid and command (and the block data's visits)
 /// only, with `extra` TOML appended.
@@ -22,13 +22,7 @@ fn scenario(duration: &str, extra: &str) -> Scenario {
 
 fn run(duration: &str, extra: &str) -> Value {
     let report = report_of(scenario(duration, extra), "practice");
-    let broken: Vec<&Value> = report["invariants"]
-        .as_array()
-        .expect("invariants")
-        .iter()
-        .filter(|i| i["holds"] != Value::Bool(true))
-        .collect();
-    assert!(broken.is_empty(), "{broken:?}");
+    assert_invariants_hold(&report);
     report
 }
 

@@ -32,3 +32,14 @@ pub fn f(v: &Value, pointer: &str) -> f64 {
         .and_then(Value::as_f64)
         .unwrap_or_else(|| panic!("{pointer} missing"))
 }
+
+/// Every invariant in the report holds.
+pub fn assert_invariants_hold(report: &Value) {
+    let broken: Vec<&Value> = report["invariants"]
+        .as_array()
+        .expect("invariants")
+        .iter()
+        .filter(|i| i["holds"] != Value::Bool(true))
+        .collect();
+    assert!(broken.is_empty(), "{broken:?}");
+}
