@@ -803,6 +803,12 @@ fn validate(file: &std::path::Path, pack: Option<PathBuf>) -> Result<u8, RunErro
     };
     let pack = baoan_twin::resolve_pack(&s, &opts)?;
     baoan_twin::check_inputs(&s, &opts, &pack)?;
+    for (_, why) in s.constant_slos() {
+        eprintln!(
+            "{}: warning: a gate that cannot fail on the in-process stack: {why}",
+            file.display()
+        );
+    }
     println!(
         "{}: valid scenario {:?} ({} simulated, scale {}, {} SLOs) on district pack {} ({})",
         file.display(),

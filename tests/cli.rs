@@ -254,6 +254,38 @@ fn a_planners_posts_file_is_used_and_a_bad_one_named_by_line() {
 }
 
 #[test]
+fn validate_warns_of_a_gate_that_cannot_fail_and_the_library_has_none() {
+    let dir = temp_dir("constant");
+    let file = dir.join("c.toml");
+    std::fs::write(
+        &file,
+        "name = \"c\"\nduration = \"1h\"\n[command.centres]\nenabled = false\n\
+         [[slo]]\nmetric = \"grid.report_to_dispatch_s\"\nstat = \"p99\"\nmax = 1\n\
+         [[slo]]\nmetric = \"command.call_to_dispatch_s\"\nstat = \"p90\"\nmax = 120\n\
+         [[slo]]\nmetric = \"grid.report_to_closed_s\"\nstat = \"p50\"\nmax = 3600\n",
+    )
+    .unwrap();
+    let out = twin()
+        .args(["validate", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("slo[0] (grid.report_to_dispatch_s)"), "{err}");
+    assert!(err.contains("slo[1] (command.call_to_dispatch_s)"), "{err}");
+    assert!(!err.contains("slo[2]"), "{err}");
+    for f in std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")).unwrap()
+    {
+        let path = f.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") && !path.ends_with("Cargo.toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let s = baoan_scenarios::Scenario::parse(path.to_str().unwrap(), &text).unwrap();
+            assert_eq!(s.constant_slos(), vec![], "{}", path.display());
+        }
+    }
+}
+
+#[test]
 fn validate_refuses_what_run_would_refuse() {
     let dir = temp_dir("validate");
     let file = dir.join("v.toml");

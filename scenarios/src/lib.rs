@@ -1791,6 +1791,35 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// SLOs whose metric cannot vary on the in-process stack, with why: a gate that cannot fail
+    /// tells its user nothing (`twin validate` warns of each).
+    pub fn constant_slos(&self) -> Vec<(usize, String)> {
+        self.slos
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slo)| {
+                let why = match slo.metric.as_str() {
+                    "grid.report_to_dispatch_s" => {
+                        "the platform dispatches a report in the same simulated instant it \
+                         accepts it, so the metric is always 0"
+                    }
+                    "blocks.arrival_to_view_s" => {
+                        "a record is in the block views once its batch is answered, in the \
+                         instant it was sent, so the metric is always 0"
+                    }
+                    "command.call_to_dispatch_s" if !self.command.centres.enabled => {
+                        "with no call-takers modelled ([command.centres] enabled = false) a \
+                         call is dispatched the instant it is made, so the metric is always 0"
+                    }
+                    _ => return None,
+                };
+                Some((i, format!("slo[{i}] ({}): {why}", slo.metric)))
+            })
+            .collect()
+    }
+}
+
 fn range(bad: &mut impl FnMut(&str, String), field: &str, v: f64, lo: f64, hi: f64) {
     if !(v >= lo && v <= hi) {
         bad(field, format!("expected a number in [{lo}, {hi}], got {v}"));

@@ -15,6 +15,10 @@ use crate::{EscalationLevel, Millis};
 /// client's keys and of the matcher's leads.
 pub const CASE_REF_BASE: u64 = 1 << 61;
 
+/// The command module's type for a dispute case turned acute (the nearest police unit goes to
+/// the household); outside the 32 emergency types and apart from watchlist leads.
+pub const ACUTE_DISPUTE: u16 = 0xFFFD;
+
 // ------------------------------------------------------------------------------------------------
 // Disputes
 // ------------------------------------------------------------------------------------------------

@@ -64,8 +64,11 @@ pub fn escalate(centre: Centre, street: u32) -> Centre {
 /// What an incident needs: one of each tier (two police for I and II), and the department units
 /// its type calls for (two fire crews for I and II).
 pub fn needs(emergency_type: u16, severity: Severity) -> Vec<UnitClass> {
-    if emergency_type == baoan_api::matcher::WATCHLIST_LEAD {
-        // A confirmed watchlist alert: the nearest police unit, to find and check the person.
+    if emergency_type == baoan_api::matcher::WATCHLIST_LEAD
+        || emergency_type == baoan_api::cases::ACUTE_DISPUTE
+    {
+        // A confirmed watchlist alert (to find and check the person) or an acute dispute (to
+        // the household): the nearest police unit.
         return vec![UnitClass::Police];
     }
     if emergency_type == baoan_api::KEY_PERSON_CRISIS {
@@ -449,7 +452,7 @@ impl CommandService {
         self.report(
             now,
             baoan_api::cases::CASE_REF_BASE + case,
-            WATCHLIST_LEAD,
+            baoan_api::cases::ACUTE_DISPUTE,
             Severity::IV,
             grid,
             x_m,
@@ -517,6 +520,7 @@ impl CommandService {
             // Only the stack itself opens leads (`open_lead`), never a client.
             None if internal
                 && (emergency_type == WATCHLIST_LEAD
+                    || emergency_type == baoan_api::cases::ACUTE_DISPUTE
                     || emergency_type == baoan_api::KEY_PERSON_CRISIS) =>
             {
                 Some(Owner::PublicSecurity)

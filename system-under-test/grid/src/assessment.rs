@@ -40,6 +40,8 @@ impl GridService {
                 let verified_on_time =
                     share(t.verifications - t.verifications_late, t.verifications);
                 let found_first = share(t.handled, t.handled + t.misses);
+                // Of the inspector's own on-spot fixes judged, the share sent back.
+                let rework = rework_of(t);
                 let score = 100.0 * (0.5 * verified_on_time + 0.5 * found_first);
                 Rating {
                     person: g.inspector,
@@ -47,7 +49,7 @@ impl GridService {
                     grade: grade(score),
                     handled: t.handled,
                     on_time_share: verified_on_time,
-                    rework_share: 1.0 - verified_on_time,
+                    rework_share: rework,
                     misses: t.misses,
                 }
             })
@@ -59,11 +61,7 @@ impl GridService {
             .map(|r| {
                 let t = tally(&r.person);
                 let on_time = share(t.on_time, t.judged);
-                let rework = if t.judged + t.reworks == 0 {
-                    0.0
-                } else {
-                    t.reworks as f64 / (t.judged + t.reworks) as f64
-                };
+                let rework = rework_of(t);
                 let score = 100.0 * (0.6 * on_time + 0.4 * (1.0 - rework));
                 Rating {
                     person: r.person,
@@ -85,6 +83,15 @@ impl GridService {
     }
 }
 
+/// Of a person's fixes judged at verification, the share that failed and went back for rework.
+fn rework_of(t: &Tally) -> f64 {
+    if t.judged + t.reworks == 0 {
+        0.0
+    } else {
+        t.reworks as f64 / (t.judged + t.reworks) as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +102,24 @@ mod tests {
         assert_eq!(grade(75.0), 'B');
         assert_eq!(grade(74.9), 'C');
         assert_eq!(grade(10.0), 'D');
+    }
+
+    #[test]
+    fn rework_is_the_share_of_fixes_sent_back_not_of_verifications_late() {
+        // An inspector who verified everything late but whose own fixes all held.
+        let late = Tally {
+            verifications: 4,
+            verifications_late: 4,
+            judged: 2,
+            ..Tally::default()
+        };
+        assert_eq!(rework_of(&late), 0.0);
+        let sent_back = Tally {
+            judged: 3,
+            reworks: 1,
+            ..Tally::default()
+        };
+        assert_eq!(rework_of(&sent_back), 0.25);
     }
 
     #[test]
