@@ -96,10 +96,9 @@ impl InspectorTime {
             }
             return wanted;
         }
-        let list = &mut self.busy[grid as usize];
-        // Visits that ended a day before this one no longer matter to any sweep.
-        list.retain(|&(_, end)| end + DAY_MS > wanted);
-        let mut start = list
+        // After the inspector's other visits booked so far (those that ended a day before the
+        // patrol's latest question are let go in `away`).
+        let mut start = self.busy[grid as usize]
             .iter()
             .map(|&(_, e)| e)
             .filter(|e| *e > wanted)
@@ -144,13 +143,18 @@ impl InspectorTime {
         }
     }
 
-    /// Whether the grid's inspector is on a visit at `t` (and visits take patrol time).
-    pub fn away(&self, grid: u32, t: u64) -> bool {
-        self.takes_patrol
-            && self
-                .busy
-                .get(grid as usize)
-                .is_some_and(|list| list.iter().any(|&(s, e)| s <= t && t < e))
+    /// Whether the grid's inspector is on a visit at `t` (and visits take patrol time). The
+    /// patrol asks in the order of time, so visits that ended a day before `t` are let go here
+    /// (not when booking: visits are booked out of time order, days ahead).
+    pub fn away(&mut self, grid: u32, t: u64) -> bool {
+        if !self.takes_patrol {
+            return false;
+        }
+        let Some(list) = self.busy.get_mut(grid as usize) else {
+            return false;
+        };
+        list.retain(|&(_, end)| end + DAY_MS > t);
+        list.iter().any(|&(s, e)| s <= t && t < e)
     }
 
     pub fn total_visit_ms(&self) -> u64 {
@@ -187,6 +191,19 @@ mod tests {
         }
         assert!(last >= 86_400_000 + 8 * 3_600_000 + 1_800_000, "{last}");
         assert!(t.deferred > 0 && t.deferred_ms > 0);
+    }
+
+    #[test]
+    fn a_visit_booked_days_ahead_leaves_todays_in_place() {
+        let mut t = InspectorTime::new(&Patrol::default(), 1, 7 * 86_400_000);
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let nine = 9 * 3_600_000;
+        assert_eq!(t.book(0, nine, "block_data", &mut rng), nine);
+        t.book(0, 3 * 86_400_000 + nine, "block_data", &mut rng);
+        assert!(
+            t.away(0, nine + 60_000),
+            "today's visit still takes the inspector away"
+        );
     }
 
     #[test]
