@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use baoan_api::emergency;
 use baoan_scenarios::Video;
 use baoan_world::geography::apportion;
 use baoan_world::layers::PlaceKind;
@@ -24,9 +25,11 @@ pub const VISIBLE_ITEM_TYPES: [u16; 22] = [
     1, 12, 37, 38, 39, 43, 45, 47, 48, 54, 65, 69, 93, 100, 108, 109, 114, 118, 122, 124, 126, 140,
 ];
 
-/// Emergency types a lookout sees from the rooftops: building fire, gas explosion, e-bike battery
-/// fire (smoke and flame), and crowd crush risk and mass gathering (crowd build-up).
-pub const LOOKOUT_TYPES: [u16; 5] = [9, 12, 16, 27, 32];
+/// Whether a lookout sees an emergency of this type from the rooftops: fires (smoke and flame)
+/// and crowd build-up.
+pub fn seen_from_a_lookout(kind: u16) -> bool {
+    emergency::FIRE_TYPES.contains(&kind) || emergency::CROWD_TYPES.contains(&kind)
+}
 
 pub fn visible(item_type: u16) -> bool {
     VISIBLE_ITEM_TYPES.contains(&item_type)
@@ -222,12 +225,6 @@ mod tests {
         assert_eq!(split[0], 14_700);
         for code in VISIBLE_ITEM_TYPES {
             assert!(baoan_api::catalogue::item_type(code).is_some(), "{code}");
-        }
-        for code in LOOKOUT_TYPES {
-            assert!(
-                baoan_api::emergency::emergency_type(code).is_some(),
-                "{code}"
-            );
         }
     }
 }

@@ -37,9 +37,7 @@ use crate::staff;
 use crate::video::VideoNetwork;
 use centres::CentreStaff;
 
-/// Fire types a first responder can fight before the crews come: building fire, gas explosion,
-/// e-bike battery fire (the catalogue's codes).
-pub const FIRE_TYPES: [u16; 3] = [9, 12, 16];
+pub use baoan_api::emergency::FIRE_TYPES;
 
 /// Share of emergencies in working hours that the grid's inspector reports rather than a caller.
 pub const INSPECTOR_REPORTED_SHARE: f64 = 0.15;
@@ -1171,7 +1169,7 @@ fn reported_by(at: u64, key: u64, em: &mut Emergencies) -> (Actor, IncidentSourc
 /// lookout's radius, if one does (`video.lookout_share` of them, after an exponential wait).
 fn lookout_sees(t: &Truth, at: u64, video: &VideoNetwork, rng: &mut ChaCha8Rng) -> Option<u64> {
     let v = &video.settings;
-    if !v.enabled || !crate::video::LOOKOUT_TYPES.contains(&t.kind) {
+    if !v.enabled || !crate::video::seen_from_a_lookout(t.kind) {
         return None;
     }
     video.lookout_in_range(t.x, t.y)?;

@@ -641,9 +641,7 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
             v.settings.enabled,
         )
     });
-    let inspector_time = world
-        .get_resource::<crate::inspector_time::InspectorTime>()
-        .cloned();
+    let inspector_time = world.get_resource::<crate::inspector_time::InspectorTime>();
     let shifts = world.resource::<GridConfig>().shifts.clone();
     let books = Books {
         now,
@@ -670,7 +668,7 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
             "reassigned": books.ledger.reassigned,
             "kept_with_resolver": books.ledger.kept,
         },
-        "inspectors": inspectors_section(&books, inspector_time.as_ref()),
+        "inspectors": inspectors_section(&books, inspector_time),
         "by_item_type": by_item_type(books.ledger),
         "occurred_by_hour": books.truth.occurred_by_hour,
         "backlog": backlog_section(&metrics, backlog_every_s),

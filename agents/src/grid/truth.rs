@@ -256,11 +256,14 @@ pub fn occur_and_call(
                     }
                 }
                 let rng = truth.video_rng.as_mut().expect("set when planting");
-                if let Some(found) = video_finds(&video, grid, item_type, at, rng) {
+                let find = video_finds(&video, grid, item_type, at, rng);
+                if find != VideoFind::OutOfView {
                     truth.video_in_view += 1;
-                    if found < config.end_ms {
-                        agenda.schedule(found, TruthAction::VideoReport { item: id });
-                    }
+                }
+                if let VideoFind::Found(t) = find
+                    && t < config.end_ms
+                {
+                    agenda.schedule(t, TruthAction::VideoReport { item: id });
                 }
                 journal.record(
                     at,
@@ -337,31 +340,41 @@ fn submit(
     });
 }
 
-/// When the video network finds an item of a camera-visible type that occurred at `at` in a
-/// grid, if it does: the item is in some channel's view with the grid's coverage; automated
-/// detection finds its share after its delay, else operators' video patrol finds its share.
+/// What the video network makes of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoFind {
+    /// Not a camera-visible type, or in no channel's view (or the video is off).
+    OutOfView,
+    /// In view, but nobody looked at the right moment.
+    Missed,
+    /// Found at this time.
+    Found(u64),
+}
+
+/// Whether the video network finds an item of a camera-visible type that occurred at `at` in
+/// a grid: the item is in some channel's view with the grid's coverage; automated detection
+/// finds its share after its delay, else operators' video patrol finds its share.
 pub fn video_finds(
     video: &VideoNetwork,
     grid: u32,
     item_type: u16,
     at: u64,
     rng: &mut ChaCha8Rng,
-) -> Option<u64> {
+) -> VideoFind {
     let v = &video.settings;
     if !v.enabled || !crate::video::visible(item_type) {
-        return None;
+        return VideoFind::OutOfView;
     }
     if rng.random::<f64>() >= video.coverage(grid) {
-        return None;
+        return VideoFind::OutOfView;
     }
     let u: f64 = rng.random();
     if u < v.automated_share {
-        Some(at + crate::exp_wait(rng, v.automated_delay.ms() as f64))
+        VideoFind::Found(at + crate::exp_wait(rng, v.automated_delay.ms() as f64))
     } else if u < v.automated_share + (1.0 - v.automated_share) * v.patrol_share {
-        Some(at + crate::exp_wait(rng, v.patrol_delay.ms() as f64))
+        VideoFind::Found(at + crate::exp_wait(rng, v.patrol_delay.ms() as f64))
     } else {
-        // In view, but nobody looked at the right moment.
-        Some(u64::MAX)
+        VideoFind::Missed
     }
 }
 

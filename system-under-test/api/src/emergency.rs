@@ -391,6 +391,14 @@ pub fn lead_centre(
     }
 }
 
+/// Building fire, gas explosion, e-bike battery fire (the catalogue's codes): what a post's
+/// first fire response (四员联动) is for, and the smoke and flame a lookout sees.
+pub const FIRE_TYPES: [u16; 3] = [9, 12, 16];
+/// Traffic accident with injuries: a post's traffic control (四员联动).
+pub const TRAFFIC_ACCIDENT: u16 = 10;
+/// Crowd crush risk at a key area, mass gathering: crowd build-up a lookout sees.
+pub const CROWD_TYPES: [u16; 2] = [27, 32];
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, HashSet};

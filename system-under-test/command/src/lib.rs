@@ -39,9 +39,11 @@ pub fn pace(class: UnitClass) -> (f64, f64) {
     }
 }
 
-/// 四员联动: building fire, gas explosion, e-bike battery fire (first fire response) and traffic
-/// accidents (traffic control) take a second auxiliary police unit from the posts' duties.
-pub const FOUR_DUTY_TYPES: [u16; 4] = [9, 10, 12, 16];
+/// 四员联动: fires (first fire response) and traffic accidents (traffic control) take a second
+/// auxiliary police unit from the posts' duties.
+pub fn a_four_duty_type(emergency_type: u16) -> bool {
+    emergency::FIRE_TYPES.contains(&emergency_type) || emergency_type == emergency::TRAFFIC_ACCIDENT
+}
 
 /// Streets against the straight line, when no road network is loaded (assumed).
 pub const STRAIGHT_LINE_DETOUR: f64 = 1.3;
@@ -584,7 +586,7 @@ impl CommandService {
         let waits = dir.departments_wait;
         let leader = matches!(severity, Severity::I | Severity::II);
         let mut classes = needs(emergency_type, severity);
-        if dir.four_duties && FOUR_DUTY_TYPES.contains(&emergency_type) {
+        if dir.four_duties && a_four_duty_type(emergency_type) {
             classes.push(UnitClass::AuxiliaryPolice);
         }
         let mut held = Vec::new();

@@ -429,11 +429,11 @@ impl GridService {
     ) -> Outcome {
         let dir = self.dir.as_ref().expect("dispatch needs a directory");
         let pick = |pool: Option<&Vec<usize>>| {
-            pool.and_then(|p| {
-                p.iter()
-                    .copied()
-                    .min_by_key(|&i| (self.resolver_load[i], dir.raw.resolvers[i].person))
-            })
+            least_loaded(
+                &self.resolver_load,
+                dir,
+                pool.into_iter().flatten().copied(),
+            )
         };
         let chosen = pick(dir.community_pool.get(&(department, community)))
             .or_else(|| pick(dir.street_pool.get(&(department, street))));
@@ -484,20 +484,27 @@ impl GridService {
         let kind = catalogue::item_type(t.item_type).expect("checked on report");
         let street = dir.raw.grids[t.grid as usize].street;
         let current = t.resolver.and_then(|p| dir.resolver_index.get(&p).copied());
-        let candidates: Vec<usize> = match level {
-            EscalationLevel::Street => dir
-                .street_pool
-                .get(&(kind.department, street))
-                .cloned()
-                .unwrap_or_default(),
-            EscalationLevel::District => (0..dir.raw.resolvers.len())
-                .filter(|&i| dir.raw.resolvers[i].department == kind.department)
-                .collect(),
+        let other = |i: &usize| Some(*i) != current;
+        let load = &self.resolver_load;
+        let best = match level {
+            EscalationLevel::Street => least_loaded(
+                load,
+                dir,
+                dir.street_pool
+                    .get(&(kind.department, street))
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(other),
+            ),
+            EscalationLevel::District => least_loaded(
+                load,
+                dir,
+                (0..dir.raw.resolvers.len())
+                    .filter(|&i| dir.raw.resolvers[i].department == kind.department)
+                    .filter(other),
+            ),
         };
-        let best = candidates
-            .into_iter()
-            .filter(|&i| Some(i) != current)
-            .min_by_key(|&i| (self.resolver_load[i], dir.raw.resolvers[i].person));
         let better = match (best, current) {
             (Some(b), Some(c)) => self.resolver_load[b] + 1 < self.resolver_load[c],
             (Some(_), None) => true,
@@ -719,6 +726,12 @@ impl GridService {
             self.backlog.escalated_open -= 1;
         }
     }
+}
+
+/// Of the resolvers `pool` (indices into the directory), the one with the fewest open tasks;
+/// ties go to the lowest person id, so that dispatch is deterministic.
+fn least_loaded(load: &[u32], dir: &Dir, pool: impl Iterator<Item = usize>) -> Option<usize> {
+    pool.min_by_key(|&i| (load[i], dir.raw.resolvers[i].person))
 }
 
 fn invalid(field: impl Into<String>, problem: impl Into<String>) -> ApiError {
