@@ -23,6 +23,13 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// `twin ARGS`, refused as bad input (exit 2): what it said on stderr.
+fn refused(out: std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    err
+}
+
 #[test]
 fn a_bad_scenario_exits_2_naming_file_line_and_column() {
     let dir = temp_dir("bad");
@@ -32,12 +39,12 @@ fn a_bad_scenario_exits_2_naming_file_line_and_column() {
         "name = \"bad\"\nduration = \"2h\"\n\n[grid]\nitems_per_grid_per_day = -3\n",
     )
     .unwrap();
-    let out = twin()
-        .args(["run", file.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(
+        twin()
+            .args(["run", file.to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap(),
+    );
     assert!(err.contains("bad.toml:5:26"), "{err}");
     assert!(
         err.contains("grid.items_per_grid_per_day")
@@ -56,12 +63,12 @@ fn a_bad_key_persons_section_exits_2_naming_each_place() {
         "name = \"kp\"\nduration = \"2h\"\n\n[key_persons]\nenabled = true\ndoctor_time_share = 1.5\nsighting_police_from_risk = 9\n",
     )
     .unwrap();
-    let out = twin()
-        .args(["run", file.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(
+        twin()
+            .args(["run", file.to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap(),
+    );
     assert!(
         err.contains("kp.toml:6:21") && err.contains("key_persons.doctor_time_share"),
         "{err}"
@@ -71,12 +78,12 @@ fn a_bad_key_persons_section_exits_2_naming_each_place() {
         "{err}"
     );
     std::fs::write(&file, "name = \"kp\"\n[key_persons]\nenabeld = true\n").unwrap();
-    let out = twin()
-        .args(["run", file.to_str().unwrap(), "--quiet"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(
+        twin()
+            .args(["run", file.to_str().unwrap(), "--quiet"])
+            .output()
+            .unwrap(),
+    );
     assert!(
         err.contains("kp.toml:3:1") && err.contains("enabeld"),
         "{err}"
@@ -92,18 +99,18 @@ fn an_unknown_street_in_a_surge_is_bad_input_with_its_place() {
         "name = \"s\"\nduration = \"1h\"\nscale = 0.002\n[[surge]]\nloop = \"grid\"\nstart = \"00:00\"\nend = \"01:00\"\nstreets = [\"Xixiang\", \"Atlantis\"]\nmultiplier = 2\n",
     )
     .unwrap();
-    let out = twin()
-        .args([
-            "run",
-            file.to_str().unwrap(),
-            "--quiet",
-            "--out",
-            dir.join("out").to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(
+        twin()
+            .args([
+                "run",
+                file.to_str().unwrap(),
+                "--quiet",
+                "--out",
+                dir.join("out").to_str().unwrap(),
+            ])
+            .output()
+            .unwrap(),
+    );
     assert!(
         err.contains("s.toml:8:23") && err.contains("unknown street \"Atlantis\""),
         "{err}"
@@ -236,7 +243,7 @@ fn a_planners_posts_file_is_used_and_a_bad_one_named_by_line() {
     assert_eq!(report["sections"]["command"]["placement"]["posts"], 3);
 
     std::fs::write(&posts, "lon,lat\n113.885,22.565\n113.870,north\n").unwrap();
-    let out = twin_at_root(&[
+    let err = refused(twin_at_root(&[
         "run",
         "scenarios/smoke.toml",
         "--quiet",
@@ -244,9 +251,7 @@ fn a_planners_posts_file_is_used_and_a_bad_one_named_by_line() {
         posts.to_str().unwrap(),
         "--out",
         dir.join("bad").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    ]));
     assert!(
         err.contains("posts.csv:3: column lat: expected a number"),
         "{err}"
@@ -290,12 +295,12 @@ fn validate_refuses_what_run_would_refuse() {
     let dir = temp_dir("validate");
     let file = dir.join("v.toml");
     std::fs::write(&file, "name = \"v\"\nduration = \"1h\"\n[[disruption]]\nstart = \"00:00\"\nend = \"01:00\"\nstreets = [\"Atlantis\"]\ntravel_multiplier = 2\n").unwrap();
-    let out = twin()
-        .args(["validate", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(
+        twin()
+            .args(["validate", file.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
     assert!(
         err.contains("v.toml:6:") && err.contains("disruption[0].streets[0]"),
         "{err}"
@@ -398,9 +403,7 @@ fn plan_posts_exact_proves_the_optimum() {
 #[test]
 fn plan_posts_exact_without_the_solver_says_how_to_build_it() {
     let dir = temp_dir("plan-no-exact");
-    let out = plan_smoke(&dir, &["--exact"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(plan_smoke(&dir, &["--exact"]));
     assert!(err.contains("--features exact"), "{err}");
     assert!(
         !dir.join("plan.json").exists(),

@@ -4,7 +4,7 @@
 //! (the address checked against block data) and care visits.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use baoan_api::blocks::{
     AddressLibraryData, CompanyRecord, Feed, LibraryBuilding, LibraryCommunity, LibraryRoad,
@@ -17,6 +17,9 @@ use baoan_api::cases::{
 use baoan_api::{Actor, Command, Envelope, PersonId, Role, Stack};
 use baoan_stack::InProcessStack;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+mod common;
+use common::timed;
 
 const ROADS: [&str; 10] = [
     "兴华路",
@@ -189,23 +192,6 @@ fn features(i: u64) -> DisputeFeatures {
         escalating: i.is_multiple_of(6),
         afraid: i.is_multiple_of(4),
     }
-}
-
-/// Time the next `n` commands made by `make` (numbered on from `next`) on one stack that lives
-/// through the whole bench, as a platform's does; making them is not timed.
-fn timed(
-    s: &mut InProcessStack,
-    next: &mut u64,
-    n: u64,
-    make: impl Fn(u64) -> Envelope,
-) -> Duration {
-    let envelopes: Vec<Envelope> = (*next..*next + n).map(make).collect();
-    *next += n;
-    let start = Instant::now();
-    for e in &envelopes {
-        black_box(s.send(e).expect("accepted"));
-    }
-    start.elapsed()
 }
 
 fn bench(c: &mut Criterion) {

@@ -4,15 +4,15 @@
 //! look-ups of a record by its team. 124 communities' staff and a register of 20,000 people,
 //! about the district's.
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
-
 use baoan_api::key_persons::{
     Category, Findings, Function, KeyPersonDirectory, TeamMemberEntry, UrineTest,
 };
 use baoan_api::{Actor, Command, Envelope, Outcome, PersonId, Role, Stack};
 use baoan_stack::InProcessStack;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+mod common;
+use common::timed;
 
 const COMMUNITIES: u32 = 124;
 const REGISTER: u64 = 20_000;
@@ -94,23 +94,6 @@ fn registered() -> (InProcessStack, Vec<PersonId>) {
         leads.push(task.lead);
     }
     (s, leads)
-}
-
-/// The time `s` takes to carry the `n` calls `make` builds from the numbers after `next` (built
-/// before the clock starts); `next` moves on past them.
-fn timed(
-    s: &mut InProcessStack,
-    next: &mut u64,
-    n: u64,
-    make: impl Fn(u64) -> Envelope,
-) -> Duration {
-    let envelopes: Vec<Envelope> = (*next..*next + n).map(make).collect();
-    *next += n;
-    let start = Instant::now();
-    for e in &envelopes {
-        black_box(s.send(e).expect("accepted"));
-    }
-    start.elapsed()
 }
 
 fn bench(c: &mut Criterion) {
