@@ -341,11 +341,8 @@ fn a_scenario_rides_out_restarts_on_sqlite() {
 }
 
 #[test]
+#[cfg_attr(skip_postgres, ignore = "BAOAN_SKIP_POSTGRES is set: needs the machine's PostgreSQL")]
 fn a_scenario_rides_out_restarts_on_postgres() {
-    if std::env::var_os("BAOAN_SKIP_POSTGRES").is_some() {
-        eprintln!("BAOAN_SKIP_POSTGRES is set: the PostgreSQL half of this test is skipped");
-        return;
-    }
     let admin = std::env::var("BAOAN_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("baoan_http_{}", std::process::id());
@@ -356,7 +353,7 @@ fn a_scenario_rides_out_restarts_on_postgres() {
     let url = runtime
         .block_on(baoan_server::store::create_postgres_database(&admin, &name))
         .unwrap_or_else(|e| {
-            panic!("cannot make a database on PostgreSQL ({e}); or set BAOAN_SKIP_POSTGRES=1")
+            panic!("cannot make a database on PostgreSQL ({e}); or set BAOAN_SKIP_POSTGRES=1 to skip")
         });
     a_scenario_rides_out_restarts_on(url);
     runtime
@@ -386,11 +383,8 @@ fn a_restart_plan_without_a_database_is_refused() {
 /// harness waits for each sighting's outcomes (`X-Await-Outcomes`), and the report is the
 /// committed golden one.
 #[test]
+#[cfg_attr(skip_nats, ignore = "BAOAN_SKIP_NATS is set: needs the machine's NATS")]
 fn a_scenario_with_sightings_through_the_bus_gives_the_golden_report() {
-    if std::env::var_os("BAOAN_SKIP_NATS").is_some() {
-        eprintln!("BAOAN_SKIP_NATS is set: the NATS test is skipped");
-        return;
-    }
     let bus = BusConfig {
         url: std::env::var("BAOAN_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
         stream: format!("BAOAN_TEST_RUN_{}", std::process::id()),

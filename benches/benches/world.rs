@@ -1,8 +1,14 @@
-//! Building the district and the hot-path look-ups: travel time and point → grid.
+//! Building the district and the hot-path look-ups: travel time and point → grid; reading an
+//! OSM extract; the road graph and its all-pairs travel times over a synthetic lattice at full
+//! district scale.
 
 use std::hint::black_box;
+use std::path::Path;
 
-use baoan_world::{District, Mode, Population, RngStreams, TravelTimes};
+use baoan_world::osm::read_osm;
+use baoan_world::roads::RoadTimes;
+use baoan_world::roads::lattice::{lattice, outline_box};
+use baoan_world::{District, Mode, Population, RngStreams, RoadGraph, TravelTimes};
 use criterion::{Criterion, criterion_group, criterion_main};
 use geo::{BoundingRect, Coord};
 
@@ -48,5 +54,38 @@ fn lookups(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, build, lookups);
+/// The vendored Helsinki extract (the CI's pack from a real OSM file) read into layers.
+fn osm(c: &mut Criterion) {
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../twin/data/osm/helsinki.osm.pbf"
+    ));
+    let mut g = c.benchmark_group("osm");
+    g.sample_size(10);
+    g.bench_function("read helsinki.osm.pbf", |b| {
+        b.iter(|| read_osm(black_box(path)).expect("the vendored extract reads"))
+    });
+    g.finish();
+}
+
+/// The road graph and all-pairs times over a synthetic lattice (≥ 100,000 segments, mixed
+/// classes, some one-ways) for the full district's 4,866 grids, with chain contraction.
+fn roads(c: &mut Criterion) {
+    let d = District::build(1.0, 42);
+    let (min, max) = outline_box(&d);
+    let lines = lattice(&d.frame, min, max, 160.0, true, 42);
+    let mut g = c.benchmark_group("roads");
+    g.sample_size(10);
+    g.bench_function("graph, full-district lattice", |b| {
+        b.iter(|| RoadGraph::build(black_box(&lines), &d.frame))
+    });
+    let graph = RoadGraph::build(&lines, &d.frame);
+    assert!(graph.segments() >= 100_000, "{} segments", graph.segments());
+    g.bench_function("all pairs, full-district lattice", |b| {
+        b.iter(|| RoadTimes::build(black_box(&d), &graph, true))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, build, lookups, osm, roads);
 criterion_main!(benches);

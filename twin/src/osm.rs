@@ -960,39 +960,11 @@ pub fn assemble_rings<T: Copy + Eq + Hash>(
 mod tests {
     use super::*;
     use geo::Area;
-    use std::collections::BTreeMap;
 
     const HELSINKI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/osm/helsinki.osm.pbf");
 
     fn helsinki() -> OsmData {
         read_osm(Path::new(HELSINKI)).expect("the vendored Helsinki extract reads")
-    }
-
-    /// Counts of a layer by its kind, for the report and the assertions.
-    fn summary(d: &OsmData) -> String {
-        let mut places: BTreeMap<PlaceKind, usize> = BTreeMap::new();
-        for p in &d.places {
-            *places.entry(p.kind).or_default() += 1;
-        }
-        let mut land: BTreeMap<LandClass, usize> = BTreeMap::new();
-        for l in &d.land {
-            *land.entry(l.class).or_default() += 1;
-        }
-        let mut roads: BTreeMap<RoadClass, usize> = BTreeMap::new();
-        for r in &d.roads {
-            *roads.entry(r.class).or_default() += 1;
-        }
-        let segments: usize = d.roads.iter().map(|r| r.line.0.len() - 1).sum();
-        let mut admin: BTreeMap<u8, usize> = BTreeMap::new();
-        for a in &d.admin {
-            *admin.entry(a.admin_level).or_default() += 1;
-        }
-        format!(
-            "stats {:?}\nroads {} segments {segments}\nroads by class {roads:?}\nplaces {places:?}\nland {land:?}\nadmin by level {admin:?}\ndropped {:#?}",
-            d.stats,
-            d.roads.len(),
-            d.dropped
-        )
     }
 
     #[test]
@@ -1528,22 +1500,5 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("history.osm.pbf"), "{err}");
-    }
-
-    /// Read time and counts for the Helsinki extract: run with
-    /// `cargo test -p baoan-world --release osm -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn read_time_helsinki() {
-        let t = std::time::Instant::now();
-        let d = helsinki();
-        let secs = t.elapsed().as_secs_f64();
-        println!("{}", summary(&d));
-        println!("read in {:.1} ms", secs * 1e3);
-        if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-            for line in status.lines().filter(|l| l.starts_with("VmHWM")) {
-                println!("peak RSS of the test process: {line}");
-            }
-        }
     }
 }

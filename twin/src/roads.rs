@@ -660,7 +660,7 @@ pub struct RoadPerf {
 
 /// Travel times over roads between every pair of grids: u16 seconds of the node-to-node legs
 /// (walk, e-bike, car on major roads, car on minor roads) plus each grid's access legs.
-pub(crate) struct RoadTimes {
+pub struct RoadTimes {
     n: usize,
     walk: Vec<u16>,
     ebike: Vec<u16>,
@@ -721,7 +721,7 @@ fn snap(g: &RoadGraph, inside: &[bool], sites: &[Coord<f64>]) -> Snap {
 }
 
 impl RoadTimes {
-    pub(crate) fn build(district: &District, graph: &RoadGraph, contract: bool) -> RoadTimes {
+    pub fn build(district: &District, graph: &RoadGraph, contract: bool) -> RoadTimes {
         let t0 = Instant::now();
         let n = district.grids.len();
         let sites: Vec<Coord<f64>> = district.grids.iter().map(|g| g.site).collect();
@@ -952,6 +952,8 @@ fn all_pairs(g: &Csr, nodes: &[Option<u32>], total: &mut [u16], major: Option<&m
         )
         .sum()
 }
+
+pub mod lattice;
 
 #[cfg(test)]
 mod tests;

@@ -1,13 +1,12 @@
 //! Road graph tests on small hand-made graphs and on synthetic lattices of roads (every lattice
-//! here is synthetic, made up for the tests over the default district's frame).
+//! is synthetic, made up over the default district's frame: `lattice.rs`).
 
 use std::sync::OnceLock;
 
-use geo::{BoundingRect, LineString};
+use geo::LineString;
 use proptest::prelude::*;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
+use super::lattice::{lattice, outline_box};
 use super::*;
 use crate::proj::BAOAN;
 use crate::travel::TravelTimes;
@@ -42,123 +41,9 @@ fn leg(g: &RoadGraph, a: u32, b: u32, speed: f64) -> u32 {
     deciseconds((p.x - q.x).hypot(p.y - q.y), speed)
 }
 
-/// Synthetic road classes of the lattices, with their weights (test data, not Bao'an's mix).
-const MIX: [(RoadClass, u32); 11] = [
-    (RoadClass::Motorway, 3),
-    (RoadClass::Trunk, 4),
-    (RoadClass::Primary, 8),
-    (RoadClass::Secondary, 10),
-    (RoadClass::Tertiary, 10),
-    (RoadClass::Residential, 40),
-    (RoadClass::Service, 5),
-    (RoadClass::Footway, 8),
-    (RoadClass::Cycleway, 5),
-    (RoadClass::Path, 4),
-    (RoadClass::Steps, 3),
-];
-
-/// A synthetic lattice of roads over a box of local metres: lines every `spacing` metres each
-/// way, crossing at shared points; with `midpoints`, every block side has a shape point in its
-/// middle (as OSM ways do), which chain contraction removes. Classes are drawn from `MIX`; a
-/// quarter of the drivable lines are one-way (either way), a tenth carry a 30 km/h limit, a few
-/// forbid or allow walking explicitly.
-fn lattice(
-    frame: &Frame,
-    min: Coord<f64>,
-    max: Coord<f64>,
-    spacing: f64,
-    midpoints: bool,
-    seed: u64,
-) -> Vec<RoadLine> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let steps = |lo: f64, hi: f64| -> Vec<f64> {
-        let k = ((hi - lo) / spacing).floor() as usize;
-        (0..=k).map(|i| lo + i as f64 * spacing).collect()
-    };
-    let (xs, ys) = (steps(min.x, max.x), steps(min.y, max.y));
-    let total: u32 = MIX.iter().map(|m| m.1).sum();
-    let mut lines = Vec::new();
-    let mut add = |points: Vec<Coord<f64>>, rng: &mut ChaCha8Rng| {
-        let mut pick = rng.random_range(0..total);
-        let class = MIX
-            .iter()
-            .find(|m| {
-                if pick < m.1 {
-                    true
-                } else {
-                    pick -= m.1;
-                    false
-                }
-            })
-            .expect("pick < total")
-            .0;
-        let oneway = if class.drivable() && rng.random_bool(0.25) {
-            if rng.random_bool(0.5) {
-                Oneway::Forward
-            } else {
-                Oneway::Backward
-            }
-        } else {
-            Oneway::Both
-        };
-        let max_speed_kmh = rng.random_bool(0.1).then_some(30.0);
-        let foot = match class {
-            RoadClass::Motorway | RoadClass::Trunk => rng.random_bool(0.3).then_some(true),
-            _ => rng.random_bool(0.05).then_some(false),
-        };
-        lines.push(RoadLine {
-            class,
-            oneway,
-            max_speed_kmh,
-            foot,
-            name: Some("synthetic".into()),
-            line: LineString::from(
-                points
-                    .into_iter()
-                    .map(|c| frame.to_lonlat(c))
-                    .collect::<Vec<_>>(),
-            ),
-        });
-    };
-    let with_midpoints = |fixed: f64, along: &[f64], horizontal: bool| -> Vec<Coord<f64>> {
-        let mut out = Vec::new();
-        for (i, &a) in along.iter().enumerate() {
-            if midpoints && i > 0 {
-                let m = (along[i - 1] + a) / 2.0;
-                out.push(if horizontal {
-                    Coord { x: m, y: fixed }
-                } else {
-                    Coord { x: fixed, y: m }
-                });
-            }
-            out.push(if horizontal {
-                Coord { x: a, y: fixed }
-            } else {
-                Coord { x: fixed, y: a }
-            });
-        }
-        out
-    };
-    for &y in &ys {
-        add(with_midpoints(y, &xs, true), &mut rng);
-    }
-    for &x in &xs {
-        add(with_midpoints(x, &ys, false), &mut rng);
-    }
-    lines
-}
-
 fn small_district() -> &'static District {
     static D: OnceLock<District> = OnceLock::new();
     D.get_or_init(|| District::build(0.01, 42))
-}
-
-fn outline_box(d: &District) -> (Coord<f64>, Coord<f64>) {
-    let b = d
-        .outline
-        .bounding_rect()
-        .expect("the outline has an extent");
-    (b.min(), b.max())
 }
 
 fn straight(d: &District, a: u32, b: u32) -> f64 {
@@ -497,56 +382,3 @@ fn the_thread_count_never_changes_road_times() {
     assert!(one == run(2), "1 and 2 threads differ");
 }
 
-/// Figures for the report: graph build and all pairs over a synthetic lattice (≥ 100,000
-/// segments, mixed classes, some one-ways) for the full-scale district's 4,866 grids.
-/// `cargo test -p baoan-world --release --lib all_pairs_timing -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn all_pairs_timing() {
-    let t0 = Instant::now();
-    let d = District::build(1.0, 42);
-    println!(
-        "district: {} grids in {:.1} s",
-        d.grids.len(),
-        t0.elapsed().as_secs_f64()
-    );
-    let (min, max) = outline_box(&d);
-    println!(
-        "box {:.1} x {:.1} km",
-        (max.x - min.x) / 1000.0,
-        (max.y - min.y) / 1000.0
-    );
-    let lines = lattice(&d.frame, min, max, 160.0, true, 42);
-    let t1 = Instant::now();
-    let g = RoadGraph::build(&lines, &d.frame);
-    println!(
-        "graph: {} lines, {} nodes, {} segments, arcs walk/e-bike/car {}/{}/{} in {:.2} s",
-        lines.len(),
-        g.nodes(),
-        g.segments(),
-        g.arcs(Mode::Walk),
-        g.arcs(Mode::EBike),
-        g.arcs(Mode::Car),
-        t1.elapsed().as_secs_f64()
-    );
-    assert!(g.segments() >= 100_000);
-    for contract in [true, false] {
-        let r = RoadTimes::build(&d, &g, contract);
-        println!(
-            "contract={contract}: prepare {:.2} s, all pairs {:.2} s, search nodes {:?} arcs {:?}, \
-             unreachable {:?}, share {:?}",
-            r.perf.prepare_s,
-            r.perf.all_pairs_s,
-            r.report.search_nodes_by_mode,
-            r.report.search_edges_by_mode,
-            r.report.unreachable_grids_by_mode.each_ref().map(Vec::len),
-            r.report.largest_component_share_by_mode,
-        );
-        let t = TravelTimes::from_road_times(&d, r);
-        println!(
-            "memory_bytes {} ({:.1} MiB)",
-            t.memory_bytes(),
-            t.memory_bytes() as f64 / 1048576.0
-        );
-    }
-}
