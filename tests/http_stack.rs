@@ -341,7 +341,10 @@ fn a_scenario_rides_out_restarts_on_sqlite() {
 }
 
 #[test]
-#[cfg_attr(skip_postgres, ignore = "BAOAN_SKIP_POSTGRES is set: needs the machine's PostgreSQL")]
+#[cfg_attr(
+    skip_postgres,
+    ignore = "BAOAN_SKIP_POSTGRES is set: needs the machine's PostgreSQL"
+)]
 fn a_scenario_rides_out_restarts_on_postgres() {
     let admin = std::env::var("BAOAN_TEST_POSTGRES")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -353,7 +356,9 @@ fn a_scenario_rides_out_restarts_on_postgres() {
     let url = runtime
         .block_on(baoan_server::store::create_postgres_database(&admin, &name))
         .unwrap_or_else(|e| {
-            panic!("cannot make a database on PostgreSQL ({e}); or set BAOAN_SKIP_POSTGRES=1 to skip")
+            panic!(
+                "cannot make a database on PostgreSQL ({e}); or set BAOAN_SKIP_POSTGRES=1 to skip"
+            )
         });
     a_scenario_rides_out_restarts_on(url);
     runtime

@@ -34,7 +34,7 @@ pub mod tokens;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -140,6 +140,58 @@ pub struct Replayed {
     pub resumed_at: Millis,
 }
 
+/// What outlives one life of the server's state (a restart or a recovery makes a new state):
+/// the storage outages it rode out, for `/health`, `/metrics` and the log.
+#[derive(Debug, Default)]
+pub struct Lives {
+    /// The journal failed (its database stopped answering) this many times.
+    pub outages: AtomicU64,
+    /// ... and the server rebuilt the stack from the journal and served again this many times.
+    pub recoveries: AtomicU64,
+    /// Waiting for the database to answer again, or replaying it.
+    pub recovering: AtomicBool,
+    /// The last outage, from the journal's failure to serving again (milliseconds).
+    pub last_outage_ms: AtomicU64,
+    /// The last recovery's reopening and replay of the journal, from the database's first
+    /// answer to serving again (milliseconds).
+    pub last_replay_ms: AtomicU64,
+}
+
+/// What a restart or a recovery carries from one state to the next.
+struct CarriedOver {
+    origin: Instant,
+    mode: ClockMode,
+    faults: Option<Arc<Faults>>,
+    bus: Option<Arc<Bus>>,
+    lives: Arc<Lives>,
+}
+
+impl CarriedOver {
+    /// Gives `state` (new, not yet serving) what the last life had.
+    fn onto(self, state: &Arc<AppState>) {
+        let _ = state.plan_origin.set(self.origin);
+        if let Some(plan) = self.faults {
+            let _ = state.inject(plan);
+        }
+        if self.mode == ClockMode::Caller {
+            state.use_caller_clock();
+        }
+        if let Some(bus) = self.bus {
+            let _ = state.bus.set(bus);
+        }
+        // Outages counted before the new state existed, and any the recovery adds after.
+        let lives = &state.lives;
+        for (to, from) in [
+            (&lives.outages, &self.lives.outages),
+            (&lives.recoveries, &self.lives.recoveries),
+            (&lives.last_outage_ms, &self.lives.last_outage_ms),
+            (&lives.last_replay_ms, &self.lives.last_replay_ms),
+        ] {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
+
 /// A call carried by the stack: its answer, to be given once the journal entry (if the stack is
 /// journaled) is committed.
 pub type Carried = (Result<Vec<Outcome>, HttpError>, Option<store::Committed>);
@@ -189,6 +241,8 @@ pub struct AppState {
     restart_signal: tokio::sync::Notify,
     /// The embedding dimension the matcher takes, for `/health`.
     matcher_dim: usize,
+    /// Outages and recoveries over every life of this server.
+    lives: Arc<Lives>,
 }
 
 impl AppState {
@@ -273,6 +327,7 @@ impl AppState {
             restart_request: Mutex::new(None),
             restart_signal: tokio::sync::Notify::new(),
             matcher_dim,
+            lives: Arc::default(),
         })
     }
 
@@ -356,28 +411,94 @@ impl AppState {
         while !self.journal_settled() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let (tokens, max_body, origin, mode) = (
-            self.tokens.clone(),
-            self.max_body,
-            self.plan_origin(),
-            self.clock_mode(),
-        );
-        let faults = self.faults.get().cloned();
-        let bus = self.bus.get().cloned();
+        let (tokens, max_body) = (self.tokens.clone(), self.max_body);
+        let carried = self.carried_over();
         drop(self);
         tokio::time::sleep(downtime).await;
         let (state, replayed) = AppState::open(&url, tokens, max_body).await?;
-        let _ = state.plan_origin.set(origin);
-        if let Some(plan) = faults {
-            let _ = state.inject(plan);
-        }
-        if mode == ClockMode::Caller {
-            state.use_caller_clock();
-        }
-        if let Some(bus) = bus {
-            let _ = state.bus.set(bus);
-        }
+        carried.onto(&state);
         Ok((state, replayed))
+    }
+
+    /// What a new life of the server takes from this one: the fault plan, its clock, the clock
+    /// mode, the bus and the outage counts.
+    fn carried_over(&self) -> CarriedOver {
+        CarriedOver {
+            origin: self.plan_origin(),
+            mode: self.clock_mode(),
+            faults: self.faults.get().cloned(),
+            bus: self.bus.get().cloned(),
+            lives: Arc::clone(&self.lives),
+        }
+    }
+
+    /// The journal failed (its database stopped answering): waits until the database answers
+    /// again, then replays the journal into a new state, as a restart would. Meanwhile this
+    /// state goes on answering 503, and `/health` says `recovering`. Retries every 0.1 s at
+    /// first, backing off to at most 1 s, so the server serves again about a second after the
+    /// database is back (plus the replay).
+    async fn recovered(self: &Arc<Self>) -> (Arc<AppState>, Replayed) {
+        let url = self
+            .database_url
+            .clone()
+            .expect("only a journaled state can lose its journal");
+        let lost = Instant::now();
+        self.lives.outages.fetch_add(1, Ordering::Relaxed);
+        self.lives.recovering.store(true, Ordering::Release);
+        eprintln!(
+            "twin: the journal's database ({}) stopped answering; calls are refused with 503 \
+             until it answers again",
+            self.storage
+        );
+        let mut wait = Duration::from_millis(100);
+        let mut attempts = 0u64;
+        loop {
+            let tried = Instant::now();
+            match AppState::open(&url, self.tokens.clone(), self.max_body).await {
+                Ok((state, replayed)) => {
+                    self.carried_over().onto(&state);
+                    let lives = &state.lives;
+                    let outage = lost.elapsed();
+                    let replay = tried.elapsed();
+                    lives.recoveries.fetch_add(1, Ordering::Relaxed);
+                    lives
+                        .last_outage_ms
+                        .store(outage.as_millis() as u64, Ordering::Relaxed);
+                    lives
+                        .last_replay_ms
+                        .store(replay.as_millis() as u64, Ordering::Relaxed);
+                    lives.recovering.store(false, Ordering::Release);
+                    eprintln!(
+                        "twin: the database answers again: replayed {} calls and {} ticks in \
+                         {:.1} s; serving again after an outage of {:.1} s",
+                        replayed.commands,
+                        replayed.advances,
+                        replay.as_secs_f64(),
+                        outage.as_secs_f64()
+                    );
+                    return (state, replayed);
+                }
+                Err(e) => {
+                    attempts += 1;
+                    if attempts == 1 || attempts.is_multiple_of(30) {
+                        eprintln!(
+                            "twin: still waiting for the database ({:.0} s, {attempts} tries): {e}",
+                            lost.elapsed().as_secs_f64()
+                        );
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Resolves when this state's journal fails (never for a stack in memory).
+    async fn journal_lost(&self) {
+        match &self.journal {
+            Some(journal) => journal.failure().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// From now on the server's time is its callers' (`ClockMode::Caller`), resuming at the
@@ -549,8 +670,9 @@ pub(crate) fn storage_failed() -> HttpError {
     HttpError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "storage_failed",
-        "the journal could not commit, so this call is not acknowledged and the server takes no \
-         more calls; restart it to rebuild the stack from what was committed",
+        "the journal could not commit, so this call is not acknowledged; the server takes no \
+         calls until the journal's database answers again and the stack is rebuilt from what \
+         was committed (GET /health says recovering meanwhile): retry later",
     )
 }
 
@@ -582,8 +704,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn health(State(app): State<Arc<AppState>>) -> Response {
     let failed = app.failed();
+    let recovering = failed && app.lives.recovering.load(Ordering::Acquire);
     let body = json!({
-        "status": if failed { "failed" } else { "ok" },
+        "status": if recovering { "recovering" } else if failed { "failed" } else { "ok" },
         "uptime_s": app.started.elapsed().as_secs_f64(),
         "audit_entries": app.audit_entries.load(Ordering::Relaxed),
         "storage": app.storage,
@@ -597,6 +720,8 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         })),
         "now_ms": app.now_ms(),
         "matcher_dim": app.matcher_dim,
+        "storage_outages": app.lives.outages.load(Ordering::Relaxed),
+        "storage_recoveries": app.lives.recoveries.load(Ordering::Relaxed),
         "faults_active": app.faults.get().map(|f| {
             f.active(app.plan_elapsed())
                 .map(|w| json!({
@@ -620,6 +745,34 @@ async fn metrics_text(State(app): State<Arc<AppState>>) -> Response {
         app.audit_entries.load(Ordering::Relaxed) as usize,
         app.journal_committed(),
     );
+    if app.journal.is_some() {
+        let lives = &app.lives;
+        text.push_str(&format!(
+            "# HELP baoan_storage_outages_total Times the journal's database stopped answering.\n\
+             # TYPE baoan_storage_outages_total counter\n\
+             baoan_storage_outages_total {}\n\
+             # HELP baoan_storage_recoveries_total Times the server rebuilt the stack from the \
+             journal once its database answered again, and served again.\n\
+             # TYPE baoan_storage_recoveries_total counter\n\
+             baoan_storage_recoveries_total {}\n\
+             # HELP baoan_storage_recovering 1 while the server waits for the journal's database.\n\
+             # TYPE baoan_storage_recovering gauge\n\
+             baoan_storage_recovering {}\n\
+             # HELP baoan_storage_last_outage_seconds The last outage, from the journal's failure \
+             to serving again.\n\
+             # TYPE baoan_storage_last_outage_seconds gauge\n\
+             baoan_storage_last_outage_seconds {}\n\
+             # HELP baoan_storage_last_replay_seconds The last recovery's replay, from the \
+             database's first answer to serving again.\n\
+             # TYPE baoan_storage_last_replay_seconds gauge\n\
+             baoan_storage_last_replay_seconds {}\n",
+            lives.outages.load(Ordering::Relaxed),
+            lives.recoveries.load(Ordering::Relaxed),
+            u8::from(lives.recovering.load(Ordering::Acquire)),
+            lives.last_outage_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+            lives.last_replay_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+        ));
+    }
     if let Some(bus) = app.bus() {
         let (published, carried) = bus.counts();
         text.push_str(&format!(
@@ -1134,8 +1287,12 @@ pub fn spawn_clock(app: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             let app = Arc::clone(&app);
-            match tokio::task::spawn_blocking(move || app.advance()).await {
+            let ticked = tokio::task::spawn_blocking(move || app.advance()).await;
+            match ticked {
                 Ok(Ok(_)) => {}
+                // The journal failed: the stack rebuilt after the recovery gets a clock of its
+                // own, so this one stops quietly (the recovery says what happens).
+                Ok(Err(e)) if e.kind() == "storage_failed" => return,
                 _ => {
                     eprintln!("twin: the stack failed; its time-driven work has stopped");
                     return;
@@ -1166,6 +1323,13 @@ pub enum ServeError {
     RestartWithoutStorage,
     #[error(transparent)]
     Bus(#[from] BusError),
+}
+
+/// Why one life of serving ended.
+enum Next {
+    Stop,
+    Restart { down: Duration, planned: bool },
+    Recovered(Arc<AppState>),
 }
 
 /// A server with its socket bound, not yet serving: the caller can print where it listens.
@@ -1295,20 +1459,29 @@ impl Server {
             };
             let state_for_request = Arc::clone(&state);
             let requested = state_for_request.restart_signal.notified();
-            // Why serving stops: shutdown (`None`), the plan's next restart or one asked for at
-            // `POST /admin/restart` (how long to stay down, and whether it was planned).
-            let restart = tokio::select! {
-                _ = &mut shutdown => None,
-                _ = planned_due => planned.map(|(_, down)| (down, true)),
-                _ = requested => Some((
-                    state
+            let lost = state_for_request.journal_lost();
+            // Why serving stops: shutdown, the plan's next restart, one asked for at `POST
+            // /admin/restart`, or a new state rebuilt after the journal's database came back.
+            let next = tokio::select! {
+                _ = &mut shutdown => Next::Stop,
+                _ = planned_due => match planned {
+                    Some((_, down)) => Next::Restart { down, planned: true },
+                    None => Next::Stop,
+                },
+                _ = requested => Next::Restart {
+                    down: state
                         .restart_request
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .take()
                         .unwrap_or_default(),
-                    false,
-                )),
+                    planned: false,
+                },
+                // The old state keeps answering 503 while the recovery waits for the database.
+                _ = lost => tokio::select! {
+                    _ = &mut shutdown => Next::Stop,
+                    (next, _) = state.recovered() => Next::Recovered(next),
+                },
             };
             let _ = stop.send(());
             let served = serving.await.map_err(std::io::Error::other)?;
@@ -1317,34 +1490,36 @@ impl Server {
                 let _ = task.await;
             }
             served?;
-            let Some((downtime, was_planned)) = restart else {
-                return Ok(());
-            };
-            if was_planned {
-                next_planned += 1;
-                if let Some(f) = state.faults.get() {
-                    f.count_restart();
+            state = match next {
+                Next::Stop => return Ok(()),
+                Next::Recovered(next) => next,
+                Next::Restart { down, planned } => {
+                    if planned {
+                        next_planned += 1;
+                        if let Some(f) = state.faults.get() {
+                            f.count_restart();
+                        }
+                    }
+                    eprintln!(
+                        "twin: {}: restarting the server (down for {:.1} s)",
+                        if planned {
+                            "fault plan"
+                        } else {
+                            "asked at POST /admin/restart"
+                        },
+                        down.as_secs_f64()
+                    );
+                    let (next, replayed) =
+                        state.restarted(down).await.map_err(std::io::Error::other)?;
+                    eprintln!(
+                        "twin: restarted: replayed {} calls and {} ticks; serving again at \
+                         http://{addr}",
+                        replayed.commands, replayed.advances
+                    );
+                    next
                 }
-            }
-            eprintln!(
-                "twin: {}: restarting the server (down for {:.1} s)",
-                if was_planned {
-                    "fault plan"
-                } else {
-                    "asked at POST /admin/restart"
-                },
-                downtime.as_secs_f64()
-            );
-            let (next, replayed) = state
-                .restarted(downtime)
-                .await
-                .map_err(std::io::Error::other)?;
-            state = next;
+            };
             listener = tokio::net::TcpListener::bind(addr).await?;
-            eprintln!(
-                "twin: restarted: replayed {} calls and {} ticks; serving again at http://{addr}",
-                replayed.commands, replayed.advances
-            );
         }
     }
 }

@@ -39,6 +39,12 @@ const MAX_BATCH: usize = 8192;
 /// Rows per SQLite INSERT statement (four parameters each: well inside its limit).
 const ROWS_PER_STATEMENT: usize = 1000;
 
+/// How long a commit waits for a connection to PostgreSQL (sqlx retries the connection meanwhile)
+/// before the journal fails and the server goes into recovery. A blip shorter than this only
+/// delays the answers; a longer one is an outage. (sqlx's default is 30 s, which would leave
+/// every caller waiting that long before hearing 503.)
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Rows read per query while replaying.
 const REPLAY_PAGE: i64 = 20_000;
 
@@ -140,6 +146,7 @@ impl Database {
                 .map_err(open)?;
             let pool = PgPoolOptions::new()
                 .max_connections(2)
+                .acquire_timeout(PG_ACQUIRE_TIMEOUT)
                 .connect_with(options)
                 .await
                 .map_err(open)?;
@@ -424,6 +431,9 @@ struct Pending {
 pub struct Journal {
     queue: mpsc::UnboundedSender<Pending>,
     failed: Arc<AtomicBool>,
+    /// Told once, when the journal fails: the serving loop then waits for the database to
+    /// answer again and rebuilds the stack from what was committed.
+    failure: Arc<tokio::sync::Notify>,
     committed: Arc<AtomicU64>,
     commits: Arc<AtomicU64>,
 }
@@ -436,13 +446,15 @@ impl Journal {
     pub fn start(db: Database) -> Journal {
         let (queue, mut rx) = mpsc::unbounded_channel::<Pending>();
         let failed = Arc::new(AtomicBool::new(false));
+        let failure = Arc::new(tokio::sync::Notify::new());
         let committed = Arc::new(AtomicU64::new(0));
         let commits = Arc::new(AtomicU64::new(0));
         let kind = db.kind();
-        let (f, c, n) = (
+        let (f, c, n, told) = (
             Arc::clone(&failed),
             Arc::clone(&committed),
             Arc::clone(&commits),
+            Arc::clone(&failure),
         );
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -462,11 +474,12 @@ impl Journal {
                         Err(e) => {
                             eprintln!(
                                 "twin: the journal ({kind}) failed to commit {} entries: {e}; \
-                                 the server takes no more calls — restart it to rebuild the \
-                                 stack from what was committed",
+                                 calls are refused with 503 until the database answers again \
+                                 and the stack is rebuilt from what was committed",
                                 batch.len()
                             );
                             f.store(true, Ordering::Release);
+                            told.notify_one();
                             false
                         }
                     }
@@ -486,6 +499,7 @@ impl Journal {
         Journal {
             queue,
             failed,
+            failure,
             committed,
             commits,
         }
@@ -523,6 +537,7 @@ impl Journal {
         if let Err(mpsc::error::SendError(p)) = self.queue.send(p) {
             // The writer is gone (the runtime is shutting down): the caller is told it failed.
             self.failed.store(true, Ordering::Release);
+            self.failure.notify_one();
             if let Some(done) = p.done {
                 let _ = done.send(false);
             }
@@ -532,6 +547,13 @@ impl Journal {
     /// A commit failed: the server must take no more calls.
     pub fn failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
+    }
+
+    /// Resolves when the journal has failed (at once if it already has).
+    pub async fn failure(&self) {
+        if !self.failed() {
+            self.failure.notified().await;
+        }
     }
 
     /// Entries committed since the server started, and the transactions that carried them.

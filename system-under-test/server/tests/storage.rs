@@ -213,7 +213,10 @@ impl PgDatabase {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(skip_postgres, ignore = "BAOAN_SKIP_POSTGRES is set: needs the machine's PostgreSQL")]
+#[cfg_attr(
+    skip_postgres,
+    ignore = "BAOAN_SKIP_POSTGRES is set: needs the machine's PostgreSQL"
+)]
 async fn postgres_restart_loses_nothing_acknowledged() {
     let db = PgDatabase::create().await;
     restart_loses_nothing_acknowledged(&db.url).await;

@@ -124,4 +124,3 @@ pub fn outline_box(d: &District) -> (Coord<f64>, Coord<f64>) {
         .expect("the outline has an extent");
     (b.min(), b.max())
 }
-

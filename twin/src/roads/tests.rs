@@ -381,4 +381,3 @@ fn the_thread_count_never_changes_road_times() {
     let one = run(1);
     assert!(one == run(2), "1 and 2 threads differ");
 }
-
