@@ -164,6 +164,24 @@ enum Cmd {
         /// Matcher workers on this server (0: only publish; another server carries).
         #[arg(long, default_value_t = baoan_server::bus::DEFAULT_WORKERS, requires = "bus")]
         bus_workers: usize,
+        /// A client must send a request's whole header within this many seconds of connecting
+        /// or of starting it, or its connection is closed (slow clients hold no connection).
+        #[arg(long, default_value_t = baoan_server::conn::DEFAULT_HEADER_READ_TIMEOUT.as_secs_f64())]
+        header_read_timeout_s: f64,
+        /// A keep-alive connection with no request for this many seconds is closed.
+        #[arg(long, default_value_t = baoan_server::conn::DEFAULT_IDLE_TIMEOUT.as_secs_f64())]
+        idle_timeout_s: f64,
+        /// The most connections held at once; one more is answered 503 (Retry-After: 1) and
+        /// closed.
+        #[arg(long, default_value_t = baoan_server::conn::DEFAULT_MAX_CONNECTIONS)]
+        max_connections: usize,
+        /// Serve /metrics and /health also at this address (IP:port), without a token: an
+        /// internal interface for Prometheus.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
+        /// GET /metrics on the main address then needs `Authorization: Bearer` this token.
+        #[arg(long)]
+        metrics_token: Option<String>,
     },
     /// Find the knee of a served stack: grid reports at a stepped-up arrival rate (open model,
     /// latency corrected for coordinated omission) until the p99 breaks the SLO; writes
@@ -506,6 +524,11 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             bus,
             bus_stream,
             bus_workers,
+            header_read_timeout_s,
+            idle_timeout_s,
+            max_connections,
+            metrics_listen,
+            metrics_token,
         } => serve(
             listen,
             tokens,
@@ -518,6 +541,15 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 stream: bus_stream,
                 workers: bus_workers,
             }),
+            Exposure {
+                header_read_timeout_s,
+                idle_timeout_s,
+                max_connections,
+                metrics: baoan_server::MetricsAccess {
+                    listen: metrics_listen,
+                    token: metrics_token,
+                },
+            },
         ),
         Cmd::Load {
             target,
@@ -822,6 +854,50 @@ fn validate(file: &std::path::Path, pack: Option<PathBuf>) -> Result<u8, RunErro
     Ok(0)
 }
 
+/// `twin serve`'s limits on connections and where `/metrics` is served.
+struct Exposure {
+    header_read_timeout_s: f64,
+    idle_timeout_s: f64,
+    max_connections: usize,
+    metrics: baoan_server::MetricsAccess,
+}
+
+impl Exposure {
+    fn limits(&self) -> Result<baoan_server::ConnectionLimits, RunError> {
+        let seconds = |flag: &str, s: f64| {
+            if s.is_finite() && s > 0.0 {
+                Ok(std::time::Duration::from_secs_f64(s))
+            } else {
+                Err(RunError::BadInput(format!(
+                    "--{flag}: expected a positive number of seconds, got {s}"
+                )))
+            }
+        };
+        if self.max_connections == 0 {
+            return Err(RunError::BadInput(
+                "--max-connections: expected a positive number, got 0".into(),
+            ));
+        }
+        if self
+            .metrics
+            .token
+            .as_ref()
+            .is_some_and(|t| t.len() < baoan_server::tokens::MIN_TOKEN_LEN)
+        {
+            return Err(RunError::BadInput(format!(
+                "--metrics-token: expected at least {} characters",
+                baoan_server::tokens::MIN_TOKEN_LEN
+            )));
+        }
+        Ok(baoan_server::ConnectionLimits {
+            header_read_timeout: seconds("header-read-timeout-s", self.header_read_timeout_s)?,
+            idle_timeout: seconds("idle-timeout-s", self.idle_timeout_s)?,
+            max_connections: self.max_connections,
+        })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn serve(
     listen: SocketAddr,
     tokens: Option<PathBuf>,
@@ -830,11 +906,13 @@ fn serve(
     faults: Option<PathBuf>,
     clock: &str,
     bus: Option<baoan_server::BusConfig>,
+    exposure: Exposure,
 ) -> Result<u8, RunError> {
     let clock = match clock {
         "caller" => baoan_server::ClockMode::Caller,
         _ => baoan_server::ClockMode::Wall,
     };
+    let connections = exposure.limits()?;
     if max_body == 0 {
         return Err(RunError::BadInput(
             "--max-body: expected a positive number of bytes, got 0".into(),
@@ -881,8 +959,13 @@ fn serve(
         faults,
         clock,
         bus,
+        connections,
+        metrics: exposure.metrics,
     };
     baoan_server::serve(config, |server| {
+        if let Some(addr) = server.metrics_addr() {
+            eprintln!("twin: /metrics and /health also at http://{addr}");
+        }
         if tokens.is_development() {
             eprint!(
                 "twin: development tokens, for this run only (not for a deployment: pass --tokens FILE):\n{}",

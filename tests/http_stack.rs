@@ -72,6 +72,8 @@ fn serve_on(
         faults,
         clock,
         bus,
+        connections: Default::default(),
+        metrics: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (ready, addr) = std::sync::mpsc::channel();
@@ -378,6 +380,8 @@ fn a_restart_plan_without_a_database_is_refused() {
         )),
         clock: ClockMode::Caller,
         bus: None,
+        connections: Default::default(),
+        metrics: Default::default(),
     })
     .err()
     .expect("refused");

@@ -195,3 +195,38 @@ fn twin_serve_names_the_place_in_a_bad_fault_plan_and_exits_2() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn twin_serve_refuses_limits_that_would_serve_nobody_and_exits_2() {
+    for (flag, value, said) in [
+        (
+            "--max-connections",
+            "0",
+            "--max-connections: expected a positive number, got 0",
+        ),
+        (
+            "--header-read-timeout-s",
+            "0",
+            "--header-read-timeout-s: expected a positive number of seconds, got 0",
+        ),
+        (
+            "--idle-timeout-s",
+            "-1",
+            "--idle-timeout-s: expected a positive number of seconds, got -1",
+        ),
+        (
+            "--metrics-token",
+            "short",
+            "--metrics-token: expected at least",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_twin"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", "memory"])
+            .arg(format!("{flag}={value}"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(said), "{flag} {value}: {err}");
+    }
+}

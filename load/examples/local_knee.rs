@@ -28,6 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         faults: None,
         clock: baoan_server::ClockMode::Wall,
         bus: None,
+        connections: Default::default(),
+        metrics: Default::default(),
     })?;
     let url = format!("http://{}", server.local_addr());
     std::thread::spawn(move || {

@@ -63,6 +63,8 @@ impl Running {
             faults: None,
             clock: baoan_server::ClockMode::Wall,
             bus: None,
+            connections: Default::default(),
+            metrics: Default::default(),
         })
         .unwrap();
         let addr = server.local_addr();

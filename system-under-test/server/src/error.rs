@@ -49,14 +49,17 @@ impl HttpError {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status = self.status;
+        // The journal's database is away: the server is recovering by itself, so a client
+        // should try again in a second rather than at once. (Other 503s, such as a fault plan's
+        // injected errors, carry no hint: the harness retries them at once.)
+        let recovering = self.kind() == "storage_failed";
         let mut response = (status, Json(Value::Object(self.body))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        // Storage recovering or the bus full: worth another try in a second.
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if recovering {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

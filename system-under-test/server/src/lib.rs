@@ -25,6 +25,7 @@
 pub mod body;
 pub mod bus;
 pub mod commands;
+pub mod conn;
 pub mod error;
 pub mod faults;
 pub mod metrics;
@@ -32,7 +33,7 @@ pub mod openapi;
 pub mod store;
 pub mod tokens;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -50,6 +51,7 @@ use baoan_stack::InProcessStack;
 use serde_json::json;
 
 pub use bus::{Bus, BusConfig, BusError};
+pub use conn::ConnectionLimits;
 pub use error::HttpError;
 pub use faults::{Faults, FaultsError};
 pub use store::{Database, StoreError};
@@ -129,6 +131,23 @@ pub struct Config {
     pub clock: ClockMode,
     /// Sightings through NATS JetStream (`twin serve --bus`).
     pub bus: Option<BusConfig>,
+    /// Timeouts and the cap on connections (`conn`).
+    pub connections: ConnectionLimits,
+    /// Where `/metrics` (and `/health`) are served besides the main address, and whether the
+    /// main address's `/metrics` asks for a token.
+    pub metrics: MetricsAccess,
+}
+
+/// How Prometheus reaches `/metrics`. By default it is on the main address, open to all, as
+/// `twin soak` expects; a deployment may also serve it on an address of its own (an internal
+/// interface, no token) and ask a token of callers on the main address.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsAccess {
+    /// `--metrics-listen IP:PORT`: `/metrics` and `/health` there too, without a token.
+    pub listen: Option<SocketAddr>,
+    /// `--metrics-token TOKEN`: `GET /metrics` on the main address needs `Authorization:
+    /// Bearer TOKEN` (401 otherwise).
+    pub token: Option<String>,
 }
 
 /// What a start-up replay of the journal did.
@@ -155,6 +174,8 @@ pub struct Lives {
     /// The last recovery's reopening and replay of the journal, from the database's first
     /// answer to serving again (milliseconds).
     pub last_replay_ms: AtomicU64,
+    /// Connections accepted, open, turned away and timed out.
+    pub connections: Arc<conn::ConnectionCounts>,
 }
 
 /// What a restart or a recovery carries from one state to the next.
@@ -163,7 +184,7 @@ struct CarriedOver {
     mode: ClockMode,
     faults: Option<Arc<Faults>>,
     bus: Option<Arc<Bus>>,
-    lives: Arc<Lives>,
+    metrics_token: Option<String>,
 }
 
 impl CarriedOver {
@@ -179,15 +200,8 @@ impl CarriedOver {
         if let Some(bus) = self.bus {
             let _ = state.bus.set(bus);
         }
-        // Outages counted before the new state existed, and any the recovery adds after.
-        let lives = &state.lives;
-        for (to, from) in [
-            (&lives.outages, &self.lives.outages),
-            (&lives.recoveries, &self.lives.recoveries),
-            (&lives.last_outage_ms, &self.lives.last_outage_ms),
-            (&lives.last_replay_ms, &self.lives.last_replay_ms),
-        ] {
-            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        if let Some(token) = self.metrics_token {
+            let _ = state.metrics_token.set(token);
         }
     }
 }
@@ -241,14 +255,24 @@ pub struct AppState {
     restart_signal: tokio::sync::Notify,
     /// The embedding dimension the matcher takes, for `/health`.
     matcher_dim: usize,
-    /// Outages and recoveries over every life of this server.
+    /// Outages, recoveries and connections over every life of this server.
     lives: Arc<Lives>,
+    /// If set, `GET /metrics` on the main address needs `Authorization: Bearer` this token.
+    metrics_token: std::sync::OnceLock<String>,
 }
 
 impl AppState {
     /// A server whose stack lives in memory only.
     pub fn new(stack: InProcessStack, tokens: Tokens, max_body: usize) -> Arc<AppState> {
-        Self::build(stack, 1, 0, None, "memory".into(), tokens, max_body)
+        Self::build(
+            stack,
+            1,
+            0,
+            None,
+            "memory".into(),
+            (tokens, max_body),
+            Arc::default(),
+        )
     }
 
     /// A server whose stack is journaled in the database at `url`: the journal is replayed into
@@ -257,6 +281,16 @@ impl AppState {
         url: &str,
         tokens: Tokens,
         max_body: usize,
+    ) -> Result<(Arc<AppState>, Replayed), StoreError> {
+        Self::open_with(url, tokens, max_body, Arc::default()).await
+    }
+
+    /// `open`, for a new life of a server whose outage and connection counts go on in `lives`.
+    async fn open_with(
+        url: &str,
+        tokens: Tokens,
+        max_body: usize,
+        lives: Arc<Lives>,
     ) -> Result<(Arc<AppState>, Replayed), StoreError> {
         let db = Database::open(url).await?;
         let mut stack = InProcessStack::new();
@@ -289,8 +323,8 @@ impl AppState {
             last_at,
             Some((journal, url.to_string())),
             store::redact(url),
-            tokens,
-            max_body,
+            (tokens, max_body),
+            lives,
         );
         Ok((state, replayed))
     }
@@ -301,8 +335,8 @@ impl AppState {
         base_ms: Millis,
         journal: Option<(store::Journal, String)>,
         storage: String,
-        tokens: Tokens,
-        max_body: usize,
+        (tokens, max_body): (Tokens, usize),
+        lives: Arc<Lives>,
     ) -> Arc<AppState> {
         let (journal, database_url) = journal.unzip();
         let audit_entries = AtomicU64::new(stack.audit().len() as u64);
@@ -327,7 +361,8 @@ impl AppState {
             restart_request: Mutex::new(None),
             restart_signal: tokio::sync::Notify::new(),
             matcher_dim,
-            lives: Arc::default(),
+            lives,
+            metrics_token: std::sync::OnceLock::new(),
         })
     }
 
@@ -413,9 +448,10 @@ impl AppState {
         }
         let (tokens, max_body) = (self.tokens.clone(), self.max_body);
         let carried = self.carried_over();
+        let lives = Arc::clone(&self.lives);
         drop(self);
         tokio::time::sleep(downtime).await;
-        let (state, replayed) = AppState::open(&url, tokens, max_body).await?;
+        let (state, replayed) = AppState::open_with(&url, tokens, max_body, lives).await?;
         carried.onto(&state);
         Ok((state, replayed))
     }
@@ -428,7 +464,7 @@ impl AppState {
             mode: self.clock_mode(),
             faults: self.faults.get().cloned(),
             bus: self.bus.get().cloned(),
-            lives: Arc::clone(&self.lives),
+            metrics_token: self.metrics_token.get().cloned(),
         }
     }
 
@@ -454,7 +490,8 @@ impl AppState {
         let mut attempts = 0u64;
         loop {
             let tried = Instant::now();
-            match AppState::open(&url, self.tokens.clone(), self.max_body).await {
+            let lives = Arc::clone(&self.lives);
+            match AppState::open_with(&url, self.tokens.clone(), self.max_body, lives).await {
                 Ok((state, replayed)) => {
                     self.carried_over().onto(&state);
                     let lives = &state.lives;
@@ -702,6 +739,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// `/metrics` and `/health` alone, for `--metrics-listen`: no token asked.
+fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(http::HEALTH, get(health))
+        .route(http::METRICS, get(metrics_open))
+        .fallback(no_route)
+        .with_state(state)
+}
+
 async fn health(State(app): State<Arc<AppState>>) -> Response {
     let failed = app.failed();
     let recovering = failed && app.lives.recovering.load(Ordering::Acquire);
@@ -740,11 +786,33 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn metrics_text(State(app): State<Arc<AppState>>) -> Response {
+/// `GET /metrics` on the main address: with `--metrics-token`, only for its bearer.
+async fn metrics_text(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(token) = app.metrics_token.get() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !given.is_some_and(|g| tokens::same_secret(g, token)) {
+            return HttpError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "GET /metrics: this server asks the metrics token (--metrics-token) as \
+                 `Authorization: Bearer TOKEN`, or serves /metrics without one at its \
+                 --metrics-listen address",
+            )
+            .into_response();
+        }
+    }
+    metrics_open(State(app)).await
+}
+
+async fn metrics_open(State(app): State<Arc<AppState>>) -> Response {
     let mut text = app.metrics.render(
         app.audit_entries.load(Ordering::Relaxed) as usize,
         app.journal_committed(),
     );
+    text.push_str(&app.lives.connections.render());
     if app.journal.is_some() {
         let lives = &app.lives;
         text.push_str(&format!(
@@ -1323,6 +1391,11 @@ pub enum ServeError {
     RestartWithoutStorage,
     #[error(transparent)]
     Bus(#[from] BusError),
+    #[error(
+        "--max-connections and --header-read-timeout-s: expected both above zero, got {} and \
+         {} s", .0.max_connections, .0.header_read_timeout.as_secs_f64()
+    )]
+    Limits(ConnectionLimits),
 }
 
 /// Why one life of serving ended.
@@ -1335,8 +1408,11 @@ enum Next {
 /// A server with its socket bound, not yet serving: the caller can print where it listens.
 pub struct Server {
     listener: std::net::TcpListener,
+    /// `/metrics` and `/health` on an address of their own, if asked.
+    metrics_listener: Option<std::net::TcpListener>,
     state: Arc<AppState>,
     replayed: Replayed,
+    connections: ConnectionLimits,
 }
 
 impl Server {
@@ -1352,13 +1428,36 @@ impl Server {
         }
         let listener = Self::listen(config.listen)?;
         let state = AppState::new(InProcessStack::new(), config.tokens, config.max_body);
+        Server::new(listener, state, Replayed::default(), &config.metrics)?
+            .with_faults(config.faults)
+            .with_clock(config.clock)
+            .with_connections(config.connections)
+    }
+
+    fn new(
+        listener: std::net::TcpListener,
+        state: Arc<AppState>,
+        replayed: Replayed,
+        metrics: &MetricsAccess,
+    ) -> Result<Server, ServeError> {
+        if let Some(token) = &metrics.token {
+            let _ = state.metrics_token.set(token.clone());
+        }
         Ok(Server {
             listener,
+            metrics_listener: metrics.listen.map(Self::listen).transpose()?,
             state,
-            replayed: Replayed::default(),
+            replayed,
+            connections: ConnectionLimits::default(),
+        })
+    }
+
+    fn with_connections(mut self, limits: ConnectionLimits) -> Result<Server, ServeError> {
+        if limits.max_connections == 0 || limits.header_read_timeout.is_zero() {
+            return Err(ServeError::Limits(limits));
         }
-        .with_faults(config.faults)
-        .with_clock(config.clock))
+        self.connections = limits;
+        Ok(self)
     }
 
     /// Binds `config.listen` and opens `config.database`, replaying its journal (in memory if
@@ -1370,13 +1469,10 @@ impl Server {
             Some(url) => {
                 let listener = Self::listen(config.listen)?;
                 let (state, replayed) = AppState::open(url, config.tokens, config.max_body).await?;
-                Server {
-                    listener,
-                    state,
-                    replayed,
-                }
-                .with_faults(config.faults)
-                .with_clock(config.clock)
+                Server::new(listener, state, replayed, &config.metrics)?
+                    .with_faults(config.faults)
+                    .with_clock(config.clock)
+                    .with_connections(config.connections)?
             }
         };
         if let Some(bus) = bus {
@@ -1431,7 +1527,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let addr = self.local_addr();
+        let metrics_addr = self.metrics_addr();
         let mut listener = tokio::net::TcpListener::from_std(self.listener)?;
+        let mut metrics_listener = self
+            .metrics_listener
+            .map(tokio::net::TcpListener::from_std)
+            .transpose()?;
+        let limits = self.connections;
         let mut state = self.state;
         let origin = state.plan_origin();
         let restarts = state.faults.get().map(|f| f.restarts()).unwrap_or_default();
@@ -1442,14 +1544,27 @@ impl Server {
             let clock =
                 (state.clock_mode() == ClockMode::Wall).then(|| spawn_clock(Arc::clone(&state)));
             let workers = bus::spawn_workers(&state);
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let serving = tokio::spawn(
-                axum::serve(listener, router(Arc::clone(&state)))
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.await;
-                    })
-                    .into_future(),
-            );
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            let counts = Arc::clone(&state.lives.connections);
+            let serving = tokio::spawn(conn::serve(
+                listener,
+                router(Arc::clone(&state)),
+                limits,
+                counts,
+                until_stopped(stopped.clone()),
+            ));
+            let metrics_serving = metrics_listener.take().map(|l| {
+                tokio::spawn(conn::serve(
+                    l,
+                    metrics_router(Arc::clone(&state)),
+                    limits,
+                    Arc::clone(&state.lives.connections),
+                    until_stopped(stopped.clone()),
+                ))
+            });
             let planned = restarts.get(next_planned).copied();
             let planned_due = async {
                 match planned {
@@ -1483,8 +1598,11 @@ impl Server {
                     (next, _) = state.recovered() => Next::Recovered(next),
                 },
             };
-            let _ = stop.send(());
+            let _ = stop.send(true);
             let served = serving.await.map_err(std::io::Error::other)?;
+            if let Some(m) = metrics_serving {
+                m.await.map_err(std::io::Error::other)??;
+            }
             for task in clock.into_iter().chain(workers) {
                 task.abort();
                 let _ = task.await;
@@ -1520,7 +1638,17 @@ impl Server {
                 }
             };
             listener = tokio::net::TcpListener::bind(addr).await?;
+            if let Some(a) = metrics_addr {
+                metrics_listener = Some(tokio::net::TcpListener::bind(a).await?);
+            }
         }
+    }
+
+    /// Where `/metrics` is served on an address of its own, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().expect("a bound socket has an address"))
     }
 }
 

@@ -18,6 +18,13 @@ pub fn development() -> Result<Tokens, getrandom::Error> {
     Tokens::development(|bytes| getrandom::fill(bytes))
 }
 
+/// Whether `given` is `secret`, in a time that does not depend on where they first differ (so
+/// a caller cannot find the secret a byte at a time by timing refusals).
+pub fn same_secret(given: &str, secret: &str) -> bool {
+    let (a, b) = (given.as_bytes(), secret.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

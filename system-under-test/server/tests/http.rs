@@ -362,6 +362,8 @@ async fn a_real_server_answers_over_tcp_and_stops_cleanly() {
         faults: None,
         clock: baoan_server::ClockMode::Wall,
         bus: None,
+        connections: Default::default(),
+        metrics: Default::default(),
     })
     .unwrap();
     let addr = server.local_addr();

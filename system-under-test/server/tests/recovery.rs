@@ -220,6 +220,8 @@ async fn the_server_serves_again_by_itself_after_a_database_blip() {
         faults: None,
         clock: ClockMode::Wall,
         bus: None,
+        connections: Default::default(),
+        metrics: Default::default(),
     })
     .await
     .unwrap();
@@ -295,7 +297,10 @@ async fn the_server_serves_again_by_itself_after_a_database_blip() {
         saw_recovering |= health_of(addr).await["status"] == "recovering";
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(saw_recovering, "/health said recovering while the database was down");
+    assert!(
+        saw_recovering,
+        "/health said recovering while the database was down"
+    );
     let starter = Arc::clone(&pg);
     tokio::task::spawn_blocking(move || starter.start())
         .await
