@@ -7,13 +7,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use baoan_api::{AlertCandidate, AlertId, LEAD_REF_BASE, Outcome};
+use baoan_api::{
+    Actor, AlertCandidate, AlertId, Command, LEAD_REF_BASE, MatcherAudit, Outcome, PersonId, Role,
+};
 use baoan_faces::eval::{Proportion, threshold_at_fpir};
 use baoan_faces::noise::{analytic_fpir, nonmate_tail, threshold_for_fpir};
 use baoan_reports::html::{Section, Table};
 use baoan_reports::plot::{self, Series};
 use baoan_reports::{Invariant, Metrics, round3};
-use baoan_world::bridge::{FromStack, Refused};
+use baoan_world::bridge::{FromStack, Refused, StackDoor};
 use baoan_world::kernel::{Agenda, SimClock};
 use bevy_ecs::prelude::*;
 use rand::Rng;
@@ -536,8 +538,34 @@ struct AlertFates {
     open_reviews: usize,
 }
 
+/// The auditor who exports the matcher's use log after the run (a synthetic person).
+const AUDITOR: Actor = Actor {
+    role: Role::Auditor,
+    person: PersonId(2_901),
+};
+
+/// The matcher's use log as the stack keeps it, read by an auditor after the run; `Err` says
+/// why it could not be read (the report says so, and an invariant fails).
+fn export_audit(world: &mut World, end: u64) -> Result<MatcherAudit, String> {
+    let out = StackDoor::call_after_run(
+        world,
+        end,
+        AUDITOR,
+        Command::ExportMatcherAudit,
+        super::TAG_SETUP,
+    )
+    .map_err(|e| e.to_string())?;
+    out.into_iter()
+        .find_map(|o| match o {
+            Outcome::MatcherAuditExported { audit } => Some(audit),
+            _ => None,
+        })
+        .ok_or_else(|| "the stack answered the export without the log".to_string())
+}
+
 pub fn finish(world: &mut World) -> MatcherOutcome {
     let run = run_end(world);
+    let audit = export_audit(world, run.end_ms);
     let lead_times = lead_times(world);
     let mut ledger = world.resource_mut::<MatcherLedger>();
     let ledger = &mut *ledger;
@@ -569,9 +597,17 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
         },
         "notes": ledger.notes,
         "det": accuracy.det,
+        "audit": match &audit {
+            Ok(a) => serde_json::to_value(a).expect("the api's types serialise"),
+            Err(why) => serde_json::json!({ "unavailable": why }),
+        },
     });
-    let invariants = invariants(ledger, &accuracy);
-    let html = page(&section, ledger, &run, &accuracy, &load);
+    let mut invariants = invariants(ledger, &accuracy);
+    invariants.extend(audit_invariants(ledger, &audit));
+    let mut html = page(&section, ledger, &run, &accuracy, &load);
+    if let Ok(a) = &audit {
+        html.tables.extend(audit_tables(a));
+    }
     MatcherOutcome {
         section,
         html,
@@ -1042,6 +1078,182 @@ fn invariants(ledger: &MatcherLedger, accuracy: &Accuracy) -> Vec<Invariant> {
             ),
         ),
     ]
+}
+
+/// The use log checked against what the harness saw: every alert the loop heard of is in it,
+/// the sightings held are exactly those of alerts still standing, none of a rejected alert or
+/// a non-match is kept, and every confirmed alert had its reviewers, each a different person.
+fn audit_invariants(
+    ledger: &MatcherLedger,
+    audit: &Result<MatcherAudit, String>,
+) -> Vec<Invariant> {
+    let Ok(a) = audit else {
+        let why = audit.as_ref().err().cloned().unwrap_or_default();
+        return vec![Invariant::check(
+            "matcher: an auditor can export the use log",
+            false,
+            why,
+        )];
+    };
+    let logged: std::collections::BTreeSet<AlertId> = a.alerts.iter().map(|x| x.alert).collect();
+    let missing: Vec<u64> = ledger
+        .alerts
+        .keys()
+        .filter(|id| !logged.contains(id))
+        .map(|id| id.0)
+        .collect();
+    let standing = ledger
+        .alerts
+        .values()
+        .filter(|r| r.rejected_at.is_none())
+        .count() as u64;
+    let short: Vec<u64> = a
+        .alerts
+        .iter()
+        .filter(|x| x.state == "confirmed")
+        .filter(|x| {
+            let mut who: Vec<u32> = x
+                .reviews
+                .iter()
+                .filter(|r| r.confirm)
+                .map(|r| r.reviewer.0)
+                .collect();
+            who.sort_unstable();
+            who.dedup();
+            who.len() < usize::from(x.reviewers_required)
+        })
+        .map(|x| x.alert.0)
+        .collect();
+    vec![
+        Invariant::check(
+            "matcher: the use log holds every alert the loop heard of",
+            missing.is_empty(),
+            format!(
+                "{} in the log, {} heard; heard but not in the log: {missing:?}",
+                a.alerts.len(),
+                ledger.alerts.len()
+            ),
+        ),
+        Invariant::check(
+            "matcher: no sighting kept but those of alerts still standing (none of a non-match or a rejected alert)",
+            a.non_matching_retained == 0 && a.sightings_held == standing,
+            format!(
+                "{} sightings held, {} alerts standing as the loop saw them, {} of rejected alerts",
+                a.sightings_held, standing, a.non_matching_retained
+            ),
+        ),
+        Invariant::check(
+            "matcher: every confirmed alert was confirmed by its number of distinct reviewers",
+            short.is_empty(),
+            format!("alerts confirmed short of reviewers: {short:?}"),
+        ),
+    ]
+}
+
+/// The use log on the page: its figures, the reads of personal data by role, and the first
+/// alerts with their versions and reviewers (report.json has them all).
+fn audit_tables(a: &MatcherAudit) -> Vec<Table> {
+    let at =
+        |ms: Option<u64>| ms.map_or("—".to_string(), |t| format!("{:.1} h", t as f64 / 3.6e6));
+    let figures = Table {
+        caption:
+            "The matcher's use log (EU AI Act, Article 12(3)), exported by an auditor after the run"
+                .into(),
+        header: vec!["measure".into(), "value".into()],
+        rows: vec![
+            vec![
+                "period of use".into(),
+                format!("{} to {}", at(a.first_search_at), at(a.last_search_at)),
+            ],
+            vec!["searches".into(), a.searches.to_string()],
+            vec![
+                "matched nothing (answered, nothing kept)".into(),
+                a.no_match.to_string(),
+            ],
+            vec!["alerts".into(), a.alerts.len().to_string()],
+            vec![
+                "sightings held (standing alerts)".into(),
+                a.sightings_held.to_string(),
+            ],
+            vec![
+                "non-matching sightings retained".into(),
+                a.non_matching_retained.to_string(),
+            ],
+            vec![
+                "watchlist / policy version now".into(),
+                format!("v{} / v{}", a.watchlist_version, a.policy_version),
+            ],
+        ],
+    };
+    let lookups = Table {
+        caption: "Reads of personal data through the stack, by command and role".into(),
+        header: vec![
+            "command".into(),
+            "role".into(),
+            "allowed".into(),
+            "refused".into(),
+        ],
+        rows: a
+            .lookups
+            .iter()
+            .map(|l| {
+                vec![
+                    l.command.clone(),
+                    l.role.clone(),
+                    l.allowed.to_string(),
+                    l.refused.to_string(),
+                ]
+            })
+            .collect(),
+    };
+    const SHOWN: usize = 30;
+    let alerts = Table {
+        caption: format!(
+            "Alerts, with the watchlist and policy versions that produced them and who reviewed them (the first {} of {}; report.json has all)",
+            SHOWN.min(a.alerts.len()),
+            a.alerts.len()
+        ),
+        header: vec![
+            "alert".into(),
+            "raised".into(),
+            "camera".into(),
+            "entries".into(),
+            "watchlist / policy".into(),
+            "reviews (person: verdict at)".into(),
+            "state".into(),
+            "sighting held".into(),
+        ],
+        rows: a
+            .alerts
+            .iter()
+            .take(SHOWN)
+            .map(|x| {
+                let reviews: Vec<String> = x
+                    .reviews
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}: {} at {:.2} h",
+                            r.reviewer.0,
+                            if r.confirm { "confirm" } else { "reject" },
+                            r.at as f64 / 3.6e6
+                        )
+                    })
+                    .collect();
+                vec![
+                    x.alert.0.to_string(),
+                    format!("{:.2} h", x.raised_at as f64 / 3.6e6),
+                    x.camera.to_string(),
+                    format!("{:?}", x.entry_refs),
+                    format!("v{} / v{}", x.watchlist_version, x.policy_version),
+                    reviews.join("; "),
+                    x.state.clone(),
+                    if x.sighting_held { "yes" } else { "no" }.into(),
+                ]
+            })
+            .collect(),
+    };
+    vec![figures, lookups, alerts]
 }
 
 /// The loop's part of the page; its tables read the section as the report has it.

@@ -22,8 +22,8 @@ pub use catalogue::{Department, ItemType, Urgency};
 pub use emergency::{Category, EmergencyType, Owner, Severity, UnitKind};
 pub use key_persons::{KEY_PERSON_CRISIS, KEY_PERSON_REF_BASE};
 pub use matcher::{
-    AlertCandidate, AlertId, LEAD_REF_BASE, ListKind, MatchPolicy, Sighting, WATCHLIST_LEAD,
-    WatchlistEntry,
+    AlertCandidate, AlertId, AlertReview, AuditedAlert, LEAD_REF_BASE, ListKind, LookupCount,
+    MatchPolicy, MatcherAudit, Sighting, WATCHLIST_LEAD, WatchlistEntry,
 };
 pub use units::{
     Centre, CommandDirectory, IncidentId, IncidentSource, LeaderEntry, RoadNetwork, UnitClass,
@@ -315,6 +315,10 @@ pub enum Command {
         alert: AlertId,
         confirm: bool,
     },
+    /// The matcher's use log (auditors): searches, every alert with the watchlist and policy
+    /// versions that produced it and who reviewed it, sightings retained, and the stack's
+    /// look-ups of personal data by role.
+    ExportMatcherAudit,
     /// Publish the unified address library (admin).
     LoadAddressLibrary {
         library: blocks::AddressLibraryData,
@@ -592,6 +596,7 @@ impl Command {
             Command::SetMatchPolicy { .. } => "set_match_policy",
             Command::SubmitSighting { .. } => "submit_sighting",
             Command::ReviewAlert { .. } => "review_alert",
+            Command::ExportMatcherAudit => "export_matcher_audit",
             Command::LoadAddressLibrary { .. } => "load_address_library",
             Command::IngestRecords { .. } => "ingest_records",
             Command::ResolveConflict { .. } => "resolve_conflict",
@@ -651,7 +656,8 @@ impl Command {
             | Command::RemoveWatchlistEntry { .. }
             | Command::SetMatchPolicy { .. }
             | Command::SubmitSighting { .. }
-            | Command::ReviewAlert { .. } => Module::Matcher,
+            | Command::ReviewAlert { .. }
+            | Command::ExportMatcherAudit => Module::Matcher,
             Command::LoadAddressLibrary { .. }
             | Command::IngestRecords { .. }
             | Command::ResolveConflict { .. }
@@ -725,6 +731,7 @@ impl Command {
             | Command::SetMatchPolicy { .. } => &[Role::Admin],
             Command::SubmitSighting { .. } => &[Role::Camera],
             Command::ReviewAlert { .. } => &[Role::Reviewer],
+            Command::ExportMatcherAudit => &[Role::Auditor],
             Command::LoadAddressLibrary { .. } => &[Role::Admin],
             Command::IngestRecords { .. } => &[Role::Department],
             Command::ResolveConflict { .. } => &[Role::Inspector],
@@ -938,6 +945,10 @@ pub enum Outcome {
     /// A reviewer rejected it: nothing happens, and the sighting is deleted.
     AlertRejected {
         alert: AlertId,
+    },
+    /// The matcher's use log, for an auditor.
+    MatcherAuditExported {
+        audit: MatcherAudit,
     },
     AddressLibraryLoaded {
         buildings: u32,

@@ -93,3 +93,68 @@ pub struct Sighting {
     pub quality: f32,
     pub embedding: Vec<f32>,
 }
+
+/// The matcher's use log, as a regulator asks of a remote biometric identification system (EU AI
+/// Act, Article 12(3)): the period of use, the reference database each search was checked
+/// against (watchlist and policy versions), the sightings that matched, and who verified each
+/// result; with the safeguards' own figures and the stack's look-ups of personal data by role.
+/// An auditor exports it (`ExportMatcherAudit`); the export is itself audited.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MatcherAudit {
+    /// The first and last search (the period of use); `None` before any.
+    pub first_search_at: Option<Millis>,
+    pub last_search_at: Option<Millis>,
+    pub searches: u64,
+    /// Searches that matched nothing: answered, then forgotten.
+    pub no_match: u64,
+    /// Sightings the matcher holds now: one for each pending or confirmed alert.
+    pub sightings_held: u64,
+    /// Sightings held that no pending or confirmed alert needs (a rejected alert's): the
+    /// safeguard says 0.
+    pub non_matching_retained: u64,
+    /// The watchlist and policy in force now.
+    pub watchlist_version: u32,
+    pub policy_version: u32,
+    /// Every alert raised, in order.
+    pub alerts: Vec<AuditedAlert>,
+    /// Calls that read personal data through the stack, by command and role.
+    pub lookups: Vec<LookupCount>,
+}
+
+/// One alert as the use log keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditedAlert {
+    pub alert: AlertId,
+    /// The sighting that matched (its sender's key; the embedding is never logged).
+    pub sighting_ref: u64,
+    pub camera: u32,
+    pub raised_at: Millis,
+    /// The watchlist entries it named.
+    pub entry_refs: Vec<u64>,
+    pub watchlist_version: u32,
+    pub policy_version: u32,
+    pub reviewers_required: u8,
+    /// Who verified it, in order.
+    pub reviews: Vec<AlertReview>,
+    /// `pending`, `confirmed` or `rejected`.
+    pub state: String,
+    /// Whether the matcher still holds its sighting (never, once rejected).
+    pub sighting_held: bool,
+}
+
+/// A reviewer's verdict on an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertReview {
+    pub reviewer: crate::PersonId,
+    pub confirm: bool,
+    pub at: Millis,
+}
+
+/// Calls of one command by one role that read personal data: allowed and refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupCount {
+    pub command: String,
+    pub role: String,
+    pub allowed: u64,
+    pub refused: u64,
+}

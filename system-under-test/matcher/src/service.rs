@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 
 use baoan_api::{
-    AlertCandidate, AlertId, ApiError, Command, Envelope, ListKind, MatchPolicy, Millis, Outcome,
-    PersonId, Sighting, WatchlistEntry,
+    AlertCandidate, AlertId, AlertReview, ApiError, AuditedAlert, Command, Envelope, ListKind,
+    MatchPolicy, MatcherAudit, Millis, Outcome, PersonId, Sighting, WatchlistEntry,
 };
 
 use crate::ExactIndex;
@@ -45,11 +45,14 @@ pub struct Alert {
     /// Kept while the alert is pending or confirmed; `None` once rejected.
     pub sighting: Option<Sighting>,
     pub sighting_ref: u64,
+    pub camera: u32,
+    pub raised_at: Millis,
     pub candidates: Vec<AlertCandidate>,
     pub watchlist_version: u32,
     pub policy_version: u32,
     pub reviewers_required: u8,
-    pub reviews: Vec<(PersonId, bool)>,
+    /// Who reviewed it, what they said and when.
+    pub reviews: Vec<AlertReview>,
     pub state: AlertState,
 }
 
@@ -74,6 +77,8 @@ pub struct MatcherService {
     alerts: BTreeMap<AlertId, Alert>,
     alert_of_sighting: BTreeMap<u64, AlertId>,
     stats: MatcherStats,
+    /// The first and last search: the period of use, for the audit.
+    searched: Option<(Millis, Millis)>,
 }
 
 impl Default for MatcherService {
@@ -102,6 +107,7 @@ impl MatcherService {
             alerts: BTreeMap::new(),
             alert_of_sighting: BTreeMap::new(),
             stats: MatcherStats::default(),
+            searched: None,
         }
     }
 
@@ -129,6 +135,48 @@ impl MatcherService {
             .count()
     }
 
+    /// The use log an auditor exports (the stack adds its look-ups of personal data).
+    pub fn audit(&self) -> MatcherAudit {
+        let held = |a: &Alert| a.sighting.is_some();
+        MatcherAudit {
+            first_search_at: self.searched.map(|s| s.0),
+            last_search_at: self.searched.map(|s| s.1),
+            searches: self.stats.searches,
+            no_match: self.stats.discarded,
+            sightings_held: self.alerts.values().filter(|a| held(a)).count() as u64,
+            non_matching_retained: self
+                .alerts
+                .values()
+                .filter(|a| held(a) && a.state == AlertState::Rejected)
+                .count() as u64,
+            watchlist_version: self.watchlist_version,
+            policy_version: self.policy_version,
+            alerts: self
+                .alerts
+                .values()
+                .map(|a| AuditedAlert {
+                    alert: a.id,
+                    sighting_ref: a.sighting_ref,
+                    camera: a.camera,
+                    raised_at: a.raised_at,
+                    entry_refs: a.candidates.iter().map(|c| c.entry_ref).collect(),
+                    watchlist_version: a.watchlist_version,
+                    policy_version: a.policy_version,
+                    reviewers_required: a.reviewers_required,
+                    reviews: a.reviews.clone(),
+                    state: match a.state {
+                        AlertState::Pending => "pending",
+                        AlertState::Confirmed => "confirmed",
+                        AlertState::Rejected => "rejected",
+                    }
+                    .into(),
+                    sighting_held: held(a),
+                })
+                .collect(),
+            lookups: Vec::new(),
+        }
+    }
+
     pub fn active_entries(&self) -> usize {
         self.entries.iter().filter(|e| e.active).count()
     }
@@ -141,8 +189,11 @@ impl MatcherService {
             Command::SetMatchPolicy { policy } => self.set_policy(*policy),
             Command::SubmitSighting { sighting } => self.search(env.sent_at, sighting),
             Command::ReviewAlert { alert, confirm } => {
-                self.review(*alert, env.actor.person, *confirm)
+                self.review(*alert, env.actor.person, *confirm, env.sent_at)
             }
+            Command::ExportMatcherAudit => Ok(vec![Outcome::MatcherAuditExported {
+                audit: self.audit(),
+            }]),
             other => Err(invalid(
                 "command",
                 format!("{} is not a matcher command", other.kind()),
@@ -311,6 +362,7 @@ impl MatcherService {
             return Ok(vec![self.raised(&self.alerts[id])]);
         }
         self.stats.searches += 1;
+        self.searched = Some(self.searched.map_or((now, now), |(first, _)| (first, now)));
         let k = self.policy.top_k as usize;
         // Entries past their expiry that `advance` has not switched off yet are skipped here:
         // ask for enough extra hits that they cannot crowd out live ones.
@@ -347,6 +399,8 @@ impl MatcherService {
             id,
             sighting: Some(s.clone()),
             sighting_ref: s.sighting_ref,
+            camera: s.camera,
+            raised_at: now,
             candidates,
             watchlist_version: self.watchlist_version,
             policy_version: self.policy_version,
@@ -364,7 +418,7 @@ impl MatcherService {
         Outcome::AlertRaised {
             alert: a.id,
             sighting_ref: a.sighting_ref,
-            camera: a.sighting.as_ref().map_or(0, |s| s.camera),
+            camera: a.camera,
             candidates: a.candidates.clone(),
             watchlist_version: a.watchlist_version,
             policy_version: a.policy_version,
@@ -377,6 +431,7 @@ impl MatcherService {
         id: AlertId,
         reviewer: PersonId,
         confirm: bool,
+        at: Millis,
     ) -> Result<Vec<Outcome>, ApiError> {
         let refused = |problem: &str| ApiError::Refused {
             what: "alert".into(),
@@ -390,13 +445,17 @@ impl MatcherService {
         if alert.state != AlertState::Pending {
             return Err(refused("already decided"));
         }
-        if alert.reviews.iter().any(|(p, _)| *p == reviewer) {
+        if alert.reviews.iter().any(|r| r.reviewer == reviewer) {
             return Err(refused(
                 "this reviewer has already reviewed it; another person must",
             ));
         }
-        alert.reviews.push((reviewer, confirm));
-        let confirmations = alert.reviews.iter().filter(|r| r.1).count() as u8;
+        alert.reviews.push(AlertReview {
+            reviewer,
+            confirm,
+            at,
+        });
+        let confirmations = alert.reviews.iter().filter(|r| r.confirm).count() as u8;
         let mut out = vec![Outcome::AlertReviewed {
             alert: id,
             reviewer,

@@ -46,6 +46,7 @@ pub const COMMAND_KINDS: &[(Module, &str)] = &[
     (Module::Matcher, "set_match_policy"),
     (Module::Matcher, "submit_sighting"),
     (Module::Matcher, "review_alert"),
+    (Module::Matcher, "export_matcher_audit"),
     (Module::Blocks, "load_address_library"),
     (Module::Blocks, "ingest_records"),
     (Module::Blocks, "resolve_conflict"),
@@ -278,6 +279,7 @@ fn matcher_examples() -> Vec<Command> {
             alert: AlertId(1),
             confirm: true,
         },
+        Command::ExportMatcherAudit,
     ]
 }
 
@@ -594,9 +596,10 @@ mod tests {
             Command::SetSightingPolicy { .. } => 51,
             Command::ReassignTask { .. } => 52,
             Command::TakeCommand { .. } => 53,
+            Command::ExportMatcherAudit => 54,
         }
     }
-    const VARIANTS: usize = 54;
+    const VARIANTS: usize = 55;
 
     #[test]
     fn every_command_variant_has_an_example_and_a_route_and_nothing_else_is_routed() {

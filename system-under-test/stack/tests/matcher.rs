@@ -575,3 +575,116 @@ proptest! {
         }
     }
 }
+
+/// The use log a regulator asks for (EU AI Act, Article 12(3)): the period of use, the watchlist
+/// and policy versions behind each alert, the sightings that matched, who verified each, nothing
+/// kept of the rest; with the stack's reads of personal data by role. Only an auditor exports it.
+#[test]
+fn an_auditor_exports_the_matchers_use_log() {
+    let mut s = stack();
+    send(&mut s, Role::Admin, 1, 0, policy(0.5, 2)).unwrap();
+    send(
+        &mut s,
+        Role::Admin,
+        1,
+        0,
+        Command::UpsertWatchlist {
+            entries: vec![entry(10, 10 * HOUR), entry(11, 10 * HOUR)],
+        },
+    )
+    .unwrap();
+    let raise = |s: &mut InProcessStack, r: u64, person: u64, at: u64| -> AlertId {
+        let out = send(
+            s,
+            Role::Camera,
+            900,
+            at,
+            Command::SubmitSighting {
+                sighting: sighting(r, person, at, 0.95),
+            },
+        )
+        .unwrap();
+        match out[0] {
+            Outcome::AlertRaised { alert, .. } => alert,
+            ref o => panic!("{o:?}"),
+        }
+    };
+    let review = |s: &mut InProcessStack, reviewer: u32, at: u64, alert: AlertId, confirm: bool| {
+        send(
+            s,
+            Role::Reviewer,
+            reviewer,
+            at,
+            Command::ReviewAlert { alert, confirm },
+        )
+    };
+    let a = raise(&mut s, 1, 10, 100);
+    let b = raise(&mut s, 2, 11, 200);
+    // A stranger's face: answered and forgotten.
+    send(
+        &mut s,
+        Role::Camera,
+        900,
+        300,
+        Command::SubmitSighting {
+            sighting: sighting(3, 77, 300, 0.95),
+        },
+    )
+    .unwrap();
+    review(&mut s, 5, 400, a, true).unwrap();
+    review(&mut s, 6, 500, a, true).unwrap();
+    review(&mut s, 5, 600, b, false).unwrap();
+    // A second look by the same reviewer is refused, and counted as refused.
+    assert!(review(&mut s, 5, 700, b, true).is_err());
+    // Only an auditor exports it.
+    assert!(matches!(
+        send(&mut s, Role::Analyst, 8, 800, Command::ExportMatcherAudit),
+        Err(ApiError::Forbidden { .. })
+    ));
+    let out = send(&mut s, Role::Auditor, 9, 900, Command::ExportMatcherAudit).unwrap();
+    let [Outcome::MatcherAuditExported { audit }] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (audit.first_search_at, audit.last_search_at),
+        (Some(100), Some(300))
+    );
+    assert_eq!((audit.searches, audit.no_match), (3, 1));
+    assert_eq!((audit.sightings_held, audit.non_matching_retained), (1, 0));
+    assert_eq!((audit.watchlist_version, audit.policy_version), (1, 1));
+    let states: Vec<(&str, bool)> = audit
+        .alerts
+        .iter()
+        .map(|x| (x.state.as_str(), x.sighting_held))
+        .collect();
+    assert_eq!(states, [("confirmed", true), ("rejected", false)]);
+    let first = &audit.alerts[0];
+    assert_eq!(
+        (first.sighting_ref, first.camera, first.raised_at),
+        (1, 3, 100)
+    );
+    assert_eq!(first.entry_refs[0], 10);
+    assert_eq!((first.watchlist_version, first.policy_version), (1, 1));
+    let reviewers: Vec<(u32, bool, u64)> = first
+        .reviews
+        .iter()
+        .map(|r| (r.reviewer.0, r.confirm, r.at))
+        .collect();
+    assert_eq!(reviewers, [(5, true, 400), (6, true, 500)]);
+    let lookups: Vec<(&str, &str, u64, u64)> = audit
+        .lookups
+        .iter()
+        .map(|l| (l.command.as_str(), l.role.as_str(), l.allowed, l.refused))
+        .collect();
+    assert_eq!(
+        lookups,
+        [
+            ("review_alert", "reviewer", 3, 1),
+            ("export_matcher_audit", "analyst", 0, 1)
+        ]
+    );
+    // The export itself is in the stack's audit log.
+    let last = s.audit().get(s.audit().len() - 1).unwrap();
+    assert_eq!(last.command, "export_matcher_audit");
+    assert!(last.detail.unwrap().contains("returned 2 alerts"));
+}
