@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod district;
 mod error;
+pub mod fuzz;
 pub mod merge;
 pub mod packs;
 pub mod plan;

@@ -119,6 +119,25 @@ enum Cmd {
         #[arg(long, default_value = "out/compare")]
         out: PathBuf,
     },
+    /// Draw random valid scenarios at a tenth of the district or more and run them until the
+    /// time is spent, checking every invariant; a failure is shrunk and written as a scenario
+    /// file (`twin run` reproduces it). Exits 1 if any failed.
+    Fuzz {
+        /// How long to draw and run scenarios.
+        #[arg(long)]
+        minutes: f64,
+        /// Seeds the draws: the same seed draws the same scenarios.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The most re-runs spent shrinking one failure.
+        #[arg(long, default_value_t = 40)]
+        max_shrink_runs: u32,
+        #[arg(long, default_value = "out/fuzz")]
+        out: PathBuf,
+        /// Only the summary, not a line per case.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Check a scenario file (and the district pack it names) without running it.
     Validate {
         file: PathBuf,
@@ -514,6 +533,13 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             scenario,
             out,
         } => compare(&a, &b, scenario.as_deref(), &out),
+        Cmd::Fuzz {
+            minutes,
+            seed,
+            max_shrink_runs,
+            out,
+            quiet,
+        } => fuzz(minutes, seed, max_shrink_runs, out, quiet),
         Cmd::Serve {
             listen,
             tokens,
@@ -731,6 +757,51 @@ fn plan_posts(opts: baoan_twin::plan::PlanOptions) -> Result<u8, RunError> {
 }
 
 /// `twin compare`: two runs, or two layouts on a scenario.
+fn fuzz(
+    minutes: f64,
+    seed: u64,
+    max_shrink_runs: u32,
+    out: PathBuf,
+    quiet: bool,
+) -> Result<u8, RunError> {
+    if !(minutes.is_finite() && minutes > 0.0) {
+        return Err(RunError::BadInput(format!(
+            "--minutes: expected a positive number of minutes, got {minutes}"
+        )));
+    }
+    let opts = baoan_twin::fuzz::FuzzOptions {
+        duration: std::time::Duration::from_secs_f64(minutes * 60.0),
+        out: out.clone(),
+        seed,
+        max_shrink_runs,
+        quiet,
+    };
+    let s = baoan_twin::fuzz::fuzz(&opts)?;
+    let scales: Vec<String> = s
+        .cases_by_scale
+        .iter()
+        .map(|(scale, n)| format!("{n} at {scale}"))
+        .collect();
+    println!(
+        "fuzz: {} cases in {:.1} min ({}; {:.0} simulated hours), {} failed; {}",
+        s.cases,
+        s.minutes,
+        scales.join(", "),
+        s.simulated_hours,
+        s.failures.len(),
+        out.join("fuzz.json").display()
+    );
+    for f in &s.failures {
+        println!(
+            "fuzz: {} case(s): {} — `twin run {}`",
+            f.cases,
+            f.what,
+            f.file.display()
+        );
+    }
+    Ok(if s.failures.is_empty() { 0 } else { 1 })
+}
+
 fn compare(
     a: &std::path::Path,
     b: &std::path::Path,

@@ -541,3 +541,16 @@ fn merge_takes_every_shard_and_refuses_anything_else_with_exit_2() {
     let o = twin_at_root(&["run", "tests/golden/tiny.toml", "--shard", "3/2"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn twin_fuzz_refuses_a_time_that_is_not_positive() {
+    let out = Command::new(env!("CARGO_BIN_EXE_twin"))
+        .args(["fuzz", "--minutes", "0"])
+        .output()
+        .unwrap();
+    let err = refused(out);
+    assert!(
+        err.contains("--minutes: expected a positive number of minutes, got 0"),
+        "{err}"
+    );
+}

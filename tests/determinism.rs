@@ -54,8 +54,17 @@ fn the_same_seed_gives_a_byte_identical_report_and_journal() {
     );
 }
 
+/// Random scenarios per test run: `BAOAN_PROPTEST_CASES`, or 24 (about a minute and a half on
+/// two cores). `twin fuzz --minutes M` is the long mode, at a tenth of the district and more.
+fn cases() -> u32 {
+    std::env::var("BAOAN_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn grid_loop_invariants_hold_for_random_scenarios(s in small_scenario()) {

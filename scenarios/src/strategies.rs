@@ -26,13 +26,34 @@ fn share() -> impl Strategy<Value = f64> {
     (0u32..=100).prop_map(|x| x as f64 / 100.0)
 }
 
-/// Small, fast scenarios: scale 0.001-0.02, up to a day, 1-10 s ticks.
+/// The scales `small_scenario` draws from: fast enough for every test run, too small for the
+/// 1-3-5 rule to mean much (a few dozen grids).
+pub const SMALL_SCALES: [f64; 5] = [0.001, 0.002, 0.005, 0.01, 0.02];
+
+/// The scales `large_scenario` draws from (`twin fuzz`): a tenth of the district and more,
+/// where units, posts and key areas are there in numbers and 1-3-5 is measured.
+pub const LARGE_SCALES: [f64; 4] = [0.1, 0.15, 0.25, 0.5];
+
+/// Small, fast scenarios: `SMALL_SCALES`, up to a day, 1-10 s ticks.
 pub fn small_scenario() -> impl Strategy<Value = Scenario> {
+    scenario_at(SMALL_SCALES.to_vec(), 24)
+}
+
+/// Scenarios at a tenth of the district or more (`LARGE_SCALES`), up to 12 hours: what `twin
+/// fuzz` draws until its time is spent.
+pub fn large_scenario() -> impl Strategy<Value = Scenario> {
+    scenario_at(LARGE_SCALES.to_vec(), 12)
+}
+
+/// Random valid scenarios at one of `scales`, lasting 1 to `max_hours` hours, with 1-10 s ticks.
+/// Shrinking goes to the first scale listed, the shortest duration and fewer surges,
+/// disruptions and faults.
+pub fn scenario_at(scales: Vec<f64>, max_hours: u64) -> impl Strategy<Value = Scenario> {
     (
         0u64..=i64::MAX as u64,
-        (1u64..=24).prop_map(Dur::hours),
+        (1u64..=max_hours).prop_map(Dur::hours),
         prop::sample::select(vec![Dur::secs(1), Dur::secs(5), Dur::secs(10)]),
-        prop::sample::select(vec![0.001, 0.002, 0.005, 0.01, 0.02]),
+        prop::sample::select(scales),
         grid_loop(),
         prop::collection::vec(surge(), 0..3),
         command_loop(),

@@ -109,6 +109,10 @@ pub struct Person {
     pub harm_at: Option<u64>,
     /// Out of the community (left, or in compulsory isolation) or off the register.
     pub closed: bool,
+    /// The platform closed the record (it said `KeyPersonClosed`). A close the platform never
+    /// carried (a fault refused it) leaves the record open there, and the checks of closed
+    /// records go by this, not by the twin's `closed`.
+    pub record_closed: bool,
     /// The follow-up the team works on now: bumped by every new task, so an older visit is
     /// dropped.
     pub task_version: u32,
@@ -939,6 +943,7 @@ fn answer(
         Outcome::KeyPersonClosed { person, .. } => {
             if let Some(&i) = state.by_record.get(&person) {
                 state.people[i].closed = true;
+                state.people[i].record_closed = true;
             }
         }
         _ => {}

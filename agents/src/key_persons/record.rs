@@ -304,7 +304,7 @@ fn check_closed(world: &mut World, end: u64) -> (u64, u64, u64) {
         state
             .people
             .iter()
-            .filter(|p| p.closed)
+            .filter(|p| p.record_closed)
             .filter_map(|p| {
                 let t = p.team.as_ref()?;
                 Some((
@@ -656,7 +656,8 @@ pub fn finish(world: &mut World) -> LoopOutcome {
     let harm = Harm::count(&state.people, end);
     let (utilisation, lead_utilisation) = utilisation(&state.staff, end);
     let registered = state.people.iter().filter(|p| p.record.is_some());
-    let open_twin = registered.clone().filter(|p| !p.closed).count() as u64;
+    // Open on the platform: registered and not closed there (a close a fault refused stays open).
+    let open_twin = registered.clone().filter(|p| !p.record_closed).count() as u64;
     for p in registered {
         *ledger.registered.entry(p.category.as_str()).or_default() += 1;
     }

@@ -114,6 +114,7 @@ fn draw_person(
         detected: vec![None; n_ep],
         harm_at: None,
         closed: false,
+        record_closed: false,
         task_version: 0,
         task: None,
     }
@@ -360,7 +361,7 @@ pub fn probe_target(
         _ => {
             let closed: Vec<&Person> = people
                 .iter()
-                .filter(|p| p.closed && p.record.is_some())
+                .filter(|p| p.record_closed && p.record.is_some())
                 .collect();
             if closed.is_empty() {
                 return None;
