@@ -54,13 +54,13 @@ fn the_same_seed_gives_a_byte_identical_report_and_journal() {
     );
 }
 
-/// Random scenarios per test run: `BAOAN_PROPTEST_CASES`, or 24 (about a minute and a half on
-/// two cores). `twin fuzz --minutes M` is the long mode, at a tenth of the district and more.
+/// Random scenarios per test run: `BAOAN_PROPTEST_CASES`, or 64 (about half a minute on two
+/// cores; CI runs 256). `twin fuzz --minutes M` is the long mode, at a tenth of the district and more.
 fn cases() -> u32 {
     std::env::var("BAOAN_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(24)
+        .unwrap_or(64)
 }
 
 proptest! {
