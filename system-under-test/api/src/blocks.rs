@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The department feed a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Feed {
     /// Public security: registered residents (户籍).
@@ -34,12 +35,14 @@ impl Feed {
 
 /// A record's identity: unique per feed, stable across resubmissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RecordKey {
     pub feed: Feed,
     pub record_ref: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     Male,
@@ -47,6 +50,7 @@ pub enum Sex {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BirthDate {
     pub year: u16,
     pub month: u8,
@@ -73,6 +77,7 @@ impl BirthDate {
 
 /// A department's record of a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PersonRecord {
     pub feed: Feed,
     pub record_ref: u64,
@@ -89,6 +94,7 @@ pub struct PersonRecord {
 
 /// A department's record of a company or individual business.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CompanyRecord {
     pub feed: Feed,
     pub record_ref: u64,
@@ -102,6 +108,7 @@ pub struct CompanyRecord {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Record {
     Person(PersonRecord),
@@ -126,6 +133,7 @@ impl Record {
 /// The unified address library: streets, communities, roads (with their former names), buildings
 /// on roads in grids, and rooms in buildings. Ids are the address office's.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AddressLibraryData {
     pub streets: Vec<LibraryStreet>,
     pub communities: Vec<LibraryCommunity>,
@@ -135,12 +143,14 @@ pub struct AddressLibraryData {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LibraryStreet {
     pub id: u32,
     pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LibraryCommunity {
     pub id: u32,
     pub street: u32,
@@ -148,6 +158,7 @@ pub struct LibraryCommunity {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LibraryRoad {
     pub id: u32,
     pub community: u32,
@@ -157,6 +168,7 @@ pub struct LibraryRoad {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LibraryBuilding {
     pub id: u32,
     pub road: u32,
@@ -172,6 +184,7 @@ pub struct LibraryBuilding {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LibraryRoom {
     pub id: u32,
     pub building: u32,
@@ -182,6 +195,7 @@ pub struct LibraryRoom {
 
 /// What an inspector found on site for a verification task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Finding {
     /// The person lives in this room; records placing them elsewhere leave the block views.
@@ -198,6 +212,7 @@ pub enum Finding {
 
 /// A look-up in the block data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "by")]
 pub enum BlockQuery {
     Room {
@@ -225,6 +240,7 @@ pub enum BlockQuery {
 
 /// What became of one record sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum IngestStatus {
     /// Linked into the entity named by its cluster (the smallest record key in it).
@@ -236,6 +252,7 @@ pub enum IngestStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct IngestedRecord {
     pub key: RecordKey,
     pub status: IngestStatus,
@@ -245,6 +262,7 @@ pub struct IngestedRecord {
 
 /// A conflict the platform wants an inspector to verify on site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VerificationTask {
     pub conflict: u64,
     /// `address_disagreement`, `crowded_room` or `unknown_address`.
@@ -263,6 +281,7 @@ pub struct VerificationTask {
 
 /// Where the block data places one record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PlacedRecord {
     pub key: RecordKey,
     pub cluster: Option<RecordKey>,
@@ -277,6 +296,7 @@ pub struct PlacedRecord {
 
 /// One person or company at a place, with the records (so the feeds) that put it there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Occupant {
     pub cluster: RecordKey,
     pub records: Vec<RecordKey>,
@@ -284,6 +304,7 @@ pub struct Occupant {
 
 /// Who lives and works at a place.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BlockView {
     pub persons: Vec<Occupant>,
     pub companies: Vec<Occupant>,

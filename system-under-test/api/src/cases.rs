@@ -24,6 +24,7 @@ pub const ACUTE_DISPUTE: u16 = 0xFFFD;
 // ------------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DisputeKind {
     /// Between partners or spouses: the domestic-violence law's protection orders apply.
@@ -35,6 +36,7 @@ pub enum DisputeKind {
 
 /// Where a dispute reached the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CaseSource {
     /// A 110 call, entered by a police dispatcher.
@@ -48,6 +50,7 @@ pub enum CaseSource {
 /// What intake (or a later visit) learns about a dispute: the inputs of the risk assessment,
 /// after the risk checklists used by police and women's federations.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DisputeFeatures {
     /// Earlier calls or reports about the same parties in the past year.
     pub prior_incidents: u8,
@@ -69,6 +72,7 @@ pub struct DisputeFeatures {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RiskLevel {
     Low,
@@ -97,6 +101,7 @@ impl RiskLevel {
 
 /// The five agencies that act on a dispute, each with its own action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Agency {
     /// A warning and a visit by the community police officer.
@@ -139,6 +144,7 @@ impl Agency {
 
 /// An agency worker known to the cases module.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CaseWorkerEntry {
     pub person: crate::PersonId,
     pub agency: Agency,
@@ -148,6 +154,7 @@ pub struct CaseWorkerEntry {
 
 /// A community care worker, who may see only the care records of their own community.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CareWorkerEntry {
     pub person: crate::PersonId,
     pub community: u32,
@@ -156,6 +163,7 @@ pub struct CareWorkerEntry {
 
 /// Who acts on cases and care: the cases module's organisation data.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CaseDirectory {
     pub case_workers: Vec<CaseWorkerEntry>,
     pub care_workers: Vec<CareWorkerEntry>,
@@ -163,6 +171,7 @@ pub struct CaseDirectory {
 
 /// One agency's required action on a case, with its deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CaseTask {
     pub task: u64,
     pub case: u64,
@@ -174,6 +183,7 @@ pub struct CaseTask {
 
 /// The closing evaluation a community worker records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CaseEvaluation {
     /// The parties' dispute is settled (mediated, protected, separated peacefully).
     pub settled: bool,
@@ -183,6 +193,7 @@ pub struct CaseEvaluation {
 
 /// A case as its assigned workers and auditors may read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CaseView {
     pub case: u64,
     pub case_ref: u64,
@@ -199,6 +210,7 @@ pub struct CaseView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CaseTaskView {
     pub task: CaseTask,
     pub done_at: Option<Millis>,
@@ -211,6 +223,7 @@ pub struct CaseTaskView {
 
 /// Whom a credit record is about: a person by ID number, a company by credit code.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Subject {
     Person { id_number: String },
@@ -218,6 +231,7 @@ pub enum Subject {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CreditKind {
     /// A trust record: joint rewards (fast-track approvals, fewer inspections).
@@ -227,6 +241,7 @@ pub enum CreditKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CreditSource {
     /// A judgment not complied with, or a commendation.
@@ -239,6 +254,7 @@ pub enum CreditSource {
 
 /// How a record reached an entity it was not issued against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CreditLink {
     /// The subject itself.
@@ -251,6 +267,7 @@ pub enum CreditLink {
 
 /// The bodies that apply joint rewards and penalties, each acknowledging what it is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CreditReceiver {
     MarketRegulation,
@@ -270,6 +287,7 @@ impl CreditReceiver {
 
 /// One entity's record sent to one receiving body; `revoke` retracts an earlier delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CreditDelivery {
     pub delivery: u64,
     pub event: u64,
@@ -282,6 +300,7 @@ pub struct CreditDelivery {
 
 /// A credit record as it stands on an entity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CreditEntry {
     pub event: u64,
     pub event_ref: u64,
@@ -296,6 +315,7 @@ pub struct CreditEntry {
 // ------------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BusinessScope {
     /// Consulting, trading, software: may sit in an office or, a few, at home.
@@ -307,6 +327,7 @@ pub enum BusinessScope {
 
 /// What block data says about a registration's address.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AddressCheck {
     /// The address resolved to a room (or at least a building) of the library.
     pub found: bool,
@@ -321,6 +342,7 @@ pub struct AddressCheck {
 
 /// Why a registration was flagged for supervision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FlagReason {
     /// The address is not in the library.
@@ -334,6 +356,7 @@ pub enum FlagReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum RegistrationDecision {
     Approved,
@@ -345,6 +368,7 @@ pub enum RegistrationDecision {
 
 /// An inspector's finding at the premises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PremisesFinding {
     /// The place exists.
     pub place_exists: bool,
@@ -353,6 +377,7 @@ pub struct PremisesFinding {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SupervisionVerdict {
     Compliant,
@@ -369,6 +394,7 @@ pub enum SupervisionVerdict {
 // ------------------------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CareCategory {
     /// An older person living alone.
@@ -399,6 +425,7 @@ impl CareCategory {
 
 /// A care record as the community's care workers may read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CareView {
     pub care: u64,
     pub care_ref: u64,
@@ -414,6 +441,7 @@ pub struct CareView {
 
 /// Counts only: what analysts may see of care.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CareStats {
     pub enrolled: u64,
     pub visits: u64,

@@ -15,6 +15,7 @@ const CSV: &str = include_str!("../data/item_types.csv");
 
 /// The department an item type is dispatched to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Department {
     CityManagement,
@@ -92,6 +93,7 @@ impl Department {
 
 /// How urgent an item type is; determines the band its deadline lies in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Urgency {
     /// Danger to life; deadline 2–4 h.
@@ -130,6 +132,7 @@ impl Urgency {
 
 /// One reportable item type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ItemType {
     /// 1..=153, equal to the row's position in the catalogue.
     pub code: u16,

@@ -18,6 +18,7 @@ pub const PROFILES: [&str; 5] = ["daytime", "commute", "evening", "night", "flat
 
 /// The four categories of the Emergency Response Law (突发事件应对法).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     NaturalDisaster,
@@ -63,6 +64,7 @@ impl Category {
 /// The department sub-centre that leads an emergency type at low severity. Types with no owner
 /// (`none` in the CSV) are led by the community / street office.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Owner {
     Fire,
@@ -115,6 +117,7 @@ impl Owner {
 
 /// A kind of department unit an emergency type needs besides the 1-3-5 response tiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnitKind {
     Fire,
@@ -153,6 +156,7 @@ impl UnitKind {
 /// is the *most serious*. `Severity as usize` indexes [`EmergencyType::severity_weights`]
 /// (I = 0 … IV = 3). Serde uses the Roman numerals of [`Severity::as_str`], not `snake_case`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Severity {
     /// 特别重大, particularly serious.
     I,
@@ -196,6 +200,7 @@ impl Severity {
 
 /// One emergency type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EmergencyType {
     /// 1..=32, equal to the row's position in the catalogue.
     pub code: u16,

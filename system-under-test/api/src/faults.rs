@@ -14,6 +14,7 @@ use crate::{Module, UnknownModule};
 
 /// What a fault window does to the calls it catches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     /// Each call is carried `latency` later.

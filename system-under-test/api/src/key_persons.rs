@@ -39,6 +39,8 @@ pub const KEY_PERSON_ENTRY_BASE: u64 = 1 << 59;
 pub const MAX_RISK: u8 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "KeyPersonCategory"))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// Schizophrenia, bipolar disorder and the other diagnoses of the 2018 specification, living
@@ -73,6 +75,7 @@ impl Category {
 
 /// A team member's part in the five-in-one team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Function {
     /// The community police officer (社区民警).
@@ -111,6 +114,7 @@ impl Function {
 /// One professional team member the platform knows: their function and community (inspectors
 /// also their grid). Guardians come with each registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TeamMemberEntry {
     pub person: PersonId,
     pub function: Function,
@@ -120,12 +124,14 @@ pub struct TeamMemberEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyPersonDirectory {
     pub members: Vec<TeamMemberEntry>,
 }
 
 /// A person's team: one member per function where the community has one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Team {
     pub members: Vec<(Function, PersonId)>,
 }
@@ -152,6 +158,7 @@ impl Team {
 
 /// A urine test's result at a drug-treatment follow-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UrineTest {
     Negative,
@@ -163,6 +170,7 @@ pub enum UrineTest {
 /// What a follow-up found: the risk grade assessed (0–5), whether the person takes their
 /// treatment, whether warning signs show, and for drug categories the urine test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Findings {
     pub risk: u8,
     pub adherent: bool,
@@ -172,6 +180,7 @@ pub struct Findings {
 
 /// Who reported a crisis: the team saw it coming (before harm), or a caller reported harm done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CrisisSource {
     Team,
@@ -181,6 +190,7 @@ pub enum CrisisSource {
 
 /// Why a person left management.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ClosureReason {
     /// The drug term (three years) ran out.
@@ -196,12 +206,14 @@ pub enum ClosureReason {
 
 /// Whom a face sighting of a key person reaches: the team always; police only from this grade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SightingPolicy {
     pub police_from_risk: u8,
 }
 
 /// A record as its team and auditors may read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyPersonView {
     pub person: u64,
     pub person_ref: u64,
@@ -223,6 +235,7 @@ pub struct KeyPersonView {
 
 /// One look-up in the access log: who, which record, when, and whether it was allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AccessEntry {
     pub at: Millis,
     pub reader: PersonId,
@@ -236,6 +249,7 @@ pub struct AccessEntry {
 
 /// Counts only, for analysts.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct KeyPersonStats {
     pub registered: u64,
     pub open: u64,
@@ -254,6 +268,7 @@ pub struct KeyPersonStats {
 
 /// A follow-up the platform pushed to the person's team: who leads it and when it is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct FollowUpTask {
     pub person: u64,
     pub lead: PersonId,
@@ -264,6 +279,7 @@ pub struct FollowUpTask {
 
 /// Why an escalation happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationReason {
     /// The follow-up is past its due date.

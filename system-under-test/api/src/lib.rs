@@ -73,14 +73,17 @@ pub type Millis = u64;
 
 /// Identifies staff known to the platform (inspectors, resolvers, dispatchers...), never residents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PersonId(pub u32);
 
 /// A task the grid module created from a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TaskId(pub u64);
 
 /// Roles of the platform's users; every command is checked against its allowed roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Inspector,
@@ -151,6 +154,7 @@ impl Role {
 
 /// Who sends a command: a person acting in a role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Actor {
     pub role: Role,
     pub person: PersonId,
@@ -158,6 +162,7 @@ pub struct Actor {
 
 /// One command as a transport carries it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Envelope {
     pub actor: Actor,
     pub sent_at: Millis,
@@ -166,6 +171,7 @@ pub struct Envelope {
 
 /// Where a grid report came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReportSource {
     /// The grid's own inspector on patrol.
@@ -179,12 +185,14 @@ pub enum ReportSource {
 
 /// The platform's organisation data for the grid module: who works where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Directory {
     pub grids: Vec<GridEntry>,
     pub resolvers: Vec<ResolverEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct GridEntry {
     /// Dense ids 0..n; the position in `Directory::grids` must equal the id.
     pub grid: u32,
@@ -196,6 +204,7 @@ pub struct GridEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ResolverEntry {
     pub person: PersonId,
     pub department: Department,
@@ -204,6 +213,7 @@ pub struct ResolverEntry {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
     /// Replace the grid module's organisation data (admin). Allowed once, before any report.
@@ -505,6 +515,7 @@ pub enum Command {
 
 /// The stack's domain modules, each owning its commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Module {
     Grid,
@@ -782,6 +793,7 @@ impl Command {
 
 /// How far an overdue task has been escalated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationLevel {
     /// Past its deadline: the street's sub-centre takes it over.
@@ -791,6 +803,7 @@ pub enum EscalationLevel {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Outcome {
     DirectoryLoaded {
@@ -1174,12 +1187,14 @@ pub enum Outcome {
 
 /// The automatic assessment the platform keeps of its people.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Assessment {
     pub inspectors: Vec<Rating>,
     pub resolvers: Vec<Rating>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Rating {
     pub person: PersonId,
     /// 0-100.
@@ -1198,6 +1213,7 @@ pub struct Rating {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Backlog {
     pub unassigned: u64,
     pub dispatched: u64,
@@ -1216,6 +1232,7 @@ impl Backlog {
 /// What the stack answers instead of outcomes when it refuses a command. Nothing is changed by a
 /// refused command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum ApiError {
     #[error("role {role} may not send {command}; allowed: {allowed}")]

@@ -18,10 +18,12 @@ pub const LEAD_REF_BASE: u64 = 1 << 62;
 
 /// An alert the matcher raised from a sighting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AlertId(pub u64);
 
 /// Why a person is on a watchlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {
     /// Wanted by the police under a warrant.
@@ -37,6 +39,7 @@ pub enum ListKind {
 /// One watchlist entry. `entry_ref` is the owner's key; the embedding is a synthetic identity
 /// vector (unit length, the matcher's dimension).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct WatchlistEntry {
     pub entry_ref: u64,
     pub list: ListKind,
@@ -52,6 +55,7 @@ pub struct WatchlistEntry {
 /// How the matcher decides: a score threshold, how many candidates an alert lists, how many
 /// distinct reviewers must confirm before command acts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MatchPolicy {
     pub threshold: f32,
     pub top_k: u16,
@@ -70,6 +74,7 @@ impl Default for MatchPolicy {
 
 /// A candidate in an alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AlertCandidate {
     pub entry_ref: u64,
     pub list: ListKind,
@@ -81,6 +86,7 @@ pub struct AlertCandidate {
 
 /// A face sighting from a capture point: only kept if it produced an alert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Sighting {
     /// The sender's key: sending the same sighting twice returns the first answer.
     pub sighting_ref: u64,
@@ -100,6 +106,7 @@ pub struct Sighting {
 /// result; with the safeguards' own figures and the stack's look-ups of personal data by role.
 /// An auditor exports it (`ExportMatcherAudit`); the export is itself audited.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MatcherAudit {
     /// The first and last search (the period of use); `None` before any.
     pub first_search_at: Option<Millis>,
@@ -123,6 +130,7 @@ pub struct MatcherAudit {
 
 /// One alert as the use log keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AuditedAlert {
     pub alert: AlertId,
     /// The sighting that matched (its sender's key; the embedding is never logged).
@@ -144,6 +152,7 @@ pub struct AuditedAlert {
 
 /// A reviewer's verdict on an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AlertReview {
     pub reviewer: crate::PersonId,
     pub confirm: bool,
@@ -152,6 +161,7 @@ pub struct AlertReview {
 
 /// Calls of one command by one role that read personal data: allowed and refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LookupCount {
     pub command: String,
     pub role: String,

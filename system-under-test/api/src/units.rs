@@ -6,13 +6,16 @@ use serde::{Deserialize, Serialize};
 use crate::emergency::{Owner, UnitKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UnitId(pub u32);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct IncidentId(pub u64);
 
 /// What a unit is: one of the three tiers of the 1-3-5 rule, or a department's unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UnitClass {
     /// 义警: building heads, shop heads, property staff, guards — on foot, within 1 minute.
@@ -78,6 +81,7 @@ impl UnitClass {
 
 /// A command centre of the "1+10+N+124" structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "level", content = "id", rename_all = "snake_case")]
 pub enum Centre {
     /// The community's micro command centre (one of 124).
@@ -103,6 +107,7 @@ impl Centre {
 
 /// A response unit the command module knows: where it is based.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct UnitEntry {
     pub unit: UnitId,
     pub class: UnitClass,
@@ -133,6 +138,7 @@ pub fn leaders_on_duty(roster: &[crate::PersonId], now: crate::Millis) -> Vec<cr
 
 /// A leader who can be on duty at a district or street centre.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LeaderEntry {
     pub person: crate::PersonId,
     pub centre: Centre,
@@ -143,6 +149,7 @@ pub struct LeaderEntry {
 /// length is the straight line between its ends). The harness sends the same graph its own
 /// travel times come from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RoadNetwork {
     pub nodes: Vec<[f64; 2]>,
     pub arcs: Vec<[u32; 2]>,
@@ -150,6 +157,7 @@ pub struct RoadNetwork {
 
 /// The command module's organisation data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CommandDirectory {
     /// Indexed by grid id: (community, street).
     pub grids: Vec<(u32, u32)>,
@@ -168,6 +176,7 @@ pub struct CommandDirectory {
 
 /// How an incident reached command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentSource {
     Call,

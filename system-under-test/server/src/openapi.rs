@@ -1,14 +1,77 @@
 //! `GET /openapi.json`: an OpenAPI 3.1 document of the served stack, made from the list of
 //! commands, so a client generator or an engineer exploring the deployment sees every route, who
-//! may call it and an example body.
+//! may call it, the JSON Schema of its body and of its answers, and an example body.
 //!
-//! Request bodies are given as examples, not schemas: the api's types carry no schema derive.
+//! The schemas are derived from the api's types (schemars, the api's `schema` feature): the
+//! `Command` enum's branch for each kind becomes that route's body schema (its `type` optional,
+//! since the path names the command, and no other member allowed, as the server refuses unknown
+//! fields), and `Outcomes` the answer's, with every type they use under `components/schemas`.
 
+use baoan_api::http::{Outcomes, Queued};
 use baoan_api::{Command, Module, http};
+use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use crate::body::command_fields;
 use crate::commands::{COMMAND_KINDS, REPORTS_ALIAS, examples};
+
+/// The api's types as JSON Schemas (draft 2020-12, OpenAPI 3.1's dialect), under
+/// `#/components/schemas/`: every type `Command`, `Outcomes` and `Queued` use, and one
+/// `{Kind}Body` per command kind (see the module's documentation).
+pub fn schemas() -> Map<String, Value> {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas/".into();
+            s.meta_schema = None;
+        })
+        .into_generator();
+    generator.subschema_for::<Command>();
+    generator.subschema_for::<Outcomes>();
+    generator.subschema_for::<Queued>();
+    let mut defs = generator.take_definitions(true);
+    let branches = defs
+        .get("Command")
+        .and_then(|c| c.get("oneOf"))
+        .and_then(Value::as_array)
+        .cloned()
+        .expect("Command is an internally tagged enum: a oneOf of its kinds");
+    for branch in branches {
+        let kind = branch["properties"]["type"]["const"]
+            .as_str()
+            .expect("each branch names its kind in `type`")
+            .to_string();
+        defs.insert(body_schema_name(&kind), request_body(branch));
+    }
+    defs
+}
+
+/// `submit_report` → `SubmitReportBody`.
+pub fn body_schema_name(kind: &str) -> String {
+    let mut name: String = kind
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    name.push_str("Body");
+    name
+}
+
+/// A branch of `Command` as a route's body: `type` may be left out (the path names it) and no
+/// member beyond the command's fields is taken.
+fn request_body(mut branch: Value) -> Value {
+    if let Some(required) = branch.get_mut("required").and_then(Value::as_array_mut) {
+        required.retain(|r| r != "type");
+    }
+    let object = branch
+        .as_object_mut()
+        .expect("a branch is an object schema");
+    object.insert("additionalProperties".into(), Value::Bool(false));
+    branch
+}
 
 /// The document; made once at start-up.
 pub fn document() -> Value {
@@ -156,22 +219,15 @@ fn gateway_paths() -> Map<String, Value> {
 /// The document's components: the bearer scheme, the error and outcomes schemas, the error
 /// answers and the headers a call may carry.
 fn components() -> Value {
+    let mut all_schemas = schemas();
+    all_schemas.insert("Error".into(), error_schema());
     json!({
         "securitySchemes": {
             "bearer": { "type": "http", "scheme": "bearer",
                 "description": "A token from the server's tokens file; it stands for one \
                     person in one role." }
         },
-        "schemas": {
-            "Error": error_schema(),
-            "Outcomes": {
-                "type": "object",
-                "required": ["outcomes"],
-                "properties": { "outcomes": { "type": "array", "items": {
-                    "type": "object", "required": ["type"],
-                    "properties": { "type": { "type": "string" } } } } }
-            }
-        },
+        "schemas": all_schemas,
         "responses": error_responses(),
         "parameters": {
             "ActAs": { "name": http::ACT_AS, "in": "header", "required": false,
@@ -284,9 +340,7 @@ fn command_operation(
             json!({ "description": "On a server with a bus (`twin serve --bus`): stored in the \
                 JetStream stream, to be carried by a matcher worker (a refusal then goes to \
                 the audit log)", "content": { "application/json": { "schema": {
-                "type": "object", "required": ["queued"], "properties": { "queued": {
-                    "type": "object", "required": ["stream", "seq"], "properties": {
-                        "stream": { "type": "string" }, "seq": { "type": "integer" } } } } } } } }),
+                "$ref": "#/components/schemas/Queued" } } } }),
         );
         responses.insert(
             "504".into(),
@@ -313,7 +367,7 @@ fn command_operation(
         "requestBody": {
             "required": false,
             "content": { "application/json": {
-                "schema": { "type": "object" },
+                "schema": { "$ref": format!("#/components/schemas/{}", body_schema_name(kind)) },
                 "example": example } }
         },
         "responses": responses,

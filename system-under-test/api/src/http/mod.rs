@@ -85,18 +85,21 @@ pub fn parse_act_as(text: &str) -> Option<Actor> {
 
 /// The answer to a carried call: `{"outcomes": [...]}` (each outcome tagged by `type`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Outcomes {
     pub outcomes: Vec<Outcome>,
 }
 
 /// The answer (202) to a sighting queued on the server's bus: `{"queued": {"stream", "seq"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Queued {
     pub queued: QueuedAt,
 }
 
 /// Where a queued sighting waits: the bus's stream and its sequence number there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct QueuedAt {
     // In the order the server has always written them (alphabetical).
     pub seq: u64,
