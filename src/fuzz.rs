@@ -58,6 +58,17 @@ pub struct FuzzFailure {
     pub shrink_runs: u32,
 }
 
+/// At most this many characters of what broke go to the log, fuzz.json and the file's header
+/// (an invariant's detail can list thousands of refusals).
+const WHAT_CHARS: usize = 400;
+
+fn shortened(what: String) -> String {
+    match what.char_indices().nth(WHAT_CHARS) {
+        Some((cut, _)) => format!("{} …", &what[..cut]),
+        None => what,
+    }
+}
+
 /// What one scenario run found wrong, if anything. SLOs are not checked: a random scenario may
 /// well miss its targets; an invariant may not break, and no command may be refused.
 fn check(scenario: &Scenario, scratch: &Path) -> Result<(), String> {
@@ -79,7 +90,7 @@ fn check(scenario: &Scenario, scratch: &Path) -> Result<(), String> {
         .map(|i| format!("invariant broken: {} ({})", i.name, i.detail))
         .collect();
     if let Some(first) = broken.first() {
-        return Err(first.clone());
+        return Err(shortened(first.clone()));
     }
     let refused = summary
         .report
