@@ -45,6 +45,8 @@ pub struct Community {
     pub street: u32,
     pub code: String,
     pub name: String,
+    /// The name in Latin letters (the name itself when the pack gives none).
+    pub name_en: String,
     pub shape: MultiPolygon<f64>,
     pub area_m2: f64,
     pub site: Coord<f64>,
@@ -753,21 +755,27 @@ fn generated_communities(
             .into_iter()
             .enumerate()
         {
-            let (code, name) = match listed[s].get(c) {
-                Some(d) => (d.code.clone(), d.name.clone()),
+            let (code, name, name_en) = match listed[s].get(c) {
+                Some(d) => (
+                    d.code.clone(),
+                    d.name.clone(),
+                    d.name_en.clone().unwrap_or_default(),
+                ),
                 None if matches!(divisions, Divisions::Names(_)) => (
                     format!("{}{:03}", street.code, 900 + c),
                     format!("{}第{}社区", street.name, c + 1),
+                    format!("{} Community {}", street.name_en, c + 1),
                 ),
                 None => (
                     format!("{}-{:03}", street.code, c + 1),
                     format!("{} {}", street.name_en, c + 1),
+                    String::new(),
                 ),
             };
             out[s].push(Cell {
                 code,
                 name,
-                name_en: String::new(),
+                name_en,
                 shape,
                 site,
             });
@@ -966,6 +974,11 @@ fn assemble(
                 street: s as u32,
                 code: community.code.clone(),
                 name: community.name.clone(),
+                name_en: if community.name_en.is_empty() {
+                    community.name.clone()
+                } else {
+                    community.name_en.clone()
+                },
                 area_m2: community.shape.unsigned_area(),
                 shape: community.shape.clone(),
                 site: community.site,

@@ -87,8 +87,8 @@ pub fn seeds(label: &str, text: &str, crs: Crs) -> Result<Vec<Seed>, PackError> 
     Ok(seeds)
 }
 
-/// Community names and codes with their street's code: `code,name,parent_code` (or `street`),
-/// keeping only `level = community` rows when the file has a level column (the national
+/// Community names and codes with their street's code: `code,name[,name_en],parent_code` (or
+/// `street`), keeping only `level = community` rows when the file has a level column (the national
 /// division list does).
 pub fn names(label: &str, text: &str) -> Result<Vec<NameRow>, PackError> {
     let t = Table::parse(label, text)?;
@@ -103,6 +103,7 @@ pub fn names(label: &str, text: &str) -> Result<Vec<NameRow>, PackError> {
             expected: "a column parent_code or street (the street each community is in)".into(),
         })?;
     let level = t.optional("level");
+    let name_en = t.optional("name_en");
     Ok(t.rows
         .iter()
         .filter(|(_, row)| {
@@ -116,6 +117,10 @@ pub fn names(label: &str, text: &str) -> Result<Vec<NameRow>, PackError> {
                 .unwrap_or_default()
                 .trim_end_matches("居委会")
                 .to_string(),
+            name_en: name_en
+                .and_then(|k| row.get(k))
+                .filter(|n| !n.is_empty())
+                .cloned(),
             parent: row.get(parent).cloned().unwrap_or_default(),
         })
         .collect())

@@ -157,6 +157,8 @@ pub struct Seed {
 pub struct NameRow {
     pub code: String,
     pub name: String,
+    /// The name in Latin letters, when the file has a `name_en` column.
+    pub name_en: Option<String>,
     pub parent: String,
 }
 
