@@ -5,6 +5,7 @@ pub mod compare;
 pub mod district;
 mod error;
 pub mod fuzz;
+pub mod map;
 pub mod merge;
 pub mod packs;
 pub mod plan;
@@ -454,8 +455,12 @@ pub fn run_scenario_on(
         j.finish().map_err(RunError::Journal)?;
         j.events
     };
-    let (report, sections, metrics) = assemble_report(&app, &scenario, opts, &counts, parts);
+    let (report, sections, metrics, layers) =
+        assemble_report(&app, &scenario, opts, &counts, parts);
     let out = Output { dir: &out_dir };
+    if scenario.output.html {
+        out.write_map(&app, &scenario, &report, layers, &metrics)?;
+    }
     out.write_report(&report, &sections, &scenario, opts, metrics, scenario_toml)?;
     let stack = stack_times.lock().expect("not poisoned").clone();
     let perf = Perf {
@@ -603,7 +608,12 @@ fn assemble_report(
     opts: &RunOptions,
     counts: &district::Figures,
     parts: Vec<(&'static str, LoopOutcome)>,
-) -> (Report, Vec<html::Section>, baoan_reports::Metrics) {
+) -> (
+    Report,
+    Vec<html::Section>,
+    baoan_reports::Metrics,
+    Vec<baoan_reports::map::MapLayers>,
+) {
     let stack_name = app.world().resource::<StackBridge>().stack_name();
     let mut report = Report::new(scenario, &stack_name, BUILD, reproduce(scenario, opts));
     let district = &app.world().resource::<Twin>().district;
@@ -624,7 +634,9 @@ fn assemble_report(
     let mut metrics = baoan_reports::Metrics::default();
     let mut sections = vec![counts.html_section()];
     let mut invariants = Vec::new();
+    let mut layers = Vec::new();
     for (name, part) in parts {
+        layers.push(part.map);
         report.section(name, &part.section);
         sections.push(part.html);
         invariants.extend(part.invariants);
@@ -639,7 +651,7 @@ fn assemble_report(
     }
     let slos = evaluate(&scenario.slos, &metrics);
     report.conclude(slos, invariants);
-    (report, sections, metrics)
+    (report, sections, metrics, layers)
 }
 
 /// The command that reproduces the run.
@@ -685,6 +697,33 @@ impl Output<'_> {
         })
     }
 
+    /// map.html: the run on the interactive map.
+    fn write_map(
+        &self,
+        app: &App,
+        scenario: &Scenario,
+        report: &Report,
+        layers: Vec<baoan_reports::map::MapLayers>,
+        metrics: &baoan_reports::Metrics,
+    ) -> Result<(), RunError> {
+        let world = app.world();
+        let page = map::run_map(
+            world.resource::<Twin>(),
+            world.get_resource::<baoan_agents::command::Placement>(),
+            &format!("{}: the district on the day", scenario.name),
+            format!(
+                "seed {} · scale {} · {} simulated hours · synthetic",
+                report.seed,
+                report.scale,
+                report.duration_s / 3600.0
+            ),
+            scenario.duration.ms() as f64 / 1000.0,
+            layers,
+            &metrics.series,
+        );
+        self.write("map.html", &baoan_reports::map::page(&page))
+    }
+
     /// report.json, metrics.json (for `twin merge`), and index.html and junit.xml if asked for.
     fn write_report(
         &self,
@@ -706,7 +745,14 @@ impl Output<'_> {
             &(serde_json::to_string(&metrics_file).expect("metrics serialise") + "\n"),
         )?;
         if scenario.output.html {
-            self.write("index.html", &html::render(report, sections))?;
+            let links = [(
+                "map.html",
+                "Interactive map: the district, posts, coverage by tier and the day's incidents, replayed",
+            )];
+            self.write(
+                "index.html",
+                &html::render_with_links(report, sections, &links),
+            )?;
         }
         if opts.junit || scenario.output.junit {
             self.write("junit.xml", &report.junit())?;

@@ -140,7 +140,7 @@ pub struct SimulatedLayout {
     pub all_tiers_within_limits: f64,
 }
 
-fn tier(name: &str, class: UnitClass, twin: &Twin) -> Tier {
+pub(crate) fn tier(name: &str, class: UnitClass, twin: &Twin) -> Tier {
     let (mode, turnout_s) = mode_of(class);
     let p = twin.travel.modes[mode as usize];
     let budget_s = class.limit_s().expect("a tier") - turnout_s - p.overhead_s;
@@ -631,7 +631,38 @@ fn write_plan(
         out.join("index.html"),
         page(twin, inst, &solution.layout, Some(current), report),
     )
-    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))
+    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    let planned: Vec<Candidate> = solution
+        .layout
+        .iter()
+        .map(|&j| inst.candidates[j].clone())
+        .collect();
+    let grids = |l: &[Candidate]| l.iter().map(|p| p.grid).collect::<Vec<u32>>();
+    let (cover_current, cover_planned) = (
+        cover_by_grid(twin, inst, &grids(current)),
+        cover_by_grid(twin, inst, &grids(&planned)),
+    );
+    let map = crate::map::layouts_map(
+        twin,
+        &format!("Post plan: {}", report.scenario),
+        format!(
+            "{} posts · seed {} · scale {} · current on the left, planned on the right · synthetic",
+            report.posts, report.seed, report.scale
+        ),
+        &inst.demand,
+        crate::map::Layout {
+            label: "current posts".into(),
+            posts: current,
+            cover: &cover_current,
+        },
+        Some(crate::map::Layout {
+            label: "planned posts".into(),
+            posts: &planned,
+            cover: &cover_planned,
+        }),
+    );
+    std::fs::write(out.join("map.html"), baoan_reports::map::page(&map))
+        .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))
 }
 
 /// Share of each grid's demand a set of posts (by grid) covers, from the nearest of them.
@@ -699,7 +730,7 @@ fn page(
         }
     }
     let head = format!(
-        "<h1>Post plan: {}</h1><p class=\"sub\">seed {} · scale {} · {} candidates · {:.1} emergencies a day</p>\n",
+        "<h1>Post plan: {}</h1><p class=\"sub\">seed {} · scale {} · {} candidates · {:.1} emergencies a day</p>\n<p><a href=\"map.html\">Interactive map: current and planned posts side by side, what each tier covers hour by hour, and the grids that gain and lose</a></p>\n",
         baoan_reports::xml(&r.scenario),
         r.seed,
         r.scale,
@@ -853,6 +884,24 @@ pub fn compare_layouts(
         comparison_page(&cmp, &area.twin, &ca, &cb),
     )
     .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    let map = crate::map::layouts_map(
+        &area.twin,
+        &format!("Layouts compared on {}", cmp.scenario),
+        format!("A: {} · B: {} · synthetic", cmp.a, cmp.b),
+        demand,
+        crate::map::Layout {
+            label: "layout A".into(),
+            posts: &la,
+            cover: &ca,
+        },
+        Some(crate::map::Layout {
+            label: "layout B".into(),
+            posts: &lb,
+            cover: &cb,
+        }),
+    );
+    std::fs::write(out.join("map.html"), baoan_reports::map::page(&map))
+        .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
     Ok(cmp)
 }
 
@@ -900,7 +949,7 @@ fn grid_changes(twin: &Twin, demand: &[f64], ca: &[f64], cb: &[f64]) -> GridChan
 /// and the change (`ca`, `cb`: each grid's covered share under A and B).
 fn comparison_page(cmp: &LayoutComparison, twin: &Twin, ca: &[f64], cb: &[f64]) -> String {
     let mut html = format!(
-        "<h1>Layouts compared on {}</h1><p>A: {} ({} posts) covers {:.1}% of emergency demand; B: {} ({} posts) covers {:.1}%. {} grids gain, {} lose.</p>\n",
+        "<h1>Layouts compared on {}</h1><p>A: {} ({} posts) covers {:.1}% of emergency demand; B: {} ({} posts) covers {:.1}%. {} grids gain, {} lose.</p>\n<p><a href=\"map.html\">Interactive map: A and B side by side or under a swipe, and the grids that gain and lose</a></p>\n",
         baoan_reports::xml(&cmp.scenario),
         baoan_reports::xml(&cmp.a),
         cmp.posts_a,

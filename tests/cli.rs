@@ -343,6 +343,12 @@ fn plan_posts_writes_a_layout_that_twin_run_reads_back() {
     assert!(coverage > 0.0 && coverage <= bound + 1e-9, "{plan}");
     let csv = std::fs::read_to_string(dir.join("posts.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "a header and three posts:\n{csv}");
+    let map = std::fs::read_to_string(dir.join("map.html")).unwrap();
+    assert!(
+        map.contains(r#""views":[{"label":"current posts""#)
+            && map.contains(r#"{"label":"planned posts""#),
+        "the plan's map shows the current and the planned posts"
+    );
     // The planned posts go straight back into a run.
     let run = twin_at_root(&[
         "run",
@@ -478,6 +484,9 @@ fn compare_puts_two_runs_and_two_layouts_side_by_side() {
         "adding a post never loses coverage: {c}"
     );
     assert_eq!(c["grids_losing"], 0);
+    let map = std::fs::read_to_string(dir.join("layouts/map.html")).unwrap();
+    assert!(map.contains(r#""default_metric":"change.covered_demand""#));
+    assert!(map.contains(r#"{"label":"layout B""#));
 
     let out = twin()
         .args(["compare", "/nonexistent/a", "/nonexistent/b"])

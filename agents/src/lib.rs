@@ -26,6 +26,8 @@ pub struct LoopOutcome {
     pub html: baoan_reports::html::Section,
     pub invariants: Vec<baoan_reports::Invariant>,
     pub metrics: baoan_reports::Metrics,
+    /// The loop's layers on the run's interactive map (map.html).
+    pub map: baoan_reports::map::MapLayers,
 }
 
 /// An exponential wait with the given mean (positive), in whole milliseconds.

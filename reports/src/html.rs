@@ -124,6 +124,11 @@ pub fn section_html(section: &Section) -> String {
 }
 
 pub fn render(report: &Report, sections: &[Section]) -> String {
+    render_with_links(report, sections, &[])
+}
+
+/// The report's page with links to pages beside it (the interactive map), under the verdict.
+pub fn render_with_links(report: &Report, sections: &[Section], links: &[(&str, &str)]) -> String {
     let mut s = String::with_capacity(1 << 20);
     s += &format!("<h1>{}</h1>\n", xml(&report.scenario.name));
     s += &format!(
@@ -145,6 +150,9 @@ pub fn render(report: &Report, sections: &[Section]) -> String {
         },
         xml(&report.reproduce)
     );
+    for (href, text) in links {
+        s += &format!("<p><a href=\"{}\">{}</a></p>\n", xml(href), xml(text));
+    }
     for section in std::iter::once(&verdict_section(report)).chain(sections) {
         s += &section_html(section);
     }

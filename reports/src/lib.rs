@@ -6,6 +6,7 @@
 //! It depends only on `baoan-scenarios` (for SLO definitions); the loops hand it their sections.
 
 pub mod html;
+pub mod map;
 pub mod metrics;
 pub mod plot;
 

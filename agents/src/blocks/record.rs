@@ -317,6 +317,7 @@ pub fn finish(world: &mut World) -> BlocksOutcome {
         html,
         invariants,
         metrics: std::mem::take(&mut ledger.metrics),
+        map: Default::default(),
     }
 }
 

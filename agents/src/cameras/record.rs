@@ -613,6 +613,7 @@ pub fn finish(world: &mut World) -> MatcherOutcome {
         html,
         invariants,
         metrics: std::mem::take(&mut ledger.metrics),
+        map: Default::default(),
     }
 }
 

@@ -197,6 +197,7 @@ pub fn finish(world: &mut World) -> CasesOutcome {
         html,
         invariants,
         metrics: std::mem::take(&mut ledger.metrics),
+        map: Default::default(),
     }
 }
 

@@ -873,6 +873,9 @@ fn hear_outcomes(
         if let Some(open_at) = config.cut_off_until(start, street_to) {
             arrive = arrive.max(open_at + (travel_s * 1000.0) as u64);
         }
+        let depart = (start + (turnout_s * 1000.0) as u64).min(arrive);
+        let from = (u.spec.home.x, u.spec.home.y);
+        ledger.trip(*class, from, (truth.x, truth.y), depart, arrive);
         agenda.schedule(
             arrive,
             CommandAction::Arrive {
@@ -1101,8 +1104,8 @@ fn occur(
         .sample(rng) as u64;
     let (severity, grid, kind) = (truth.severity, truth.grid, truth.kind);
     let seen = lookout_sees(&truth, at, video, em.lookout_rng.as_mut().expect("set"));
+    ledger.occurred(key, &truth, at);
     em.truth.insert(key, truth);
-    ledger.occurred(key, kind, severity, grid, at);
     if let Some(seen) = seen {
         ledger.in_lookout_view(key);
         if seen < (at + delay).min(config.end_ms) {
@@ -1279,6 +1282,10 @@ fn clear(
             hour_of_day(at),
         ) * 1000.0) as u64
     });
+    if let Some(t) = t {
+        let home = (u.spec.home.x, u.spec.home.y);
+        ledger.trip(u.spec.class, (t.x, t.y), home, at, at + back_ms);
+    }
     let available = u.spec.on_duty_at(at + back_ms);
     agenda.schedule(at + back_ms, CommandAction::Available { unit, available });
     release(units, people, unit, at + back_ms);

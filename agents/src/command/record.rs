@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use baoan_api::emergency::Severity;
 use baoan_api::{IncidentId, Outcome, UnitClass, UnitId};
 use baoan_reports::html::{Section, Table};
 use baoan_reports::plot::{self, Series};
@@ -52,6 +51,9 @@ struct Rec {
     closing: bool,
     /// A lead from a confirmed watchlist alert: police only, outside the 1-3-5 statistics.
     lead: bool,
+    /// Where it happened, local metres.
+    x: f64,
+    y: f64,
 }
 
 /// Per group (key area or not, street, hour, grid): incidents, and how many made each limit.
@@ -121,6 +123,77 @@ pub struct CommandLedger {
     /// Leads from confirmed watchlist alerts, closed: when police were sent and arrived.
     closed_leads: HashMap<u64, (Option<u64>, Option<u64>)>,
     pub leads_opened: u64,
+    /// The incidents and the units' trips, for the run's map.
+    pub trace: Trace,
+}
+
+/// What the run's map replays: each incident where and when command heard of it with how each
+/// tier did, and each unit's trip out to a scene and home.
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub incidents: Vec<TracedIncident>,
+    pub trips: Vec<TracedTrip>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TracedIncident {
+    /// When command heard of it (else when it happened), ms.
+    pub at: u64,
+    pub closed_at: Option<u64>,
+    pub x: f64,
+    pub y: f64,
+    pub kind: u16,
+    pub outcome: IncidentOutcome,
+    /// Each tier's first unit on scene, ms after `at`.
+    pub arrival_ms: [Option<u64>; 3],
+}
+
+/// An incident's 1-3-5 outcome on the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentOutcome {
+    AllWithin,
+    PoliceWithinOtherLate,
+    PoliceLate,
+    OpenAtEnd,
+}
+
+impl IncidentOutcome {
+    pub const ALL: [IncidentOutcome; 4] = [
+        IncidentOutcome::AllWithin,
+        IncidentOutcome::PoliceWithinOtherLate,
+        IncidentOutcome::PoliceLate,
+        IncidentOutcome::OpenAtEnd,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IncidentOutcome::AllWithin => "all three tiers within 1-3-5 minutes",
+            IncidentOutcome::PoliceWithinOtherLate => {
+                "police within 5 minutes; volunteers or auxiliary police late"
+            }
+            IncidentOutcome::PoliceLate => "police later than 5 minutes, or none came",
+            IncidentOutcome::OpenAtEnd => "still open when the run ended",
+        }
+    }
+
+    /// Colours for the map (ColorBrewer Set1-like, red for the worst).
+    pub fn colour(self) -> &'static str {
+        match self {
+            IncidentOutcome::AllWithin => "#1a9641",
+            IncidentOutcome::PoliceWithinOtherLate => "#fdae61",
+            IncidentOutcome::PoliceLate => "#d7191c",
+            IncidentOutcome::OpenAtEnd => "#7b3294",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TracedTrip {
+    pub class: UnitClass,
+    pub from: (f64, f64),
+    pub to: (f64, f64),
+    pub depart: u64,
+    pub arrive: u64,
 }
 
 fn class_index(c: UnitClass) -> usize {
@@ -131,7 +204,8 @@ fn class_index(c: UnitClass) -> usize {
 }
 
 impl CommandLedger {
-    pub fn occurred(&mut self, key: u64, kind: u16, severity: Severity, grid: u32, at: u64) {
+    pub fn occurred(&mut self, key: u64, truth: &super::Truth, at: u64) {
+        let (kind, severity, grid) = (truth.kind, truth.severity, truth.grid);
         self.occurred += 1;
         *self.by_severity.entry(severity.as_str()).or_default() += 1;
         self.recs.insert(
@@ -140,6 +214,8 @@ impl CommandLedger {
                 kind,
                 occurred_at: at,
                 grid,
+                x: truth.x,
+                y: truth.y,
                 ..Rec::default()
             },
         );
@@ -380,6 +456,52 @@ impl CommandLedger {
     }
 }
 
+impl CommandLedger {
+    /// The incident on the run's map: where and when command heard of it, how each tier did.
+    fn trace(&mut self, r: &Rec, closed_at: Option<u64>) {
+        let at = r.called_at.unwrap_or(r.occurred_at);
+        let arrival_ms =
+            UnitClass::TIERS.map(|t| r.first_arrival[class_index(t)].map(|a| a.saturating_sub(at)));
+        let within = |i: usize| {
+            let limit_ms = (UnitClass::TIERS[i].limit_s().expect("a tier") * 1000.0) as u64;
+            arrival_ms[i].is_some_and(|ms| ms <= limit_ms)
+        };
+        let outcome = match closed_at {
+            None => IncidentOutcome::OpenAtEnd,
+            Some(_) if !within(2) => IncidentOutcome::PoliceLate,
+            Some(_) if within(0) && within(1) => IncidentOutcome::AllWithin,
+            Some(_) => IncidentOutcome::PoliceWithinOtherLate,
+        };
+        self.trace.incidents.push(TracedIncident {
+            at,
+            closed_at,
+            x: r.x,
+            y: r.y,
+            kind: r.kind,
+            outcome,
+            arrival_ms,
+        });
+    }
+
+    /// A unit sets off from `from` at `depart` and reaches `to` at `arrive`.
+    pub fn trip(
+        &mut self,
+        class: UnitClass,
+        from: (f64, f64),
+        to: (f64, f64),
+        depart: u64,
+        arrive: u64,
+    ) {
+        self.trace.trips.push(TracedTrip {
+            class,
+            from,
+            to,
+            depart,
+            arrive,
+        });
+    }
+}
+
 /// This tick's outcomes of the command loop.
 pub fn take_outcomes(
     twin: Res<Twin>,
@@ -493,6 +615,7 @@ pub fn take_outcomes(
                     ledger.waited += r.waited as u64;
                     let street = twin.district.grids[r.grid as usize].street;
                     ledger.finalise(&r, street, placement.key_area_grid[r.grid as usize]);
+                    ledger.trace(&r, Some(msg.at));
                 }
             }
             _ => {}
@@ -610,12 +733,153 @@ pub fn finish(world: &mut World) -> CommandOutcome {
     });
     let html = page(&ledger, &twin.district, &placement, &tiers);
     let metrics = ledger.metrics.clone();
+    let map = map_layers(&mut ledger, now);
     *world.resource_mut::<CommandLedger>() = ledger;
     CommandOutcome {
         section,
         html,
         invariants,
         metrics,
+        map,
+    }
+}
+
+/// The command loop on the run's map: 1-3-5 compliance by grid, each incident by its outcome,
+/// the units' trips, and the incidents open over time. Takes the trace (it is not needed
+/// again).
+fn map_layers(ledger: &mut CommandLedger, now: u64) -> baoan_reports::map::MapLayers {
+    use baoan_reports::map::{GridMetric, Incidents, MapLayers, TimeSeries, Trips};
+    let trace = std::mem::take(&mut ledger.trace);
+    let source = "the command loop's incidents closed in the run, timed from the call";
+    let share = |label: &str, pick: fn(&Compliance) -> u64| GridMetric {
+        key: format!("command.{}", label.replace(' ', "_")),
+        label: format!("Incidents with {label}"),
+        unit: "%".into(),
+        source: source.into(),
+        higher_is_better: true,
+        diverging: false,
+        domain: Some([0.0, 100.0]),
+        values: ledger
+            .by_grid
+            .iter()
+            .map(|c| (c.incidents > 0).then(|| round3(c.share(pick(c)) * 100.0)))
+            .collect(),
+    };
+    let metrics = vec![
+        GridMetric {
+            key: "command.incidents".into(),
+            label: "Emergencies judged by 1-3-5".into(),
+            unit: "incidents".into(),
+            source: source.into(),
+            higher_is_better: false,
+            diverging: false,
+            domain: None,
+            values: ledger
+                .by_grid
+                .iter()
+                .map(|c| Some(c.incidents as f64))
+                .collect(),
+        },
+        share("all three tiers within 1-3-5", |c| c.all_tiers),
+        share("auxiliary police within 3 min", |c| c.auxiliary_police),
+        share("police within 5 min", |c| c.police),
+    ];
+    let mut incidents = Incidents {
+        outcomes: IncidentOutcome::ALL
+            .iter()
+            .map(|o| o.label().into())
+            .collect(),
+        colours: IncidentOutcome::ALL
+            .iter()
+            .map(|o| o.colour().into())
+            .collect(),
+        tiers: UnitClass::TIERS
+            .iter()
+            .map(|t| t.as_str().replace('_', " "))
+            .collect(),
+        ..Incidents::default()
+    };
+    let mut kinds: Vec<u16> = trace.incidents.iter().map(|i| i.kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    incidents.kinds = kinds
+        .iter()
+        .map(|&k| {
+            baoan_api::emergency::emergency_type(k).map_or_else(
+                || format!("emergency type {k}"),
+                |t| format!("{} {}", t.name_zh, t.name_en),
+            )
+        })
+        .collect();
+    let mut opened = Vec::with_capacity(trace.incidents.len() * 2);
+    for i in &trace.incidents {
+        incidents.t.push((i.at / 1000) as u32);
+        incidents.x.push(i.x.round() as i32);
+        incidents.y.push(i.y.round() as i32);
+        let outcome = IncidentOutcome::ALL.iter().position(|o| *o == i.outcome);
+        incidents.outcome.push(outcome.expect("listed") as u8);
+        incidents
+            .kind
+            .push(kinds.binary_search(&i.kind).expect("listed") as u16);
+        // Rounded up, so a tier within its limit in milliseconds is within it in seconds.
+        let arrival = i
+            .arrival_ms
+            .iter()
+            .map(|a| a.map(|ms| ms.div_ceil(1000) as u32));
+        incidents.arrival_s.push(arrival.collect());
+        opened.push((i.at, 1i64));
+        opened.push((i.closed_at.unwrap_or(now), -1));
+    }
+    opened.sort_unstable();
+    let mut open = 0i64;
+    let mut points = vec![[0.0, 0.0]];
+    for (at, change) in opened {
+        open += change;
+        points.push([(at / 1000) as f64, open as f64]);
+    }
+    let mut trips = Trips {
+        classes: UnitClass::ALL
+            .iter()
+            .map(|c| c.as_str().replace('_', " "))
+            .collect(),
+        colours: UnitClass::ALL
+            .iter()
+            .map(|c| unit_colour(*c).into())
+            .collect(),
+        ..Trips::default()
+    };
+    for t in &trace.trips {
+        trips.class.push(class_index(t.class) as u8);
+        let m = |v: f64| v.round() as i32;
+        trips
+            .path
+            .push([m(t.from.0), m(t.from.1), m(t.to.0), m(t.to.1)]);
+        trips
+            .t
+            .push([(t.depart / 1000) as u32, (t.arrive / 1000) as u32]);
+    }
+    MapLayers {
+        metrics,
+        incidents: Some(incidents),
+        trips: Some(trips),
+        series: vec![TimeSeries {
+            key: "command.open_incidents".into(),
+            label: "emergencies open".into(),
+            points,
+        }],
+    }
+}
+
+/// A unit class's colour on the map (ColorBrewer Dark2).
+pub fn unit_colour(c: UnitClass) -> &'static str {
+    match c {
+        UnitClass::Volunteer => "#1b9e77",
+        UnitClass::AuxiliaryPolice => "#d95f02",
+        UnitClass::Police => "#1f3fbf",
+        UnitClass::Fire => "#e7298a",
+        UnitClass::Medical => "#66a61e",
+        UnitClass::Hazmat => "#e6ab02",
+        UnitClass::Flood => "#a6761d",
     }
 }
 
@@ -695,6 +959,7 @@ fn judge_open(
     let mut open_reasons: BTreeMap<String, u64> = BTreeMap::new();
     for (_, r) in open {
         *open_reasons.entry(open_reason(r).to_string()).or_default() += 1;
+        ledger.trace(r, None);
         if r.called_at
             .is_some_and(|c| now.saturating_sub(c) >= 600_000)
         {

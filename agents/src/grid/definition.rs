@@ -34,12 +34,6 @@ impl LoopDef for Definition {
         Ok(())
     }
     fn finish(&self, world: &mut World, scenario: &Scenario) -> LoopOutcome {
-        let o = super::finish(world, &scenario.output.map_metric);
-        LoopOutcome {
-            section: o.section,
-            html: o.html,
-            invariants: o.invariants,
-            metrics: o.metrics,
-        }
+        super::finish(world, &scenario.output.map_metric)
     }
 }

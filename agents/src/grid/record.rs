@@ -488,12 +488,7 @@ pub fn sample_backlog(
 }
 
 /// The grid loop's part of the report.
-pub struct GridOutcome {
-    pub section: serde_json::Value,
-    pub html: Section,
-    pub invariants: Vec<Invariant>,
-    pub metrics: Metrics,
-}
+pub type GridOutcome = crate::LoopOutcome;
 
 #[derive(Serialize)]
 struct Counts {
@@ -688,6 +683,10 @@ pub fn finish(world: &mut World, map_metric: &str) -> GridOutcome {
         html,
         invariants,
         metrics,
+        map: baoan_reports::map::MapLayers {
+            metrics: map_metrics(&books),
+            ..Default::default()
+        },
     }
 }
 
@@ -1402,6 +1401,57 @@ fn detection_cdf(metrics: &Metrics) -> Series {
 }
 
 /// Each grid's value of the scenario's map metric; `None` where the grid has nothing to show.
+/// The grid loop's figures on the run's interactive map, one per `output.map_metric` choice.
+fn map_metrics(books: &Books) -> Vec<baoan_reports::map::GridMetric> {
+    [
+        (
+            "report_to_closed_s",
+            "Grid items: report to closed, mean",
+            "h",
+            "the grid loop's tasks closed in the run",
+            false,
+        ),
+        (
+            "detection_s",
+            "Grid items: occurred to first report, mean",
+            "h",
+            "the grid loop's items reported in the run",
+            false,
+        ),
+        (
+            "items_per_day",
+            "Grid items occurred",
+            "per day",
+            "the twin's items (truth)",
+            false,
+        ),
+        (
+            "overdue_share",
+            "Grid tasks closed after their deadline",
+            "share",
+            "the grid loop's tasks closed in the run",
+            false,
+        ),
+    ]
+    .into_iter()
+    .map(
+        |(key, label, unit, source, higher_is_better)| baoan_reports::map::GridMetric {
+            key: format!("grid.{key}"),
+            label: label.into(),
+            unit: unit.into(),
+            source: source.into(),
+            higher_is_better,
+            diverging: false,
+            domain: None,
+            values: map_values(books, key)
+                .into_iter()
+                .map(|v| v.map(baoan_reports::map::round4))
+                .collect(),
+        },
+    )
+    .collect()
+}
+
 fn map_values(books: &Books, map_metric: &str) -> Vec<Option<f64>> {
     let (truth, ledger, hours) = (books.truth, books.ledger, books.hours);
     (0..books.district.grids.len())

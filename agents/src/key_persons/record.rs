@@ -684,6 +684,7 @@ pub fn finish(world: &mut World) -> LoopOutcome {
         html,
         invariants,
         metrics: std::mem::take(&mut ledger.metrics),
+        map: Default::default(),
     }
 }
 
