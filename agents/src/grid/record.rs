@@ -31,6 +31,9 @@ struct TaskRecord {
     reported_at: u64,
     dispatched_at: Option<u64>,
     accepted_at: Option<u64>,
+    /// The stack holds it accepted by its resolver now (a dispatch, reassignment or rework
+    /// sends it back to be accepted again).
+    accepted: bool,
     resolved_at: Option<u64>,
     deadline_at: Option<u64>,
     escalated: bool,
@@ -134,6 +137,12 @@ impl GridLedger {
     /// Whether the task has escalated (it is then worked first).
     pub fn escalated(&self, task: TaskId) -> bool {
         self.tasks.get(&task).is_some_and(|t| t.escalated)
+    }
+
+    /// Whether the stack has the task accepted by its resolver now: a resolver marks it resolved
+    /// only then, as the resolver's app allows.
+    pub fn accepted(&self, task: TaskId) -> bool {
+        self.tasks.get(&task).is_some_and(|t| t.accepted)
     }
 
     pub fn urgency(&self, task: TaskId) -> Option<Urgency> {
@@ -267,6 +276,7 @@ impl GridLedger {
                 reported_at: at,
                 dispatched_at: None,
                 accepted_at: None,
+                accepted: false,
                 resolved_at: None,
                 deadline_at,
                 escalated: false,
@@ -311,6 +321,15 @@ impl GridLedger {
         if !self.tasks.contains_key(&task) {
             self.note(format!("{other:?} for a task the twin never saw created"));
             return;
+        }
+        if let Some(rec) = self.tasks.get_mut(&task) {
+            match other {
+                Outcome::TaskAccepted { .. } => rec.accepted = true,
+                Outcome::TaskDispatched { .. }
+                | Outcome::TaskReassigned { .. }
+                | Outcome::TaskReworked { .. } => rec.accepted = false,
+                _ => {}
+            }
         }
         match other {
             Outcome::TaskDispatched { deadline_at, .. } => {

@@ -29,6 +29,10 @@ pub struct Resolver {
     pub queue: BTreeSet<(u64, TaskId, u32)>,
     /// The task being worked on (accepted, travelling or on site).
     pub on_task: Option<TaskId>,
+    /// How many times the resolver has taken up a task: a visit's accept and resolve carry it,
+    /// so a visit cut short (the task moved away and back, even to the same resolver) does not
+    /// act on the next visit's task.
+    pub visit: u64,
     pub busy_ms: u64,
 }
 
@@ -41,6 +45,7 @@ impl Resolver {
             at_grid: base_grid,
             queue: BTreeSet::new(),
             on_task: None,
+            visit: 0,
             busy_ms: 0,
         }
     }
@@ -62,23 +67,25 @@ impl Resolvers {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResolverAction {
     /// Pick the next task if idle.
-    Start {
-        resolver: u32,
-    },
+    Start { resolver: u32 },
     Accept {
         resolver: u32,
         task: TaskId,
+        visit: u64,
     },
     Resolve {
         resolver: u32,
         task: TaskId,
         grid: u32,
+        visit: u64,
     },
     /// The supervisor at the level a task escalated to looks at it.
-    Supervise {
-        task: TaskId,
-    },
+    Supervise { task: TaskId },
 }
+
+/// How long a resolver waits before marking a task resolved again when the platform has not yet
+/// heard their accept (assumed: the app's refresh, a minute).
+const RESOLVE_RETRY_MS: u64 = 60_000;
 
 /// The supervisor at a street or district centre (acting through the platform as a
 /// dispatcher).
@@ -231,12 +238,15 @@ pub fn work(
                 }
                 r.queue.remove(&entry);
                 r.on_task = Some(entry.1);
+                r.visit += 1;
+                let visit = r.visit;
                 let accept_at = at + rng.random_range(60_000..10 * 60_000);
                 agenda.schedule(
                     accept_at,
                     ResolverAction::Accept {
                         resolver,
                         task: entry.1,
+                        visit,
                     },
                 );
                 let hour = hour_of_day(accept_at);
@@ -254,12 +264,17 @@ pub fn work(
                         resolver,
                         task: entry.1,
                         grid: entry.2,
+                        visit,
                     },
                 );
             }
             ResolverAction::Supervise { task } => supervise(at, task, &ledger, &mut out),
-            ResolverAction::Accept { resolver, task } => {
-                if !on(&resolvers, &people, resolver, task) {
+            ResolverAction::Accept {
+                resolver,
+                task,
+                visit,
+            } => {
+                if !on(&resolvers, &people, resolver, (task, visit)) {
                     continue; // reassigned while on the way
                 }
                 let person = crate::staff::resolver(resolver);
@@ -280,8 +295,24 @@ pub fn work(
                 resolver,
                 task,
                 grid,
+                visit,
             } => {
-                if !on(&resolvers, &people, resolver, task) {
+                if !on(&resolvers, &people, resolver, (task, visit)) {
+                    continue;
+                }
+                // The accept has not reached the platform yet (a fault on the path held it):
+                // the app will not mark the task resolved before, so the resolver tries again
+                // in a minute.
+                if ledger.holds_open(task) && !ledger.accepted(task) {
+                    agenda.schedule(
+                        at + RESOLVE_RETRY_MS,
+                        ResolverAction::Resolve {
+                            resolver,
+                            task,
+                            grid,
+                            visit,
+                        },
+                    );
                     continue;
                 }
                 let fix_holds = rng.random::<f64>() >= config.rework_share;
@@ -328,11 +359,17 @@ fn supervise(at: u64, task: TaskId, ledger: &GridLedger, out: &mut MessageWriter
     });
 }
 
-/// Whether the resolver is still on the task (a supervisor may have moved it).
-fn on(resolvers: &Resolvers, people: &Query<&mut Resolver>, resolver: u32, task: TaskId) -> bool {
+/// Whether the resolver is still on this visit to the task (a supervisor may have moved it,
+/// and moved it back).
+fn on(
+    resolvers: &Resolvers,
+    people: &Query<&mut Resolver>,
+    resolver: u32,
+    (task, visit): (TaskId, u64),
+) -> bool {
     people
         .get(resolvers.entities[resolver as usize])
-        .is_ok_and(|r| r.on_task == Some(task))
+        .is_ok_and(|r| r.on_task == Some(task) && r.visit == visit)
 }
 
 #[cfg(test)]
