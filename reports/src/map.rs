@@ -66,7 +66,7 @@ pub struct Division {
     pub code: String,
     pub name: String,
     pub name_en: String,
-    /// A community's street (index); 0 for a street.
+    /// A community's street (index); a street's own index.
     pub street: u32,
     /// Where its label goes: a point inside it.
     pub site: [i32; 2],
