@@ -65,15 +65,11 @@ fn serve_on(
     let tokens = baoan_server::tokens::development().unwrap();
     let token = tokens.gateway_token().unwrap().to_string();
     let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tokens,
-        max_body: baoan_server::DEFAULT_MAX_BODY,
         database,
         faults,
         clock,
         bus,
-        connections: Default::default(),
-        metrics: Default::default(),
+        ..Config::local(tokens)
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (ready, addr) = std::sync::mpsc::channel();
@@ -371,17 +367,11 @@ fn a_scenario_rides_out_restarts_on_postgres() {
 #[test]
 fn a_restart_plan_without_a_database_is_refused() {
     let e = Server::bind(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tokens: baoan_server::tokens::development().unwrap(),
-        max_body: baoan_server::DEFAULT_MAX_BODY,
-        database: None,
         faults: Some(plan(
             "[[fault]]\nat_s = 3\nfor_s = 1\nmodule = \"*\"\nkind = \"restart\"\n",
         )),
         clock: ClockMode::Caller,
-        bus: None,
-        connections: Default::default(),
-        metrics: Default::default(),
+        ..Config::local(baoan_server::tokens::development().unwrap())
     })
     .err()
     .expect("refused");

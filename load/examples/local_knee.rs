@@ -20,17 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "[[token]]\ntoken = \"local-admin-0123456789\"\nrole = \"admin\"\nperson = 9000001\n\
          [[token]]\ntoken = \"local-inspector-0123456789\"\nrole = \"inspector\"\nperson = 1000001\n",
     )?;
-    let server = Server::bind(Config {
-        listen: "127.0.0.1:0".parse()?,
-        tokens: tokens.clone(),
-        max_body: baoan_server::DEFAULT_MAX_BODY,
-        database: None,
-        faults: None,
-        clock: baoan_server::ClockMode::Wall,
-        bus: None,
-        connections: Default::default(),
-        metrics: Default::default(),
-    })?;
+    let server = Server::bind(Config::local(tokens.clone()))?;
     let url = format!("http://{}", server.local_addr());
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("a runtime");

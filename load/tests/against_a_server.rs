@@ -55,18 +55,7 @@ struct Running {
 
 impl Running {
     fn start(tokens: &Path) -> Running {
-        let server = Server::bind(Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tokens: Tokens::load(tokens).unwrap(),
-            max_body: baoan_server::DEFAULT_MAX_BODY,
-            database: None,
-            faults: None,
-            clock: baoan_server::ClockMode::Wall,
-            bus: None,
-            connections: Default::default(),
-            metrics: Default::default(),
-        })
-        .unwrap();
+        let server = Server::bind(Config::local(Tokens::load(tokens).unwrap())).unwrap();
         let addr = server.local_addr();
         let state = server.state();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

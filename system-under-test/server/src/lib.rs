@@ -138,6 +138,25 @@ pub struct Config {
     pub metrics: MetricsAccess,
 }
 
+impl Config {
+    /// A server on 127.0.0.1 with a port of its own, the stack in memory, no faults, no bus,
+    /// the wall clock and the default limits: what tests and examples start from, changing a
+    /// field or two with `..Config::local(tokens)`.
+    pub fn local(tokens: Tokens) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tokens,
+            max_body: DEFAULT_MAX_BODY,
+            database: None,
+            faults: None,
+            clock: ClockMode::Wall,
+            bus: None,
+            connections: ConnectionLimits::default(),
+            metrics: MetricsAccess::default(),
+        }
+    }
+}
+
 /// How Prometheus reaches `/metrics`. By default it is on the main address, open to all, as
 /// `twin soak` expects; a deployment may also serve it on an address of its own (an internal
 /// interface, no token) and ask a token of callers on the main address.

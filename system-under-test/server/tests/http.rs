@@ -354,18 +354,7 @@ async fn every_path_of_the_openapi_document_is_served_and_every_command_is_in_it
 async fn a_real_server_answers_over_tcp_and_stops_cleanly() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let server = Server::bind(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tokens: tokens(),
-        max_body: baoan_server::DEFAULT_MAX_BODY,
-        database: None,
-        faults: None,
-        clock: baoan_server::ClockMode::Wall,
-        bus: None,
-        connections: Default::default(),
-        metrics: Default::default(),
-    })
-    .unwrap();
+    let server = Server::bind(Config::local(tokens())).unwrap();
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.run_until(async {

@@ -224,18 +224,7 @@ fn a_client_generated_from_the_document_calls_the_server() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime.block_on(async {
-        baoan_server::Server::bind(baoan_server::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            tokens: tokens(),
-            max_body: baoan_server::DEFAULT_MAX_BODY,
-            database: None,
-            faults: None,
-            clock: baoan_server::ClockMode::Wall,
-            bus: None,
-            connections: Default::default(),
-            metrics: Default::default(),
-        })
-        .unwrap()
+        baoan_server::Server::bind(baoan_server::Config::local(tokens())).unwrap()
     });
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

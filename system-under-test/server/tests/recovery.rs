@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use baoan_server::store::{Database, Entry};
-use baoan_server::{ClockMode, Config, Server};
+use baoan_server::{Config, Server};
 use common::*;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -213,15 +213,8 @@ struct Seen {
 async fn the_server_serves_again_by_itself_after_a_database_blip() {
     let pg = tokio::task::spawn_blocking(OwnPostgres::new).await.unwrap();
     let server = Server::open(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tokens: tokens(),
-        max_body: baoan_server::DEFAULT_MAX_BODY,
         database: Some(pg.url()),
-        faults: None,
-        clock: ClockMode::Wall,
-        bus: None,
-        connections: Default::default(),
-        metrics: Default::default(),
+        ..Config::local(tokens())
     })
     .await
     .unwrap();

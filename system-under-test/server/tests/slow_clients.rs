@@ -8,7 +8,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use baoan_server::{ClockMode, Config, ConnectionLimits, MetricsAccess, Server};
+use baoan_server::{Config, ConnectionLimits, MetricsAccess, Server};
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,15 +25,9 @@ async fn serve(
     tokio::sync::oneshot::Sender<()>,
 ) {
     let server = Server::bind(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        tokens: tokens(),
-        max_body: baoan_server::DEFAULT_MAX_BODY,
-        database: None,
-        faults: None,
-        clock: ClockMode::Wall,
-        bus: None,
         connections: limits,
         metrics,
+        ..Config::local(tokens())
     })
     .unwrap();
     let (addr, metrics_addr) = (server.local_addr(), server.metrics_addr());
