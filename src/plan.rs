@@ -272,7 +272,14 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
         current_coverage,
         simulated,
     );
-    write_plan(&out, &report, &solution, &inst, &area.twin, &current)?;
+    write_plan(
+        &out,
+        &report,
+        &solution,
+        &inst,
+        &area.twin,
+        (&current, &chosen),
+    )?;
     Ok(report)
 }
 
@@ -597,15 +604,15 @@ fn method(exact: Option<&Exact>) -> &'static str {
     }
 }
 
-/// plan.json, perf.json (the times, kept out of plan.json so it stays byte-stable) and
-/// index.html.
+/// plan.json, perf.json (the times, kept out of plan.json so it stays byte-stable),
+/// index.html and map.html.
 fn write_plan(
     out: &Path,
     report: &PlanReport,
     solution: &Solution,
     inst: &Instance,
     twin: &Twin,
-    current: &[Candidate],
+    (current, planned): (&[Candidate], &[Candidate]),
 ) -> Result<(), RunError> {
     let exact = solution.exact.as_ref();
     std::fs::write(
@@ -627,21 +634,17 @@ fn write_plan(
             + "\n",
     )
     .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
-    std::fs::write(
-        out.join("index.html"),
-        page(twin, inst, &solution.layout, Some(current), report),
-    )
-    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
-    let planned: Vec<Candidate> = solution
-        .layout
-        .iter()
-        .map(|&j| inst.candidates[j].clone())
-        .collect();
+    // Each grid's covered share under each layout, for both pages.
     let grids = |l: &[Candidate]| l.iter().map(|p| p.grid).collect::<Vec<u32>>();
     let (cover_current, cover_planned) = (
         cover_by_grid(twin, inst, &grids(current)),
-        cover_by_grid(twin, inst, &grids(&planned)),
+        cover_by_grid(twin, inst, &grids(planned)),
     );
+    std::fs::write(
+        out.join("index.html"),
+        page(twin, (&cover_planned, &cover_current), report),
+    )
+    .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
     let map = crate::map::layouts_map(
         twin,
         &format!("Post plan: {}", report.scenario),
@@ -657,7 +660,7 @@ fn write_plan(
         },
         Some(crate::map::Layout {
             label: "planned posts".into(),
-            posts: &planned,
+            posts: planned,
             cover: &cover_planned,
         }),
     );
@@ -681,20 +684,11 @@ fn cover_by_grid(twin: &Twin, inst: &Instance, post_grids: &[u32]) -> Vec<f64> {
 
 /// The plan's index.html: the layout's coverage against the bound, the simulations, the
 /// budget curve and maps of coverage with the planned and the current posts.
-fn page(
-    twin: &Twin,
-    inst: &Instance,
-    layout: &[usize],
-    current: Option<&[Candidate]>,
-    r: &PlanReport,
-) -> String {
-    let map = |title: &str, post_grids: &[u32]| {
-        let values = cover_by_grid(twin, inst, post_grids)
-            .into_iter()
-            .map(|c| Some(c * 100.0));
+fn page(twin: &Twin, (planned, current): (&[f64], &[f64]), r: &PlanReport) -> String {
+    let map = |title: &str, cover: &[f64]| {
+        let values = cover.iter().map(|c| Some(c * 100.0));
         baoan_agents::grid_map_svg(&twin.district, title, "% of demand covered", values)
     };
-    let planned: Vec<u32> = layout.iter().map(|&j| inst.candidates[j].grid).collect();
     let mut section = Section {
         title: format!("{} posts", r.posts),
         intro: plan_intro(r),
@@ -718,12 +712,10 @@ fn page(
             "% of demand covered",
             &[curve],
         ),
-        map("Coverage with the planned posts", &planned),
+        map("Coverage with the planned posts", planned),
+        map("Coverage with the current posts", current),
     ];
-    for f in figures.into_iter().chain(current.map(|c| {
-        let grids: Vec<u32> = c.iter().map(|p| p.grid).collect();
-        map("Coverage with the current posts", &grids)
-    })) {
+    for f in figures {
         match f {
             Ok(svg) => section.figures.push(svg),
             Err(e) => section.intro.push_str(&format!(" (a plot failed: {e})")),

@@ -748,8 +748,22 @@ pub fn finish(world: &mut World) -> CommandOutcome {
 /// the units' trips, and the incidents open over time. Takes the trace (it is not needed
 /// again).
 fn map_layers(ledger: &mut CommandLedger, now: u64) -> baoan_reports::map::MapLayers {
-    use baoan_reports::map::{GridMetric, Incidents, MapLayers, TimeSeries, Trips};
     let trace = std::mem::take(&mut ledger.trace);
+    baoan_reports::map::MapLayers {
+        metrics: grid_figures(&ledger.by_grid),
+        incidents: Some(incidents_layer(&trace.incidents)),
+        trips: Some(trips_layer(&trace.trips)),
+        series: vec![baoan_reports::map::TimeSeries {
+            key: "command.open_incidents".into(),
+            label: "emergencies open".into(),
+            points: open_over_time(&trace.incidents, now),
+        }],
+    }
+}
+
+/// Emergencies judged by grid, and the shares within each limit.
+fn grid_figures(by_grid: &[Compliance]) -> Vec<baoan_reports::map::GridMetric> {
+    use baoan_reports::map::GridMetric;
     let source = "the command loop's incidents closed in the run, timed from the call";
     let share = |label: &str, pick: fn(&Compliance) -> u64| GridMetric {
         key: format!("command.{}", label.replace(' ', "_")),
@@ -759,13 +773,12 @@ fn map_layers(ledger: &mut CommandLedger, now: u64) -> baoan_reports::map::MapLa
         higher_is_better: true,
         diverging: false,
         domain: Some([0.0, 100.0]),
-        values: ledger
-            .by_grid
+        values: by_grid
             .iter()
             .map(|c| (c.incidents > 0).then(|| round3(c.share(pick(c)) * 100.0)))
             .collect(),
     };
-    let metrics = vec![
+    vec![
         GridMetric {
             key: "command.incidents".into(),
             label: "Emergencies judged by 1-3-5".into(),
@@ -774,17 +787,17 @@ fn map_layers(ledger: &mut CommandLedger, now: u64) -> baoan_reports::map::MapLa
             higher_is_better: false,
             diverging: false,
             domain: None,
-            values: ledger
-                .by_grid
-                .iter()
-                .map(|c| Some(c.incidents as f64))
-                .collect(),
+            values: by_grid.iter().map(|c| Some(c.incidents as f64)).collect(),
         },
         share("all three tiers within 1-3-5", |c| c.all_tiers),
         share("auxiliary police within 3 min", |c| c.auxiliary_police),
         share("police within 5 min", |c| c.police),
-    ];
-    let mut incidents = Incidents {
+    ]
+}
+
+/// Each incident, column by column: when, where, its outcome and type, each tier's arrival.
+fn incidents_layer(traced: &[TracedIncident]) -> baoan_reports::map::Incidents {
+    let mut incidents = baoan_reports::map::Incidents {
         outcomes: IncidentOutcome::ALL
             .iter()
             .map(|o| o.label().into())
@@ -797,9 +810,9 @@ fn map_layers(ledger: &mut CommandLedger, now: u64) -> baoan_reports::map::MapLa
             .iter()
             .map(|t| t.as_str().replace('_', " "))
             .collect(),
-        ..Incidents::default()
+        ..Default::default()
     };
-    let mut kinds: Vec<u16> = trace.incidents.iter().map(|i| i.kind).collect();
+    let mut kinds: Vec<u16> = traced.iter().map(|i| i.kind).collect();
     kinds.sort_unstable();
     kinds.dedup();
     incidents.kinds = kinds
@@ -811,8 +824,7 @@ fn map_layers(ledger: &mut CommandLedger, now: u64) -> baoan_reports::map::MapLa
             )
         })
         .collect();
-    let mut opened = Vec::with_capacity(trace.incidents.len() * 2);
-    for i in &trace.incidents {
+    for i in traced {
         incidents.t.push((i.at / 1000) as u32);
         incidents.x.push(i.x.round() as i32);
         incidents.y.push(i.y.round() as i32);
@@ -827,17 +839,31 @@ fn map_layers(ledger: &mut CommandLedger, now: u64) -> baoan_reports::map::MapLa
             .iter()
             .map(|a| a.map(|ms| ms.div_ceil(1000) as u32));
         incidents.arrival_s.push(arrival.collect());
-        opened.push((i.at, 1i64));
-        opened.push((i.closed_at.unwrap_or(now), -1));
     }
-    opened.sort_unstable();
+    incidents
+}
+
+/// Emergencies open over the run, `[seconds, open]` at each call and close (those still open
+/// close at `now`).
+fn open_over_time(traced: &[TracedIncident], now: u64) -> Vec<[f64; 2]> {
+    let mut changes = Vec::with_capacity(traced.len() * 2);
+    for i in traced {
+        changes.push((i.at, 1i64));
+        changes.push((i.closed_at.unwrap_or(now), -1));
+    }
+    changes.sort_unstable();
     let mut open = 0i64;
     let mut points = vec![[0.0, 0.0]];
-    for (at, change) in opened {
+    for (at, change) in changes {
         open += change;
         points.push([(at / 1000) as f64, open as f64]);
     }
-    let mut trips = Trips {
+    points
+}
+
+/// The units' trips, column by column: class, from and to, set off and arrive.
+fn trips_layer(traced: &[TracedTrip]) -> baoan_reports::map::Trips {
+    let mut trips = baoan_reports::map::Trips {
         classes: UnitClass::ALL
             .iter()
             .map(|c| c.as_str().replace('_', " "))
@@ -846,11 +872,11 @@ fn map_layers(ledger: &mut CommandLedger, now: u64) -> baoan_reports::map::MapLa
             .iter()
             .map(|c| unit_colour(*c).into())
             .collect(),
-        ..Trips::default()
+        ..Default::default()
     };
-    for t in &trace.trips {
+    let m = |v: f64| v.round() as i32;
+    for t in traced {
         trips.class.push(class_index(t.class) as u8);
-        let m = |v: f64| v.round() as i32;
         trips
             .path
             .push([m(t.from.0), m(t.from.1), m(t.to.0), m(t.to.1)]);
@@ -858,16 +884,7 @@ fn map_layers(ledger: &mut CommandLedger, now: u64) -> baoan_reports::map::MapLa
             .t
             .push([(t.depart / 1000) as u32, (t.arrive / 1000) as u32]);
     }
-    MapLayers {
-        metrics,
-        incidents: Some(incidents),
-        trips: Some(trips),
-        series: vec![TimeSeries {
-            key: "command.open_incidents".into(),
-            label: "emergencies open".into(),
-            points,
-        }],
-    }
+    trips
 }
 
 /// A unit class's colour on the map (ColorBrewer Dark2).
