@@ -9,6 +9,8 @@ pub mod map;
 pub mod merge;
 pub mod packs;
 pub mod plan;
+pub mod summary;
+pub mod sweep;
 mod progress;
 
 use std::collections::BTreeMap;
@@ -58,6 +60,8 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// A district pack folder (`--pack`), overriding the scenario's `district`.
     pub pack: Option<PathBuf>,
+    /// Assumptions set by name (`--set NAME=V`), over the scenario's own.
+    pub sets: Vec<(String, f64)>,
 }
 
 /// One of `count` shards of a run, split by street (`twin run --shard index/count`): street `k`
@@ -297,6 +301,7 @@ pub fn build_app(
     ));
     app.insert_resource(baoan_agents::inspector_time::InspectorTime::new(
         &scenario.grid.patrol,
+        scenario.assumption(&baoan_scenarios::assumptions::code::VISIT_SIGMA),
         twin.district.grids.len(),
         scenario.duration.ms(),
     ));
@@ -331,7 +336,8 @@ fn finish_loops(
 
 /// Run a scenario file on the in-process stack and write its folder.
 pub fn run(file: &Path, opts: &RunOptions) -> Result<RunSummary, RunError> {
-    run_scenario(load_scenario(file, opts.seed, opts.scale)?, opts)
+    let scenario = load_scenario(file, opts.seed, opts.scale)?.with_assumptions(&opts.sets)?;
+    run_scenario(scenario, opts)
 }
 
 /// The district pack a run uses: `--pack`, else the scenario's `district` (a folder relative to
@@ -536,6 +542,7 @@ fn prepare(
             Twin::from_pack(&pack, scenario.scale, scenario.seed)?
         }
     };
+    let twin = twin.with_paces(&scenario);
     let command = match command_config {
         Some(config) if config.enabled => {
             let placement =
@@ -679,6 +686,9 @@ fn reproduce(scenario: &Scenario, opts: &RunOptions) -> String {
     if let Some(crs) = opts.posts_crs {
         reproduce.push_str(&format!(" --crs {crs}"));
     }
+    for (name, v) in &opts.sets {
+        reproduce.push_str(&format!(" --set {name}={v}"));
+    }
     reproduce
 }
 
@@ -707,9 +717,12 @@ impl Output<'_> {
         metrics: &baoan_reports::Metrics,
     ) -> Result<(), RunError> {
         let world = app.world();
+        let assumed = baoan_agents::command::Assumed::of(scenario);
         let page = map::run_map(
             world.resource::<Twin>(),
-            world.get_resource::<baoan_agents::command::Placement>(),
+            world
+                .get_resource::<baoan_agents::command::Placement>()
+                .map(|p| (p, &assumed)),
             &format!("{}: the district on the day", scenario.name),
             format!(
                 "seed {} · scale {} · {} simulated hours · synthetic",

@@ -69,6 +69,43 @@ enum Cmd {
         /// on shard 1. Writes metrics.json for `twin merge`.
         #[arg(long, value_parser = baoan_twin::Shard::parse)]
         shard: Option<baoan_twin::Shard>,
+        /// Set an assumption by name for this run (repeatable): `--set command.call_delay=90`.
+        /// `twin assumptions` lists the names, units and defaults.
+        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = baoan_scenarios::assumptions::parse_set)]
+        sets: Vec<(String, f64)>,
+    },
+    /// Every behaviour number the twin assumes: name, value, unit and source. With --scenario,
+    /// the values in that scenario (overrides marked).
+    Assumptions {
+        /// Print a JSON array of {name, value, unit, source}.
+        #[arg(long)]
+        json: bool,
+        /// Show the values a scenario runs with.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+    /// Run a scenario over seeds and settings (every combination), one folder per run, in J
+    /// local processes; or write a Slurm array script or a Kubernetes Indexed Job (`--emit`)
+    /// that runs the same list. `twin summarize DIR` reads the folders.
+    Sweep(baoan_twin::sweep::SweepArgs),
+    /// Run one run of a sweep's list (what `twin sweep`'s processes, a Slurm array task and a
+    /// Kubernetes Indexed Job's pod do): the index from the argument, else SLURM_ARRAY_TASK_ID
+    /// or JOB_COMPLETION_INDEX.
+    #[command(hide = true)]
+    SweepTask {
+        dir: PathBuf,
+        index: Option<usize>,
+    },
+    /// Summarize a sweep: per metric and setting the mean, standard deviation and 95% interval
+    /// over seeds, paired differences between settings on common seeds, and which varied
+    /// assumption moves each headline figure most (summary.json, index.html).
+    Summarize {
+        /// The sweep folder(s): each holds sweep.json and runs/.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where summary.json and index.html go (default: the first folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Merge the output folders of every shard of a run (`twin run --shard i/n`) into one
     /// report: latency histograms merged exactly, counts added, SLOs evaluated again.
@@ -402,6 +439,13 @@ enum PlanCmd {
         /// Also run the full simulation with the planned (and current) posts: units busy.
         #[arg(long)]
         simulate: bool,
+        /// With --simulate: simulate both layouts on this many seeds (a sweep in OUT/sweep) and
+        /// report each with its 95% interval and the paired difference.
+        #[arg(long, default_value_t = 1, requires = "simulate")]
+        seeds: usize,
+        /// Processes at once for --seeds.
+        #[arg(long, default_value_t = 2, requires = "simulate")]
+        jobs: usize,
         /// Write the single-radius instance for a peer solver (benches/peers/spopt_mclp.py).
         #[arg(long)]
         export_instance: Option<PathBuf>,
@@ -466,6 +510,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             quiet,
             stack,
             shard,
+            sets,
         } => {
             let opts = RunOptions {
                 seed,
@@ -479,9 +524,14 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 stack: stack.spec()?,
                 shard,
                 pack,
+                sets,
             };
             run(&file, &opts, quiet)
         }
+        Cmd::Assumptions { json, scenario } => assumptions(json, scenario.as_deref()),
+        Cmd::Sweep(args) => baoan_twin::sweep::sweep(&args),
+        Cmd::SweepTask { dir, index } => baoan_twin::sweep::task(&dir, index),
+        Cmd::Summarize { dirs, out } => baoan_twin::summary::summarize(&dirs, out.as_deref()),
         Cmd::District {
             scale,
             seed,
@@ -504,6 +554,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                     candidates,
                     out,
                     simulate,
+                    seeds,
+                    jobs,
                     export_instance,
                     exact,
                     time_limit,
@@ -526,6 +578,8 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             warm_start: !cold_start,
             threads,
             progress: progress(quiet),
+            seeds,
+            jobs,
         }),
         Cmd::Compare {
             a,
@@ -751,6 +805,28 @@ fn plan_posts(opts: baoan_twin::plan::PlanOptions) -> Result<u8, RunError> {
             s.police_within_5_min * 100.0
         );
     }
+    if let Some(o) = &r.simulated_over_seeds {
+        for (name, m) in o
+            .layouts
+            .iter()
+            .chain(std::iter::once(&("planned − current".to_string(), o.planned_minus_current.clone())))
+        {
+            let figures: Vec<String> = baoan_twin::plan::LAYOUT_FIGURES
+                .iter()
+                .filter_map(|(k, label)| {
+                    m.get(*k).map(|s| {
+                        format!(
+                            "{label} {:.1}% [{:.1}, {:.1}]",
+                            s.mean * 100.0,
+                            s.ci95_low * 100.0,
+                            s.ci95_high * 100.0
+                        )
+                    })
+                })
+                .collect();
+            println!("  over {} seeds, {name}: {}", o.seeds, figures.join("; "));
+        }
+    }
     println!("posts:  {}", dir.join("posts.csv").display());
     println!("report: {}", dir.join("index.html").display());
     Ok(0)
@@ -895,6 +971,36 @@ fn soak(
     );
     eprintln!("twin: report at {}", files.html.display());
     Ok(if result.generator_behind { 3 } else { 0 })
+}
+
+/// `twin assumptions`: the catalogue, at its defaults or as a scenario sets it.
+fn assumptions(json: bool, scenario: Option<&std::path::Path>) -> Result<u8, RunError> {
+    let defaults = baoan_scenarios::assumptions::catalogue();
+    let values = match scenario {
+        Some(file) => baoan_twin::load_scenario(file, None, None)?.assumption_values(),
+        None => defaults.clone(),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&values).expect("assumptions serialise")
+        );
+        return Ok(0);
+    }
+    let width = values.iter().map(|a| a.name.len()).max().unwrap_or(4);
+    println!("{:width$}  {:>12}  {:<18}  source", "name", "value", "unit");
+    for (a, d) in values.iter().zip(&defaults) {
+        let mark = if a.value != d.value {
+            format!(" (default {})", d.value)
+        } else {
+            String::new()
+        };
+        println!(
+            "{:width$}  {:>12}  {:<18}  {}{mark}",
+            a.name, a.value, a.unit, a.source
+        );
+    }
+    Ok(0)
 }
 
 /// `twin validate`: the scenario and the inputs it names, checked without running.

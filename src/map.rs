@@ -2,7 +2,7 @@
 //! the district's divisions from the twin, coverage by tier as the post planner computes it,
 //! and each loop's layers (see `baoan_reports::map`).
 
-use baoan_agents::command::{Placement, UnitSpec};
+use baoan_agents::command::{Assumed, Placement, UnitSpec};
 use baoan_api::UnitClass;
 use baoan_reports::map::{
     Coverage, Division, GridMetric, Grids, MapFrame, MapLayers, MapPage, MapView, PointLayer,
@@ -135,11 +135,16 @@ const COVER_TIERS: [(UnitClass, &str, &str, &str); 2] = [
 /// Which grids each tier reaches within its limit from `bases` (grids units start from), hour
 /// by hour: the post planner's reach (turnout and the hour's congestion taken off the limit,
 /// road distance from the base's grid).
-pub fn coverage(twin: &Twin, of: &str, bases: impl Fn(UnitClass) -> Vec<u32>) -> Vec<Coverage> {
+pub fn coverage(
+    twin: &Twin,
+    assumed: &Assumed,
+    of: &str,
+    bases: impl Fn(UnitClass) -> Vec<u32>,
+) -> Vec<Coverage> {
     COVER_TIERS
         .iter()
         .map(|&(class, label, short, colour)| {
-            let tier = crate::plan::tier(class.as_str(), class, twin);
+            let tier = crate::plan::tier(class.as_str(), class, twin, assumed);
             let mut from = bases(class);
             from.sort_unstable();
             from.dedup();
@@ -242,7 +247,7 @@ fn placement_points(twin: &Twin, placement: &Placement) -> Vec<PointLayer> {
 /// stations, coverage from the units' bases, incidents, trips and the backlog.
 pub fn run_map(
     twin: &Twin,
-    placement: Option<&Placement>,
+    placement: Option<(&Placement, &Assumed)>,
     title: &str,
     subtitle: String,
     duration_s: f64,
@@ -255,7 +260,7 @@ pub fn run_map(
         label: String::new(),
         ..MapView::default()
     };
-    if let Some(p) = placement {
+    if let Some((p, assumed)) = placement {
         view.points = placement_points(twin, p);
         let mut volunteers = vec![0u32; twin.district.grids.len()];
         for u in p.units.iter().filter(|u| u.class == UnitClass::Volunteer) {
@@ -271,7 +276,7 @@ pub fn run_map(
             domain: None,
             values: volunteers.into_iter().map(|n| Some(n as f64)).collect(),
         });
-        view.coverage = coverage(twin, "the units' bases", |class| {
+        view.coverage = coverage(twin, assumed, "the units' bases", |class| {
             p.units
                 .iter()
                 .filter(|u| u.class == class)
@@ -308,6 +313,8 @@ pub fn run_map(
 /// emergency demand (as the post planner computes it).
 pub struct Layout<'a> {
     pub label: String,
+    /// The turnouts the layout's reach is drawn with.
+    pub assumed: &'a Assumed,
     pub posts: &'a [baoan_planning::Candidate],
     pub cover: &'a [f64],
 }
@@ -336,7 +343,7 @@ fn layout_view(twin: &Twin, l: &Layout) -> MapView {
                 })
                 .collect(),
         }],
-        coverage: coverage(twin, &l.label, |_| grids.clone()),
+        coverage: coverage(twin, l.assumed, &l.label, |_| grids.clone()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! the layout provably is, and — with `--simulate` — what the full simulation says once units are
 //! busy.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -52,6 +53,10 @@ pub struct PlanOptions {
     /// Solver threads (0: the solver chooses).
     pub threads: u32,
     pub progress: Progress,
+    /// With `simulate`: seeds each layout is simulated on (more than one: a sweep, read with
+    /// intervals and the paired difference), and processes at once.
+    pub seeds: usize,
+    pub jobs: usize,
 }
 
 #[cfg(feature = "exact")]
@@ -112,8 +117,30 @@ pub struct PlanReport {
     pub uncoverable_grids: usize,
     pub budget_curve: Vec<(usize, f64)>,
     pub simulated: Vec<SimulatedLayout>,
+    /// With `--simulate --seeds N` (N > 1): both layouts over N seeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub simulated_over_seeds: Option<OverSeeds>,
     pub method: &'static str,
 }
+
+/// Current and planned posts simulated on the same seeds (a sweep in `sweep/`): each layout's
+/// compliance with its 95% interval, and planned − current seed by seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverSeeds {
+    pub seeds: usize,
+    pub sweep: String,
+    /// Current posts first, then planned.
+    pub layouts: Vec<(String, BTreeMap<String, crate::summary::Stats>)>,
+    pub planned_minus_current: BTreeMap<String, crate::summary::Stats>,
+}
+
+/// The 1-3-5 figures a layout is judged by, as summary.json keys and labels.
+pub const LAYOUT_FIGURES: [(&str, &str); 4] = [
+    ("command.auxiliary_police.within_limit_share", "auxiliary police within 3 min"),
+    ("command.police.within_limit_share", "police within 5 min"),
+    ("command.key_area.police.within_limit_share", "police within 5 min, key areas"),
+    ("command.all_tiers_within_limit_share", "all three tiers"),
+];
 
 /// The exact solve in the report (times are in perf.json).
 #[derive(Debug, Clone, Serialize)]
@@ -140,8 +167,9 @@ pub struct SimulatedLayout {
     pub all_tiers_within_limits: f64,
 }
 
-pub(crate) fn tier(name: &str, class: UnitClass, twin: &Twin) -> Tier {
-    let (mode, turnout_s) = mode_of(class);
+pub(crate) fn tier(name: &str, class: UnitClass, twin: &Twin, assumed: &command::Assumed) -> Tier {
+    let mode = mode_of(class);
+    let turnout_s = assumed.turnout_s(class);
     let p = twin.travel.modes[mode as usize];
     let budget_s = class.limit_s().expect("a tier") - turnout_s - p.overhead_s;
     // The hour's congestion: the mode's curve, or over real roads the car's per-class curves
@@ -230,7 +258,7 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
     let area = PlanningArea::build(&scenario, &config, &pack, opts.progress)?;
     let current = current_posts(&area, &pack, opts)?;
     let candidates = candidate_sites(&area, &current, opts, scenario.scale)?;
-    let tiers = tiers(&area.twin);
+    let tiers = tiers(&area.twin, &config.assumed);
     let started = Instant::now();
     let inst = area.instance(&tiers, candidates);
     if let Some(dir) = &opts.export_instance {
@@ -257,11 +285,16 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
         .collect();
     write_posts(&area.twin, &chosen, &out.join("posts.csv"))?;
     write_posts(&area.twin, &current, &out.join("current-posts.csv"))?;
-    let simulated = if opts.simulate {
+    let simulated = if opts.simulate && opts.seeds <= 1 {
         let expected = (solution.coverage, current_coverage);
         simulate_layouts(&scenario, &area.twin, &out, expected, opts)?
     } else {
         Vec::new()
+    };
+    let over_seeds = if opts.simulate && opts.seeds > 1 {
+        Some(simulate_over_seeds(&out, opts)?)
+    } else {
+        None
     };
     let report = plan_report(
         &scenario,
@@ -272,12 +305,16 @@ pub fn plan_posts(opts: &PlanOptions) -> Result<PlanReport, RunError> {
         current_coverage,
         simulated,
     );
+    let report = PlanReport {
+        simulated_over_seeds: over_seeds,
+        ..report
+    };
     write_plan(
         &out,
         &report,
         &solution,
         &inst,
-        &area.twin,
+        (&area.twin, &config.assumed),
         (&current, &chosen),
     )?;
     Ok(report)
@@ -317,6 +354,7 @@ impl PlanningArea {
             pack.name, scenario.scale, scenario.seed
         ));
         let (twin, _) = Twin::from_pack(pack, scenario.scale, scenario.seed)?;
+        let twin = twin.with_paces(scenario);
         let placement = command::place(&twin, config, &RngStreams::new(scenario.seed))?;
         let (demand, hours) = expected_demand(&twin, config, &placement);
         Ok(PlanningArea {
@@ -342,10 +380,10 @@ impl PlanningArea {
 }
 
 /// The two tiers a post's units serve under the 1-3-5 rule.
-fn tiers(twin: &Twin) -> [Tier; 2] {
+fn tiers(twin: &Twin, assumed: &command::Assumed) -> [Tier; 2] {
     [
-        tier("auxiliary_police", UnitClass::AuxiliaryPolice, twin),
-        tier("police", UnitClass::Police, twin),
+        tier("auxiliary_police", UnitClass::AuxiliaryPolice, twin, assumed),
+        tier("police", UnitClass::Police, twin, assumed),
     ]
 }
 
@@ -541,6 +579,58 @@ fn simulate_layouts(
     Ok(simulated)
 }
 
+/// Current and planned posts over `opts.seeds` seeds, as a sweep (`out/sweep`) run here.
+fn simulate_over_seeds(out: &Path, opts: &PlanOptions) -> Result<OverSeeds, RunError> {
+    let dir = out.join("sweep");
+    let current = out.join("current-posts.csv");
+    let planned = out.join("posts.csv");
+    let args = crate::sweep::SweepArgs {
+        scenario: opts.scenario.clone(),
+        seeds: opts.seeds,
+        first_seed: None,
+        sets: Vec::new(),
+        varies: Vec::new(),
+        points: 2,
+        posts: vec![current, planned],
+        scale: None,
+        pack: opts.pack.clone(),
+        out: dir.clone(),
+        jobs: opts.jobs.max(1),
+        emit: None,
+        image: String::new(),
+        mem_mib: 0,
+        quiet: matches!(opts.progress, Progress::Quiet),
+    };
+    // A sweep folder from an earlier plan is replaced, not mixed in.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| RunError::Harness(format!("{}: {e}", dir.display())))?;
+    }
+    crate::sweep::sweep(&args)?;
+    let (summary, _) = crate::summary::summarize_dirs(std::slice::from_ref(&dir), None)?;
+    let pick = |m: &BTreeMap<String, crate::summary::Stats>| {
+        LAYOUT_FIGURES
+            .iter()
+            .filter_map(|(k, _)| m.get(*k).map(|s| (k.to_string(), *s)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let names = ["current", "planned"];
+    Ok(OverSeeds {
+        seeds: opts.seeds,
+        sweep: "sweep".into(),
+        layouts: summary
+            .settings
+            .iter()
+            .zip(names)
+            .map(|(s, name)| (name.to_string(), pick(&s.metrics)))
+            .collect(),
+        planned_minus_current: summary
+            .paired
+            .first()
+            .map(|p| pick(&p.metrics))
+            .unwrap_or_default(),
+    })
+}
+
 /// plan.json's content.
 fn plan_report(
     scenario: &Scenario,
@@ -585,6 +675,7 @@ fn plan_report(
         uncoverable_grids: inst.uncoverable().len(),
         budget_curve: solution.budget_curve.clone(),
         simulated,
+        simulated_over_seeds: None,
         method: method(solution.exact.as_ref()),
     }
 }
@@ -611,7 +702,7 @@ fn write_plan(
     report: &PlanReport,
     solution: &Solution,
     inst: &Instance,
-    twin: &Twin,
+    (twin, assumed): (&Twin, &command::Assumed),
     (current, planned): (&[Candidate], &[Candidate]),
 ) -> Result<(), RunError> {
     let exact = solution.exact.as_ref();
@@ -655,11 +746,13 @@ fn write_plan(
         &inst.demand,
         crate::map::Layout {
             label: "current posts".into(),
+            assumed,
             posts: current,
             cover: &cover_current,
         },
         Some(crate::map::Layout {
             label: "planned posts".into(),
+            assumed,
             posts: planned,
             cover: &cover_planned,
         }),
@@ -694,6 +787,9 @@ fn page(twin: &Twin, (planned, current): (&[f64], &[f64]), r: &PlanReport) -> St
         intro: plan_intro(r),
         ..Section::default()
     };
+    if let Some(o) = &r.simulated_over_seeds {
+        section.tables.push(over_seeds_table(o));
+    }
     if !r.simulated.is_empty() {
         section.tables.push(simulated_table(r));
     }
@@ -761,6 +857,50 @@ fn plan_intro(r: &PlanReport) -> String {
             e.heuristic_gap * 100.0
         )
     })
+}
+
+/// Both layouts' compliance over seeds, with 95% intervals, and the paired difference.
+fn over_seeds_table(o: &OverSeeds) -> Table {
+    let cell = |m: &BTreeMap<String, crate::summary::Stats>, k: &str, points: bool| {
+        m.get(k).map_or("—".to_string(), |s| {
+            let f = |x: f64| {
+                if points {
+                    format!("{:+.1}", x * 100.0)
+                } else {
+                    format!("{:.1}", x * 100.0)
+                }
+            };
+            format!("{}% [{}, {}]", f(s.mean), f(s.ci95_low), f(s.ci95_high))
+        })
+    };
+    let mut rows: Vec<Vec<String>> = o
+        .layouts
+        .iter()
+        .map(|(name, m)| {
+            std::iter::once(name.clone())
+                .chain(LAYOUT_FIGURES.iter().map(|(k, _)| cell(m, k, false)))
+                .collect()
+        })
+        .collect();
+    rows.push(
+        std::iter::once("planned − current (paired by seed)".to_string())
+            .chain(
+                LAYOUT_FIGURES
+                    .iter()
+                    .map(|(k, _)| cell(&o.planned_minus_current, k, true)),
+            )
+            .collect(),
+    );
+    Table {
+        caption: format!(
+            "Under load over {} seeds (mean [95% interval]; the sweep is in {}/)",
+            o.seeds, o.sweep
+        ),
+        header: std::iter::once("layout".to_string())
+            .chain(LAYOUT_FIGURES.iter().map(|(_, l)| l.to_string()))
+            .collect(),
+        rows,
+    }
 }
 
 /// Each simulated layout's coverage on paper next to its share within the limits under load.
@@ -839,7 +979,7 @@ pub fn compare_layouts(
         points_file(&area.twin, a, "layout a", Crs::Wgs84)?,
         points_file(&area.twin, b, "layout b", Crs::Wgs84)?,
     );
-    let tiers = tiers(&area.twin);
+    let tiers = tiers(&area.twin, &config.assumed);
     let all: Vec<Candidate> = la.iter().chain(&lb).cloned().collect();
     let inst = area.instance(&tiers, all);
     let grids_of_layout = |l: &[Candidate]| l.iter().map(|p| p.grid).collect::<Vec<u32>>();
@@ -883,11 +1023,13 @@ pub fn compare_layouts(
         demand,
         crate::map::Layout {
             label: "layout A".into(),
+            assumed: &config.assumed,
             posts: &la,
             cover: &ca,
         },
         Some(crate::map::Layout {
             label: "layout B".into(),
+            assumed: &config.assumed,
             posts: &lb,
             cover: &cb,
         }),

@@ -10,13 +10,12 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 
-/// Spread of a visit's time on site around its median (lognormal σ; assumed).
-const VISIT_SIGMA: f64 = 0.4;
 
 /// What the inspectors' visits took, and where they are now.
 #[derive(Resource, Debug, Clone)]
 pub struct InspectorTime {
     visit_median_ms: u64,
+    visit_sigma: f64,
     /// Whether visits take patrol time (the scenario's `grid.patrol.visits_take_patrol`).
     pub takes_patrol: bool,
     /// Share of findings that are wrong (`grid.patrol.finding_error_share`).
@@ -46,7 +45,9 @@ pub struct InspectorTime {
 const DAY_MS: u64 = 86_400_000;
 
 impl InspectorTime {
-    pub fn new(patrol: &Patrol, grids: usize, end_ms: u64) -> InspectorTime {
+    /// `visit_sigma`: the spread of visit times around `patrol.visit_time` (lognormal σ,
+    /// `grid.patrol.visit_sigma`).
+    pub fn new(patrol: &Patrol, visit_sigma: f64, grids: usize, end_ms: u64) -> InspectorTime {
         let shifts: Vec<(u64, u64)> = patrol
             .shifts
             .iter()
@@ -59,6 +60,7 @@ impl InspectorTime {
         );
         InspectorTime {
             visit_median_ms: patrol.visit_time.ms(),
+            visit_sigma,
             takes_patrol: patrol.visits_take_patrol,
             error_share: patrol.finding_error_share,
             budget_ms: (shift_ms as f64 * patrol.visit_budget_share) as u64,
@@ -86,7 +88,7 @@ impl InspectorTime {
         what: &'static str,
         rng: &mut ChaCha8Rng,
     ) -> u64 {
-        let ms = LogNormal::new((self.visit_median_ms.max(1) as f64).ln(), VISIT_SIGMA)
+        let ms = LogNormal::new((self.visit_median_ms.max(1) as f64).ln(), self.visit_sigma)
             .expect("valid")
             .sample(rng) as u64;
         if !self.takes_patrol {
@@ -167,13 +169,15 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
+    const SIGMA: f64 = baoan_scenarios::assumptions::code::VISIT_SIGMA.default;
+
     #[test]
     fn a_visit_takes_the_inspector_away_and_a_full_day_puts_the_next_off() {
         let patrol = Patrol {
             visit_budget_share: 0.2,
             ..Patrol::default()
         };
-        let mut t = InspectorTime::new(&patrol, 3, 7 * 86_400_000);
+        let mut t = InspectorTime::new(&patrol, SIGMA, 3, 7 * 86_400_000);
         let mut rng = ChaCha8Rng::seed_from_u64(4);
         let nine = 9 * 3_600_000;
         let start = t.book(1, nine, "block_data", &mut rng);
@@ -195,7 +199,7 @@ mod tests {
 
     #[test]
     fn a_visit_booked_days_ahead_leaves_todays_in_place() {
-        let mut t = InspectorTime::new(&Patrol::default(), 1, 7 * 86_400_000);
+        let mut t = InspectorTime::new(&Patrol::default(), SIGMA, 1, 7 * 86_400_000);
         let mut rng = ChaCha8Rng::seed_from_u64(6);
         let nine = 9 * 3_600_000;
         assert_eq!(t.book(0, nine, "block_data", &mut rng), nine);
@@ -213,7 +217,7 @@ mod tests {
             finding_error_share: 0.2,
             ..Patrol::default()
         };
-        let mut t = InspectorTime::new(&patrol, 1, 7 * 86_400_000);
+        let mut t = InspectorTime::new(&patrol, SIGMA, 1, 7 * 86_400_000);
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         assert_eq!(t.book(0, 10_000, "block_data", &mut rng), 10_000);
         assert!(!t.away(0, 10_000) && t.total_visit_ms() > 0);

@@ -115,6 +115,8 @@ pub struct Report {
     /// The datums: every lon/lat the twin writes is WGS-84, about this frame origin; and the
     /// datum a planner's posts file was read in, when the run had one.
     pub coordinates: Coordinates,
+    /// The assumptions this run moved off their defaults (`twin assumptions` lists them all).
+    pub assumptions: Vec<baoan_scenarios::assumptions::ChangedAssumption>,
     /// One section per subject (district, grid loop ...), in name order.
     pub sections: BTreeMap<String, serde_json::Value>,
     pub slos: Vec<SloResult>,
@@ -142,6 +144,7 @@ impl Report {
             stack: stack.into(),
             pack: PackRef::default(),
             coordinates: Coordinates::default(),
+            assumptions: scenario.changed_assumptions(),
             sections: BTreeMap::new(),
             slos: Vec::new(),
             invariants: Vec::new(),

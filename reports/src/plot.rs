@@ -644,12 +644,7 @@ pub fn bars_svg(title: &str, y_label: &str, bars: &[(String, f64)]) -> Result<St
     let (vlo, vhi) = finite_range(bars.iter().map(|b| b.1))
         .map_or((0.0, 1.0), |(lo, hi)| (lo.min(0.0), hi.max(0.0)));
     let x = Axis::linear(vlo, vhi, 6, nice_step);
-    let y = Axis {
-        lo: 0.0,
-        hi: rows as f64,
-        ticks: Vec::new(),
-        fmt: TickFmt::Sig,
-    };
+    let y = rows_axis(rows);
 
     render(WIDTH, height, |root| {
         draw_title(root, title, WIDTH)?;
@@ -684,6 +679,113 @@ pub fn bars_svg(title: &str, y_label: &str, bars: &[(String, f64)]) -> Result<St
             } else {
                 let zero = chart.backend_coord(&(0.0, 0.0)).0;
                 draw_text(root, value, (zero + 5, mid), &value_style)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The category axis of a chart of horizontal rows: one unit a row, no ticks.
+fn rows_axis(rows: u32) -> Axis {
+    Axis {
+        lo: 0.0,
+        hi: rows as f64,
+        ticks: Vec::new(),
+        fmt: TickFmt::Sig,
+    }
+}
+
+/// One row of a range chart: a label, a span from `lo` to `hi`, and a marked value (a mean).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeRow {
+    pub label: String,
+    pub lo: f64,
+    pub hi: f64,
+    pub mark: Option<f64>,
+}
+
+/// Horizontal ranges, one per labelled row, top to bottom: with `bars`, filled bars from `lo`
+/// to `hi` (a tornado plot: each assumption's figure at its low and high value); without,
+/// whiskers with the mark as a dot (95% intervals around means). `reference` draws a vertical
+/// line (the base setting's mean). Non-finite rows keep their place and show "n/a".
+pub fn ranges_svg(
+    title: &str,
+    x_label: &str,
+    rows: &[RangeRow],
+    reference: Option<f64>,
+    bars: bool,
+) -> Result<String, PlotError> {
+    const ROW: u32 = 26;
+    let n = rows.len();
+    let count = n.max(3) as u32;
+    let height = header_height(0) as u32 + count * ROW + 16 + 50;
+    let max_label = f64::from(WIDTH) * 0.45;
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| truncate(&r.label, max_label, LABEL_PX))
+        .collect();
+    let label_w = labels
+        .iter()
+        .map(|l| text_width(l, LABEL_PX))
+        .fold(0.0, f64::max);
+    let all = rows
+        .iter()
+        .flat_map(|r| [r.lo, r.hi].into_iter().chain(r.mark))
+        .chain(reference);
+    let (vlo, vhi) = finite_range(all).unwrap_or((0.0, 1.0));
+    let pad = (vhi - vlo).abs().max(1e-9) * 0.05;
+    let x = Axis::linear(vlo - pad, vhi + pad, 6, nice_step);
+    let y = rows_axis(count);
+    render(WIDTH, height, |root| {
+        draw_title(root, title, WIDTH)?;
+        let (_, body) = root.split_vertically(header_height(0));
+        let mut chart = ChartBuilder::on(&body)
+            .margin(8)
+            .margin_right(24)
+            .x_label_area_size(50)
+            .y_label_area_size((label_w + 14.0).max(20.0) as u32)
+            .build_cartesian_2d(x.clone(), y.clone())?;
+        configure_mesh(&mut chart, &x, &y, x_label, "", false)?;
+        if n == 0 {
+            return draw_no_data(root, &chart, &x, &y);
+        }
+        let label_style = font(LABEL_SIZE, TEXT, HPos::Right, VPos::Center);
+        let na_style = font(TICK_SIZE, MUTED, HPos::Left, VPos::Center);
+        let left = chart.backend_coord(&(x.lo, 0.0)).0;
+        if let Some(r) = reference.filter(|r| r.is_finite()) {
+            let a = chart.backend_coord(&(r, y.lo));
+            let b = chart.backend_coord(&(r, y.hi));
+            root.draw(&PathElement::new(vec![a, b], MUTED.stroke_width(1)))?;
+        }
+        for (i, (row, label)) in rows.iter().zip(&labels).enumerate() {
+            let top = count as f64 - i as f64;
+            let mid = chart.backend_coord(&(x.lo, top - 0.5)).1;
+            draw_text(root, label, (left - 8, mid), &label_style)?;
+            if !(row.lo.is_finite() && row.hi.is_finite()) {
+                draw_text(root, "n/a", (left + 5, mid), &na_style)?;
+                continue;
+            }
+            let (lo, hi) = (row.lo.min(row.hi), row.lo.max(row.hi));
+            if bars {
+                // Blue where the high value gives the larger figure, orange where the smaller.
+                let colour = if row.hi >= row.lo { PALETTE[0] } else { PALETTE[1] };
+                let a = chart.backend_coord(&(lo, top - 0.2));
+                let b = chart.backend_coord(&(hi, top - 0.8));
+                root.draw(&Rectangle::new([a, (b.0.max(a.0 + 1), b.1)], colour.filled()))?;
+            } else {
+                let a = chart.backend_coord(&(lo, top - 0.5));
+                let b = chart.backend_coord(&(hi, top - 0.5));
+                root.draw(&PathElement::new(vec![a, b], PALETTE[0].stroke_width(2)))?;
+                for end in [a, b] {
+                    root.draw(&PathElement::new(
+                        vec![(end.0, end.1 - 5), (end.0, end.1 + 5)],
+                        PALETTE[0].stroke_width(2),
+                    ))?;
+                }
+            }
+            if let Some(m) = row.mark.filter(|m| m.is_finite()) {
+                let c = chart.backend_coord(&(m, top - 0.5));
+                root.draw(&Circle::new(c, 4, TEXT.filled()))?;
             }
         }
         Ok(())

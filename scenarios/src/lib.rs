@@ -5,12 +5,14 @@
 //! file, line and column where it was written and what was expected. This crate owns the schema
 //! and the catalogue of metric names SLOs may use; it depends on nothing else in the project.
 
+pub mod assumptions;
 mod dur;
 mod locate;
 pub mod metrics;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -90,6 +92,10 @@ pub struct Scenario {
     pub key_persons: KeyPersonsLoop,
     #[serde(default)]
     pub video: Video,
+    /// Behaviour numbers moved off their defaults, by name (`twin assumptions` lists them):
+    /// a scenario field's is written into the field, a code assumption's is read by the loops.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub assumptions: BTreeMap<String, f64>,
     #[serde(default, rename = "surge", skip_serializing_if = "Vec::is_empty")]
     pub surges: Vec<Surge>,
     /// Roads slowed or cut (typhoon, flooding) for a window, in some streets.
@@ -862,8 +868,24 @@ impl Scenario {
             }
         })?;
         scenario.source = source;
+        scenario.take_assumptions()?;
         scenario.check()?;
         Ok(scenario)
+    }
+
+    /// Write the `[assumptions]` table's field overrides into their fields; a value a field
+    /// cannot take is refused where the table is.
+    fn take_assumptions(&mut self) -> Result<(), ScenarioError> {
+        let problems: Vec<Problem> = self
+            .apply_field_assumptions()
+            .into_iter()
+            .map(|(name, message)| self.problem(&format!("assumptions.{name}"), message))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ScenarioError::Invalid { problems })
+        }
     }
 
     /// The scenario as a TOML file that parses back to the same scenario.
@@ -883,6 +905,17 @@ impl Scenario {
         if let Some(s) = scale {
             self.scale = s;
         }
+        self.check()?;
+        Ok(self)
+    }
+
+    /// Set assumptions by name (`--set NAME=V`, a sweep's settings), over the scenario's own
+    /// `[assumptions]`, then validate again.
+    pub fn with_assumptions(mut self, sets: &[(String, f64)]) -> Result<Scenario, ScenarioError> {
+        for (name, v) in sets {
+            self.assumptions.insert(name.clone(), *v);
+        }
+        self.take_assumptions()?;
         self.check()?;
         Ok(self)
     }
@@ -936,6 +969,7 @@ impl Scenario {
         self.check_matcher_behaviour(&mut bad);
         self.check_slos(&mut bad);
         self.check_output(&mut bad);
+        self.check_assumptions(&mut bad);
         if p.is_empty() {
             Ok(())
         } else {

@@ -101,6 +101,7 @@ pub fn scenario_at(scales: Vec<f64>, max_hours: u64) -> impl Strategy<Value = Sc
                         enabled: seed % 2 == 0,
                         ..crate::Video::default()
                     },
+                    assumptions: code_assumption_at_an_end(seed),
                     surges,
                     disruptions,
                     faults,
@@ -359,4 +360,20 @@ fn cases_loop() -> impl Strategy<Value = crate::CasesLoop> {
                 ..crate::CasesLoop::default()
             },
         )
+}
+
+/// One code assumption at the low or high end of its range, or none, chosen by the seed: the
+/// property tests run the loops with every code assumption at both ends over many draws.
+fn code_assumption_at_an_end(seed: u64) -> std::collections::BTreeMap<String, f64> {
+    let all = crate::assumptions::code::ALL;
+    let n = all.len() as u64;
+    let pick = seed % (n + 1);
+    let mut map = std::collections::BTreeMap::new();
+    if let Some(a) = all.get(pick as usize) {
+        map.insert(
+            a.name.to_string(),
+            if (seed / (n + 1)) % 2 == 0 { a.min } else { a.max },
+        );
+    }
+    map
 }

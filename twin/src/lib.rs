@@ -60,6 +60,16 @@ impl Twin {
 
     /// Build a pack's district at `scale` from `seed`: its divisions, travel times (on its roads
     /// when it has them, else the neighbour network) and population.
+    /// The same district with the modes' paces of a scenario's assumptions (`travel.*`); the
+    /// matrices are shared unless the paces differ from those it was built with.
+    pub fn with_paces(mut self, scenario: &baoan_scenarios::Scenario) -> Twin {
+        let modes = travel::modes_for(scenario);
+        if self.travel.modes != modes {
+            Arc::make_mut(&mut self.travel).modes = modes;
+        }
+        self
+    }
+
     pub fn from_pack(
         pack: &pack::Pack,
         scale: f64,

@@ -660,6 +660,7 @@ pub struct RoadPerf {
 
 /// Travel times over roads between every pair of grids: u16 seconds of the node-to-node legs
 /// (walk, e-bike, car on major roads, car on minor roads) plus each grid's access legs.
+#[derive(Clone)]
 pub struct RoadTimes {
     n: usize,
     walk: Vec<u16>,

@@ -32,7 +32,7 @@ impl Mode {
 
 /// Pace and overhead of each mode: speed on the network, the extra length of real streets over
 /// the network's straight links, and a fixed start-up time.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ModeParams {
     pub speed_m_per_s: f64,
     pub street_factor: f64,
@@ -66,6 +66,24 @@ pub const CAR: ModeParams = ModeParams {
     ],
 };
 
+/// The modes' paces with a scenario's assumptions (`travel.*`: speed, street factor and
+/// start-up; the hour factors stay). Over a pack's roads the graph's class speeds set the pace
+/// between grids, and these the start-up, the local trips and the fallbacks.
+pub fn modes_for(s: &baoan_scenarios::Scenario) -> [ModeParams; 3] {
+    use baoan_scenarios::assumptions::code as a;
+    let pace = |p: ModeParams, speed, street, overhead: Option<_>| ModeParams {
+        speed_m_per_s: s.assumption(speed),
+        street_factor: s.assumption(street),
+        overhead_s: overhead.map_or(p.overhead_s, |o| s.assumption(o)),
+        ..p
+    };
+    [
+        pace(WALK, &a::WALK_SPEED, &a::WALK_STREET_FACTOR, None),
+        pace(EBIKE, &a::EBIKE_SPEED, &a::EBIKE_STREET_FACTOR, Some(&a::EBIKE_OVERHEAD)),
+        pace(CAR, &a::CAR_SPEED, &a::CAR_STREET_FACTOR, Some(&a::CAR_OVERHEAD)),
+    ]
+}
+
 /// Trips shorter than this go by local streets rather than the grid network.
 const LOCAL_TRIP_M: f64 = 800.0;
 /// Local streets against the straight line, before the mode's own street factor.
@@ -77,6 +95,7 @@ const LINKS_PER_SITE: usize = 8;
 const METRES_PER_UNIT: f64 = 2.0;
 
 /// Where the times come from.
+#[derive(Clone)]
 enum Source {
     /// The neighbour network: distance from grid i to grid j in `METRES_PER_UNIT`, row-major.
     Network { distance: Vec<u16> },
@@ -84,6 +103,9 @@ enum Source {
     Roads(Box<RoadTimes>),
 }
 
+/// Cloned only when a run's paces differ from those of a district built for another run (the
+/// planner simulating layouts under other assumptions); otherwise shared behind an `Arc`.
+#[derive(Clone)]
 pub struct TravelTimes {
     n: usize,
     source: Source,

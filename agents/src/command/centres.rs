@@ -21,8 +21,6 @@ const DISPATCHERS_DISTRICT: (usize, usize) = (4, 2);
 const DISPATCHERS_STREET: (usize, usize) = (2, 1);
 const DISPATCHERS_DEPARTMENT: (usize, usize) = (2, 1);
 const DISPATCHERS_COMMUNITY: (usize, usize) = (1, 1);
-/// Spread of every handling time around its median (lognormal σ; assumed).
-pub const HANDLING_SIGMA: f64 = 0.5;
 
 fn day(t: u64) -> bool {
     let d = t % 86_400_000;
@@ -83,11 +81,19 @@ pub struct CentreStaff {
     /// Each centre's leaders in roster order (sorted by person, as the platform's).
     leaders: Vec<(Centre, Vec<PersonId>)>,
     leader_free_at: HashMap<PersonId, u64>,
+    /// Spread of every handling time around its median (lognormal σ;
+    /// `command.centres.handling_sigma`).
+    handling_sigma: f64,
     rng: ChaCha8Rng,
 }
 
 impl CentreStaff {
-    pub fn new(settings: Centres, roster: &[LeaderEntry], rng: ChaCha8Rng) -> CentreStaff {
+    pub fn new(
+        settings: Centres,
+        handling_sigma: f64,
+        roster: &[LeaderEntry],
+        rng: ChaCha8Rng,
+    ) -> CentreStaff {
         let mut by_centre: Vec<(Centre, Vec<PersonId>)> = Vec::new();
         for l in roster {
             match by_centre.iter_mut().find(|(c, _)| *c == l.centre) {
@@ -106,12 +112,13 @@ impl CentreStaff {
             dispatchers: HashMap::new(),
             leaders: by_centre,
             leader_free_at: HashMap::new(),
+            handling_sigma,
             rng,
         }
     }
 
     fn handling(&mut self, median_ms: u64) -> u64 {
-        LogNormal::new((median_ms.max(1) as f64).ln(), HANDLING_SIGMA)
+        LogNormal::new((median_ms.max(1) as f64).ln(), self.handling_sigma)
             .expect("valid")
             .sample(&mut self.rng) as u64
     }
@@ -237,6 +244,8 @@ mod tests {
         out
     }
 
+    const SIGMA: f64 = baoan_scenarios::assumptions::code::HANDLING_SIGMA.default;
+
     #[test]
     fn leaders_anywhere_shortens_the_wait_when_the_district_is_busy() {
         let settings = Centres {
@@ -244,12 +253,13 @@ mod tests {
             ..Centres::default()
         };
         let rng = ChaCha8Rng::seed_from_u64(1);
-        let mut only_district = CentreStaff::new(settings.clone(), &roster(), rng.clone());
+        let mut only_district = CentreStaff::new(settings.clone(), SIGMA, &roster(), rng.clone());
         let mut anywhere = CentreStaff::new(
             Centres {
                 leaders_anywhere: true,
                 ..settings
             },
+            SIGMA,
             &roster(),
             rng,
         );

@@ -39,8 +39,6 @@ use centres::CentreStaff;
 
 pub use baoan_api::emergency::FIRE_TYPES;
 
-/// Share of emergencies in working hours that the grid's inspector reports rather than a caller.
-pub const INSPECTOR_REPORTED_SHARE: f64 = 0.15;
 
 /// client_ref tags, so the ledger knows which command an outcome answers.
 pub const TAG_REPORT: u64 = crate::registry::tags::COMMAND.tag(0);
@@ -93,6 +91,51 @@ pub struct CommandConfig {
     pub four_duties: bool,
     /// The centres' staff and times (call-takers scaled with the district).
     pub centres: baoan_scenarios::Centres,
+    /// The loop's numbers from the scenario's assumptions (`twin assumptions`).
+    pub assumed: Assumed,
+}
+
+/// The command loop's code assumptions, read once from the scenario.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Assumed {
+    /// Dispatch to setting off, seconds: volunteer, auxiliary police, police, fire and medical,
+    /// hazmat and flood crews.
+    pub turnout_s: [f64; 5],
+    /// Spread of the centres' handling times around their medians (lognormal σ).
+    pub handling_sigma: f64,
+    /// Share of emergencies during patrol hours that the grid's inspector reports first.
+    pub inspector_reported_share: f64,
+    /// Mean wait of a further call after the first.
+    pub extra_call_spread_ms: f64,
+}
+
+impl Assumed {
+    pub fn of(s: &Scenario) -> Assumed {
+        use baoan_scenarios::assumptions::code as a;
+        Assumed {
+            turnout_s: [
+                s.assumption(&a::TURNOUT_VOLUNTEER),
+                s.assumption(&a::TURNOUT_AUXILIARY),
+                s.assumption(&a::TURNOUT_POLICE),
+                s.assumption(&a::TURNOUT_FIRE_MEDICAL),
+                s.assumption(&a::TURNOUT_HAZMAT_FLOOD),
+            ],
+            handling_sigma: s.assumption(&a::HANDLING_SIGMA),
+            inspector_reported_share: s.assumption(&a::INSPECTOR_REPORTED_SHARE),
+            extra_call_spread_ms: s.assumption(&a::EXTRA_CALL_SPREAD) * 1000.0,
+        }
+    }
+
+    /// Seconds from a unit's dispatch to its setting off.
+    pub fn turnout_s(&self, class: UnitClass) -> f64 {
+        self.turnout_s[match class {
+            UnitClass::Volunteer => 0,
+            UnitClass::AuxiliaryPolice => 1,
+            UnitClass::Police => 2,
+            UnitClass::Fire | UnitClass::Medical => 3,
+            UnitClass::Hazmat | UnitClass::Flood => 4,
+        }]
+    }
 }
 
 fn street_mask(
@@ -214,6 +257,7 @@ impl CommandConfig {
                 call_takers_night: scaled_staff(c.centres.call_takers_night, s.scale),
                 ..c.centres.clone()
             },
+            assumed: Assumed::of(s),
         })
     }
 }
@@ -525,6 +569,7 @@ fn staff_the_centres(
 ) {
     commands.insert_resource(CentreStaff::new(
         config.centres.clone(),
+        config.assumed.handling_sigma,
         &leaders(&twin),
         streams.0.stream("command/centres"),
     ));
@@ -740,13 +785,15 @@ fn random_point(g: &baoan_world::geography::Grid, rng: &mut ChaCha8Rng) -> Coord
 }
 
 /// How a class travels and how long it takes to set off (seconds): the twin's truth.
-pub fn mode_of(class: UnitClass) -> (Mode, f64) {
+pub fn mode_of(class: UnitClass) -> Mode {
     match class {
-        UnitClass::Volunteer => (Mode::Walk, 30.0),
-        UnitClass::AuxiliaryPolice => (Mode::EBike, 30.0),
-        UnitClass::Police => (Mode::Car, 30.0),
-        UnitClass::Fire | UnitClass::Medical => (Mode::Car, 60.0),
-        UnitClass::Hazmat | UnitClass::Flood => (Mode::Car, 120.0),
+        UnitClass::Volunteer => Mode::Walk,
+        UnitClass::AuxiliaryPolice => Mode::EBike,
+        UnitClass::Police
+        | UnitClass::Fire
+        | UnitClass::Medical
+        | UnitClass::Hazmat
+        | UnitClass::Flood => Mode::Car,
     }
 }
 
@@ -856,7 +903,8 @@ fn hear_outcomes(
             );
             continue;
         }
-        let (mode, turnout_s) = mode_of(*class);
+        let mode = mode_of(*class);
+        let turnout_s = config.assumed.turnout_s(*class);
         let to = Coord {
             x: truth.x,
             y: truth.y,
@@ -1020,7 +1068,7 @@ fn hear_of(
                 return;
             }
             ledger.called(key, at);
-            let (actor, source) = reported_by(at, key, em);
+            let (actor, source) = reported_by(at, key, em, config.assumed.inspector_reported_share);
             if source == IncidentSource::Call && config.centres.enabled {
                 let (answered, entered) = staff_at.take_call(at);
                 ledger.answered(at, answered);
@@ -1126,7 +1174,7 @@ fn occur(
     if config.centres.enabled && mean > 0.0 {
         let n = Poisson::new(mean).expect("positive").sample(rng) as u64;
         for _ in 0..n {
-            let t = at + delay + crate::exp_wait(rng, EXTRA_CALL_SPREAD_MS);
+            let t = at + delay + crate::exp_wait(rng, config.assumed.extra_call_spread_ms);
             if t < config.end_ms {
                 agenda.schedule(t, CommandAction::ExtraCall);
             }
@@ -1146,16 +1194,18 @@ fn extra_calls(kind: u16) -> f64 {
     }
 }
 
-/// Mean wait of a further call after the first (assumed).
-const EXTRA_CALL_SPREAD_MS: f64 = 120_000.0;
-
 /// Who reports an emergency that is called in: an inspector on patrol in the grid, from the field
 /// app, or a caller to the command centre.
-fn reported_by(at: u64, key: u64, em: &mut Emergencies) -> (Actor, IncidentSource) {
+fn reported_by(
+    at: u64,
+    key: u64,
+    em: &mut Emergencies,
+    inspector_share: f64,
+) -> (Actor, IncidentSource) {
     let grid = em.truth[&key].grid;
     let rng = em.rng.as_mut().expect("set when planting");
     let on_patrol = (8 * 3_600_000..18 * 3_600_000).contains(&(at % 86_400_000));
-    if on_patrol && rng.random::<f64>() < INSPECTOR_REPORTED_SHARE {
+    if on_patrol && rng.random::<f64>() < inspector_share {
         (
             Actor {
                 role: Role::Inspector,
@@ -1272,7 +1322,7 @@ fn clear(
     let u = people.get(entity).expect("unit");
     let t = em.by_incident.get(&incident).and_then(|k| em.truth.get(k));
     let back_ms = t.map_or(0, |t| {
-        let (mode, _) = mode_of(u.spec.class);
+        let mode = mode_of(u.spec.class);
         (twin.travel.seconds_between(
             mode,
             t.grid,

@@ -58,6 +58,9 @@ pub struct GridConfig {
     /// Supervisors act on escalated tasks after a mean of this many ms; `None`: escalation is
     /// a label only.
     pub supervision: Option<u64>,
+    /// A resolver's wait before trying a resolve again that the platform could not take yet
+    /// (`grid.resolve_retry_s`).
+    pub resolve_retry_ms: u64,
 }
 
 /// Where resolvers work: 08:00-20:00; urgent items are attended at any hour.
@@ -139,6 +142,8 @@ impl GridConfig {
                 .supervision
                 .enabled
                 .then_some(g.supervision.act_within.ms()),
+            resolve_retry_ms: (s.assumption(&baoan_scenarios::assumptions::code::RESOLVE_RETRY)
+                * 1000.0) as u64,
         })
     }
 

@@ -83,10 +83,6 @@ pub enum ResolverAction {
     Supervise { task: TaskId },
 }
 
-/// How long a resolver waits before marking a task resolved again when the platform has not yet
-/// heard their accept (assumed: the app's refresh, a minute).
-const RESOLVE_RETRY_MS: u64 = 60_000;
-
 /// The supervisor at a street or district centre (acting through the platform as a
 /// dispatcher).
 const SUPERVISOR: Actor = Actor {
@@ -305,7 +301,7 @@ pub fn work(
                 // in a minute.
                 if ledger.holds_open(task) && !ledger.accepted(task) {
                     agenda.schedule(
-                        at + RESOLVE_RETRY_MS,
+                        at + config.resolve_retry_ms,
                         ResolverAction::Resolve {
                             resolver,
                             task,

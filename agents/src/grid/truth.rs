@@ -403,6 +403,7 @@ mod tests {
             end_ms: 3 * 86_400_000,
             backlog_every_ms: 600_000,
             supervision: None,
+            resolve_retry_ms: 60_000,
         }
     }
 
