@@ -9,9 +9,9 @@ pub mod map;
 pub mod merge;
 pub mod packs;
 pub mod plan;
+mod progress;
 pub mod summary;
 pub mod sweep;
-mod progress;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -92,10 +92,7 @@ enum Cmd {
     /// Kubernetes Indexed Job's pod do): the index from the argument, else SLURM_ARRAY_TASK_ID
     /// or JOB_COMPLETION_INDEX.
     #[command(hide = true)]
-    SweepTask {
-        dir: PathBuf,
-        index: Option<usize>,
-    },
+    SweepTask { dir: PathBuf, index: Option<usize> },
     /// Summarize a sweep: per metric and setting the mean, standard deviation and 95% interval
     /// over seeds, paired differences between settings on common seeds, and which varied
     /// assumption moves each headline figure most (summary.json, index.html).
@@ -806,11 +803,10 @@ fn plan_posts(opts: baoan_twin::plan::PlanOptions) -> Result<u8, RunError> {
         );
     }
     if let Some(o) = &r.simulated_over_seeds {
-        for (name, m) in o
-            .layouts
-            .iter()
-            .chain(std::iter::once(&("planned − current".to_string(), o.planned_minus_current.clone())))
-        {
+        for (name, m) in o.layouts.iter().chain(std::iter::once(&(
+            "planned − current".to_string(),
+            o.planned_minus_current.clone(),
+        ))) {
             let figures: Vec<String> = baoan_twin::plan::LAYOUT_FIGURES
                 .iter()
                 .filter_map(|(k, label)| {

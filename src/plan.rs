@@ -136,9 +136,15 @@ pub struct OverSeeds {
 
 /// The 1-3-5 figures a layout is judged by, as summary.json keys and labels.
 pub const LAYOUT_FIGURES: [(&str, &str); 4] = [
-    ("command.auxiliary_police.within_limit_share", "auxiliary police within 3 min"),
+    (
+        "command.auxiliary_police.within_limit_share",
+        "auxiliary police within 3 min",
+    ),
     ("command.police.within_limit_share", "police within 5 min"),
-    ("command.key_area.police.within_limit_share", "police within 5 min, key areas"),
+    (
+        "command.key_area.police.within_limit_share",
+        "police within 5 min, key areas",
+    ),
     ("command.all_tiers_within_limit_share", "all three tiers"),
 ];
 
@@ -382,7 +388,12 @@ impl PlanningArea {
 /// The two tiers a post's units serve under the 1-3-5 rule.
 fn tiers(twin: &Twin, assumed: &command::Assumed) -> [Tier; 2] {
     [
-        tier("auxiliary_police", UnitClass::AuxiliaryPolice, twin, assumed),
+        tier(
+            "auxiliary_police",
+            UnitClass::AuxiliaryPolice,
+            twin,
+            assumed,
+        ),
         tier("police", UnitClass::Police, twin, assumed),
     ]
 }
@@ -603,7 +614,8 @@ fn simulate_over_seeds(out: &Path, opts: &PlanOptions) -> Result<OverSeeds, RunE
     };
     // A sweep folder from an earlier plan is replaced, not mixed in.
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| RunError::Harness(format!("{}: {e}", dir.display())))?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| RunError::Harness(format!("{}: {e}", dir.display())))?;
     }
     crate::sweep::sweep(&args)?;
     let (summary, _) = crate::summary::summarize_dirs(std::slice::from_ref(&dir), None)?;

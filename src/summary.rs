@@ -14,7 +14,7 @@ use baoan_reports::{Metrics, xml};
 use baoan_scenarios::{METRICS, MetricKind};
 use serde::Serialize;
 
-use crate::sweep::{RunRecord, read_plan, finished_runs};
+use crate::sweep::{RunRecord, finished_runs, read_plan};
 use crate::{MetricsFile, RunError};
 
 pub const SUMMARY_FORMAT: &str = "baoan-twin/summary/v1";
@@ -22,18 +22,45 @@ pub const SUMMARY_FORMAT: &str = "baoan-twin/summary/v1";
 /// The figures a reader asks of a sweep first: the 1-3-5 compliance by tier, the closed loops'
 /// p90s, harm prevented, the matcher's miss rate and the linkage's F1. Keys as in summary.json.
 pub const HEADLINE: &[(&str, &str)] = &[
-    ("command.volunteer.within_limit_share", "volunteers within 1 min"),
-    ("command.auxiliary_police.within_limit_share", "auxiliary police within 3 min"),
+    (
+        "command.volunteer.within_limit_share",
+        "volunteers within 1 min",
+    ),
+    (
+        "command.auxiliary_police.within_limit_share",
+        "auxiliary police within 3 min",
+    ),
     ("command.police.within_limit_share", "police within 5 min"),
-    ("command.key_area.police.within_limit_share", "police within 5 min, key areas"),
-    ("command.all_tiers_within_limit_share", "all three tiers within limits"),
+    (
+        "command.key_area.police.within_limit_share",
+        "police within 5 min, key areas",
+    ),
+    (
+        "command.all_tiers_within_limit_share",
+        "all three tiers within limits",
+    ),
     ("command.call_to_dispatch_s.p90", "call to dispatch p90 (s)"),
-    ("grid.report_to_closed_s.p90", "grid report to closed p90 (s)"),
-    ("matcher.alert_to_confirmed_s.p90", "alert to confirmed p90 (s)"),
-    ("matcher.alert_to_arrival_s.p90", "alert to police arrival p90 (s)"),
-    ("cases.first_action_s.p90", "dispute to first action p90 (s)"),
+    (
+        "grid.report_to_closed_s.p90",
+        "grid report to closed p90 (s)",
+    ),
+    (
+        "matcher.alert_to_confirmed_s.p90",
+        "alert to confirmed p90 (s)",
+    ),
+    (
+        "matcher.alert_to_arrival_s.p90",
+        "alert to police arrival p90 (s)",
+    ),
+    (
+        "cases.first_action_s.p90",
+        "dispute to first action p90 (s)",
+    ),
     ("cases.escalations_prevented", "dispute violence prevented"),
-    ("key_persons.prevented_share", "key persons' harm prevented (share)"),
+    (
+        "key_persons.prevented_share",
+        "key persons' harm prevented (share)",
+    ),
     ("matcher.fnir", "matcher FNIR"),
     ("blocks.person_f1", "person linkage F1"),
 ];
@@ -126,11 +153,48 @@ fn figures_of(metrics: &Metrics) -> BTreeMap<String, f64> {
     out
 }
 
-/// A finished run with its figures.
+/// A finished run with its figures and its SLOs' verdicts.
 struct Run {
     record: RunRecord,
     dir: PathBuf,
     figures: BTreeMap<String, f64>,
+    slos: Vec<(String, bool)>,
+}
+
+/// The SLOs a run's report judged, as "metric stat ≥ min ≤ max", with their verdicts.
+fn slos_of(dir: &Path) -> Result<Vec<(String, bool)>, RunError> {
+    let path = dir.join("report.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| RunError::BadInput(format!("{}: {e}", path.display())))?;
+    let report: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        RunError::BadInput(format!(
+            "{}:{}:{}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    Ok(report["slos"]
+        .as_array()
+        .map(|slos| {
+            slos.iter()
+                .map(|s| {
+                    let mut label = format!(
+                        "{} {}",
+                        s["metric"].as_str().unwrap_or("?"),
+                        s["stat"].as_str().unwrap_or("?")
+                    );
+                    if let Some(min) = s["min"].as_f64() {
+                        label += &format!(" ≥ {min}");
+                    }
+                    if let Some(max) = s["max"].as_f64() {
+                        label += &format!(" ≤ {max}");
+                    }
+                    (label, s["passed"].as_bool().unwrap_or(false))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 fn load_run(record: RunRecord, dir: PathBuf) -> Result<Run, RunError> {
@@ -138,12 +202,18 @@ fn load_run(record: RunRecord, dir: PathBuf) -> Result<Run, RunError> {
     let text = std::fs::read_to_string(&path)
         .map_err(|e| RunError::BadInput(format!("{}: {e}", path.display())))?;
     let file: MetricsFile = serde_json::from_str(&text).map_err(|e| {
-        RunError::BadInput(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+        RunError::BadInput(format!(
+            "{}:{}:{}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
     })?;
     let metrics = Metrics::from_data(&file.metrics)
         .map_err(|e| RunError::BadInput(format!("{}: {e}", path.display())))?;
     Ok(Run {
         record,
+        slos: slos_of(&dir)?,
         dir,
         figures: figures_of(&metrics),
     })
@@ -153,8 +223,12 @@ fn load_run(record: RunRecord, dir: PathBuf) -> Result<Run, RunError> {
 fn check_one_kind(runs: &[Run]) -> Result<(), RunError> {
     let checks: [(&str, fn(&RunRecord) -> String); 3] = [
         ("builds", |r| r.build_sha256.clone()),
-        ("district packs", |r| format!("{} {}", r.pack, r.pack_sha256)),
-        ("scenarios", |r| format!("{} {}", r.scenario_name, r.scenario_sha256)),
+        ("district packs", |r| {
+            format!("{} {}", r.pack, r.pack_sha256)
+        }),
+        ("scenarios", |r| {
+            format!("{} {}", r.scenario_name, r.scenario_sha256)
+        }),
     ];
     for (what, key) in checks {
         let mut first: BTreeMap<String, &Path> = BTreeMap::new();
@@ -178,7 +252,13 @@ fn check_one_kind(runs: &[Run]) -> Result<(), RunError> {
 
 fn short(key: &str) -> String {
     key.split(' ')
-        .map(|w| if w.len() == 64 { format!("{}…", &w[..12]) } else { w.to_string() })
+        .map(|w| {
+            if w.len() == 64 {
+                format!("{}…", &w[..12])
+            } else {
+                w.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -193,7 +273,17 @@ pub struct SettingSummary {
     pub seeds: Vec<u64>,
     /// Runs whose SLOs did not all hold.
     pub failed_slos: usize,
+    /// Each SLO of the scenario: on how many of the seeds it was met. A gate met on some seeds
+    /// and missed on others is a coin the scenario's one seed tosses.
+    pub slos: Vec<SloOverSeeds>,
     pub metrics: BTreeMap<String, Stats>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SloOverSeeds {
+    pub slo: String,
+    pub met: usize,
+    pub of: usize,
 }
 
 /// A setting against the reference, seed by seed.
@@ -259,7 +349,10 @@ pub fn summarize(dirs: &[PathBuf], out: Option<&Path>) -> Result<u8, RunError> {
 
 /// Read the sweeps' finished runs, refuse a mix, and write summary.json and index.html into
 /// `out` (default: the first folder). Returns the summary and where it went.
-pub fn summarize_dirs(dirs: &[PathBuf], out: Option<&Path>) -> Result<(Summary, PathBuf), RunError> {
+pub fn summarize_dirs(
+    dirs: &[PathBuf],
+    out: Option<&Path>,
+) -> Result<(Summary, PathBuf), RunError> {
     let mut runs = Vec::new();
     let mut missing = Vec::new();
     for dir in dirs {
@@ -277,16 +370,21 @@ pub fn summarize_dirs(dirs: &[PathBuf], out: Option<&Path>) -> Result<(Summary, 
     if runs.is_empty() {
         return Err(RunError::BadInput(format!(
             "no finished runs in {}",
-            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     check_one_kind(&runs)?;
     let summary = summary_of(&runs, missing);
     let out = out.map_or_else(|| dirs[0].clone(), Path::to_path_buf);
-    std::fs::create_dir_all(&out).map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
+    std::fs::create_dir_all(&out)
+        .map_err(|e| RunError::Harness(format!("{}: {e}", out.display())))?;
     let write = |name: &str, text: String| {
         let path = out.join(name);
-        std::fs::write(&path, text).map_err(|e| RunError::Harness(format!("{}: {e}", path.display())))
+        std::fs::write(&path, text)
+            .map_err(|e| RunError::Harness(format!("{}: {e}", path.display())))
     };
     write(
         "summary.json",
@@ -353,14 +451,41 @@ fn setting_summary(setting: &str, runs: &[&Run]) -> SettingSummary {
         vary: runs[0].record.spec.vary.clone(),
         seeds: runs.iter().map(|r| r.record.spec.seed).collect(),
         failed_slos: runs.iter().filter(|r| !r.record.passed).count(),
+        slos: slos_over_seeds(runs),
         metrics: keys
             .into_iter()
             .map(|k| {
-                let values: Vec<f64> = runs.iter().filter_map(|r| r.figures.get(k).copied()).collect();
+                let values: Vec<f64> = runs
+                    .iter()
+                    .filter_map(|r| r.figures.get(k).copied())
+                    .collect();
                 (k.clone(), Stats::of(&values))
             })
             .collect(),
     }
+}
+
+fn slos_over_seeds(runs: &[&Run]) -> Vec<SloOverSeeds> {
+    let mut order: Vec<&String> = Vec::new();
+    let mut tally: BTreeMap<&String, (usize, usize)> = BTreeMap::new();
+    for r in runs {
+        for (slo, met) in &r.slos {
+            let t = tally.entry(slo).or_insert_with(|| {
+                order.push(slo);
+                (0, 0)
+            });
+            t.0 += usize::from(*met);
+            t.1 += 1;
+        }
+    }
+    order
+        .into_iter()
+        .map(|slo| SloOverSeeds {
+            slo: slo.clone(),
+            met: tally[slo].0,
+            of: tally[slo].1,
+        })
+        .collect()
 }
 
 /// b − a for every figure both have, over the seeds both ran.
@@ -380,10 +505,7 @@ fn paired_stats(a: &[&Run], b: &[&Run]) -> BTreeMap<String, Stats> {
             }
         }
     }
-    diffs
-        .into_iter()
-        .map(|(k, d)| (k, Stats::of(&d)))
-        .collect()
+    diffs.into_iter().map(|(k, d)| (k, Stats::of(&d))).collect()
 }
 
 /// For each headline figure, each varied assumption's effect (its highest point against its
@@ -397,7 +519,10 @@ fn sensitivity(
     let mut varied: BTreeMap<String, Vec<(f64, &String)>> = BTreeMap::new();
     for s in settings {
         if let Some((name, v)) = &s.vary {
-            varied.entry(name.clone()).or_default().push((*v, &s.setting));
+            varied
+                .entry(name.clone())
+                .or_default()
+                .push((*v, &s.setting));
         }
     }
     if varied.is_empty() {
@@ -436,12 +561,23 @@ fn sensitivity(
                 return None;
             }
             effects.sort_by(|a, b| {
-                b.effect.mean.abs().total_cmp(&a.effect.mean.abs()).then(a.assumption.cmp(&b.assumption))
+                b.effect
+                    .mean
+                    .abs()
+                    .total_cmp(&a.effect.mean.abs())
+                    .then(a.assumption.cmp(&b.assumption))
             });
             let base = reference
                 .map(|runs| {
-                    let v: Vec<f64> = runs.iter().filter_map(|r| r.figures.get(key).copied()).collect();
-                    if v.is_empty() { f64::NAN } else { Stats::of(&v).mean }
+                    let v: Vec<f64> = runs
+                        .iter()
+                        .filter_map(|r| r.figures.get(key).copied())
+                        .collect();
+                    if v.is_empty() {
+                        f64::NAN
+                    } else {
+                        Stats::of(&v).mean
+                    }
                 })
                 .unwrap_or(f64::NAN);
             Some(Sensitivity {
@@ -470,7 +606,12 @@ fn interval(s: &Stats) -> String {
     if s.n < 2 {
         format!("{} (one run)", fmt(s.mean))
     } else {
-        format!("{} [{}, {}]", fmt(s.mean), fmt(s.ci95_low), fmt(s.ci95_high))
+        format!(
+            "{} [{}, {}]",
+            fmt(s.mean),
+            fmt(s.ci95_low),
+            fmt(s.ci95_high)
+        )
     }
 }
 
@@ -483,6 +624,9 @@ fn print_headline(summary: &Summary) {
     );
     for s in summary.settings.iter().filter(|s| s.vary.is_none()) {
         println!("  {} ({} seeds)", s.setting, s.seeds.len());
+        for slo in s.slos.iter().filter(|x| x.met < x.of) {
+            println!("    SLO {} met on {} of {} seeds", slo.slo, slo.met, slo.of);
+        }
         for (key, label) in HEADLINE {
             if let Some(m) = s.metrics.get(*key) {
                 println!("    {label:38} {}", interval(m));
@@ -520,7 +664,11 @@ fn page(summary: &Summary) -> Result<String, RunError> {
             xml(&summary.missing.join(", "))
         );
     }
-    for section in [headline_section(summary)?, paired_section(summary)?, sensitivity_section(summary)?] {
+    for section in [
+        headline_section(summary)?,
+        paired_section(summary)?,
+        sensitivity_section(summary)?,
+    ] {
         if !(section.tables.is_empty() && section.figures.is_empty()) {
             body += &section_html(&section);
         }
@@ -530,7 +678,11 @@ fn page(summary: &Summary) -> Result<String, RunError> {
 }
 
 fn headline_section(summary: &Summary) -> Result<Section, RunError> {
-    let plain: Vec<&SettingSummary> = summary.settings.iter().filter(|s| s.vary.is_none()).collect();
+    let plain: Vec<&SettingSummary> = summary
+        .settings
+        .iter()
+        .filter(|s| s.vary.is_none())
+        .collect();
     let mut rows = Vec::new();
     let mut figures = Vec::new();
     for (key, label) in HEADLINE {
@@ -558,8 +710,47 @@ fn headline_section(summary: &Summary) -> Result<Section, RunError> {
                     mark: Some(m.mean),
                 })
                 .collect();
-            figures.push(plot(ranges_svg(label, "mean and 95% interval over seeds", &ranges, None, false))?);
+            figures.push(plot(ranges_svg(
+                label,
+                "mean and 95% interval over seeds",
+                &ranges,
+                None,
+                false,
+            ))?);
         }
+    }
+    let slo_rows: Vec<Vec<String>> = plain
+        .iter()
+        .flat_map(|s| {
+            s.slos.iter().map(|x| {
+                vec![
+                    x.slo.clone(),
+                    s.setting.clone(),
+                    format!("{} of {}", x.met, x.of),
+                ]
+            })
+        })
+        .collect();
+    let mut tables = vec![Table {
+        caption: "Mean [95% interval], standard deviation, half-width, runs".into(),
+        header: [
+            "figure",
+            "setting",
+            "mean [95% interval]",
+            "sd",
+            "± half-width",
+            "n",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    }];
+    if !slo_rows.is_empty() {
+        tables.push(Table {
+            caption: "The scenario's SLOs: met on how many seeds".into(),
+            header: ["SLO", "setting", "met"].map(String::from).to_vec(),
+            rows: slo_rows,
+        });
     }
     Ok(Section {
         title: "Headline figures by setting".into(),
@@ -568,13 +759,7 @@ fn headline_section(summary: &Summary) -> Result<Section, RunError> {
                 has not been shown to differ by these runs (the paired differences below are \
                 sharper)."
             .into(),
-        tables: vec![Table {
-            caption: "Mean [95% interval], standard deviation, half-width, runs".into(),
-            header: ["figure", "setting", "mean [95% interval]", "sd", "± half-width", "n"]
-                .map(String::from)
-                .to_vec(),
-            rows,
-        }],
+        tables,
         figures,
     })
 }
@@ -633,9 +818,15 @@ fn paired_section(summary: &Summary) -> Result<Section, RunError> {
             .into(),
         tables: vec![Table {
             caption: "Difference (b − a) [95% interval]".into(),
-            header: ["figure", "b − a", "difference [95% interval]", "verdict", "seeds"]
-                .map(String::from)
-                .to_vec(),
+            header: [
+                "figure",
+                "b − a",
+                "difference [95% interval]",
+                "verdict",
+                "seeds",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows,
         }],
         figures,
@@ -665,9 +856,15 @@ fn sensitivity_section(summary: &Summary) -> Result<Section, RunError> {
         ))?);
         tables.push(Table {
             caption: format!("{} (base {})", s.label, fmt(s.base)),
-            header: ["assumption", "low → high", "at low", "at high", "effect [95% interval]"]
-                .map(String::from)
-                .to_vec(),
+            header: [
+                "assumption",
+                "low → high",
+                "at low",
+                "at high",
+                "effect [95% interval]",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows: s
                 .by_assumption
                 .iter()
@@ -698,9 +895,19 @@ fn sensitivity_section(summary: &Summary) -> Result<Section, RunError> {
 
 fn all_metrics_section(summary: &Summary) -> Section {
     let header: Vec<String> = std::iter::once("metric".to_string())
-        .chain(summary.settings.iter().filter(|s| s.vary.is_none()).map(|s| s.setting.clone()))
+        .chain(
+            summary
+                .settings
+                .iter()
+                .filter(|s| s.vary.is_none())
+                .map(|s| s.setting.clone()),
+        )
         .collect();
-    let plain: Vec<&SettingSummary> = summary.settings.iter().filter(|s| s.vary.is_none()).collect();
+    let plain: Vec<&SettingSummary> = summary
+        .settings
+        .iter()
+        .filter(|s| s.vary.is_none())
+        .collect();
     let keys: BTreeSet<&String> = plain.iter().flat_map(|s| s.metrics.keys()).collect();
     Section {
         title: "Every metric".into(),
@@ -712,7 +919,11 @@ fn all_metrics_section(summary: &Summary) -> Section {
                 .into_iter()
                 .map(|k| {
                     std::iter::once(k.clone())
-                        .chain(plain.iter().map(|s| s.metrics.get(k).map_or("—".into(), interval)))
+                        .chain(
+                            plain
+                                .iter()
+                                .map(|s| s.metrics.get(k).map_or("—".into(), interval)),
+                        )
                         .collect()
                 })
                 .collect(),

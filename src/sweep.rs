@@ -163,7 +163,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// SHA-256 of the running binary: two runs with the same hash ran the same build.
 pub fn build_sha256() -> Result<String, RunError> {
-    let exe = std::env::current_exe().map_err(|e| RunError::Harness(format!("current exe: {e}")))?;
+    let exe =
+        std::env::current_exe().map_err(|e| RunError::Harness(format!("current exe: {e}")))?;
     let mut file = std::fs::File::open(&exe).map_err(|e| io(&exe, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -174,7 +175,11 @@ pub fn build_sha256() -> Result<String, RunError> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// `NAME=V1,V2,…` → (name, values), the name checked.
@@ -204,7 +209,10 @@ fn parse_vary(text: &str, points: usize) -> Result<(String, Vec<f64>), RunError>
     let (name, range) = text.split_once('=').ok_or_else(expected)?;
     let name = name.trim();
     if !assumptions::is_known(name) {
-        return Err(bad(format!("--vary {text}: {}", assumptions::unknown(name))));
+        return Err(bad(format!(
+            "--vary {text}: {}",
+            assumptions::unknown(name)
+        )));
     }
     let (lo, hi) = range.split_once("..").ok_or_else(expected)?;
     let (lo, hi): (f64, f64) = (
@@ -216,8 +224,7 @@ fn parse_vary(text: &str, points: usize) -> Result<(String, Vec<f64>), RunError>
             "--vary {text}: expected LO < HI and --points ≥ 2, got {lo}..{hi} with {points}"
         )));
     }
-    let whole = assumptions::field(name)
-        .is_some_and(|f| f.kind == assumptions::FieldKind::Integer)
+    let whole = assumptions::field(name).is_some_and(|f| f.kind == assumptions::FieldKind::Integer)
         || assumptions::code_by_name(name).is_some_and(|c| c.integer);
     let mut values: Vec<f64> = (0..points)
         .map(|i| lo + (hi - lo) * i as f64 / (points - 1) as f64)
@@ -244,7 +251,10 @@ fn combinations(sets: &[(String, Vec<f64>)], posts: &[String]) -> Vec<(Overrides
     let mut out: Vec<(Overrides, Option<String>)> = if posts.is_empty() {
         vec![(Overrides::new(), None)]
     } else {
-        posts.iter().map(|p| (Overrides::new(), Some(p.clone()))).collect()
+        posts
+            .iter()
+            .map(|p| (Overrides::new(), Some(p.clone())))
+            .collect()
     };
     for (name, values) in sets {
         out = out
@@ -345,9 +355,9 @@ fn copy_inputs(
     }
     let mut posts = Vec::new();
     for (i, p) in args.posts.iter().enumerate() {
-        let name = p
-            .file_name()
-            .map_or(format!("posts-{i}.csv"), |n| format!("{i}-{}", n.to_string_lossy()));
+        let name = p.file_name().map_or(format!("posts-{i}.csv"), |n| {
+            format!("{i}-{}", n.to_string_lossy())
+        });
         std::fs::copy(p, inputs.join(&name)).map_err(|e| io(p, e))?;
         posts.push(format!("inputs/{name}"));
     }
@@ -435,8 +445,14 @@ pub fn read_plan(dir: &Path) -> Result<SweepPlan, RunError> {
             dir.display()
         ))
     })?;
-    let plan: SweepPlan = serde_json::from_str(&text)
-        .map_err(|e| bad(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column())))?;
+    let plan: SweepPlan = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "{}:{}:{}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
     if plan.format != SWEEP_FORMAT {
         return Err(bad(format!(
             "{}: format {:?}, expected {SWEEP_FORMAT:?}",
@@ -455,9 +471,11 @@ pub fn task(dir: &Path, index: Option<usize>) -> Result<u8, RunError> {
             .iter()
             .find_map(|v| std::env::var(v).ok())
             .ok_or_else(|| {
-                bad("sweep-task: give the run's index, or set SLURM_ARRAY_TASK_ID or \
+                bad(
+                    "sweep-task: give the run's index, or set SLURM_ARRAY_TASK_ID or \
                      JOB_COMPLETION_INDEX"
-                    .into())
+                        .into(),
+                )
             })?
             .trim()
             .parse()
@@ -503,7 +521,8 @@ pub fn task(dir: &Path, index: Option<usize>) -> Result<u8, RunError> {
 
 /// J processes of `twin sweep-task`, each taking the next index; a line per finished run.
 fn run_locally(args: &SweepArgs, plan: &SweepPlan) -> Result<u8, RunError> {
-    let exe = std::env::current_exe().map_err(|e| RunError::Harness(format!("current exe: {e}")))?;
+    let exe =
+        std::env::current_exe().map_err(|e| RunError::Harness(format!("current exe: {e}")))?;
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let failed: Mutex<Vec<(usize, String)>> = Mutex::default();
@@ -518,7 +537,11 @@ fn run_locally(args: &SweepArgs, plan: &SweepPlan) -> Result<u8, RunError> {
         "twin: sweep of {total} runs ({} settings × {} seeds{}) in {} processes",
         total / plan.seeds.len(),
         plan.seeds.len(),
-        if plan.varies.is_empty() { "" } else { ", varied ones included" },
+        if plan.varies.is_empty() {
+            ""
+        } else {
+            ", varied ones included"
+        },
         args.jobs
     ));
     std::thread::scope(|s| {
@@ -588,7 +611,8 @@ fn absolute(p: &Path) -> Result<PathBuf, RunError> {
 /// `DIR/sweep.sbatch`: a job array over the list, at most `--jobs` at once.
 fn emit_slurm(args: &SweepArgs, plan: &SweepPlan) -> Result<u8, RunError> {
     let dir = absolute(&args.out)?;
-    let exe = std::env::current_exe().map_err(|e| RunError::Harness(format!("current exe: {e}")))?;
+    let exe =
+        std::env::current_exe().map_err(|e| RunError::Harness(format!("current exe: {e}")))?;
     let script = format!(
         "#!/bin/sh\n\
          # A sweep of {name}: {n} runs, one array task each (`twin sweep-task` reads the index\n\
@@ -713,7 +737,12 @@ pub fn finished_runs(
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let r: RunRecord = serde_json::from_str(&text).map_err(|e| {
-                    bad(format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+                    bad(format!(
+                        "{}:{}:{}: {e}",
+                        path.display(),
+                        e.line(),
+                        e.column()
+                    ))
                 })?;
                 done.push((r, run_dir));
             }
@@ -740,7 +769,11 @@ mod tests {
             runs.iter().map(|r| r.setting.as_str()).collect();
         assert_eq!(settings.len(), 6);
         for s in &settings {
-            let seeds: Vec<u64> = runs.iter().filter(|r| r.setting == *s).map(|r| r.seed).collect();
+            let seeds: Vec<u64> = runs
+                .iter()
+                .filter(|r| r.setting == *s)
+                .map(|r| r.seed)
+                .collect();
             assert_eq!(seeds, vec![5, 6, 7], "{s}: every setting on the same seeds");
         }
         let varied: Vec<&RunSpec> = runs.iter().filter(|r| r.vary.is_some()).collect();
@@ -755,7 +788,9 @@ mod tests {
 
     #[test]
     fn bad_names_and_ranges_are_refused_naming_them() {
-        let e = parse_set_values("command.call_dealy=1,2").unwrap_err().to_string();
+        let e = parse_set_values("command.call_dealy=1,2")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown assumption `command.call_dealy`"), "{e}");
         let e = parse_vary("nope.x=1..2", 2).unwrap_err().to_string();
         assert!(e.contains("unknown assumption `nope.x`"), "{e}");
@@ -763,7 +798,11 @@ mod tests {
         assert!(parse_vary("travel.car.speed_m_per_s=7..9", 1).is_err());
         assert!(parse_set_values("command.call_delay=1,x").is_err());
         let (_, pts) = parse_vary("matcher.reviewers_on_duty=20..30", 4).unwrap();
-        assert_eq!(pts, vec![20.0, 23.0, 27.0, 30.0], "whole numbers stay whole");
+        assert_eq!(
+            pts,
+            vec![20.0, 23.0, 27.0, 30.0],
+            "whole numbers stay whole"
+        );
         let (_, pts) = parse_vary("travel.car.speed_m_per_s=7..11", 3).unwrap();
         assert_eq!(pts, vec![7.0, 9.0, 11.0]);
     }

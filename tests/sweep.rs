@@ -47,6 +47,7 @@ fn command_scenario(dir: &Path) -> PathBuf {
         "name = \"command-sweep\"\nseed = 3\nduration = \"24h\"\nscale = 0.2\n\
          [grid]\nenabled = false\n[matcher]\nenabled = false\n[blocks]\nenabled = false\n\
          [cases]\nenabled = false\n\
+         [[slo]]\nmetric = \"command.rejected\"\nstat = \"value\"\nmax = 0\n\
          [output]\nhtml = false\n",
     )
     .unwrap();
@@ -70,23 +71,62 @@ fn assumptions_are_listed_with_units_and_sources_and_unknown_names_refused() {
     assert_eq!(car["value"], 9.0);
     assert_eq!(car["unit"], "m/s");
 
-    let err = refused(twin(&["run", "scenarios/smoke.toml", "--set", "travel.car.sped=3"]));
-    assert!(err.contains("unknown assumption `travel.car.sped`"), "{err}");
-    assert!(err.contains("travel.car.speed_m_per_s"), "the near name: {err}");
+    let err = refused(twin(&[
+        "run",
+        "scenarios/smoke.toml",
+        "--set",
+        "travel.car.sped=3",
+    ]));
+    assert!(
+        err.contains("unknown assumption `travel.car.sped`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("travel.car.speed_m_per_s"),
+        "the near name: {err}"
+    );
     let dir = temp_dir("names");
     let s = command_scenario(&dir);
     let s = s.to_str().unwrap();
     let out = dir.join("sw");
     let out = out.to_str().unwrap();
-    let err = refused(twin(&["sweep", s, "--seeds", "2", "--set", "nope.x=1,2", "--out", out]));
+    let err = refused(twin(&[
+        "sweep",
+        s,
+        "--seeds",
+        "2",
+        "--set",
+        "nope.x=1,2",
+        "--out",
+        out,
+    ]));
     assert!(err.contains("unknown assumption `nope.x`"), "{err}");
-    let err = refused(twin(&["sweep", s, "--seeds", "2", "--vary", "nope.y=1..2", "--out", out]));
+    let err = refused(twin(&[
+        "sweep",
+        s,
+        "--seeds",
+        "2",
+        "--vary",
+        "nope.y=1..2",
+        "--out",
+        out,
+    ]));
     assert!(err.contains("unknown assumption `nope.y`"), "{err}");
     // A value the scenario's checks refuse is refused before anything runs.
     let err = refused(twin(&[
-        "sweep", s, "--seeds", "2", "--set", "command.volunteer_decline_share=0.5,1.5", "--out", out,
+        "sweep",
+        s,
+        "--seeds",
+        "2",
+        "--set",
+        "command.volunteer_decline_share=0.5,1.5",
+        "--out",
+        out,
     ]));
-    assert!(err.contains("volunteer_decline_share") && err.contains("1.5"), "{err}");
+    assert!(
+        err.contains("volunteer_decline_share") && err.contains("1.5"),
+        "{err}"
+    );
     assert!(!Path::new(out).join("runs").exists());
 }
 
@@ -111,7 +151,11 @@ fn a_sweep_runs_every_setting_on_common_seeds_and_its_summary_reads_the_effects(
         "--quiet",
     ]));
     let plan = json(&out.join("sweep.json"));
-    assert_eq!(plan["runs"].as_array().unwrap().len(), 12, "2 settings and 2 points × 3 seeds");
+    assert_eq!(
+        plan["runs"].as_array().unwrap().len(),
+        12,
+        "2 settings and 2 points × 3 seeds"
+    );
     let run = json(&out.join("runs/0000/run.json"));
     assert_eq!(run["seed"], 3);
     assert_eq!(run["build_sha256"].as_str().unwrap().len(), 64);
@@ -122,7 +166,12 @@ fn a_sweep_runs_every_setting_on_common_seeds_and_its_summary_reads_the_effects(
             .as_array()
             .unwrap()
             .iter()
-            .map(|a| (a["name"].as_str().unwrap().to_string(), a["value"].as_f64().unwrap()))
+            .map(|a| {
+                (
+                    a["name"].as_str().unwrap().to_string(),
+                    a["value"].as_f64().unwrap(),
+                )
+            })
             .collect()
     };
     let turnout = "command.turnout.auxiliary_police_s".to_string();
@@ -164,6 +213,16 @@ fn a_sweep_runs_every_setting_on_common_seeds_and_its_summary_reads_the_effects(
     assert_eq!(e["at_high"], 0.0);
     assert!(e["at_low"].as_f64().unwrap() > 0.02, "{e}");
     assert!(e["effect"]["ci95_high"].as_f64().unwrap() < 0.0, "{e}");
+    // The SLO on rejected commands holds on every seed of every setting.
+    let slos = settings[0]["slos"].as_array().unwrap();
+    let rejected = slos
+        .iter()
+        .find(|x| x["slo"] == "command.rejected value ≤ 0")
+        .unwrap();
+    assert_eq!(
+        (rejected["met"].as_u64(), rejected["of"].as_u64()),
+        (Some(3), Some(3))
+    );
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(page.contains("<svg") && page.contains("what moves it most"));
 
@@ -197,10 +256,24 @@ fn the_engines_job_files_run_the_same_list() {
     let s = scenario.to_str().unwrap();
     let slurm = dir.join("slurm");
     let posts = dir.join("posts.csv");
-    std::fs::write(&posts, "lon,lat\n113.883,22.573\n113.85,22.62\n113.83,22.70\n").unwrap();
+    std::fs::write(
+        &posts,
+        "lon,lat\n113.883,22.573\n113.85,22.62\n113.83,22.70\n",
+    )
+    .unwrap();
     let printed = ok(twin(&[
-        "sweep", s, "--seeds", "3", "--posts", posts.to_str().unwrap(),
-        "--emit", "slurm", "--jobs", "2", "--out", slurm.to_str().unwrap(),
+        "sweep",
+        s,
+        "--seeds",
+        "3",
+        "--posts",
+        posts.to_str().unwrap(),
+        "--emit",
+        "slurm",
+        "--jobs",
+        "2",
+        "--out",
+        slurm.to_str().unwrap(),
     ]));
     let script = std::fs::read_to_string(slurm.join("sweep.sbatch")).unwrap();
     assert!(printed.contains("sweep.sbatch"));
@@ -214,7 +287,18 @@ fn the_engines_job_files_run_the_same_list() {
     assert!(slurm.join("inputs/scenario.toml").exists());
 
     let k8s = dir.join("k8s");
-    ok(twin(&["sweep", s, "--seeds", "4", "--emit", "k8s", "--jobs", "3", "--out", k8s.to_str().unwrap()]));
+    ok(twin(&[
+        "sweep",
+        s,
+        "--seeds",
+        "4",
+        "--emit",
+        "k8s",
+        "--jobs",
+        "3",
+        "--out",
+        k8s.to_str().unwrap(),
+    ]));
     let yaml = std::fs::read_to_string(k8s.join("sweep-job.yaml")).unwrap();
     for needle in [
         "kind: Job",
@@ -234,7 +318,12 @@ fn the_engines_job_files_run_the_same_list() {
         .env("JOB_COMPLETION_INDEX", "2")
         .output()
         .unwrap();
-    assert_eq!(task.status.code(), Some(0), "{}", String::from_utf8_lossy(&task.stderr));
+    assert_eq!(
+        task.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&task.stderr)
+    );
     assert_eq!(json(&k8s.join("runs/0002/run.json"))["seed"], 5);
     let err = refused(twin(&["sweep-task", k8s.to_str().unwrap(), "9"]));
     assert!(err.contains("index 9 is past the list's 4 runs"), "{err}");

@@ -10,7 +10,6 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 
-
 /// What the inspectors' visits took, and where they are now.
 #[derive(Resource, Debug, Clone)]
 pub struct InspectorTime {

@@ -733,7 +733,8 @@ pub fn ranges_svg(
         .flat_map(|r| [r.lo, r.hi].into_iter().chain(r.mark))
         .chain(reference);
     let (vlo, vhi) = finite_range(all).unwrap_or((0.0, 1.0));
-    let pad = (vhi - vlo).abs().max(1e-9) * 0.05;
+    // A little room at the ends; equal ends are widened by the axis itself.
+    let pad = (vhi - vlo) * 0.05;
     let x = Axis::linear(vlo - pad, vhi + pad, 6, nice_step);
     let y = rows_axis(count);
     render(WIDTH, height, |root| {
@@ -768,10 +769,17 @@ pub fn ranges_svg(
             let (lo, hi) = (row.lo.min(row.hi), row.lo.max(row.hi));
             if bars {
                 // Blue where the high value gives the larger figure, orange where the smaller.
-                let colour = if row.hi >= row.lo { PALETTE[0] } else { PALETTE[1] };
+                let colour = if row.hi >= row.lo {
+                    PALETTE[0]
+                } else {
+                    PALETTE[1]
+                };
                 let a = chart.backend_coord(&(lo, top - 0.2));
                 let b = chart.backend_coord(&(hi, top - 0.8));
-                root.draw(&Rectangle::new([a, (b.0.max(a.0 + 1), b.1)], colour.filled()))?;
+                root.draw(&Rectangle::new(
+                    [a, (b.0.max(a.0 + 1), b.1)],
+                    colour.filled(),
+                ))?;
             } else {
                 let a = chart.backend_coord(&(lo, top - 0.5));
                 let b = chart.backend_coord(&(hi, top - 0.5));
@@ -1123,6 +1131,42 @@ impl ColourLegend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn row(label: &str, lo: f64, hi: f64, mark: Option<f64>) -> RangeRow {
+        RangeRow {
+            label: label.into(),
+            lo,
+            hi,
+            mark,
+        }
+    }
+
+    #[test]
+    fn ranges_draw_a_bar_or_a_whisker_per_row_and_equal_values_get_a_readable_axis() {
+        let rows = [
+            row("travel.car.speed_m_per_s 7..11", 0.38, 0.45, None),
+            row("command.turnout.police_s 15..60", 0.44, 0.39, None),
+        ];
+        let svg = ranges_svg("police within 5 min", "share", &rows, Some(0.42), true).unwrap();
+        assert!(svg.contains("travel.car.speed_m_per_s 7..11"));
+        // Two bars, in the two colours of rising and falling.
+        assert_eq!(
+            svg.matches("<rect").count(),
+            1 + 2,
+            "the background and two bars"
+        );
+        assert!(svg.contains("#4E79A7") || svg.contains("#4e79a7"), "{svg}");
+        let flat = [row("a", 0.0, 0.0, Some(0.0)), row("b", 0.0, 0.0, Some(0.0))];
+        let svg = ranges_svg("all zero", "share", &flat, None, false).unwrap();
+        assert!(!svg.contains("0.0000000"), "no runaway tick labels: {svg}");
+        assert_eq!(svg.matches("<circle").count(), 2, "a mark per row");
+        let na = [row("n/a row", f64::NAN, 1.0, None)];
+        assert!(
+            ranges_svg("t", "x", &na, None, true)
+                .unwrap()
+                .contains("n/a")
+        );
+    }
 
     fn series(name: &str, points: &[(f64, f64)]) -> Series {
         Series {

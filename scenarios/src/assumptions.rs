@@ -203,7 +203,13 @@ pub const HARNESS_SETTINGS: &[&str] = &[
 pub mod code {
     use super::{ASSUMED, CodeAssumption};
 
-    const fn a(name: &'static str, default: f64, unit: &'static str, min: f64, max: f64) -> CodeAssumption {
+    const fn a(
+        name: &'static str,
+        default: f64,
+        unit: &'static str,
+        min: f64,
+        max: f64,
+    ) -> CodeAssumption {
         CodeAssumption {
             name,
             default,
@@ -236,14 +242,20 @@ pub mod code {
         a("command.turnout.volunteer_s", 30.0, "s", 0.0, 1800.0);
     pub const TURNOUT_AUXILIARY: CodeAssumption =
         a("command.turnout.auxiliary_police_s", 30.0, "s", 0.0, 1800.0);
-    pub const TURNOUT_POLICE: CodeAssumption = a("command.turnout.police_s", 30.0, "s", 0.0, 1800.0);
+    pub const TURNOUT_POLICE: CodeAssumption =
+        a("command.turnout.police_s", 30.0, "s", 0.0, 1800.0);
     pub const TURNOUT_FIRE_MEDICAL: CodeAssumption =
         a("command.turnout.fire_medical_s", 60.0, "s", 0.0, 1800.0);
     pub const TURNOUT_HAZMAT_FLOOD: CodeAssumption =
         a("command.turnout.hazmat_flood_s", 120.0, "s", 0.0, 3600.0);
     /// Spread of the centres' handling times around their medians (lognormal σ).
-    pub const HANDLING_SIGMA: CodeAssumption =
-        a("command.centres.handling_sigma", 0.5, "lognormal σ", 0.0, 2.0);
+    pub const HANDLING_SIGMA: CodeAssumption = a(
+        "command.centres.handling_sigma",
+        0.5,
+        "lognormal σ",
+        0.0,
+        2.0,
+    );
     /// Share of emergencies on a patrolling inspector's beat that the inspector reports first.
     pub const INSPECTOR_REPORTED_SHARE: CodeAssumption =
         a("command.inspector_reported_share", 0.15, "share", 0.0, 1.0);
@@ -254,7 +266,8 @@ pub mod code {
     /// again after this long.
     pub const RESOLVE_RETRY: CodeAssumption = a("grid.resolve_retry_s", 60.0, "s", 1.0, 3600.0);
     /// Spread of an inspector's visit times around `grid.patrol.visit_time` (lognormal σ).
-    pub const VISIT_SIGMA: CodeAssumption = a("grid.patrol.visit_sigma", 0.4, "lognormal σ", 0.0, 2.0);
+    pub const VISIT_SIGMA: CodeAssumption =
+        a("grid.patrol.visit_sigma", 0.4, "lognormal σ", 0.0, 2.0);
     pub const ALL: &[CodeAssumption] = &[
         WALK_SPEED,
         EBIKE_SPEED,
@@ -318,7 +331,10 @@ fn edits(a: &str, b: &str) -> usize {
 }
 
 fn names() -> impl Iterator<Item = &'static str> {
-    FIELDS.iter().map(|f| f.name).chain(code::ALL.iter().map(|c| c.name))
+    FIELDS
+        .iter()
+        .map(|f| f.name)
+        .chain(code::ALL.iter().map(|c| c.name))
 }
 
 /// The scenario sections' defaults as one TOML table, for the fields' default values.
@@ -382,9 +398,10 @@ fn field_toml(f: &FieldAssumption, v: f64) -> Result<toml::Value, String> {
             Ok(toml::Value::Integer(v as i64))
         }
         FieldKind::Integer => Err(format!("expected a whole number ≥ 0 ({}), got {v}", f.unit)),
-        FieldKind::Duration if v >= 0.0 && v < 1e12 => {
-            Ok(toml::Value::String(format!("{}ms", (v * 1000.0).round() as u64)))
-        }
+        FieldKind::Duration if v >= 0.0 && v < 1e12 => Ok(toml::Value::String(format!(
+            "{}ms",
+            (v * 1000.0).round() as u64
+        ))),
         FieldKind::Duration => Err(format!("expected seconds ≥ 0, got {v}")),
     }
 }
@@ -489,7 +506,11 @@ impl Scenario {
                     &at,
                     format!(
                         "expected {} in {}..={} {}, got {v}",
-                        if c.integer { "a whole number" } else { "a number" },
+                        if c.integer {
+                            "a whole number"
+                        } else {
+                            "a number"
+                        },
                         c.min,
                         c.max,
                         c.unit
@@ -509,10 +530,12 @@ pub fn parse_set(text: &str) -> Result<(String, f64), String> {
     if !is_known(name) {
         return Err(format!("--set {text}: {}", unknown(name)));
     }
-    let v: f64 = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("--set {text}: expected a number after `=`, got `{}`", value.trim()))?;
+    let v: f64 = value.trim().parse().map_err(|_| {
+        format!(
+            "--set {text}: expected a number after `=`, got `{}`",
+            value.trim()
+        )
+    })?;
     Ok((name.to_string(), v))
 }
 
@@ -559,9 +582,16 @@ mod tests {
             .iter()
             .filter(|l| field(l).is_none() && !HARNESS_SETTINGS.contains(&l.as_str()))
             .collect();
-        assert!(missing.is_empty(), "numbers with no assumption: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "numbers with no assumption: {missing:?}"
+        );
         for f in FIELDS {
-            assert!(leaves.iter().any(|l| l == f.name), "{} is not a field", f.name);
+            assert!(
+                leaves.iter().any(|l| l == f.name),
+                "{} is not a field",
+                f.name
+            );
         }
     }
 
@@ -586,7 +616,11 @@ mod tests {
              \"matcher.reviewers_on_duty\" = 40\n\"command.turnout.police_s\" = 45\n"
         );
         let s = Scenario::parse("t.toml", &text).unwrap();
-        assert_eq!(s.command.call_delay, Dur::secs(90), "the table wins over the section");
+        assert_eq!(
+            s.command.call_delay,
+            Dur::secs(90),
+            "the table wins over the section"
+        );
         assert_eq!(s.matcher.reviewers_on_duty, 40);
         assert_eq!(s.assumption(&code::TURNOUT_POLICE), 45.0);
         assert_eq!(s.assumption(&code::TURNOUT_VOLUNTEER), 30.0);
@@ -620,10 +654,16 @@ mod tests {
         assert!(e.contains("expected a whole number"), "{e}");
         let text = format!("{BASE}[assumptions]\n\"travel.car.speed_m_per_s\" = 0\n");
         let e = Scenario::parse("t.toml", &text).unwrap_err().to_string();
-        assert!(e.contains("travel.car.speed_m_per_s") && e.contains("2..=30"), "{e}");
+        assert!(
+            e.contains("travel.car.speed_m_per_s") && e.contains("2..=30"),
+            "{e}"
+        );
         let text = format!("{BASE}[assumptions]\n\"grid.patrol.detect_probability\" = 1.5\n");
         let e = Scenario::parse("t.toml", &text).unwrap_err().to_string();
-        assert!(e.contains("detect_probability"), "the section's own check applies: {e}");
+        assert!(
+            e.contains("detect_probability"),
+            "the section's own check applies: {e}"
+        );
     }
 
     #[test]
@@ -634,7 +674,10 @@ mod tests {
         );
         let e = parse_set("command.call_dealy=90").unwrap_err();
         assert!(e.contains("unknown assumption `command.call_dealy`"), "{e}");
-        assert!(e.contains("command.call_delay"), "the near name is offered: {e}");
+        assert!(
+            e.contains("command.call_delay"),
+            "the near name is offered: {e}"
+        );
         assert!(parse_set("command.call_delay").is_err());
         assert!(parse_set("command.call_delay=fast").is_err());
     }

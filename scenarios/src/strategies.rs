@@ -372,7 +372,11 @@ fn code_assumption_at_an_end(seed: u64) -> std::collections::BTreeMap<String, f6
     if let Some(a) = all.get(pick as usize) {
         map.insert(
             a.name.to_string(),
-            if (seed / (n + 1)) % 2 == 0 { a.min } else { a.max },
+            if (seed / (n + 1)) % 2 == 0 {
+                a.min
+            } else {
+                a.max
+            },
         );
     }
     map

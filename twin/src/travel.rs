@@ -79,8 +79,18 @@ pub fn modes_for(s: &baoan_scenarios::Scenario) -> [ModeParams; 3] {
     };
     [
         pace(WALK, &a::WALK_SPEED, &a::WALK_STREET_FACTOR, None),
-        pace(EBIKE, &a::EBIKE_SPEED, &a::EBIKE_STREET_FACTOR, Some(&a::EBIKE_OVERHEAD)),
-        pace(CAR, &a::CAR_SPEED, &a::CAR_STREET_FACTOR, Some(&a::CAR_OVERHEAD)),
+        pace(
+            EBIKE,
+            &a::EBIKE_SPEED,
+            &a::EBIKE_STREET_FACTOR,
+            Some(&a::EBIKE_OVERHEAD),
+        ),
+        pace(
+            CAR,
+            &a::CAR_SPEED,
+            &a::CAR_STREET_FACTOR,
+            Some(&a::CAR_OVERHEAD),
+        ),
     ]
 }
 

@@ -39,7 +39,6 @@ use centres::CentreStaff;
 
 pub use baoan_api::emergency::FIRE_TYPES;
 
-
 /// client_ref tags, so the ledger knows which command an outcome answers.
 pub const TAG_REPORT: u64 = crate::registry::tags::COMMAND.tag(0);
 pub const TAG_DECLINE: u64 = crate::registry::tags::COMMAND.tag(1);
