@@ -62,6 +62,8 @@ pub struct RunOptions {
     pub pack: Option<PathBuf>,
     /// Assumptions set by name (`--set NAME=V`), over the scenario's own.
     pub sets: Vec<(String, f64)>,
+    /// The seed the district is built with (`--district-seed`), over the scenario's.
+    pub district_seed: Option<u64>,
 }
 
 /// One of `count` shards of a run, split by street (`twin run --shard index/count`): street `k`
@@ -297,7 +299,7 @@ pub fn build_app(
         &scenario.video,
         scaled(scenario.matcher.channels),
         scaled(scenario.matcher.lookouts),
-        &baoan_world::RngStreams::new(scenario.seed),
+        &baoan_world::RngStreams::new(scenario.district_seed()),
     ));
     app.insert_resource(baoan_agents::inspector_time::InspectorTime::new(
         &scenario.grid.patrol,
@@ -336,7 +338,10 @@ fn finish_loops(
 
 /// Run a scenario file on the in-process stack and write its folder.
 pub fn run(file: &Path, opts: &RunOptions) -> Result<RunSummary, RunError> {
-    let scenario = load_scenario(file, opts.seed, opts.scale)?.with_assumptions(&opts.sets)?;
+    let mut scenario = load_scenario(file, opts.seed, opts.scale)?.with_assumptions(&opts.sets)?;
+    if opts.district_seed.is_some() {
+        scenario.district_seed = opts.district_seed;
+    }
     run_scenario(scenario, opts)
 }
 
@@ -529,7 +534,7 @@ fn prepare(
     let (twin, timings) = match built {
         Some(t)
             if t.district.scale == scenario.scale
-                && t.district.seed == scenario.seed
+                && t.district.seed == scenario.district_seed()
                 && t.district.pack == pack.id() =>
         {
             (t.clone(), BuildTimings::default())
@@ -537,16 +542,21 @@ fn prepare(
         _ => {
             opts.progress.message(&format!(
                 "building district {} at scale {} (seed {})",
-                pack.name, scenario.scale, scenario.seed
+                pack.name,
+                scenario.scale,
+                scenario.district_seed()
             ));
-            Twin::from_pack(&pack, scenario.scale, scenario.seed)?
+            Twin::from_pack(&pack, scenario.scale, scenario.district_seed())?
         }
     };
     let twin = twin.with_paces(&scenario);
     let command = match command_config {
         Some(config) if config.enabled => {
-            let placement =
-                command::place(&twin, &config, &baoan_world::RngStreams::new(scenario.seed))?;
+            let placement = command::place(
+                &twin,
+                &config,
+                &baoan_world::RngStreams::new(scenario.district_seed()),
+            )?;
             Some((config, placement))
         }
         _ => None,
@@ -685,6 +695,9 @@ fn reproduce(scenario: &Scenario, opts: &RunOptions) -> String {
     }
     if let Some(crs) = opts.posts_crs {
         reproduce.push_str(&format!(" --crs {crs}"));
+    }
+    if let Some(d) = opts.district_seed {
+        reproduce.push_str(&format!(" --district-seed {d}"));
     }
     for (name, v) in &opts.sets {
         reproduce.push_str(&format!(" --set {name}={v}"));

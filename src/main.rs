@@ -36,6 +36,10 @@ enum Cmd {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// The seed the district is built with (default the scenario's district_seed, else
+        /// the seed): a sweep holds it while --seed varies the day.
+        #[arg(long)]
+        district_seed: Option<u64>,
         /// Override the scenario's scale (0 < scale <= 1).
         #[arg(long)]
         scale: Option<f64>,
@@ -508,6 +512,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
             stack,
             shard,
             sets,
+            district_seed,
         } => {
             let opts = RunOptions {
                 seed,
@@ -522,6 +527,7 @@ fn execute(command: Cmd) -> Result<u8, RunError> {
                 shard,
                 pack,
                 sets,
+                district_seed,
             };
             run(&file, &opts, quiet)
         }

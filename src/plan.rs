@@ -357,11 +357,13 @@ impl PlanningArea {
     ) -> Result<PlanningArea, RunError> {
         progress.message(&format!(
             "building district {} at scale {} (seed {})",
-            pack.name, scenario.scale, scenario.seed
+            pack.name,
+            scenario.scale,
+            scenario.district_seed()
         ));
-        let (twin, _) = Twin::from_pack(pack, scenario.scale, scenario.seed)?;
+        let (twin, _) = Twin::from_pack(pack, scenario.scale, scenario.district_seed())?;
         let twin = twin.with_paces(scenario);
-        let placement = command::place(&twin, config, &RngStreams::new(scenario.seed))?;
+        let placement = command::place(&twin, config, &RngStreams::new(scenario.district_seed()))?;
         let (demand, hours) = expected_demand(&twin, config, &placement);
         Ok(PlanningArea {
             twin,
@@ -603,6 +605,7 @@ fn simulate_over_seeds(out: &Path, opts: &PlanOptions) -> Result<OverSeeds, RunE
         varies: Vec::new(),
         points: 2,
         posts: vec![current, planned],
+        vary_district: false,
         scale: None,
         pack: opts.pack.clone(),
         out: dir.clone(),

@@ -328,6 +328,9 @@ pub struct Summary {
     pub pack: String,
     pub pack_sha256: String,
     pub runs: usize,
+    /// The seed the districts were built with, when every run had the same one; absent when
+    /// each seed built its own (`twin sweep --vary-district`).
+    pub district_seed: Option<u64>,
     /// Listed runs with no result (not run yet, or failed): left out of every figure.
     pub missing: Vec<String>,
     pub settings: Vec<SettingSummary>,
@@ -437,6 +440,10 @@ fn summary_of(runs: &[Run], missing: Vec<String>) -> Summary {
         pack: first.pack.clone(),
         pack_sha256: first.pack_sha256.clone(),
         runs: runs.len(),
+        district_seed: runs
+            .iter()
+            .all(|r| r.record.district_seed == first.district_seed)
+            .then_some(first.district_seed),
         missing,
         sensitivity: sensitivity(reference.map(|v| v.as_slice()), &settings, &by_setting),
         settings,
@@ -648,9 +655,14 @@ fn plot(svg: Result<String, baoan_reports::plot::PlotError>) -> Result<String, R
 }
 
 fn page(summary: &Summary) -> Result<String, RunError> {
+    let district = summary
+        .district_seed
+        .map_or("each seed its own district".to_string(), |d| {
+            format!("one district (seed {d}), the seeds vary the day")
+        });
     let mut body = format!(
         "<h1>Sweep of {}</h1>\n<p class=\"sub\">{} runs · {} settings · build {}… · pack {} · \
-         means with 95% intervals over seeds (Student's t); synthetic</p>\n",
+         {district} · means with 95% intervals over seeds (Student's t); synthetic</p>\n",
         xml(&summary.scenario),
         summary.runs,
         summary.settings.len(),

@@ -58,6 +58,11 @@ pub struct SweepArgs {
     /// sensitivity (tornado) plot: `--vary travel.car.speed_m_per_s=7..11` (repeatable).
     #[arg(long = "vary", value_name = "NAME=LO..HI")]
     pub varies: Vec<String>,
+    /// Let each seed generate its own district too (below a pack's given levels: grids,
+    /// people, key areas, posts, cameras). By default the district is the scenario's
+    /// (district_seed, else its seed) on every seed, and the seeds vary the day.
+    #[arg(long)]
+    pub vary_district: bool,
     /// Points per --vary (2: LO and HI).
     #[arg(long, default_value_t = 2)]
     pub points: usize,
@@ -119,6 +124,10 @@ pub struct SweepPlan {
     pub scenario_sha256: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
+    /// The seed every run's district is built with; absent with --vary-district (each run's
+    /// own seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub district_seed: Option<u64>,
     /// The copied district pack's folder, relative to the sweep's folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pack: Option<String>,
@@ -140,6 +149,8 @@ pub struct RunRecord {
     pub build: String,
     pub pack: String,
     pub pack_sha256: String,
+    /// The seed the run's district was built with.
+    pub district_seed: u64,
     /// 0 every SLO met, 1 one failed (a result, not an error).
     pub exit: u8,
     pub passed: bool,
@@ -417,6 +428,7 @@ pub fn sweep(args: &SweepArgs) -> Result<u8, RunError> {
         scenario: "inputs/scenario.toml".into(),
         scenario_sha256: sha256_hex(text.as_bytes()),
         scale: args.scale,
+        district_seed: (!args.vary_district).then(|| scenario.district_seed()),
         pack,
         runs: plan_runs(&seeds, &sets, &varies, &posts),
         seeds,
@@ -495,6 +507,7 @@ pub fn task(dir: &Path, index: Option<usize>) -> Result<u8, RunError> {
         pack: plan.pack.as_ref().map(|p| dir.join(p)),
         out: Some(dir.join(&spec.dir)),
         sets: spec.settings.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        district_seed: plan.district_seed,
         ..RunOptions::default()
     };
     let summary = crate::run(&dir.join(&plan.scenario), &opts)?;
@@ -507,6 +520,7 @@ pub fn task(dir: &Path, index: Option<usize>) -> Result<u8, RunError> {
         build: crate::BUILD.into(),
         pack: r.pack.name.clone(),
         pack_sha256: r.pack.hash.clone(),
+        district_seed: plan.district_seed.unwrap_or(spec.seed),
         exit: if r.passed { 0 } else { 1 },
         passed: r.passed,
     };

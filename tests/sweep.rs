@@ -158,6 +158,11 @@ fn a_sweep_runs_every_setting_on_common_seeds_and_its_summary_reads_the_effects(
     );
     let run = json(&out.join("runs/0000/run.json"));
     assert_eq!(run["seed"], 3);
+    // The seeds vary the day; the district is the scenario's on every one.
+    assert_eq!(json(&out.join("runs/0001/run.json"))["district_seed"], 3);
+    let district =
+        |run: &str| json(&out.join(run).join("report.json"))["sections"]["district"].clone();
+    assert_eq!(district("runs/0000"), district("runs/0002"));
     assert_eq!(run["build_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(run["pack"], "baoan");
     // A run's report lists the assumptions it moved off their defaults (30 s is the default).

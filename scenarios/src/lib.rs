@@ -65,6 +65,11 @@ pub struct Scenario {
     pub description: String,
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// The seed the district is generated with — below a pack's given levels its grids, people,
+    /// buildings, key areas, posts and cameras; default `seed`. A sweep holds it while the seed
+    /// varies the day, so a planner's posts stand where they were planned on every seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district_seed: Option<u64>,
     /// Simulated time the run covers, from midnight of day one.
     pub duration: Dur,
     /// The kernel's fixed step.
@@ -909,6 +914,11 @@ impl Scenario {
         Ok(self)
     }
 
+    /// The seed the district is built with: `district_seed`, else `seed`.
+    pub fn district_seed(&self) -> u64 {
+        self.district_seed.unwrap_or(self.seed)
+    }
+
     /// Set assumptions by name (`--set NAME=V`, a sweep's settings), over the scenario's own
     /// `[assumptions]`, then validate again.
     pub fn with_assumptions(mut self, sets: &[(String, f64)]) -> Result<Scenario, ScenarioError> {
@@ -993,6 +1003,12 @@ impl Scenario {
                     "expected 1-80 letters, digits, '-', '_' or '.', got {:?}",
                     self.name
                 ),
+            );
+        }
+        if let Some(d) = self.district_seed.filter(|d| *d > i64::MAX as u64) {
+            bad(
+                "district_seed",
+                format!("expected 0..={}, got {d}", i64::MAX),
             );
         }
         if self.seed > i64::MAX as u64 {

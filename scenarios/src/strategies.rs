@@ -83,6 +83,7 @@ pub fn scenario_at(scales: Vec<f64>, max_hours: u64) -> impl Strategy<Value = Sc
                     name: "generated".into(),
                     description: String::new(),
                     seed,
+                    district_seed: None,
                     duration,
                     tick,
                     scale,
