@@ -14,7 +14,7 @@ use baoan_reports::{Metrics, xml};
 use baoan_scenarios::{METRICS, MetricKind};
 use serde::Serialize;
 
-use crate::sweep::{RunRecord, finished_runs, read_plan};
+use crate::sweep::{RunRecord, finished_runs, read_json, read_plan};
 use crate::{MetricsFile, RunError};
 
 pub const SUMMARY_FORMAT: &str = "baoan-twin/summary/v1";
@@ -163,17 +163,7 @@ struct Run {
 
 /// The SLOs a run's report judged, as "metric stat ≥ min ≤ max", with their verdicts.
 fn slos_of(dir: &Path) -> Result<Vec<(String, bool)>, RunError> {
-    let path = dir.join("report.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| RunError::BadInput(format!("{}: {e}", path.display())))?;
-    let report: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        RunError::BadInput(format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let report: serde_json::Value = read_json(&dir.join("report.json"))?;
     Ok(report["slos"]
         .as_array()
         .map(|slos| {
@@ -199,16 +189,7 @@ fn slos_of(dir: &Path) -> Result<Vec<(String, bool)>, RunError> {
 
 fn load_run(record: RunRecord, dir: PathBuf) -> Result<Run, RunError> {
     let path = dir.join("metrics.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| RunError::BadInput(format!("{}: {e}", path.display())))?;
-    let file: MetricsFile = serde_json::from_str(&text).map_err(|e| {
-        RunError::BadInput(format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let file: MetricsFile = read_json(&path)?;
     let metrics = Metrics::from_data(&file.metrics)
         .map_err(|e| RunError::BadInput(format!("{}: {e}", path.display())))?;
     Ok(Run {
@@ -689,6 +670,16 @@ fn page(summary: &Summary) -> Result<String, RunError> {
     Ok(standalone(&format!("Sweep of {}", summary.scenario), &body))
 }
 
+/// A row of an interval plot: the 95% interval with the mean marked.
+fn interval_row(label: &str, m: &Stats) -> RangeRow {
+    RangeRow {
+        label: label.to_string(),
+        lo: m.ci95_low,
+        hi: m.ci95_high,
+        mark: Some(m.mean),
+    }
+}
+
 fn headline_section(summary: &Summary) -> Result<Section, RunError> {
     let plain: Vec<&SettingSummary> = summary
         .settings
@@ -715,12 +706,7 @@ fn headline_section(summary: &Summary) -> Result<Section, RunError> {
         if !present.is_empty() {
             let ranges: Vec<RangeRow> = present
                 .iter()
-                .map(|(s, m)| RangeRow {
-                    label: s.setting.clone(),
-                    lo: m.ci95_low,
-                    hi: m.ci95_high,
-                    mark: Some(m.mean),
-                })
+                .map(|(s, m)| interval_row(&s.setting, m))
                 .collect();
             figures.push(plot(ranges_svg(
                 label,
@@ -802,15 +788,8 @@ fn paired_section(summary: &Summary) -> Result<Section, RunError> {
             ]);
         }
         if !present.is_empty() {
-            let ranges: Vec<RangeRow> = present
-                .iter()
-                .map(|(p, m)| RangeRow {
-                    label: p.b.clone(),
-                    lo: m.ci95_low,
-                    hi: m.ci95_high,
-                    mark: Some(m.mean),
-                })
-                .collect();
+            let ranges: Vec<RangeRow> =
+                present.iter().map(|(p, m)| interval_row(&p.b, m)).collect();
             figures.push(plot(ranges_svg(
                 &format!("{label}: difference from {}", present[0].0.a),
                 "paired difference, 95% interval",

@@ -447,6 +447,25 @@ pub fn sweep(args: &SweepArgs) -> Result<u8, RunError> {
     }
 }
 
+/// A sweep's JSON file parsed, or bad input naming the file, line and column.
+pub fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, RunError> {
+    serde_json::from_str(text).map_err(|e| {
+        bad(format!(
+            "{}:{}:{}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Read a JSON file of a run or sweep.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RunError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    parse_json(path, &text)
+}
+
 /// Read a sweep's list.
 pub fn read_plan(dir: &Path) -> Result<SweepPlan, RunError> {
     let path = dir.join("sweep.json");
@@ -457,14 +476,7 @@ pub fn read_plan(dir: &Path) -> Result<SweepPlan, RunError> {
             dir.display()
         ))
     })?;
-    let plan: SweepPlan = serde_json::from_str(&text).map_err(|e| {
-        bad(format!(
-            "{}:{}:{}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        ))
-    })?;
+    let plan: SweepPlan = parse_json(&path, &text)?;
     if plan.format != SWEEP_FORMAT {
         return Err(bad(format!(
             "{}: format {:?}, expected {SWEEP_FORMAT:?}",
@@ -750,15 +762,7 @@ pub fn finished_runs(
         let path = run_dir.join("run.json");
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let r: RunRecord = serde_json::from_str(&text).map_err(|e| {
-                    bad(format!(
-                        "{}:{}:{}: {e}",
-                        path.display(),
-                        e.line(),
-                        e.column()
-                    ))
-                })?;
-                done.push((r, run_dir));
+                done.push((parse_json(&path, &text)?, run_dir));
             }
             Err(_) => missing.push(spec.index),
         }
