@@ -750,7 +750,9 @@ fn emit_k8s(args: &SweepArgs, plan: &SweepPlan) -> Result<u8, RunError> {
     Ok(0)
 }
 
-/// Runs of a sweep that have finished, with their records; and the indexes that have not.
+/// Runs of a sweep that have finished, with their records; and the indexes that have not. A
+/// run folder whose record is not the list's entry (left by an earlier list in the same
+/// folder) counts as not finished: its figures belong to another run.
 pub fn finished_runs(
     dir: &Path,
     plan: &SweepPlan,
@@ -762,7 +764,12 @@ pub fn finished_runs(
         let path = run_dir.join("run.json");
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                done.push((parse_json(&path, &text)?, run_dir));
+                let record: RunRecord = parse_json(&path, &text)?;
+                if record.spec == *spec {
+                    done.push((record, run_dir));
+                } else {
+                    missing.push(spec.index);
+                }
             }
             Err(_) => missing.push(spec.index),
         }

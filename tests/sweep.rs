@@ -231,6 +231,25 @@ fn a_sweep_runs_every_setting_on_common_seeds_and_its_summary_reads_the_effects(
     let page = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(page.contains("<svg") && page.contains("what moves it most"));
 
+    // A run folder left by another list (here: another seed) is not taken as this list's run.
+    let mut stale = json(&out.join("runs/0001/run.json"));
+    let kept = stale.clone();
+    stale["seed"] = Value::from(99);
+    std::fs::write(out.join("runs/0001/run.json"), stale.to_string()).unwrap();
+    ok(twin(&[
+        "summarize",
+        out.to_str().unwrap(),
+        "--out",
+        dir.join("stale").to_str().unwrap(),
+    ]));
+    let missing = json(&dir.join("stale/summary.json"))["missing"].clone();
+    assert_eq!(missing.as_array().unwrap().len(), 1, "{missing}");
+    assert!(
+        missing[0].as_str().unwrap().ends_with("runs/0001"),
+        "{missing}"
+    );
+    std::fs::write(out.join("runs/0001/run.json"), kept.to_string()).unwrap();
+
     // A run from another build is refused, naming both folders.
     let other = dir.join("other");
     std::fs::create_dir_all(other.join("runs")).unwrap();
