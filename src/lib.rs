@@ -730,12 +730,12 @@ impl Output<'_> {
         metrics: &baoan_reports::Metrics,
     ) -> Result<(), RunError> {
         let world = app.world();
-        let assumed = baoan_agents::command::Assumed::of(scenario);
         let page = map::run_map(
             world.resource::<Twin>(),
             world
                 .get_resource::<baoan_agents::command::Placement>()
-                .map(|p| (p, &assumed)),
+                .zip(world.get_resource::<CommandConfig>())
+                .map(|(p, c)| (p, &c.assumed)),
             &format!("{}: the district on the day", scenario.name),
             format!(
                 "seed {} · scale {} · {} simulated hours · synthetic",

@@ -410,7 +410,6 @@ fn summary_of(runs: &[Run], missing: Vec<String>) -> Summary {
             .collect(),
         None => Vec::new(),
     };
-    let reference = plain.first().map(|s| &by_setting[*s]);
     let first = &runs[0].record;
     Summary {
         format: SUMMARY_FORMAT,
@@ -426,7 +425,7 @@ fn summary_of(runs: &[Run], missing: Vec<String>) -> Summary {
             .all(|r| r.record.district_seed == first.district_seed)
             .then_some(first.district_seed),
         missing,
-        sensitivity: sensitivity(reference.map(|v| v.as_slice()), &settings, &by_setting),
+        sensitivity: sensitivity(&settings, &by_setting),
         settings,
         paired,
     }
@@ -499,7 +498,6 @@ fn paired_stats(a: &[&Run], b: &[&Run]) -> BTreeMap<String, Stats> {
 /// For each headline figure, each varied assumption's effect (its highest point against its
 /// lowest, seed by seed), largest first.
 fn sensitivity(
-    reference: Option<&[&Run]>,
     settings: &[SettingSummary],
     by_setting: &BTreeMap<String, Vec<&Run>>,
 ) -> Vec<Sensitivity> {
@@ -516,31 +514,35 @@ fn sensitivity(
     if varied.is_empty() {
         return Vec::new();
     }
+    for points in varied.values_mut() {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    // A setting's mean of a figure, from its summary; the first setting not varying anything
+    // is the base the tornado's line marks.
+    let mean_of = |setting: &str, key: &str| {
+        settings
+            .iter()
+            .find(|x| x.setting == setting)
+            .and_then(|x| x.metrics.get(key))
+            .map_or(f64::NAN, |m| m.mean)
+    };
+    let base = settings.iter().find(|s| s.vary.is_none());
     HEADLINE
         .iter()
         .filter_map(|&(key, label)| {
             let mut effects: Vec<Effect> = varied
                 .iter()
                 .filter_map(|(name, points)| {
-                    let mut points = points.clone();
-                    points.sort_by(|a, b| a.0.total_cmp(&b.0));
                     let (lo, lo_s) = points.first()?;
                     let (hi, hi_s) = points.last()?;
                     let d = paired_stats(&by_setting[*lo_s], &by_setting[*hi_s]);
                     let effect = *d.get(key)?;
-                    let mean_of = |s: &str| {
-                        settings
-                            .iter()
-                            .find(|x| x.setting == s)
-                            .and_then(|x| x.metrics.get(key))
-                            .map_or(f64::NAN, |m| m.mean)
-                    };
                     Some(Effect {
                         assumption: name.clone(),
                         low: *lo,
                         high: *hi,
-                        at_low: mean_of(lo_s),
-                        at_high: mean_of(hi_s),
+                        at_low: mean_of(lo_s, key),
+                        at_high: mean_of(hi_s, key),
                         effect,
                     })
                 })
@@ -555,23 +557,10 @@ fn sensitivity(
                     .total_cmp(&a.effect.mean.abs())
                     .then(a.assumption.cmp(&b.assumption))
             });
-            let base = reference
-                .map(|runs| {
-                    let v: Vec<f64> = runs
-                        .iter()
-                        .filter_map(|r| r.figures.get(key).copied())
-                        .collect();
-                    if v.is_empty() {
-                        f64::NAN
-                    } else {
-                        Stats::of(&v).mean
-                    }
-                })
-                .unwrap_or(f64::NAN);
             Some(Sensitivity {
                 metric: key.to_string(),
                 label: label.to_string(),
-                base,
+                base: base.map_or(f64::NAN, |b| mean_of(&b.setting, key)),
                 by_assumption: effects,
             })
         })

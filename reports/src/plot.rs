@@ -626,15 +626,7 @@ pub fn bars_svg(title: &str, y_label: &str, bars: &[(String, f64)]) -> Result<St
     let height = header_height(0) as u32 + rows * ROW + 16 + 50;
 
     // Over-long names are cut so the bars keep at least half the width.
-    let max_label = f64::from(WIDTH) * 0.4;
-    let labels: Vec<String> = bars
-        .iter()
-        .map(|(l, _)| truncate(l, max_label, LABEL_PX))
-        .collect();
-    let label_w = labels
-        .iter()
-        .map(|l| text_width(l, LABEL_PX))
-        .fold(0.0, f64::max);
+    let (labels, label_w) = row_labels(bars.iter().map(|(l, _)| l.as_str()), 0.4);
     let values: Vec<String> = bars.iter().map(|(_, v)| fmt_sig(*v)).collect();
     let value_w = values
         .iter()
@@ -685,6 +677,18 @@ pub fn bars_svg(title: &str, y_label: &str, bars: &[(String, f64)]) -> Result<St
     })
 }
 
+/// The labels of a chart of horizontal rows, each cut to `share` of the chart's width, and the
+/// widest one's width in pixels.
+fn row_labels<'a>(labels: impl Iterator<Item = &'a str>, share: f64) -> (Vec<String>, f64) {
+    let max_label = f64::from(WIDTH) * share;
+    let labels: Vec<String> = labels.map(|l| truncate(l, max_label, LABEL_PX)).collect();
+    let width = labels
+        .iter()
+        .map(|l| text_width(l, LABEL_PX))
+        .fold(0.0, f64::max);
+    (labels, width)
+}
+
 /// The category axis of a chart of horizontal rows: one unit a row, no ticks.
 fn rows_axis(rows: u32) -> Axis {
     Axis {
@@ -719,15 +723,7 @@ pub fn ranges_svg(
     let n = rows.len();
     let count = n.max(3) as u32;
     let height = header_height(0) as u32 + count * ROW + 16 + 50;
-    let max_label = f64::from(WIDTH) * 0.45;
-    let labels: Vec<String> = rows
-        .iter()
-        .map(|r| truncate(&r.label, max_label, LABEL_PX))
-        .collect();
-    let label_w = labels
-        .iter()
-        .map(|l| text_width(l, LABEL_PX))
-        .fold(0.0, f64::max);
+    let (labels, label_w) = row_labels(rows.iter().map(|r| r.label.as_str()), 0.45);
     let all = rows
         .iter()
         .flat_map(|r| [r.lo, r.hi].into_iter().chain(r.mark))
