@@ -235,6 +235,32 @@ impl Stack for TimedStack {
         }
         r
     }
+    /// A tick's calls together: a transport may carry them at once, so the batch's wall time
+    /// is shared evenly among its calls.
+    fn send_all(&mut self, envelopes: &[&Envelope]) -> Vec<Result<Vec<Outcome>, ApiError>> {
+        if self.inner.calls_in_flight() <= 1 {
+            // One at a time: each call's own time.
+            return envelopes.iter().map(|e| self.send(e)).collect();
+        }
+        let t = Instant::now();
+        let r = self.inner.send_all(envelopes);
+        let each = t.elapsed().as_secs_f64() / envelopes.len().max(1) as f64;
+        let mut times = self.times.lock().expect("not poisoned");
+        for envelope in envelopes {
+            for key in [envelope.command.module().as_str(), envelope.command.kind()] {
+                let m = times.entry(key).or_default();
+                m.calls += 1;
+                m.seconds += each;
+            }
+        }
+        r
+    }
+    fn body_limit(&self) -> usize {
+        self.inner.body_limit()
+    }
+    fn calls_in_flight(&self) -> usize {
+        self.inner.calls_in_flight()
+    }
     fn advance(&mut self, now: Millis) -> Vec<Outcome> {
         let t = Instant::now();
         let r = self.inner.advance(now);
@@ -603,6 +629,12 @@ fn simulate(
             break;
         }
         app.update();
+        if let Some(unfit) = app.world().resource::<StackBridge>().unfit() {
+            return Err(RunError::BadInput(format!(
+                "{}: the stack cannot take this run's set-up: {unfit}",
+                scenario.source.file
+            )));
+        }
         if clock.ticks.is_multiple_of(256) {
             bar.update(clock.now_ms, app.world().resource::<Journal>().events);
         }

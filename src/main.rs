@@ -341,6 +341,12 @@ struct StackArgs {
     /// How long one call is retried (HTTP 503, a dropped connection) before the run stops.
     #[arg(long, default_value_t = 60.0, requires = "stack")]
     retry_budget_s: f64,
+    /// The most calls of one tick in flight at once, each on its own connection. Calls by one
+    /// actor or about one subject keep their order; others may reach the stack in another order
+    /// than in process, so the report may differ where calls compete (README). 1 sends one call
+    /// at a time and gives the in-process report exactly.
+    #[arg(long, default_value_t = baoan_load::DEFAULT_CONCURRENCY, requires = "stack")]
+    concurrency: usize,
 }
 
 impl StackArgs {
@@ -392,6 +398,7 @@ impl StackArgs {
             speed,
             max_lag: seconds("max-lag-s", self.max_lag_s)?,
             retry_budget: seconds("retry-budget-s", self.retry_budget_s)?,
+            concurrency: self.concurrency,
         }))
     }
 }

@@ -62,15 +62,28 @@ fn serve_on(
     database: Option<String>,
     bus: Option<BusConfig>,
 ) -> Served {
-    let tokens = baoan_server::tokens::development().unwrap();
-    let token = tokens.gateway_token().unwrap().to_string();
-    let config = Config {
+    serve_config(|tokens| Config {
         database,
         faults,
         clock,
         bus,
         ..Config::local(tokens)
-    };
+    })
+}
+
+/// A served stack on a caller's clock, in memory, taking bodies up to `max_body` bytes.
+fn serve_limited(max_body: usize) -> Served {
+    serve_config(|tokens| Config {
+        clock: ClockMode::Caller,
+        max_body,
+        ..Config::local(tokens)
+    })
+}
+
+fn serve_config(config: impl FnOnce(baoan_server::Tokens) -> Config) -> Served {
+    let tokens = baoan_server::tokens::development().unwrap();
+    let token = tokens.gateway_token().unwrap().to_string();
+    let config = config(tokens);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (ready, addr) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
@@ -105,6 +118,8 @@ fn spec(served: &Served, speed: Option<f64>) -> HttpStackSpec {
         speed,
         max_lag: DEFAULT_MAX_LAG,
         retry_budget: DEFAULT_RETRY_BUDGET,
+        // One call at a time: the in-process order, so the in-process report exactly.
+        concurrency: 1,
     }
 }
 
@@ -196,6 +211,14 @@ fn a_scenario_over_http_gives_the_in_process_report_even_through_faults() {
         "a clock tick per simulated second: {}",
         t.advances
     );
+    // Most ticks had nothing due (the server says so in `X-Next-Due`) and were not sent; the
+    // report above is the in-process one all the same.
+    assert!(
+        t.advances_skipped > t.advances / 2 && t.advances_skipped < t.advances,
+        "{} of {} ticks left out",
+        t.advances_skipped,
+        t.advances
+    );
     assert_eq!(t.retries, 0);
     assert!(t.service_time.count > 0 && t.latency_from_scheduled.count > 0);
     assert!(t.failed.is_none() && t.behind.is_none());
@@ -232,6 +255,103 @@ latency_ms = 1
 /// The key-persons module over the wire: registrations, follow-ups, look-ups by a team member
 /// acting through the gateway, refused probes, the auditor's export — the same report as in
 /// process.
+/// Several calls of a tick in flight at once, on their own connections: calls by one actor or
+/// about one subject keep their order, others may reach the stack in another order, so the day
+/// may take another course where calls compete — but every invariant holds, and the calls go
+/// together.
+#[test]
+fn a_tick_s_calls_in_flight_together_keep_every_invariant() {
+    let served = serve(ClockMode::Caller, None);
+    // The smoke day: busy enough that ticks carry several calls by different actors.
+    let smoke = root().join("scenarios/smoke.toml");
+    let remote = run_scenario(
+        Scenario::load(&smoke).unwrap(),
+        &RunOptions {
+            out: Some(
+                std::env::temp_dir()
+                    .join(format!("baoan-twin-http-{}-concurrent", std::process::id())),
+            ),
+            progress: Progress::Quiet,
+            stack: Some(HttpStackSpec {
+                concurrency: 8,
+                ..spec(&served, None)
+            }),
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let t = remote.perf.transport.as_ref().expect("transport figures");
+    assert_eq!(t.concurrency, 8);
+    assert!(t.max_in_flight > 1, "calls went one at a time");
+    assert!(t.failed.is_none() && t.behind.is_none());
+    let failing: Vec<_> = remote
+        .report
+        .invariants
+        .iter()
+        .filter(|i| !i.holds)
+        .map(|i| format!("{}: {}", i.name, i.detail))
+        .collect();
+    assert!(failing.is_empty(), "{failing:?}");
+    assert!(remote.report.invariants.len() > 10);
+}
+
+/// The harness fits the server: its set-up calls larger than the server's `--max-body` go in
+/// parts (the address library whole at the last part, the report unchanged), and one that
+/// cannot be split stops the run before it starts, named, as bad input (exit 2).
+#[test]
+fn set_up_calls_are_split_to_the_server_s_body_limit_or_refused_by_name() {
+    let local = run_for("1h", "limit-local", None).unwrap();
+    let library = |s: &RunSummary| {
+        s.perf
+            .stack
+            .get("load_address_library")
+            .map_or(0, |m| m.calls)
+    };
+    assert_eq!(
+        library(&local),
+        1,
+        "in process the library fits the default limit"
+    );
+
+    let served = serve_limited(64 * 1024);
+    let remote = run_for("1h", "limit-http", Some(spec(&served, None))).unwrap();
+    assert!(
+        library(&remote) > 1,
+        "the library went in {} part(s)",
+        library(&remote)
+    );
+    // The watchlist's entries went in several upserts too, each a version of the watchlist as
+    // the matcher counts them; nothing else in the report moves.
+    let versions = |s: &RunSummary| {
+        let mut v = report_without_stack(s);
+        let counted = [
+            v["sections"]["matcher"]["watchlist"]["version"].take(),
+            v["sections"]["matcher"]["audit"]["watchlist_version"].take(),
+        ];
+        (v, counted)
+    };
+    let ((remote_rest, remote_versions), (local_rest, local_versions)) =
+        (versions(&remote), versions(&local));
+    assert!(
+        remote_rest == local_rest,
+        "set-up calls in parts give another report"
+    );
+    assert!(
+        remote_versions[0].as_u64() > local_versions[0].as_u64(),
+        "{remote_versions:?} against {local_versions:?}"
+    );
+    drop(served);
+
+    let served = serve_limited(2 * 1024);
+    let e = run_for("1h", "limit-tiny", Some(spec(&served, None))).unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("2048 bytes") && text.contains("--max-body"),
+        "{text}"
+    );
+}
+
 #[test]
 fn key_persons_over_http_give_the_in_process_report() {
     let extra = "\n[key_persons]\nenabled = true\nmental_per_1000 = 30\ndrug_treatment_per_1000 = 5\nprobes_per_day = 200\n";

@@ -94,6 +94,7 @@ fn main() {
         Role::Admin,
         Command::LoadAddressLibrary {
             library: f.library.clone(),
+            more: false,
         },
     )
     .unwrap();

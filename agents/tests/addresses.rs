@@ -38,6 +38,7 @@ fn every_standard_address_leads_back_to_its_room() {
         Role::Admin,
         Command::LoadAddressLibrary {
             library: f.library.clone(),
+            more: false,
         },
     )
     .unwrap();

@@ -148,7 +148,10 @@ fn stack() -> InProcessStack {
     let admin = actor(Role::Admin, 1);
     for command in [
         Command::LoadCaseDirectory { directory },
-        Command::LoadAddressLibrary { library: library() },
+        Command::LoadAddressLibrary {
+            library: library(),
+            more: false,
+        },
     ] {
         s.send(&Envelope {
             actor: admin,

@@ -59,8 +59,8 @@ pub use report::{ReportFiles, write_knee_report, write_soak_report};
 pub use setup::{DEFAULT_GRIDS, REPORT_GRID, REPORT_ITEM_TYPE, directory_body};
 pub use soak::{SoakResult, SoakSample, SoakSpec, harness_rss_bytes, parse_resident_memory, soak};
 pub use stack::{
-    Behind, DEFAULT_MAX_LAG, DEFAULT_RETRY_BUDGET, HttpStack, HttpStackSpec, TransportStats,
-    TransportSummary,
+    Behind, DEFAULT_CONCURRENCY, DEFAULT_MAX_LAG, DEFAULT_RETRY_BUDGET, HttpStack, HttpStackSpec,
+    TransportStats, TransportSummary,
 };
 pub use target::LoadTarget;
 

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use baoan_api::http::{self, Outcomes};
-use baoan_api::{ApiError, Envelope, Millis, Outcome, Restart, RestartError, Stack};
+use baoan_api::{ApiError, CallOrder, Envelope, Millis, Outcome, Restart, RestartError, Stack};
 use hdrhistogram::Histogram;
 use http_body_util::BodyExt;
 use hyper::body::Bytes;
@@ -50,6 +50,10 @@ pub struct HttpStackSpec {
     pub max_lag: Duration,
     /// How long one call may keep being retried (503, a dropped connection) before the run fails.
     pub retry_budget: Duration,
+    /// The most calls of one tick in flight at once, each on its own connection (1: one at a
+    /// time, the in-process order exactly). Calls by one actor or about one subject keep their
+    /// order whatever this is (`Command::order`).
+    pub concurrency: usize,
 }
 
 /// A retry the server gave no `Retry-After` for waits this long, doubling up to `MAX_BACKOFF`.
@@ -59,6 +63,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Defaults for [`HttpStackSpec::max_lag`] and [`HttpStackSpec::retry_budget`].
 pub const DEFAULT_MAX_LAG: Duration = Duration::from_secs(1);
 pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(60);
+/// Default for [`HttpStackSpec::concurrency`].
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// When the transport first fell behind its schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -73,7 +79,10 @@ pub struct Behind {
 #[derive(Debug, Clone)]
 pub struct TransportStats {
     pub calls: u64,
+    /// Ticks of the stack's time-driven work the run asked for…
     pub advances: u64,
+    /// …and those not sent, the server having said nothing falls due in them (`X-Next-Due`).
+    pub advances_skipped: u64,
     /// Attempts repeated after a 503 or a dropped connection.
     pub retries: u64,
     /// Calls the server refused with the stack's own error (a role, a state): part of the run.
@@ -90,6 +99,8 @@ pub struct TransportStats {
     /// Set by the caller once the simulation has run its course: the queries a report makes
     /// afterwards are not on the schedule, so they are sent at once and not timed against it.
     pub schedule_over: bool,
+    /// The most calls of one tick that were in flight together.
+    pub max_in_flight: u64,
 }
 
 impl Default for TransportStats {
@@ -97,6 +108,7 @@ impl Default for TransportStats {
         TransportStats {
             calls: 0,
             advances: 0,
+            advances_skipped: 0,
             retries: 0,
             refused: 0,
             from_scheduled_us: histogram(),
@@ -105,6 +117,7 @@ impl Default for TransportStats {
             behind: None,
             failed: None,
             schedule_over: false,
+            max_in_flight: 0,
         }
     }
 }
@@ -115,8 +128,13 @@ pub struct TransportSummary {
     pub url: String,
     /// Simulated seconds per real second, or `null` for as fast as the server answers.
     pub speed: Option<f64>,
+    /// The most calls of one tick the transport may have in flight (`--concurrency`), and the
+    /// most it did.
+    pub concurrency: usize,
+    pub max_in_flight: u64,
     pub calls: u64,
     pub advances: u64,
+    pub advances_skipped: u64,
     pub retries: u64,
     pub refused: u64,
     pub latency_from_scheduled: LatencySummary,
@@ -131,8 +149,11 @@ impl TransportStats {
         TransportSummary {
             url: spec.base_url.clone(),
             speed: spec.speed,
+            concurrency: spec.concurrency,
+            max_in_flight: self.max_in_flight.max(u64::from(self.calls > 0)),
             calls: self.calls,
             advances: self.advances,
+            advances_skipped: self.advances_skipped,
             retries: self.retries,
             refused: self.refused,
             latency_from_scheduled: LatencySummary::of(&self.from_scheduled_us),
@@ -151,29 +172,40 @@ pub struct HttpStack {
     endpoint: Endpoint,
     host: HeaderValue,
     authorization: HeaderValue,
-    /// One keep-alive connection, opened again when it drops.
-    sender: Mutex<Option<Sender>>,
+    /// Keep-alive connections, one per call in flight (the first for calls one at a time),
+    /// each opened when first needed and again when it drops.
+    lanes: Mutex<Vec<Option<Sender>>>,
     /// The real moment and simulated time of the first call: the schedule's origin.
     origin: Option<(Instant, Millis)>,
     /// The latest scheduled moment so far: a call the simulation makes after another cannot be
     /// sent before it, so it is due no earlier.
     watermark: Option<Instant>,
     matcher_dim: usize,
+    /// The largest body the server takes (its `/health`; the default if it does not say).
+    max_body: usize,
     audit_entries_at_start: u64,
     stats: Arc<Mutex<TransportStats>>,
+    /// The latest `X-Next-Due` the server gave (the longest audit log's): a tick before it
+    /// would do nothing, so it is not sent.
+    next_due: Mutex<Option<NextDue>>,
 }
+
+/// The audit log's length and the stack's next time-driven work (`X-Next-Due`).
+type NextDue = (u64, Option<Millis>);
 
 /// What `GET /health` says that the transport needs.
 #[derive(serde::Deserialize)]
 struct Health {
     clock: Option<String>,
     matcher_dim: Option<usize>,
+    max_body: Option<usize>,
     audit_entries: Option<u64>,
 }
 
 /// One attempt's result.
 enum Attempt {
-    Answered(u16, Bytes),
+    /// The status, the body and the server's `X-Next-Due`, if it gave one.
+    Answered(u16, Bytes, Option<NextDue>),
     /// Not carried: try again, after this long if the server said (`Retry-After`).
     Retry(Option<Duration>, String),
 }
@@ -182,6 +214,11 @@ impl HttpStack {
     /// Connects to the server and checks that it takes the caller's clock. Call outside any
     /// async runtime (the transport runs its own, on the calling thread).
     pub fn connect(spec: HttpStackSpec) -> Result<HttpStack, LoadError> {
+        if spec.concurrency == 0 {
+            return Err(LoadError::BadSpec(
+                "--concurrency: expected at least 1 call in flight, got 0".into(),
+            ));
+        }
         if let Some(speed) = spec.speed
             && !(speed.is_finite() && speed > 0.0)
         {
@@ -222,12 +259,14 @@ impl HttpStack {
             runtime,
             host,
             authorization,
-            sender: Mutex::new(None),
+            lanes: Mutex::new((0..spec.concurrency).map(|_| None).collect()),
             origin: None,
             watermark: None,
             matcher_dim: health.matcher_dim.unwrap_or(0),
+            max_body: health.max_body.unwrap_or(http::DEFAULT_MAX_BODY),
             audit_entries_at_start: health.audit_entries.unwrap_or(0),
             stats: Arc::default(),
+            next_due: Mutex::new(None),
             endpoint,
             spec,
         })
@@ -249,9 +288,9 @@ impl HttpStack {
         Arc::clone(&self.stats)
     }
 
-    /// Waits for `at`'s scheduled moment (with a speed) and notes any lateness; the moment the
-    /// call is due, from which its latency counts.
-    fn pace(&mut self, at: Millis) -> Instant {
+    /// The moment a call made at simulated `at` is due (with a speed; else now), from which
+    /// its latency counts.
+    fn due_of(&mut self, at: Millis) -> Instant {
         let now = Instant::now();
         let Some(speed) = self.spec.speed else {
             return now;
@@ -276,9 +315,15 @@ impl HttpStack {
             due = w;
         }
         self.watermark = Some(due);
+        due
+    }
+
+    /// Waits for a call's moment, or notes how late it goes out.
+    async fn wait_for(&self, due: Instant, at: Millis) {
+        let now = Instant::now();
         if due > now {
-            std::thread::sleep(due - now);
-        } else {
+            tokio::time::sleep_until(due.into()).await;
+        } else if self.spec.speed.is_some() {
             let lag_ms = (now - due).as_secs_f64() * 1000.0;
             let mut stats = self.stats.lock().expect("not poisoned");
             stats.max_lag_ms = stats.max_lag_ms.max(lag_ms);
@@ -286,11 +331,15 @@ impl HttpStack {
                 stats.behind = Some(Behind { at_ms: at, lag_ms });
             }
         }
-        due
     }
 
-    /// Sends one call, retrying what was not carried; its outcomes, the stack's refusal, or
-    /// (recorded as the run's failure) why the transport gave up.
+    /// The largest request body the server takes.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    /// Sends one call on the first connection, retrying what was not carried; its outcomes,
+    /// the stack's refusal, or (recorded as the run's failure) why the transport gave up.
     fn call(
         &mut self,
         at: Millis,
@@ -298,10 +347,31 @@ impl HttpStack {
         act_as: Option<String>,
         body: Bytes,
     ) -> Result<Result<Vec<Outcome>, ApiError>, String> {
+        let due = self.due_of(at);
+        let mut lanes = std::mem::take(self.lanes.get_mut().expect("not poisoned"));
+        let this = &*self;
+        let answer = this.runtime.block_on(async {
+            this.wait_for(due, at).await;
+            this.call_on(&mut lanes[0], at, path, act_as, body, due)
+                .await
+        });
+        *self.lanes.get_mut().expect("not poisoned") = lanes;
+        answer
+    }
+
+    /// One call on the connection in `slot`, due at `due`, with its retries.
+    async fn call_on(
+        &self,
+        slot: &mut Option<Sender>,
+        at: Millis,
+        path: &str,
+        act_as: Option<String>,
+        body: Bytes,
+        due: Instant,
+    ) -> Result<Result<Vec<Outcome>, ApiError>, String> {
         if let Some(failed) = self.stats.lock().expect("not poisoned").failed.clone() {
             return Err(failed);
         }
-        let due = self.pace(at);
         let sent = Instant::now();
         let uri: Uri = path
             .parse()
@@ -320,8 +390,11 @@ impl HttpStack {
         let mut retries = 0u64;
         let mut backoff = FIRST_BACKOFF;
         let answer = loop {
-            match self.attempt(&uri, &extra, body.clone()) {
-                Attempt::Answered(status, body) => break (status, body),
+            match self.attempt(slot, &uri, &extra, body.clone()).await {
+                Attempt::Answered(status, body, stamp) => {
+                    self.note_next_due(stamp, retries > 0);
+                    break (status, body);
+                }
                 Attempt::Retry(hint, why) => {
                     let wait = hint.unwrap_or(backoff);
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -333,7 +406,7 @@ impl HttpStack {
                         )));
                     }
                     retries += 1;
-                    std::thread::sleep(wait);
+                    tokio::time::sleep(wait).await;
                 }
             }
         };
@@ -363,14 +436,29 @@ impl HttpStack {
         )))
     }
 
+    /// Keeps the latest `X-Next-Due`. After a retry (a restart may have lost a call that was
+    /// not acknowledged) the one known before is forgotten.
+    fn note_next_due(&self, stamp: Option<NextDue>, retried: bool) {
+        let mut known = self.next_due.lock().expect("not poisoned");
+        if retried {
+            *known = None;
+        }
+        if let Some(stamp) = stamp
+            && known.is_none_or(|k| stamp.0 >= k.0)
+        {
+            *known = Some(stamp);
+        }
+    }
+
     fn fail(&self, why: String) -> String {
         let mut stats = self.stats.lock().expect("not poisoned");
         stats.failed.get_or_insert(why).clone()
     }
 
-    /// One exchange on the kept connection (opened if need be).
-    fn attempt(
-        &mut self,
+    /// One exchange on the connection in `slot` (opened if need be).
+    async fn attempt(
+        &self,
+        slot: &mut Option<Sender>,
         uri: &Uri,
         extra: &[(&'static str, HeaderValue)],
         body: Bytes,
@@ -386,8 +474,7 @@ impl HttpStack {
             request.headers_mut().insert(*name, value.clone());
         }
         let addr = self.endpoint.addr;
-        let slot = self.sender.get_mut().expect("not poisoned");
-        let result = self.runtime.block_on(async {
+        let result = async {
             if slot.is_none() {
                 *slot = Some(client::connect(addr).await.map_err(|e| e.to_string())?);
             }
@@ -398,6 +485,11 @@ impl HttpStack {
                 .await
                 .map_err(|e| e.to_string())?;
             let status = response.status().as_u16();
+            let stamp = response
+                .headers()
+                .get(http::NEXT_DUE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(http::parse_next_due);
             let retry_after = response
                 .headers()
                 .get(RETRY_AFTER)
@@ -409,42 +501,229 @@ impl HttpStack {
                 .await
                 .map_err(|e| e.to_string())?
                 .to_bytes();
-            Ok::<_, String>((status, retry_after, body))
-        });
+            Ok::<_, String>((status, retry_after, body, stamp))
+        }
+        .await;
         match result {
-            Ok((503, retry_after, body)) => Attempt::Retry(
+            Ok((503, retry_after, body, _)) => Attempt::Retry(
                 retry_after.map(Duration::from_secs),
                 format!("HTTP 503: {}", String::from_utf8_lossy(&body)),
             ),
-            Ok((status, _, body)) => Attempt::Answered(status, body),
+            Ok((status, _, body, stamp)) => Attempt::Answered(status, body, stamp),
             Err(e) => {
                 *slot = None;
                 Attempt::Retry(None, format!("the exchange with {addr} failed: {e}"))
             }
         }
     }
+
+    /// A tick's calls, several in flight at once: split at barriers (`CallOrder::Barrier`,
+    /// carried alone), the calls between them grouped so that calls by one actor or about one
+    /// subject share a group, each group sent in order on one connection, up to
+    /// `concurrency` groups at a time. The answers come back in the order given.
+    fn send_concurrently(
+        &mut self,
+        envelopes: &[&Envelope],
+    ) -> Vec<Result<Vec<Outcome>, ApiError>> {
+        let mut answers: Vec<Option<Result<Vec<Outcome>, ApiError>>> = vec![None; envelopes.len()];
+        let mut start = 0;
+        while start < envelopes.len() {
+            if envelopes[start].command.order() == CallOrder::Barrier {
+                answers[start] = Some(self.send(envelopes[start]));
+                start += 1;
+                continue;
+            }
+            let end = (start..envelopes.len())
+                .find(|&i| envelopes[i].command.order() == CallOrder::Barrier)
+                .unwrap_or(envelopes.len());
+            let calls: Vec<Prepared> = (start..end)
+                .map(|i| {
+                    self.stats.lock().expect("not poisoned").calls += 1;
+                    let e = envelopes[i];
+                    Prepared {
+                        index: i,
+                        at: e.sent_at,
+                        due: self.due_of(e.sent_at),
+                        path: http::command_path(&e.command),
+                        act_as: http::act_as_value(&e.actor),
+                        body: wire_body(&e.command),
+                    }
+                })
+                .collect();
+            let groups = ordered_groups(&envelopes[start..end]);
+            {
+                let mut stats = self.stats.lock().expect("not poisoned");
+                let in_flight = groups.len().min(self.spec.concurrency) as u64;
+                stats.max_in_flight = stats.max_in_flight.max(in_flight);
+            }
+            let mut lanes = std::mem::take(self.lanes.get_mut().expect("not poisoned"));
+            let this = &*self;
+            let next = std::cell::Cell::new(0usize);
+            let done = std::cell::RefCell::new(Vec::with_capacity(calls.len()));
+            this.runtime.block_on(futures_util::future::join_all(
+                lanes.iter_mut().take(groups.len()).map(|slot| {
+                    let (groups, calls, next, done) = (&groups, &calls, &next, &done);
+                    async move {
+                        loop {
+                            let g = next.get();
+                            if g >= groups.len() {
+                                break;
+                            }
+                            next.set(g + 1);
+                            for &k in &groups[g] {
+                                let c = &calls[k];
+                                this.wait_for(c.due, c.at).await;
+                                let answer = this
+                                    .call_on(
+                                        slot,
+                                        c.at,
+                                        &c.path,
+                                        Some(c.act_as.clone()),
+                                        c.body.clone(),
+                                        c.due,
+                                    )
+                                    .await;
+                                done.borrow_mut()
+                                    .push((c.index, transported(answer, &c.path)));
+                            }
+                        }
+                    }
+                }),
+            ));
+            *self.lanes.get_mut().expect("not poisoned") = lanes;
+            for (i, answer) in done.into_inner() {
+                answers[i] = Some(answer);
+            }
+            start = end;
+        }
+        answers
+            .into_iter()
+            .map(|a| a.expect("every call of the tick was answered"))
+            .collect()
+    }
+}
+
+/// A command as a request body: written straight from the command, `type` and all (the server
+/// takes a `type` that names the path's command), not through a JSON value first — a district's
+/// address library is 200 MB of it.
+fn wire_body(command: &baoan_api::Command) -> Bytes {
+    Bytes::from(serde_json::to_vec(command).expect("the api's commands serialise as JSON"))
+}
+
+/// One call of a tick, ready to go on any connection.
+struct Prepared {
+    index: usize,
+    at: Millis,
+    due: Instant,
+    path: String,
+    act_as: String,
+    body: Bytes,
+}
+
+/// A call's answer as the stack's: a transport failure (the run stops at the end of the tick)
+/// counts as a refusal meanwhile.
+fn transported(
+    answer: Result<Result<Vec<Outcome>, ApiError>, String>,
+    path: &str,
+) -> Result<Vec<Outcome>, ApiError> {
+    match answer {
+        Ok(answer) => answer,
+        Err(why) => Err(ApiError::Refused {
+            what: "transport".into(),
+            id: path.to_string(),
+            problem: why,
+        }),
+    }
+}
+
+/// The calls (none a barrier) in groups to send in parallel: calls by one actor or about one
+/// subject (`CallOrder::Keyed`) fall in one group, each group's calls in the order given. Groups
+/// are listed by their first call.
+fn ordered_groups(calls: &[&Envelope]) -> Vec<Vec<usize>> {
+    use std::collections::HashMap;
+    // Union-find over the calls: a call joins every earlier call sharing one of its keys.
+    let mut parent: Vec<usize> = (0..calls.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut owner: HashMap<(bool, u64), usize> = HashMap::new();
+    for (i, e) in calls.iter().enumerate() {
+        let subject = match e.command.order() {
+            CallOrder::Keyed(subject) => subject,
+            CallOrder::Barrier => unreachable!("barriers are carried alone"),
+        };
+        let keys = [
+            Some((false, u64::from(e.actor.person.0))),
+            subject.map(|s| (true, s)),
+        ];
+        for key in keys.into_iter().flatten() {
+            match owner.get(&key) {
+                Some(&j) => {
+                    let (a, b) = (root(&mut parent, i), root(&mut parent, j));
+                    parent[a.max(b)] = a.min(b);
+                }
+                None => {
+                    owner.insert(key, i);
+                }
+            }
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of: HashMap<usize, usize> = HashMap::new();
+    for i in 0..calls.len() {
+        let r = root(&mut parent, i);
+        let g = *group_of.entry(r).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(i);
+    }
+    groups
 }
 
 impl Stack for HttpStack {
     fn send(&mut self, envelope: &Envelope) -> Result<Vec<Outcome>, ApiError> {
         let command = &envelope.command;
         let path = http::command_path(command);
-        let body = Bytes::from(http::command_body(command));
+        let body = wire_body(command);
         let act_as = http::act_as_value(&envelope.actor);
         self.stats.lock().expect("not poisoned").calls += 1;
-        match self.call(envelope.sent_at, &path, Some(act_as), body) {
-            Ok(answer) => answer,
-            // The run stops at the end of this tick; the call counts as refused meanwhile.
-            Err(why) => Err(ApiError::Refused {
-                what: "transport".into(),
-                id: path,
-                problem: why,
-            }),
+        let answer = self.call(envelope.sent_at, &path, Some(act_as), body);
+        transported(answer, &path)
+    }
+
+    fn send_all(&mut self, envelopes: &[&Envelope]) -> Vec<Result<Vec<Outcome>, ApiError>> {
+        if self.spec.concurrency <= 1 || envelopes.len() <= 1 {
+            return envelopes.iter().map(|e| self.send(e)).collect();
         }
+        self.send_concurrently(envelopes)
+    }
+
+    fn body_limit(&self) -> usize {
+        self.max_body
+    }
+
+    fn calls_in_flight(&self) -> usize {
+        self.spec.concurrency
     }
 
     fn advance(&mut self, now: Millis) -> Vec<Outcome> {
         self.stats.lock().expect("not poisoned").advances += 1;
+        // The server said when its next time-driven work falls: a tick before then would do
+        // nothing (no outcome, no change), so it is left out.
+        let idle = self
+            .next_due
+            .lock()
+            .expect("not poisoned")
+            .is_some_and(|(_, due)| due.is_none_or(|due| due > now));
+        if idle {
+            self.stats.lock().expect("not poisoned").advances_skipped += 1;
+            return Vec::new();
+        }
         let body = Bytes::from(format!("{{\"now\":{now}}}"));
         match self.call(now, http::CLOCK_ADVANCE, None, body) {
             Ok(Ok(outcomes)) => outcomes,
@@ -483,6 +762,42 @@ impl Stack for HttpStack {
 mod tests {
     use super::*;
 
+    fn envelope(person: u32, command: baoan_api::Command) -> Envelope {
+        Envelope {
+            actor: baoan_api::Actor {
+                role: baoan_api::Role::Inspector,
+                person: baoan_api::PersonId(person),
+            },
+            sent_at: 1_000,
+            command,
+        }
+    }
+
+    #[test]
+    fn calls_by_one_actor_or_about_one_subject_share_a_group_in_the_order_sent() {
+        use baoan_api::{Command, TaskId};
+        let calls = [
+            envelope(1, Command::AcceptTask { task: TaskId(10) }),
+            envelope(2, Command::AcceptTask { task: TaskId(20) }),
+            envelope(3, Command::ResolveTask { task: TaskId(10) }),
+            envelope(4, Command::AcceptTask { task: TaskId(30) }),
+            envelope(2, Command::ResolveTask { task: TaskId(40) }),
+            envelope(
+                5,
+                Command::VerifyTask {
+                    task: TaskId(40),
+                    passed: true,
+                },
+            ),
+        ];
+        let refs: Vec<&Envelope> = calls.iter().collect();
+        // Task 10 joins calls 0 and 2; person 2 joins 1 and 4, and task 40 brings in 5.
+        assert_eq!(
+            ordered_groups(&refs),
+            vec![vec![0, 2], vec![1, 4, 5], vec![3]]
+        );
+    }
+
     #[test]
     fn a_speed_that_is_not_positive_is_refused_before_connecting() {
         for speed in [0.0, -1.0, f64::NAN, f64::INFINITY] {
@@ -492,6 +807,7 @@ mod tests {
                 speed: Some(speed),
                 max_lag: DEFAULT_MAX_LAG,
                 retry_budget: DEFAULT_RETRY_BUDGET,
+                concurrency: 1,
             })
             .err()
             .expect("refused");

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use baoan_api::faults::{FaultWindow, error_share_fails};
+use baoan_api::http::split_to_fit;
 use baoan_api::{
     Actor, ApiError, Command, Envelope, Millis, Module, Outcome, Restart, RestartError, Stack,
 };
@@ -59,6 +60,8 @@ pub struct StackBridge {
     sent: u64,
     refused: u64,
     outcomes: u64,
+    /// A set-up call that cannot be made to fit the stack's body limit: the run stops on it.
+    unfit: Option<String>,
 }
 
 impl StackBridge {
@@ -68,7 +71,14 @@ impl StackBridge {
             sent: 0,
             refused: 0,
             outcomes: 0,
+            unfit: None,
         }
+    }
+
+    /// The first set-up call that could not be made to fit the stack's body limit (a row larger
+    /// than it, or a command that cannot be split), named: the run cannot go on without it.
+    pub fn unfit(&self) -> Option<&str> {
+        self.unfit.as_deref()
     }
 
     /// The stack's short name, for the report (`in-process`, a URL).
@@ -116,7 +126,41 @@ impl StackDoor<'_> {
         self.carry(Outside::BeforeRun, at, actor, command, client_ref)
     }
 
+    /// A set-up call larger than the stack's body limit goes in parts that fit, each carried
+    /// as a call; the answer is every part's outcomes in order, or the first refusal.
     fn carry(
+        &mut self,
+        when: Outside,
+        at: Millis,
+        actor: Actor,
+        command: Command,
+        client_ref: u64,
+    ) -> Result<Vec<Outcome>, ApiError> {
+        if when == Outside::BeforeRun {
+            match split_to_fit(&command, self.bridge.stack.body_limit()) {
+                Ok(None) => {}
+                Ok(Some(parts)) => {
+                    let mut answer = Vec::new();
+                    for part in parts {
+                        answer.extend(self.carry_one(when, at, actor, part, client_ref)?);
+                    }
+                    return Ok(answer);
+                }
+                Err(too_large) => {
+                    let problem = too_large.to_string();
+                    self.bridge.unfit.get_or_insert_with(|| problem.clone());
+                    return Err(ApiError::Refused {
+                        what: "call".into(),
+                        id: command.kind().into(),
+                        problem,
+                    });
+                }
+            }
+        }
+        self.carry_one(when, at, actor, command, client_ref)
+    }
+
+    fn carry_one(
         &mut self,
         when: Outside,
         at: Millis,
@@ -539,6 +583,22 @@ impl Carry<'_> {
     /// Sends one call, sent by its actor at `sent_at`, to the stack and hands back its outcomes
     /// or its refusal.
     fn deliver(&mut self, cmd: &ToStack, sent_at: Millis) {
+        let answer = self.bridge.stack.send(&cmd.envelope);
+        self.settle(cmd, sent_at, answer);
+    }
+
+    /// Sends a tick's calls together (a transport may have several in flight) and hands back
+    /// each one's answer in the order sent, as `deliver` would one by one.
+    fn deliver_all(&mut self, batch: &[&ToStack]) {
+        let envelopes: Vec<&Envelope> = batch.iter().map(|c| &c.envelope).collect();
+        let answers = self.bridge.stack.send_all(&envelopes);
+        for (cmd, answer) in batch.iter().zip(answers) {
+            self.settle(cmd, cmd.envelope.sent_at, answer);
+        }
+    }
+
+    /// Counts and journals a call that reached the stack, with its answer.
+    fn settle(&mut self, cmd: &ToStack, sent_at: Millis, answer: Result<Vec<Outcome>, ApiError>) {
         self.bridge.sent += 1;
         self.journal.record(
             cmd.envelope.sent_at,
@@ -548,7 +608,7 @@ impl Carry<'_> {
                 envelope: &cmd.envelope,
             },
         );
-        match self.bridge.stack.send(&cmd.envelope) {
+        match answer {
             Ok(list) => {
                 for outcome in list {
                     self.bridge.outcomes += 1;
@@ -632,9 +692,7 @@ fn carry_commands(
             refusals: &mut refused_to_actors,
         };
         if faults.quiet(clock.now_ms, clock.tick_end()) {
-            for cmd in batch {
-                out.deliver(cmd, cmd.envelope.sent_at);
-            }
+            out.deliver_all(&batch);
         } else {
             faults.restart_due(&mut *out.bridge.stack, out.journal, clock.tick_end());
             // Every call goes through the queue, so held and new calls reach the stack in the

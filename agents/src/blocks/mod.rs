@@ -161,7 +161,10 @@ fn load_feeds(
         TAG_SETUP,
         &mut *ledger,
         staff::ADMIN,
-        Command::LoadAddressLibrary { library },
+        Command::LoadAddressLibrary {
+            library,
+            more: false,
+        },
     );
     // The departments' exports, feed by feed, in batches; visits wait for their time.
     let mut bulk: Vec<Record> = Vec::new();

@@ -142,6 +142,37 @@ pub struct AddressLibraryData {
     pub rooms: Vec<LibraryRoom>,
 }
 
+impl AddressLibraryData {
+    /// Rows of each kind: streets, communities, roads, buildings, rooms.
+    pub fn rows(&self) -> [usize; 5] {
+        [
+            self.streets.len(),
+            self.communities.len(),
+            self.roads.len(),
+            self.buildings.len(),
+            self.rooms.len(),
+        ]
+    }
+
+    /// Adds a part's rows after these, kind by kind.
+    pub fn append(&mut self, part: &AddressLibraryData) {
+        self.streets.extend_from_slice(&part.streets);
+        self.communities.extend_from_slice(&part.communities);
+        self.roads.extend_from_slice(&part.roads);
+        self.buildings.extend_from_slice(&part.buildings);
+        self.rooms.extend_from_slice(&part.rooms);
+    }
+
+    /// Keeps the first `rows` of each kind (as `rows()` counts them).
+    pub fn truncate(&mut self, rows: [usize; 5]) {
+        self.streets.truncate(rows[0]);
+        self.communities.truncate(rows[1]);
+        self.roads.truncate(rows[2]);
+        self.buildings.truncate(rows[3]);
+        self.rooms.truncate(rows[4]);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LibraryStreet {

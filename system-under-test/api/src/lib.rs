@@ -332,6 +332,11 @@ pub enum Command {
     /// Publish the unified address library (admin).
     LoadAddressLibrary {
         library: blocks::AddressLibraryData,
+        /// More parts follow: a library too large for one request body is sent in parts (rows
+        /// in any split), each `more: true` but the last; the parts are answered with no
+        /// outcomes and the library is built, checked and published whole at the last.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        more: bool,
     },
     /// A department's batch of records about people and companies.
     IngestRecords {
@@ -582,7 +587,93 @@ impl std::fmt::Display for Module {
     }
 }
 
+/// How a call orders against others a transport has in flight at once (`Command::order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOrder {
+    /// The call touches a whole module (set-up, a policy, the watchlist, an export, counts): it
+    /// goes after every call sent before it, and every call sent after it waits for it.
+    Barrier,
+    /// The call keeps its order with every call by the same actor and, if it names one, every
+    /// call about the same subject (a task, an incident, a unit, a case, a person…), given as a
+    /// key unique across kinds of subject. Other calls may overtake it.
+    Keyed(Option<u64>),
+}
+
+/// A subject key: the kind of subject in the top byte, its id below.
+fn subject(kind: u8, id: u64) -> CallOrder {
+    CallOrder::Keyed(Some((u64::from(kind) << 56) | (id & ((1 << 56) - 1))))
+}
+
 impl Command {
+    /// What this call is about, for a transport with several calls in flight: calls about one
+    /// subject, or by one actor, are carried in the order they were sent, so the stack sees each
+    /// task's, incident's, unit's, case's and person's history as the sender made it. Calls
+    /// about different subjects by different actors may reach the stack in another order than
+    /// sent; where they compete (two incidents for the nearest free unit, two reports merged
+    /// into one task) the answer may differ from the one-at-a-time order's.
+    pub fn order(&self) -> CallOrder {
+        use Command::*;
+        match self {
+            // Reports about one place merge into its open task: kept in order by place.
+            SubmitReport {
+                grid, item_type, ..
+            } => subject(1, (u64::from(*grid) << 16) | u64::from(*item_type)),
+            AcceptTask { task }
+            | ResolveTask { task }
+            | VerifyTask { task, .. }
+            | ReassignTask { task } => subject(2, task.0),
+            ReportIncident { incident_ref, .. } => subject(3, *incident_ref),
+            // A unit's own messages keep their order whichever incident they are about.
+            UnitDeclined { unit, .. }
+            | UnitArrived { unit, .. }
+            | UnitCleared { unit, .. }
+            | UnitAvailable { unit, .. } => subject(4, unit.0 as u64),
+            CloseIncident { incident } | TakeCommand { incident } => subject(5, incident.0),
+            SubmitSighting { sighting } => subject(6, u64::from(sighting.camera)),
+            ReviewAlert { alert, .. } => subject(7, alert.0),
+            ResolveConflict { conflict, .. } => subject(8, *conflict),
+            IngestRecords { .. } | QueryBlock { .. } => CallOrder::Keyed(None),
+            OpenCase { case_ref, .. } => subject(9, *case_ref),
+            RecordCaseAction { task, .. } => subject(10, *task),
+            CloseCase { case, .. } | QueryCase { case } => subject(11, *case),
+            RecordCreditEvent { event_ref, .. } => subject(12, *event_ref),
+            AcknowledgeCredit { delivery } => subject(13, *delivery),
+            AppealCredit { event, .. } => subject(14, *event),
+            QueryCredit { .. } => CallOrder::Keyed(None),
+            RegisterCompany {
+                registration_ref, ..
+            } => subject(15, *registration_ref),
+            ReportPremises { task, .. } => subject(16, *task),
+            ReportTrading { report_ref, .. } => subject(17, *report_ref),
+            EnrolCare { care_ref, .. } => subject(18, *care_ref),
+            RecordCareVisit { care, .. } | QueryCare { care } => subject(19, *care),
+            CompleteCareService { service } => subject(20, *service),
+            RegisterKeyPerson { person_ref, .. } => subject(21, *person_ref),
+            RecordFollowUp { person, .. }
+            | ReportWarningSign { person, .. }
+            | CloseKeyPerson { person, .. }
+            | QueryKeyPerson { person }
+            | ReportCrisis { person, .. } => subject(22, *person),
+            LoadDirectory { .. }
+            | QueryAssessment
+            | QueryBacklog
+            | LoadCommandDirectory { .. }
+            | LoadRoadNetwork { .. }
+            | UpsertWatchlist { .. }
+            | RemoveWatchlistEntry { .. }
+            | SetMatchPolicy { .. }
+            | ExportMatcherAudit
+            | LoadAddressLibrary { .. }
+            | ExportLinkage
+            | LoadCaseDirectory { .. }
+            | QueryCareStats
+            | LoadKeyPersonDirectory { .. }
+            | QueryKeyPersonStats
+            | ExportKeyPersonAccess
+            | SetSightingPolicy { .. } => CallOrder::Barrier,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Command::LoadDirectory { .. } => "load_directory",
@@ -1261,8 +1352,30 @@ pub enum ApiError {
 pub trait Stack: Send + Sync {
     /// Carry one command; the outcomes it caused right away, or why it was refused.
     fn send(&mut self, envelope: &Envelope) -> Result<Vec<Outcome>, ApiError>;
+    /// Carry several commands sent within one tick, answered in the order given. A stack in the
+    /// caller's memory carries them one by one, in order; a transport may have several in
+    /// flight at once, keeping the order `Command::order` asks for.
+    fn send_all(&mut self, envelopes: &[&Envelope]) -> Vec<Result<Vec<Outcome>, ApiError>> {
+        envelopes.iter().map(|e| self.send(e)).collect()
+    }
     /// Let the stack do its time-driven work (escalating overdue tasks) up to `now`.
     fn advance(&mut self, now: Millis) -> Vec<Outcome>;
+    /// The earliest time the stack may have time-driven work: `advance` to any earlier time
+    /// does nothing at all (no outcome, no change), so a caller may leave it out. `None`: no
+    /// work is waiting; a stack that cannot tell says `Some(0)`.
+    fn next_due(&self) -> Option<Millis> {
+        Some(0)
+    }
+    /// The largest request body the stack takes: a caller splits its own set-up calls to fit
+    /// (`http::split_to_fit`). A stack in the caller's memory takes anything, but is given the
+    /// served stack's default, so a run makes the same calls in process as over HTTP.
+    fn body_limit(&self) -> usize {
+        http::DEFAULT_MAX_BODY
+    }
+    /// The most calls `send_all` has in flight at once (1: one at a time).
+    fn calls_in_flight(&self) -> usize {
+        1
+    }
     /// A short name for reports, such as `in-process`.
     fn name(&self) -> String;
     /// Restart the stack at `at` as its operators would, down for about `down_ms` of the

@@ -1390,6 +1390,11 @@ impl BlockData {
         self.clock_ms = self.clock_ms.max(now_ms);
     }
 
+    /// When the first record waiting for a verdict on its address is due (`settle`).
+    pub fn next_settle_ms(&self) -> Option<i64> {
+        self.awaiting_place.front().map(|&(due, _)| due)
+    }
+
     /// Records waiting for a verdict on an address the library could not place.
     pub fn awaiting_place(&self) -> usize {
         self.awaiting_place.len()

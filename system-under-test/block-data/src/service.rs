@@ -42,6 +42,8 @@ pub struct ServiceStats {
 pub struct BlockDataService {
     config: Config,
     data: Option<BlockData>,
+    /// The parts of an address library received so far (`more: true`), built at the last.
+    parts: Option<AddressLibraryData>,
     /// Valid legal representatives' ID numbers to the company records naming them.
     by_representative: FxHashMap<[u8; 18], Vec<RecordKey>>,
     conflicts_seen: usize,
@@ -59,6 +61,7 @@ impl BlockDataService {
         BlockDataService {
             config,
             data: None,
+            parts: None,
             by_representative: FxHashMap::default(),
             conflicts_seen: 0,
             stats: ServiceStats::default(),
@@ -76,7 +79,7 @@ impl BlockDataService {
     pub fn handle(&mut self, env: &Envelope) -> Result<Vec<Outcome>, ApiError> {
         baoan_api::authorize(&env.actor, &env.command)?;
         match &env.command {
-            Command::LoadAddressLibrary { library } => self.load(library),
+            Command::LoadAddressLibrary { library, more } => self.take_part(library, *more),
             Command::IngestRecords { records } => self.ingest(records, env.sent_at as i64),
             Command::ResolveConflict { conflict, finding } => {
                 self.resolve(*conflict, finding, env.sent_at as i64)
@@ -187,14 +190,42 @@ impl BlockDataService {
         })
     }
 
-    /// Build the library; any bad entry refuses the whole load and names the entry.
-    fn load(&mut self, lib: &AddressLibraryData) -> Result<Vec<Outcome>, ApiError> {
+    /// One part of the address library: kept until the last (`more: false`), which builds the
+    /// whole library from every part in the order sent. A library sent whole is its own last part.
+    fn take_part(
+        &mut self,
+        lib: &AddressLibraryData,
+        more: bool,
+    ) -> Result<Vec<Outcome>, ApiError> {
         if self.data.is_some() {
             return Err(invalid(
                 "library",
                 "the address library is already loaded; it is published once",
             ));
         }
+        if more {
+            self.parts
+                .get_or_insert_with(AddressLibraryData::default)
+                .append(lib);
+            return Ok(Vec::new());
+        }
+        let Some(mut whole) = self.parts.take() else {
+            return self.load(lib);
+        };
+        let kept = whole.rows();
+        whole.append(lib);
+        let answer = self.load(&whole);
+        if answer.is_err() {
+            // A refused call changes nothing: the parts taken before it are kept.
+            whole.truncate(kept);
+            self.parts = Some(whole);
+        }
+        answer
+    }
+
+    /// Build the library; any bad entry refuses the whole load and names the entry (its index
+    /// counts across parts).
+    fn load(&mut self, lib: &AddressLibraryData) -> Result<Vec<Outcome>, ApiError> {
         let mut l = AddressLibrary::new();
         let at = |what: &str, i: usize, e: crate::address::LibraryError| {
             invalid(&format!("library.{what}[{i}]"), e.to_string())
@@ -226,6 +257,17 @@ impl BlockDataService {
             buildings: lib.buildings.len() as u32,
             rooms: lib.rooms.len() as u32,
         }])
+    }
+
+    /// The earliest time `advance` may have work, if any: a hold on an address passing, or at
+    /// once if a conflict has not been handed out as a task yet.
+    pub fn next_due(&self) -> Option<baoan_api::Millis> {
+        let data = self.data.as_ref()?;
+        if data.conflicts().len() > self.conflicts_seen {
+            return Some(0);
+        }
+        data.next_settle_ms()
+            .map(|at| at.max(0) as baoan_api::Millis)
     }
 
     /// The time-driven work: verdicts on addresses whose hold has passed, as tasks.

@@ -408,6 +408,14 @@ impl CasesService {
     }
 
     /// Escalate what is overdue by `now`: case tasks (by task id), then care visits (by record).
+    /// The earliest time `advance` may have work (a case task or a care visit falling
+    /// overdue), if any.
+    pub fn next_due(&self) -> Option<Millis> {
+        let task = self.task_clock.first().map(|&(at, _, _)| at);
+        let care = self.care_clock.first().map(|&(at, _, _)| at);
+        task.into_iter().chain(care).min()
+    }
+
     pub fn advance(&mut self, now: Millis) -> Vec<Outcome> {
         let mut out = self.advance_tasks(now);
         out.extend(self.advance_care(now));

@@ -173,6 +173,11 @@ impl GridService {
 
     /// Escalate every task whose deadline (street) or 1.5 times its allowed time (district)
     /// passed by `now` without a resolution.
+    /// The earliest time `advance` may have work (an escalation falling due), if any.
+    pub fn next_due(&self) -> Option<Millis> {
+        self.escalations.first().map(|&(at, _, _)| at)
+    }
+
     pub fn advance(&mut self, now: Millis) -> Vec<Outcome> {
         let mut out = Vec::new();
         while let Some(&(at, task, level)) = self.escalations.first() {

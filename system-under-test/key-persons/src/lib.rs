@@ -302,6 +302,11 @@ impl KeyPersonsService {
 
     /// Fire what is due by `now`: overdue follow-ups (street, then district) and drug terms that
     /// ran out, in time order then record order.
+    /// The earliest time `advance` may have work (a follow-up or a team's timer), if any.
+    pub fn next_due(&self) -> Option<Millis> {
+        self.clock.first().map(|&(at, _, _)| at)
+    }
+
     pub fn advance(&mut self, now: Millis) -> Vec<Outcome> {
         let mut out = Vec::new();
         while let Some(&(at, id, timer)) = self.clock.first() {

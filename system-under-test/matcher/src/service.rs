@@ -79,6 +79,9 @@ pub struct MatcherService {
     stats: MatcherStats,
     /// The first and last search: the period of use, for the audit.
     searched: Option<(Millis, Millis)>,
+    /// No active entry expires before this: exact after `advance`, and lowered as entries are
+    /// added (an entry taken off only makes the true time later, so this is never late).
+    next_expiry: Option<Millis>,
 }
 
 impl Default for MatcherService {
@@ -108,7 +111,13 @@ impl MatcherService {
             alert_of_sighting: BTreeMap::new(),
             stats: MatcherStats::default(),
             searched: None,
+            next_expiry: None,
         }
+    }
+
+    /// The earliest time `advance` may have work (an entry expiring), if any.
+    pub fn next_due(&self) -> Option<Millis> {
+        self.next_expiry
     }
 
     pub fn dim(&self) -> usize {
@@ -204,13 +213,17 @@ impl MatcherService {
     /// Switch off entries whose expiry has passed; a new watchlist version if any did.
     pub fn advance(&mut self, now: Millis) -> Vec<Outcome> {
         let mut changed = false;
+        let mut next = None::<Millis>;
         for (k, e) in self.entries.iter_mut().enumerate() {
             if e.active && e.expires_at <= now {
                 e.active = false;
                 self.index.set_active(k as u32, false);
                 changed = true;
+            } else if e.active {
+                next = Some(next.map_or(e.expires_at, |t| t.min(e.expires_at)));
             }
         }
+        self.next_expiry = next;
         if !changed {
             return Vec::new();
         }
@@ -285,6 +298,10 @@ impl MatcherService {
                 .index
                 .add(&e.embedding)
                 .map_err(|err| invalid("embedding", err.to_string()))?;
+            self.next_expiry = Some(
+                self.next_expiry
+                    .map_or(e.expires_at, |t| t.min(e.expires_at)),
+            );
             self.entries.push(EntryMeta {
                 entry_ref: e.entry_ref,
                 list: e.list,

@@ -318,6 +318,7 @@ fn blocks_examples() -> Vec<Command> {
                     room: 503,
                 }],
             },
+            more: false,
         },
         Command::IngestRecords {
             records: vec![Record::Person(PersonRecord {

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use baoan_api::http::{self, Outcomes};
@@ -66,7 +66,7 @@ pub use baoan_api::http::{
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// The largest body taken unless told otherwise: 16 MiB, for block-data batches of records.
-pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
+pub const DEFAULT_MAX_BODY: usize = baoan_api::http::DEFAULT_MAX_BODY;
 
 /// How often the stack's time-driven work runs.
 pub const CLOCK_TICK: Duration = Duration::from_secs(1);
@@ -278,6 +278,9 @@ pub struct AppState {
     lives: Arc<Lives>,
     /// If set, `GET /metrics` on the main address needs `Authorization: Bearer` this token.
     metrics_token: std::sync::OnceLock<String>,
+    /// With a caller's clock: the audit log's length and the stack's next time-driven work
+    /// after the last call or tick carried, for `X-Next-Due`.
+    next_due: Mutex<(u64, Option<Millis>)>,
 }
 
 impl AppState {
@@ -359,6 +362,7 @@ impl AppState {
     ) -> Arc<AppState> {
         let (journal, database_url) = journal.unzip();
         let audit_entries = AtomicU64::new(stack.audit().len() as u64);
+        let next_due = Mutex::new((stack.audit().len() as u64, stack.next_due()));
         let matcher_dim = stack.matcher.dim();
         Arc::new(AppState {
             stack: Mutex::new(Core { stack, next_seq }),
@@ -382,7 +386,31 @@ impl AppState {
             matcher_dim,
             lives,
             metrics_token: std::sync::OnceLock::new(),
+            next_due,
         })
+    }
+
+    /// Notes, under the stack's lock, when the stack next has time-driven work (a caller's
+    /// clock only: a server on its own clock does that work itself).
+    fn note_next_due(&self, stack: &InProcessStack) {
+        if self.caller_clock.get().is_some()
+            && let Ok(mut next) = self.next_due.lock()
+        {
+            *next = (stack.audit().len() as u64, stack.next_due());
+        }
+    }
+
+    /// `X-Next-Due` on an answer of a server with a caller's clock.
+    fn stamp_next_due(&self, response: &mut Response) {
+        if self.caller_clock.get().is_none() {
+            return;
+        }
+        let Ok(next) = self.next_due.lock().map(|n| *n) else {
+            return;
+        };
+        if let Ok(value) = HeaderValue::from_str(&http::next_due_value(next.0, next.1)) {
+            response.headers_mut().insert(http::NEXT_DUE, value);
+        }
     }
 
     /// Asks the serving loop to restart now, down for `down`; refused for a stack in memory,
@@ -639,6 +667,7 @@ impl AppState {
             command,
         };
         let result = core.stack.send(&envelope);
+        self.note_next_due(&core.stack);
         let committed = self.journal.as_ref().map(|j| {
             let seq = core.next_seq;
             core.next_seq += 1;
@@ -697,6 +726,7 @@ impl AppState {
     ) -> (Vec<Outcome>, Option<store::Committed>) {
         let now = self.time_of(to);
         let outcomes = core.stack.advance(now);
+        self.note_next_due(&core.stack);
         let committed = self.journal.as_ref().map(|journal| {
             let seq = core.next_seq;
             core.next_seq += 1;
@@ -785,6 +815,7 @@ async fn health(State(app): State<Arc<AppState>>) -> Response {
         })),
         "now_ms": app.now_ms(),
         "matcher_dim": app.matcher_dim,
+        "max_body": app.max_body,
         "storage_outages": app.lives.outages.load(Ordering::Relaxed),
         "storage_recoveries": app.lives.recoveries.load(Ordering::Relaxed),
         "faults_active": app.faults.get().map(|f| {
@@ -964,7 +995,7 @@ async fn timed(
     request: Request,
 ) -> Response {
     let started = Instant::now();
-    let response = match planned_fault(app, Some(module), (module.as_str(), kind)).await {
+    let mut response = match planned_fault(app, Some(module), (module.as_str(), kind)).await {
         Some(refused) => refused,
         None => match call(app, module, kind, request).await {
             Ok(Answered::Outcomes(outcomes)) => outcomes_answer(outcomes),
@@ -976,6 +1007,7 @@ async fn timed(
             Err(e) => e.into_response(),
         },
     };
+    app.stamp_next_due(&mut response);
     app.metrics.record(
         module.as_str(),
         kind,
@@ -1207,13 +1239,14 @@ fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Caller, HttpError
 /// time-driven work up to it; the answer carries the outcomes.
 async fn clock_advance(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
-    let response = match planned_fault(&app, None, ("clock", "advance")).await {
+    let mut response = match planned_fault(&app, None, ("clock", "advance")).await {
         Some(refused) => refused,
         None => match advance_call(&app, request).await {
             Ok(outcomes) => outcomes_answer(outcomes),
             Err(e) => e.into_response(),
         },
     };
+    app.stamp_next_due(&mut response);
     app.metrics.record(
         "clock",
         "advance",

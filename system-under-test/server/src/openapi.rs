@@ -133,7 +133,10 @@ fn service_paths() -> Map<String, Value> {
                         "clock": { "enum": ["wall", "caller"] },
                         "now_ms": { "type": "integer", "description": "The server's time" },
                         "matcher_dim": { "type": "integer",
-                            "description": "The face-embedding dimension the matcher takes" } } } } } } }
+                            "description": "The face-embedding dimension the matcher takes" },
+                        "max_body": { "type": "integer",
+                            "description": "The largest request body taken, in bytes (--max-body): \
+                                a client splits its own large calls to fit" } } } } } } }
         } }),
     );
     paths.insert(

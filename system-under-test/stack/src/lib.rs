@@ -496,6 +496,19 @@ impl Stack for InProcessStack {
         result
     }
 
+    fn next_due(&self) -> Option<Millis> {
+        [
+            self.grid.next_due(),
+            self.matcher.next_due(),
+            self.cases.next_due(),
+            self.blocks.next_due(),
+            self.key_persons.next_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     fn advance(&mut self, now: Millis) -> Vec<Outcome> {
         let mut out = self.grid.advance(now);
         out.extend(self.matcher.advance(now));

@@ -84,7 +84,10 @@ fn loaded() -> InProcessStack {
         &mut s,
         Role::Admin,
         0,
-        Command::LoadAddressLibrary { library: library() },
+        Command::LoadAddressLibrary {
+            library: library(),
+            more: false,
+        },
     )
     .unwrap();
     s
@@ -299,7 +302,10 @@ fn bad_input_is_refused_with_its_place_and_changes_nothing() {
         &mut s,
         Role::Admin,
         2,
-        Command::LoadAddressLibrary { library: lib },
+        Command::LoadAddressLibrary {
+            library: lib,
+            more: false,
+        },
     )
     .unwrap_err();
     assert!(err.to_string().contains("library.roads[0]"), "{err}");
@@ -448,4 +454,52 @@ proptest! {
         let named = audit.iter().filter(|e| e.detail.as_deref().is_some_and(|d| d.starts_with("look-up"))).count();
         prop_assert_eq!(named, lookups);
     }
+}
+
+/// A library too large for one request goes in parts: nothing is published until the last,
+/// which builds the whole (a bad row refuses it naming the row's place across the parts, and
+/// keeps the parts taken so far, as a refused call changes nothing).
+#[test]
+fn an_address_library_sent_in_parts_is_published_whole_at_the_last() {
+    let whole = library();
+    let parts = baoan_api::http::split_to_fit(
+        &Command::LoadAddressLibrary {
+            library: whole.clone(),
+            more: false,
+        },
+        baoan_api::http::body_len(&whole) / 2 + 1024,
+    )
+    .unwrap()
+    .expect("split in two or more");
+    assert!(parts.len() >= 2);
+    let (last, first) = parts.split_last().unwrap();
+    let mut s = InProcessStack::new();
+    for part in first {
+        assert_eq!(send(&mut s, Role::Admin, 0, part.clone()).unwrap(), vec![]);
+    }
+    assert!(
+        s.blocks.block_data().is_none(),
+        "nothing published before the last part"
+    );
+    // A last part naming a building that is not there is refused, and the parts are kept.
+    let mut bad = last.clone();
+    if let Command::LoadAddressLibrary { library, .. } = &mut bad {
+        library.rooms.push(LibraryRoom {
+            id: 999,
+            building: 42,
+            unit: 1,
+            room: 101,
+        });
+    }
+    let e = send(&mut s, Role::Admin, 0, bad).unwrap_err();
+    assert!(e.to_string().contains("rooms["), "{e}");
+    let out = send(&mut s, Role::Admin, 0, last.clone()).unwrap();
+    assert_eq!(
+        out,
+        vec![Outcome::AddressLibraryLoaded {
+            buildings: whole.buildings.len() as u32,
+            rooms: whole.rooms.len() as u32,
+        }]
+    );
+    assert!(s.blocks.block_data().is_some());
 }

@@ -162,7 +162,10 @@ fn with_blocks() -> InProcessStack {
         Role::Admin,
         1,
         0,
-        Command::LoadAddressLibrary { library: library() },
+        Command::LoadAddressLibrary {
+            library: library(),
+            more: false,
+        },
     )
     .unwrap();
     s

@@ -7,15 +7,21 @@
 //! web framework, a database or a bus.
 
 pub mod body;
+pub mod split;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{Actor, ApiError, Command, Module, Outcome, PersonId, Role};
+use crate::{Actor, ApiError, Command, Millis, Module, Outcome, PersonId, Role};
 
 pub use body::{BodyError, command_body, command_fields, decode_command};
+pub use split::{TooLarge, body_len, split_to_fit};
 pub use tokens::{Bearer, MIN_TOKEN_LEN, Tokens, TokensError};
+
+/// The largest request body a server takes unless told otherwise (`twin serve --max-body`);
+/// the harness splits its own set-up calls to fit it (`split_to_fit`).
+pub const DEFAULT_MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// `GET`: whether the server is up, its clock, storage and bus (a JSON object).
 pub const HEALTH: &str = "/health";
@@ -43,6 +49,29 @@ pub const SENT_AT: &str = "x-sent-at";
 /// The header (`true`) a caller asks, for a sighting on the bus, to wait for the worker's
 /// outcomes with rather than be answered `{"queued": …}`.
 pub const AWAIT_OUTCOMES: &str = "x-await-outcomes";
+/// On every answer of a server with a caller's clock: `AUDIT;DUE`, the audit log's length and
+/// the earliest time the stack may have time-driven work (`-`: none) as they stood when the
+/// answer was written. A caller needs no `POST /clock/advance` to a time before `DUE` (it would
+/// do nothing); of several answers, the one with the longest audit log is the latest.
+pub const NEXT_DUE: &str = "x-next-due";
+
+/// The `X-Next-Due` value for an audit log of `audit` entries and work due at `due`.
+pub fn next_due_value(audit: u64, due: Option<Millis>) -> String {
+    match due {
+        Some(due) => format!("{audit};{due}"),
+        None => format!("{audit};-"),
+    }
+}
+
+/// An `X-Next-Due` value read back: the audit log's length and the time, if any.
+pub fn parse_next_due(text: &str) -> Option<(u64, Option<Millis>)> {
+    let (audit, due) = text.split_once(';')?;
+    let audit = audit.trim().parse().ok()?;
+    match due.trim() {
+        "-" => Some((audit, None)),
+        due => Some((audit, Some(due.parse().ok()?))),
+    }
+}
 
 /// `POST /{module}/{kind}`: where `command` is sent.
 pub fn command_path(command: &Command) -> String {
