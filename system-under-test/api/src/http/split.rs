@@ -75,11 +75,9 @@ pub fn split_to_fit(command: &Command, limit: usize) -> Result<Option<Vec<Comman
             ))
         }
         Command::IngestRecords { records } => {
-            let mut packer = Packer::new(kind, budget, limit);
-            for (i, r) in records.iter().enumerate() {
-                packer.take(r, || format!("records[{i}]"), |p: &mut Vec<_>, r| p.push(r))?;
-            }
-            let parts = packer.finish();
+            let parts = pack_list(Packer::new(kind, budget, limit), records, |i, _| {
+                format!("records[{i}]")
+            })?;
             Ok((parts.len() > 1).then(|| {
                 parts
                     .into_iter()
@@ -88,15 +86,9 @@ pub fn split_to_fit(command: &Command, limit: usize) -> Result<Option<Vec<Comman
             }))
         }
         Command::UpsertWatchlist { entries } => {
-            let mut packer = Packer::new(kind, budget, limit);
-            for (i, e) in entries.iter().enumerate() {
-                packer.take(
-                    e,
-                    || format!("entries[{i}] (entry_ref {})", e.entry_ref),
-                    |p: &mut Vec<_>, e| p.push(e),
-                )?;
-            }
-            let parts = packer.finish();
+            let parts = pack_list(Packer::new(kind, budget, limit), entries, |i, e| {
+                format!("entries[{i}] (entry_ref {})", e.entry_ref)
+            })?;
             Ok((parts.len() > 1).then(|| {
                 parts
                     .into_iter()
@@ -118,6 +110,22 @@ pub fn split_to_fit(command: &Command, limit: usize) -> Result<Option<Vec<Comman
             }
         }
     }
+}
+
+/// A list's items in parts, each within the packer's budget; `name` names an item too large.
+fn pack_list<T: Serialize + Clone>(
+    mut packer: Packer<'_, Vec<T>>,
+    items: &[T],
+    name: impl Fn(usize, &T) -> String,
+) -> Result<Vec<Vec<T>>, TooLarge> {
+    for (i, item) in items.iter().enumerate() {
+        packer.take(
+            item,
+            || name(i, item),
+            |part: &mut Vec<T>, item| part.push(item),
+        )?;
+    }
+    Ok(packer.finish())
 }
 
 fn pack_library(
